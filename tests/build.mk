@@ -1,0 +1,8 @@
+# tests/build.mk — tests that belong to no single component. (The unit-test harness,
+# tests/unit/check.c, is linked into every unit test by the top Makefile.)
+UNIT_TESTS += test_check
+test_check_SRCS := tests/unit/test_check.c
+
+# kvm_smoke: the dev host's first end-to-end check (a VM runs guest code, exits with MMIO)
+ARM64_PROGRAMS += kvm-smoke
+kvm-smoke_SRCS := tests/e2e/progs/kvm_smoke.c

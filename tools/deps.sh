@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# tools/deps.sh — `make deps`: installs everything Silo needs, from Debian's packages only.
+#
+# Three kinds of things, all idempotent and skipped when already present:
+#   1. host packages (apt-get install): compilers, QEMU for the dev host, kernel source, tools;
+#   2. arm64 libraries we link statically into our arm64 binaries (libfdt, zlib, json-c):
+#      their Debian :arm64 .debs are unpacked into $SILO_CACHE/arm64-sysroot, because some of
+#      them (libfdt-dev) cannot be co-installed with the host's copy under multiarch;
+#   3. arm64 pieces of the dev host (Debian's arm64 kernel, busybox-static, QEMU for arm64 and
+#      its shared-library closure) downloaded as .debs into $SILO_CACHE/debs, assembled later
+#      by tools/devhost.
+# Nothing is fetched from anywhere but Debian's archive.
+set -euo pipefail
+
+cache=${SILO_CACHE:-$HOME/.cache/silo}
+say() { echo "deps: $*"; }
+sudo=""
+[ "$(id -u)" = 0 ] || sudo=sudo
+
+host_packages=(
+    make gcc clang lld libclang-rt-14-dev            # native build, clang check, libFuzzer
+    gcc-aarch64-linux-gnu libc6-dev-arm64-cross      # arm64 cross compiler
+    qemu-system-arm                                   # the dev host (qemu-system-aarch64, TCG)
+    linux-source-6.1 bc flex bison libssl-dev xz-utils   # guest kernel build
+    e2fsprogs cpio socat kmod                         # images, initramfs (depmod), tests
+    libfdt-dev zlib1g-dev libjson-c-dev               # host copies for unit tests
+)
+arm64_sysroot_packages=(libfdt-dev libfdt1 zlib1g-dev zlib1g libjson-c-dev libjson-c5)
+devhost_packages=(busybox-static)
+
+missing=()
+for p in "${host_packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+
+if ! dpkg --print-foreign-architectures | grep -qx arm64; then
+    say "adding the arm64 architecture to dpkg"
+    $sudo dpkg --add-architecture arm64
+    need_update=1
+fi
+# apt lists for arm64 must be present for the downloads below
+if [ -n "${need_update:-}" ] || [ ${#missing[@]} -gt 0 ] || ! apt-cache show busybox-static:arm64 >/dev/null 2>&1; then
+    say "apt-get update"
+    $sudo apt-get update -q >/dev/null
+fi
+if [ ${#missing[@]} -gt 0 ]; then
+    say "installing host packages: ${missing[*]}"
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+else
+    say "host packages: all ${#host_packages[@]} present"
+fi
+
+# Download arm64 .debs into $cache/debs (apt-get download skips nothing by itself, so we check).
+mkdir -p "$cache/debs"
+download_arm64() {
+    local want=() p ver file
+    for p in "$@"; do
+        ver=$(apt-cache policy "$p:arm64" | awk '/Candidate:/ {print $2}')
+        [ -n "$ver" ] && [ "$ver" != "(none)" ] || { echo "deps: no arm64 candidate for $p" >&2; exit 1; }
+        file="$cache/debs/${p}_${ver//:/%3a}_arm64.deb"
+        [ -s "$file" ] || want+=("$p:arm64")
+        echo "$file" >>"$cache/debs/.wanted.$$"
+    done
+    if [ ${#want[@]} -gt 0 ]; then
+        say "downloading ${#want[@]} arm64 packages"
+        (cd "$cache/debs" && apt-get download -q "${want[@]}" 2>&1 | grep -v '^W: Download is performed unsandboxed' >&2 || true)
+    fi
+}
+
+# 2. the arm64 sysroot for static linking
+: >"$cache/debs/.wanted.$$"
+download_arm64 "${arm64_sysroot_packages[@]}"
+sysroot_key=$(sort "$cache/debs/.wanted.$$" | sha256sum | cut -c1-16)
+if [ "$(cat "$cache/arm64-sysroot/.key" 2>/dev/null)" != "$sysroot_key" ]; then
+    say "unpacking the arm64 sysroot into $cache/arm64-sysroot"
+    rm -rf "$cache/arm64-sysroot"; mkdir -p "$cache/arm64-sysroot"
+    while read -r f; do dpkg-deb -x "$f" "$cache/arm64-sysroot"; done <"$cache/debs/.wanted.$$"
+    echo "$sysroot_key" >"$cache/arm64-sysroot/.key"
+else
+    say "arm64 sysroot: up to date"
+fi
+
+# 3. the dev host: Debian's arm64 kernel (through its meta package), busybox, QEMU + closure
+: >"$cache/debs/.wanted.$$"
+kernel_pkg=$(apt-cache depends linux-image-arm64:arm64 | awk '/Depends: linux-image-[0-9]/ {sub(":arm64","",$2); print $2; exit}')
+[ -n "$kernel_pkg" ] || { echo "deps: cannot resolve linux-image-arm64:arm64" >&2; exit 1; }
+qemu_closure=$(apt-cache depends --recurse --no-recommends --no-suggests --no-conflicts --no-breaks \
+    --no-replaces --no-enhances qemu-system-arm:arm64 | grep -E '^[a-z0-9].*:arm64$' | sed 's/:arm64$//' | sort -u)
+# shellcheck disable=SC2086
+download_arm64 "$kernel_pkg" "${devhost_packages[@]}" $qemu_closure
+sort "$cache/debs/.wanted.$$" >"$cache/debs/devhost.list"
+echo "$kernel_pkg" >"$cache/debs/devhost.kernel"
+rm -f "$cache/debs/.wanted.$$"
+for f in $(cat "$cache/debs/devhost.list"); do
+    [ -s "$f" ] || { echo "deps: download failed: $f" >&2; exit 1; }
+done
+say "dev host packages: $(wc -l <"$cache/debs/devhost.list") arm64 .debs ready (kernel $kernel_pkg)"
+say "done"

@@ -1,0 +1,50 @@
+/* vmm/guest_mem.h — guest RAM: one private anonymous mapping, bounds-checked translation from
+ * guest physical addresses, and the end-of-session wipe.
+ *
+ * Everything a guest hands us (descriptor addresses, lengths) goes through guest_mem_ptr, which
+ * refuses any range that is not entirely inside RAM, including ranges whose end overflows.
+ *
+ * The wipe (guest_mem_wipe) zeroes with explicit_bzero only the pages that are resident
+ * (mincore), so its cost follows touched memory, not guest size, and then unmaps. It is safe to
+ * call more than once and on a guest_mem that was never mapped.
+ */
+#ifndef SILO_VMM_GUEST_MEM_H
+#define SILO_VMM_GUEST_MEM_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct guest_mem {
+    uint64_t gpa_base; /* guest physical address of the first byte of RAM */
+    uint64_t size;     /* bytes; a multiple of the host page size */
+    uint8_t *hva;      /* host virtual address of the mapping, NULL when unmapped */
+};
+
+/* Maps `size` bytes (MAP_PRIVATE|MAP_ANONYMOUS|MAP_NORESERVE, never MADV_MERGEABLE) for guest
+ * RAM starting at `gpa_base`. Returns 0 or -errno (-EINVAL for a size that is zero or not
+ * page-aligned). */
+int guest_mem_map(struct guest_mem *mem, uint64_t gpa_base, uint64_t size);
+
+/* Host pointer for [gpa, gpa + len), or NULL unless the whole range is inside RAM.
+ * len 0 is allowed and needs only gpa <= end of RAM. */
+void *guest_mem_ptr(const struct guest_mem *mem, uint64_t gpa, uint64_t len);
+
+/* True when [gpa, gpa + len) is entirely inside RAM (no overflow). */
+bool guest_mem_contains(const struct guest_mem *mem, uint64_t gpa, uint64_t len);
+
+/* Statistics of the last wipe, for logs and benchmarks. */
+struct guest_mem_wipe_stats {
+    uint64_t resident_bytes; /* bytes found resident and zeroed */
+    uint64_t wipe_ns;        /* time spent finding and zeroing them */
+    uint64_t unmap_ns;       /* time spent in munmap */
+};
+
+/* Zeroes every resident page with explicit_bzero, optionally verifies (verify = true) that
+ * every resident page then reads zero, and unmaps. Returns 0, or -EIO if verification found a
+ * non-zero byte (the memory is still unmapped). `stats` may be NULL. */
+int guest_mem_wipe(struct guest_mem *mem, bool verify, struct guest_mem_wipe_stats *stats);
+
+/* Number of resident bytes in the mapping right now (mincore). */
+uint64_t guest_mem_resident_bytes(const struct guest_mem *mem);
+
+#endif
