@@ -127,7 +127,7 @@ fuzz: $(FUZZ_BINS)
 # Build everything again with clang (host and arm64 cross) to keep both compilers clean.
 clang:
 	$(MAKE) BUILD=$(BUILD)/clang CC=clang \
-	    CROSS_CC="clang --target=aarch64-linux-gnu -fuse-ld=lld" programs unit-bins
+	    CROSS_CC="clang --target=aarch64-linux-gnu" programs unit-bins
 
 clean:
 	rm -rf $(BUILD)

@@ -24,6 +24,7 @@ host_packages=(
     linux-source-6.1 bc flex bison libssl-dev xz-utils   # guest kernel build
     e2fsprogs cpio socat kmod                         # images, initramfs (depmod), tests
     libfdt-dev zlib1g-dev libjson-c-dev               # host copies for unit tests
+    libmicrohttpd-dev libsqlite3-dev libcurl4-openssl-dev   # silod (frontend/): HTTP, store, JWKS
 )
 arm64_sysroot_packages=(libfdt-dev libfdt1 zlib1g-dev zlib1g libjson-c-dev libjson-c5)
 devhost_packages=(busybox-static)
