@@ -54,14 +54,16 @@ fi
 # Download arm64 .debs into $cache/debs (apt-get download skips nothing by itself, so we check).
 mkdir -p "$cache/debs"
 download_arm64() {
-    local want=() p ver file
-    for p in "$@"; do
-        ver=$(apt-cache policy "$p:arm64" | awk '/Candidate:/ {print $2}')
+    local want=() p ver file found=0
+    # one apt-cache call for all candidates (one call per package costs a second each)
+    while read -r p ver; do
         [ -n "$ver" ] && [ "$ver" != "(none)" ] || { echo "deps: no arm64 candidate for $p" >&2; exit 1; }
         file="$cache/debs/${p}_${ver//:/%3a}_arm64.deb"
         [ -s "$file" ] || want+=("$p:arm64")
         echo "$file" >>"$cache/debs/.wanted.$$"
-    done
+        found=$((found + 1))
+    done < <(apt-cache policy "${@/%/:arm64}" | awk '/^[^ ].*:arm64:$/ { sub(":arm64:$", ""); p = $0 } /^  Candidate:/ { print p, $2 }')
+    [ "$found" = $# ] || { echo "deps: apt knows only $found of the $# arm64 packages asked for: $*" >&2; exit 1; }
     if [ ${#want[@]} -gt 0 ]; then
         say "downloading ${#want[@]} arm64 packages"
         (cd "$cache/debs" && apt-get download -q "${want[@]}" 2>&1 | grep -v '^W: Download is performed unsandboxed' >&2 || true)
