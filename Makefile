@@ -5,6 +5,7 @@
 #   make test     unit tests (ASan+UBSan, native), fuzzers (FUZZ_SECONDS each), then
 #                 end-to-end tests in the dev host; closes with `N passed, N failed`
 #   make unit     unit tests only          make e2e     end-to-end tests only
+#   make run      boot the dev host and, inside it, the guest kernel (console on screen)
 #   make bench    benchmarks in the dev host, ours beside the peer's
 #   make fuzz     libFuzzer targets, FUZZ_SECONDS each (clang)
 #   make clang    the whole build again with clang into build/clang (warning check)
@@ -52,7 +53,7 @@ UNIT_BINS  := $(addprefix $(BUILD)/unit/,$(UNIT_TESTS))
 FUZZ_BINS  := $(addprefix $(BUILD)/fuzz/,$(FUZZERS))
 GUEST_IMAGE := $(BUILD)/guest/Image
 
-.PHONY: all programs unit-bins deps kernel unit e2e test bench fuzz clang clean devhost
+.PHONY: all programs unit-bins deps kernel unit e2e test bench fuzz clang clean devhost run
 all: programs $(UNIT_BINS) $(GUEST_IMAGE)
 programs: $(ARM64_BINS) $(HOST_BINS)
 unit-bins: $(UNIT_BINS)
@@ -119,6 +120,10 @@ e2e: devhost
 
 test: all devhost $(FUZZ_BINS)
 	FUZZ_BINS="$(FUZZ_BINS)" FUZZ_SECONDS=$(FUZZ_SECONDS) tests/run all $(UNIT_BINS)
+
+# What a new user runs first: boot the dev host, then our guest kernel inside it.
+run: devhost
+	tools/devhost run -- sh /silo/tools/demo.sh
 
 bench: devhost
 	tools/bench/run
