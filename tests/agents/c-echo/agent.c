@@ -1,0 +1,355 @@
+/* tests/agents/c-echo/agent.c — a minimal AgentCore HTTP agent in C, for fast tests.
+ *
+ * Serves the AgentCore HTTP contract on 0.0.0.0:8080 (override: PORT), one thread per
+ * connection, HTTP/1.1 with keep-alive:
+ *   GET  /ping          {"status":"Healthy"|"HealthyBusy","time_of_last_update":T}; busy while
+ *                       a slow invocation runs, T moves only when the status changes
+ *   POST /invocations   body {"prompt": "...", "action": "echo"|"stream"|"slow"|"crash", ...}
+ *     echo (default)    {"echo": <the request JSON>, "bytes": N, "session": "<session id>"}
+ *                       a body that is not JSON is counted and answered {"bytes": N}
+ *     stream            text/event-stream, "n" events (default 5) "gap_ms" apart (default 20):
+ *                       data: {"index":i,"text":"<prompt> i"}  then  data: {"done":true}
+ *     slow              answers {"slept_ms": ms} after "ms" milliseconds (default 2000)
+ *     crash             abort()s: the process dies of SIGABRT before answering
+ *   anything else       404 / 405 / 400 JSON errors
+ * Built static for arm64; links json-c.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <json-c/json.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_HEADER 16384
+#define MAX_JSON_BODY (8u << 20)           /* bodies up to this are parsed; larger are counted */
+#define MAX_BODY (200ull << 20)
+
+static atomic_int busy_count;
+static pthread_mutex_t status_lock = PTHREAD_MUTEX_INITIALIZER;
+static long long last_update;
+static bool last_busy;
+
+struct request {
+    char method[8];
+    char path[256];
+    char session[128];
+    unsigned long long content_length;
+    bool keep_alive;
+};
+
+static int send_all(int fd, const void *buf, size_t len)
+{
+    const char *p = buf;
+    while (len > 0) {
+        ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return -1;
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+static int respond(int fd, int code, const char *reason, const char *type, const char *body, bool keep_alive)
+{
+    char head[512];
+    int n = snprintf(head, sizeof head,
+                     "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\nConnection: %s\r\n\r\n",
+                     code, reason, type, strlen(body), keep_alive ? "keep-alive" : "close");
+    if (send_all(fd, head, (size_t)n) < 0)
+        return -1;
+    return send_all(fd, body, strlen(body));
+}
+
+static void status_changed(void)
+{
+    bool busy = atomic_load(&busy_count) > 0;
+    pthread_mutex_lock(&status_lock);
+    if (busy != last_busy) {
+        last_busy = busy;
+        last_update = (long long)time(NULL);
+    }
+    pthread_mutex_unlock(&status_lock);
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+    while (nanosleep(&ts, &ts) < 0 && errno == EINTR) {}
+}
+
+/* Reads the header block into buf (up to MAX_HEADER); returns its length including the blank
+ * line, with any body bytes already read left in *extra/*extra_len. */
+static int read_head(int fd, char *buf, size_t *have, size_t *head_len)
+{
+    for (;;) {
+        char *end = *have >= 4 ? memmem(buf, *have, "\r\n\r\n", 4) : NULL;
+        if (end != NULL) {
+            *head_len = (size_t)(end - buf) + 4;
+            return 0;
+        }
+        if (*have >= MAX_HEADER)
+            return -1;
+        ssize_t n = recv(fd, buf + *have, MAX_HEADER - *have, 0);
+        if (n <= 0)
+            return -1;
+        *have += (size_t)n;
+    }
+}
+
+static int parse_head(char *buf, size_t len, struct request *req)
+{
+    memset(req, 0, sizeof *req);
+    req->keep_alive = true;
+    buf[len - 2] = '\0';
+    char *save = NULL, *line = strtok_r(buf, "\r\n", &save);
+    char version[16];
+    if (line == NULL || sscanf(line, "%7s %255s %15s", req->method, req->path, version) != 3 ||
+        strncmp(version, "HTTP/1.", 7) != 0)
+        return -1;
+    if (strcmp(version, "HTTP/1.0") == 0)
+        req->keep_alive = false;
+    while ((line = strtok_r(NULL, "\r\n", &save)) != NULL) {
+        char *colon = strchr(line, ':');
+        if (colon == NULL)
+            return -1;
+        *colon = '\0';
+        char *v = colon + 1;
+        while (*v == ' ' || *v == '\t')
+            v++;
+        if (strcasecmp(line, "Content-Length") == 0) {
+            char *end;
+            errno = 0;
+            req->content_length = strtoull(v, &end, 10);
+            if (errno != 0 || *end != '\0' || req->content_length > MAX_BODY)
+                return -1;
+        } else if (strcasecmp(line, "Connection") == 0) {
+            req->keep_alive = strcasecmp(v, "close") != 0;
+        } else if (strcasecmp(line, "X-Amzn-Bedrock-AgentCore-Runtime-Session-Id") == 0) {
+            snprintf(req->session, sizeof req->session, "%s", v);
+        } else if (strcasecmp(line, "Transfer-Encoding") == 0) {
+            return -1;                 /* chunked requests: not needed by our tests */
+        }
+    }
+    return 0;
+}
+
+static int handle_stream(int fd, json_object *in)
+{
+    json_object *v;
+    int n = 5, gap = 20;
+    const char *prompt = "";
+    if (json_object_object_get_ex(in, "n", &v))
+        n = json_object_get_int(v);
+    if (json_object_object_get_ex(in, "gap_ms", &v))
+        gap = json_object_get_int(v);
+    if (json_object_object_get_ex(in, "prompt", &v) && json_object_is_type(v, json_type_string))
+        prompt = json_object_get_string(v);
+    if (n < 0 || n > 100000 || gap < 0 || gap > 60000)
+        return respond(fd, 400, "Bad Request", "application/json", "{\"error\":\"n or gap_ms out of range\"}", false);
+    static const char head[] = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\n"
+                               "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n";
+    if (send_all(fd, head, sizeof head - 1) < 0)
+        return -1;
+    for (int i = 0; i <= n; i++) {
+        json_object *ev = json_object_new_object();
+        if (i < n) {
+            char text[600];
+            snprintf(text, sizeof text, "%.500s %d", prompt, i);
+            json_object_object_add(ev, "index", json_object_new_int(i));
+            json_object_object_add(ev, "text", json_object_new_string(text));
+        } else {
+            json_object_object_add(ev, "done", json_object_new_boolean(1));
+        }
+        const char *js = json_object_to_json_string_ext(ev, JSON_C_TO_STRING_PLAIN);
+        char chunk[1024];
+        int len = snprintf(chunk, sizeof chunk, "data: %s\n\n", js);
+        char size[32];
+        int sl = snprintf(size, sizeof size, "%x\r\n", len);
+        int rc = send_all(fd, size, (size_t)sl) | send_all(fd, chunk, (size_t)len) | send_all(fd, "\r\n", 2);
+        json_object_put(ev);
+        if (rc < 0)
+            return -1;
+        if (i < n && gap > 0)
+            sleep_ms(gap);
+    }
+    return send_all(fd, "0\r\n\r\n", 5) < 0 ? -1 : 1;
+}
+
+/* Handles one invocation; returns -1 to drop the connection, 1 to close it after answering. */
+static int handle_invocation(int fd, const struct request *req, const char *body, size_t len, bool counted_only)
+{
+    json_object *in = NULL, *v;
+    if (!counted_only) {
+        json_tokener *tok = json_tokener_new();
+        in = json_tokener_parse_ex(tok, body, (int)len);
+        if (json_tokener_get_error(tok) != json_tokener_success) {
+            json_object_put(in);
+            in = NULL;
+        }
+        json_tokener_free(tok);
+    }
+    if (in == NULL || !json_object_is_type(in, json_type_object)) {
+        char out[128];
+        snprintf(out, sizeof out, "{\"bytes\":%llu}", req->content_length);
+        json_object_put(in);
+        return respond(fd, 200, "OK", "application/json", out, req->keep_alive);
+    }
+    const char *action = "echo";
+    if (json_object_object_get_ex(in, "action", &v) && json_object_is_type(v, json_type_string))
+        action = json_object_get_string(v);
+    int rc;
+    if (strcmp(action, "crash") == 0) {
+        fprintf(stderr, "c-echo: crash requested, aborting\n");
+        abort();
+    } else if (strcmp(action, "stream") == 0) {
+        rc = handle_stream(fd, in);
+    } else if (strcmp(action, "slow") == 0) {
+        long ms = 2000;
+        if (json_object_object_get_ex(in, "ms", &v))
+            ms = json_object_get_int(v);
+        if (ms < 0 || ms > 600000)
+            ms = 2000;
+        atomic_fetch_add(&busy_count, 1);
+        status_changed();
+        sleep_ms(ms);
+        atomic_fetch_sub(&busy_count, 1);
+        status_changed();
+        char out[64];
+        snprintf(out, sizeof out, "{\"slept_ms\":%ld}", ms);
+        rc = respond(fd, 200, "OK", "application/json", out, req->keep_alive);
+    } else if (strcmp(action, "echo") == 0) {
+        json_object *out = json_object_new_object();
+        json_object_object_add(out, "echo", json_object_get(in));
+        json_object_object_add(out, "bytes", json_object_new_int64((int64_t)req->content_length));
+        json_object_object_add(out, "session", json_object_new_string(req->session));
+        rc = respond(fd, 200, "OK", "application/json", json_object_to_json_string_ext(out, JSON_C_TO_STRING_PLAIN),
+                     req->keep_alive);
+        json_object_put(out);
+    } else {
+        rc = respond(fd, 400, "Bad Request", "application/json", "{\"error\":\"unknown action\"}", req->keep_alive);
+    }
+    json_object_put(in);
+    return rc;
+}
+
+static void *connection(void *arg)
+{
+    int fd = (int)(intptr_t)arg;
+    char *buf = malloc(MAX_HEADER);
+    size_t have = 0;
+    while (buf != NULL) {
+        size_t head_len;
+        struct request req;
+        if (read_head(fd, buf, &have, &head_len) < 0)
+            break;
+        size_t extra = have - head_len;
+        char *extra_bytes = malloc(extra + 1);
+        if (extra_bytes == NULL)
+            break;
+        memcpy(extra_bytes, buf + head_len, extra);
+        if (parse_head(buf, head_len, &req) < 0) {
+            respond(fd, 400, "Bad Request", "application/json", "{\"error\":\"malformed request\"}", false);
+            free(extra_bytes);
+            break;
+        }
+        /* the body: kept when small enough to parse, otherwise only counted */
+        bool counted_only = req.content_length > MAX_JSON_BODY;
+        size_t keep = counted_only ? 0 : (size_t)req.content_length;
+        char *body = malloc(keep + 1);
+        unsigned long long got = extra < req.content_length ? extra : req.content_length;
+        if (body == NULL) {
+            free(extra_bytes);
+            break;
+        }
+        if (keep > 0)
+            memcpy(body, extra_bytes, (size_t)got);
+        have = extra - (size_t)got;          /* pipelined bytes after this body */
+        memcpy(buf, extra_bytes + got, have);
+        free(extra_bytes);
+        char sink[65536];
+        while (got < req.content_length) {
+            size_t want = req.content_length - got < sizeof sink ? (size_t)(req.content_length - got) : sizeof sink;
+            ssize_t n = recv(fd, keep ? body + got : sink, want, 0);
+            if (n <= 0)
+                break;
+            got += (unsigned long long)n;
+        }
+        if (got < req.content_length) {
+            free(body);
+            break;
+        }
+        body[keep] = '\0';
+        int rc;
+        if (strcmp(req.path, "/ping") == 0) {
+            if (strcmp(req.method, "GET") != 0) {
+                rc = respond(fd, 405, "Method Not Allowed", "application/json", "{\"error\":\"use GET\"}", req.keep_alive);
+            } else {
+                char out[128];
+                pthread_mutex_lock(&status_lock);
+                snprintf(out, sizeof out, "{\"status\":\"%s\",\"time_of_last_update\":%lld}",
+                         last_busy ? "HealthyBusy" : "Healthy", last_update);
+                pthread_mutex_unlock(&status_lock);
+                rc = respond(fd, 200, "OK", "application/json", out, req.keep_alive);
+            }
+        } else if (strcmp(req.path, "/invocations") == 0) {
+            if (strcmp(req.method, "POST") != 0)
+                rc = respond(fd, 405, "Method Not Allowed", "application/json", "{\"error\":\"use POST\"}", req.keep_alive);
+            else
+                rc = handle_invocation(fd, &req, body, keep, counted_only);
+        } else {
+            rc = respond(fd, 404, "Not Found", "application/json", "{\"error\":\"not found\"}", req.keep_alive);
+        }
+        free(body);
+        if (rc != 0 || !req.keep_alive)
+            break;
+    }
+    free(buf);
+    close(fd);
+    return NULL;
+}
+
+int main(void)
+{
+    const char *port_env = getenv("PORT");
+    int port = port_env ? atoi(port_env) : 8080;
+    signal(SIGPIPE, SIG_IGN);
+    last_update = (long long)time(NULL);
+
+    int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int one = 1;
+    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port), .sin_addr.s_addr = htonl(INADDR_ANY) };
+    setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (lfd < 0 || bind(lfd, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(lfd, 128) < 0) {
+        fprintf(stderr, "c-echo: cannot listen on 0.0.0.0:%d: %s\n", port, strerror(errno));
+        return 1;
+    }
+    fprintf(stderr, "c-echo: listening on 0.0.0.0:%d\n", port);
+    for (;;) {
+        int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+        if (fd < 0)
+            continue;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        pthread_t t;
+        pthread_attr_t attr;
+        pthread_attr_init(&attr);
+        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        pthread_attr_setstacksize(&attr, 512 * 1024);
+        if (pthread_create(&t, &attr, connection, (void *)(intptr_t)fd) != 0)
+            close(fd);
+        pthread_attr_destroy(&attr);
+    }
+}
