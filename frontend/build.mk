@@ -1,0 +1,33 @@
+# frontend/build.mk — what frontend/ builds (see the top Makefile for the variables).
+#
+# silod: the AgentCore-compatible front end. Host libraries: libmicrohttpd (HTTP server),
+# json-c, SQLite, OpenSSL libcrypto (SigV4, JWT), libcurl (OIDC discovery and JWKS).
+
+UNIT_TESTS += test_sigv4
+test_sigv4_SRCS := tests/unit/test_sigv4.c frontend/sigv4.c frontend/strbuf.c
+test_sigv4_LIBS := -ljson-c -lcrypto
+
+UNIT_TESTS += test_jwt
+test_jwt_SRCS := tests/unit/test_jwt.c frontend/jwt.c frontend/strbuf.c
+test_jwt_LIBS := -ljson-c -lcrypto -lcurl -lmicrohttpd -lpthread
+
+CONTROL_PLANE_SRCS := frontend/control_plane.c frontend/control_plane_validate.c frontend/store.c \
+                      frontend/aws_error.c frontend/strbuf.c
+UNIT_TESTS += test_control_plane
+test_control_plane_SRCS := tests/unit/test_control_plane.c $(CONTROL_PLANE_SRCS)
+test_control_plane_LIBS := -lsqlite3 -ljson-c -lcrypto -lpthread
+
+# fake_vmm: a TEST VMM (speaks the vsock socket protocol, plays a trivial agent); x86 tests only
+HOST_PROGRAMS += fake_vmm
+fake_vmm_SRCS := tests/frontend/fake_vmm.c
+
+UNIT_TESTS += test_sessions
+test_sessions_SRCS := tests/unit/test_sessions.c frontend/sessions.c frontend/vmm_launcher.c \
+                      frontend/aws_error.c
+test_sessions_LIBS := -ljson-c -lpthread
+$(BUILD)/unit/test_sessions: | $(BUILD)/host/bin/fake_vmm
+
+HOST_PROGRAMS += silod
+silod_SRCS := frontend/silod.c frontend/http_api.c frontend/sigv4.c frontend/jwt.c \
+              frontend/sessions.c frontend/vmm_launcher.c $(CONTROL_PLANE_SRCS)
+silod_LIBS := -lmicrohttpd -lsqlite3 -ljson-c -lcurl -lcrypto -lpthread

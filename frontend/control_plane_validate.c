@@ -1,0 +1,290 @@
+/* frontend/control_plane_validate.c — validation of Create/UpdateAgentRuntime and endpoint
+ * requests against the reference's rules (§2.3, §2.6, §2.7); builds the normalised version
+ * configuration that is stored immutably. */
+#include "frontend/control_plane_validate.h"
+
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+static bool fail(char *msg, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static bool fail(char *msg, size_t len, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, len, fmt, ap);
+    va_end(ap);
+    return false;
+}
+
+bool cp_valid_name(const char *s, size_t max_tail)
+{
+    if (!s || !isalpha((unsigned char)s[0]))
+        return false;
+    size_t n = strlen(s);
+    if (n > max_tail + 1)
+        return false;
+    for (size_t i = 1; i < n; i++)
+        if (!isalnum((unsigned char)s[i]) && s[i] != '_')
+            return false;
+    return true;
+}
+
+bool cp_valid_client_token(const char *s)
+{
+    /* 33..256, ^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,256}$ */
+    size_t n = strlen(s);
+    if (n < 33 || n > 256 || !isalnum((unsigned char)s[0]) || !isalnum((unsigned char)s[n - 1]))
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!isalnum((unsigned char)s[i]) && s[i] != '-')
+            return false;
+    return true;
+}
+
+static json_object *member(json_object *o, const char *name)
+{
+    json_object *v;
+    return json_object_object_get_ex(o, name, &v) ? v : NULL;
+}
+
+static bool is_string(json_object *v, size_t min, size_t max)
+{
+    if (!v || !json_object_is_type(v, json_type_string))
+        return false;
+    size_t n = (size_t)json_object_get_string_len(v);
+    return n >= min && n <= max;
+}
+
+/* A list of strings with at least one item (the reference: "at least 1 item when present"). */
+static bool string_list(json_object *v, size_t max_items, size_t max_len)
+{
+    if (!v || !json_object_is_type(v, json_type_array))
+        return false;
+    size_t n = json_object_array_length(v);
+    if (n < 1 || n > max_items)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!is_string(json_object_array_get_idx(v, i), 1, max_len))
+            return false;
+    return true;
+}
+
+static bool ends_with(const char *s, const char *suffix)
+{
+    size_t a = strlen(s), b = strlen(suffix);
+    return a > b && strcmp(s + a - b, suffix) == 0;
+}
+
+static bool validate_authorizer(json_object *auth, char *msg, size_t len)
+{
+    json_object *jwt = member(auth, "customJWTAuthorizer");
+    if (!json_object_is_type(auth, json_type_object) || !jwt ||
+        !json_object_is_type(jwt, json_type_object))
+        return fail(msg, len, "authorizerConfiguration must contain customJWTAuthorizer%s", "");
+    json_object *url = member(jwt, "discoveryUrl");
+    if (!is_string(url, 1, 2048) ||
+        !ends_with(json_object_get_string(url), "/.well-known/openid-configuration"))
+        return fail(msg, len, "customJWTAuthorizer.discoveryUrl must match %s",
+                    "^.+/\\.well-known/openid-configuration$");
+    const char *const lists[] = { "allowedAudience", "allowedClients", "allowedScopes" };
+    for (size_t i = 0; i < 3; i++) {
+        json_object *l = member(jwt, lists[i]);
+        if (l && !string_list(l, 255, 255))
+            return fail(msg, len, "customJWTAuthorizer.%s must be a list of 1 or more strings",
+                        lists[i]);
+    }
+    if (member(jwt, "customClaims"))
+        return fail(msg, len, "customJWTAuthorizer.%s is not supported by this server",
+                    "customClaims");
+    return true;
+}
+
+static const char *const restricted_headers[] = {
+    "accept", "accept-charset", "accept-encoding", "connection", "content-length", "content-type",
+    "cookie", "host", "keep-alive", "origin", "proxy-authorization", "referer", "te", "trailer",
+    "transfer-encoding", "upgrade", "user-agent", "via", "access-control-allow-origin",
+    "access-control-allow-headers", "access-control-allow-methods", "access-control-request-method",
+    "access-control-request-headers", "expect",
+};
+
+static bool validate_header_allowlist(json_object *cfg, bool has_jwt, char *msg, size_t len)
+{
+    json_object *list = member(cfg, "requestHeaderAllowlist");
+    if (!json_object_is_type(cfg, json_type_object) || !string_list(list, 20, 256))
+        return fail(msg, len, "requestHeaderConfiguration.requestHeaderAllowlist must list 1 to 20 "
+                              "header names%s", "");
+    for (size_t i = 0; i < json_object_array_length(list); i++) {
+        const char *h = json_object_get_string(json_object_array_get_idx(list, i));
+        for (const char *p = h; *p; p++)
+            if (!isalnum((unsigned char)*p) && *p != '-' && *p != '_')
+                return fail(msg, len, "header name %s is not a valid token", h);
+        if (strncasecmp(h, "x-amz-", 6) == 0)
+            return fail(msg, len, "header %s: x-amz-* headers cannot be allow-listed", h);
+        if (strncasecmp(h, "x-amzn-", 7) == 0 &&
+            strncasecmp(h, "x-amzn-bedrock-agentcore-runtime-custom-", 40) != 0)
+            return fail(msg, len, "header %s: x-amzn-* headers cannot be allow-listed except "
+                                  "X-Amzn-Bedrock-AgentCore-Runtime-Custom-*", h);
+        if (strcasecmp(h, "authorization") == 0 && !has_jwt)
+            return fail(msg, len, "header %s requires a customJWTAuthorizer", h);
+        for (size_t k = 0; k < sizeof restricted_headers / sizeof restricted_headers[0]; k++)
+            if (strcasecmp(h, restricted_headers[k]) == 0)
+                return fail(msg, len, "header %s is restricted", h);
+    }
+    return true;
+}
+
+static bool int_member(json_object *o, const char *name, bool *present, int64_t *out)
+{
+    json_object *v = member(o, name);
+    *present = v != NULL;
+    if (!v)
+        return true;
+    if (!json_object_is_type(v, json_type_int))
+        return false;
+    *out = json_object_get_int64(v);
+    return true;
+}
+
+static bool normalise_lifecycle(json_object *in, json_object *cfg, char *msg, size_t len)
+{
+    int64_t idle = 900, max = 28800;
+    if (in) {
+        bool has_idle, has_max;
+        int64_t i = 0, m = 0;
+        if (!json_object_is_type(in, json_type_object) ||
+            !int_member(in, "idleRuntimeSessionTimeout", &has_idle, &i) ||
+            !int_member(in, "maxLifetime", &has_max, &m))
+            return fail(msg, len, "lifecycleConfiguration values must be integers%s", "");
+        if ((has_idle && (i < 60 || i > 28800)) || (has_max && (m < 60 || m > 28800)))
+            return fail(msg, len, "lifecycleConfiguration values must be within 60-28800 %s",
+                        "seconds");
+        if (has_max)
+            max = m;
+        if (has_idle)
+            idle = i;
+        else if (has_max && m <= 900)
+            idle = m;      /* only maxLifetime ≤ 900 given: both take it */
+        if (idle > max)
+            return fail(msg, len, "idleRuntimeSessionTimeout must not exceed maxLifetime%s", "");
+    }
+    json_object *lc = json_object_new_object();
+    json_object_object_add(lc, "idleRuntimeSessionTimeout", json_object_new_int64(idle));
+    json_object_object_add(lc, "maxLifetime", json_object_new_int64(max));
+    json_object_object_add(cfg, "lifecycleConfiguration", lc);
+    return true;
+}
+
+static void copy(json_object *from, json_object *to, const char *name)
+{
+    json_object *v = member(from, name);
+    if (v)
+        json_object_object_add(to, name, json_object_get(v));
+}
+
+json_object *cp_validate_runtime_request(json_object *req, bool is_update, char *msg, size_t len)
+{
+    if (!req || !json_object_is_type(req, json_type_object)) {
+        fail(msg, len, "request body must be a JSON object%s", "");
+        return NULL;
+    }
+    json_object *name = member(req, "agentRuntimeName");
+    if (!is_update && (!is_string(name, 1, 48) || !cp_valid_name(json_object_get_string(name), 47))) {
+        fail(msg, len, "agentRuntimeName must match %s", "^[a-zA-Z][a-zA-Z0-9_]{0,47}$");
+        return NULL;
+    }
+    json_object *art = member(req, "agentRuntimeArtifact");
+    json_object *cc = art ? member(art, "containerConfiguration") : NULL;
+    if (!art || !json_object_is_type(art, json_type_object)) {
+        fail(msg, len, "agentRuntimeArtifact is required%s", "");
+        return NULL;
+    }
+    if (member(art, "codeConfiguration")) {
+        fail(msg, len, "agentRuntimeArtifact.codeConfiguration is not supported; use %s",
+             "containerConfiguration");
+        return NULL;
+    }
+    if (!cc || !is_string(member(cc, "containerUri"), 1, 1024)) {
+        fail(msg, len, "agentRuntimeArtifact.containerConfiguration.containerUri is required%s", "");
+        return NULL;
+    }
+    if (!is_string(member(req, "roleArn"), 1, 2048)) {
+        fail(msg, len, "roleArn is required%s", "");
+        return NULL;
+    }
+    json_object *net = member(req, "networkConfiguration");
+    json_object *mode = net ? member(net, "networkMode") : NULL;
+    const char *m = mode && json_object_is_type(mode, json_type_string) ? json_object_get_string(mode) : "";
+    if (!net || (strcmp(m, "PUBLIC") != 0 && strcmp(m, "VPC") != 0)) {
+        fail(msg, len, "networkConfiguration.networkMode must be %s", "PUBLIC or VPC");
+        return NULL;
+    }
+    json_object *desc = member(req, "description");
+    if (desc && !is_string(desc, 0, 4096)) {
+        fail(msg, len, "description must be a string of at most %s characters", "4096");
+        return NULL;
+    }
+    json_object *proto = member(req, "protocolConfiguration");
+    if (proto) {
+        json_object *sp = member(proto, "serverProtocol");
+        const char *p = sp && json_object_is_type(sp, json_type_string) ? json_object_get_string(sp) : "";
+        if (strcmp(p, "HTTP") && strcmp(p, "MCP") && strcmp(p, "A2A") && strcmp(p, "AGUI")) {
+            fail(msg, len, "protocolConfiguration.serverProtocol must be %s", "HTTP, MCP, A2A or AGUI");
+            return NULL;
+        }
+    }
+    json_object *auth = member(req, "authorizerConfiguration");
+    if (auth && !validate_authorizer(auth, msg, len))
+        return NULL;
+    json_object *hdr = member(req, "requestHeaderConfiguration");
+    if (hdr && !validate_header_allowlist(hdr, auth != NULL, msg, len))
+        return NULL;
+    json_object *env = member(req, "environmentVariables");
+    if (env) {
+        if (!json_object_is_type(env, json_type_object) || json_object_object_length(env) > 50) {
+            fail(msg, len, "environmentVariables must be a map of at most %s strings", "50");
+            return NULL;
+        }
+        json_object_object_foreach(env, k, v) {
+            if (!cp_valid_name(k, 99) && !(k[0] == '_' && (k[1] == '\0' || cp_valid_name(k + 1, 98)))) {
+                fail(msg, len, "environment variable name %s is not valid", k);
+                return NULL;
+            }
+            if (!is_string(v, 0, 5000)) {
+                fail(msg, len, "environment variable %s must be a string of at most 5000 characters", k);
+                return NULL;
+            }
+        }
+    }
+    json_object *meta = member(req, "metadataConfiguration");
+    if (meta) {
+        json_object *r = member(meta, "requireMMDSV2");
+        if (!is_update || !r || !json_object_is_type(r, json_type_boolean)) {
+            fail(msg, len, "metadataConfiguration.requireMMDSV2 must be a boolean (%s only)",
+                 "UpdateAgentRuntime");
+            return NULL;
+        }
+    }
+    json_object *cfg = json_object_new_object();
+    if (!normalise_lifecycle(member(req, "lifecycleConfiguration"), cfg, msg, len)) {
+        json_object_put(cfg);
+        return NULL;
+    }
+    static const char *const kept[] = {
+        "agentRuntimeArtifact", "roleArn", "networkConfiguration", "description",
+        "protocolConfiguration", "authorizerConfiguration", "requestHeaderConfiguration",
+        "environmentVariables", "metadataConfiguration", "filesystemConfigurations",
+        "platformVersion",
+    };
+    for (size_t i = 0; i < sizeof kept / sizeof kept[0]; i++)
+        copy(req, cfg, kept[i]);
+    if (!proto) {
+        json_object *p = json_object_new_object();
+        json_object_object_add(p, "serverProtocol", json_object_new_string("HTTP"));
+        json_object_object_add(cfg, "protocolConfiguration", p);
+    }
+    return cfg;
+}

@@ -1,0 +1,85 @@
+/* frontend/jwt.h — inbound JWT bearer verification for runtimes with a customJWTAuthorizer.
+ *
+ * A jwt_keystore holds, per OIDC discovery URL, the issuer and the signing keys of that
+ * provider: it fetches `discoveryUrl` (the `issuer` and `jwks_uri` members), then the JWKS,
+ * caches both for JWT_KEYS_TTL_SECONDS, and refetches at once when a token names a `kid` it
+ * does not know (at most once per JWT_REFETCH_MIN_SECONDS, so unknown kids cannot be used to
+ * hammer the provider). Documents come through a jwt_fetch_fn: silod uses jwt_curl_fetch
+ * (libcurl; https, or http to loopback only, 1 MiB cap, 10 s timeout).
+ *
+ * jwt_verify accepts only RS256, PS256 and ES256 (`none`, HS* and everything else are
+ * refused before any key is looked at), and checks: the signature with the JWK named by
+ * `kid` (whose `alg`/`use` must agree when present), `iss` equal to the discovered issuer,
+ * `exp` required and `nbf` honoured with `leeway_seconds`, `aud` (string or array) meeting
+ * allowedAudience, `client_id` (or `azp`) in allowedClients, and at least one of
+ * allowedScopes among `scope` (space separated) or `scp`. Empty lists are not checked. The
+ * keystore is thread-safe.
+ */
+#ifndef SILO_FRONTEND_JWT_H
+#define SILO_FRONTEND_JWT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
+
+#include "frontend/strbuf.h"
+
+#define JWT_KEYS_TTL_SECONDS 3600
+#define JWT_REFETCH_MIN_SECONDS 30
+#define JWT_MAX_TOKEN_BYTES 16384
+
+/* Fetches url into out; returns 0 on a 2xx answer, -1 otherwise. */
+typedef int (*jwt_fetch_fn)(void *ctx, const char *url, struct strbuf *out);
+
+/* The libcurl fetcher used by silod (ctx unused). */
+int jwt_curl_fetch(void *ctx, const char *url, struct strbuf *out);
+
+struct jwt_policy {
+    const char *discovery_url;
+    const char *const *allowed_audience;
+    size_t allowed_audience_count;
+    const char *const *allowed_clients;
+    size_t allowed_clients_count;
+    const char *const *allowed_scopes;
+    size_t allowed_scopes_count;
+    int leeway_seconds;          /* 60 in silod */
+};
+
+enum jwt_result {
+    JWT_OK = 0,
+    JWT_MALFORMED,
+    JWT_BAD_ALGORITHM,
+    JWT_DISCOVERY_FAILED,
+    JWT_UNKNOWN_KEY,
+    JWT_BAD_SIGNATURE,
+    JWT_EXPIRED,
+    JWT_NOT_YET_VALID,
+    JWT_BAD_ISSUER,
+    JWT_BAD_AUDIENCE,
+    JWT_BAD_CLIENT,
+    JWT_BAD_SCOPE,
+};
+
+const char *jwt_result_name(enum jwt_result r);
+
+/* The caller identity a verified token yields (iss + sub go to the session). */
+struct jwt_identity {
+    char *issuer;
+    char *subject;    /* may be NULL for client-credentials tokens without sub */
+    char *client_id;  /* may be NULL */
+};
+
+void jwt_identity_free(struct jwt_identity *id);
+
+struct jwt_keystore;
+
+struct jwt_keystore *jwt_keystore_new(jwt_fetch_fn fetch, void *fetch_ctx);
+void jwt_keystore_free(struct jwt_keystore *ks);
+
+enum jwt_result jwt_verify(struct jwt_keystore *ks, const struct jwt_policy *policy,
+                           const char *token, time_t now, struct jwt_identity *out);
+
+/* base64url without padding; returns false on any character outside the alphabet. */
+bool jwt_base64url_decode(const char *in, size_t len, struct strbuf *out);
+
+#endif

@@ -1,0 +1,236 @@
+/* frontend/vmm_launcher.c — fork/exec of silo-vmm per session and the vsock CONNECT
+ * handshake (see vmm_launcher.h). */
+#include "frontend/vmm_launcher.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Reads one '\n'-terminated line (at most len-1 bytes) within the deadline. */
+static int read_line(int fd, char *buf, size_t len, int64_t deadline)
+{
+    size_t n = 0;
+    while (n + 1 < len) {
+        int left = (int)(deadline - mono_ms());
+        struct pollfd p = { fd, POLLIN, 0 };
+        if (left <= 0 || poll(&p, 1, left) <= 0)
+            return -1;
+        ssize_t r = read(fd, buf + n, 1);
+        if (r <= 0)
+            return -1;
+        if (buf[n] == '\n') {
+            buf[n] = '\0';
+            return 0;
+        }
+        n++;
+    }
+    return -1;
+}
+
+int vsock_connect(const char *uds_path, unsigned port, int timeout_ms)
+{
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    if (strlen(uds_path) >= sizeof sa.sun_path)
+        return -1;
+    strcpy(sa.sun_path, uds_path);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    int64_t deadline = mono_ms() + timeout_ms;
+    char line[64];
+    int n = snprintf(line, sizeof line, "CONNECT %u\n", port);
+    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0 || write(fd, line, (size_t)n) != n ||
+        read_line(fd, line, sizeof line, deadline) != 0 || strncmp(line, "OK ", 3) != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* GET /ping on guest port 8080; true on a 200 answer. */
+static bool agent_ready(const char *uds, int64_t deadline)
+{
+    int fd = vsock_connect(uds, 8080, (int)(deadline - mono_ms()));
+    if (fd < 0)
+        return false;
+    static const char req[] = "GET /ping HTTP/1.1\r\nHost: agent\r\nConnection: close\r\n\r\n";
+    char line[128];
+    bool ok = write(fd, req, sizeof req - 1) == (ssize_t)(sizeof req - 1) &&
+              read_line(fd, line, sizeof line, deadline) == 0 && strncmp(line, "HTTP/1.1 200", 12) == 0;
+    close(fd);
+    return ok;
+}
+
+/* PR_SET_PDEATHSIG fires when the *thread* that forked exits, and silod's connection threads
+ * come and go; so every VMM is forked by one spawner thread that lives as long as silod. */
+static pthread_mutex_t spawn_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t spawn_cond = PTHREAD_COND_INITIALIZER;
+static pthread_once_t spawner_once = PTHREAD_ONCE_INIT;
+static const char *spawn_path;
+static const char *const *spawn_argv;
+static pid_t spawn_result;
+static bool spawn_pending, spawn_done;
+
+static pid_t fork_vmm(const char *path, const char *const *argv)
+{
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent)
+            _exit(127);
+        int devnull = open("/dev/null", O_RDWR);
+        if (devnull >= 0) {
+            dup2(devnull, 0);
+            dup2(devnull, 1);
+        }
+        for (int fd = 3; fd < 1024; fd++)   /* no inherited descriptors */
+            if (fd != devnull)
+                close(fd);
+        if (devnull > 2)
+            close(devnull);
+        execv(path, (char *const *)argv);
+        _exit(127);
+    }
+    return pid;
+}
+
+static void *spawner(void *unused)
+{
+    (void)unused;
+    pthread_mutex_lock(&spawn_lock);
+    for (;;) {
+        while (!spawn_pending)
+            pthread_cond_wait(&spawn_cond, &spawn_lock);
+        spawn_result = fork_vmm(spawn_path, spawn_argv);
+        spawn_pending = false;
+        spawn_done = true;
+        pthread_cond_broadcast(&spawn_cond);
+    }
+    return NULL;
+}
+
+static void start_spawner(void)
+{
+    pthread_t t;
+    if (pthread_create(&t, NULL, spawner, NULL) == 0)
+        pthread_detach(t);
+}
+
+static pid_t spawn(const char *path, const char *const *argv)
+{
+    pthread_once(&spawner_once, start_spawner);
+    pthread_mutex_lock(&spawn_lock);
+    while (spawn_pending || spawn_done)
+        pthread_cond_wait(&spawn_cond, &spawn_lock);
+    spawn_path = path;
+    spawn_argv = argv;
+    spawn_pending = true;
+    pthread_cond_broadcast(&spawn_cond);
+    while (!spawn_done)
+        pthread_cond_wait(&spawn_cond, &spawn_lock);
+    pid_t pid = spawn_result;
+    spawn_done = false;
+    pthread_cond_broadcast(&spawn_cond);
+    pthread_mutex_unlock(&spawn_lock);
+    return pid;
+}
+
+static void stop_vm(void *ctx, struct session_vm *vm)
+{
+    (void)ctx;
+    if (vm->pid > 0) {
+        kill(vm->pid, SIGTERM);
+        int64_t deadline = mono_ms() + 15000;
+        int status;
+        while (waitpid(vm->pid, &status, WNOHANG) == 0) {
+            if (mono_ms() > deadline) {
+                kill(vm->pid, SIGKILL);
+                waitpid(vm->pid, &status, 0);
+                break;
+            }
+            usleep(5000);
+        }
+        vm->pid = 0;
+    }
+    if (vm->vsock_path[0])
+        unlink(vm->vsock_path);
+}
+
+static int start_vm(void *ctx, const struct session_spec *spec, struct session_vm *vm, char *err,
+                    size_t err_len)
+{
+    const struct vmm_launcher_config *cfg = ctx;
+    static unsigned counter;
+    int len = snprintf(vm->vsock_path, sizeof vm->vsock_path, "%s/s%d-%u.sock", cfg->socket_dir,
+                       (int)getpid(), __atomic_add_fetch(&counter, 1, __ATOMIC_RELAXED));
+    if (len < 0 || (size_t)len >= sizeof vm->vsock_path) {
+        snprintf(err, err_len, "socket directory path too long");
+        return -1;
+    }
+    char rootfs[4096], mem[32], cpus[16];
+    snprintf(rootfs, sizeof rootfs, "%s/%s-v%d.ext4,ro", cfg->rootfs_dir, spec->runtime_id, spec->version);
+    snprintf(mem, sizeof mem, "%uM", spec->guest_mib);
+    snprintf(cpus, sizeof cpus, "%u", cfg->cpus ? cfg->cpus : 2);
+    const char *argv[20];
+    int a = 0;
+    argv[a++] = cfg->vmm_path;
+    argv[a++] = "--kernel"; argv[a++] = cfg->kernel;
+    if (cfg->initrd) {
+        argv[a++] = "--initrd"; argv[a++] = cfg->initrd;
+    }
+    argv[a++] = "--mem"; argv[a++] = mem;
+    argv[a++] = "--cpus"; argv[a++] = cpus;
+    argv[a++] = "--disk"; argv[a++] = rootfs;
+    argv[a++] = "--vsock-cid"; argv[a++] = "3";
+    argv[a++] = "--vsock-uds"; argv[a++] = vm->vsock_path;
+    argv[a] = NULL;
+    unlink(vm->vsock_path);
+    pid_t pid = spawn(cfg->vmm_path, argv);
+    if (pid < 0) {
+        snprintf(err, err_len, "fork: %s", strerror(errno));
+        return -1;
+    }
+    vm->pid = pid;
+    int64_t deadline = mono_ms() + (cfg->ready_timeout_ms ? cfg->ready_timeout_ms : 30000);
+    while (mono_ms() < deadline) {
+        int status;
+        if (waitpid(pid, &status, WNOHANG) == pid) {
+            vm->pid = 0;
+            snprintf(err, err_len, "the VMM exited before the agent was ready (status %d)",
+                     WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+            unlink(vm->vsock_path);
+            return -1;
+        }
+        if (agent_ready(vm->vsock_path, deadline))
+            return 0;
+        usleep(20000);
+    }
+    snprintf(err, err_len, "the agent did not answer /ping in time");
+    stop_vm(NULL, vm);
+    return -1;
+}
+
+struct session_launcher vmm_launcher(const struct vmm_launcher_config *cfg)
+{
+    return (struct session_launcher){ start_vm, stop_vm, (void *)cfg };
+}

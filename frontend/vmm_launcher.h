@@ -1,0 +1,34 @@
+/* frontend/vmm_launcher.h — starts one silo-vmm per session and reaches its guest through the
+ * vsock Unix socket (DESIGN.md, "Interfaces" 1 and 2).
+ *
+ * start: fork/exec `VMM --kernel K [--initrd I] --mem NM --cpus N --disk ROOTFS,ro
+ * --vsock-cid 3 --vsock-uds DIR/SESSION.sock` with no inherited descriptors and
+ * PR_SET_PDEATHSIG so no VMM outlives silod; then waits (up to ready_timeout_ms) until
+ * `GET /ping` on guest port 8080 answers 200 — the agent is ready. stop: SIGTERM (the VMM
+ * wipes guest memory and exits), SIGKILL after 15 s, reaped, socket removed.
+ *
+ * vsock_connect: connect to the socket, send `CONNECT <port>\n`, expect `OK <hostport>\n`;
+ * returns a connected stream to the guest port, or -1. */
+#ifndef SILO_FRONTEND_VMM_LAUNCHER_H
+#define SILO_FRONTEND_VMM_LAUNCHER_H
+
+#include <stddef.h>
+
+#include "frontend/sessions.h"
+
+struct vmm_launcher_config {
+    const char *vmm_path;       /* silo-vmm (or, in x86 tests only, tests/frontend/fake_vmm) */
+    const char *kernel;
+    const char *initrd;         /* may be NULL */
+    const char *rootfs_dir;     /* images: ROOTFS_DIR/<runtime_id>-v<version>.ext4 */
+    const char *socket_dir;     /* where per-session vsock sockets live */
+    unsigned cpus;
+    int ready_timeout_ms;
+};
+
+/* A session_launcher over this config (the config must outlive it). */
+struct session_launcher vmm_launcher(const struct vmm_launcher_config *cfg);
+
+int vsock_connect(const char *uds_path, unsigned port, int timeout_ms);
+
+#endif

@@ -1,0 +1,566 @@
+/* tests/unit/test_control_plane.c — the control plane against a real SQLite store: exact
+ * paths, response shapes, the version/endpoint state machine (driven by a test double of the
+ * version builder), idempotency, paging, validation, and state surviving a reopen. */
+#include "frontend/control_plane.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+
+#include "tests/unit/check.h"
+
+/* ------------------------------------------------------------------ test double: a version
+ * builder that only records submissions; the test decides when and how each build ends. */
+struct test_builder {
+    char runtime_id[8][160];
+    int version[8];
+    int submitted;
+};
+
+static void test_builder_submit(void *ctx, const char *runtime_id, int version, const char *config)
+{
+    struct test_builder *b = ctx;
+    CHECK(config && strstr(config, "containerUri"));
+    if (b->submitted < 8) {
+        snprintf(b->runtime_id[b->submitted], 160, "%s", runtime_id);
+        b->version[b->submitted] = version;
+    }
+    b->submitted++;
+}
+
+static int64_t fake_now = 1795000000000LL;
+static int64_t test_clock(void *ctx) { (void)ctx; return fake_now; }
+
+static char deleted_runtime[160];
+static void on_deleted(void *ctx, const char *id) { (void)ctx; snprintf(deleted_runtime, sizeof deleted_runtime, "%s", id); }
+
+struct fixture {
+    struct store store;
+    struct control_plane *cp;
+    struct test_builder builder;
+};
+
+static void setup(struct fixture *f, const char *path)
+{
+    memset(f, 0, sizeof *f);
+    char err[256];
+    bool ok = store_open(&f->store, path, err, sizeof err);
+    CHECK(ok);
+    if (!ok)
+        printf("#   %s\n", err);
+    struct control_plane_config cfg = {
+        "us-east-1", "123456789012", { test_builder_submit, &f->builder }, on_deleted, NULL, test_clock, NULL,
+    };
+    f->cp = control_plane_new(&f->store, &cfg);
+}
+
+static void teardown(struct fixture *f)
+{
+    control_plane_free(f->cp);
+    store_close(&f->store);
+}
+
+/* Runs one request; returns the parsed body (caller frees) and the status. */
+static json_object *call(struct fixture *f, const char *method, const char *path, const char *query,
+                         const char *body, unsigned *status, const char **err)
+{
+    struct cp_response r;
+    control_plane_handle(f->cp, method, path, query, body, body ? strlen(body) : 0, &r);
+    *status = r.status;
+    if (err)
+        *err = r.error_type;
+    json_object *o = json_tokener_parse(r.body);
+    CHECK(o != NULL);
+    free(r.body);
+    return o;
+}
+
+static const char *str(json_object *o, const char *k)
+{
+    json_object *v;
+    return json_object_object_get_ex(o, k, &v) ? json_object_get_string(v) : NULL;
+}
+
+static bool str_is(json_object *o, const char *k, const char *want)
+{
+    const char *s = str(o, k);
+    if (!s || strcmp(s, want) != 0) {
+        printf("#   %s = %s, want %s\n", k, s ? s : "(absent)", want);
+        return false;
+    }
+    return true;
+}
+
+#define RUNTIME_BODY(name, uri, extra) \
+    "{\"agentRuntimeName\":\"" name "\",\"agentRuntimeArtifact\":{\"containerConfiguration\":" \
+    "{\"containerUri\":\"" uri "\"}},\"roleArn\":\"arn:aws:iam::123456789012:role/r\"," \
+    "\"networkConfiguration\":{\"networkMode\":\"PUBLIC\"}" extra "}"
+
+/* Creates a runtime, returns its id in id_out. */
+static void create_runtime(struct fixture *f, const char *body, char id_out[160])
+{
+    unsigned st;
+    json_object *o = call(f, "PUT", "/runtimes/", NULL, body, &st, NULL);
+    CHECK_EQ(st, 202);
+    snprintf(id_out, 160, "%s", str(o, "agentRuntimeId") ? str(o, "agentRuntimeId") : "");
+    json_object_put(o);
+}
+
+static void test_create_get_shapes(void)
+{
+    struct fixture f;
+    setup(&f, ":memory:");
+    unsigned st;
+    json_object *o = call(&f, "PUT", "/runtimes/", NULL, RUNTIME_BODY("my_agent", "oci:/images/echo", ""), &st, NULL);
+    CHECK_EQ(st, 202);
+    const char *id = str(o, "agentRuntimeId");
+    CHECK(id && strncmp(id, "my_agent-", 9) == 0 && strlen(id) == 19);
+    char want_arn[256];
+    snprintf(want_arn, sizeof want_arn, "arn:aws:bedrock-agentcore:us-east-1:123456789012:runtime/%s", id);
+    CHECK(str_is(o, "agentRuntimeArn", want_arn));
+    CHECK(str_is(o, "agentRuntimeVersion", "1"));
+    CHECK(str_is(o, "status", "CREATING"));
+    CHECK(str_is(o, "createdAt", "2026-11-18T11:06:40.000Z"));
+    json_object *w;
+    CHECK(json_object_object_get_ex(o, "workloadIdentityDetails", &w) && str(w, "workloadIdentityArn"));
+    CHECK_EQ(f.builder.submitted, 1);
+    CHECK_EQ(f.builder.version[0], 1);
+    char id1[160], path[256];
+    snprintf(id1, sizeof id1, "%s", id);
+    json_object_put(o);
+
+    snprintf(path, sizeof path, "/runtimes/%s/", id1);
+    o = call(&f, "GET", path, NULL, NULL, &st, NULL);
+    CHECK_EQ(st, 200);
+    CHECK(str_is(o, "status", "CREATING"));
+    CHECK(str_is(o, "agentRuntimeName", "my_agent"));
+    CHECK(str_is(o, "roleArn", "arn:aws:iam::123456789012:role/r"));
+    json_object *lc, *pc;
+    CHECK(json_object_object_get_ex(o, "lifecycleConfiguration", &lc));
+    CHECK(json_object_get_int(json_object_object_get(lc, "idleRuntimeSessionTimeout")) == 900);
+    CHECK(json_object_get_int(json_object_object_get(lc, "maxLifetime")) == 28800);
+    CHECK(json_object_object_get_ex(o, "protocolConfiguration", &pc) && str_is(pc, "serverProtocol", "HTTP"));
+    json_object_put(o);
+
+    /* the build finishes: READY, DEFAULT live on v1 */
+    control_plane_version_built(f.cp, id1, 1, true, NULL);
+    o = call(&f, "GET", path, NULL, NULL, &st, NULL);
+    CHECK(str_is(o, "status", "READY"));
+    json_object_put(o);
+    snprintf(path, sizeof path, "/runtimes/%s/runtime-endpoints/DEFAULT/", id1);
+    o = call(&f, "GET", path, NULL, NULL, &st, NULL);
+    CHECK_EQ(st, 200);
+    CHECK(str_is(o, "status", "READY"));
+    CHECK(str_is(o, "liveVersion", "1"));
+    CHECK(str_is(o, "targetVersion", "1"));
+    CHECK(str_is(o, "name", "DEFAULT"));
+    char want_ep[300];
+    snprintf(want_ep, sizeof want_ep, "%s/runtime-endpoint/DEFAULT", want_arn);
+    CHECK(str_is(o, "agentRuntimeEndpointArn", want_ep));
+    json_object_put(o);
+    /* the trailing slash is part of the operation */
+    snprintf(path, sizeof path, "/runtimes/%s", id1);
+    const char *err;
+    o = call(&f, "GET", path, NULL, NULL, &st, &err);
+    CHECK_EQ(st, 404);
+    json_object_put(o);
+    teardown(&f);
+}
+
+static void test_versions_and_endpoints(void)
+{
+    struct fixture f;
+    setup(&f, ":memory:");
+    char id[160], path[300];
+    unsigned st;
+    const char *err;
+    create_runtime(&f, RUNTIME_BODY("agent_v", "img:v1", ""), id);
+    control_plane_version_built(f.cp, id, 1, true, NULL);
+
+    /* a pinned endpoint on v1 */
+    snprintf(path, sizeof path, "/runtimes/%s/runtime-endpoints/", id);
+    json_object *o = call(&f, "PUT", path, NULL, "{\"name\":\"prod\",\"agentRuntimeVersion\":\"1\"}", &st, NULL);
+    CHECK_EQ(st, 202);
+    CHECK(str_is(o, "status", "READY"));
+    CHECK(str_is(o, "targetVersion", "1"));
+    CHECK(str_is(o, "endpointName", "prod"));
+    json_object_put(o);
+
+    /* update → v2 UPDATING; DEFAULT targets 2 but stays live on 1 until v2 is READY */
+    snprintf(path, sizeof path, "/runtimes/%s/", id);
+    o = call(&f, "PUT", path, NULL, RUNTIME_BODY("ignored", "img:v2", ""), &st, NULL);
+    CHECK_EQ(st, 202);
+    CHECK(str_is(o, "agentRuntimeVersion", "2"));
+    CHECK(str_is(o, "status", "UPDATING"));
+    CHECK(str(o, "lastUpdatedAt") != NULL);
+    json_object_put(o);
+    CHECK_EQ(f.builder.submitted, 2);
+    struct resolved_runtime rr;
+    char msg[256];
+    CHECK(control_plane_resolve(f.cp, id, NULL, &rr, msg, sizeof msg) == NULL);
+    CHECK_EQ(rr.version, 1);
+    CHECK(rr.config_json && strstr(rr.config_json, "img:v1"));
+    free(rr.config_json);
+
+    control_plane_version_built(f.cp, id, 2, true, NULL);
+    char arn[300];
+    snprintf(arn, sizeof arn, "arn:aws:bedrock-agentcore:us-east-1:123456789012:runtime/%s", id);
+    CHECK(control_plane_resolve(f.cp, arn, "DEFAULT", &rr, msg, sizeof msg) == NULL);
+    CHECK_EQ(rr.version, 2);
+    CHECK(rr.config_json && strstr(rr.config_json, "img:v2"));
+    free(rr.config_json);
+    CHECK(control_plane_resolve(f.cp, arn, "prod", &rr, msg, sizeof msg) == NULL);
+    CHECK_EQ(rr.version, 1);       /* pinned */
+    free(rr.config_json);
+
+    /* version 1 is immutable: GET ?version=1 still shows img:v1 */
+    o = call(&f, "GET", path, "version=1", NULL, &st, NULL);
+    CHECK(str_is(o, "agentRuntimeVersion", "1"));
+    json_object *art, *cc;
+    CHECK(json_object_object_get_ex(o, "agentRuntimeArtifact", &art) &&
+          json_object_object_get_ex(art, "containerConfiguration", &cc) && str_is(cc, "containerUri", "img:v1"));
+    json_object_put(o);
+
+    /* v3 fails to build: UPDATE_FAILED with a reason; DEFAULT keeps serving v2 */
+    o = call(&f, "PUT", path, NULL, RUNTIME_BODY("x", "img:broken", ""), &st, NULL);
+    json_object_put(o);
+    control_plane_version_built(f.cp, id, 3, false, "kernel did not boot");
+    o = call(&f, "GET", path, NULL, NULL, &st, NULL);
+    CHECK(str_is(o, "status", "UPDATE_FAILED"));
+    CHECK(str_is(o, "failureReason", "kernel did not boot"));
+    json_object_put(o);
+    CHECK(control_plane_resolve(f.cp, id, NULL, &rr, msg, sizeof msg) == NULL);
+    CHECK_EQ(rr.version, 2);
+    free(rr.config_json);
+    snprintf(path, sizeof path, "/runtimes/%s/runtime-endpoints/DEFAULT/", id);
+    o = call(&f, "GET", path, NULL, NULL, &st, NULL);
+    CHECK(str_is(o, "status", "UPDATE_FAILED"));
+    CHECK(str_is(o, "liveVersion", "2"));
+    CHECK(str_is(o, "targetVersion", "3"));
+    json_object_put(o);
+
+    /* pointing an endpoint at the failed version is refused; rollback prod to v2 then v1 */
+    snprintf(path, sizeof path, "/runtimes/%s/runtime-endpoints/prod/", id);
+    o = call(&f, "PUT", path, NULL, "{\"agentRuntimeVersion\":\"3\"}", &st, &err);
+    CHECK_EQ(st, 400);
+    json_object_put(o);
+    o = call(&f, "PUT", path, NULL, "{\"agentRuntimeVersion\":\"2\"}", &st, NULL);
+    CHECK_EQ(st, 202);
+    CHECK(str_is(o, "liveVersion", "2"));
+    json_object_put(o);
+    /* DEFAULT cannot be repointed or deleted by hand */
+    snprintf(path, sizeof path, "/runtimes/%s/runtime-endpoints/DEFAULT/", id);
+    o = call(&f, "PUT", path, NULL, "{\"agentRuntimeVersion\":\"1\"}", &st, &err);
+    CHECK_EQ(st, 400);
+    json_object_put(o);
+    o = call(&f, "DELETE", path, NULL, NULL, &st, &err);
+    CHECK_EQ(st, 400);
+    json_object_put(o);
+
+    /* ListAgentRuntimeVersions, newest first */
+    snprintf(path, sizeof path, "/runtimes/%s/versions/", id);
+    o = call(&f, "POST", path, NULL, NULL, &st, NULL);
+    CHECK_EQ(st, 200);
+    json_object *list;
+    CHECK(json_object_object_get_ex(o, "agentRuntimes", &list) && json_object_array_length(list) == 3);
+    CHECK(str_is(json_object_array_get_idx(list, 0), "agentRuntimeVersion", "3"));
+    CHECK(str_is(json_object_array_get_idx(list, 0), "status", "UPDATE_FAILED"));
+    json_object_put(o);
+
+    /* deleting a version in use is a conflict; v1 is unused now (prod on 2) → deletable */
+    snprintf(path, sizeof path, "/runtimes/%s/", id);
+    o = call(&f, "DELETE", path, "version=2", NULL, &st, &err);
+    CHECK_EQ(st, 409);
+    json_object_put(o);
+    o = call(&f, "DELETE", path, "version=1", NULL, &st, NULL);
+    CHECK_EQ(st, 202);
+    json_object_put(o);
+
+    /* the endpoint list and delete */
+    snprintf(path, sizeof path, "/runtimes/%s/runtime-endpoints/", id);
+    o = call(&f, "POST", path, NULL, NULL, &st, NULL);
+    CHECK(json_object_object_get_ex(o, "runtimeEndpoints", &list) && json_object_array_length(list) == 2);
+    json_object_put(o);
+    snprintf(path, sizeof path, "/runtimes/%s/runtime-endpoints/prod/", id);
+    o = call(&f, "DELETE", path, NULL, NULL, &st, NULL);
+    CHECK_EQ(st, 202);
+    CHECK(str_is(o, "status", "DELETING"));
+    json_object_put(o);
+    o = call(&f, "GET", path, NULL, NULL, &st, &err);
+    CHECK_EQ(st, 404);
+    CHECK(err && strcmp(err, "ResourceNotFoundException") == 0);
+    json_object_put(o);
+
+    /* deleting the runtime ends its sessions (hook) and removes everything */
+    snprintf(path, sizeof path, "/runtimes/%s/", id);
+    o = call(&f, "DELETE", path, NULL, NULL, &st, NULL);
+    CHECK_EQ(st, 202);
+    CHECK(str_is(o, "status", "DELETING"));
+    json_object_put(o);
+    CHECK(strcmp(deleted_runtime, id) == 0);
+    o = call(&f, "GET", path, NULL, NULL, &st, &err);
+    CHECK_EQ(st, 404);
+    json_object_put(o);
+    CHECK(control_plane_resolve(f.cp, id, NULL, &rr, msg, sizeof msg) != NULL);
+    teardown(&f);
+}
+
+static void test_first_build_failure(void)
+{
+    struct fixture f;
+    setup(&f, ":memory:");
+    char id[160], path[300], msg[128];
+    unsigned st;
+    create_runtime(&f, RUNTIME_BODY("bad_image", "img:none", ""), id);
+    control_plane_version_built(f.cp, id, 1, false, "image not found");
+    snprintf(path, sizeof path, "/runtimes/%s/", id);
+    json_object *o = call(&f, "GET", path, NULL, NULL, &st, NULL);
+    CHECK(str_is(o, "status", "CREATE_FAILED"));
+    CHECK(str_is(o, "failureReason", "image not found"));
+    json_object_put(o);
+    struct resolved_runtime rr;
+    const char *err = control_plane_resolve(f.cp, id, NULL, &rr, msg, sizeof msg);
+    CHECK(err && strcmp(err, "ResourceNotFoundException") == 0);
+    /* a late duplicate report changes nothing */
+    control_plane_version_built(f.cp, id, 1, true, NULL);
+    o = call(&f, "GET", path, NULL, NULL, &st, NULL);
+    CHECK(str_is(o, "status", "CREATE_FAILED"));
+    json_object_put(o);
+    teardown(&f);
+}
+
+static void test_idempotency(void)
+{
+    struct fixture f;
+    setup(&f, ":memory:");
+    unsigned st;
+    const char *err;
+    const char *body = RUNTIME_BODY("idem", "img:a", ",\"clientToken\":\"0123456789abcdef0123456789abcdef0\"");
+    json_object *a = call(&f, "PUT", "/runtimes/", NULL, body, &st, NULL);
+    CHECK_EQ(st, 202);
+    json_object *b = call(&f, "PUT", "/runtimes/", NULL, body, &st, NULL);
+    CHECK_EQ(st, 202);
+    CHECK(str(a, "agentRuntimeId") && str(b, "agentRuntimeId") &&
+          strcmp(str(a, "agentRuntimeId"), str(b, "agentRuntimeId")) == 0);
+    CHECK_EQ(f.builder.submitted, 1);            /* one version, one build */
+    json_object_put(b);
+    /* same token, other parameters */
+    b = call(&f, "PUT", "/runtimes/", NULL,
+             RUNTIME_BODY("idem", "img:b", ",\"clientToken\":\"0123456789abcdef0123456789abcdef0\""), &st, &err);
+    CHECK_EQ(st, 409);
+    CHECK(err && strcmp(err, "ConflictException") == 0);
+    json_object_put(b);
+    /* same name without a token: conflict */
+    b = call(&f, "PUT", "/runtimes/", NULL, RUNTIME_BODY("idem", "img:a", ""), &st, &err);
+    CHECK_EQ(st, 409);
+    json_object_put(b);
+    /* a bad token */
+    b = call(&f, "PUT", "/runtimes/", NULL, RUNTIME_BODY("idem2", "img:a", ",\"clientToken\":\"short\""), &st, &err);
+    CHECK_EQ(st, 400);
+    json_object_put(b);
+    json_object_put(a);
+    teardown(&f);
+}
+
+static void test_validation(void)
+{
+    struct fixture f;
+    setup(&f, ":memory:");
+    static const char *bad[] = {
+        "not json",
+        "[]",
+        RUNTIME_BODY("1starts_with_digit", "i", ""),
+        RUNTIME_BODY("has-dash", "i", ""),
+        RUNTIME_BODY("a123456789012345678901234567890123456789012345678", "i", ""),   /* 49 chars */
+        "{\"agentRuntimeName\":\"x\",\"roleArn\":\"r\",\"networkConfiguration\":{\"networkMode\":\"PUBLIC\"}}",
+        RUNTIME_BODY("x", "", ""),
+        RUNTIME_BODY("x", "i", ",\"lifecycleConfiguration\":{\"idleRuntimeSessionTimeout\":59}"),
+        RUNTIME_BODY("x", "i", ",\"lifecycleConfiguration\":{\"maxLifetime\":28801}"),
+        RUNTIME_BODY("x", "i", ",\"lifecycleConfiguration\":{\"idleRuntimeSessionTimeout\":1000,\"maxLifetime\":900}"),
+        RUNTIME_BODY("x", "i", ",\"lifecycleConfiguration\":{\"maxLifetime\":\"900\"}"),
+        RUNTIME_BODY("x", "i", ",\"protocolConfiguration\":{\"serverProtocol\":\"GRPC\"}"),
+        RUNTIME_BODY("x", "i", ",\"authorizerConfiguration\":{\"customJWTAuthorizer\":{\"discoveryUrl\":\"https://idp/jwks\"}}"),
+        RUNTIME_BODY("x", "i", ",\"authorizerConfiguration\":{\"customJWTAuthorizer\":{\"discoveryUrl\":\"https://idp/.well-known/openid-configuration\",\"allowedAudience\":[]}}"),
+        RUNTIME_BODY("x", "i", ",\"requestHeaderConfiguration\":{\"requestHeaderAllowlist\":[\"X-Amz-Foo\"]}"),
+        RUNTIME_BODY("x", "i", ",\"requestHeaderConfiguration\":{\"requestHeaderAllowlist\":[\"X-Amzn-Trace\"]}"),
+        RUNTIME_BODY("x", "i", ",\"requestHeaderConfiguration\":{\"requestHeaderAllowlist\":[\"Authorization\"]}"),
+        RUNTIME_BODY("x", "i", ",\"requestHeaderConfiguration\":{\"requestHeaderAllowlist\":[\"Cookie\"]}"),
+        RUNTIME_BODY("x", "i", ",\"requestHeaderConfiguration\":{\"requestHeaderAllowlist\":[]}"),
+        RUNTIME_BODY("x", "i", ",\"environmentVariables\":{\"1BAD\":\"v\"}"),
+        RUNTIME_BODY("x", "i", ",\"environmentVariables\":{\"GOOD\":5}"),
+        RUNTIME_BODY("x", "i", ",\"metadataConfiguration\":{\"requireMMDSV2\":true}"),   /* update only */
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        unsigned st;
+        const char *err;
+        json_object *o = call(&f, "PUT", "/runtimes/", NULL, bad[i], &st, &err);
+        if (st != 400)
+            printf("#   accepted: %s\n", bad[i]);
+        CHECK_EQ(st, 400);
+        CHECK(err && strcmp(err, "ValidationException") == 0);
+        CHECK(str(o, "message") != NULL);
+        json_object_put(o);
+    }
+    CHECK_EQ(f.builder.submitted, 0);
+    /* the allowed forms */
+    static const char *good[] = {
+        RUNTIME_BODY("ok_1", "i", ",\"lifecycleConfiguration\":{\"maxLifetime\":600}"),
+        RUNTIME_BODY("ok_2", "i", ",\"requestHeaderConfiguration\":{\"requestHeaderAllowlist\":[\"X-Amzn-Bedrock-AgentCore-Runtime-Custom-Tenant\",\"X-Team\"]}"),
+        RUNTIME_BODY("ok_3", "i", ",\"authorizerConfiguration\":{\"customJWTAuthorizer\":{\"discoveryUrl\":\"https://idp.test/.well-known/openid-configuration\",\"allowedClients\":[\"c\"]}},"
+                                  "\"requestHeaderConfiguration\":{\"requestHeaderAllowlist\":[\"Authorization\"]}"),
+    };
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        unsigned st;
+        json_object *o = call(&f, "PUT", "/runtimes/", NULL, good[i], &st, NULL);
+        if (st != 202)
+            printf("#   refused: %s: %s\n", good[i], str(o, "message"));
+        CHECK_EQ(st, 202);
+        json_object_put(o);
+    }
+    /* maxLifetime 600 alone: idle takes it too */
+    char id[160], path[300];
+    snprintf(id, sizeof id, "%s", f.builder.runtime_id[0]);
+    snprintf(path, sizeof path, "/runtimes/%s/", id);
+    unsigned st;
+    json_object *o = call(&f, "GET", path, NULL, NULL, &st, NULL);
+    json_object *lc;
+    CHECK(json_object_object_get_ex(o, "lifecycleConfiguration", &lc) &&
+          json_object_get_int(json_object_object_get(lc, "idleRuntimeSessionTimeout")) == 600);
+    json_object_put(o);
+    /* unknown operations and bad paths */
+    const char *err;
+    o = call(&f, "PATCH", "/runtimes/", NULL, NULL, &st, &err);
+    CHECK_EQ(st, 404);
+    json_object_put(o);
+    o = call(&f, "GET", "/runtimes/%zz/", NULL, NULL, &st, &err);
+    CHECK_EQ(st, 404);
+    json_object_put(o);
+    o = call(&f, "GET", "/runtimes/nope-0123456789/", NULL, NULL, &st, &err);
+    CHECK_EQ(st, 404);
+    CHECK(err && strcmp(err, "ResourceNotFoundException") == 0);
+    json_object_put(o);
+    teardown(&f);
+}
+
+static void test_paging(void)
+{
+    struct fixture f;
+    setup(&f, ":memory:");
+    char id[160];
+    for (int i = 0; i < 7; i++) {
+        char body[512];
+        snprintf(body, sizeof body, RUNTIME_BODY("agent_%d", "i", ""), i);
+        create_runtime(&f, body, id);
+        fake_now += 1000;
+    }
+    unsigned st;
+    const char *err;
+    int seen = 0;
+    char token[64] = "";
+    for (int page = 0; page < 5; page++) {
+        char q[128];
+        snprintf(q, sizeof q, "maxResults=3%s%s", token[0] ? "&nextToken=" : "", token);
+        json_object *o = call(&f, "POST", "/runtimes/", q, NULL, &st, NULL);
+        CHECK_EQ(st, 200);
+        json_object *list;
+        CHECK(json_object_object_get_ex(o, "agentRuntimes", &list));
+        int n = (int)json_object_array_length(list);
+        if (n > 0) {
+            char want[32];
+            snprintf(want, sizeof want, "agent_%d", seen);
+            CHECK(str_is(json_object_array_get_idx(list, 0), "agentRuntimeName", want));
+            CHECK(str(json_object_array_get_idx(list, 0), "description") != NULL);
+        }
+        seen += n;
+        const char *next = str(o, "nextToken");
+        snprintf(token, sizeof token, "%s", next ? next : "");
+        json_object_put(o);
+        if (!next)
+            break;
+    }
+    CHECK_EQ(seen, 7);
+    json_object *o = call(&f, "POST", "/runtimes/", "maxResults=0", NULL, &st, &err);
+    CHECK_EQ(st, 400);
+    json_object_put(o);
+    o = call(&f, "POST", "/runtimes/", "maxResults=101", NULL, &st, &err);
+    CHECK_EQ(st, 400);
+    json_object_put(o);
+    o = call(&f, "POST", "/runtimes/", "nextToken=garbage", NULL, &st, &err);
+    CHECK_EQ(st, 400);
+    json_object_put(o);
+    teardown(&f);
+}
+
+static void test_state_survives_reopen(void)
+{
+    char path[] = "/tmp/silo-cp-test-XXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0);
+    close(fd);
+    unlink(path);
+    struct fixture f;
+    setup(&f, path);
+    char id[160];
+    create_runtime(&f, RUNTIME_BODY("durable", "img:1", ""), id);
+    control_plane_version_built(f.cp, id, 1, true, NULL);
+    CHECK_EQ(store_schema_version(&f.store), 1);
+    teardown(&f);
+
+    setup(&f, path);     /* a restarted silod */
+    CHECK_EQ(store_schema_version(&f.store), 1);
+    struct resolved_runtime rr;
+    char msg[128];
+    CHECK(control_plane_resolve(f.cp, id, NULL, &rr, msg, sizeof msg) == NULL);
+    CHECK_EQ(rr.version, 1);
+    free(rr.config_json);
+    /* foreign keys are on: an endpoint cannot point at a version that does not exist */
+    CHECK(sqlite3_exec(f.store.db, "INSERT INTO endpoints (runtime_id, name, id, target_version, status,"
+                                   " created_at, last_updated_at) VALUES ('nope', 'x', 'x-1', 9, 'READY', 0, 0)",
+                       NULL, NULL, NULL) != SQLITE_OK);
+    sqlite3_stmt *st;
+    sqlite3_prepare_v2(f.store.db, "PRAGMA journal_mode", -1, &st, NULL);
+    CHECK(sqlite3_step(st) == SQLITE_ROW && strcmp((const char *)sqlite3_column_text(st, 0), "wal") == 0);
+    sqlite3_finalize(st);
+    teardown(&f);
+    char extra[300];
+    unlink(path);
+    snprintf(extra, sizeof extra, "%s-wal", path);
+    unlink(extra);
+    snprintf(extra, sizeof extra, "%s-shm", path);
+    unlink(extra);
+}
+
+static void test_arn_parsing(void)
+{
+    char id[160];
+    CHECK(control_plane_runtime_id_from_arn("arn:aws:bedrock-agentcore:us-east-1:123456789012:runtime/my_agent-AbCdEfGhIj", id, sizeof id));
+    CHECK(strcmp(id, "my_agent-AbCdEfGhIj") == 0);
+    CHECK(control_plane_runtime_id_from_arn("my_agent-AbCdEfGhIj", id, sizeof id));
+    CHECK(!control_plane_runtime_id_from_arn("arn:aws:s3:::bucket", id, sizeof id));
+    CHECK(!control_plane_runtime_id_from_arn("arn:aws:bedrock-agentcore:us-east-1:123456789012:runtime/my_agent-AbCdEfGhIj/runtime-endpoint/DEFAULT", id, sizeof id));
+    CHECK(!control_plane_runtime_id_from_arn("my_agent-short", id, sizeof id));
+    CHECK(!control_plane_runtime_id_from_arn("-AbCdEfGhIj", id, sizeof id));
+    CHECK(!control_plane_runtime_id_from_arn("", id, sizeof id));
+    CHECK(control_plane_owns("PUT", "/runtimes/"));
+    CHECK(control_plane_owns("GET", "/runtimes/x-0123456789/"));
+    CHECK(!control_plane_owns("POST", "/runtimes/x-0123456789/invocations"));
+    CHECK(!control_plane_owns("POST", "/runtimes/arn%3Aaws%3Abedrock-agentcore%3Aus-east-1%3A123456789012%3Aruntime%2Fa-0123456789/invocations"));
+}
+
+int main(void)
+{
+    static const struct unit_test tests[] = {
+        { "create/get: paths, shapes, ARNs, CREATING then READY", test_create_get_shapes },
+        { "versions immutable, DEFAULT follows latest, pinned endpoints, rollback, deletes", test_versions_and_endpoints },
+        { "a failed first build is CREATE_FAILED and not served", test_first_build_failure },
+        { "clientToken idempotency and conflicts", test_idempotency },
+        { "validation per the reference", test_validation },
+        { "maxResults/nextToken paging", test_paging },
+        { "state survives reopening the database (WAL, foreign keys)", test_state_survives_reopen },
+        { "ARN/id parsing and route ownership", test_arn_parsing },
+    };
+    return run_unit_tests(tests, sizeof tests / sizeof tests[0]);
+}
