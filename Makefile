@@ -101,7 +101,7 @@ $(foreach p,$(HOST_PROGRAMS),$(eval $(call host_program_rule,$(p))))
 $(foreach p,$(UNIT_TESTS),$(eval $(call unit_test_rule,$(p))))
 $(foreach p,$(FUZZERS),$(eval $(call fuzzer_rule,$(p))))
 
--include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD) -name '*.d' -type f 2>/dev/null)
 
 # --- the guest kernel (cached outside the clone by guest/kernel/build.sh) -------------------
 kernel: $(GUEST_IMAGE)
@@ -109,7 +109,7 @@ $(GUEST_IMAGE): guest/kernel/silo.config guest/kernel/build.sh
 	guest/kernel/build.sh $@
 
 # --- the dev host and tests -----------------------------------------------------------------
-devhost: programs $(GUEST_IMAGE)
+devhost: programs $(GUEST_IMAGE) devhost-agent-images
 	tools/devhost build
 
 unit: $(UNIT_BINS)

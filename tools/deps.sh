@@ -25,6 +25,8 @@ host_packages=(
     e2fsprogs cpio socat kmod                         # images, initramfs (depmod), tests
     libfdt-dev zlib1g-dev libjson-c-dev               # host copies for unit tests
     libmicrohttpd-dev libsqlite3-dev libcurl4-openssl-dev   # silod (frontend/): HTTP, store, JWKS
+    libarchive-dev                                    # silo image build: tar/gzip/zstd layers
+    nodejs                                            # npm ci for the sample Node agents (tests/agents)
 )
 arm64_sysroot_packages=(libfdt-dev libfdt1 zlib1g-dev zlib1g libjson-c-dev libjson-c5)
 devhost_packages=(busybox-static)

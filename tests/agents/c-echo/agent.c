@@ -91,8 +91,8 @@ static void sleep_ms(long ms)
     while (nanosleep(&ts, &ts) < 0 && errno == EINTR) {}
 }
 
-/* Reads the header block into buf (up to MAX_HEADER); returns its length including the blank
- * line, with any body bytes already read left in *extra/*extra_len. */
+/* Reads the header block into buf (up to MAX_HEADER) and sets head_len to its length with the blank
+ * line; bytes after it (the start of the body) stay in buf beyond head_len. */
 static int read_head(int fd, char *buf, size_t *have, size_t *head_len)
 {
     for (;;) {

@@ -1,0 +1,100 @@
+/* guest/agentd/control_proto.h — the agentd control protocol (guest vsock port 1024):
+ * one encoder/decoder shared by agentd (in the guest) and silod (on the host).
+ *
+ * Plain C17, no dependencies, no allocation: silod compiles control_proto.c as is.
+ * The wire format is documented in guest/agentd/README.md; in short, every message is one line
+ * of printable ASCII ending in "\n", at most CP_MAX_LINE bytes including the newline:
+ *
+ *   request:  VERB                       (READY | HEALTH | USAGE | STATUS | WAIT | SHUTDOWN)
+ *   response: OK VERB key=value ...      or   ERR VERB reason-word
+ *
+ * Decoders accept exactly what the encoders produce (plus an optional "\r" before "\n") and
+ * reject anything else with -1: unknown verbs or keys, a missing key, a number out of range,
+ * control characters, overlong lines. Unknown keys are rejected rather than skipped so that a
+ * version mismatch between silod and agentd shows up at once.
+ */
+#ifndef SILO_GUEST_AGENTD_CONTROL_PROTO_H
+#define SILO_GUEST_AGENTD_CONTROL_PROTO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define CP_MAX_LINE 256        /* bytes in one message, "\n" included */
+#define CP_PORT 1024           /* the guest vsock port agentd listens on */
+
+enum cp_verb {
+    CP_READY = 1,   /* which of the agent's ports (8080, 8000, 9000) accept connections now */
+    CP_HEALTH,      /* the agent's GET /ping answer on 8080 */
+    CP_USAGE,       /* guest CPU time and memory */
+    CP_STATUS,      /* the agent process: starting, running, exited */
+    CP_WAIT,        /* like STATUS, but answered only once the agent process has ended */
+    CP_SHUTDOWN,    /* stop the agent (SIGTERM, then SIGKILL) and power the VM off */
+};
+
+/* bits of cp_response.ready.ports */
+#define CP_PORT_HTTP 0x1u      /* 8080 */
+#define CP_PORT_MCP  0x2u      /* 8000 */
+#define CP_PORT_A2A  0x4u      /* 9000 */
+
+enum cp_health {
+    CP_HEALTH_HEALTHY = 1,     /* {"status":"Healthy"} */
+    CP_HEALTH_BUSY,            /* {"status":"HealthyBusy"} */
+    CP_HEALTH_UNHEALTHY,       /* /ping answered, but not 200 with one of the two statuses */
+    CP_HEALTH_UNREACHABLE,     /* nothing accepts on 8080, or no answer in time */
+};
+
+enum cp_agent_state {
+    CP_AGENT_STARTING = 1,     /* started, none of its ports accept yet */
+    CP_AGENT_RUNNING,          /* started and at least one port accepts */
+    CP_AGENT_EXITED,           /* exited on its own: code */
+    CP_AGENT_KILLED,           /* ended by a signal: signal */
+    CP_AGENT_FAILED,           /* could not be started at all (exec failed): code = errno */
+};
+
+struct cp_response {
+    enum cp_verb verb;
+    bool ok;                   /* false: "ERR VERB reason"; only `error` is meaningful */
+    union {
+        struct { unsigned ports; } ready;
+        struct {
+            enum cp_health status;
+            int64_t time_of_last_update;   /* Unix seconds from /ping, -1 when absent */
+            int http_status;               /* 0 when there was no HTTP answer */
+        } health;
+        struct {
+            uint64_t cpu_ms;               /* non-idle guest CPU time since boot, all CPUs */
+            uint64_t mem_total_kib;
+            uint64_t mem_used_kib;         /* MemTotal - MemAvailable */
+            uint64_t uptime_ms;
+        } usage;
+        struct {
+            enum cp_agent_state state;
+            int32_t pid;
+            int32_t code;                  /* exit code, or errno for FAILED, else 0 */
+            int32_t signal;                /* for KILLED, else 0 */
+        } agent;                           /* STATUS, WAIT */
+        struct { int64_t grace_ms; } shutdown;
+    } u;
+    char error[64];                        /* [A-Za-z0-9_.:/-]+ when !ok */
+};
+
+/* Names on the wire ("READY", "Healthy", "exited", ...); NULL for values out of range. */
+const char *cp_verb_name(enum cp_verb verb);
+const char *cp_health_name(enum cp_health health);
+const char *cp_agent_state_name(enum cp_agent_state state);
+
+/* Encoders write one line with its "\n" and a terminating NUL into buf; they return the
+ * line's length without the NUL, or -1 when it does not fit or a value is invalid. */
+int cp_encode_request(enum cp_verb verb, char *buf, size_t cap);
+int cp_encode_response(const struct cp_response *resp, char *buf, size_t cap);
+
+/* Decoders take one line (with or without its "\n"); 0 on success, -1 when malformed. */
+int cp_decode_request(const char *line, size_t len, enum cp_verb *verb);
+int cp_decode_response(const char *line, size_t len, struct cp_response *resp);
+
+/* Helper for ERR responses: copies `reason` into resp->error, replacing characters outside
+ * the allowed set with '_' (truncating to fit). */
+void cp_set_error(struct cp_response *resp, enum cp_verb verb, const char *reason);
+
+#endif

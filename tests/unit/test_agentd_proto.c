@@ -1,0 +1,166 @@
+/* tests/unit/test_agentd_proto.c — the agentd control protocol encoder/decoder
+ * (guest/agentd/control_proto.c): round trips of every verb, and hostile lines refused. */
+#include <stdio.h>
+#include <string.h>
+
+#include "guest/agentd/control_proto.h"
+#include "tests/unit/check.h"
+
+static struct cp_response roundtrip(const struct cp_response *in, const char *want_line)
+{
+    char buf[CP_MAX_LINE + 1];
+    struct cp_response out;
+    int n = cp_encode_response(in, buf, sizeof buf);
+    CHECK(n > 0);
+    if (want_line != NULL)
+        CHECK(strcmp(buf, want_line) == 0);
+    CHECK_EQ(cp_decode_response(buf, (size_t)n, &out), 0);
+    return out;
+}
+
+static void test_requests(void)
+{
+    char buf[64];
+    enum cp_verb v;
+    const enum cp_verb all[] = { CP_READY, CP_HEALTH, CP_USAGE, CP_STATUS, CP_WAIT, CP_SHUTDOWN };
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
+        int n = cp_encode_request(all[i], buf, sizeof buf);
+        CHECK(n > 0 && buf[n - 1] == '\n');
+        CHECK_EQ(cp_decode_request(buf, (size_t)n, &v), 0);
+        CHECK_EQ(v, all[i]);
+    }
+    CHECK_EQ(cp_decode_request("HEALTH\r\n", 8, &v), 0);
+    CHECK_EQ(v, CP_HEALTH);
+    CHECK_EQ(cp_encode_request((enum cp_verb)0, buf, sizeof buf), -1);
+    CHECK_EQ(cp_encode_request((enum cp_verb)99, buf, sizeof buf), -1);
+    CHECK_EQ(cp_encode_request(CP_READY, buf, 3), -1);          /* does not fit */
+}
+
+static void test_bad_requests(void)
+{
+    enum cp_verb v;
+    const char *bad[] = { "", "\n", "ready\n", "READY now\n", " READY\n", "READY \n", "RE\001ADY\n",
+                          "READYY\n", "SHUTDOWN\n\n" };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        CHECK_EQ(cp_decode_request(bad[i], strlen(bad[i]), &v), -1);
+    char nul[] = "READY\0\n";
+    CHECK_EQ(cp_decode_request(nul, sizeof nul - 1, &v), -1);
+    char longline[CP_MAX_LINE + 10];
+    memset(longline, 'A', sizeof longline);
+    CHECK_EQ(cp_decode_request(longline, sizeof longline, &v), -1);
+    CHECK_EQ(cp_decode_request(NULL, 0, &v), -1);
+}
+
+static void test_ready_health(void)
+{
+    struct cp_response r = { .verb = CP_READY, .ok = true, .u.ready.ports = CP_PORT_HTTP | CP_PORT_A2A };
+    struct cp_response o = roundtrip(&r, "OK READY http=1 mcp=0 a2a=1\n");
+    CHECK_EQ(o.verb, CP_READY);
+    CHECK(o.ok);
+    CHECK_EQ(o.u.ready.ports, CP_PORT_HTTP | CP_PORT_A2A);
+    r.u.ready.ports = 0x10;
+    char buf[CP_MAX_LINE + 1];
+    CHECK_EQ(cp_encode_response(&r, buf, sizeof buf), -1);
+
+    struct cp_response h = { .verb = CP_HEALTH, .ok = true,
+                             .u.health = { CP_HEALTH_BUSY, 1732500000, 200 } };
+    o = roundtrip(&h, "OK HEALTH status=HealthyBusy time_of_last_update=1732500000 http=200\n");
+    CHECK_EQ(o.u.health.status, CP_HEALTH_BUSY);
+    CHECK_EQ(o.u.health.time_of_last_update, 1732500000);
+    CHECK_EQ(o.u.health.http_status, 200);
+    h.u.health.status = CP_HEALTH_UNREACHABLE;
+    h.u.health.time_of_last_update = -1;
+    h.u.health.http_status = 0;
+    o = roundtrip(&h, "OK HEALTH status=Unreachable time_of_last_update=-1 http=0\n");
+    CHECK_EQ(o.u.health.time_of_last_update, -1);
+}
+
+static void test_usage_status_shutdown(void)
+{
+    struct cp_response u = { .verb = CP_USAGE, .ok = true,
+                             .u.usage = { 123456, 1048576, 65536, 987 } };
+    struct cp_response o = roundtrip(&u, "OK USAGE cpu_ms=123456 mem_total_kib=1048576 mem_used_kib=65536 uptime_ms=987\n");
+    CHECK_EQ(o.u.usage.cpu_ms, 123456);
+    CHECK_EQ(o.u.usage.mem_used_kib, 65536);
+    CHECK_EQ(o.u.usage.uptime_ms, 987);
+
+    struct cp_response s = { .verb = CP_WAIT, .ok = true, .u.agent = { CP_AGENT_KILLED, 42, 0, 6 } };
+    o = roundtrip(&s, "OK WAIT state=killed pid=42 code=0 signal=6\n");
+    CHECK_EQ(o.verb, CP_WAIT);
+    CHECK_EQ(o.u.agent.state, CP_AGENT_KILLED);
+    CHECK_EQ(o.u.agent.signal, 6);
+    s.verb = CP_STATUS;
+    s.u.agent.state = CP_AGENT_EXITED;
+    s.u.agent.pid = 7;
+    s.u.agent.code = -3;
+    s.u.agent.signal = 0;
+    o = roundtrip(&s, "OK STATUS state=exited pid=7 code=-3 signal=0\n");
+    CHECK_EQ(o.u.agent.code, -3);
+
+    struct cp_response d = { .verb = CP_SHUTDOWN, .ok = true, .u.shutdown.grace_ms = 2000 };
+    o = roundtrip(&d, "OK SHUTDOWN grace_ms=2000\n");
+    CHECK_EQ(o.u.shutdown.grace_ms, 2000);
+}
+
+static void test_errors(void)
+{
+    struct cp_response e;
+    cp_set_error(&e, CP_USAGE, "cannot read /proc: gone!");
+    struct cp_response o = roundtrip(&e, "ERR USAGE cannot_read_/proc:_gone_\n");
+    CHECK(!o.ok);
+    CHECK_EQ(o.verb, CP_USAGE);
+    CHECK(strcmp(o.error, "cannot_read_/proc:_gone_") == 0);
+    cp_set_error(&e, CP_USAGE, "");
+    CHECK(strcmp(e.error, "?") == 0);
+    char big[200];
+    memset(big, 'x', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    cp_set_error(&e, CP_STATUS, big);
+    CHECK_EQ(strlen(e.error), sizeof e.error - 1);
+}
+
+static void test_hostile_responses(void)
+{
+    struct cp_response r;
+    const char *bad[] = {
+        "OK READY http=1 mcp=0\n",                        /* a key missing */
+        "OK READY http=2 mcp=0 a2a=0\n",                  /* not a flag */
+        "OK READY mcp=0 http=1 a2a=0\n",                  /* out of order */
+        "OK READY http=1 mcp=0 a2a=0 extra=1\n",          /* unknown key */
+        "OK HEALTH status=Fine time_of_last_update=1 http=200\n",
+        "OK HEALTH status=Healthy time_of_last_update=-2 http=200\n",
+        "OK HEALTH status=Healthy time_of_last_update=1 http=1000\n",
+        "OK HEALTH status=Healthy time_of_last_update=99999999999999999999 http=200\n",
+        "OK USAGE cpu_ms=-1 mem_total_kib=1 mem_used_kib=1 uptime_ms=1\n",
+        "OK USAGE cpu_ms=1x mem_total_kib=1 mem_used_kib=1 uptime_ms=1\n",
+        "OK USAGE cpu_ms= mem_total_kib=1 mem_used_kib=1 uptime_ms=1\n",
+        "OK STATUS state=running pid=2147483648 code=0 signal=0\n",
+        "OK STATUS state=zombie pid=1 code=0 signal=0\n",
+        "OK SHUTDOWN\n",
+        "MAYBE READY http=1 mcp=0 a2a=0\n",
+        "ERR READY\n",
+        "ERR READY two words\n",
+        "ERR READY bad\"quote\n",
+        "OK  READY http=1 mcp=0 a2a=0\n",
+        "OK READY http=1\tmcp=0 a2a=0\n",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        int rc = cp_decode_response(bad[i], strlen(bad[i]), &r);
+        if (rc != -1)
+            fprintf(stderr, "accepted: %s", bad[i]);
+        CHECK_EQ(rc, -1);
+    }
+}
+
+int main(void)
+{
+    static const struct unit_test tests[] = {
+        { "every request verb round-trips", test_requests },
+        { "malformed requests are refused", test_bad_requests },
+        { "READY and HEALTH round-trip", test_ready_health },
+        { "USAGE, STATUS, WAIT and SHUTDOWN round-trip", test_usage_status_shutdown },
+        { "ERR responses are sanitised and round-trip", test_errors },
+        { "hostile or malformed responses are refused", test_hostile_responses },
+    };
+    return run_unit_tests(tests, sizeof tests / sizeof tests[0]);
+}

@@ -1,0 +1,716 @@
+/* tools/image/image_build.c — `silo image build`: turns an agent image into the ext4 root
+ * filesystem its microVMs boot from, without root privileges (mkfs.ext4 -d).
+ *
+ *   silo image build [OPTIONS] SOURCE... [-o OUT.ext4]
+ *     SOURCE            applied in order on top of each other:
+ *                         a directory              copied as the root tree
+ *                         an OCI image layout dir  (oci-layout + index.json) its arm64 image
+ *                         a .tar / .tar.gz file    an OCI layout or `docker save` tarball; any
+ *                                                  other tarball is applied as one layer
+ *     --packages P,Q    Debian arm64 packages (with their Depends closure) unpacked first
+ *                       (apt-get download + dpkg-deb -x; how our own test images are made)
+ *     --no-deps         take --packages as they are, without their dependencies
+ *     --config FILE     the image config (OCI config JSON) when no source carries one, or to
+ *                       replace it; must be arm64 and name a command
+ *     --cache DIR       where built images are kept by content address ($SILO_CACHE/images)
+ *     -o OUT            also make OUT (a hard link or copy of the cached image)
+ *     --init F --agentd F   the arm64 silo-init and agentd to install (default: next to this
+ *                       program, ../../arm64/bin/silo-{init,agentd})
+ *     --free-mib N      free space in the filesystem for the agent's writes (default 64)
+ * The cache key hashes the builder version, every input (file contents, directory trees,
+ * resolved package versions, the config, init, agentd) and the options: the same input is
+ * built once, and the second call only links the cached file. Prints one line at the end:
+ *   silo-image: OUT (built|cached) key=K size_mib=N allocated_mib=N seconds=S
+ * Every image gets /silo/init, /silo/agentd and /silo/config.json (what agentd starts), mount
+ * points (/proc /sys /dev /tmp /run), and /etc/hosts and /etc/passwd when it has none.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "guest/agentd/agent_config.h"
+#include "tools/image/digest.h"
+#include "tools/image/layers.h"
+#include "tools/image/oci.h"
+
+#define BUILDER_VERSION "silo-image 1"
+#define MAX_SOURCES 32
+#define MAX_PACKAGES 512
+
+static char err[2048];
+
+#define DIE(...) (fprintf(stderr, "silo-image: " __VA_ARGS__), fputc('\n', stderr), cleanup(), exit(1))
+
+static char stage_dir[PATH_MAX];       /* removed on exit */
+
+static void cleanup(void)
+{
+    if (stage_dir[0] != '\0') {
+        char *argv[] = { (char *)"rm", (char *)"-rf", stage_dir, NULL };
+        pid_t pid = fork();
+        if (pid == 0) {
+            execvp("rm", argv);
+            _exit(127);
+        }
+        if (pid > 0)
+            waitpid(pid, NULL, 0);
+        stage_dir[0] = '\0';
+    }
+}
+
+/* snprintf that refuses to truncate: every path and name built here must fit whole. */
+__attribute__((format(printf, 3, 4)))
+static void pathf(char *buf, size_t cap, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(buf, cap, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= cap)
+        DIE("a path or name is too long (starts with \"%.60s\")", buf);
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Runs argv (in cwd, if given); with `out`, stdout is captured (up to cap-1 bytes, NUL-ended).
+ * Returns the exit status, or -1 if it could not run. */
+static int run(char *const argv[], const char *cwd, char *out, size_t cap)
+{
+    int pipefd[2] = { -1, -1 };
+    if (out != NULL && pipe(pipefd) < 0)
+        return -1;
+    pid_t pid = fork();
+    if (pid == 0) {
+        if (cwd != NULL && chdir(cwd) < 0)
+            _exit(127);
+        if (out != NULL) {
+            dup2(pipefd[1], 1);
+            close(pipefd[0]);
+            close(pipefd[1]);
+        }
+        execvp(argv[0], argv);
+        fprintf(stderr, "silo-image: cannot run %s: %s\n", argv[0], strerror(errno));
+        _exit(127);
+    }
+    if (pid < 0)
+        return -1;
+    if (out != NULL) {
+        close(pipefd[1]);
+        size_t used = 0;
+        ssize_t n;
+        char sink[4096];
+        while ((n = read(pipefd[0], used + 1 < cap ? out + used : sink,
+                         used + 1 < cap ? cap - 1 - used : sizeof sink)) > 0)
+            if (used + 1 < cap)
+                used += (size_t)n;
+        out[used] = '\0';
+        close(pipefd[0]);
+    }
+    int status;
+    if (waitpid(pid, &status, 0) < 0)
+        return -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+static void mkdirs(const char *path, mode_t mode)
+{
+    char tmp[PATH_MAX];
+    pathf(tmp, sizeof tmp, "%s", path);
+    for (char *p = tmp + 1; *p; p++)
+        if (*p == '/') {
+            *p = '\0';
+            mkdir(tmp, 0755);
+            *p = '/';
+        }
+    mkdir(tmp, mode);
+}
+
+static void copy_file(const char *from, const char *to, mode_t mode)
+{
+    int in = open(from, O_RDONLY | O_CLOEXEC);
+    if (in < 0)
+        DIE("%s: %s", from, strerror(errno));
+    unlink(to);
+    int out = open(to, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+    if (out < 0)
+        DIE("%s: %s", to, strerror(errno));
+    char buf[65536];
+    ssize_t n;
+    while ((n = read(in, buf, sizeof buf)) > 0)
+        if (write(out, buf, (size_t)n) != n)
+            DIE("%s: %s", to, strerror(errno));
+    close(in);
+    if (close(out) < 0 || n < 0)
+        DIE("copy %s -> %s failed", from, to);
+    chmod(to, mode);
+}
+
+/* --- Debian packages ---------------------------------------------------------------------- */
+
+struct package { char name[128]; char version[128]; char file[PATH_MAX]; };
+
+static bool valid_package_name(const char *s)
+{
+    if (s[0] == '\0' || strlen(s) >= 128)
+        return false;
+    for (const char *p = s; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '+' || *p == '-' || *p == '.'))
+            return false;
+    return true;
+}
+
+/* Finds pkg's .deb (arm64 or all) in debs_dir, as apt-get download names it. */
+static bool find_deb(struct package *pkg, const char *debs_dir)
+{
+    char ver[256];
+    size_t o = 0;
+    for (const char *p = pkg->version; *p && o + 4 < sizeof ver; p++) {
+        if (*p == ':') {
+            memcpy(ver + o, "%3a", 3);
+            o += 3;
+        } else {
+            ver[o++] = *p;
+        }
+    }
+    ver[o] = '\0';
+    const char *archs[] = { "arm64", "all" };
+    for (int k = 0; k < 2; k++) {
+        pathf(pkg->file, sizeof pkg->file, "%s/%s_%s_%s.deb", debs_dir, pkg->name, ver, archs[k]);
+        if (access(pkg->file, R_OK) == 0)
+            return true;
+    }
+    pkg->file[0] = '\0';
+    return false;
+}
+
+/* Resolves names (and, unless no_deps, their Depends/Pre-Depends closure) to arm64 candidate
+ * versions and .deb files in debs_dir, downloading what is missing. */
+static size_t resolve_packages(char *list, bool no_deps, const char *debs_dir, struct package *pkgs)
+{
+    static char out[1 << 20];
+    char *names[MAX_PACKAGES];
+    size_t n = 0;
+    for (char *save = NULL, *p = strtok_r(list, ",", &save); p; p = strtok_r(NULL, ",", &save)) {
+        if (!valid_package_name(p))
+            DIE("--packages: \"%s\" is not a Debian package name", p);
+        if (n == MAX_PACKAGES)
+            DIE("--packages: too many packages");
+        names[n++] = p;
+    }
+    if (n == 0)
+        DIE("--packages: empty list");
+    /* the closure, as tools/deps.sh computes it */
+    char *argv[MAX_PACKAGES + 16];
+    size_t a = 0;
+    static char args[MAX_PACKAGES][160];
+    if (!no_deps) {
+        const char *fixed[] = { "apt-cache", "depends", "--recurse", "--no-recommends", "--no-suggests",
+                                "--no-conflicts", "--no-breaks", "--no-replaces", "--no-enhances" };
+        for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
+            argv[a++] = (char *)fixed[i];
+        for (size_t i = 0; i < n; i++) {
+            pathf(args[i], sizeof args[i], "%s:arm64", names[i]);
+            argv[a++] = args[i];
+        }
+        argv[a] = NULL;
+        if (run(argv, NULL, out, sizeof out) != 0)
+            DIE("apt-cache depends failed for %s (is arm64 enabled? run: make deps)", names[0]);
+        n = 0;
+        for (char *save = NULL, *line = strtok_r(out, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+            size_t len = strlen(line);
+            if (line[0] == ' ' || len < 7 || strcmp(line + len - 6, ":arm64") != 0)
+                continue;
+            line[len - 6] = '\0';
+            bool dup = false;
+            for (size_t i = 0; i < n && !dup; i++)
+                dup = strcmp(names[i], line) == 0;
+            if (!dup && valid_package_name(line) && n < MAX_PACKAGES)
+                names[n++] = line;
+        }
+    }
+    /* candidate versions, one apt-cache policy call for all */
+    a = 0;
+    argv[a++] = (char *)"apt-cache";
+    argv[a++] = (char *)"policy";
+    for (size_t i = 0; i < n; i++) {
+        pathf(pkgs[i].name, sizeof pkgs[i].name, "%s", names[i]);
+        pathf(args[i], sizeof args[i], "%s:arm64", names[i]);
+        argv[a++] = args[i];
+    }
+    argv[a] = NULL;
+    static char policy[1 << 20];
+    if (run(argv, NULL, policy, sizeof policy) != 0)
+        DIE("apt-cache policy failed");
+    size_t cur = SIZE_MAX;
+    for (char *save = NULL, *line = strtok_r(policy, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        if (line[0] != ' ') {
+            cur = SIZE_MAX;
+            for (size_t i = 0; i < n; i++) {
+                size_t l = strlen(pkgs[i].name);
+                if (strncmp(line, pkgs[i].name, l) == 0 && strncmp(line + l, ":arm64:", 7) == 0)
+                    cur = i;
+            }
+        } else if (cur != SIZE_MAX && strstr(line, "Candidate:") != NULL) {
+            sscanf(strstr(line, "Candidate:") + 10, " %127s", pkgs[cur].version);
+        }
+    }
+    static char want[MAX_PACKAGES][160];
+    size_t nwant = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (pkgs[i].version[0] == '\0' || strcmp(pkgs[i].version, "(none)") == 0)
+            DIE("no arm64 candidate for Debian package %s (run: make deps, or check the name)", pkgs[i].name);
+        if (!find_deb(&pkgs[i], debs_dir))
+            pathf(want[nwant++], sizeof want[0], "%s:arm64=%s", pkgs[i].name, pkgs[i].version);
+    }
+    if (nwant > 0) {
+        a = 0;
+        argv[a++] = (char *)"apt-get";
+        argv[a++] = (char *)"download";
+        argv[a++] = (char *)"-q";
+        for (size_t i = 0; i < nwant; i++)
+            argv[a++] = want[i];
+        argv[a] = NULL;
+        fprintf(stderr, "silo-image: downloading %zu Debian arm64 packages into %s\n", nwant, debs_dir);
+        if (run(argv, debs_dir, NULL, 0) != 0)
+            DIE("apt-get download failed");
+        for (size_t i = 0; i < n; i++)
+            if (!find_deb(&pkgs[i], debs_dir))
+                DIE("apt-get download did not produce %s %s", pkgs[i].name, pkgs[i].version);
+    }
+    return n;
+}
+
+/* --- sources ------------------------------------------------------------------------------ */
+
+enum source_kind { SRC_DIR, SRC_OCI_DIR, SRC_ARCHIVE };
+
+struct source {
+    const char *path;
+    enum source_kind kind;
+};
+
+static bool is_archive_image(const char *path, const char *tmp)
+{
+    mkdirs(tmp, 0700);
+    if (archive_extract_plain(path, tmp, err, sizeof err) < 0)
+        DIE("%s", err);
+    return oci_detect(tmp);
+}
+
+/* Applies an image (OCI layout or docker save, unpacked in dir) onto root; returns its config. */
+static char *apply_image(const char *dir, const char *root, const char *what)
+{
+    struct oci_image img;
+    if (oci_load(dir, &img, err, sizeof err) < 0)
+        DIE("%s: %s", what, err);
+    for (size_t i = 0; i < img.layer_count; i++) {
+        struct layer_stats st = { 0 };
+        if (layer_apply(root, img.layers[i], &st, err, sizeof err) < 0)
+            DIE("%s: layer %zu: %s", what, i + 1, err);
+        fprintf(stderr, "silo-image: %s layer %zu/%zu: %lu entries, %lu whiteouts, %lu opaque dirs\n", what, i + 1,
+                img.layer_count, st.entries, st.whiteouts, st.opaque);
+    }
+    char *config = strdup(img.config_json);
+    oci_free(&img);
+    return config;
+}
+
+/* --- the entrypoint must be an arm64 program ------------------------------------------------ */
+
+/* Resolves `path` (absolute, inside the image) to a host path under root, following symlinks
+ * as the guest would, never leaving root. false when it does not resolve to a regular file. */
+static bool resolve_in_root(const char *root, const char *path, char *out, size_t cap)
+{
+    char cur[PATH_MAX];
+    pathf(cur, sizeof cur, "%s", path);
+    for (int hops = 0; hops < 40; hops++) {
+        char clean[PATH_MAX], walked[PATH_MAX] = "";
+        if (layer_clean_path(cur, clean, sizeof clean) < 0)
+            return false;
+        bool relinked = false;
+        for (char *save = NULL, *c = strtok_r(clean, "/", &save); c; c = strtok_r(NULL, "/", &save)) {
+            char host[PATH_MAX + 512], target[PATH_MAX];
+            size_t wl = strlen(walked);
+            pathf(walked + wl, sizeof walked - wl, "/%s", c);
+            pathf(host, sizeof host, "%s%s", root, walked);
+            ssize_t n = readlink(host, target, sizeof target - 1);
+            if (n < 0)
+                continue;
+            target[n] = '\0';
+            char rest[PATH_MAX];
+            pathf(rest, sizeof rest, "%s", save ? save : "");
+            if (target[0] == '/') {
+                pathf(cur, sizeof cur, "%s/%s", target, rest);
+            } else {
+                char *slash = strrchr(walked, '/');
+                *slash = '\0';
+                pathf(cur, sizeof cur, "%s/%s/%s", walked, target, rest);
+            }
+            relinked = true;
+            break;
+        }
+        if (!relinked) {
+            struct stat st;
+            pathf(out, cap, "%s%s", root, walked);
+            return stat(out, &st) == 0 && S_ISREG(st.st_mode);
+        }
+    }
+    return false;
+}
+
+/* Refuses a command whose program is an ELF file for another machine (or a script whose
+ * interpreter is). Programs it cannot find are left to fail at start, with a warning. */
+static void check_command(const char *root, const struct agent_config *cfg)
+{
+    char prog[PATH_MAX], host[PATH_MAX + 512];
+    pathf(prog, sizeof prog, "%s", cfg->argv[0]);
+    for (int depth = 0; depth < 2; depth++) {
+        bool found = false;
+        if (prog[0] == '/') {
+            found = resolve_in_root(root, prog, host, sizeof host);
+        } else {
+            const char *path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+            for (size_t i = 0; cfg->envp[i]; i++)
+                if (strncmp(cfg->envp[i], "PATH=", 5) == 0)
+                    path = cfg->envp[i] + 5;
+            char dirs[4096];
+            pathf(dirs, sizeof dirs, "%s", path);
+            for (char *save = NULL, *d = strtok_r(dirs, ":", &save); d && !found; d = strtok_r(NULL, ":", &save)) {
+                char cand[PATH_MAX + 256];
+                pathf(cand, sizeof cand, "%s/%s", d, prog);
+                found = resolve_in_root(root, cand, host, sizeof host);
+            }
+        }
+        if (!found) {
+            fprintf(stderr, "silo-image: warning: the command %s is not a file in the image\n", prog);
+            return;
+        }
+        unsigned char head[256];
+        int fd = open(host, O_RDONLY | O_CLOEXEC);
+        ssize_t n = fd >= 0 ? read(fd, head, sizeof head - 1) : -1;
+        if (fd >= 0)
+            close(fd);
+        if (n >= 20 && memcmp(head, "\177ELF", 4) == 0) {
+            unsigned machine = head[5] == 1 ? (unsigned)(head[18] | head[19] << 8) : (unsigned)(head[18] << 8 | head[19]);
+            if (machine != 183)        /* EM_AARCH64 */
+                DIE("the command %s is an ELF program for machine %u, not arm64 (183); Silo runs only arm64 "
+                    "images (AgentCore requires ARM64 too)", prog, machine);
+            return;
+        }
+        if (n >= 3 && head[0] == '#' && head[1] == '!') {
+            head[n] = '\0';
+            char *p = (char *)head + 2;
+            while (*p == ' ')
+                p++;
+            size_t l = strcspn(p, " \t\n");
+            p[l] = '\0';
+            pathf(prog, sizeof prog, "%s", p);
+            continue;
+        }
+        return;
+    }
+}
+
+/* --- the filesystem ------------------------------------------------------------------------ */
+
+struct usage { unsigned long long bytes, inodes; };
+
+static void measure(const char *dir, struct usage *u)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    if (d == NULL)
+        return;
+    while ((e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        char p[PATH_MAX];
+        struct stat st;
+        pathf(p, sizeof p, "%s/%s", dir, e->d_name);
+        if (lstat(p, &st) < 0)
+            continue;
+        u->inodes++;
+        u->bytes += ((unsigned long long)st.st_size + 4095) / 4096 * 4096;
+        if (S_ISDIR(st.st_mode))
+            measure(p, u);
+    }
+    closedir(d);
+}
+
+static void write_if_missing(const char *root, const char *rel, const char *text)
+{
+    char p[PATH_MAX];
+    struct stat st;
+    pathf(p, sizeof p, "%s%s", root, rel);
+    if (lstat(p, &st) == 0)
+        return;
+    FILE *f = fopen(p, "we");
+    if (f == NULL || fputs(text, f) < 0 || fclose(f) != 0)
+        DIE("%s: %s", p, strerror(errno));
+}
+
+static void install_silo_files(const char *root, const char *init, const char *agentd, const char *config)
+{
+    char p[PATH_MAX];
+    const char *dirs[] = { "/proc", "/sys", "/dev", "/tmp", "/run", "/etc", "/root", "/silo" };
+    for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++) {
+        pathf(p, sizeof p, "%s%s", root, dirs[i]);
+        struct stat st;
+        if (lstat(p, &st) == 0 && !S_ISDIR(st.st_mode))
+            DIE("the image has %s, but it is not a directory", dirs[i]);
+        mkdir(p, strcmp(dirs[i], "/tmp") == 0 ? 01777 : 0755);
+    }
+    pathf(p, sizeof p, "%s/silo/init", root);
+    copy_file(init, p, 0755);
+    pathf(p, sizeof p, "%s/silo/agentd", root);
+    copy_file(agentd, p, 0755);
+    pathf(p, sizeof p, "%s/silo/config.json", root);
+    FILE *f = fopen(p, "we");
+    if (f == NULL || fputs(config, f) < 0 || fclose(f) != 0)
+        DIE("%s: %s", p, strerror(errno));
+    write_if_missing(root, "/etc/hosts", "127.0.0.1\tlocalhost\n::1\tlocalhost\n");
+    write_if_missing(root, "/etc/passwd", "root:x:0:0:root:/root:/bin/sh\n");
+    write_if_missing(root, "/etc/group", "root:x:0:\n");
+}
+
+static void make_ext4(const char *root, const char *out, unsigned long free_mib, const char *key)
+{
+    struct usage u = { 0, 0 };
+    measure(root, &u);
+    unsigned long long inodes = u.inodes + u.inodes / 4 + 1024;
+    unsigned long long mib = (u.bytes + u.bytes / 8 + inodes * 256) / (1 << 20) + free_mib + 8;
+    char size[32], ninodes[32], uuid[40], ext[128];
+    pathf(size, sizeof size, "%lluM", mib);
+    pathf(ninodes, sizeof ninodes, "%llu", inodes);
+    pathf(uuid, sizeof uuid, "%.8s-%.4s-%.4s-%.4s-%.12s", key, key + 8, key + 12, key + 16, key + 20);
+    pathf(ext, sizeof ext, "root_owner=0:0,hash_seed=%s", uuid);
+    char *argv[] = { (char *)"mkfs.ext4", (char *)"-q", (char *)"-F", (char *)"-O", (char *)"^has_journal",
+                     (char *)"-m", (char *)"0", (char *)"-b", (char *)"4096", (char *)"-N", ninodes,
+                     (char *)"-L", (char *)"silo-root", (char *)"-U", uuid, (char *)"-E", ext,
+                     (char *)"-d", (char *)root, (char *)out, size, NULL };
+    unlink(out);
+    static char output[16384];
+    if (run(argv, NULL, output, sizeof output) != 0)
+        DIE("mkfs.ext4 -d %s failed (is e2fsprogs >= 1.43 installed? run: make deps): %s", root, output);
+}
+
+/* --- main --------------------------------------------------------------------------------- */
+
+static void usage_exit(void)
+{
+    fprintf(stderr, "usage: silo image build [--packages P,Q] [--no-deps] [--config FILE] [--cache DIR]\n"
+                    "                        [--init F] [--agentd F] [--free-mib N] [SOURCE...] [-o OUT.ext4]\n");
+    exit(2);
+}
+
+static void default_sibling(const char *self, const char *name, char *out, size_t cap)
+{
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    (void)self;
+    if (n < 0) {
+        out[0] = '\0';
+        return;
+    }
+    exe[n] = '\0';
+    char *slash = strrchr(exe, '/');
+    *slash = '\0';                      /* .../BUILD/host/bin */
+    pathf(out, cap, "%s/../../arm64/bin/%s", exe, name);
+}
+
+int main(int argc, char **argv)
+{
+    struct source sources[MAX_SOURCES];
+    size_t nsrc = 0;
+    char *packages = NULL, *config_file = NULL, *out = NULL, *cache = NULL;
+    char init[PATH_MAX], agentd[PATH_MAX];
+    bool no_deps = false;
+    unsigned long free_mib = 64;
+    double t0 = now_s();
+
+    default_sibling(argv[0], "silo-init", init, sizeof init);
+    default_sibling(argv[0], "silo-agentd", agentd, sizeof agentd);
+    int i = 1;
+    if (i < argc && strcmp(argv[i], "build") == 0)
+        i++;
+    for (; i < argc; i++) {
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(argv[i], "--packages") == 0 && v) packages = strdup(v), i++;
+        else if (strcmp(argv[i], "--no-deps") == 0) no_deps = true;
+        else if (strcmp(argv[i], "--config") == 0 && v) config_file = argv[++i];
+        else if (strcmp(argv[i], "--cache") == 0 && v) cache = argv[++i];
+        else if (strcmp(argv[i], "-o") == 0 && v) out = argv[++i];
+        else if (strcmp(argv[i], "--init") == 0 && v) pathf(init, sizeof init, "%s", argv[++i]);
+        else if (strcmp(argv[i], "--agentd") == 0 && v) pathf(agentd, sizeof agentd, "%s", argv[++i]);
+        else if (strcmp(argv[i], "--free-mib") == 0 && v) free_mib = strtoul(argv[++i], NULL, 10);
+        else if (argv[i][0] == '-') usage_exit();
+        else if (nsrc == MAX_SOURCES) DIE("more than %d sources", MAX_SOURCES);
+        else {
+            struct stat st;
+            if (stat(argv[i], &st) < 0)
+                DIE("%s: %s", argv[i], strerror(errno));
+            sources[nsrc].path = argv[i];
+            sources[nsrc++].kind = S_ISDIR(st.st_mode) ? (oci_detect(argv[i]) ? SRC_OCI_DIR : SRC_DIR) : SRC_ARCHIVE;
+        }
+    }
+    if (nsrc == 0 && packages == NULL)
+        usage_exit();
+    if (access(init, R_OK) < 0 || access(agentd, R_OK) < 0)
+        DIE("silo-init or agentd not found (%s, %s); build them (make programs) or pass --init/--agentd", init, agentd);
+
+    const char *silo_cache = getenv("SILO_CACHE");
+    char cache_buf[PATH_MAX], debs_dir[PATH_MAX];
+    const char *home = getenv("HOME") ? getenv("HOME") : "/tmp";
+    if (silo_cache == NULL) {
+        pathf(cache_buf, sizeof cache_buf, "%s/.cache/silo", home);
+        silo_cache = cache_buf;
+    }
+    pathf(debs_dir, sizeof debs_dir, "%s/debs", silo_cache);
+    char images_dir[PATH_MAX];
+    pathf(images_dir, sizeof images_dir, "%s/images", silo_cache);
+    if (cache == NULL)
+        cache = images_dir;
+    mkdirs(cache, 0755);
+
+    /* the content address */
+    struct digest *d = digest_new();
+    digest_add_str(d, BUILDER_VERSION);
+    char fmt[64];
+    pathf(fmt, sizeof fmt, "free=%lu", free_mib);
+    digest_add_str(d, fmt);
+    if (digest_add_file(d, init) < 0 || digest_add_file(d, agentd) < 0)
+        DIE("cannot read %s or %s", init, agentd);
+    static struct package pkgs[MAX_PACKAGES];
+    size_t npkgs = 0;
+    if (packages != NULL) {
+        mkdirs(debs_dir, 0755);
+        npkgs = resolve_packages(packages, no_deps, debs_dir, pkgs);
+        for (size_t k = 0; k < npkgs; k++) {
+            digest_add_str(d, pkgs[k].name);
+            digest_add_str(d, pkgs[k].version);
+        }
+    }
+    for (size_t k = 0; k < nsrc; k++) {
+        digest_add_str(d, sources[k].kind == SRC_ARCHIVE ? "archive" : "tree");
+        int rc = sources[k].kind == SRC_ARCHIVE ? digest_add_file(d, sources[k].path)
+                                                 : digest_add_tree(d, sources[k].path);
+        if (rc < 0)
+            DIE("%s: cannot read: %s", sources[k].path, strerror(errno));
+    }
+    if (config_file != NULL) {
+        digest_add_str(d, "config");
+        if (digest_add_file(d, config_file) < 0)
+            DIE("%s: %s", config_file, strerror(errno));
+    }
+    char key[DIGEST_HEX];
+    digest_finish(d, key);
+    char cached[PATH_MAX];
+    pathf(cached, sizeof cached, "%s/%.32s.ext4", cache, key);
+
+    bool built = false;
+    if (access(cached, R_OK) != 0) {
+        pathf(stage_dir, sizeof stage_dir, "%s/.stage-%d", cache, (int)getpid());
+        char root[PATH_MAX], tmp[PATH_MAX];
+        pathf(root, sizeof root, "%s/root", stage_dir);
+        mkdirs(root, 0755);
+        for (size_t k = 0; k < npkgs; k++) {
+            char *x[] = { (char *)"dpkg-deb", (char *)"-x", pkgs[k].file, root, NULL };
+            if (run(x, NULL, NULL, 0) != 0)
+                DIE("dpkg-deb -x %s failed", pkgs[k].file);
+        }
+        if (npkgs > 0)
+            fprintf(stderr, "silo-image: unpacked %zu Debian arm64 packages\n", npkgs);
+        char *config = NULL;
+        for (size_t k = 0; k < nsrc; k++) {
+            const char *p = sources[k].path;
+            if (sources[k].kind == SRC_DIR) {
+                char from[PATH_MAX];
+                pathf(from, sizeof from, "%s/.", p);
+                char *x[] = { (char *)"cp", (char *)"-a", from, root, NULL };
+                if (run(x, NULL, NULL, 0) != 0)
+                    DIE("copying %s failed", p);
+            } else if (sources[k].kind == SRC_OCI_DIR) {
+                free(config);
+                config = apply_image(p, root, p);
+            } else {
+                pathf(tmp, sizeof tmp, "%s/src-%zu", stage_dir, k);
+                if (is_archive_image(p, tmp)) {
+                    free(config);
+                    config = apply_image(tmp, root, p);
+                } else {
+                    struct layer_stats st = { 0 };
+                    if (layer_apply(root, p, &st, err, sizeof err) < 0)
+                        DIE("%s", err);
+                }
+            }
+        }
+        if (config_file != NULL) {
+            free(config);
+            FILE *f = fopen(config_file, "re");
+            char *buf = malloc(AGENT_CONFIG_MAX_BYTES + 1);
+            size_t n = f && buf ? fread(buf, 1, AGENT_CONFIG_MAX_BYTES + 1, f) : 0;
+            if (f)
+                fclose(f);
+            if (buf == NULL || n == 0 || n > AGENT_CONFIG_MAX_BYTES)
+                DIE("%s: unreadable, empty or bigger than %u bytes", config_file, AGENT_CONFIG_MAX_BYTES);
+            buf[n] = '\0';
+            config = buf;
+        }
+        if (config == NULL)
+            DIE("no image config: the sources carry none; pass --config FILE (an OCI image config with "
+                "\"architecture\": \"arm64\" and config.Entrypoint/Cmd)");
+        if (oci_check_platform(config, strlen(config), err, sizeof err) < 0)
+            DIE("%s", err);
+        struct agent_config cfg;
+        if (agent_config_parse(config, strlen(config), &cfg, err, sizeof err) < 0)
+            DIE("%s", err);
+        check_command(root, &cfg);
+        install_silo_files(root, init, agentd, config);
+        uid_t uid;
+        gid_t gid;
+        if (agent_user_resolve(cfg.user, root, &uid, &gid, err, sizeof err) < 0)
+            DIE("%s", err);
+        agent_config_free(&cfg);
+        free(config);
+
+        pathf(tmp, sizeof tmp, "%s/image.ext4", stage_dir);
+        make_ext4(root, tmp, free_mib, key);
+        if (rename(tmp, cached) < 0)
+            DIE("rename %s -> %s: %s", tmp, cached, strerror(errno));
+        cleanup();
+        built = true;
+    }
+    const char *result = cached;
+    if (out != NULL) {
+        unlink(out);
+        if (link(cached, out) < 0) {
+            char *x[] = { (char *)"cp", (char *)"--sparse=always", cached, out, NULL };
+            if (run(x, NULL, NULL, 0) != 0)
+                DIE("cannot copy %s to %s", cached, out);
+        }
+        result = out;
+    }
+    struct stat st;
+    stat(cached, &st);
+    printf("silo-image: %s (%s) key=%.32s size_mib=%lld allocated_mib=%lld seconds=%.2f\n", result,
+           built ? "built" : "cached", key, (long long)(st.st_size >> 20), (long long)(st.st_blocks * 512 >> 20),
+           now_s() - t0);
+    free(packages);
+    return 0;
+}
