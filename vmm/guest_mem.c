@@ -114,6 +114,16 @@ uint64_t guest_mem_resident_bytes(const struct guest_mem *mem)
     return r == UINT64_MAX ? mem->size : r;
 }
 
+bool guest_mem_resident_pages_zero(const struct guest_mem *mem)
+{
+    if (mem->hva == NULL)
+        return true;
+    uint64_t r = for_each_resident_run(mem, run_is_zero, NULL);
+    if (r == UINT64_MAX) /* mincore failed: check every page instead */
+        return run_is_zero(mem->hva, mem->size, NULL);
+    return r != UINT64_MAX - 1;
+}
+
 int guest_mem_wipe(struct guest_mem *mem, bool verify, struct guest_mem_wipe_stats *stats)
 {
     struct guest_mem_wipe_stats local = { 0 };
@@ -132,7 +142,7 @@ int guest_mem_wipe(struct guest_mem *mem, bool verify, struct guest_mem_wipe_sta
         resident = mem->size;
     }
     local.resident_bytes = resident;
-    if (verify && for_each_resident_run(mem, run_is_zero, NULL) == UINT64_MAX - 1)
+    if (verify && !guest_mem_resident_pages_zero(mem))
         ret = -EIO;
     uint64_t t1 = now_ns();
     munmap(mem->hva, mem->size);

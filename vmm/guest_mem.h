@@ -44,6 +44,10 @@ struct guest_mem_wipe_stats {
  * non-zero byte (the memory is still unmapped). `stats` may be NULL. */
 int guest_mem_wipe(struct guest_mem *mem, bool verify, struct guest_mem_wipe_stats *stats);
 
+/* True when every resident page of the mapping reads zero (the --verify-wipe check; also true
+ * for an unmapped guest_mem). */
+bool guest_mem_resident_pages_zero(const struct guest_mem *mem);
+
 /* Number of resident bytes in the mapping right now (mincore). */
 uint64_t guest_mem_resident_bytes(const struct guest_mem *mem);
 

@@ -76,7 +76,7 @@ check $? "SIGTERM mid-boot: memory wiped and verified"
 [ "$status" = 143 ] || show "$T/term1.err"
 
 "$VMM" --kernel "$IMAGE" --initrd "$INITRD" --mem 256M --cpus 2 --cmdline "$BASE silo.tiny=hang" --verify-wipe \
-    --console "$T/term2.console" >"$T/term2.out" 2>"$T/term2.err" </dev/null &
+    --console "$T/term2.console" >"$T/term2.out" 2>"$T/term2.err" </dev/null 9>"$T/inherited" &
 pid=$!
 i=0
 while [ $i -lt 600 ] && ! grep -q "silo-tiny-init: reached" "$T/term2.console" 2>/dev/null; do
@@ -85,12 +85,35 @@ while [ $i -lt 600 ] && ! grep -q "silo-tiny-init: reached" "$T/term2.console" 2
 done
 grep -q "silo-tiny-init: reached" "$T/term2.console"
 check $? "--console FILE: the console goes to the file"
+grep -q "^Seccomp:[[:space:]]*2" /proc/$pid/status && grep -q "^NoNewPrivs:[[:space:]]*1" /proc/$pid/status
+check $? "the running VMM has its seccomp filter and no_new_privs"
+leaked=0
+for f in /proc/$pid/fd/*; do
+    [ "$(readlink "$f")" = "$T/inherited" ] && leaked=1
+done
+check $leaked "a descriptor inherited from the parent (fd 9) was closed"
 kill -INT "$pid"
 wait "$pid"
 status=$?
 check $(( status != 130 )) "SIGINT with an idle 2-vCPU guest: exit status 130 (got $status)"
 grep -q "silo-vmm: wipe verified" "$T/term2.err"
 check $? "SIGINT with an idle guest: memory wiped and verified"
+
+# --- a crash of silo-vmm itself (here a SIGSEGV sent from outside) still wipes guest RAM ------
+"$VMM" --kernel "$IMAGE" --initrd "$INITRD" --mem 256M --cpus 2 --cmdline "$BASE silo.tiny=hang" \
+    --console "$T/crash.console" >/dev/null 2>"$T/crash.err" </dev/null &
+pid=$!
+i=0
+while [ $i -lt 600 ] && ! grep -q "silo-tiny-init: reached" "$T/crash.console" 2>/dev/null; do
+    sleep 0.1
+    i=$((i + 1))
+done
+kill -SEGV "$pid"
+wait "$pid"
+status=$?
+[ "$status" = 139 ] && grep -q "guest memory wiped before exit" "$T/crash.err"
+check $? "a VMM crash (SIGSEGV) with a running 2-vCPU guest wipes guest RAM, then dies of it (status $status)"
+[ "$status" = 139 ] || show "$T/crash.err"
 
 # --- a large guest that touches little tears down fast --------------------------------------
 for size in 1G 4G; do
@@ -106,6 +129,23 @@ for size in 1G 4G; do
     check $? "$size guest: touched ${kib:-?} KiB wiped in ${us:-?} us + munmap ${unmap:-?} us (< 2 s each, emulated)"
 done
 
+# --- a raw payload (no Image header, loaded at RAM + 0x80000) that writes exactly 16 MiB and
+# powers off through PSCI SYSTEM_OFF: the wipe must cover those pages and hardly more, whatever
+# the guest size (the payload page and the DTB page are the only others the guest touches).
+# adrp x1, .+2M; mov x2, #4096; mov x3, #0x5a; 1: str x3, [x1]; add x1, x1, #4096;
+# subs x2, x2, #1; b.ne 1b; mov x0, #0x84000008; hvc #0; b .
+printf '\001\020\000\220\002\000\202\322\103\013\200\322\043\000\000\371\041\004\100\221\102\004\000\361\241\377\377\124\000\001\200\322\000\200\260\362\002\000\000\324\000\000\000\024' >"$T/touch16.bin"
+for size in 1G 4G; do
+    timeout 60 "$VMM" --kernel "$T/touch16.bin" --mem $size --console none --verify-wipe -v >/dev/null 2>"$T/raw$size.err"
+    status=$?
+    line=$(grep "silo-vmm: wiped" "$T/raw$size.err")
+    echo "# raw payload, $size guest: ${line#silo-vmm: }"
+    kib=$(echo "$line" | sed -n 's/.*wiped \([0-9]*\) KiB.*/\1/p')
+    [ "$status" = 0 ] && [ -n "$kib" ] && [ "$kib" -ge 16384 ] && [ "$kib" -le 16448 ] && grep -q "wipe verified" "$T/raw$size.err"
+    check $? "raw payload in a $size guest: runs, powers off (status $status), wipes exactly what it touched (${kib:-?} KiB of 16384+8), verified"
+    [ "$status" = 0 ] || show "$T/raw$size.err"
+done
+
 # --- broken kernels are refused with one clear line -----------------------------------------
 refuse() { # NAME FILE EXPECTED-TEXT
     "$VMM" --kernel "$2" --initrd "$INITRD" --mem 256M >"$T/$1.out" 2>"$T/$1.err" </dev/null
@@ -119,7 +159,7 @@ refuse truncated "$T/truncated" "truncated Image"
 head -c 1000000 "$T/Image.gz" >"$T/truncated.gz"
 refuse truncated-gzip "$T/truncated.gz" "truncated gzip"
 { head -c 56 "$IMAGE"; printf 'XXXX'; tail -c +61 "$IMAGE"; } >"$T/badmagic"
-refuse bad-magic "$T/badmagic" "not a bootable kernel"
+refuse bad-magic "$T/badmagic" "corrupt magic"
 { head -c 16 "$IMAGE"; printf '\0\0\0\0\0\0\0\100'; tail -c +25 "$IMAGE"; } >"$T/hugesize"
 refuse huge-image-size "$T/hugesize" "image_size"
 printf 'this is not a kernel\n' >"$T/text"
@@ -140,6 +180,12 @@ status=$?
 magic=$(od -An -tx1 -N4 "$T/guest.dtb" 2>/dev/null | tr -d ' ')
 [ "$status" = 0 ] && [ "$magic" = "d00dfeed" ] && grep -q "silo-boot-marker@40000000" "$T/guest.dtb"
 check $? "--dump-dtb writes a DTB (magic $magic) with the boot marker node, exit 0"
+
+# --- virtio devices asked for get device-tree nodes (and only then) -------------------------
+"$VMM" --kernel "$IMAGE" --rng --dump-dtb "$T/rng.dtb" >/dev/null 2>"$T/rng.err"
+status=$?
+[ "$status" = 0 ] && grep -q "virtio_mmio@3000000" "$T/rng.dtb" && ! grep -q "virtio_mmio@3000000" "$T/guest.dtb"
+check $? "--rng adds a virtio_mmio@3000000 node; without it there is none"
 
 rm -rf "$T"
 [ "$failures" = 0 ]

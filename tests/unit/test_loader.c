@@ -326,6 +326,16 @@ static void test_initrd_and_dtb_placement(void)
     CHECK_EQ(boot_place_dtb(&mem, dtb, blob, DTB_MAX_SIZE + 1, err, sizeof err), -1);
 }
 
+static void test_ipa_bits(void)
+{
+    CHECK_EQ(layout_ipa_bits(16ULL << 20), 32);         /* 2 GiB + 16 MiB */
+    CHECK_EQ(layout_ipa_bits(2ULL << 30), 32);          /* ends exactly at 4 GiB */
+    CHECK_EQ(layout_ipa_bits((2ULL << 30) + 4096), 33);
+    CHECK_EQ(layout_ipa_bits(4ULL << 30), 33);          /* ends at 6 GiB */
+    CHECK_EQ(layout_ipa_bits((1ULL << 40) - (2ULL << 30)), 40);
+    CHECK_EQ(layout_ipa_bits(1ULL << 40), 41);          /* 1 TiB needs more than 40 bits */
+}
+
 int main(void)
 {
     const char *path = getenv("SILO_GUEST_IMAGE") ? getenv("SILO_GUEST_IMAGE") : "build/guest/Image";
@@ -348,6 +358,7 @@ int main(void)
         { "loads a raw binary at RAM + 0x80000", test_raw_binary_loads_at_0x80000 },
         { "refuses to load into unmapped RAM", test_unmapped_ram_refused },
         { "places the initrd and the DTB above the kernel, inside RAM", test_initrd_and_dtb_placement },
+        { "IPA bits needed for a RAM size at 0x80000000", test_ipa_bits },
     };
     int r = run_unit_tests(tests, sizeof tests / sizeof tests[0]);
     guest_mem_wipe(&mem, false, NULL);

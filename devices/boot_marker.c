@@ -1,0 +1,43 @@
+/* devices/boot_marker.c — the boot-complete marker device (see boot_marker.h). */
+#include "devices/boot_marker.h"
+
+#include <stdio.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "boot/layout.h"
+
+uint64_t boot_marker_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+void boot_marker_init(struct boot_marker *marker, uint64_t start_ns, int log_fd)
+{
+    marker->start_ns = start_ns;
+    atomic_store(&marker->marker_ns, 0);
+    marker->log_fd = log_fd;
+}
+
+void boot_marker_mmio_write(void *opaque, uint64_t offset, const void *data, uint32_t len)
+{
+    struct boot_marker *marker = opaque;
+    if (offset != 0 || len < 1 || ((const uint8_t *)data)[0] != BOOT_MARKER_MAGIC)
+        return;
+    uint64_t elapsed = boot_marker_now_ns() - marker->start_ns;
+    if (elapsed == 0)
+        elapsed = 1;
+    uint64_t expected = 0;
+    if (!atomic_compare_exchange_strong(&marker->marker_ns, &expected, elapsed))
+        return; /* only the first signal counts */
+    if (marker->log_fd >= 0)
+        dprintf(marker->log_fd, "silo-vmm: boot-complete marker at %llu us\n", (unsigned long long)(elapsed / 1000));
+}
+
+int64_t boot_marker_elapsed_us(const struct boot_marker *marker)
+{
+    uint64_t ns = atomic_load(&marker->marker_ns);
+    return ns == 0 ? -1 : (int64_t)(ns / 1000);
+}

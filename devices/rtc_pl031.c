@@ -1,0 +1,85 @@
+/* devices/rtc_pl031.c — the PL031 RTC model (see rtc_pl031.h). */
+#include "devices/rtc_pl031.h"
+
+#include <string.h>
+#include <time.h>
+
+static const uint8_t pl031_ids[8] = { 0x31, 0x10, 0x14, 0x00, 0x0d, 0xf0, 0x05, 0xb1 }; /* 0xfe0..0xffc */
+
+static int64_t host_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec;
+}
+
+void rtc_pl031_init(struct rtc_pl031 *rtc)
+{
+    memset(rtc, 0, sizeof *rtc);
+    pthread_mutex_init(&rtc->lock, NULL);
+    rtc->now = host_seconds;
+    rtc->cr = 1; /* counter running */
+}
+
+void rtc_pl031_destroy(struct rtc_pl031 *rtc)
+{
+    pthread_mutex_destroy(&rtc->lock);
+}
+
+static uint32_t read_reg(struct rtc_pl031 *rtc, uint64_t offset)
+{
+    if (offset >= 0xfe0 && offset <= 0xffc)
+        return pl031_ids[(offset - 0xfe0) / 4];
+    switch (offset) {
+    case PL031_DR:
+    case PL031_LR:
+        return (uint32_t)(rtc->now() + rtc->offset);
+    case PL031_MR:
+        return rtc->mr;
+    case PL031_CR:
+        return rtc->cr;
+    case PL031_IMSC:
+        return rtc->imsc;
+    default: /* RIS, MIS: the match interrupt never fires */
+        return 0;
+    }
+}
+
+void rtc_pl031_mmio_read(void *opaque, uint64_t offset, void *data, uint32_t len)
+{
+    struct rtc_pl031 *rtc = opaque;
+    memset(data, 0, len);
+    if (len != 4 || offset % 4 != 0)
+        return; /* the part only answers aligned 32-bit accesses */
+    pthread_mutex_lock(&rtc->lock);
+    uint32_t v = read_reg(rtc, offset);
+    pthread_mutex_unlock(&rtc->lock);
+    memcpy(data, &v, 4);
+}
+
+void rtc_pl031_mmio_write(void *opaque, uint64_t offset, const void *data, uint32_t len)
+{
+    struct rtc_pl031 *rtc = opaque;
+    uint32_t v;
+    if (len != 4 || offset % 4 != 0)
+        return;
+    memcpy(&v, data, 4);
+    pthread_mutex_lock(&rtc->lock);
+    switch (offset) {
+    case PL031_LR:
+        rtc->offset = (int64_t)v - rtc->now();
+        break;
+    case PL031_MR:
+        rtc->mr = v;
+        break;
+    case PL031_CR:
+        rtc->cr = 1; /* writing 0 has no effect: the counter cannot be stopped */
+        break;
+    case PL031_IMSC:
+        rtc->imsc = v & 1;
+        break;
+    default:
+        break;
+    }
+    pthread_mutex_unlock(&rtc->lock);
+}

@@ -1,0 +1,189 @@
+/* devices/uart_8250.c — the 16550A UART model (see uart_8250.h). */
+#include "devices/uart_8250.h"
+
+#include <string.h>
+#include <unistd.h>
+
+void uart_8250_init(struct uart_8250 *uart, struct irq_line irq, int out_fd)
+{
+    memset(uart, 0, sizeof *uart);
+    pthread_mutex_init(&uart->lock, NULL);
+    uart->irq = irq;
+    uart->out_fd = out_fd;
+    uart->lcr = 0x03; /* 8N1 */
+    uart->mcr = 0x08; /* OUT2 */
+    uart->dll = 0x0c; /* 9600 baud at 1.8432 MHz */
+}
+
+void uart_8250_destroy(struct uart_8250 *uart)
+{
+    pthread_mutex_destroy(&uart->lock);
+}
+
+/* The IIR value for the current state: the highest-priority pending source. */
+static uint8_t current_iir(const struct uart_8250 *uart)
+{
+    uint8_t fifo_bits = (uart->fcr & UART_FCR_ENABLE) ? UART_IIR_FIFO_BITS : 0;
+    if ((uart->ier & UART_IER_RDI) && uart->fifo_len > 0)
+        return UART_IIR_RDI | fifo_bits;
+    if ((uart->ier & UART_IER_THRI) && uart->thri_pending)
+        return UART_IIR_THRI | fifo_bits;
+    return UART_IIR_NO_INT | fifo_bits;
+}
+
+/* Raises an edge when an interrupt condition appears. Called with the lock held. */
+static void update_irq(struct uart_8250 *uart)
+{
+    bool asserted = !(current_iir(uart) & UART_IIR_NO_INT);
+    if (asserted && !uart->irq_asserted)
+        irq_line_raise(&uart->irq);
+    uart->irq_asserted = asserted;
+}
+
+static void fifo_push(struct uart_8250 *uart, uint8_t byte)
+{
+    if (uart->fifo_len == UART_FIFO_SIZE)
+        return; /* overrun: the byte is lost, as on the real part */
+    uart->fifo[(uart->fifo_head + uart->fifo_len) % UART_FIFO_SIZE] = byte;
+    uart->fifo_len++;
+}
+
+static void transmit(struct uart_8250 *uart, uint8_t byte)
+{
+    if (uart->mcr & UART_MCR_LOOP) {
+        fifo_push(uart, byte);
+        return;
+    }
+    uart->tx_bytes++;
+    if (uart->out_fd < 0)
+        return;
+    /* One attempt: a broken console never stops the guest, and EINTR means the VMM is
+     * stopping this vCPU (vm_stop's kick), so the byte is dropped rather than retried. */
+    ssize_t n = write(uart->out_fd, &byte, 1);
+    (void)n;
+}
+
+static uint8_t read_reg(struct uart_8250 *uart, uint64_t reg, bool *drained)
+{
+    bool dlab = uart->lcr & UART_LCR_DLAB;
+    switch (reg) {
+    case UART_RBR: {
+        if (dlab)
+            return uart->dll;
+        if (uart->fifo_len == 0)
+            return 0;
+        uint8_t byte = uart->fifo[uart->fifo_head];
+        uart->fifo_head = (uart->fifo_head + 1) % UART_FIFO_SIZE;
+        uart->fifo_len--;
+        if (uart->fifo_len == 0 && uart->rx_blocked) {
+            uart->rx_blocked = false;
+            *drained = true;
+        }
+        return byte;
+    }
+    case UART_IER:
+        return dlab ? uart->dlm : uart->ier;
+    case UART_IIR: {
+        uint8_t iir = current_iir(uart);
+        if ((iir & 0x0f) == UART_IIR_THRI)
+            uart->thri_pending = false; /* reading IIR acknowledges THRE */
+        return iir;
+    }
+    case UART_LCR:
+        return uart->lcr;
+    case UART_MCR:
+        return uart->mcr;
+    case UART_LSR:
+        return UART_LSR_THRE | UART_LSR_TEMT | (uart->fifo_len > 0 ? UART_LSR_DR : 0);
+    case UART_MSR:
+        if (uart->mcr & UART_MCR_LOOP) /* loopback: DTR->DSR, RTS->CTS, OUT2->DCD */
+            return (uint8_t)(((uart->mcr & 0x01) ? UART_MSR_DSR : 0) | ((uart->mcr & 0x02) ? UART_MSR_CTS : 0) |
+                             ((uart->mcr & 0x08) ? UART_MSR_DCD : 0));
+        return UART_MSR_DCD | UART_MSR_DSR | UART_MSR_CTS;
+    case UART_SCR:
+        return uart->scr;
+    default:
+        return 0;
+    }
+}
+
+static void write_reg(struct uart_8250 *uart, uint64_t reg, uint8_t value)
+{
+    bool dlab = uart->lcr & UART_LCR_DLAB;
+    switch (reg) {
+    case UART_THR:
+        if (dlab) {
+            uart->dll = value;
+            return;
+        }
+        uart->thri_pending = false;
+        update_irq(uart);
+        transmit(uart, value);
+        uart->thri_pending = true; /* sent at once: the holding register is empty again */
+        return;
+    case UART_IER:
+        if (dlab) {
+            uart->dlm = value;
+            return;
+        }
+        if ((value & UART_IER_THRI) && !(uart->ier & UART_IER_THRI))
+            uart->thri_pending = true; /* enabling ETBEI with THR empty raises THRE */
+        uart->ier = value & 0x0f;
+        return;
+    case UART_FCR:
+        uart->fcr = value & 0xc9;
+        if (value & UART_FCR_CLEAR_RCVR)
+            uart->fifo_len = 0;
+        return;
+    case UART_LCR:
+        uart->lcr = value;
+        return;
+    case UART_MCR:
+        uart->mcr = value & 0x1f;
+        return;
+    case UART_SCR:
+        uart->scr = value;
+        return;
+    default:
+        return; /* LSR and MSR are read-only */
+    }
+}
+
+void uart_8250_mmio_read(void *opaque, uint64_t offset, void *data, uint32_t len)
+{
+    struct uart_8250 *uart = opaque;
+    bool drained = false;
+    memset(data, 0, len);
+    if (offset > UART_SCR || len == 0)
+        return;
+    pthread_mutex_lock(&uart->lock);
+    ((uint8_t *)data)[0] = read_reg(uart, offset, &drained);
+    update_irq(uart);
+    pthread_mutex_unlock(&uart->lock);
+    if (drained && uart->rx_ready != NULL)
+        uart->rx_ready(uart->rx_opaque);
+}
+
+void uart_8250_mmio_write(void *opaque, uint64_t offset, const void *data, uint32_t len)
+{
+    struct uart_8250 *uart = opaque;
+    if (offset > UART_SCR || len == 0)
+        return;
+    pthread_mutex_lock(&uart->lock);
+    write_reg(uart, offset, ((const uint8_t *)data)[0]);
+    update_irq(uart);
+    pthread_mutex_unlock(&uart->lock);
+}
+
+unsigned uart_8250_feed(struct uart_8250 *uart, const uint8_t *bytes, unsigned len)
+{
+    unsigned taken = 0;
+    pthread_mutex_lock(&uart->lock);
+    while (taken < len && uart->fifo_len < UART_FIFO_SIZE)
+        fifo_push(uart, bytes[taken++]);
+    if (taken < len)
+        uart->rx_blocked = true;
+    update_irq(uart);
+    pthread_mutex_unlock(&uart->lock);
+    return taken;
+}

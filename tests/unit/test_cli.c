@@ -1,0 +1,260 @@
+/* tests/unit/test_cli.c — vmm/cli.c: defaults, every option, --opt=value, the JSON config with
+ * the same keys and its precedence, and one clear line for each bad value. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "tests/unit/check.h"
+#include "vmm/cli.h"
+
+static char kernel[] = "/tmp/test_cli_kernel.XXXXXX";
+static char disk[] = "/tmp/test_cli_disk.XXXXXX";
+static struct vmm_config cfg;
+static struct cli_extra extra;
+static char err[512];
+static char out_text[16384];
+
+/* Parses a NULL-terminated argument list (argv[0] is added). */
+static enum cli_result parse_args(const char *const *args)
+{
+    char *argv[64];
+    int argc = 0;
+    argv[argc++] = (char *)"silo-vmm";
+    while (*args != NULL && argc < 63)
+        argv[argc++] = (char *)*args++;
+    argv[argc] = NULL;
+    memset(out_text, 0, sizeof out_text);
+    cli_release(); /* the previous result's JSON documents and strings */
+    FILE *out = fmemopen(out_text, sizeof out_text - 1, "w");
+    err[0] = '\0';
+    enum cli_result r = cli_parse(argc, argv, &cfg, &extra, out, err, sizeof err);
+    fclose(out);
+    return r;
+}
+
+#define PARSE(...) parse_args((const char *const[]){ __VA_ARGS__, NULL })
+
+/* An error: CLI_ERROR and one line mentioning `want`. */
+static void check_error(enum cli_result r, const char *want)
+{
+    CHECK_EQ(r, CLI_ERROR);
+    CHECK(err[0] != '\0' && strchr(err, '\n') == NULL);
+    CHECK(strstr(err, want) != NULL);
+    if (strstr(err, want) == NULL)
+        fprintf(stderr, "    error was: %s (wanted '%s')\n", err, want);
+}
+
+static const char *write_json(const char *text)
+{
+    static char path[64];
+    strcpy(path, "/tmp/test_cli_json.XXXXXX");
+    int fd = mkstemp(path);
+    ssize_t n = write(fd, text, strlen(text));
+    (void)n;
+    close(fd);
+    return path;
+}
+
+static void test_defaults(void)
+{
+    CHECK_EQ(PARSE("--kernel", kernel), CLI_RUN);
+    CHECK(strcmp(cfg.kernel_path, kernel) == 0);
+    CHECK_EQ(cfg.mem_bytes, 512ULL << 20);
+    CHECK_EQ(cfg.cpus, 1);
+    CHECK(strcmp(cfg.console, "stdio") == 0);
+    CHECK(cfg.initrd_path == NULL && cfg.cmdline == NULL && cfg.dump_dtb == NULL);
+    CHECK(cfg.disk_count == 0 && cfg.vsock_cid == 0 && !cfg.rng && !cfg.verify_wipe);
+    CHECK_EQ(extra.verbose, 0);
+}
+
+static void test_every_option(void)
+{
+    char disk_ro[80], disk_cow[80];
+    snprintf(disk_ro, sizeof disk_ro, "%s,ro", disk);
+    snprintf(disk_cow, sizeof disk_cow, "%s,cow,ro", disk);
+    CHECK_EQ(PARSE("--kernel", kernel, "--initrd", kernel, "--cmdline", "console=ttyS0 quiet", "--mem", "2G",
+                   "--cpus", "4", "--console", "none", "--disk", disk, "--disk", disk_ro, "--disk", disk_cow,
+                   "--vsock-cid", "3", "--vsock-uds", "/tmp/v.sock", "--rng", "--dump-dtb", "/tmp/x.dtb",
+                   "--verify-wipe", "-v", "--verbose"),
+             CLI_RUN);
+    CHECK(strcmp(cfg.initrd_path, kernel) == 0);
+    CHECK(strcmp(cfg.cmdline, "console=ttyS0 quiet") == 0);
+    CHECK_EQ(cfg.mem_bytes, 2ULL << 30);
+    CHECK_EQ(cfg.cpus, 4);
+    CHECK(strcmp(cfg.console, "none") == 0);
+    CHECK_EQ(cfg.disk_count, 3);
+    CHECK(strcmp(cfg.disks[0].path, disk) == 0 && !cfg.disks[0].read_only && !cfg.disks[0].cow);
+    CHECK(strcmp(cfg.disks[1].path, disk) == 0 && cfg.disks[1].read_only && !cfg.disks[1].cow);
+    CHECK(strcmp(cfg.disks[2].path, disk) == 0 && cfg.disks[2].read_only && cfg.disks[2].cow);
+    CHECK_EQ(cfg.vsock_cid, 3);
+    CHECK(strcmp(cfg.vsock_uds, "/tmp/v.sock") == 0);
+    CHECK(cfg.rng && cfg.verify_wipe);
+    CHECK(strcmp(cfg.dump_dtb, "/tmp/x.dtb") == 0);
+    CHECK_EQ(extra.verbose, 2);
+    CHECK_EQ(PARSE("--kernel=" "/dev/null", "--mem=100", "--cpus=2", "--cmdline="), CLI_RUN); /* --opt=value */
+    CHECK_EQ(cfg.mem_bytes, 100ULL << 20); /* a plain number is MiB */
+    CHECK(strcmp(cfg.cmdline, "") == 0);
+}
+
+static void test_sizes(void)
+{
+    unsigned long long b;
+    CHECK(cli_parse_size("512M", &b) == 0 && b == 512ULL << 20);
+    CHECK(cli_parse_size("1g", &b) == 0 && b == 1ULL << 30);
+    CHECK(cli_parse_size("2GiB", &b) == 0 && b == 2ULL << 30);
+    CHECK(cli_parse_size("65536K", &b) == 0 && b == 64ULL << 20);
+    CHECK(cli_parse_size("1048576B", &b) == 0 && b == 1ULL << 20);
+    CHECK(cli_parse_size("256", &b) == 0 && b == 256ULL << 20);
+    CHECK(cli_parse_size("1T", &b) == 0 && b == 1ULL << 40);
+    CHECK(cli_parse_size("", &b) != 0);
+    CHECK(cli_parse_size("-5M", &b) != 0);
+    CHECK(cli_parse_size("12Q", &b) != 0);
+    CHECK(cli_parse_size("5MX", &b) != 0);
+    CHECK(cli_parse_size(" 5M", &b) != 0);
+    CHECK(cli_parse_size("99999999999999999999", &b) != 0);
+    CHECK(cli_parse_size("20000000000000T", &b) != 0); /* overflows 64 bits */
+}
+
+static void test_bad_values(void)
+{
+    check_error(PARSE("--kernel", kernel, "--mem", "12Q"), "is not a size");
+    check_error(PARSE("--kernel", kernel, "--mem", "8M"), "too small");
+    check_error(PARSE("--kernel", kernel, "--mem", "2T"), "too large");
+    check_error(PARSE("--kernel", kernel, "--mem", "16400K"), "multiple of 64K");
+    check_error(PARSE("--kernel", kernel, "--cpus", "0"), "--cpus");
+    check_error(PARSE("--kernel", kernel, "--cpus", "65"), "--cpus");
+    check_error(PARSE("--kernel", kernel, "--cpus", "2x"), "--cpus");
+    check_error(PARSE("--kernel", kernel, "--cpus", "-1"), "--cpus");
+    check_error(PARSE("--kernel", kernel, "--vsock-cid", "2", "--vsock-uds", "/x"), "--vsock-cid");
+    check_error(PARSE("--kernel", kernel, "--vsock-cid", "4294967295", "--vsock-uds", "/x"), "--vsock-cid");
+    check_error(PARSE("--kernel", kernel, "--vsock-cid", "5"), "together");
+    check_error(PARSE("--kernel", kernel, "--vsock-uds", "/x"), "together");
+    check_error(PARSE("--kernel", kernel, "--disk", ",ro"), "no path");
+    check_error(PARSE("--kernel", kernel, "--disk", "/x,rw"), "unknown flag 'rw'");
+    check_error(PARSE("--kernel", kernel, "--disk", "/nonexistent/disk.img"), "cannot open");
+    check_error(PARSE("--kernel", kernel, "--console", ""), "--console");
+    check_error(PARSE("--kernel", kernel, "--frobnicate"), "unknown option '--frobnicate'");
+    check_error(PARSE("--kernel", kernel, "stray"), "unexpected argument 'stray'");
+    check_error(PARSE("--kernel"), "needs a value");
+    check_error(PARSE("--kernel", kernel, "--rng=yes"), "takes no value");
+    check_error(PARSE("--mem", "1G"), "--kernel is required");
+    check_error(PARSE("--kernel", "/nonexistent/Image"), "cannot open '/nonexistent/Image'");
+    check_error(PARSE("--kernel", kernel, "--initrd", "/nonexistent/initrd"), "--initrd");
+    check_error(PARSE("--kernel", ""), "empty value");
+    const char *args[VMM_MAX_DISKS * 2 + 8] = { "--kernel", kernel };
+    int n = 2;
+    for (int i = 0; i <= VMM_MAX_DISKS; i++) {
+        args[n++] = "--disk";
+        args[n++] = disk;
+    }
+    args[n] = NULL;
+    check_error(parse_args(args), "at most");
+}
+
+static void test_help_and_version(void)
+{
+    CHECK_EQ(PARSE("--help"), CLI_EXIT_OK);
+    static const char *const documented[] = { "--kernel", "--initrd", "--cmdline", "--mem", "--cpus", "--console",
+                                              "--disk", "--vsock-cid", "--vsock-uds", "--rng", "--dump-dtb",
+                                              "--verify-wipe", "--config", "--verbose", "--version", "exit status",
+                                              "143", "reset" };
+    for (size_t i = 0; i < sizeof documented / sizeof documented[0]; i++) {
+        CHECK(strstr(out_text, documented[i]) != NULL);
+        if (strstr(out_text, documented[i]) == NULL)
+            fprintf(stderr, "    --help lacks %s\n", documented[i]);
+    }
+    CHECK_EQ(PARSE("--kernel", "/nonexistent", "-h"), CLI_EXIT_OK); /* help wins, nothing validated */
+    CHECK_EQ(PARSE("--version"), CLI_EXIT_OK);
+    CHECK(strncmp(out_text, "silo-vmm ", 9) == 0);
+}
+
+static void test_json_config(void)
+{
+    char text[1024];
+    snprintf(text, sizeof text,
+             "{ \"kernel\": \"%s\", \"initrd\": \"%s\", \"cmdline\": \"console=ttyS0\", \"mem\": \"1G\","
+             "  \"cpus\": 2, \"console\": \"none\", \"disk\": [\"%s,ro\", {\"path\": \"%s\", \"cow\": true}],"
+             "  \"vsock-cid\": 7, \"vsock-uds\": \"/tmp/v.sock\", \"rng\": true, \"verify-wipe\": true,"
+             "  \"verbose\": true, \"dump-dtb\": \"/tmp/d.dtb\" }",
+             kernel, kernel, disk, disk);
+    const char *path = write_json(text);
+    CHECK_EQ(PARSE("--config", path), CLI_RUN);
+    CHECK(strcmp(cfg.kernel_path, kernel) == 0 && strcmp(cfg.initrd_path, kernel) == 0);
+    CHECK(strcmp(cfg.cmdline, "console=ttyS0") == 0);
+    CHECK_EQ(cfg.mem_bytes, 1ULL << 30);
+    CHECK_EQ(cfg.cpus, 2);
+    CHECK(strcmp(cfg.console, "none") == 0);
+    CHECK_EQ(cfg.disk_count, 2);
+    CHECK(cfg.disks[0].read_only && !cfg.disks[0].cow && strcmp(cfg.disks[0].path, disk) == 0);
+    CHECK(!cfg.disks[1].read_only && cfg.disks[1].cow && strcmp(cfg.disks[1].path, disk) == 0);
+    CHECK_EQ(cfg.vsock_cid, 7);
+    CHECK(cfg.rng && cfg.verify_wipe && extra.verbose == 1);
+    CHECK(strcmp(cfg.dump_dtb, "/tmp/d.dtb") == 0);
+    /* order decides: options after --config override it, options before are overridden */
+    CHECK_EQ(PARSE("--mem", "256M", "--config", path, "--cpus", "3"), CLI_RUN);
+    CHECK_EQ(cfg.mem_bytes, 1ULL << 30);
+    CHECK_EQ(cfg.cpus, 3);
+    unlink(path);
+    /* a plain number for mem is MiB, as on the command line; "disks" is accepted too */
+    snprintf(text, sizeof text, "{\"kernel\": \"%s\", \"mem\": 128, \"disks\": \"%s\"}", kernel, disk);
+    path = write_json(text);
+    CHECK_EQ(PARSE("--config", path), CLI_RUN);
+    CHECK_EQ(cfg.mem_bytes, 128ULL << 20);
+    CHECK_EQ(cfg.disk_count, 1);
+    unlink(path);
+}
+
+static void test_json_errors(void)
+{
+    const char *path = write_json("{ \"kernel\": ");
+    check_error(PARSE("--config", path), "not valid JSON");
+    unlink(path);
+    path = write_json("[1, 2]");
+    check_error(PARSE("--config", path), "JSON object");
+    unlink(path);
+    path = write_json("{\"kernal\": \"x\"}");
+    check_error(PARSE("--config", path), "unknown key \"kernal\"");
+    unlink(path);
+    path = write_json("{\"rng\": \"yes\"}");
+    check_error(PARSE("--config", path), "true or false");
+    unlink(path);
+    path = write_json("{\"cpus\": -2}");
+    check_error(PARSE("--config", path), "negative");
+    unlink(path);
+    path = write_json("{\"mem\": \"lots\"}");
+    check_error(PARSE("--config", path), "is not a size");
+    unlink(path);
+    path = write_json("{\"kernel\": [1]}");
+    check_error(PARSE("--config", path), "must be a string");
+    unlink(path);
+    path = write_json("{\"disk\": {\"ro\": true}}");
+    check_error(PARSE("--config", path), "\"path\"");
+    unlink(path);
+    path = write_json("{\"config\": \"/tmp/other.json\"}");
+    check_error(PARSE("--config", path), "nested");
+    unlink(path);
+    check_error(PARSE("--config", "/nonexistent.json"), "cannot open");
+}
+
+int main(void)
+{
+    int fd = mkstemp(kernel);
+    close(fd);
+    fd = mkstemp(disk);
+    close(fd);
+    static const struct unit_test tests[] = {
+        { "defaults", test_defaults },
+        { "every option, and --opt=value", test_every_option },
+        { "sizes: suffixes, plain MiB, junk and overflow", test_sizes },
+        { "bad values get one clear line", test_bad_values },
+        { "--help documents every option and exit status; --version", test_help_and_version },
+        { "--config JSON with the same keys, applied in order", test_json_config },
+        { "--config errors: syntax, type, unknown key, nesting", test_json_errors },
+    };
+    int r = run_unit_tests(tests, sizeof tests / sizeof tests[0]);
+    unlink(kernel);
+    unlink(disk);
+    cli_release();
+    return r;
+}

@@ -1,0 +1,163 @@
+/* tests/unit/test_guest_mem.c — vmm/guest_mem.c: mapping, bounds-checked translation, the
+ * resident-page walk, the wipe with its zero check, and a large guest that touched little
+ * being wiped fast (cost follows touched memory, not guest size). */
+#include <errno.h>
+#include <string.h>
+#include <stdio.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "tests/unit/check.h"
+#include "vmm/guest_mem.h"
+
+#define BASE 0x80000000ULL
+
+static uint64_t page(void)
+{
+    return (uint64_t)sysconf(_SC_PAGESIZE);
+}
+
+static void test_map_rejects_bad_sizes(void)
+{
+    struct guest_mem m = { 0 };
+    CHECK_EQ(guest_mem_map(&m, BASE, 0), -EINVAL);
+    CHECK_EQ(guest_mem_map(&m, BASE, page() + 1), -EINVAL);
+    CHECK_EQ(guest_mem_map(&m, BASE + 1, page()), -EINVAL);
+    CHECK_EQ(guest_mem_map(&m, ~0ULL - page() + 1, 2 * page()), -EINVAL); /* gpa range overflows */
+    CHECK(m.hva == NULL);
+}
+
+static void test_translation_bounds(void)
+{
+    struct guest_mem m = { 0 };
+    uint64_t size = 16 * page();
+    CHECK_EQ(guest_mem_map(&m, BASE, size), 0);
+    CHECK(guest_mem_ptr(&m, BASE, size) == m.hva);
+    CHECK(guest_mem_ptr(&m, BASE + 5, 10) == m.hva + 5);
+    CHECK(guest_mem_ptr(&m, BASE + size, 0) == m.hva + size); /* empty range at the end */
+    CHECK(guest_mem_ptr(&m, BASE + size, 1) == NULL);
+    CHECK(guest_mem_ptr(&m, BASE - 1, 1) == NULL);
+    CHECK(guest_mem_ptr(&m, BASE + size - 4, 8) == NULL); /* straddles the end */
+    CHECK(guest_mem_ptr(&m, BASE + 8, ~0ULL) == NULL);    /* length overflows */
+    CHECK(guest_mem_ptr(&m, ~0ULL, 2) == NULL);
+    CHECK(!guest_mem_contains(&m, 0, 1));
+    CHECK(guest_mem_contains(&m, BASE, size));
+    CHECK(!guest_mem_contains(&m, BASE, size + 1));
+    CHECK_EQ(guest_mem_wipe(&m, false, NULL), 0);
+    CHECK(guest_mem_ptr(&m, BASE, 1) == NULL); /* nothing after the wipe */
+}
+
+static void test_resident_walk_counts_touched_pages(void)
+{
+    struct guest_mem m = { 0 };
+    uint64_t pg = page(), size = 4096 * pg;
+    CHECK_EQ(guest_mem_map(&m, BASE, size), 0);
+    madvise(m.hva, size, MADV_NOHUGEPAGE); /* count exact pages even where THP is on */
+    CHECK_EQ(guest_mem_resident_bytes(&m), 0);
+    m.hva[0] = 1;
+    m.hva[5 * pg] = 2; /* a run of three: 5, 6, 7 */
+    m.hva[6 * pg + 17] = 3;
+    m.hva[8 * pg - 1] = 4;
+    m.hva[size - 1] = 5; /* the last page */
+    CHECK_EQ(guest_mem_resident_bytes(&m), 5 * pg);
+    CHECK(!guest_mem_resident_pages_zero(&m));
+    struct guest_mem_wipe_stats st;
+    CHECK_EQ(guest_mem_wipe(&m, true, &st), 0);
+    CHECK_EQ(st.resident_bytes, 5 * pg);
+    CHECK(m.hva == NULL);
+}
+
+static void test_zero_check_finds_a_single_byte(void)
+{
+    struct guest_mem m = { 0 };
+    uint64_t pg = page();
+    CHECK_EQ(guest_mem_map(&m, BASE, 64 * pg), 0);
+    memset(m.hva, 0, 3 * pg); /* resident, all zero */
+    CHECK(guest_mem_resident_pages_zero(&m));
+    m.hva[2 * pg + pg - 1] = 0x80; /* the very last byte of a resident run */
+    CHECK(!guest_mem_resident_pages_zero(&m));
+    m.hva[2 * pg + pg - 1] = 0;
+    CHECK(guest_mem_resident_pages_zero(&m));
+    struct guest_mem none = { 0 };
+    CHECK(guest_mem_resident_pages_zero(&none));
+    CHECK_EQ(guest_mem_wipe(&m, true, NULL), 0);
+}
+
+static void test_wipe_zeroes_before_unmap(void)
+{
+    struct guest_mem m = { 0 };
+    uint64_t pg = page(), size = 256 * pg;
+    CHECK_EQ(guest_mem_map(&m, BASE, size), 0);
+    for (uint64_t off = 0; off < size; off += 3 * pg)
+        memset(m.hva + off, 0xa5, pg);
+    /* private memory has no second view to look through after munmap: the wipe's own verify
+     * pass (proved to catch a single byte above) is what shows every page read zero */
+    struct guest_mem_wipe_stats st;
+    CHECK_EQ(guest_mem_wipe(&m, true, &st), 0);
+    CHECK(st.resident_bytes >= 86 * pg);
+    CHECK(m.hva == NULL);
+    CHECK_EQ(guest_mem_wipe(&m, true, &st), 0); /* twice is harmless */
+    CHECK_EQ(st.resident_bytes, 0);
+}
+
+static long minor_faults(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_minflt;
+}
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void test_large_guest_touching_little_wipes_fast(void)
+{
+    struct guest_mem m = { 0 };
+    uint64_t pg = page(), size = 4ULL << 30; /* 4 GiB, MAP_NORESERVE */
+    CHECK_EQ(guest_mem_map(&m, BASE, size), 0);
+    if (m.hva == NULL)
+        return;
+    madvise(m.hva, size, MADV_NOHUGEPAGE);
+    for (int i = 0; i < 64; i++)
+        m.hva[(uint64_t)i * (size / 64)] = (uint8_t)(i + 1);
+    long faults0 = minor_faults();
+    uint64_t t0 = now_ns();
+    struct guest_mem_wipe_stats st;
+    CHECK_EQ(guest_mem_wipe(&m, true, &st), 0);
+    uint64_t elapsed = now_ns() - t0;
+    long faults = minor_faults() - faults0;
+    CHECK_EQ(st.resident_bytes, 64 * pg);
+    CHECK(faults < 1000);          /* zeroing the whole 4 GiB would fault in ~1M pages */
+    CHECK(elapsed < 500000000ULL); /* well under 0.5 s, even under ASan */
+    if (elapsed >= 500000000ULL || faults >= 1000)
+        fprintf(stderr, "    4 GiB wipe took %llu us with %ld faults\n", (unsigned long long)(elapsed / 1000), faults);
+}
+
+static void test_wipe_of_unmapped_is_noop(void)
+{
+    struct guest_mem m = { 0 };
+    struct guest_mem_wipe_stats st = { 1, 1, 1 };
+    CHECK_EQ(guest_mem_wipe(&m, true, &st), 0);
+    CHECK_EQ(st.resident_bytes, 0);
+    CHECK_EQ(guest_mem_resident_bytes(&m), 0);
+}
+
+int main(void)
+{
+    static const struct unit_test tests[] = {
+        { "map rejects zero, unaligned and overflowing ranges", test_map_rejects_bad_sizes },
+        { "translation refuses everything outside RAM, overflow included", test_translation_bounds },
+        { "resident-page walk counts exactly the touched pages", test_resident_walk_counts_touched_pages },
+        { "zero check finds a single non-zero byte", test_zero_check_finds_a_single_byte },
+        { "wipe zeroes, verifies and unmaps; twice is harmless", test_wipe_zeroes_before_unmap },
+        { "a 4 GiB guest that touched 64 pages wipes fast without faulting in", test_large_guest_touching_little_wipes_fast },
+        { "wipe of an unmapped guest is a no-op", test_wipe_of_unmapped_is_noop },
+    };
+    return run_unit_tests(tests, sizeof tests / sizeof tests[0]);
+}

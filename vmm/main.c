@@ -1,0 +1,486 @@
+/* vmm/main.c — silo-vmm: builds one microVM from the command line, runs it until it powers
+ * off, resets, crashes or is signalled, and always wipes guest memory before exiting.
+ * Exit statuses are documented in --help (vmm/cli.c) and vmm/README.md.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <malloc.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "boot/devtree.h"
+#include "boot/layout.h"
+#include "boot/loader.h"
+#include "devices/boot_marker.h"
+#include "devices/rtc_pl031.h"
+#include "devices/uart_8250.h"
+#include "devices/virtio/virtio_devices.h"
+#include "devices/vm_services.h"
+#include "vmm/cli.h"
+#include "vmm/console.h"
+#include "vmm/crash_wipe.h"
+#include "vmm/event_loop.h"
+#include "vmm/sandbox.h"
+#include "vmm/vm.h"
+
+#define EXIT_POWEROFF 0
+#define EXIT_ERROR 1
+#define EXIT_RESET 2
+#define EXIT_CRASH 3
+
+/* Everything one run owns, torn down in one place. */
+struct vmm {
+    const struct vmm_config *cfg;
+    int verbose;
+    uint64_t start_ns;
+    int signal_fd;
+
+    struct vm vm;
+    bool vm_opened;
+    struct event_loop *loop;
+    bool loop_running;
+    struct console console;
+    bool console_open;
+    struct uart_8250 uart;
+    bool uart_ready;
+    struct rtc_pl031 rtc;
+    bool rtc_ready;
+    struct boot_marker marker;
+    struct vm_services services;
+    struct virtio_device_slot virtio_slots[DEVTREE_MAX_VIRTIO];
+    uint32_t virtio_count;
+    bool virtio_created;
+
+    struct kernel_info kernel;
+    uint64_t initrd_gpa, initrd_size;
+    uint64_t dtb_gpa;
+};
+
+static void note(const struct vmm *v, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void note(const struct vmm *v, const char *fmt, ...)
+{
+    if (v->verbose == 0)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "silo-vmm: ");
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+static unsigned long long elapsed_us(const struct vmm *v)
+{
+    return (unsigned long long)((boot_marker_now_ns() - v->start_ns) / 1000);
+}
+
+static int add_region(struct vmm *v, const char *name, uint64_t base, uint64_t size, mmio_read_fn rd,
+                      mmio_write_fn wr, void *opaque, char *err, size_t errlen)
+{
+    struct mmio_region r = { .name = name, .base = base, .size = size, .read = rd, .write = wr, .opaque = opaque };
+    int rc = mmio_bus_add(&v->vm.bus, &r);
+    if (rc != 0)
+        snprintf(err, errlen, "cannot place %s at 0x%llx: %s", name, (unsigned long long)base, strerror(-rc));
+    return rc;
+}
+
+static int load_guest(struct vmm *v, char *err, size_t errlen)
+{
+    char why[200];
+    if (boot_load_kernel_file(&v->vm.mem, v->cfg->kernel_path, &v->kernel, why, sizeof why) != 0) {
+        snprintf(err, errlen, "kernel '%s': %s", v->cfg->kernel_path, why);
+        return -1;
+    }
+    uint64_t end = v->kernel.reserved_end;
+    if (v->cfg->initrd_path != NULL) {
+        v->initrd_gpa = boot_initrd_gpa(&v->kernel);
+        if (boot_load_initrd_file(&v->vm.mem, v->cfg->initrd_path, v->initrd_gpa, &v->initrd_size, why,
+                                  sizeof why) != 0) {
+            snprintf(err, errlen, "initrd '%s': %s", v->cfg->initrd_path, why);
+            return -1;
+        }
+        end = v->initrd_gpa + v->initrd_size;
+    }
+    v->dtb_gpa = boot_dtb_gpa(end);
+    note(v, "kernel (%s) at 0x%llx, %llu bytes; initrd at 0x%llx, %llu bytes; DTB at 0x%llx (at %llu us)",
+         v->kernel.format == KERNEL_IMAGE ? "Image" : v->kernel.format == KERNEL_IMAGE_GZ ? "Image.gz" : "raw",
+         (unsigned long long)v->kernel.load_gpa, (unsigned long long)v->kernel.file_bytes,
+         (unsigned long long)v->initrd_gpa, (unsigned long long)v->initrd_size, (unsigned long long)v->dtb_gpa,
+         elapsed_us(v));
+    return 0;
+}
+
+static int create_devices(struct vmm *v, char *err, size_t errlen)
+{
+    struct irq_line uart_irq;
+    int rc = vm_irq_line(&v->vm, UART_SPI, &uart_irq);
+    if (rc != 0) {
+        snprintf(err, errlen, "UART interrupt (irqfd): %s", strerror(-rc));
+        return -1;
+    }
+    uart_8250_init(&v->uart, uart_irq, v->console.out_fd);
+    v->uart_ready = true;
+    if (add_region(v, "uart", UART_MMIO_BASE, UART_MMIO_SIZE, uart_8250_mmio_read, uart_8250_mmio_write, &v->uart,
+                   err, errlen) != 0)
+        return -1;
+    rtc_pl031_init(&v->rtc);
+    v->rtc_ready = true;
+    if (add_region(v, "rtc", RTC_MMIO_BASE, RTC_MMIO_SIZE, rtc_pl031_mmio_read, rtc_pl031_mmio_write, &v->rtc, err,
+                   errlen) != 0)
+        return -1;
+    boot_marker_init(&v->marker, v->start_ns, STDERR_FILENO);
+    if (add_region(v, "boot-marker", BOOT_MARKER_BASE, BOOT_MARKER_SIZE, NULL, boot_marker_mmio_write, &v->marker,
+                   err, errlen) != 0)
+        return -1;
+    v->services = (struct vm_services){
+        .mem = &v->vm.mem,
+        .loop = v->loop,
+        .add_ioeventfd = vm_hook_add_ioeventfd,
+        .add_irqfd = vm_hook_add_irqfd,
+        .vm = &v->vm,
+    };
+    /* virtio_devices_create prints its own one-line reason on failure */
+    int rc2 = virtio_devices_create(v->cfg, &v->services, &v->vm.bus, v->virtio_slots, DEVTREE_MAX_VIRTIO,
+                                    &v->virtio_count);
+    if (rc2 != 0) {
+        snprintf(err, errlen, "cannot create the virtio devices: %s", strerror(-rc2));
+        return -1;
+    }
+    v->virtio_created = true;
+    for (uint32_t i = 0; i < v->virtio_count; i++)
+        note(v, "virtio device %u (type %u) at 0x%llx, SPI %u", i, v->virtio_slots[i].device_id,
+             (unsigned long long)v->virtio_slots[i].base, v->virtio_slots[i].spi);
+    return 0;
+}
+
+static int build_device_tree(struct vmm *v, void **blob, long *size, char *err, size_t errlen)
+{
+    struct devtree_machine *m = calloc(1, sizeof *m);
+    *blob = malloc(DEVTREE_BUF_SIZE);
+    if (m == NULL || *blob == NULL) {
+        free(m);
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    m->mem_base = v->vm.mem.gpa_base;
+    m->mem_size = v->vm.mem.size;
+    m->cpu_count = v->vm.vcpu_count;
+    for (uint32_t i = 0; i < m->cpu_count && i < DEVTREE_MAX_CPUS; i++)
+        m->mpidr[i] = v->vm.vcpus[i].mpidr;
+    m->gic_version = v->vm.gic_version;
+    m->gic_dist_base = v->vm.gic_dist_base;
+    m->gic_dist_size = v->vm.gic_dist_size;
+    m->gic_redist_base = v->vm.gic_redist_base;
+    m->gic_redist_size = v->vm.gic_redist_size;
+    m->bootargs = v->cfg->cmdline != NULL ? v->cfg->cmdline : VMM_DEFAULT_CMDLINE;
+    if (v->initrd_size != 0) {
+        m->initrd_start = v->initrd_gpa;
+        m->initrd_end = v->initrd_gpa + v->initrd_size;
+    }
+    m->has_uart = true;
+    m->uart = (struct devtree_mmio_dev){ .base = UART_MMIO_BASE, .size = UART_MMIO_SIZE, .spi = UART_SPI };
+    m->has_rtc = true;
+    m->rtc_base = RTC_MMIO_BASE;
+    m->has_boot_marker = true;
+    m->boot_marker_base = BOOT_MARKER_BASE;
+    m->virtio_count = v->virtio_count;
+    for (uint32_t i = 0; i < v->virtio_count; i++)
+        m->virtio[i] = (struct devtree_mmio_dev){ .base = v->virtio_slots[i].base,
+                                                  .size = v->virtio_slots[i].size,
+                                                  .spi = v->virtio_slots[i].spi };
+    int rc = devtree_fill_seeds(m);
+    if (rc != 0) {
+        free(m);
+        snprintf(err, errlen, "getrandom for the DT seeds: %s", strerror(-rc));
+        return -1;
+    }
+    *size = devtree_build(m, *blob, DEVTREE_BUF_SIZE, err, errlen);
+    explicit_bzero(m, sizeof *m);
+    free(m);
+    return *size < 0 ? -1 : 0;
+}
+
+static int write_file(const char *path, const void *data, size_t len, char *err, size_t errlen)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        snprintf(err, errlen, "--dump-dtb: cannot create '%s': %s", path, strerror(errno));
+        return -1;
+    }
+    const uint8_t *p = data;
+    while (len > 0) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            snprintf(err, errlen, "--dump-dtb: writing '%s': %s", path, strerror(errno));
+            close(fd);
+            return -1;
+        }
+        p += n;
+        len -= (size_t)n;
+    }
+    return close(fd) == 0 ? 0 : -1;
+}
+
+/* Builds the VM up to the point where it can run. Returns 0, 1 for --dump-dtb done, -1 on error. */
+static int build_vm(struct vmm *v, char *err, size_t errlen)
+{
+    const struct vmm_config *cfg = v->cfg;
+    if (vm_open(&v->vm, cfg->mem_bytes, cfg->cpus, err, errlen) != 0)
+        return -1;
+    crash_wipe_arm(&v->vm.mem, v->vm.vm_fd); /* from here on, even a VMM crash wipes guest RAM */
+    note(v, "VM: %llu MiB RAM at 0x%llx, IPA %u bits, %u vCPU(s) (at %llu us)",
+         (unsigned long long)(cfg->mem_bytes >> 20), (unsigned long long)DRAM_BASE, v->vm.ipa_bits, cfg->cpus,
+         elapsed_us(v));
+    if (load_guest(v, err, errlen) != 0)
+        return -1;
+    if (vm_create_gic(&v->vm, err, errlen) != 0 || vm_create_vcpus(&v->vm, err, errlen) != 0 ||
+        vm_finalize_gic(&v->vm, err, errlen) != 0)
+        return -1;
+    note(v, "vGICv%d, vCPU 0 MPIDR 0x%llx (at %llu us)", v->vm.gic_version, (unsigned long long)v->vm.vcpus[0].mpidr,
+         elapsed_us(v));
+    v->loop = event_loop_create();
+    if (v->loop == NULL) {
+        snprintf(err, errlen, "cannot create the I/O event loop");
+        return -1;
+    }
+    if (create_devices(v, err, errlen) != 0)
+        return -1;
+
+    void *blob;
+    long size;
+    int rc = build_device_tree(v, &blob, &size, err, errlen);
+    if (rc == 0 && cfg->dump_dtb != NULL) {
+        rc = write_file(cfg->dump_dtb, blob, (size_t)size, err, errlen);
+        explicit_bzero(blob, DEVTREE_BUF_SIZE);
+        free(blob);
+        return rc == 0 ? 1 : -1;
+    }
+    if (rc == 0)
+        rc = boot_place_dtb(&v->vm.mem, v->dtb_gpa, blob, (size_t)size, err, errlen);
+    if (blob != NULL)
+        explicit_bzero(blob, DEVTREE_BUF_SIZE); /* it held the RNG seeds */
+    free(blob);
+    if (rc != 0)
+        return -1;
+    return vm_set_boot_regs(&v->vm, v->kernel.load_gpa, v->dtb_gpa, err, errlen);
+}
+
+/* Takes a pending SIGTERM/SIGINT/SIGHUP, if any, as the end of the VM. Returns the signal or 0. */
+static int take_signal(struct vmm *v)
+{
+    struct signalfd_siginfo si;
+    if (read(v->signal_fd, &si, sizeof si) != (ssize_t)sizeof si)
+        return 0;
+    v->vm.end_signal = (int)si.ssi_signo;
+    vm_end(&v->vm, VM_END_SIGNAL, "stopped by signal %u", si.ssi_signo);
+    return (int)si.ssi_signo;
+}
+
+/* Waits for the VM to end or a signal. Returns the signal number, or 0 when the VM ended. */
+static int wait_for_end(struct vmm *v)
+{
+    struct pollfd fds[2] = { { .fd = v->vm.end_fd, .events = POLLIN }, { .fd = v->signal_fd, .events = POLLIN } };
+    for (;;) {
+        if (poll(fds, 2, -1) < 0) {
+            if (errno == EINTR)
+                continue;
+            vm_end(&v->vm, VM_END_ERROR, "poll: %s", strerror(errno));
+            return 0;
+        }
+        if (fds[1].revents & POLLIN) {
+            int sig = take_signal(v);
+            if (sig != 0)
+                return sig;
+        }
+        if (fds[0].revents & POLLIN)
+            return 0;
+    }
+}
+
+static int run_vm(struct vmm *v, char *err, size_t errlen)
+{
+    console_attach_input(&v->console, &v->uart, v->loop); /* fds join the loop before it runs */
+    if (event_loop_start(v->loop) != 0) {
+        snprintf(err, errlen, "cannot start the I/O thread");
+        return -1;
+    }
+    v->loop_running = true;
+    if (take_signal(v) != 0)
+        return 0; /* signalled while the VM was being built: never run it */
+    if (sandbox_install_seccomp(err, errlen) != 0)
+        return -1;
+    note(v, "VM built, seccomp filter on, starting %u vCPU(s) at %llu us", v->vm.vcpu_count, elapsed_us(v));
+    if (vm_start(&v->vm, err, errlen) != 0)
+        return -1;
+    wait_for_end(v);
+    vm_stop(&v->vm);
+    return 0;
+}
+
+static long rss_kib(void)
+{
+    FILE *f = fopen("/proc/self/status", "re");
+    char line[128];
+    long kib = -1;
+    if (f == NULL)
+        return -1;
+    while (fgets(line, sizeof line, f) != NULL)
+        if (sscanf(line, "VmRSS: %ld kB", &kib) == 1)
+            break;
+    fclose(f);
+    return kib;
+}
+
+/* Stops everything, wipes guest RAM and releases the rest. Returns EXIT_ERROR when the wipe
+ * verification failed, else `status`. */
+static int teardown(struct vmm *v, int status)
+{
+    if (v->vm_opened)
+        vm_stop(&v->vm);
+    if (v->loop_running)
+        event_loop_stop(v->loop);
+    v->loop_running = false;
+    if (v->virtio_created)
+        virtio_devices_destroy(); /* after the vCPUs and the loop stopped, before the wipe */
+    v->virtio_created = false;
+    crash_wipe_disarm(); /* the normal wipe takes over */
+    if (v->vm_opened && v->vm.mem.hva != NULL) {
+        if (v->verbose > 0) {
+            long rss = rss_kib();
+            uint64_t guest = guest_mem_resident_bytes(&v->vm.mem) >> 10;
+            note(v, "RSS %ld KiB = guest RAM %llu KiB + VMM %lld KiB", rss, (unsigned long long)guest,
+                 (long long)rss - (long long)guest);
+        }
+        uint64_t mem_size = v->vm.mem.size;
+        struct guest_mem_wipe_stats ws;
+        int wr = guest_mem_wipe(&v->vm.mem, v->cfg->verify_wipe, &ws);
+        note(v, "%llu MMIO exits to user space", (unsigned long long)atomic_load(&v->vm.mmio_exits));
+        note(v, "wiped %llu KiB of touched memory (of %llu MiB) in %llu us, munmap %llu us",
+             (unsigned long long)(ws.resident_bytes >> 10), (unsigned long long)(mem_size >> 20),
+             (unsigned long long)(ws.wipe_ns / 1000), (unsigned long long)(ws.unmap_ns / 1000));
+        if (v->cfg->verify_wipe && wr == 0)
+            fprintf(stderr, "silo-vmm: wipe verified: all %llu KiB of touched guest memory read zero before munmap\n",
+                    (unsigned long long)(ws.resident_bytes >> 10));
+        if (wr != 0) {
+            fprintf(stderr, "silo-vmm: wipe verification FAILED: a touched guest page was not zero\n");
+            status = EXIT_ERROR;
+        }
+    }
+    if (v->vm_opened)
+        vm_close(&v->vm);
+    event_loop_destroy(v->loop);
+    v->loop = NULL;
+    if (v->uart_ready) {
+        if (v->uart.irq.fd >= 0)
+            close(v->uart.irq.fd);
+        uart_8250_destroy(&v->uart);
+    }
+    if (v->rtc_ready)
+        rtc_pl031_destroy(&v->rtc);
+    if (v->console_open)
+        console_close(&v->console);
+    return status;
+}
+
+static int status_for_end(struct vmm *v)
+{
+    int reason = atomic_load(&v->vm.end_reason);
+    switch (reason) {
+    case VM_END_POWEROFF:
+        note(v, "%s", v->vm.end_message);
+        return EXIT_POWEROFF;
+    case VM_END_RESET:
+        fprintf(stderr, "silo-vmm: %s (exit status %d)\n", v->vm.end_message, EXIT_RESET);
+        return EXIT_RESET;
+    case VM_END_SIGNAL:
+        fprintf(stderr, "silo-vmm: %s; VM stopped\n", v->vm.end_message);
+        return 128 + v->vm.end_signal;
+    case VM_END_CRASH:
+        fprintf(stderr, "silo-vmm: %s\n", v->vm.end_message);
+        return EXIT_CRASH;
+    default:
+        fprintf(stderr, "silo-vmm: %s\n", v->vm.end_message[0] ? v->vm.end_message : "VM ended unexpectedly");
+        return EXIT_ERROR;
+    }
+}
+
+static int setup_signals(void)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    sigaddset(&set, VM_KICK_SIGNAL);
+    /* Blocked here, before any thread exists, so every thread inherits the mask; SIGTERM and
+     * SIGINT are then read from a signalfd at any stage, vCPU threads unblock only the kick. */
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    vm_install_kick_handler();
+    sigdelset(&set, VM_KICK_SIGNAL);
+    return signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+}
+
+int main(int argc, char **argv)
+{
+    struct vmm v;
+    memset(&v, 0, sizeof v);
+    v.start_ns = boot_marker_now_ns();
+    sandbox_close_inherited_fds(); /* nothing from the parent beyond stdin/stdout/stderr */
+    mallopt(M_ARENA_MAX, 1); /* one malloc arena: threads must not each reserve their own */
+
+    struct vmm_config cfg;
+    struct cli_extra extra;
+    char err[512] = "";
+    enum cli_result cr = cli_parse(argc, argv, &cfg, &extra, stdout, err, sizeof err);
+    if (cr != CLI_RUN) {
+        if (cr == CLI_ERROR)
+            fprintf(stderr, "silo-vmm: %s\n", err);
+        cli_release();
+        return cr == CLI_EXIT_OK ? 0 : EXIT_ERROR;
+    }
+    v.cfg = &cfg;
+    v.verbose = extra.verbose;
+    note(&v, "command line parsed at %llu us", elapsed_us(&v));
+    v.signal_fd = setup_signals();
+    if (v.signal_fd < 0) {
+        fprintf(stderr, "silo-vmm: signalfd: %s\n", strerror(errno));
+        return EXIT_ERROR;
+    }
+
+    int status = EXIT_ERROR;
+    if (console_open(&v.console, cfg.console, err, sizeof err) != 0) {
+        fprintf(stderr, "silo-vmm: %s\n", err);
+        goto out;
+    }
+    v.console_open = true;
+    v.vm_opened = true; /* vm_open leaves a closable vm even when it fails */
+    int built = build_vm(&v, err, sizeof err);
+    if (built < 0) {
+        fprintf(stderr, "silo-vmm: %s\n", err);
+        goto out;
+    }
+    if (built == 1) {
+        note(&v, "device tree written to %s", cfg.dump_dtb);
+        status = 0;
+        goto out;
+    }
+    if (run_vm(&v, err, sizeof err) != 0) {
+        fprintf(stderr, "silo-vmm: %s\n", err);
+        goto out;
+    }
+    status = status_for_end(&v);
+out:
+    status = teardown(&v, status);
+    close(v.signal_fd);
+    cli_release();
+    return status;
+}

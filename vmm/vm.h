@@ -1,0 +1,108 @@
+/* vmm/vm.h — the KVM virtual machine: /dev/kvm and its capabilities, IPA sizing, guest RAM
+ * registration, the vGIC (v3, falling back to v2), vCPU creation and threads, the run loop
+ * (MMIO dispatch, PSCI system events) and the eventfd hooks devices use (irqfd, ioeventfd).
+ *
+ * Set-up order (as Firecracker and kvmtool do it):
+ *   vm_open          /dev/kvm, API 12, required caps, IPA size -> KVM_CREATE_VM, RAM + memslot
+ *   vm_create_gic    KVM_CREATE_DEVICE(VGIC_V3) or VGIC_V2; distributor/redistributor addresses
+ *   vm_create_vcpus  KVM_CREATE_VCPU, KVM_ARM_PREFERRED_TARGET, PSCI 0.2, secondaries POWER_OFF,
+ *                    KVM_ARM_VCPU_INIT, MPIDR_EL1 read back for the device tree
+ *   vm_finalize_gic  NR_IRQS, then CTRL_INIT (after the vCPUs exist)
+ *   ... devices (irqfds, ioeventfds, MMIO regions), device tree ...
+ *   vm_set_boot_regs PC = kernel, X0 = DTB (vCPU 0); PSTATE = EL1h with DAIF masked (all)
+ *   vm_start         one thread per vCPU
+ *   vm_stop          any thread: kicks every vCPU out of KVM_RUN (immediate_exit + SIGUSR1) and
+ *                    joins them
+ * The VM ends when a vCPU sees PSCI SYSTEM_OFF / SYSTEM_RESET, a crash, or an error; that
+ * records the end reason once and signals end_fd, which the main thread waits on.
+ *
+ * Signals: the caller must block SIGUSR1 (and whatever it waits for with signalfd) in every
+ * thread before vm_start and call vm_install_kick_handler once; vCPU threads unblock SIGUSR1.
+ */
+#ifndef SILO_VMM_VM_H
+#define SILO_VMM_VM_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "devices/irq.h"
+#include "vmm/guest_mem.h"
+#include "vmm/mmio_bus.h"
+
+#define VM_KICK_SIGNAL SIGUSR1
+
+enum vm_end_reason {
+    VM_RUNNING = 0,
+    VM_END_POWEROFF, /* PSCI SYSTEM_OFF */
+    VM_END_RESET,    /* PSCI SYSTEM_RESET */
+    VM_END_CRASH,    /* guest crash, KVM internal error, failed entry, unhandled exit */
+    VM_END_ERROR,    /* a VMM-side error while running */
+    VM_END_SIGNAL,   /* SIGTERM / SIGINT */
+};
+
+struct vm;
+
+struct vcpu {
+    struct vm *vm;
+    uint32_t index;
+    int fd;
+    struct kvm_run *run;
+    pthread_t thread;
+    bool thread_started;
+    uint64_t mpidr;
+};
+
+struct vm {
+    int kvm_fd;
+    int vm_fd;
+    uint32_t ipa_bits;
+    struct guest_mem mem;
+    struct mmio_bus bus;
+
+    int gic_fd;
+    int gic_version; /* 3 or 2 */
+    uint64_t gic_dist_base, gic_dist_size;
+    uint64_t gic_redist_base, gic_redist_size; /* v2: the CPU interface */
+
+    uint32_t vcpu_count;
+    struct vcpu *vcpus;
+    size_t run_mmap_size;
+
+    _Atomic int end_reason;
+    int end_signal;        /* for VM_END_SIGNAL */
+    char end_message[200]; /* why it ended, for VM_END_CRASH / VM_END_ERROR */
+    int end_fd;            /* eventfd: readable once the VM has ended */
+    _Atomic bool stopping;
+    _Atomic unsigned unhandled_mmio_reports;
+    _Atomic unsigned long long mmio_exits; /* for -v: every exit costs a round trip to user space */
+};
+
+/* Opens KVM, checks capabilities, sizes the IPA space, creates the VM, maps `mem_bytes` of RAM at
+ * DRAM_BASE and registers it. Checks `cpus` against the host and KVM. Returns 0 or -1 with a
+ * one-line reason in err. After a failure vm_close still works. */
+int vm_open(struct vm *vm, uint64_t mem_bytes, uint32_t cpus, char *err, size_t errlen);
+int vm_create_gic(struct vm *vm, char *err, size_t errlen);
+int vm_create_vcpus(struct vm *vm, char *err, size_t errlen);
+int vm_finalize_gic(struct vm *vm, char *err, size_t errlen);
+
+/* An interrupt line: a new eventfd bound to `spi` with KVM_IRQFD. Returns 0 or -errno. */
+int vm_irq_line(struct vm *vm, uint32_t spi, struct irq_line *line);
+/* The vm_services hooks (void *vm is a struct vm *). */
+int vm_hook_add_ioeventfd(void *vm, uint64_t gpa, uint32_t datamatch, int fd);
+int vm_hook_add_irqfd(void *vm, uint32_t spi, int fd);
+
+int vm_set_boot_regs(struct vm *vm, uint64_t entry, uint64_t dtb, char *err, size_t errlen);
+void vm_install_kick_handler(void);
+int vm_start(struct vm *vm, char *err, size_t errlen);
+
+/* Records why the VM ended (first caller wins) and wakes end_fd. Safe from any thread. */
+void vm_end(struct vm *vm, enum vm_end_reason reason, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Stops and joins every vCPU thread. Idempotent. */
+void vm_stop(struct vm *vm);
+/* Closes every fd and frees the vCPUs. Does NOT touch guest RAM: wipe it with guest_mem_wipe. */
+void vm_close(struct vm *vm);
+
+#endif
