@@ -1,0 +1,43 @@
+# tools/bench/agents.sh — exec -> "agent ready" (agentd saw the agent's port accept) for the C
+# and the Node SDK sample agents, each in its own microVM booted from its ext4 image
+# (copy-on-write root, vsock), under silo-vmm and under the peer (QEMU -accel kvm, virtio-blk
+# snapshot=on, vhost-vsock), alternating, median of BENCH_AGENT_RUNS (default 3). Then the
+# image sizes. In the dev host: nested KVM under TCG, so only the ratio is meaningful.
+. /silo/tools/bench/lib.sh
+runs=${BENCH_AGENT_RUNS:-3}
+
+# one_boot VMM NAME: boots, waits for ready, asks agentd to shut down, prints ready_ms
+one_boot() {
+    VMM=$1
+    . /silo/tests/e2e/guest_agents.lib
+    if boot_agent "$2"; then
+        control SHUTDOWN >/dev/null
+        wait_vm_exit 60 || stop_agent
+        field ready_ms "$(cat "$W/$2.boottime" 2>/dev/null)"
+    else
+        stop_agent
+        echo "# $1 $2: did not become ready" >&2
+    fi
+}
+
+for agent in c-echo node-sdk; do
+    : >/tmp/ba.silo; : >/tmp/ba.qemu
+    i=0
+    while [ $i -lt "$runs" ]; do
+        one_boot silo "$agent" >>/tmp/ba.silo
+        one_boot qemu "$agent" >>/tmp/ba.qemu
+        i=$((i + 1))
+    done
+    eval "silo_$(echo $agent | tr - _)=\$(grep -v '^$' /tmp/ba.silo | median)"
+    eval "qemu_$(echo $agent | tr - _)=\$(grep -v '^$' /tmp/ba.qemu | median)"
+done
+
+echo
+echo "== agents: exec -> agent ready (its port accepts), 2 vCPUs, 1 GiB, median of $runs (dev host)"
+header "figure"
+row "C sample agent (ms)" "$silo_c_echo" "$qemu_c_echo"
+row "Node AgentCore SDK agent (ms)" "$silo_node_sdk" "$qemu_node_sdk"
+echo "image sizes (apparent / allocated):"
+for f in /silo/extra/images/*.ext4; do
+    echo "  $(basename "$f"): $(( $(stat -c %s "$f") / 1048576 )) MiB / $(du -m "$f" | cut -f1) MiB"
+done
