@@ -2,6 +2,7 @@
  * (see loader.h). Nothing is read into a whole-file buffer: files are pread straight into guest
  * RAM, and gzip is inflated from a small window straight into guest RAM. */
 #include "boot/loader.h"
+#include "vmm/error_message.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -24,18 +25,6 @@ struct source {
     int fd;
     uint64_t size;
 };
-
-static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (err != NULL && errlen > 0) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
 
 static uint64_t align_up(uint64_t v, uint64_t a)
 {
@@ -99,17 +88,17 @@ static int parse_image_header(const struct guest_mem *mem, const uint8_t *h, str
                               size_t errlen)
 {
     if (le32(h + 0x38) != ARM64_IMAGE_MAGIC)
-        return fail(err, errlen, "no arm64 Image magic \"ARM\\x64\" at offset 0x38");
+        return error_message(err, errlen, "no arm64 Image magic \"ARM\\x64\" at offset 0x38");
     uint64_t text_offset = le64(h + 0x08);
     uint64_t image_size = le64(h + 0x10);
     if (image_size == 0)
         text_offset = RAW_LOAD_OFFSET; /* booting.rst: legacy header, assume 0x80000 */
     if (text_offset >= BOOT_ALIGN || text_offset % 4096 != 0)
-        return fail(err, errlen, "bad text_offset 0x%llx in Image header (must be 4 KiB aligned, below 2 MiB)",
+        return error_message(err, errlen, "bad text_offset 0x%llx in Image header (must be 4 KiB aligned, below 2 MiB)",
                     (unsigned long long)text_offset);
     uint64_t room = mem->size > text_offset ? mem->size - text_offset : 0;
     if (image_size > room)
-        return fail(err, errlen, "Image header asks for %llu MiB (image_size 0x%llx) but guest RAM is %llu MiB",
+        return error_message(err, errlen, "Image header asks for %llu MiB (image_size 0x%llx) but guest RAM is %llu MiB",
                     (unsigned long long)mib(image_size + (1 << 20) - 1), (unsigned long long)image_size,
                     (unsigned long long)mib(mem->size));
     out->text_offset = text_offset;
@@ -129,7 +118,7 @@ static int check_entry_branch(const uint8_t *h, uint64_t file_bytes, char *err, 
         imm26 -= 0x04000000;
     int64_t target = 4 + imm26 * 4;
     if (target < 0 || (uint64_t)target >= file_bytes)
-        return fail(err, errlen, "truncated Image: its entry branch targets 0x%llx but only %llu bytes are present",
+        return error_message(err, errlen, "truncated Image: its entry branch targets 0x%llx but only %llu bytes are present",
                     (unsigned long long)target, (unsigned long long)file_bytes);
     return 0;
 }
@@ -140,10 +129,10 @@ static int finish_image(const struct guest_mem *mem, const struct image_header *
     uint64_t load = mem->gpa_base + ih->text_offset;
     uint64_t reserved = ih->image_size != 0 ? ih->image_size : file_bytes;
     if (ih->image_size != 0 && file_bytes > ih->image_size)
-        return fail(err, errlen, "Image is %llu bytes, larger than its header's image_size %llu (corrupt header)",
+        return error_message(err, errlen, "Image is %llu bytes, larger than its header's image_size %llu (corrupt header)",
                     (unsigned long long)file_bytes, (unsigned long long)ih->image_size);
     if (!guest_mem_contains(mem, load, reserved))
-        return fail(err, errlen, "kernel needs %llu MiB but guest RAM is %llu MiB",
+        return error_message(err, errlen, "kernel needs %llu MiB but guest RAM is %llu MiB",
                     (unsigned long long)mib(reserved + ih->text_offset + (1 << 20) - 1),
                     (unsigned long long)mib(mem->size));
     out->format = format;
@@ -164,7 +153,7 @@ static int load_plain_image(struct guest_mem *mem, const struct source *src, con
     if (finish_image(mem, &ih, src->size, KERNEL_IMAGE, out, err, errlen) != 0)
         return -1;
     if (source_read(src, 0, guest_mem_ptr(mem, out->load_gpa, src->size), src->size) != 0)
-        return fail(err, errlen, "read error while loading the Image");
+        return error_message(err, errlen, "read error while loading the Image");
     return 0;
 }
 
@@ -185,7 +174,7 @@ static int64_t inflate_into(struct inflater *in, uint8_t *dst, uint64_t cap, cha
     while (produced < cap && !in->ended) {
         if (in->zs.avail_in == 0) {
             if (in->in_off >= in->src->size)
-                return fail(err, errlen, "truncated gzip stream (ends after %llu bytes of output)",
+                return error_message(err, errlen, "truncated gzip stream (ends after %llu bytes of output)",
                             (unsigned long long)(in->zs.total_out));
             uint64_t n = in->src->size - in->in_off;
             if (in->src->buf != NULL) {
@@ -194,7 +183,7 @@ static int64_t inflate_into(struct inflater *in, uint8_t *dst, uint64_t cap, cha
             } else {
                 n = n > GZIP_WINDOW ? GZIP_WINDOW : n;
                 if (source_read(in->src, in->in_off, in->window, n) != 0)
-                    return fail(err, errlen, "read error in the gzip file");
+                    return error_message(err, errlen, "read error in the gzip file");
                 in->zs.next_in = in->window;
             }
             in->zs.avail_in = (uInt)n;
@@ -211,7 +200,7 @@ static int64_t inflate_into(struct inflater *in, uint8_t *dst, uint64_t cap, cha
         else if (r == Z_BUF_ERROR && in->zs.avail_in == 0)
             continue; /* needs more input */
         else if (r != Z_OK)
-            return fail(err, errlen, "corrupt gzip data: %s", in->zs.msg != NULL ? in->zs.msg : zError(r));
+            return error_message(err, errlen, "corrupt gzip data: %s", in->zs.msg != NULL ? in->zs.msg : zError(r));
     }
     return (int64_t)produced;
 }
@@ -222,10 +211,10 @@ static int load_gzip_image(struct guest_mem *mem, const struct source *src, stru
     struct inflater in = { .src = src };
     int ret = -1;
     if (src->buf == NULL && (in.window = malloc(GZIP_WINDOW)) == NULL)
-        return fail(err, errlen, "out of memory");
+        return error_message(err, errlen, "out of memory");
     if (inflateInit2(&in.zs, 16 + MAX_WBITS) != Z_OK) {
         free(in.window);
-        return fail(err, errlen, "zlib initialisation failed");
+        return error_message(err, errlen, "zlib initialisation failed");
     }
     uint8_t h[ARM64_IMAGE_HEADER_SIZE];
     struct image_header ih;
@@ -233,7 +222,7 @@ static int load_gzip_image(struct guest_mem *mem, const struct source *src, stru
     if (got < 0)
         goto out;
     if (got < (int64_t)sizeof h) {
-        fail(err, errlen, "gzip data inflates to %lld bytes, too short for an arm64 Image", (long long)got);
+        error_message(err, errlen, "gzip data inflates to %lld bytes, too short for an arm64 Image", (long long)got);
         goto out;
     }
     if (parse_image_header(mem, h, &ih, err, errlen) != 0) {
@@ -245,7 +234,7 @@ static int load_gzip_image(struct guest_mem *mem, const struct source *src, stru
     uint64_t cap = ih.image_size != 0 ? ih.image_size : ram_end(mem) - load;
     uint8_t *dst = guest_mem_ptr(mem, load, cap);
     if (dst == NULL) {
-        fail(err, errlen, "kernel does not fit in guest RAM");
+        error_message(err, errlen, "kernel does not fit in guest RAM");
         goto out;
     }
     memcpy(dst, h, sizeof h);
@@ -260,7 +249,7 @@ static int load_gzip_image(struct guest_mem *mem, const struct source *src, stru
             goto out;
         if (more == 0 && in.ended)
             goto done;
-        fail(err, errlen, "inflated kernel is larger than %s (%llu bytes)",
+        error_message(err, errlen, "inflated kernel is larger than %s (%llu bytes)",
              ih.image_size != 0 ? "its header's image_size" : "guest RAM", (unsigned long long)cap);
         goto out;
     }
@@ -326,10 +315,10 @@ static int load_raw(struct guest_mem *mem, const struct source *src, struct kern
     uint64_t load = mem->gpa_base + RAW_LOAD_OFFSET;
     uint8_t *dst = guest_mem_ptr(mem, load, src->size);
     if (dst == NULL)
-        return fail(err, errlen, "raw binary of %llu bytes does not fit in %llu MiB of guest RAM at +0x80000",
+        return error_message(err, errlen, "raw binary of %llu bytes does not fit in %llu MiB of guest RAM at +0x80000",
                     (unsigned long long)src->size, (unsigned long long)mib(mem->size));
     if (source_read(src, 0, dst, src->size) != 0)
-        return fail(err, errlen, "read error while loading the raw binary");
+        return error_message(err, errlen, "read error while loading the raw binary");
     out->format = KERNEL_RAW;
     out->load_gpa = load;
     out->file_bytes = src->size;
@@ -346,21 +335,21 @@ static int load_from_source(struct guest_mem *mem, const struct source *src, str
     uint64_t n = src->size < sizeof h ? src->size : sizeof h;
 
     if (mem->hva == NULL)
-        return fail(err, errlen, "guest RAM is not mapped");
+        return error_message(err, errlen, "guest RAM is not mapped");
     if (src->size == 0)
-        return fail(err, errlen, "empty file");
+        return error_message(err, errlen, "empty file");
     if (source_read(src, 0, h, n) != 0)
-        return fail(err, errlen, "read error");
+        return error_message(err, errlen, "read error");
     if (n >= 2 && h[0] == 0x1f && h[1] == 0x8b)
         return load_gzip_image(mem, src, out, err, errlen);
     if (n == sizeof h && le32(h + 0x38) == ARM64_IMAGE_MAGIC)
         return load_plain_image(mem, src, h, out, err, errlen);
     if (n == sizeof h && looks_like_image_header(h))
-        return fail(err, errlen, "arm64 Image header with a corrupt magic (0x%08x at 0x38, want 0x%08x)",
+        return error_message(err, errlen, "arm64 Image header with a corrupt magic (0x%08x at 0x38, want 0x%08x)",
                     le32(h + 0x38), ARM64_IMAGE_MAGIC);
     const char *why = not_a_kernel(h, n);
     if (why != NULL)
-        return fail(err, errlen, "not a bootable kernel: %s", why);
+        return error_message(err, errlen, "not a bootable kernel: %s", why);
     return load_raw(mem, src, out, err, errlen);
 }
 
@@ -375,9 +364,9 @@ int boot_load_kernel_fd(struct guest_mem *mem, int fd, struct kernel_info *out, 
 {
     struct stat st;
     if (fstat(fd, &st) != 0)
-        return fail(err, errlen, "cannot stat: %s", strerror(errno));
+        return error_message(err, errlen, "cannot stat: %s", strerror(errno));
     if (!S_ISREG(st.st_mode))
-        return fail(err, errlen, "not a regular file");
+        return error_message(err, errlen, "not a regular file");
     struct source src = { .buf = NULL, .fd = fd, .size = (uint64_t)st.st_size };
     return load_from_source(mem, &src, out, err, errlen);
 }
@@ -387,7 +376,7 @@ int boot_load_kernel_file(struct guest_mem *mem, const char *path, struct kernel
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
-        return fail(err, errlen, "cannot open: %s", strerror(errno));
+        return error_message(err, errlen, "cannot open: %s", strerror(errno));
     int r = boot_load_kernel_fd(mem, fd, out, err, errlen);
     close(fd);
     return r;
@@ -398,20 +387,20 @@ int boot_load_initrd_file(struct guest_mem *mem, const char *path, uint64_t gpa,
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
-        return fail(err, errlen, "cannot open: %s", strerror(errno));
+        return error_message(err, errlen, "cannot open: %s", strerror(errno));
     struct stat st;
     int r = -1;
     if (fstat(fd, &st) != 0) {
-        fail(err, errlen, "cannot stat: %s", strerror(errno));
+        error_message(err, errlen, "cannot stat: %s", strerror(errno));
     } else if (!S_ISREG(st.st_mode)) {
-        fail(err, errlen, "not a regular file");
+        error_message(err, errlen, "not a regular file");
     } else if (!guest_mem_contains(mem, gpa, (uint64_t)st.st_size)) {
-        fail(err, errlen, "initrd of %llu bytes does not fit in guest RAM above the kernel",
+        error_message(err, errlen, "initrd of %llu bytes does not fit in guest RAM above the kernel",
              (unsigned long long)st.st_size);
     } else {
         struct source src = { .buf = NULL, .fd = fd, .size = (uint64_t)st.st_size };
         if (source_read(&src, 0, guest_mem_ptr(mem, gpa, src.size), src.size) != 0) {
-            fail(err, errlen, "read error (file changed while loading?)");
+            error_message(err, errlen, "read error (file changed while loading?)");
         } else {
             *size_out = src.size;
             r = 0;
@@ -434,10 +423,10 @@ uint64_t boot_dtb_gpa(uint64_t end_of_loaded)
 int boot_place_dtb(struct guest_mem *mem, uint64_t gpa, const void *dtb, size_t size, char *err, size_t errlen)
 {
     if (size > DTB_MAX_SIZE)
-        return fail(err, errlen, "device tree of %zu bytes exceeds the 2 MiB limit", size);
+        return error_message(err, errlen, "device tree of %zu bytes exceeds the 2 MiB limit", size);
     void *dst = guest_mem_ptr(mem, gpa, size);
     if (dst == NULL || gpa % 8 != 0)
-        return fail(err, errlen, "no room for the device tree at 0x%llx: guest RAM too small for kernel + initrd",
+        return error_message(err, errlen, "no room for the device tree at 0x%llx: guest RAM too small for kernel + initrd",
                     (unsigned long long)gpa);
     memcpy(dst, dtb, size);
     return 0;

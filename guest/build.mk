@@ -2,11 +2,11 @@
 
 # tiny-init: PID 1 of build/guest/tiny-initrd.cpio, for bare boot tests and benchmarks
 ARM64_PROGRAMS += tiny-init
-tiny-init_SRCS := guest/tiny-init/init.c
+tiny-init_SRCS := guest/tiny-init/init.c guest/init/boot_marker.c
 
 # silo-init: PID 1 of every agent microVM (/silo/init in each image, see guest/init/init.c)
 ARM64_PROGRAMS += silo-init
-silo-init_SRCS := guest/init/init.c
+silo-init_SRCS := guest/init/init.c guest/init/boot_marker.c
 
 # agentd: starts the agent, bridges vsock 8080/8000/9000 to it, control protocol on 1024
 AGENTD_SRCS := guest/agentd/agentd.c guest/agentd/bridge.c guest/agentd/probe.c \

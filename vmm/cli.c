@@ -1,5 +1,6 @@
 /* vmm/cli.c — command-line and JSON config parsing for silo-vmm (see cli.h). */
 #include "vmm/cli.h"
+#include "vmm/error_message.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -17,16 +18,6 @@ static struct json_object *json_docs[8];
 static size_t json_doc_count;
 static char *owned_strings[VMM_MAX_DISKS * 2];
 static size_t owned_count;
-
-static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return -1;
-}
 
 void cli_usage(FILE *out)
 {
@@ -150,11 +141,11 @@ static char *own_string(const char *s, size_t len)
 static int add_disk(struct vmm_config *cfg, const char *spec, char *err, size_t errlen)
 {
     if (cfg->disk_count == VMM_MAX_DISKS)
-        return fail(err, errlen, "--disk: at most %d disks", VMM_MAX_DISKS);
+        return error_message(err, errlen, "--disk: at most %d disks", VMM_MAX_DISKS);
     const char *comma = strchr(spec, ',');
     size_t path_len = comma != NULL ? (size_t)(comma - spec) : strlen(spec);
     if (path_len == 0)
-        return fail(err, errlen, "--disk: '%s' has no path", spec);
+        return error_message(err, errlen, "--disk: '%s' has no path", spec);
     struct vmm_disk d = { 0 };
     while (comma != NULL) {
         const char *opt = comma + 1;
@@ -165,11 +156,11 @@ static int add_disk(struct vmm_config *cfg, const char *spec, char *err, size_t 
         else if (len == 3 && strncmp(opt, "cow", 3) == 0)
             d.cow = true;
         else
-            return fail(err, errlen, "--disk: unknown flag '%.*s' in '%s' (flags: ro, cow)", (int)len, opt, spec);
+            return error_message(err, errlen, "--disk: unknown flag '%.*s' in '%s' (flags: ro, cow)", (int)len, opt, spec);
     }
     d.path = strchr(spec, ',') == NULL ? spec : own_string(spec, path_len);
     if (d.path == NULL)
-        return fail(err, errlen, "--disk: out of memory");
+        return error_message(err, errlen, "--disk: out of memory");
     cfg->disks[cfg->disk_count++] = d;
     return 0;
 }
@@ -203,7 +194,7 @@ static const struct option_def *find_option(const char *name, size_t len)
 static int non_empty(const char *name, const char *value, char *err, size_t errlen)
 {
     if (value == NULL || value[0] == '\0')
-        return fail(err, errlen, "--%s: empty value", name);
+        return error_message(err, errlen, "--%s: empty value", name);
     return 0;
 }
 
@@ -221,21 +212,21 @@ static int apply_option(const struct option_def *opt, const char *value, bool fl
         cfg->initrd_path = value;
     } else if (strcmp(n, "cmdline") == 0) {
         if (value == NULL)
-            return fail(err, errlen, "--cmdline: missing value");
+            return error_message(err, errlen, "--cmdline: missing value");
         cfg->cmdline = value;
     } else if (strcmp(n, "mem") == 0) {
         if (cli_parse_size(value, &v) != 0)
-            return fail(err, errlen, "--mem: '%s' is not a size (use e.g. 512M, 2G, or a number of MiB)", value);
+            return error_message(err, errlen, "--mem: '%s' is not a size (use e.g. 512M, 2G, or a number of MiB)", value);
         if (v < VMM_MIN_MEM)
-            return fail(err, errlen, "--mem: %s is too small (at least 16M)", value);
+            return error_message(err, errlen, "--mem: %s is too small (at least 16M)", value);
         if (v > VMM_MAX_MEM)
-            return fail(err, errlen, "--mem: %s is too large (at most 1T)", value);
+            return error_message(err, errlen, "--mem: %s is too large (at most 1T)", value);
         if (v % (64 * 1024) != 0)
-            return fail(err, errlen, "--mem: %s is not a multiple of 64K", value);
+            return error_message(err, errlen, "--mem: %s is not a multiple of 64K", value);
         cfg->mem_bytes = v;
     } else if (strcmp(n, "cpus") == 0) {
         if (parse_uint(value, ~0u, &v) != 0 || v == 0 || v > VMM_MAX_CPUS)
-            return fail(err, errlen, "--cpus: '%s' is not a CPU count from 1 to %d", value, VMM_MAX_CPUS);
+            return error_message(err, errlen, "--cpus: '%s' is not a CPU count from 1 to %d", value, VMM_MAX_CPUS);
         cfg->cpus = (uint32_t)v;
     } else if (strcmp(n, "console") == 0) {
         cfg->console = value;
@@ -243,7 +234,7 @@ static int apply_option(const struct option_def *opt, const char *value, bool fl
         return add_disk(cfg, value, err, errlen);
     } else if (strcmp(n, "vsock-cid") == 0) {
         if (parse_uint(value, 0xfffffffeu, &v) != 0 || v < 3)
-            return fail(err, errlen, "--vsock-cid: '%s' is not a guest CID (3..4294967294)", value);
+            return error_message(err, errlen, "--vsock-cid: '%s' is not a guest CID (3..4294967294)", value);
         cfg->vsock_cid = (uint32_t)v;
     } else if (strcmp(n, "vsock-uds") == 0) {
         cfg->vsock_uds = value;
@@ -257,7 +248,7 @@ static int apply_option(const struct option_def *opt, const char *value, bool fl
         extra->verbose = flag ? extra->verbose + 1 : 0;
     } else if (strcmp(n, "config") == 0) {
         if (from_json)
-            return fail(err, errlen, "config: \"config\" cannot be nested in a config file");
+            return error_message(err, errlen, "config: \"config\" cannot be nested in a config file");
         return apply_config_file(value, cfg, extra, err, errlen);
     }
     return 0;
@@ -270,7 +261,7 @@ static int apply_json_value(const struct option_def *opt, struct json_object *va
     enum json_type t = json_object_get_type(val);
     if (opt->kind == OPT_FLAG) {
         if (t != json_type_boolean)
-            return fail(err, errlen, "%s: \"%s\" must be true or false", file, opt->name);
+            return error_message(err, errlen, "%s: \"%s\" must be true or false", file, opt->name);
         return apply_option(opt, NULL, json_object_get_boolean(val), cfg, extra, true, err, errlen);
     }
     if (strcmp(opt->name, "disk") == 0 && t == json_type_array) {
@@ -282,12 +273,12 @@ static int apply_json_value(const struct option_def *opt, struct json_object *va
     if (strcmp(opt->name, "disk") == 0 && t == json_type_object) {
         struct json_object *path, *flag;
         if (!json_object_object_get_ex(val, "path", &path) || json_object_get_type(path) != json_type_string)
-            return fail(err, errlen, "%s: a \"disk\" object needs a \"path\" string", file);
+            return error_message(err, errlen, "%s: a \"disk\" object needs a \"path\" string", file);
         if (cfg->disk_count == VMM_MAX_DISKS)
-            return fail(err, errlen, "--disk: at most %d disks", VMM_MAX_DISKS);
+            return error_message(err, errlen, "--disk: at most %d disks", VMM_MAX_DISKS);
         struct vmm_disk d = { .path = json_object_get_string(path) };
         if (d.path[0] == '\0')
-            return fail(err, errlen, "%s: empty disk path", file);
+            return error_message(err, errlen, "%s: empty disk path", file);
         if (json_object_object_get_ex(val, "ro", &flag))
             d.read_only = json_object_get_boolean(flag);
         if (json_object_object_get_ex(val, "cow", &flag))
@@ -296,13 +287,13 @@ static int apply_json_value(const struct option_def *opt, struct json_object *va
         return 0;
     }
     if (t != json_type_string && t != json_type_int)
-        return fail(err, errlen, "%s: \"%s\" must be a string%s", file, opt->name,
+        return error_message(err, errlen, "%s: \"%s\" must be a string%s", file, opt->name,
                     strcmp(opt->name, "mem") == 0 || strcmp(opt->name, "cpus") == 0 ||
                             strcmp(opt->name, "vsock-cid") == 0
                         ? " or a number"
                         : "");
     if (t == json_type_int && json_object_get_int64(val) < 0)
-        return fail(err, errlen, "%s: \"%s\" must not be negative", file, opt->name);
+        return error_message(err, errlen, "%s: \"%s\" must not be negative", file, opt->name);
     return apply_option(opt, json_object_get_string(val), false, cfg, extra, true, err, errlen);
 }
 
@@ -310,27 +301,27 @@ static int apply_config_file(const char *path, struct vmm_config *cfg, struct cl
                              size_t errlen)
 {
     if (json_doc_count == sizeof json_docs / sizeof json_docs[0])
-        return fail(err, errlen, "--config: too many config files");
+        return error_message(err, errlen, "--config: too many config files");
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
-        return fail(err, errlen, "--config: cannot open '%s': %s", path, strerror(errno));
+        return error_message(err, errlen, "--config: cannot open '%s': %s", path, strerror(errno));
     close(fd);
     struct json_object *doc = json_object_from_file(path);
     if (doc == NULL) {
         const char *why = json_util_get_last_err();
         why = why != NULL ? why : "parse error";
-        return fail(err, errlen, "--config: '%s' is not valid JSON: %.*s", path, (int)strcspn(why, "\n"), why);
+        return error_message(err, errlen, "--config: '%s' is not valid JSON: %.*s", path, (int)strcspn(why, "\n"), why);
     }
     json_docs[json_doc_count++] = doc; /* the config points into it from now on */
     if (json_object_get_type(doc) != json_type_object)
-        return fail(err, errlen, "--config: '%s' must hold a JSON object", path);
+        return error_message(err, errlen, "--config: '%s' must hold a JSON object", path);
     json_object_object_foreach(doc, key, val)
     {
         const struct option_def *opt = find_option(key, strlen(key));
         if (strcmp(key, "disks") == 0)
             opt = find_option("disk", 4);
         if (opt == NULL)
-            return fail(err, errlen, "%s: unknown key \"%s\"", path, key);
+            return error_message(err, errlen, "%s: unknown key \"%s\"", path, key);
         if (apply_json_value(opt, val, cfg, extra, path, err, errlen) != 0)
             return -1;
     }
@@ -341,7 +332,7 @@ static int check_readable(const char *what, const char *path, int mode, char *er
 {
     int fd = open(path, mode | O_CLOEXEC);
     if (fd < 0)
-        return fail(err, errlen, "--%s: cannot open '%s': %s", what, path, strerror(errno));
+        return error_message(err, errlen, "--%s: cannot open '%s': %s", what, path, strerror(errno));
     close(fd);
     return 0;
 }
@@ -349,7 +340,7 @@ static int check_readable(const char *what, const char *path, int mode, char *er
 static int validate(const struct vmm_config *cfg, char *err, size_t errlen)
 {
     if (cfg->kernel_path == NULL)
-        return fail(err, errlen, "--kernel is required (see --help)");
+        return error_message(err, errlen, "--kernel is required (see --help)");
     if (check_readable("kernel", cfg->kernel_path, O_RDONLY, err, errlen) != 0)
         return -1;
     if (cfg->initrd_path != NULL && check_readable("initrd", cfg->initrd_path, O_RDONLY, err, errlen) != 0)
@@ -360,9 +351,9 @@ static int validate(const struct vmm_config *cfg, char *err, size_t errlen)
             return -1;
     }
     if ((cfg->vsock_cid != 0) != (cfg->vsock_uds != NULL))
-        return fail(err, errlen, "--vsock-cid and --vsock-uds must be given together");
+        return error_message(err, errlen, "--vsock-cid and --vsock-uds must be given together");
     if (cfg->console == NULL || cfg->console[0] == '\0')
-        return fail(err, errlen, "--console: empty value");
+        return error_message(err, errlen, "--console: empty value");
     return 0;
 }
 
@@ -390,7 +381,7 @@ enum cli_result cli_parse(int argc, char **argv, struct vmm_config *cfg, struct 
             continue;
         }
         if (strncmp(arg, "--", 2) != 0) {
-            fail(err, errlen, "unexpected argument '%s' (see --help)", arg);
+            error_message(err, errlen, "unexpected argument '%s' (see --help)", arg);
             return CLI_ERROR;
         }
         const char *name = arg + 2;
@@ -398,13 +389,13 @@ enum cli_result cli_parse(int argc, char **argv, struct vmm_config *cfg, struct 
         size_t name_len = eq != NULL ? (size_t)(eq - name) : strlen(name);
         const struct option_def *opt = find_option(name, name_len);
         if (opt == NULL) {
-            fail(err, errlen, "unknown option '--%.*s' (see --help)", (int)name_len, name);
+            error_message(err, errlen, "unknown option '--%.*s' (see --help)", (int)name_len, name);
             return CLI_ERROR;
         }
         const char *value = NULL;
         if (opt->kind == OPT_FLAG) {
             if (eq != NULL) {
-                fail(err, errlen, "--%s takes no value", opt->name);
+                error_message(err, errlen, "--%s takes no value", opt->name);
                 return CLI_ERROR;
             }
         } else if (eq != NULL) {
@@ -412,7 +403,7 @@ enum cli_result cli_parse(int argc, char **argv, struct vmm_config *cfg, struct 
         } else if (i + 1 < argc) {
             value = argv[++i];
         } else {
-            fail(err, errlen, "--%s needs a value", opt->name);
+            error_message(err, errlen, "--%s needs a value", opt->name);
             return CLI_ERROR;
         }
         if (apply_option(opt, value, true, cfg, extra, false, err, errlen) != 0)

@@ -1,5 +1,6 @@
 /* vmm/vm.c — KVM VM, vGIC, vCPUs and the run loop for arm64 (see vm.h). */
 #include "vmm/vm.h"
+#include "vmm/error_message.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -20,16 +21,6 @@
 #define MAX_UNHANDLED_MMIO_REPORTS 8
 #define PSTATE_EL1H_DAIF 0x3c5ULL /* PSR_MODE_EL1h | PSR_F | PSR_I | PSR_A | PSR_D */
 #define MPIDR_EL1_REG ARM64_SYS_REG(3, 0, 0, 0, 5)
-
-static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return -1;
-}
 
 static int xioctl(int fd, unsigned long req, void *arg)
 {
@@ -55,10 +46,10 @@ static int check_caps(struct vm *vm, char *err, size_t errlen)
 {
     int api = ioctl(vm->kvm_fd, KVM_GET_API_VERSION, 0);
     if (api != KVM_API_VERSION)
-        return fail(err, errlen, "/dev/kvm speaks API version %d, not %d", api, KVM_API_VERSION);
+        return error_message(err, errlen, "/dev/kvm speaks API version %d, not %d", api, KVM_API_VERSION);
     for (size_t i = 0; i < sizeof required_caps / sizeof required_caps[0]; i++)
         if (ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, required_caps[i].cap) <= 0)
-            return fail(err, errlen, "this host's KVM lacks %s, which silo-vmm needs", required_caps[i].name);
+            return error_message(err, errlen, "this host's KVM lacks %s, which silo-vmm needs", required_caps[i].name);
     return 0;
 }
 
@@ -69,9 +60,9 @@ static int check_cpus(struct vm *vm, uint32_t cpus, char *err, size_t errlen)
     if (max <= 0)
         max = ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_NR_VCPUS);
     if (host > 0 && cpus > (uint64_t)host)
-        return fail(err, errlen, "--cpus: %u vCPUs but the host has %ld CPUs", cpus, host);
+        return error_message(err, errlen, "--cpus: %u vCPUs but the host has %ld CPUs", cpus, host);
     if (max > 0 && cpus > (uint32_t)max)
-        return fail(err, errlen, "--cpus: %u vCPUs but KVM allows %d", cpus, max);
+        return error_message(err, errlen, "--cpus: %u vCPUs but KVM allows %d", cpus, max);
     return 0;
 }
 
@@ -83,7 +74,7 @@ int vm_open(struct vm *vm, uint64_t mem_bytes, uint32_t cpus, char *err, size_t 
 
     vm->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
     if (vm->kvm_fd < 0)
-        return fail(err, errlen, "cannot open /dev/kvm: %s", strerror(errno));
+        return error_message(err, errlen, "cannot open /dev/kvm: %s", strerror(errno));
     if (check_caps(vm, err, errlen) != 0 || check_cpus(vm, cpus, err, errlen) != 0)
         return -1;
 
@@ -91,7 +82,7 @@ int vm_open(struct vm *vm, uint64_t mem_bytes, uint32_t cpus, char *err, size_t 
     uint32_t limit = max_ipa > 0 ? (uint32_t)max_ipa : 40;
     uint32_t needed = layout_ipa_bits(mem_bytes);
     if (needed > limit)
-        return fail(err, errlen,
+        return error_message(err, errlen,
                     "--mem: %llu MiB of RAM at 0x%llx needs a %u-bit guest physical address space; this host's KVM "
                     "offers %u bits",
                     (unsigned long long)(mem_bytes >> 20), (unsigned long long)DRAM_BASE, needed, limit);
@@ -101,20 +92,20 @@ int vm_open(struct vm *vm, uint64_t mem_bytes, uint32_t cpus, char *err, size_t 
         vm->vm_fd = ioctl(vm->kvm_fd, KVM_CREATE_VM, type);
     while (vm->vm_fd < 0 && errno == EINTR);
     if (vm->vm_fd < 0)
-        return fail(err, errlen, "KVM_CREATE_VM (IPA %u bits): %s", vm->ipa_bits, strerror(errno));
+        return error_message(err, errlen, "KVM_CREATE_VM (IPA %u bits): %s", vm->ipa_bits, strerror(errno));
 
     int mmap_size = ioctl(vm->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
     if (mmap_size <= 0)
-        return fail(err, errlen, "KVM_GET_VCPU_MMAP_SIZE: %s", strerror(errno));
+        return error_message(err, errlen, "KVM_GET_VCPU_MMAP_SIZE: %s", strerror(errno));
     vm->run_mmap_size = (size_t)mmap_size;
 
     vm->end_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (vm->end_fd < 0)
-        return fail(err, errlen, "eventfd: %s", strerror(errno));
+        return error_message(err, errlen, "eventfd: %s", strerror(errno));
 
     int r = guest_mem_map(&vm->mem, DRAM_BASE, mem_bytes);
     if (r != 0)
-        return fail(err, errlen, "cannot map %llu MiB of guest RAM: %s", (unsigned long long)(mem_bytes >> 20),
+        return error_message(err, errlen, "cannot map %llu MiB of guest RAM: %s", (unsigned long long)(mem_bytes >> 20),
                     strerror(-r));
     /* 4 KiB pages: with transparent huge pages a guest write makes 2 MiB resident, and the
      * wipe (and RSS) would follow that instead of what the guest touched. Measured in the dev
@@ -127,7 +118,7 @@ int vm_open(struct vm *vm, uint64_t mem_bytes, uint32_t cpus, char *err, size_t 
         .userspace_addr = (uint64_t)(uintptr_t)vm->mem.hva,
     };
     if (xioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &region) != 0)
-        return fail(err, errlen, "KVM_SET_USER_MEMORY_REGION: %s", strerror(errno));
+        return error_message(err, errlen, "KVM_SET_USER_MEMORY_REGION: %s", strerror(errno));
     return 0;
 }
 
@@ -149,13 +140,13 @@ int vm_create_gic(struct vm *vm, char *err, size_t errlen)
         vm->gic_redist_base = GIC_DIST_BASE - vm->gic_redist_size;
         if (set_device_attr(vm->gic_fd, KVM_DEV_ARM_VGIC_GRP_ADDR, KVM_VGIC_V3_ADDR_TYPE_DIST, &vm->gic_dist_base) != 0 ||
             set_device_attr(vm->gic_fd, KVM_DEV_ARM_VGIC_GRP_ADDR, KVM_VGIC_V3_ADDR_TYPE_REDIST, &vm->gic_redist_base) != 0)
-            return fail(err, errlen, "vGICv3 addresses: %s", strerror(errno));
+            return error_message(err, errlen, "vGICv3 addresses: %s", strerror(errno));
         return 0;
     }
     int v3_errno = errno;
     cd = (struct kvm_create_device){ .type = KVM_DEV_TYPE_ARM_VGIC_V2 };
     if (xioctl(vm->vm_fd, KVM_CREATE_DEVICE, &cd) != 0)
-        return fail(err, errlen, "cannot create a vGIC: GICv3: %s; GICv2: %s", strerror(v3_errno), strerror(errno));
+        return error_message(err, errlen, "cannot create a vGIC: GICv3: %s; GICv2: %s", strerror(v3_errno), strerror(errno));
     vm->gic_version = 2;
     vm->gic_fd = (int)cd.fd;
     vm->gic_dist_base = GIC_DIST_BASE;
@@ -164,7 +155,7 @@ int vm_create_gic(struct vm *vm, char *err, size_t errlen)
     vm->gic_redist_size = GIC_V2_CPU_IF_SIZE;
     if (set_device_attr(vm->gic_fd, KVM_DEV_ARM_VGIC_GRP_ADDR, KVM_VGIC_V2_ADDR_TYPE_DIST, &vm->gic_dist_base) != 0 ||
         set_device_attr(vm->gic_fd, KVM_DEV_ARM_VGIC_GRP_ADDR, KVM_VGIC_V2_ADDR_TYPE_CPU, &vm->gic_redist_base) != 0)
-        return fail(err, errlen, "vGICv2 addresses: %s", strerror(errno));
+        return error_message(err, errlen, "vGICv2 addresses: %s", strerror(errno));
     return 0;
 }
 
@@ -172,10 +163,10 @@ int vm_create_vcpus(struct vm *vm, char *err, size_t errlen)
 {
     struct kvm_vcpu_init preferred;
     if (xioctl(vm->vm_fd, KVM_ARM_PREFERRED_TARGET, &preferred) != 0)
-        return fail(err, errlen, "KVM_ARM_PREFERRED_TARGET: %s", strerror(errno));
+        return error_message(err, errlen, "KVM_ARM_PREFERRED_TARGET: %s", strerror(errno));
     vm->vcpus = calloc(vm->vcpu_count, sizeof *vm->vcpus);
     if (vm->vcpus == NULL)
-        return fail(err, errlen, "out of memory");
+        return error_message(err, errlen, "out of memory");
     for (uint32_t i = 0; i < vm->vcpu_count; i++)
         vm->vcpus[i].fd = -1;
     for (uint32_t i = 0; i < vm->vcpu_count; i++) {
@@ -184,20 +175,20 @@ int vm_create_vcpus(struct vm *vm, char *err, size_t errlen)
         v->index = i;
         v->fd = ioctl(vm->vm_fd, KVM_CREATE_VCPU, (unsigned long)i);
         if (v->fd < 0)
-            return fail(err, errlen, "KVM_CREATE_VCPU %u: %s", i, strerror(errno));
+            return error_message(err, errlen, "KVM_CREATE_VCPU %u: %s", i, strerror(errno));
         void *run = mmap(NULL, vm->run_mmap_size, PROT_READ | PROT_WRITE, MAP_SHARED, v->fd, 0);
         if (run == MAP_FAILED)
-            return fail(err, errlen, "mmap of vCPU %u's kvm_run: %s", i, strerror(errno));
+            return error_message(err, errlen, "mmap of vCPU %u's kvm_run: %s", i, strerror(errno));
         v->run = run;
         struct kvm_vcpu_init init = { .target = preferred.target };
         init.features[0] |= 1u << KVM_ARM_VCPU_PSCI_0_2;
         if (i > 0)
             init.features[0] |= 1u << KVM_ARM_VCPU_POWER_OFF; /* waits for PSCI CPU_ON */
         if (xioctl(v->fd, KVM_ARM_VCPU_INIT, &init) != 0)
-            return fail(err, errlen, "KVM_ARM_VCPU_INIT %u: %s", i, strerror(errno));
+            return error_message(err, errlen, "KVM_ARM_VCPU_INIT %u: %s", i, strerror(errno));
         struct kvm_one_reg reg = { .id = MPIDR_EL1_REG, .addr = (uint64_t)(uintptr_t)&v->mpidr };
         if (xioctl(v->fd, KVM_GET_ONE_REG, &reg) != 0)
-            return fail(err, errlen, "reading vCPU %u's MPIDR_EL1: %s", i, strerror(errno));
+            return error_message(err, errlen, "reading vCPU %u's MPIDR_EL1: %s", i, strerror(errno));
     }
     return 0;
 }
@@ -206,9 +197,9 @@ int vm_finalize_gic(struct vm *vm, char *err, size_t errlen)
 {
     uint32_t nr_irqs = GIC_NR_IRQS;
     if (set_device_attr(vm->gic_fd, KVM_DEV_ARM_VGIC_GRP_NR_IRQS, 0, &nr_irqs) != 0)
-        return fail(err, errlen, "vGIC NR_IRQS: %s", strerror(errno));
+        return error_message(err, errlen, "vGIC NR_IRQS: %s", strerror(errno));
     if (set_device_attr(vm->gic_fd, KVM_DEV_ARM_VGIC_GRP_CTRL, KVM_DEV_ARM_VGIC_CTRL_INIT, NULL) != 0)
-        return fail(err, errlen, "vGIC CTRL_INIT: %s", strerror(errno));
+        return error_message(err, errlen, "vGIC CTRL_INIT: %s", strerror(errno));
     return 0;
 }
 
@@ -258,14 +249,14 @@ int vm_set_boot_regs(struct vm *vm, uint64_t entry, uint64_t dtb, char *err, siz
 {
     for (uint32_t i = 0; i < vm->vcpu_count; i++)
         if (set_core_reg(vm->vcpus[i].fd, offsetof(struct kvm_regs, regs.pstate), PSTATE_EL1H_DAIF) != 0)
-            return fail(err, errlen, "setting vCPU %u's PSTATE: %s", i, strerror(errno));
+            return error_message(err, errlen, "setting vCPU %u's PSTATE: %s", i, strerror(errno));
     int fd = vm->vcpus[0].fd;
     if (set_core_reg(fd, offsetof(struct kvm_regs, regs.pc), entry) != 0 ||
         set_core_reg(fd, offsetof(struct kvm_regs, regs.regs[0]), dtb) != 0 ||
         set_core_reg(fd, offsetof(struct kvm_regs, regs.regs[1]), 0) != 0 ||
         set_core_reg(fd, offsetof(struct kvm_regs, regs.regs[2]), 0) != 0 ||
         set_core_reg(fd, offsetof(struct kvm_regs, regs.regs[3]), 0) != 0)
-        return fail(err, errlen, "setting vCPU 0's boot registers: %s", strerror(errno));
+        return error_message(err, errlen, "setting vCPU 0's boot registers: %s", strerror(errno));
     return 0;
 }
 
@@ -393,7 +384,7 @@ int vm_start(struct vm *vm, char *err, size_t errlen)
         int r = pthread_create(&vm->vcpus[i].thread, &attr, vcpu_thread, &vm->vcpus[i]);
         if (r != 0) {
             pthread_attr_destroy(&attr);
-            return fail(err, errlen, "cannot start vCPU %u's thread: %s", i, strerror(r));
+            return error_message(err, errlen, "cannot start vCPU %u's thread: %s", i, strerror(r));
         }
         vm->vcpus[i].thread_started = true;
     }

@@ -2,6 +2,7 @@
  * (see agent_config.h). Every field is validated: wrong JSON types, NUL bytes, oversize
  * documents and commands, relative working directories are refused with a one-line reason. */
 #include "guest/agentd/agent_config.h"
+#include "vmm/error_message.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -13,17 +14,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-__attribute__((format(printf, 3, 4)))
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    if (err != NULL && errlen > 0)
-        vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return -1;
-}
 
 static char *dup_checked(const char *s, size_t len)
 {
@@ -44,17 +34,17 @@ static int append_strings(json_object *arr, const char *what, char **list, size_
     if (arr == NULL || json_object_is_type(arr, json_type_null))
         return 0;
     if (!json_object_is_type(arr, json_type_array))
-        return fail(err, errlen, "image config: %s is not an array of strings", what);
+        return error_message(err, errlen, "image config: %s is not an array of strings", what);
     size_t count = json_object_array_length(arr);
     for (size_t i = 0; i < count; i++) {
         json_object *item = json_object_array_get_idx(arr, i);
         if (!json_object_is_type(item, json_type_string))
-            return fail(err, errlen, "image config: %s[%zu] is not a string", what, i);
+            return error_message(err, errlen, "image config: %s[%zu] is not a string", what, i);
         if (*n >= max)
-            return fail(err, errlen, "image config: %s has more than %zu entries", what, max);
+            return error_message(err, errlen, "image config: %s has more than %zu entries", what, max);
         char *s = dup_checked(json_object_get_string(item), (size_t)json_object_get_string_len(item));
         if (s == NULL)
-            return fail(err, errlen, "image config: %s[%zu] contains a NUL byte", what, i);
+            return error_message(err, errlen, "image config: %s[%zu] contains a NUL byte", what, i);
         list[(*n)++] = s;
     }
     return 0;
@@ -66,13 +56,13 @@ static int get_string(json_object *obj, const char *key, char **out, char *err, 
     if (obj == NULL || !json_object_object_get_ex(obj, key, &v) || json_object_is_type(v, json_type_null)) {
         *out = strdup("");
     } else if (!json_object_is_type(v, json_type_string)) {
-        return fail(err, errlen, "image config: %s is not a string", key);
+        return error_message(err, errlen, "image config: %s is not a string", key);
     } else {
         *out = dup_checked(json_object_get_string(v), (size_t)json_object_get_string_len(v));
         if (*out == NULL)
-            return fail(err, errlen, "image config: %s contains a NUL byte", key);
+            return error_message(err, errlen, "image config: %s contains a NUL byte", key);
     }
-    return *out == NULL ? fail(err, errlen, "image config: out of memory") : 0;
+    return *out == NULL ? error_message(err, errlen, "image config: out of memory") : 0;
 }
 
 static bool env_has(char **envp, size_t n, const char *name)
@@ -90,20 +80,20 @@ static int parse_object(json_object *root, struct agent_config *cfg, char *err, 
     size_t argc = 0, envc = 0;
 
     if (!json_object_is_type(root, json_type_object))
-        return fail(err, errlen, "image config: not a JSON object");
+        return error_message(err, errlen, "image config: not a JSON object");
     if (get_string(root, "architecture", &cfg->architecture, err, errlen) < 0 ||
         get_string(root, "os", &cfg->os, err, errlen) < 0)
         return -1;
     if (json_object_object_get_ex(root, "config", &config) && !json_object_is_type(config, json_type_null) &&
         !json_object_is_type(config, json_type_object))
-        return fail(err, errlen, "image config: \"config\" is not an object");
+        return error_message(err, errlen, "image config: \"config\" is not an object");
     if (config != NULL && json_object_is_type(config, json_type_null))
         config = NULL;
 
     cfg->argv = calloc(AGENT_CONFIG_MAX_ARGS + 1, sizeof(char *));
     cfg->envp = calloc(AGENT_CONFIG_MAX_ENV + 3, sizeof(char *));
     if (cfg->argv == NULL || cfg->envp == NULL)
-        return fail(err, errlen, "image config: out of memory");
+        return error_message(err, errlen, "image config: out of memory");
     if (config != NULL) {
         json_object_object_get_ex(config, "Entrypoint", &v);
         if (append_strings(v, "Entrypoint", cfg->argv, &argc, AGENT_CONFIG_MAX_ARGS, err, errlen) < 0)
@@ -118,11 +108,11 @@ static int parse_object(json_object *root, struct agent_config *cfg, char *err, 
             return -1;
     }
     if (argc == 0 || cfg->argv[0][0] == '\0')
-        return fail(err, errlen, "image config: no command (Entrypoint and Cmd are both empty)");
+        return error_message(err, errlen, "image config: no command (Entrypoint and Cmd are both empty)");
     for (size_t i = 0; i < envc; i++) {
         const char *eq = strchr(cfg->envp[i], '=');
         if (eq == NULL || eq == cfg->envp[i])
-            return fail(err, errlen, "image config: Env[%zu] is not NAME=value", i);
+            return error_message(err, errlen, "image config: Env[%zu] is not NAME=value", i);
     }
     if (!env_has(cfg->envp, envc, "PATH"))
         cfg->envp[envc++] = strdup("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
@@ -130,7 +120,7 @@ static int parse_object(json_object *root, struct agent_config *cfg, char *err, 
         cfg->envp[envc++] = strdup("HOME=/root");
     for (size_t i = 0; i < envc; i++)
         if (cfg->envp[i] == NULL)
-            return fail(err, errlen, "image config: out of memory");
+            return error_message(err, errlen, "image config: out of memory");
 
     if (get_string(config, "WorkingDir", &cfg->workdir, err, errlen) < 0 ||
         get_string(config, "User", &cfg->user, err, errlen) < 0)
@@ -139,9 +129,9 @@ static int parse_object(json_object *root, struct agent_config *cfg, char *err, 
         free(cfg->workdir);
         cfg->workdir = strdup("/");
         if (cfg->workdir == NULL)
-            return fail(err, errlen, "image config: out of memory");
+            return error_message(err, errlen, "image config: out of memory");
     } else if (cfg->workdir[0] != '/') {
-        return fail(err, errlen, "image config: WorkingDir \"%.100s\" is not absolute", cfg->workdir);
+        return error_message(err, errlen, "image config: WorkingDir \"%.100s\" is not absolute", cfg->workdir);
     }
     return 0;
 }
@@ -150,24 +140,24 @@ int agent_config_parse(const char *json, size_t len, struct agent_config *cfg, c
 {
     memset(cfg, 0, sizeof *cfg);
     if (len > AGENT_CONFIG_MAX_BYTES)
-        return fail(err, errlen, "image config: %zu bytes, more than the %u allowed", len, AGENT_CONFIG_MAX_BYTES);
+        return error_message(err, errlen, "image config: %zu bytes, more than the %u allowed", len, AGENT_CONFIG_MAX_BYTES);
     if (len == 0 || memchr(json, '\0', len) != NULL)
-        return fail(err, errlen, "image config: empty or contains NUL bytes");
+        return error_message(err, errlen, "image config: empty or contains NUL bytes");
     json_tokener *tok = json_tokener_new();
     if (tok == NULL)
-        return fail(err, errlen, "image config: out of memory");
+        return error_message(err, errlen, "image config: out of memory");
     json_object *root = json_tokener_parse_ex(tok, json, (int)len);
     enum json_tokener_error jerr = json_tokener_get_error(tok);
     size_t used = json_tokener_get_parse_end(tok);
     json_tokener_free(tok);
     if (root == NULL || jerr != json_tokener_success) {
         json_object_put(root);
-        return fail(err, errlen, "image config: invalid JSON (%s)", json_tokener_error_desc(jerr));
+        return error_message(err, errlen, "image config: invalid JSON (%s)", json_tokener_error_desc(jerr));
     }
     for (; used < len; used++) {
         if (json[used] != ' ' && json[used] != '\n' && json[used] != '\r' && json[used] != '\t') {
             json_object_put(root);
-            return fail(err, errlen, "image config: trailing data after the JSON document");
+            return error_message(err, errlen, "image config: trailing data after the JSON document");
         }
     }
     int rc = parse_object(root, cfg, err, errlen);
@@ -183,10 +173,10 @@ int agent_config_load(const char *path, struct agent_config *cfg, char *err, siz
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     struct stat st;
     if (fd < 0)
-        return fail(err, errlen, "image config %s: %s", path, strerror(errno));
+        return error_message(err, errlen, "image config %s: %s", path, strerror(errno));
     if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > (off_t)AGENT_CONFIG_MAX_BYTES) {
         close(fd);
-        return fail(err, errlen, "image config %s: not a regular file of at most %u bytes", path,
+        return error_message(err, errlen, "image config %s: not a regular file of at most %u bytes", path,
                     AGENT_CONFIG_MAX_BYTES);
     }
     char *buf = malloc((size_t)st.st_size + 1);
@@ -200,7 +190,7 @@ int agent_config_load(const char *path, struct agent_config *cfg, char *err, siz
     close(fd);
     if (buf == NULL || got != (size_t)st.st_size) {
         free(buf);
-        return fail(err, errlen, "image config %s: short read", path);
+        return error_message(err, errlen, "image config %s: short read", path);
     }
     int rc = agent_config_parse(buf, got, cfg, err, errlen);
     free(buf);
@@ -313,23 +303,23 @@ int agent_user_resolve(const char *user, const char *root, uid_t *uid, gid_t *gi
         return 0;
     }
     if (strlen(user) >= sizeof u)
-        return fail(err, errlen, "image config: User is too long");
+        return error_message(err, errlen, "image config: User is too long");
     strcpy(u, user);
     char *group = strchr(u, ':');
     if (group != NULL)
         *group++ = '\0';
     if (u[0] == '\0' || (group != NULL && group[0] == '\0'))
-        return fail(err, errlen, "image config: User \"%s\" is malformed", user);
+        return error_message(err, errlen, "image config: User \"%s\" is malformed", user);
     if (parse_id(u, &uv)) {
         /* numeric: the primary group comes from a passwd entry with that uid, else 0 (docker) */
         pgid = lookup_uid_gid(root, uv);
     } else if (lookup_name(root, "/etc/passwd", u, &uv, &pgid) < 0) {
-        return fail(err, errlen, "image config: User \"%s\" is not in /etc/passwd", u);
+        return error_message(err, errlen, "image config: User \"%s\" is not in /etc/passwd", u);
     }
     if (group == NULL) {
         gv = pgid;
     } else if (!parse_id(group, &gv) && lookup_name(root, "/etc/group", group, &gv, NULL) < 0) {
-        return fail(err, errlen, "image config: group \"%s\" is not in /etc/group", group);
+        return error_message(err, errlen, "image config: group \"%s\" is not in /etc/group", group);
     }
     *uid = (uid_t)uv;
     *gid = (gid_t)gv;

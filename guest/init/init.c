@@ -17,6 +17,8 @@
  * or the host asked for SHUTDOWN), or on SIGUSR2/SIGTERM/SIGPWR, everything left gets SIGTERM,
  * then SIGKILL, and the VM powers off with reboot(RB_POWER_OFF). PID 1 never exits.
  */
+#include "guest/init/boot_marker.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -38,7 +40,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#define BOOT_MARKER_VALUE 123
 #define AGENTD_PATH "/silo/agentd"
 
 static bool debug;
@@ -124,52 +125,11 @@ static void loopback_up(void)
     close(fd);
 }
 
-/* The physical address in the `reg` of /silo-boot-marker@..., 0 when there is no such node. */
-static uint64_t boot_marker_address(void)
-{
-    DIR *dir = opendir("/sys/firmware/devicetree/base");
-    struct dirent *e;
-    uint64_t addr = 0;
-    if (dir == NULL)
-        return 0;
-    while ((e = readdir(dir)) != NULL) {
-        if (strncmp(e->d_name, "silo-boot-marker@", 17) != 0)
-            continue;
-        char path[512];
-        unsigned char reg[16];
-        snprintf(path, sizeof path, "/sys/firmware/devicetree/base/%s/reg", e->d_name);
-        int fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd >= 0 && read(fd, reg, sizeof reg) >= 8)
-            for (int i = 0; i < 8; i++)
-                addr = addr << 8 | reg[i];
-        if (fd >= 0)
-            close(fd);
-        break;
-    }
-    closedir(dir);
-    return addr;
-}
-
 static void write_boot_marker(void)
 {
-    uint64_t addr = boot_marker_address();
-    if (addr == 0)
-        return;
-    long page = sysconf(_SC_PAGESIZE);
-    int fd = open("/dev/mem", O_RDWR | O_SYNC | O_CLOEXEC);
-    if (fd < 0) {
-        SAY("boot marker: /dev/mem: %s", strerror(errno));
-        return;
-    }
-    uint64_t base = addr & ~(uint64_t)(page - 1);
-    volatile uint8_t *p = mmap(NULL, (size_t)page, PROT_READ | PROT_WRITE, MAP_SHARED, fd, (off_t)base);
-    if (p == MAP_FAILED) {
-        SAY("boot marker: mmap 0x%llx: %s", (unsigned long long)base, strerror(errno));
-    } else {
-        p[addr - base] = BOOT_MARKER_VALUE;
-        munmap((void *)p, (size_t)page);
-    }
-    close(fd);
+    char err[200];
+    if (guest_write_boot_marker(err, sizeof err) < 0)
+        SAY("%s", err);
 }
 
 static pid_t start_agentd(void)

@@ -11,7 +11,8 @@
  *   silo.tiny=cpus                print the number of online CPUs, then power off
  * The same binary boots under silo-vmm and under QEMU, so their figures compare like for like.
  */
-#include <dirent.h>
+#include "guest/init/boot_marker.h"
+
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -22,8 +23,6 @@
 #include <sys/reboot.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#define BOOT_MARKER_VALUE 123
 
 static void console_setup(void)
 {
@@ -40,52 +39,11 @@ static void console_setup(void)
     setvbuf(stdout, NULL, _IONBF, 0);
 }
 
-/* Reads a big-endian 64-bit address from the marker node's `reg`; 0 when there is none. */
-static uint64_t boot_marker_address(void)
-{
-    DIR *dir = opendir("/sys/firmware/devicetree/base");
-    struct dirent *entry;
-    uint64_t addr = 0;
-
-    if (dir == NULL)
-        return 0;
-    while ((entry = readdir(dir)) != NULL) {
-        if (strncmp(entry->d_name, "silo-boot-marker@", 17) != 0)
-            continue;
-        char path[512];
-        unsigned char reg[16];
-        snprintf(path, sizeof path, "/sys/firmware/devicetree/base/%s/reg", entry->d_name);
-        int fd = open(path, O_RDONLY);
-        if (fd >= 0 && read(fd, reg, sizeof reg) >= 8) {
-            for (int i = 0; i < 8; i++)
-                addr = addr << 8 | reg[i];
-        }
-        if (fd >= 0)
-            close(fd);
-        break;
-    }
-    closedir(dir);
-    return addr;
-}
-
 static void write_boot_marker(void)
 {
-    uint64_t addr = boot_marker_address();
-    if (addr == 0)
-        return;
-    int fd = open("/dev/mem", O_RDWR | O_SYNC);
-    if (fd < 0) {
-        perror("silo-tiny-init: /dev/mem");
-        return;
-    }
-    volatile uint8_t *page = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, (off_t)addr);
-    if (page != MAP_FAILED) {
-        page[0] = BOOT_MARKER_VALUE;
-        munmap((void *)page, 4096);
-    } else {
-        perror("silo-tiny-init: mmap marker");
-    }
-    close(fd);
+    char err[200];
+    if (guest_write_boot_marker(err, sizeof err) < 0)
+        printf("silo-tiny-init: %s\n", err);
 }
 
 /* Returns the value of silo.tiny= from /proc/cmdline (static buffer), "poweroff" if absent. */

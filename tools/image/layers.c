@@ -1,5 +1,6 @@
 /* tools/image/layers.c — safe archive extraction and OCI layer application (see layers.h). */
 #include "tools/image/layers.h"
+#include "vmm/error_message.h"
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -16,16 +17,6 @@
 
 #define WHITEOUT_PREFIX ".wh."
 #define OPAQUE_NAME ".wh..wh..opq"
-
-__attribute__((format(printf, 3, 4)))
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return -1;
-}
 
 int layer_clean_path(const char *in, char *out, size_t outlen)
 {
@@ -228,7 +219,7 @@ static struct archive *open_reader(const char *path, char *err, size_t errlen)
     archive_read_support_format_tar(a);
     archive_read_support_format_gnutar(a);
     if (archive_read_open_filename(a, path, 64 * 1024) != ARCHIVE_OK) {
-        fail(err, errlen, "%s: %s", path, archive_error_string(a));
+        error_message(err, errlen, "%s: %s", path, archive_error_string(a));
         archive_read_free(a);
         return NULL;
     }
@@ -279,7 +270,7 @@ static int enter_dir(struct cwd_guard *g, const char *dir, char *err, size_t err
     if (g->saved < 0 || chdir(dir) < 0) {
         if (g->saved >= 0)
             close(g->saved);
-        return fail(err, errlen, "cannot enter %s: %s", dir, strerror(errno));
+        return error_message(err, errlen, "cannot enter %s: %s", dir, strerror(errno));
     }
     return 0;
 }
@@ -307,7 +298,7 @@ static int extract_entries(const char *path, bool layer, struct layer_stats *sta
         if (name == NULL || layer_clean_path(name, clean, sizeof clean) < 0) {
             if (name != NULL && (strcmp(name, "./") == 0 || strcmp(name, ".") == 0 || strcmp(name, "/") == 0))
                 continue;                       /* the root itself */
-            rc = fail(err, errlen, "%s: refusing entry \"%.200s\" (absolute, empty or with \"..\")", path,
+            rc = error_message(err, errlen, "%s: refusing entry \"%.200s\" (absolute, empty or with \"..\")", path,
                       name ? name : "(null)");
             break;
         }
@@ -327,7 +318,7 @@ static int extract_entries(const char *path, bool layer, struct layer_stats *sta
             if (layer_clean_path(hardlink, link_clean, sizeof link_clean) < 0 ||
                 layer_resolve_in_root(".", link_clean, resolved_link, sizeof resolved_link) < 0 ||
                 resolved_link[0] == '\0') {
-                rc = fail(err, errlen, "%s: refusing hard link \"%.200s\" -> \"%.200s\"", path, clean, hardlink);
+                rc = error_message(err, errlen, "%s: refusing hard link \"%.200s\" -> \"%.200s\"", path, clean, hardlink);
                 break;
             }
             archive_entry_set_hardlink(e, resolved_link);
@@ -336,7 +327,7 @@ static int extract_entries(const char *path, bool layer, struct layer_stats *sta
          * "lib/x" lands in usr/lib/x when lib -> usr/lib, and never outside */
         char resolved[4096];
         if (resolve_parent(".", clean, resolved, sizeof resolved) < 0) {
-            rc = fail(err, errlen, "%s: cannot resolve \"%.200s\" inside the image", path, clean);
+            rc = error_message(err, errlen, "%s: cannot resolve \"%.200s\" inside the image", path, clean);
             break;
         }
         archive_entry_set_pathname(e, resolved);
@@ -346,14 +337,14 @@ static int extract_entries(const char *path, bool layer, struct layer_stats *sta
         if (wr == ARCHIVE_OK)
             wr = archive_write_finish_entry(w);
         if (wr != ARCHIVE_OK && wr != ARCHIVE_WARN) {
-            rc = fail(err, errlen, "%s: cannot extract \"%.200s\": %s", path, clean,
+            rc = error_message(err, errlen, "%s: cannot extract \"%.200s\": %s", path, clean,
                       archive_error_string(w) ? archive_error_string(w) : archive_error_string(r));
             break;
         }
         stats->entries++;
     }
     if (rc == 0 && hr != ARCHIVE_EOF)
-        rc = fail(err, errlen, "%s: corrupted or truncated archive: %s", path,
+        rc = error_message(err, errlen, "%s: corrupted or truncated archive: %s", path,
                   archive_error_string(r) ? archive_error_string(r) : "unreadable header");
     archive_write_free(w);
     archive_read_free(r);
@@ -380,12 +371,12 @@ static int apply_whiteouts(const char *path, const char *root, int rootfd, struc
         if (strncmp(base, WHITEOUT_PREFIX, strlen(WHITEOUT_PREFIX)) != 0)
             continue;
         if (layer_resolve_in_root(root, unresolved, parent, sizeof parent) < 0) {
-            rc = fail(err, errlen, "%s: cannot resolve \"%.200s\" inside the image", path, unresolved);
+            rc = error_message(err, errlen, "%s: cannot resolve \"%.200s\" inside the image", path, unresolved);
             break;
         }
         if (strcmp(base, OPAQUE_NAME) == 0) {
             if (empty_beneath(rootfd, parent) < 0) {
-                rc = fail(err, errlen, "%s: cannot apply opaque whiteout in \"%s\": %s", path, parent, strerror(errno));
+                rc = error_message(err, errlen, "%s: cannot apply opaque whiteout in \"%s\": %s", path, parent, strerror(errno));
                 break;
             }
             stats->opaque++;
@@ -395,22 +386,22 @@ static int apply_whiteouts(const char *path, const char *root, int rootfd, struc
             continue;                           /* other aufs metadata (.wh..wh.plnk etc.) */
         const char *victim = base + strlen(WHITEOUT_PREFIX);
         if (*victim == '\0' || strcmp(victim, ".") == 0 || strcmp(victim, "..") == 0) {
-            rc = fail(err, errlen, "%s: malformed whiteout \"%.200s\"", path, clean);
+            rc = error_message(err, errlen, "%s: malformed whiteout \"%.200s\"", path, clean);
             break;
         }
         int tl = snprintf(target, sizeof target, "%s%s%s", parent, parent[0] ? "/" : "", victim);
         if (tl < 0 || (size_t)tl >= sizeof target) {     /* cannot happen: shorter than clean */
-            rc = fail(err, errlen, "%s: whiteout path too long", path);
+            rc = error_message(err, errlen, "%s: whiteout path too long", path);
             break;
         }
         if (remove_beneath(rootfd, target) < 0) {
-            rc = fail(err, errlen, "%s: cannot apply whiteout of \"%s\": %s", path, target, strerror(errno));
+            rc = error_message(err, errlen, "%s: cannot apply whiteout of \"%s\": %s", path, target, strerror(errno));
             break;
         }
         stats->whiteouts++;
     }
     if (rc == 0 && hr != ARCHIVE_EOF)
-        rc = fail(err, errlen, "%s: corrupted or truncated archive: %s", path,
+        rc = error_message(err, errlen, "%s: corrupted or truncated archive: %s", path,
                   archive_error_string(r) ? archive_error_string(r) : "unreadable header");
     archive_read_free(r);
     return rc;
@@ -424,10 +415,10 @@ int layer_apply(const char *root, const char *layer, struct layer_stats *stats, 
     if (stats == NULL)
         stats = &local;
     if (realpath(layer, abs) == NULL)
-        return fail(err, errlen, "%s: %s", layer, strerror(errno));
+        return error_message(err, errlen, "%s: %s", layer, strerror(errno));
     int rootfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (rootfd < 0)
-        return fail(err, errlen, "%s: %s", root, strerror(errno));
+        return error_message(err, errlen, "%s: %s", root, strerror(errno));
     int rc = apply_whiteouts(abs, root, rootfd, stats, err, errlen);
     close(rootfd);
     if (rc < 0 || enter_dir(&g, root, err, errlen) < 0)
@@ -443,7 +434,7 @@ int archive_extract_plain(const char *archive, const char *dir, char *err, size_
     struct cwd_guard g;
     char abs[4096];
     if (realpath(archive, abs) == NULL)
-        return fail(err, errlen, "%s: %s", archive, strerror(errno));
+        return error_message(err, errlen, "%s: %s", archive, strerror(errno));
     if (enter_dir(&g, dir, err, errlen) < 0)
         return -1;
     int rc = extract_entries(abs, false, &stats, err, errlen);

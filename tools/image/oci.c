@@ -1,5 +1,6 @@
 /* tools/image/oci.c — OCI image layouts and docker save directories (see oci.h). */
 #include "tools/image/oci.h"
+#include "vmm/error_message.h"
 
 #include <errno.h>
 #include <json-c/json.h>
@@ -16,16 +17,6 @@
 
 #define MAX_JSON_FILE (16u << 20)
 #define MAX_INDEX_DEPTH 4
-
-__attribute__((format(printf, 3, 4)))
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return -1;
-}
 
 static bool exists(const char *dir, const char *name)
 {
@@ -45,12 +36,12 @@ static char *read_file(const char *path, size_t *len, char *err, size_t errlen)
     FILE *f = fopen(path, "rbe");
     struct stat st;
     if (f == NULL) {
-        fail(err, errlen, "%s: %s", path, strerror(errno));
+        error_message(err, errlen, "%s: %s", path, strerror(errno));
         return NULL;
     }
     if (fstat(fileno(f), &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > (off_t)MAX_JSON_FILE) {
         fclose(f);
-        fail(err, errlen, "%s: not a regular file of at most %u bytes", path, MAX_JSON_FILE);
+        error_message(err, errlen, "%s: not a regular file of at most %u bytes", path, MAX_JSON_FILE);
         return NULL;
     }
     char *buf = malloc((size_t)st.st_size + 1);
@@ -58,7 +49,7 @@ static char *read_file(const char *path, size_t *len, char *err, size_t errlen)
     fclose(f);
     if (buf == NULL || n != (size_t)st.st_size) {
         free(buf);
-        fail(err, errlen, "%s: short read", path);
+        error_message(err, errlen, "%s: short read", path);
         return NULL;
     }
     buf[n] = '\0';
@@ -74,7 +65,7 @@ static json_object *parse_json(const char *text, size_t len, const char *what, c
     json_tokener_free(tok);
     if (o == NULL || e != json_tokener_success) {
         json_object_put(o);
-        fail(err, errlen, "%s: invalid JSON (%s)", what, json_tokener_error_desc(e));
+        error_message(err, errlen, "%s: invalid JSON (%s)", what, json_tokener_error_desc(e));
         return NULL;
     }
     return o;
@@ -92,24 +83,24 @@ static const char *get_str(json_object *o, const char *key)
 static char *verified_blob(const char *dir, const char *digest, char *err, size_t errlen)
 {
     if (digest == NULL || strncmp(digest, "sha256:", 7) != 0 || strlen(digest) != 7 + 64) {
-        fail(err, errlen, "unsupported or malformed digest \"%.80s\"", digest ? digest : "(none)");
+        error_message(err, errlen, "unsupported or malformed digest \"%.80s\"", digest ? digest : "(none)");
         return NULL;
     }
     for (const char *p = digest + 7; *p; p++)
         if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f'))) {
-            fail(err, errlen, "malformed digest \"%.80s\"", digest);
+            error_message(err, errlen, "malformed digest \"%.80s\"", digest);
             return NULL;
         }
     char *path = malloc(strlen(dir) + 100);
     char hex[DIGEST_HEX];
     sprintf(path, "%s/blobs/sha256/%s", dir, digest + 7);
     if (sha256_file_hex(path, hex) < 0) {
-        fail(err, errlen, "blob %.19s...: %s", digest, strerror(errno));
+        error_message(err, errlen, "blob %.19s...: %s", digest, strerror(errno));
         free(path);
         return NULL;
     }
     if (strcmp(hex, digest + 7) != 0) {
-        fail(err, errlen, "blob %.19s... is corrupted: its SHA-256 is %.12s...", digest, hex);
+        error_message(err, errlen, "blob %.19s... is corrupted: its SHA-256 is %.12s...", digest, hex);
         free(path);
         return NULL;
     }
@@ -124,11 +115,11 @@ int oci_check_platform(const char *config_json, size_t len, char *err, size_t er
     const char *arch = get_str(c, "architecture"), *os = get_str(c, "os");
     int rc = 0;
     if (!json_object_is_type(c, json_type_object))
-        rc = fail(err, errlen, "image config: not a JSON object");
+        rc = error_message(err, errlen, "image config: not a JSON object");
     else if (arch == NULL)
-        rc = fail(err, errlen, "image config: no \"architecture\"; Silo runs only arm64 images");
+        rc = error_message(err, errlen, "image config: no \"architecture\"; Silo runs only arm64 images");
     else if (strcmp(arch, "arm64") != 0 || (os != NULL && strcmp(os, "linux") != 0))
-        rc = fail(err, errlen,
+        rc = error_message(err, errlen,
                   "image is %s/%s, but Silo runs only linux/arm64 images (AgentCore requires ARM64 too); "
                   "rebuild it with --platform linux/arm64", os ? os : "?", arch);
     json_object_put(c);
@@ -147,7 +138,7 @@ static int load_manifest(const char *dir, json_object *m, struct oci_image *img,
     json_object *config, *layers;
     if (!json_object_object_get_ex(m, "config", &config) || !json_object_object_get_ex(m, "layers", &layers) ||
         !json_object_is_type(layers, json_type_array))
-        return fail(err, errlen, "image manifest: no config or layers");
+        return error_message(err, errlen, "image manifest: no config or layers");
     char *cpath = verified_blob(dir, get_str(config, "digest"), err, errlen);
     if (cpath == NULL)
         return -1;
@@ -157,14 +148,14 @@ static int load_manifest(const char *dir, json_object *m, struct oci_image *img,
         return -1;
     size_t n = json_object_array_length(layers);
     if (n > OCI_MAX_LAYERS)
-        return fail(err, errlen, "image manifest: %zu layers, more than %d", n, OCI_MAX_LAYERS);
+        return error_message(err, errlen, "image manifest: %zu layers, more than %d", n, OCI_MAX_LAYERS);
     for (size_t i = 0; i < n; i++) {
         json_object *l = json_object_array_get_idx(layers, i);
         const char *mt = get_str(l, "mediaType");
         if (mt != NULL && strstr(mt, "tar") == NULL)
-            return fail(err, errlen, "layer %zu has media type %s, which is not a tar layer", i, mt);
+            return error_message(err, errlen, "layer %zu has media type %s, which is not a tar layer", i, mt);
         if (mt != NULL && strstr(mt, "nondistributable") != NULL && strstr(mt, "foreign") != NULL)
-            return fail(err, errlen, "layer %zu is a foreign layer; pull it first", i);
+            return error_message(err, errlen, "layer %zu is a foreign layer; pull it first", i);
         img->layers[i] = verified_blob(dir, get_str(l, "digest"), err, errlen);
         if (img->layers[i] == NULL)
             return -1;
@@ -180,10 +171,10 @@ static int load_from_index(const char *dir, json_object *index, int depth, struc
     json_object *manifests;
     char found[256] = "";
     if (depth > MAX_INDEX_DEPTH)
-        return fail(err, errlen, "image index nested more than %d deep", MAX_INDEX_DEPTH);
+        return error_message(err, errlen, "image index nested more than %d deep", MAX_INDEX_DEPTH);
     if (!json_object_object_get_ex(index, "manifests", &manifests) || !json_object_is_type(manifests, json_type_array) ||
         json_object_array_length(manifests) == 0)
-        return fail(err, errlen, "image index lists no manifests");
+        return error_message(err, errlen, "image index lists no manifests");
     size_t n = json_object_array_length(manifests);
     json_object *pick = NULL;
     for (size_t i = 0; i < n && pick == NULL; i++) {
@@ -200,7 +191,7 @@ static int load_from_index(const char *dir, json_object *index, int depth, struc
                      os ? os : "?", arch);
     }
     if (pick == NULL)
-        return fail(err, errlen,
+        return error_message(err, errlen,
                     "image has no linux/arm64 variant (it has: %s); Silo runs only arm64 images "
                     "(AgentCore requires ARM64 too)", found[0] ? found : "none");
     char *path = verified_blob(dir, get_str(pick, "digest"), err, errlen);
@@ -230,14 +221,14 @@ static char *inside(const char *dir, const char *rel, char *err, size_t errlen)
 {
     char clean[4096];
     if (rel == NULL || layer_clean_path(rel, clean, sizeof clean) < 0) {
-        fail(err, errlen, "manifest.json: bad path \"%.100s\"", rel ? rel : "(none)");
+        error_message(err, errlen, "manifest.json: bad path \"%.100s\"", rel ? rel : "(none)");
         return NULL;
     }
     char *path = malloc(strlen(dir) + strlen(clean) + 2);
     sprintf(path, "%s/%s", dir, clean);
     struct stat st;
     if (lstat(path, &st) < 0 || !S_ISREG(st.st_mode)) {
-        fail(err, errlen, "manifest.json names %s, which is missing or not a regular file", clean);
+        error_message(err, errlen, "manifest.json names %s, which is missing or not a regular file", clean);
         free(path);
         return NULL;
     }
@@ -257,11 +248,11 @@ static int load_docker(const char *dir, struct oci_image *img, char *err, size_t
     int rc = -1;
     json_object *first, *layers;
     if (!json_object_is_type(doc, json_type_array) || json_object_array_length(doc) == 0) {
-        fail(err, errlen, "manifest.json: not a non-empty array");
+        error_message(err, errlen, "manifest.json: not a non-empty array");
         goto out;
     }
     if (json_object_array_length(doc) > 1) {
-        fail(err, errlen, "the tarball holds %zu images; save one image per tarball",
+        error_message(err, errlen, "the tarball holds %zu images; save one image per tarball",
              json_object_array_length(doc));
         goto out;
     }
@@ -274,17 +265,17 @@ static int load_docker(const char *dir, struct oci_image *img, char *err, size_t
     if (img->config_json == NULL)
         goto out;
     if (!json_object_object_get_ex(first, "Layers", &layers) || !json_object_is_type(layers, json_type_array)) {
-        fail(err, errlen, "manifest.json: no Layers array");
+        error_message(err, errlen, "manifest.json: no Layers array");
         goto out;
     }
     if (json_object_array_length(layers) > OCI_MAX_LAYERS) {
-        fail(err, errlen, "manifest.json: more than %d layers", OCI_MAX_LAYERS);
+        error_message(err, errlen, "manifest.json: more than %d layers", OCI_MAX_LAYERS);
         goto out;
     }
     for (size_t i = 0; i < json_object_array_length(layers); i++) {
         json_object *l = json_object_array_get_idx(layers, i);
         if (!json_object_is_type(l, json_type_string)) {
-            fail(err, errlen, "manifest.json: Layers[%zu] is not a string", i);
+            error_message(err, errlen, "manifest.json: Layers[%zu] is not a string", i);
             goto out;
         }
         img->layers[i] = inside(dir, json_object_get_string(l), err, errlen);
@@ -316,7 +307,7 @@ int oci_load(const char *dir, struct oci_image *img, char *err, size_t errlen)
         rc = index ? load_from_index(dir, index, 0, img, err, errlen) : -1;
         json_object_put(index);
     } else {
-        rc = fail(err, errlen, "%s is neither an OCI image layout nor a docker save", dir);
+        rc = error_message(err, errlen, "%s is neither an OCI image layout nor a docker save", dir);
     }
     if (rc == 0)
         rc = oci_check_platform(img->config_json, img->config_len, err, errlen);
