@@ -20,6 +20,7 @@ test_control_plane_LIBS := -lsqlite3 -ljson-c -lcrypto -lpthread
 # fake_vmm: a TEST VMM (speaks the vsock socket protocol, plays a trivial agent); x86 tests only
 HOST_PROGRAMS += fake_vmm
 fake_vmm_SRCS := tests/frontend/fake_vmm.c
+fake_vmm_LIBS := -ljson-c
 
 UNIT_TESTS += test_sessions
 test_sessions_SRCS := tests/unit/test_sessions.c frontend/sessions.c frontend/vmm_launcher.c \
@@ -27,7 +28,10 @@ test_sessions_SRCS := tests/unit/test_sessions.c frontend/sessions.c frontend/vm
 test_sessions_LIBS := -ljson-c -lpthread
 $(BUILD)/unit/test_sessions: | $(BUILD)/host/bin/fake_vmm
 
+UNIT_TESTS += test_http_agent
+test_http_agent_SRCS := tests/unit/test_http_agent.c frontend/agent_http.c
+
 HOST_PROGRAMS += silod
-silod_SRCS := frontend/silod.c frontend/http_api.c frontend/sigv4.c frontend/jwt.c \
+silod_SRCS := frontend/silod.c frontend/http_api.c frontend/agent_http.c frontend/metrics.c frontend/sigv4.c frontend/jwt.c \
               frontend/sessions.c frontend/vmm_launcher.c $(CONTROL_PLANE_SRCS)
 silod_LIBS := -lmicrohttpd -lsqlite3 -ljson-c -lcurl -lcrypto -lpthread

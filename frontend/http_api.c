@@ -2,6 +2,9 @@
 #include "frontend/http_api.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,37 +15,83 @@
 #include <json-c/json.h>
 #include <microhttpd.h>
 
+#include "frontend/agent_http.h"
 #include "frontend/aws_error.h"
+#include "frontend/metrics.h"
 #include "frontend/strbuf.h"
 #include "frontend/vmm_launcher.h"
 
 #define SESSION_HEADER "X-Amzn-Bedrock-AgentCore-Runtime-Session-Id"
+#define REQUEST_ID_HEADER "X-Amzn-Bedrock-AgentCore-Runtime-Request-Id"
+#define USER_ID_HEADER "X-Amzn-Bedrock-AgentCore-Runtime-User-Id"
+#define MCP_SESSION_HEADER "Mcp-Session-Id"
 #define CONTROL_MAX_BODY (1024 * 1024)
+#define USER_ID_MAX 1024
+#define CUSTOM_HEADER_MAX 4096
+#define AGENT_ERROR_SNIPPET 512
 
 struct http_api {
     struct http_api_config cfg;
     struct MHD_Daemon *daemon;
 };
 
-enum request_kind { REQ_CONTROL, REQ_INVOKE, REQ_STOP, REQ_UNKNOWN };
+enum request_kind { REQ_CONTROL, REQ_INVOKE, REQ_STOP, REQ_METRICS, REQ_UNKNOWN };
+static const char *const kind_names[] = { "control", "invoke", "stop", "metrics", "unknown" };
+
+/* The agent's answer, relayed to the client as it is read; shared by the request (for its log
+ * line) and the MHD response (which reads from it), freed when both are done with it. */
+struct relay {
+    struct agent_reader rd;
+    int refs;
+    uint64_t bytes_out;
+};
 
 /* Per-request state, created by the URI log callback (so the raw URI is kept). */
 struct request {
     char *raw_uri;
     char *path, *query;
+    char method[8];
     enum request_kind kind;
-    bool started;
+    bool started, dispatched;
     bool failed;                 /* an error answer is queued once the body is drained */
     const char *err_type;
-    char err_msg[320];
+    char err_msg[640];
+    char request_id[37];
+    int64_t start_ms;
+    unsigned status;
+    const char *auth;            /* "sigv4", "jwt" or NULL */
+    const char *principal;       /* SigV4 key principal (config), never a secret */
     struct sigv4_verifier *sig;
+    bool bearer;
     struct strbuf body;          /* control plane, or invoke when not verifiable early */
-    size_t body_len;
+    uint64_t body_len;
     /* invoke */
+    char target[1024];
     struct session *session;
     char session_id[SESSION_ID_MAX + 1];
+    char runtime_id[160];
+    bool mcp;
+    bool mcp_session_added;      /* silod made up the Mcp-Session-Id (= session_id) */
+    bool body_to_agent;          /* the agent request carries a chunked body */
     int upstream;
+    struct relay *relay;
 };
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void relay_put(struct relay *rl)
+{
+    if (rl && __atomic_sub_fetch(&rl->refs, 1, __ATOMIC_ACQ_REL) == 0) {
+        if (rl->rd.fd >= 0)
+            close(rl->rd.fd);
+        free(rl);
+    }
+}
 
 static void *log_uri(void *cls, const char *uri, struct MHD_Connection *c)
 {
@@ -52,24 +101,46 @@ static void *log_uri(void *cls, const char *uri, struct MHD_Connection *c)
         abort();
     r->raw_uri = strdup(uri);
     r->upstream = -1;
+    r->start_ms = mono_ms();
     char *q = strchr(r->raw_uri, '?');
     r->path = strndup(r->raw_uri, q ? (size_t)(q - r->raw_uri) : strlen(r->raw_uri));
     r->query = q ? strdup(q + 1) : NULL;
+    session_id_generate(r->request_id);
     return r;
+}
+
+/* One structured line per request (logfmt); never a secret, a token or a body. */
+static void log_request(const struct request *r, enum MHD_RequestTerminationCode code)
+{
+    uint64_t out = r->relay ? __atomic_load_n(&r->relay->bytes_out, __ATOMIC_RELAXED) : 0;
+    fprintf(stderr, "silod: request id=%s method=%s op=%s runtime=%s session=%s status=%u latency_ms=%lld"
+                    " bytes_in=%llu bytes_out=%llu auth=%s principal=%s%s%s%s\n",
+            r->request_id, r->method[0] ? r->method : "-", kind_names[r->kind],
+            r->runtime_id[0] ? r->runtime_id : "-", r->session_id[0] ? r->session_id : "-", r->status,
+            (long long)(mono_ms() - r->start_ms), (unsigned long long)r->body_len,
+            (unsigned long long)out, r->auth ? r->auth : "none", r->principal ? r->principal : "-",
+            r->failed ? " error=" : "", r->failed ? r->err_type : "",
+            code == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " aborted=1");
 }
 
 static void request_done(void *cls, struct MHD_Connection *c, void **state,
                          enum MHD_RequestTerminationCode code)
 {
-    (void)c; (void)code;
+    (void)c;
     struct http_api *api = cls;
     struct request *r = *state;
     if (!r)
         return;
+    if (r->started)
+        log_request(r, code);
+    if (r->kind == REQ_INVOKE && r->started) {
+        metrics_invocation(r->status, r->body_len, r->relay ? r->relay->bytes_out : 0);
+    }
     sigv4_free(r->sig);
     strbuf_free(&r->body);
     if (r->upstream >= 0)
         close(r->upstream);
+    relay_put(r->relay);
     if (r->session)
         sessions_release(api->cfg.sessions, r->session);
     free(r->raw_uri);
@@ -78,8 +149,19 @@ static void request_done(void *cls, struct MHD_Connection *c, void **state,
     free(r);
 }
 
-static enum MHD_Result reply(struct MHD_Connection *c, unsigned status, const char *err_type,
-                             const char *body, const char *session_id)
+/* Common response headers: the request id (x-amzn-RequestId, read by the AWS SDKs). */
+static enum MHD_Result queue(struct MHD_Connection *c, struct request *r, unsigned status,
+                             struct MHD_Response *resp)
+{
+    MHD_add_response_header(resp, "x-amzn-RequestId", r->request_id);
+    r->status = status;
+    enum MHD_Result ret = MHD_queue_response(c, status, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
+static enum MHD_Result reply(struct MHD_Connection *c, struct request *r, unsigned status,
+                             const char *err_type, const char *body, const char *session_id)
 {
     struct MHD_Response *resp = MHD_create_response_from_buffer(strlen(body), (void *)body,
                                                                 MHD_RESPMEM_MUST_COPY);
@@ -88,15 +170,15 @@ static enum MHD_Result reply(struct MHD_Connection *c, unsigned status, const ch
         MHD_add_response_header(resp, "x-amzn-errortype", err_type);
     if (session_id && *session_id)
         MHD_add_response_header(resp, SESSION_HEADER, session_id);
-    enum MHD_Result ret = MHD_queue_response(c, status, resp);
-    MHD_destroy_response(resp);
-    return ret;
+    return queue(c, r, status, resp);
 }
 
-static enum MHD_Result reply_error(struct MHD_Connection *c, const char *type, const char *msg)
+static enum MHD_Result reply_error(struct MHD_Connection *c, struct request *r, const char *type,
+                                   const char *msg)
 {
     char *body = aws_error_body(msg);
-    enum MHD_Result ret = reply(c, aws_error_status(type), type, body, NULL);
+    metrics_error(type);
+    enum MHD_Result ret = reply(c, r, aws_error_status(type), type, body, NULL);
     free(body);
     return ret;
 }
@@ -135,23 +217,100 @@ static const struct sigv4_key *lookup_key(void *ctx, const char *id)
     return NULL;
 }
 
-static bool authenticate(struct http_api *api, struct MHD_Connection *c, const char *method,
-                         struct request *r)
+static bool authenticate_sigv4(struct http_api *api, struct MHD_Connection *c, struct request *r)
 {
     struct header_list l = { .n = 0 };
     MHD_get_connection_values(c, MHD_HEADER_KIND, collect_header, &l);
-    struct sigv4_request req = { method, r->path, r->query, l.h, l.n };
+    struct sigv4_request req = { r->method, r->path, r->query, l.h, l.n };
     struct sigv4_config cfg = { api->cfg.region, "bedrock-agentcore", time(NULL), 300, true,
                                 lookup_key, api };
     enum sigv4_result res = sigv4_begin(&req, &cfg, &r->sig);
-    if (res == SIGV4_OK)
+    if (res == SIGV4_OK) {
+        r->auth = "sigv4";
+        r->principal = sigv4_principal(r->sig);
         return true;
+    }
     /* log the reason (never a secret); answer without detail */
-    fprintf(stderr, "silod: auth rejected %s %s: %s\n", method, r->path, sigv4_result_name(res));
+    fprintf(stderr, "silod: auth rejected id=%s %s %s: %s\n", r->request_id, r->method, r->path,
+            sigv4_result_name(res));
     if (res == SIGV4_NO_AUTH)
         fail(r, AWS_UNAUTHORIZED, "missing authentication");
     else
         fail(r, AWS_ACCESS_DENIED, "the request signature is not valid");
+    return false;
+}
+
+static const char *bearer_token(struct MHD_Connection *c)
+{
+    const char *a = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
+    if (!a || strncasecmp(a, "Bearer ", 7) != 0)
+        return NULL;
+    return a + 7 + strspn(a + 7, " ");
+}
+
+static const char **json_strings(json_object *list, size_t *count)
+{
+    *count = list && json_object_is_type(list, json_type_array) ? json_object_array_length(list) : 0;
+    if (!*count)
+        return NULL;
+    const char **out = calloc(*count, sizeof *out);
+    if (!out)
+        abort();
+    for (size_t i = 0; i < *count; i++)
+        out[i] = json_object_get_string(json_object_array_get_idx(list, i));
+    return out;
+}
+
+/* Verifies the bearer token against the runtime's customJWTAuthorizer; on success writes the
+ * user identity (iss|sub) into user_id. */
+static bool authenticate_jwt(struct http_api *api, struct MHD_Connection *c, struct request *r,
+                             json_object *jwt_cfg, char *user_id, size_t user_id_len)
+{
+    const char *token = bearer_token(c);
+    json_object *v;
+    if (!token || !*token) {
+        fail(r, AWS_UNAUTHORIZED, "missing bearer token");
+        return false;
+    }
+    if (!api->cfg.jwt_keys || !json_object_object_get_ex(jwt_cfg, "discoveryUrl", &v)) {
+        fail(r, AWS_INTERNAL, "JWT verification is not available");
+        return false;
+    }
+    struct jwt_policy policy = { .discovery_url = json_object_get_string(v), .leeway_seconds = 60 };
+    const char **aud = NULL, **clients = NULL, **scopes = NULL;
+    if (json_object_object_get_ex(jwt_cfg, "allowedAudience", &v))
+        policy.allowed_audience = aud = json_strings(v, &policy.allowed_audience_count);
+    if (json_object_object_get_ex(jwt_cfg, "allowedClients", &v))
+        policy.allowed_clients = clients = json_strings(v, &policy.allowed_clients_count);
+    if (json_object_object_get_ex(jwt_cfg, "allowedScopes", &v))
+        policy.allowed_scopes = scopes = json_strings(v, &policy.allowed_scopes_count);
+    struct jwt_identity id = { 0 };
+    enum jwt_result res = jwt_verify(api->cfg.jwt_keys, &policy, token, time(NULL), &id);
+    free(aud);
+    free(clients);
+    free(scopes);
+    bool ok = false;
+    if (res == JWT_OK) {
+        const char *sub = id.subject ? id.subject : id.client_id;
+        int n = sub ? snprintf(user_id, user_id_len, "%s|%s", id.issuer, sub) : -1;
+        ok = n > 0 && (size_t)n < user_id_len && agent_header_value_ok(user_id, USER_ID_MAX);
+        if (!ok)
+            res = JWT_MALFORMED;
+    }
+    jwt_identity_free(&id);
+    if (ok) {
+        r->auth = "jwt";
+        return true;
+    }
+    /* the reason goes to the log only; the caller learns nothing that helps */
+    fprintf(stderr, "silod: auth rejected id=%s %s %s: jwt %s\n", r->request_id, r->method, r->path,
+            jwt_result_name(res));
+    if (res == JWT_DISCOVERY_FAILED)
+        fail(r, AWS_INTERNAL, "the identity provider could not be reached");
+    else if (res == JWT_BAD_AUDIENCE || res == JWT_BAD_CLIENT || res == JWT_BAD_SCOPE)
+        fail(r, AWS_ACCESS_DENIED, "the bearer token is not allowed to invoke this agent runtime");
+    else
+        fail(r, AWS_UNAUTHORIZED, "the bearer token is not valid");
     return false;
 }
 
@@ -170,12 +329,11 @@ static bool parse_data_path(const char *path, char *target, size_t len, const ch
     for (const char *p = seg; p < slash; p++) {
         char ch = *p;
         if (ch == '%') {
-            if (slash - p < 3)
+            if (slash - p < 3 || !isxdigit((unsigned char)p[1]) || !isxdigit((unsigned char)p[2]))
                 return false;
             char hex[3] = { p[1], p[2], 0 };
-            char *end;
-            long v = strtol(hex, &end, 16);
-            if (*end || v == 0)
+            long v = strtol(hex, NULL, 16);
+            if (v < 0x20 || v > 0x7e)
                 return false;
             ch = (char)v;
             p += 2;
@@ -223,24 +381,119 @@ static bool send_chunk(int fd, const void *data, size_t n)
     return write_all(fd, head, (size_t)hl) && write_all(fd, data, n) && write_all(fd, "\r\n", 2);
 }
 
-/* Resolves the runtime, takes the session and opens the agent connection with the head. */
-static void start_invoke(struct http_api *api, struct MHD_Connection *c, struct request *r,
-                         const char *target)
+/* The agent could not be reached or answered nothing: if its VMM is gone the session ends
+ * (a later request with the same id gets a fresh microVM). */
+static void agent_failed(struct http_api *api, struct request *r, const char *msg)
 {
-    char qualifier[64] = "", msg[320];
-    query_value(r->query, "qualifier", qualifier, sizeof qualifier);
+    if (r->session)
+        sessions_check_vm(api->cfg.sessions, r->session);
+    fail(r, AWS_RUNTIME_CLIENT_ERROR, msg);
+}
+
+static const char *const trace_headers[] = { "X-Amzn-Trace-Id", "traceparent", "tracestate", "baggage" };
+static const size_t trace_limits[] = { 128, 128, 512, 8192 };
+static const char *const mcp_headers[] = { "Mcp-Protocol-Version", "Mcp-Method", "Mcp-Name", "Last-Event-ID" };
+
+/* The request head to the agent: method, path, framing, content type, the platform headers
+ * (session, request id, user id), trace headers, MCP headers and the runtime's allow-listed
+ * headers. Returns false (and fails r) on a header that cannot be passed on. */
+static bool agent_head(struct MHD_Connection *c, struct request *r, json_object *cfg,
+                       const char *user_id, struct strbuf *head)
+{
+    strbuf_printf(head, "%s %s HTTP/1.1\r\nHost: 127.0.0.1:%u\r\nConnection: close\r\n", r->method,
+                  r->mcp ? "/mcp" : "/invocations", r->mcp ? 8000u : 8080u);
+    const char *ctype = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
+    const char *accept = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Accept");
+    if (r->body_to_agent)
+        strbuf_printf(head, "Transfer-Encoding: chunked\r\nContent-Type: %s\r\n",
+                      ctype && agent_header_value_ok(ctype, 256) ? ctype : "application/octet-stream");
+    if (accept && agent_header_value_ok(accept, 1024))
+        strbuf_printf(head, "Accept: %s\r\n", accept);
+    strbuf_printf(head, SESSION_HEADER ": %s\r\n" REQUEST_ID_HEADER ": %s\r\n", r->session_id, r->request_id);
+    if (user_id[0])
+        strbuf_printf(head, USER_ID_HEADER ": %s\r\n", user_id);
+    for (size_t i = 0; i < sizeof trace_headers / sizeof trace_headers[0]; i++) {
+        const char *hv = MHD_lookup_connection_value(c, MHD_HEADER_KIND, trace_headers[i]);
+        if (!hv)
+            continue;
+        if (!agent_header_value_ok(hv, trace_limits[i])) {
+            char m[96];
+            snprintf(m, sizeof m, "%s must be at most %zu printable characters", trace_headers[i], trace_limits[i]);
+            fail(r, AWS_VALIDATION, m);
+            return false;
+        }
+        strbuf_printf(head, "%s: %s\r\n", trace_headers[i], hv);
+    }
+    if (r->mcp) {
+        strbuf_printf(head, MCP_SESSION_HEADER ": %s\r\n", r->mcp_session_added ? r->session_id :
+                      MHD_lookup_connection_value(c, MHD_HEADER_KIND, MCP_SESSION_HEADER));
+        for (size_t i = 0; i < sizeof mcp_headers / sizeof mcp_headers[0]; i++) {
+            const char *hv = MHD_lookup_connection_value(c, MHD_HEADER_KIND, mcp_headers[i]);
+            if (hv && agent_header_value_ok(hv, 1024))
+                strbuf_printf(head, "%s: %s\r\n", mcp_headers[i], hv);
+        }
+    }
+    json_object *hc, *list;
+    if (json_object_object_get_ex(cfg, "requestHeaderConfiguration", &hc) &&
+        json_object_object_get_ex(hc, "requestHeaderAllowlist", &list)) {
+        for (size_t i = 0; i < json_object_array_length(list); i++) {
+            const char *name = json_object_get_string(json_object_array_get_idx(list, i));
+            const char *hv = MHD_lookup_connection_value(c, MHD_HEADER_KIND, name);
+            if (!hv)
+                continue;
+            if (!agent_header_value_ok(hv, CUSTOM_HEADER_MAX)) {
+                char m[400];
+                snprintf(m, sizeof m, "header %.256s must be at most 4 KB of printable characters", name);
+                fail(r, AWS_VALIDATION, m);
+                return false;
+            }
+            strbuf_printf(head, "%s: %s\r\n", name, hv);
+        }
+    }
+    strbuf_puts(head, "\r\n");
+    return true;
+}
+
+/* Picks the runtime session id (and, for MCP, whether silod adds Mcp-Session-Id). */
+static bool choose_session_id(struct MHD_Connection *c, struct request *r)
+{
     const char *sid = MHD_lookup_connection_value(c, MHD_HEADER_KIND, SESSION_HEADER);
+    const char *msid = r->mcp ? MHD_lookup_connection_value(c, MHD_HEADER_KIND, MCP_SESSION_HEADER) : NULL;
     if (sid && !session_id_valid(sid)) {
         fail(r, AWS_VALIDATION, "runtimeSessionId must be 33 to 256 printable characters");
-        return;
+        return false;
+    }
+    if (msid && !session_id_valid(msid)) {
+        fail(r, AWS_VALIDATION, "Mcp-Session-Id must be 33 to 256 printable characters");
+        return false;
     }
     if (sid)
         snprintf(r->session_id, sizeof r->session_id, "%s", sid);
+    else if (msid)      /* MCP clients echo only Mcp-Session-Id: it pins the microVM */
+        snprintf(r->session_id, sizeof r->session_id, "%s", msid);
     else if (r->kind == REQ_STOP) {
         fail(r, AWS_VALIDATION, "runtimeSessionId is required");
-        return;
-    } else {
+        return false;
+    } else
         session_id_generate(r->session_id);
+    r->mcp_session_added = r->mcp && !msid;
+    return true;
+}
+
+/* Resolves the runtime, checks the caller's auth method and token against it, takes the
+ * session and opens the agent connection with the request head. */
+static void start_invoke(struct http_api *api, struct MHD_Connection *c, struct request *r)
+{
+    r->dispatched = true;
+    char qualifier[64] = "", account[32] = "", msg[320], user_id[USER_ID_MAX + 2] = "";
+    if (query_value(r->query, "qualifier", qualifier, sizeof qualifier) && !qualifier[0]) {
+        fail(r, AWS_VALIDATION, "qualifier must not be empty");
+        return;
+    }
+    if (query_value(r->query, "accountId", account, sizeof account) &&
+        (strlen(account) != 12 || strspn(account, "0123456789") != 12)) {
+        fail(r, AWS_VALIDATION, "accountId must be 12 digits");
+        return;
     }
     const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
     if (cl && strtoull(cl, NULL, 10) > INVOKE_MAX_PAYLOAD) {
@@ -248,140 +501,197 @@ static void start_invoke(struct http_api *api, struct MHD_Connection *c, struct 
         return;
     }
     struct resolved_runtime rr;
-    const char *err = control_plane_resolve(api->cfg.cp, target, qualifier[0] ? qualifier : NULL, &rr,
+    const char *err = control_plane_resolve(api->cfg.cp, r->target, qualifier[0] ? qualifier : NULL, &rr,
                                             msg, sizeof msg);
     if (err) {
         fail(r, err, msg);
         return;
     }
-    if (r->kind == REQ_STOP) {
-        free(rr.config_json);
-        if (!sessions_stop(api->cfg.sessions, r->session_id))
-            fail(r, AWS_NOT_FOUND, "no such session");
+    snprintf(r->runtime_id, sizeof r->runtime_id, "%s", rr.runtime_id);
+    json_object *cfg = json_tokener_parse(rr.config_json), *lc = NULL, *pc = NULL, *ac = NULL, *jwt = NULL, *v;
+    free(rr.config_json);
+    if (!cfg) {
+        fail(r, AWS_INTERNAL, "the runtime's configuration cannot be read");
         return;
     }
-    json_object *cfg = json_tokener_parse(rr.config_json);
-    json_object *lc = NULL, *pc = NULL, *v;
+    /* a runtime uses SigV4 or JWT, never both, never neither */
+    if (json_object_object_get_ex(cfg, "authorizerConfiguration", &ac))
+        json_object_object_get_ex(ac, "customJWTAuthorizer", &jwt);
+    if ((jwt != NULL) != r->bearer) {
+        fail(r, AWS_ACCESS_DENIED, "Authorization method mismatch: the agent runtime is configured for "
+                                   "a different authorization method than the request used");
+        goto out;
+    }
+    if (jwt && !authenticate_jwt(api, c, r, jwt, user_id, sizeof user_id))
+        goto out;
+    if (!jwt) {
+        const char *uid = MHD_lookup_connection_value(c, MHD_HEADER_KIND, USER_ID_HEADER);
+        if (uid && (!*uid || !agent_header_value_ok(uid, USER_ID_MAX))) {
+            fail(r, AWS_VALIDATION, "runtimeUserId must be 1 to 1024 printable characters");
+            goto out;
+        }
+        if (uid)
+            snprintf(user_id, sizeof user_id, "%s", uid);
+    }
     int idle = 900, max = 28800;
     const char *protocol = "HTTP";
-    if (cfg && json_object_object_get_ex(cfg, "lifecycleConfiguration", &lc)) {
+    if (json_object_object_get_ex(cfg, "lifecycleConfiguration", &lc)) {
         if (json_object_object_get_ex(lc, "idleRuntimeSessionTimeout", &v))
             idle = json_object_get_int(v);
         if (json_object_object_get_ex(lc, "maxLifetime", &v))
             max = json_object_get_int(v);
     }
-    if (cfg && json_object_object_get_ex(cfg, "protocolConfiguration", &pc) &&
+    if (json_object_object_get_ex(cfg, "protocolConfiguration", &pc) &&
         json_object_object_get_ex(pc, "serverProtocol", &v))
         protocol = json_object_get_string(v);
-    if (strcmp(protocol, "HTTP") != 0 && strcmp(protocol, "AGUI") != 0) {
-        fail(r, AWS_VALIDATION, "this server supports the HTTP protocol only so far");
-        json_object_put(cfg);
-        free(rr.config_json);
-        return;
+    r->mcp = strcmp(protocol, "MCP") == 0;
+    if (!r->mcp && strcmp(protocol, "HTTP") != 0 && strcmp(protocol, "AGUI") != 0) {
+        fail(r, AWS_VALIDATION, "the A2A protocol is not supported yet");
+        goto out;
     }
-    struct session_acquire a = { r->session_id, rr.runtime_id, rr.version, rr.config_json,
+    if (r->kind == REQ_INVOKE && !r->mcp && strcmp(r->method, "POST") != 0) {
+        fail(r, AWS_UNKNOWN_OPERATION, "no such operation");
+        goto out;
+    }
+    if (!choose_session_id(c, r))
+        goto out;
+    if (r->kind == REQ_STOP) {
+        if (!sessions_stop(api->cfg.sessions, r->runtime_id, r->session_id))
+            fail(r, AWS_NOT_FOUND, "no such session");
+        goto out;
+    }
+    struct session_acquire a = { r->session_id, rr.runtime_id, rr.version, json_object_to_json_string(cfg),
                                  api->cfg.guest_mib, idle, max };
-    r->session = sessions_acquire(api->cfg.sessions, &a, &err, msg, sizeof msg);
-    json_object_put(cfg);
-    free(rr.config_json);
-    if (!r->session) {
-        fail(r, err, msg);
-        return;
+    for (int attempt = 0; attempt < 2 && r->upstream < 0; attempt++) {
+        bool existed = sessions_state(api->cfg.sessions, r->session_id) >= 0;
+        int64_t t0 = mono_ms();
+        r->session = sessions_acquire(api->cfg.sessions, &a, &err, msg, sizeof msg);
+        if (!r->session) {
+            fail(r, err, msg);
+            goto out;
+        }
+        if (!existed)
+            metrics_session_start(mono_ms() - t0);
+        r->upstream = vsock_connect(session_vm(r->session)->vsock_path, r->mcp ? 8000 : 8080, 10000);
+        if (r->upstream < 0 && attempt == 0 && !sessions_check_vm(api->cfg.sessions, r->session)) {
+            /* the session's VMM had died: that session is over, this request gets a fresh one */
+            sessions_release(api->cfg.sessions, r->session);
+            r->session = NULL;
+        } else if (r->upstream < 0) {
+            agent_failed(api, r, "the agent is not reachable");
+            goto out;
+        }
     }
-    r->upstream = vsock_connect(session_vm(r->session)->vsock_path, 8080, 10000);
-    if (r->upstream < 0) {
-        fail(r, AWS_RUNTIME_CLIENT_ERROR, "the agent is not reachable");
-        return;
-    }
+    r->body_to_agent = strcmp(r->method, "POST") == 0;
     struct strbuf head = { 0 };
-    const char *ctype = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
-    const char *accept = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Accept");
-    strbuf_printf(&head, "POST /invocations HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nConnection: close\r\n"
-                         "Transfer-Encoding: chunked\r\nContent-Type: %s\r\n" SESSION_HEADER ": %s\r\n",
-                  ctype ? ctype : "application/octet-stream", r->session_id);
-    if (accept)
-        strbuf_printf(&head, "Accept: %s\r\n", accept);
-    static const char *const passed[] = { "X-Amzn-Bedrock-AgentCore-Runtime-User-Id", "X-Amzn-Trace-Id",
-                                           "traceparent", "tracestate", "baggage" };
-    for (size_t i = 0; i < sizeof passed / sizeof passed[0]; i++) {
-        const char *hv = MHD_lookup_connection_value(c, MHD_HEADER_KIND, passed[i]);
-        if (hv && !strpbrk(hv, "\r\n") && strlen(hv) <= 8192)
-            strbuf_printf(&head, "%s: %s\r\n", passed[i], hv);
-    }
-    strbuf_puts(&head, "\r\n");
-    if (!write_all(r->upstream, head.data, head.len))
-        fail(r, AWS_RUNTIME_CLIENT_ERROR, "the agent closed the connection");
+    if (agent_head(c, r, cfg, user_id, &head) && !write_all(r->upstream, head.data, head.len))
+        agent_failed(api, r, "the agent closed the connection");
     strbuf_free(&head);
+out:
+    json_object_put(cfg);
 }
 
-/* Reads the agent's status line and headers; returns the status or -1. */
-static int read_agent_head(int fd, char *ctype, size_t ctype_len)
-{
-    char line[8192];
-    int status = -1;
-    bool first = true;
-    for (;;) {
-        size_t n = 0;
-        while (n + 1 < sizeof line) {
-            if (read(fd, line + n, 1) != 1)
-                return -1;
-            if (line[n] == '\n')
-                break;
-            n++;
-        }
-        line[n] = '\0';
-        if (n && line[n - 1] == '\r')
-            line[--n] = '\0';
-        if (first) {
-            if (sscanf(line, "HTTP/1.%*d %d", &status) != 1)
-                return -1;
-            first = false;
-        } else if (n == 0) {
-            return status;
-        } else if (strncasecmp(line, "content-type:", 13) == 0) {
-            snprintf(ctype, ctype_len, "%s", line + 13 + strspn(line + 13, " "));
-        }
-    }
-}
+/* ---------------------------------------------------------------- the agent's answer */
 
 static ssize_t relay_agent(void *cls, uint64_t pos, char *buf, size_t max)
 {
     (void)pos;
-    int fd = *(int *)cls;
-    ssize_t n = read(fd, buf, max);
-    return n > 0 ? n : MHD_CONTENT_READER_END_OF_STREAM;
+    struct relay *rl = cls;
+    ssize_t n = agent_read_body(&rl->rd, buf, max);
+    if (n <= 0)
+        return n == 0 ? MHD_CONTENT_READER_END_OF_STREAM : MHD_CONTENT_READER_END_WITH_ERROR;
+    __atomic_add_fetch(&rl->bytes_out, (uint64_t)n, __ATOMIC_RELAXED);
+    return n;
 }
 
-static void free_fd(void *cls)
-{
-    int *fd = cls;
-    close(*fd);
-    free(fd);
-}
+static void relay_done(void *cls) { relay_put(cls); }
 
-static enum MHD_Result finish_invoke(struct MHD_Connection *c, struct request *r)
+static enum MHD_Result finish_invoke(struct http_api *api, struct MHD_Connection *c, struct request *r)
 {
-    if (!send_chunk(r->upstream, "", 0))     /* the last chunk */
-        return reply_error(c, AWS_RUNTIME_CLIENT_ERROR, "the agent closed the connection");
-    char ctype[256] = "application/octet-stream";
-    int status = read_agent_head(r->upstream, ctype, sizeof ctype);
-    if (status < 0) {
-        return reply_error(c, AWS_RUNTIME_CLIENT_ERROR, "the agent did not answer");
+    if (r->body_to_agent && !send_chunk(r->upstream, "", 0)) {    /* the last chunk */
+        agent_failed(api, r, "the agent closed the connection");
+        return reply_error(c, r, r->err_type, r->err_msg);
     }
-    int *fd = malloc(sizeof *fd);
-    *fd = r->upstream;
+    struct relay *rl = calloc(1, sizeof *rl);
+    if (!rl)
+        abort();
+    agent_reader_init(&rl->rd, r->upstream);
+    rl->refs = 1;
     r->upstream = -1;
+    r->relay = rl;
+    struct agent_head h = { .ctype = "application/octet-stream" };
+    if (!agent_read_head(&rl->rd, &h) || (h.mcp_session[0] && !session_id_valid(h.mcp_session))) {
+        agent_failed(api, r, "the agent did not answer");
+        return reply_error(c, r, r->err_type, r->err_msg);
+    }
+    if (h.status >= 400 && !r->mcp) {
+        /* the agent failed: RuntimeClientError (424) with the start of what it said */
+        char snippet[AGENT_ERROR_SNIPPET + 1], m[AGENT_ERROR_SNIPPET + 80];
+        size_t n = 0;
+        while (n < AGENT_ERROR_SNIPPET) {
+            ssize_t k = agent_read_body(&rl->rd, snippet + n, AGENT_ERROR_SNIPPET - n);
+            if (k <= 0)
+                break;
+            n += (size_t)k;
+        }
+        for (size_t i = 0; i < n; i++)
+            if ((unsigned char)snippet[i] < 0x20 || (unsigned char)snippet[i] > 0x7e)
+                snippet[i] = ' ';
+        snippet[n] = '\0';
+        snprintf(m, sizeof m, "Received error (%d) from the agent runtime%s%s", h.status, n ? ": " : "", snippet);
+        fail(r, AWS_RUNTIME_CLIENT_ERROR, m);
+        return reply_error(c, r, r->err_type, r->err_msg);
+    }
+    __atomic_add_fetch(&rl->refs, 1, __ATOMIC_ACQ_REL);      /* the response's reference */
     /* unknown size: chunked to the client, each read from the agent flushed as it comes */
     struct MHD_Response *resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64 * 1024,
-                                                                  relay_agent, fd, free_fd);
-    MHD_add_response_header(resp, "Content-Type", ctype);
+                                                                  relay_agent, rl, relay_done);
+    MHD_add_response_header(resp, "Content-Type", h.ctype);
     MHD_add_response_header(resp, SESSION_HEADER, r->session_id);
-    enum MHD_Result ret = MHD_queue_response(c, (unsigned)status, resp);
-    MHD_destroy_response(resp);
-    return ret;
+    if (r->mcp) {
+        const char *msid = h.mcp_session[0] ? h.mcp_session : r->mcp_session_added ? r->session_id :
+                           MHD_lookup_connection_value(c, MHD_HEADER_KIND, MCP_SESSION_HEADER);
+        if (msid)
+            MHD_add_response_header(resp, MCP_SESSION_HEADER, msid);
+        if (h.mcp_version[0])
+            MHD_add_response_header(resp, "Mcp-Protocol-Version", h.mcp_version);
+    }
+    for (size_t i = 0; i < sizeof trace_headers / sizeof trace_headers[0]; i++) {
+        const char *hv = MHD_lookup_connection_value(c, MHD_HEADER_KIND, trace_headers[i]);
+        if (hv)
+            MHD_add_response_header(resp, trace_headers[i], hv);
+    }
+    return queue(c, r, (unsigned)h.status, resp);
 }
 
 /* ---------------------------------------------------------------- the handler */
+
+static enum MHD_Result serve_metrics(struct http_api *api, struct MHD_Connection *c, struct request *r)
+{
+    struct strbuf out = { 0 };
+    metrics_render(&out, api->cfg.sessions);
+    struct MHD_Response *resp = MHD_create_response_from_buffer(out.len, out.data, MHD_RESPMEM_MUST_COPY);
+    strbuf_free(&out);
+    MHD_add_response_header(resp, "Content-Type", "text/plain; version=0.0.4");
+    return queue(c, r, 200, resp);
+}
+
+static void classify(struct request *r)
+{
+    const char *action = NULL;
+    bool data_path = parse_data_path(r->path, r->target, sizeof r->target, &action);
+    if (control_plane_owns(r->method, r->path))
+        r->kind = REQ_CONTROL;
+    else if (data_path && strcmp(action, "invocations") == 0 &&
+             (!strcmp(r->method, "POST") || !strcmp(r->method, "GET") || !strcmp(r->method, "DELETE")))
+        r->kind = REQ_INVOKE;     /* GET/DELETE only reach MCP runtimes (streamable HTTP) */
+    else if (data_path && strcmp(action, "stopruntimesession") == 0 && !strcmp(r->method, "POST"))
+        r->kind = REQ_STOP;
+    else if (strcmp(r->path, "/metrics") == 0 && !strcmp(r->method, "GET"))
+        r->kind = REQ_METRICS;
+    else
+        r->kind = REQ_UNKNOWN;
+}
 
 static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url, const char *method,
                               const char *version, const char *upload, size_t *upload_size, void **state)
@@ -389,21 +699,34 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     (void)url; (void)version;
     struct http_api *api = cls;
     struct request *r = *state;
-    char target[1024];
-    const char *action = NULL;
     if (!r->started) {
         r->started = true;
-        if (control_plane_owns(method, r->path))
-            r->kind = REQ_CONTROL;
-        else if (strcmp(method, "POST") == 0 && parse_data_path(r->path, target, sizeof target, &action))
-            r->kind = strcmp(action, "invocations") == 0 ? REQ_INVOKE : REQ_STOP;
-        else
-            r->kind = REQ_UNKNOWN;
-        if (r->kind == REQ_UNKNOWN)
+        snprintf(r->method, sizeof r->method, "%s", method);
+        classify(r);
+        if (r->kind == REQ_UNKNOWN) {
             fail(r, AWS_UNKNOWN_OPERATION, "no such operation");
-        else if (authenticate(api, c, method, r) && r->kind != REQ_CONTROL &&
-                 sigv4_signature_verified(r->sig))
-            start_invoke(api, c, r, target);
+        } else if (r->kind == REQ_METRICS) {
+            if (!api->cfg.metrics_public && !authenticate_sigv4(api, c, r))
+                return MHD_YES;
+        } else if (bearer_token(c)) {
+            /* a bearer token: data plane only, checked against the runtime's JWT authorizer;
+             * the body is not signed, so the invocation starts at once */
+            r->bearer = true;
+            if (r->kind == REQ_CONTROL)
+                fail(r, AWS_ACCESS_DENIED, "the control plane accepts SigV4 only");
+            else
+                start_invoke(api, c, r);
+        } else if (authenticate_sigv4(api, c, r) && r->kind != REQ_CONTROL && sigv4_signature_verified(r->sig)) {
+            start_invoke(api, c, r);
+        }
+        /* a body announced over the limit is not read at all: answered now, connection closed */
+        const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
+        unsigned long long limit = r->kind == REQ_CONTROL ? CONTROL_MAX_BODY : INVOKE_MAX_PAYLOAD;
+        if (cl && strtoull(cl, NULL, 10) > limit) {
+            fail(r, r->kind == REQ_CONTROL ? AWS_VALIDATION : AWS_PAYLOAD_TOO_LARGE,
+                 r->kind == REQ_CONTROL ? "request body too large" : "payload exceeds 100 MB");
+            return reply_error(c, r, r->err_type, r->err_msg);
+        }
         return MHD_YES;
     }
     if (*upload_size) {
@@ -412,52 +735,58 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         if (r->failed)
             return MHD_YES;      /* drain */
         r->body_len += n;
-        sigv4_update(r->sig, upload, n);
+        if (r->sig)
+            sigv4_update(r->sig, upload, n);
         if (r->kind == REQ_CONTROL && r->body_len > CONTROL_MAX_BODY)
             fail(r, AWS_VALIDATION, "request body too large");
         else if (r->kind != REQ_CONTROL && r->body_len > INVOKE_MAX_PAYLOAD)
             fail(r, AWS_PAYLOAD_TOO_LARGE, "payload exceeds 100 MB");
+        else if (r->kind == REQ_INVOKE && r->dispatched && !r->body_to_agent)
+            fail(r, AWS_VALIDATION, "this request cannot have a body");
         else if (r->upstream >= 0) {
             if (!send_chunk(r->upstream, upload, n))
-                fail(r, AWS_RUNTIME_CLIENT_ERROR, "the agent closed the connection");
-        } else
+                agent_failed(api, r, "the agent closed the connection");
+        } else if (r->kind == REQ_CONTROL || !r->dispatched)
             strbuf_append(&r->body, upload, n);
         return MHD_YES;
     }
     /* the whole request has arrived */
-    if (!r->failed && sigv4_finish(r->sig) != SIGV4_OK) {
+    if (!r->failed && r->sig && sigv4_finish(r->sig) != SIGV4_OK) {
         if (r->upstream >= 0) {          /* body did not match its signed hash: cut the agent off */
             close(r->upstream);
             r->upstream = -1;
         }
         fail(r, AWS_ACCESS_DENIED, "the request signature is not valid");
     }
-    if (!r->failed && r->kind != REQ_CONTROL && r->upstream < 0 && !r->session) {
+    if (!r->failed && (r->kind == REQ_INVOKE || r->kind == REQ_STOP) && !r->dispatched) {
         /* signature known only now (body hashed): start the invocation and send the body */
-        parse_data_path(r->path, target, sizeof target, &action);
-        start_invoke(api, c, r, target);
-        if (!r->failed && r->upstream >= 0 && r->body.len &&
+        start_invoke(api, c, r);
+        if (!r->failed && r->upstream >= 0 && r->body.len && r->body_to_agent &&
             !send_chunk(r->upstream, r->body.data, r->body.len))
-            fail(r, AWS_RUNTIME_CLIENT_ERROR, "the agent closed the connection");
+            agent_failed(api, r, "the agent closed the connection");
         strbuf_free(&r->body);
     }
     if (r->failed)
-        return reply_error(c, r->err_type, r->err_msg);
+        return reply_error(c, r, r->err_type, r->err_msg);
+    if (r->kind == REQ_METRICS)
+        return serve_metrics(api, c, r);
     if (r->kind == REQ_CONTROL) {
         struct cp_response out;
         control_plane_handle(api->cfg.cp, method, r->path, r->query, r->body.data, r->body.len, &out);
-        enum MHD_Result ret = reply(c, out.status, out.error_type, out.body, NULL);
+        if (out.error_type)
+            metrics_error(out.error_type);
+        enum MHD_Result ret = reply(c, r, out.status, out.error_type, out.body, NULL);
         free(out.body);
         return ret;
     }
     if (r->kind == REQ_STOP) {
         json_object *o = json_object_new_object();
         json_object_object_add(o, "runtimeSessionId", json_object_new_string(r->session_id));
-        enum MHD_Result ret = reply(c, 200, NULL, json_object_to_json_string(o), r->session_id);
+        enum MHD_Result ret = reply(c, r, 200, NULL, json_object_to_json_string(o), r->session_id);
         json_object_put(o);
         return ret;
     }
-    return finish_invoke(c, r);
+    return finish_invoke(api, c, r);
 }
 
 struct http_api *http_api_start(const struct http_api_config *cfg, const char *addr, unsigned port,

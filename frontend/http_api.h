@@ -7,13 +7,33 @@
  * Invocation bodies are streamed to the agent (chunked) as they arrive when the SigV4 signature
  * could be checked from the head (x-amz-content-sha256 sent, as the AWS SDKs do); otherwise
  * the body is held once (≤ 100 MB) until the signature is checked. The agent's answer is
- * relayed as it is read, so text/event-stream events reach the client one by one. */
+ * relayed as it is read (de-chunked when the agent answers chunked, re-framed for the
+ * client), so text/event-stream events reach the client one by one.
+ *
+ * Authentication: the control plane takes SigV4 only. An invocation (or StopRuntimeSession)
+ * of a runtime whose live version has `authorizerConfiguration.customJWTAuthorizer` takes only
+ * `Authorization: Bearer <JWT>` (verified by jwt.c against that authorizer; the caller's
+ * User-Id header is ignored and `iss|sub` — `iss|client_id` for tokens without `sub` — is
+ * passed to the agent as X-Amzn-Bedrock-AgentCore-Runtime-User-Id); every other runtime takes
+ * only SigV4, where the caller's User-Id header (validated) is passed on. The other method is
+ * AccessDeniedException ("Authorization method mismatch"), as AgentCore answers.
+ *
+ * Into the guest go: the session id, the request id (X-Amzn-Bedrock-AgentCore-Runtime-
+ * Request-Id, also answered to the caller as x-amzn-RequestId), the user id, the trace
+ * headers, the runtime's allow-listed headers (values ≤ 4 KB) and, for MCP, the Mcp-* headers.
+ * Protocol MCP forwards POST/GET/DELETE to guest port 8000 `/mcp`; the runtime session is the
+ * session header, else the client's Mcp-Session-Id, else a new id that silod also sends to the
+ * guest and answers as Mcp-Session-Id (unless the server names its own). An HTTP-protocol
+ * agent answering 4xx/5xx is RuntimeClientError (424) with the start of its answer; MCP
+ * statuses pass through. One logfmt line per request goes to stderr; GET /metrics serves
+ * Prometheus text (metrics.h). */
 #ifndef SILO_FRONTEND_HTTP_API_H
 #define SILO_FRONTEND_HTTP_API_H
 
 #include <stdbool.h>
 
 #include "frontend/control_plane.h"
+#include "frontend/jwt.h"
 #include "frontend/sessions.h"
 #include "frontend/sigv4.h"
 
@@ -26,6 +46,8 @@ struct http_api_config {
     struct control_plane *cp;
     struct sessions *sessions;
     unsigned guest_mib;
+    struct jwt_keystore *jwt_keys;   /* for runtimes with a customJWTAuthorizer */
+    bool metrics_public;             /* GET /metrics without SigV4 (a scraper on a trusted network) */
 };
 
 struct http_api;

@@ -242,10 +242,30 @@ void sessions_report_ping(struct sessions *t, const char *session_id, bool busy,
     pthread_mutex_unlock(&t->lock);
 }
 
-bool sessions_stop(struct sessions *t, const char *session_id)
+static bool vm_alive(struct sessions *t, const struct session *s)
+{
+    return !t->cfg.launcher.alive || t->cfg.launcher.alive(t->cfg.launcher.ctx, &s->vm);
+}
+
+bool sessions_check_vm(struct sessions *t, struct session *s)
+{
+    pthread_mutex_lock(&t->lock);
+    bool alive = s->ended || s->state == SESSION_STARTING || vm_alive(t, s);
+    if (!alive) {
+        s->refs++;            /* end_session drops the table's reference; ours stays */
+        end_session(t, s);
+        drop_ref(s);
+    }
+    pthread_mutex_unlock(&t->lock);
+    return alive;
+}
+
+bool sessions_stop(struct sessions *t, const char *runtime_id, const char *session_id)
 {
     pthread_mutex_lock(&t->lock);
     struct session *s = find(t, session_id);
+    if (s && runtime_id && strcmp(s->runtime_id, runtime_id) != 0)
+        s = NULL;
     if (s && s->state != SESSION_STARTING) {
         end_session(t, s);
     } else if (s) {
@@ -286,7 +306,7 @@ unsigned sessions_reap(struct sessions *t)
             bool too_old = now - s->started_ms >= s->max_lifetime_ms;
             bool idle = s->state == SESSION_IDLE && !s->busy &&
                         now - s->last_activity_ms >= s->idle_timeout_ms;
-            if (too_old || idle)
+            if (too_old || idle || !vm_alive(t, s))
                 victim = s;
         }
         if (!victim)
@@ -304,6 +324,15 @@ unsigned sessions_count(struct sessions *t)
     unsigned n = t->count;
     pthread_mutex_unlock(&t->lock);
     return n;
+}
+
+void sessions_count_by_state(struct sessions *t, unsigned out[3])
+{
+    out[0] = out[1] = out[2] = 0;
+    pthread_mutex_lock(&t->lock);
+    for (struct session *s = t->head; s; s = s->next)
+        out[s->state]++;
+    pthread_mutex_unlock(&t->lock);
 }
 
 int sessions_state(struct sessions *t, const char *session_id)

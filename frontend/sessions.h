@@ -46,6 +46,8 @@ struct session_launcher {
     int (*start)(void *ctx, const struct session_spec *spec, struct session_vm *vm, char *err, size_t err_len);
     /* Stops the VM (the VMM wipes guest memory) and reaps the process. */
     void (*stop)(void *ctx, struct session_vm *vm);
+    /* true while the VMM process runs (it is not reaped here); NULL: always true. */
+    bool (*alive)(void *ctx, const struct session_vm *vm);
     void *ctx;
 };
 
@@ -95,15 +97,22 @@ int session_version(const struct session *s);
 /* What the agent's /ping said: busy (HealthyBusy) and its time_of_last_update (0 if absent). */
 void sessions_report_ping(struct sessions *t, const char *session_id, bool busy, int64_t time_of_last_update);
 
-/* Ends one session now (StopRuntimeSession); false when unknown. In-flight streams see their
- * VM go away and end. */
-bool sessions_stop(struct sessions *t, const char *session_id);
+/* Ends one session now (StopRuntimeSession); false when unknown or, with runtime_id non-NULL,
+ * of another runtime. In-flight streams see their VM go away and end. */
+bool sessions_stop(struct sessions *t, const char *runtime_id, const char *session_id);
+/* The agent of a held session could not be reached: if its VMM is no longer running, the
+ * session ends now (a later request with the same id gets a fresh microVM). Returns true when
+ * the VM is still alive. */
+bool sessions_check_vm(struct sessions *t, struct session *s);
 /* Ends every session of a runtime (the runtime was deleted). Returns how many. */
 unsigned sessions_stop_runtime(struct sessions *t, const char *runtime_id);
-/* Ends sessions past their idle timeout or max lifetime. Returns how many. */
+/* Ends sessions past their idle timeout or max lifetime, and those whose VMM died. Returns
+ * how many. */
 unsigned sessions_reap(struct sessions *t);
 
 unsigned sessions_count(struct sessions *t);
+/* How many sessions are in each state (indexed by enum session_state). */
+void sessions_count_by_state(struct sessions *t, unsigned out[3]);
 /* State of a session, or -1 when there is none. */
 int sessions_state(struct sessions *t, const char *session_id);
 

@@ -16,6 +16,7 @@
 
 #include "frontend/control_plane.h"
 #include "frontend/http_api.h"
+#include "frontend/jwt.h"
 #include "frontend/sessions.h"
 #include "frontend/store.h"
 #include "frontend/vmm_launcher.h"
@@ -183,8 +184,11 @@ int main(int argc, char **argv)
                                        sessions, NULL, NULL };
     struct control_plane *cp = control_plane_new(&store, &cc);
     builder.cp = cp;
+    struct jwt_keystore *jwt_keys = jwt_keystore_new(jwt_curl_fetch, NULL);
+    json_object *mp = NULL;
+    bool metrics_public = json_object_object_get_ex(cfg, "metrics_public", &mp) && json_object_get_boolean(mp);
     struct http_api_config hc = { region, keys, key_count, cp, sessions,
-                                  (unsigned)cfg_int(vmm, "guest_mib", 512) };
+                                  (unsigned)cfg_int(vmm, "guest_mib", 512), jwt_keys, metrics_public };
     struct http_api *api = http_api_start(&hc, cfg_str(cfg, "listen_address", "127.0.0.1"),
                                           (unsigned)cfg_int(cfg, "listen_port", 8080), err, sizeof err);
     if (!api) {
@@ -204,6 +208,7 @@ int main(int argc, char **argv)
     http_api_stop(api);
     sessions_free(sessions);
     control_plane_free(cp);
+    jwt_keystore_free(jwt_keys);
     store_close(&store);
     free(keys);
     json_object_put(cfg);

@@ -18,6 +18,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <json-c/json.h>
+
 static int64_t mono_ms(void)
 {
     struct timespec ts;
@@ -66,18 +68,34 @@ int vsock_connect(const char *uds_path, unsigned port, int timeout_ms)
     return fd;
 }
 
-/* GET /ping on guest port 8080; true on a 200 answer. */
-static bool agent_ready(const char *uds, int64_t deadline)
+/* Readiness: an HTTP-protocol agent answers `GET /ping` on guest port 8080 with 200; an MCP
+ * server (which has no /ping) answers anything HTTP to `GET /mcp` on port 8000. */
+static bool agent_ready(const char *uds, bool mcp, int64_t deadline)
 {
-    int fd = vsock_connect(uds, 8080, (int)(deadline - mono_ms()));
+    int fd = vsock_connect(uds, mcp ? 8000 : 8080, (int)(deadline - mono_ms()));
     if (fd < 0)
         return false;
-    static const char req[] = "GET /ping HTTP/1.1\r\nHost: agent\r\nConnection: close\r\n\r\n";
+    static const char ping[] = "GET /ping HTTP/1.1\r\nHost: agent\r\nConnection: close\r\n\r\n";
+    static const char mcp_get[] = "GET /mcp HTTP/1.1\r\nHost: agent\r\nAccept: text/event-stream\r\n"
+                                  "Connection: close\r\n\r\n";
+    const char *req = mcp ? mcp_get : ping;
+    size_t len = mcp ? sizeof mcp_get - 1 : sizeof ping - 1;
     char line[128];
-    bool ok = write(fd, req, sizeof req - 1) == (ssize_t)(sizeof req - 1) &&
-              read_line(fd, line, sizeof line, deadline) == 0 && strncmp(line, "HTTP/1.1 200", 12) == 0;
+    int status = 0;
+    bool ok = write(fd, req, len) == (ssize_t)len && read_line(fd, line, sizeof line, deadline) == 0 &&
+              sscanf(line, "HTTP/1.%*d %d", &status) == 1 && (mcp ? status >= 100 : status == 200);
     close(fd);
     return ok;
+}
+
+static bool is_mcp(const char *config_json)
+{
+    json_object *cfg = config_json ? json_tokener_parse(config_json) : NULL, *pc, *sp;
+    bool mcp = cfg && json_object_object_get_ex(cfg, "protocolConfiguration", &pc) &&
+               json_object_object_get_ex(pc, "serverProtocol", &sp) &&
+               strcmp(json_object_get_string(sp), "MCP") == 0;
+    json_object_put(cfg);
+    return mcp;
 }
 
 /* PR_SET_PDEATHSIG fires when the *thread* that forked exits, and silod's connection threads
@@ -212,6 +230,7 @@ static int start_vm(void *ctx, const struct session_spec *spec, struct session_v
     }
     vm->pid = pid;
     int64_t deadline = mono_ms() + (cfg->ready_timeout_ms ? cfg->ready_timeout_ms : 30000);
+    bool mcp = is_mcp(spec->config_json);
     while (mono_ms() < deadline) {
         int status;
         if (waitpid(pid, &status, WNOHANG) == pid) {
@@ -221,7 +240,7 @@ static int start_vm(void *ctx, const struct session_spec *spec, struct session_v
             unlink(vm->vsock_path);
             return -1;
         }
-        if (agent_ready(vm->vsock_path, deadline))
+        if (agent_ready(vm->vsock_path, mcp, deadline))
             return 0;
         usleep(20000);
     }
@@ -230,7 +249,19 @@ static int start_vm(void *ctx, const struct session_spec *spec, struct session_v
     return -1;
 }
 
+/* Without reaping (stop_vm reaps): WNOWAIT leaves a dead VMM's status in place. */
+static bool vm_alive(void *ctx, const struct session_vm *vm)
+{
+    (void)ctx;
+    if (vm->pid <= 0)
+        return false;
+    siginfo_t si = { 0 };
+    if (waitid(P_PID, (id_t)vm->pid, &si, WEXITED | WNOHANG | WNOWAIT) != 0)
+        return false;
+    return si.si_pid == 0;
+}
+
 struct session_launcher vmm_launcher(const struct vmm_launcher_config *cfg)
 {
-    return (struct session_launcher){ start_vm, stop_vm, (void *)cfg };
+    return (struct session_launcher){ start_vm, stop_vm, vm_alive, (void *)cfg };
 }

@@ -3,8 +3,9 @@
  *
  * start: fork/exec `VMM --kernel K [--initrd I] --mem NM --cpus N --disk ROOTFS,ro
  * --vsock-cid 3 --vsock-uds DIR/SESSION.sock` with no inherited descriptors and
- * PR_SET_PDEATHSIG so no VMM outlives silod; then waits (up to ready_timeout_ms) until
- * `GET /ping` on guest port 8080 answers 200 — the agent is ready. stop: SIGTERM (the VMM
+ * PR_SET_PDEATHSIG so no VMM outlives silod; then waits (up to ready_timeout_ms) until the
+ * agent is ready: `GET /ping` on guest port 8080 answers 200 or, for an MCP runtime (the
+ * version's protocolConfiguration.serverProtocol), `GET /mcp` on port 8000 answers at all. stop: SIGTERM (the VMM
  * wipes guest memory and exits), SIGKILL after 15 s, reaped, socket removed.
  *
  * vsock_connect: connect to the socket, send `CONNECT <port>\n`, expect `OK <hostport>\n`;

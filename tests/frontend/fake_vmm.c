@@ -1,12 +1,25 @@
 /* tests/frontend/fake_vmm.c — a TEST VMM for x86 integration tests of silod. It is NOT
  * silo-vmm and boots nothing: it accepts silo-vmm's command line, listens on --vsock-uds PATH,
- * speaks the vsock socket protocol (`CONNECT <port>\n` → `OK <hostport>\n`) and, for guest
- * port 8080, plays a trivial agent over HTTP/1.1:
+ * speaks the vsock socket protocol (`CONNECT <port>\n` → `OK <hostport>\n`) and plays the
+ * guest's agent over HTTP/1.1 itself:
+ *
+ * guest port 8080 (HTTP protocol):
  *   GET  /ping         → 200 {"status":"Healthy"}
- *   POST /invocations  → 200, the request body echoed with the request's Content-Type, or, if
- *                        the body is "sse", three text/event-stream events sent 50 ms apart;
- *                        a body of "fail" → 500.
- * Other ports are refused. Exits on SIGTERM, removing the socket. */
+ *   POST /invocations  → by request body:
+ *        "sse"       three text/event-stream events sent 50 ms apart (chunked encoding)
+ *        "sse-long"  200 events 50 ms apart (10 s; for StopRuntimeSession mid-stream)
+ *        "fail"      500 {"error":"boom"} (the agent failing)
+ *        "whoami"    200 JSON: this VMM's pid, the first line of its --disk file, the method,
+ *                    path and every request header (lower-cased) as the guest received them
+ *        "crash"     this whole fake VMM dies at once (SIGKILL), as a crashed VM would
+ *        otherwise   200, the body echoed with the request's Content-Type
+ * guest port 8000 (MCP protocol), a minimal stateless MCP server at /mcp:
+ *   POST: JSON-RPC initialize, ping, tools/list (one tool, "whoami"), tools/call (its text is
+ *   JSON of the arguments and the Mcp-Session-Id / runtime session headers received);
+ *   notifications → 202. tools/call answers text/event-stream when the client accepts it,
+ *   everything else application/json. GET and DELETE → 405.
+ * Other ports are refused. Exits on SIGTERM, removing the socket and ending every connection
+ * (its own process group), as a VM that goes away would. */
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -18,13 +31,18 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <json-c/json.h>
+
 static const char *socket_path;
+static const char *disk_path;
+static pid_t vmm_pid;
 
 static void on_term(int sig)
 {
     (void)sig;
     if (socket_path)
         unlink(socket_path);
+    kill(-vmm_pid, SIGKILL);   /* like a VM going away: every guest connection ends with it */
     _exit(0);
 }
 
@@ -45,47 +63,81 @@ static int read_line(int fd, char *buf, size_t len)
     return -1;
 }
 
-static void write_all(int fd, const void *p, size_t n)
+static bool write_all(int fd, const void *p, size_t n)
 {
     const char *c = p;
     while (n) {
         ssize_t w = write(fd, c, n);
         if (w <= 0)
-            return;
+            return false;
         c += w;
         n -= (size_t)w;
     }
+    return true;
 }
 
-static void serve_http(int fd)
+/* One piece of a chunked answer (the SSE answers are chunked, as node servers send them). */
+static bool write_chunk(int fd, const char *data, size_t n)
 {
-    char line[8192], method[16] = "", path[1024] = "", ctype[256] = "application/octet-stream";
-    long long content_length = 0;
-    bool chunked = false;
-    if (read_line(fd, line, sizeof line) != 0 || sscanf(line, "%15s %1023s", method, path) != 2)
-        return;
+    char head[32];
+    int hl = snprintf(head, sizeof head, "%zx\r\n", n);
+    return write_all(fd, head, (size_t)hl) && write_all(fd, data, n) && write_all(fd, "\r\n", 2);
+}
+
+#define MAX_HEADERS 64
+
+struct http_request {
+    char method[16], path[1024];
+    char *names[MAX_HEADERS], *values[MAX_HEADERS];
+    size_t header_count;
+    char *body;
+    size_t body_len;
+};
+
+static const char *header(const struct http_request *rq, const char *name)
+{
+    for (size_t i = 0; i < rq->header_count; i++)
+        if (strcasecmp(rq->names[i], name) == 0)
+            return rq->values[i];
+    return NULL;
+}
+
+static void free_request(struct http_request *rq)
+{
+    for (size_t i = 0; i < rq->header_count; i++) {
+        free(rq->names[i]);
+        free(rq->values[i]);
+    }
+    free(rq->body);
+}
+
+/* Reads the head and the body (either framing) into memory: this is a test agent. */
+static bool read_request(int fd, struct http_request *rq)
+{
+    char line[16384];
+    memset(rq, 0, sizeof *rq);
+    if (read_line(fd, line, sizeof line) != 0 || sscanf(line, "%15s %1023s", rq->method, rq->path) != 2)
+        return false;
     while (read_line(fd, line, sizeof line) == 0 && line[0]) {
-        if (strncasecmp(line, "content-length:", 15) == 0)
-            content_length = atoll(line + 15);
-        else if (strncasecmp(line, "content-type:", 13) == 0)
-            snprintf(ctype, sizeof ctype, "%s", line + 13 + strspn(line + 13, " "));
-        else if (strncasecmp(line, "transfer-encoding:", 18) == 0 && strstr(line, "chunked"))
-            chunked = true;
+        char *colon = strchr(line, ':');
+        if (!colon || rq->header_count == MAX_HEADERS)
+            continue;
+        *colon = '\0';
+        for (char *p = line; *p; p++)
+            *p = (char)(*p >= 'A' && *p <= 'Z' ? *p - 'A' + 'a' : *p);
+        rq->names[rq->header_count] = strdup(line);
+        rq->values[rq->header_count++] = strdup(colon + 1 + strspn(colon + 1, " "));
     }
-    if (strcmp(path, "/ping") == 0) {
-        static const char r[] = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-                                "Content-Length: 20\r\nConnection: close\r\n\r\n{\"status\":\"Healthy\"}";
-        write_all(fd, r, sizeof r - 1);
-        return;
-    }
-    /* read the body (either framing) into memory: this is a test agent */
-    size_t cap = 1024, len = 0;
-    char *body = malloc(cap);
+    const char *cl = header(rq, "content-length"), *te = header(rq, "transfer-encoding");
+    bool chunked = te && strstr(te, "chunked");
+    long long content_length = cl ? atoll(cl) : 0;
+    size_t cap = 1024;
+    rq->body = malloc(cap);
     for (;;) {
         long long want = content_length;
         if (chunked) {
             if (read_line(fd, line, sizeof line) != 0)
-                break;
+                return false;
             want = strtoll(line, NULL, 16);
             if (want == 0) {
                 read_line(fd, line, sizeof line);
@@ -93,53 +145,221 @@ static void serve_http(int fd)
             }
         }
         while (want > 0) {
-            if (len + (size_t)want + 1 > cap) {
-                while (len + (size_t)want + 1 > cap)
-                    cap *= 2;
-                body = realloc(body, cap);
-            }
-            ssize_t r = read(fd, body + len, (size_t)want);
+            while (rq->body_len + (size_t)want + 1 > cap)
+                cap *= 2;
+            rq->body = realloc(rq->body, cap);
+            ssize_t r = read(fd, rq->body + rq->body_len, (size_t)want);
             if (r <= 0)
-                goto done;
-            len += (size_t)r;
+                return false;
+            rq->body_len += (size_t)r;
             want -= r;
         }
         if (!chunked)
             break;
         read_line(fd, line, sizeof line);   /* CRLF after the chunk */
     }
-done:
-    if (len == 3 && memcmp(body, "sse", 3) == 0) {
-        static const char head[] = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n";
+    rq->body[rq->body_len] = '\0';
+    return true;
+}
+
+static void answer(int fd, int status, const char *ctype, const char *extra_headers, const char *body, size_t len)
+{
+    char head[1024];
+    int n = snprintf(head, sizeof head, "HTTP/1.1 %d X\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%s"
+                                        "Connection: close\r\n\r\n", status, ctype, len, extra_headers);
+    write_all(fd, head, (size_t)n);
+    write_all(fd, body, len);
+}
+
+static void answer_json(int fd, int status, json_object *o, const char *extra_headers)
+{
+    const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+    answer(fd, status, "application/json", extra_headers, s, strlen(s));
+}
+
+static json_object *whoami(const struct http_request *rq)
+{
+    json_object *o = json_object_new_object(), *h = json_object_new_object();
+    char image[512] = "";
+    FILE *f = disk_path ? fopen(disk_path, "r") : NULL;
+    if (f) {
+        if (fgets(image, sizeof image, f))
+            image[strcspn(image, "\n")] = '\0';
+        fclose(f);
+    }
+    json_object_object_add(o, "vmm_pid", json_object_new_int(vmm_pid));
+    json_object_object_add(o, "image", json_object_new_string(image));
+    json_object_object_add(o, "method", json_object_new_string(rq->method));
+    json_object_object_add(o, "path", json_object_new_string(rq->path));
+    for (size_t i = 0; i < rq->header_count; i++)
+        json_object_object_add(h, rq->names[i], json_object_new_string(rq->values[i]));
+    json_object_object_add(o, "headers", h);
+    return o;
+}
+
+static void serve_agent(int fd)
+{
+    struct http_request rq;
+    if (!read_request(fd, &rq)) {
+        free_request(&rq);
+        return;
+    }
+    const char *b = rq.body;
+    if (strcmp(rq.path, "/ping") == 0) {
+        static const char s[] = "{\"status\":\"Healthy\"}";
+        answer(fd, 200, "application/json", "", s, sizeof s - 1);
+    } else if (strcmp(rq.path, "/invocations") != 0 || strcmp(rq.method, "POST") != 0) {
+        answer(fd, 404, "text/plain", "", "not found", 9);
+    } else if (strcmp(b, "sse") == 0 || strcmp(b, "sse-long") == 0) {
+        static const char head[] = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+                                   "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n";
         write_all(fd, head, sizeof head - 1);
-        for (int i = 0; i < 3; i++) {
+        int events = strcmp(b, "sse") == 0 ? 3 : 200;
+        for (int i = 0; i < events; i++) {
             char ev[64];
             int n = snprintf(ev, sizeof ev, "data: {\"event\":%d}\n\n", i);
-            write_all(fd, ev, (size_t)n);
+            if (!write_chunk(fd, ev, (size_t)n))
+                break;
             usleep(50000);
         }
-    } else if (len == 4 && memcmp(body, "fail", 4) == 0) {
-        static const char r[] = "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 15\r\nConnection: close\r\n\r\n{\"error\":\"boom\"}";
-        write_all(fd, r, sizeof r - 1);
+        write_chunk(fd, "", 0);
+    } else if (strcmp(b, "fail") == 0) {
+        static const char s[] = "{\"error\":\"boom\"}";
+        answer(fd, 500, "application/json", "", s, sizeof s - 1);
+    } else if (strcmp(b, "whoami") == 0) {
+        json_object *o = whoami(&rq);
+        answer_json(fd, 200, o, "");
+        json_object_put(o);
+    } else if (strcmp(b, "crash") == 0) {
+        unlink(socket_path);
+        kill(-vmm_pid, SIGKILL);
+        _exit(0);
     } else {
-        char head[512];
-        int n = snprintf(head, sizeof head, "HTTP/1.1 200 OK\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
-                                            "Connection: close\r\n\r\n", ctype, len);
-        write_all(fd, head, (size_t)n);
-        write_all(fd, body, len);
+        const char *ct = header(&rq, "content-type");
+        answer(fd, 200, ct ? ct : "application/octet-stream", "", rq.body, rq.body_len);
     }
-    free(body);
+    free_request(&rq);
+}
+
+/* ---------------------------------------------------------------- port 8000: MCP */
+
+static json_object *mcp_result(const struct http_request *rq, const char *method, json_object *params)
+{
+    json_object *r = json_object_new_object();
+    if (strcmp(method, "initialize") == 0) {
+        json_object *v = params ? json_object_object_get(params, "protocolVersion") : NULL;
+        json_object_object_add(r, "protocolVersion", json_object_new_string(v ? json_object_get_string(v) : "2025-06-18"));
+        json_object *caps = json_object_new_object();
+        json_object_object_add(caps, "tools", json_object_new_object());
+        json_object_object_add(r, "capabilities", caps);
+        json_object *info = json_object_new_object();
+        json_object_object_add(info, "name", json_object_new_string("fake-vmm-mcp"));
+        json_object_object_add(info, "version", json_object_new_string("0.0.1"));
+        json_object_object_add(r, "serverInfo", info);
+    } else if (strcmp(method, "tools/list") == 0) {
+        json_object *tools = json_object_new_array(), *t = json_object_new_object();
+        json_object_object_add(t, "name", json_object_new_string("whoami"));
+        json_object_object_add(t, "description", json_object_new_string("reports what the guest received"));
+        json_object *schema = json_object_new_object();
+        json_object_object_add(schema, "type", json_object_new_string("object"));
+        json_object_object_add(schema, "properties", json_object_new_object());
+        json_object_object_add(t, "inputSchema", schema);
+        json_object_array_add(tools, t);
+        json_object_object_add(r, "tools", tools);
+    } else if (strcmp(method, "tools/call") == 0) {
+        json_object *info = json_object_new_object();
+        json_object *args = params ? json_object_object_get(params, "arguments") : NULL;
+        json_object_object_add(info, "arguments", args ? json_object_get(args) : json_object_new_object());
+        const char *msid = header(rq, "mcp-session-id"), *rsid = header(rq, "x-amzn-bedrock-agentcore-runtime-session-id");
+        json_object_object_add(info, "mcpSessionId", msid ? json_object_new_string(msid) : NULL);
+        json_object_object_add(info, "runtimeSessionId", rsid ? json_object_new_string(rsid) : NULL);
+        json_object_object_add(info, "vmm_pid", json_object_new_int(vmm_pid));
+        json_object *content = json_object_new_array(), *item = json_object_new_object();
+        json_object_object_add(item, "type", json_object_new_string("text"));
+        json_object_object_add(item, "text", json_object_new_string(json_object_to_json_string_ext(info, JSON_C_TO_STRING_PLAIN)));
+        json_object_array_add(content, item);
+        json_object_object_add(r, "content", content);
+        json_object_put(info);
+    } else if (strcmp(method, "ping") != 0) {
+        json_object_put(r);
+        return NULL;
+    }
+    return r;
+}
+
+static void serve_mcp(int fd)
+{
+    struct http_request rq;
+    if (!read_request(fd, &rq)) {
+        free_request(&rq);
+        return;
+    }
+    json_object *req = NULL, *m, *id = NULL;
+    if (strcmp(rq.path, "/mcp") != 0) {
+        answer(fd, 404, "text/plain", "", "not found", 9);
+    } else if (strcmp(rq.method, "POST") != 0) {
+        answer(fd, 405, "text/plain", "Allow: POST\r\n", "method not allowed", 18);
+    } else if (!(req = json_tokener_parse(rq.body)) || !json_object_object_get_ex(req, "method", &m)) {
+        static const char s[] = "{\"jsonrpc\":\"2.0\",\"id\":null,\"error\":{\"code\":-32700,\"message\":\"parse error\"}}";
+        answer(fd, 400, "application/json", "", s, sizeof s - 1);
+    } else if (!json_object_object_get_ex(req, "id", &id)) {
+        answer(fd, 202, "application/json", "", "", 0);    /* a notification */
+    } else {
+        const char *method = json_object_get_string(m);
+        json_object *resp = json_object_new_object();
+        json_object_object_add(resp, "jsonrpc", json_object_new_string("2.0"));
+        json_object_object_add(resp, "id", json_object_get(id));
+        json_object *result = mcp_result(&rq, method, json_object_object_get(req, "params"));
+        if (result) {
+            json_object_object_add(resp, "result", result);
+        } else {
+            json_object *e = json_object_new_object();
+            json_object_object_add(e, "code", json_object_new_int(-32601));
+            json_object_object_add(e, "message", json_object_new_string("method not found"));
+            json_object_object_add(resp, "error", e);
+        }
+        const char *accept = header(&rq, "accept");
+        if (strcmp(method, "tools/call") == 0 && accept && strstr(accept, "text/event-stream")) {
+            static const char head[] = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+                                       "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n";
+            write_all(fd, head, sizeof head - 1);
+            usleep(20000);
+            const char *s = json_object_to_json_string_ext(resp, JSON_C_TO_STRING_PLAIN);
+            char *ev = NULL;
+            int n = asprintf(&ev, "event: message\ndata: %s\n\n", s);
+            if (n > 0) {             /* split in two chunks: the client must see one event */
+                write_chunk(fd, ev, (size_t)n / 2);
+                write_chunk(fd, ev + n / 2, (size_t)n - (size_t)n / 2);
+            }
+            write_chunk(fd, "", 0);
+            free(ev);
+        } else {
+            answer_json(fd, 200, resp, "");
+        }
+        json_object_put(resp);
+    }
+    json_object_put(req);
+    free_request(&rq);
 }
 
 int main(int argc, char **argv)
 {
-    for (int i = 1; i + 1 < argc; i++)
+    for (int i = 1; i + 1 < argc; i++) {
         if (strcmp(argv[i], "--vsock-uds") == 0)
             socket_path = argv[i + 1];
+        else if (strcmp(argv[i], "--disk") == 0 && !disk_path) {
+            char *d = strdup(argv[i + 1]), *comma = strrchr(d, ',');
+            if (comma && strcmp(comma, ",ro") == 0)
+                *comma = '\0';
+            disk_path = d;
+        }
+    }
     if (!socket_path) {
         fprintf(stderr, "fake_vmm: --vsock-uds PATH is required\n");
         return 2;
     }
+    vmm_pid = getpid();
+    setpgid(0, 0);              /* its own group: the connection children die with it */
     signal(SIGTERM, on_term);
     signal(SIGPIPE, SIG_IGN);
     int ls = socket(AF_UNIX, SOCK_STREAM, 0);
@@ -156,11 +376,16 @@ int main(int argc, char **argv)
             continue;
         if (fork() == 0) {
             close(ls);
+            signal(SIGTERM, SIG_DFL);
             char line[64];
             unsigned port = 0;
-            if (read_line(c, line, sizeof line) == 0 && sscanf(line, "CONNECT %u", &port) == 1 && port == 8080) {
+            if (read_line(c, line, sizeof line) == 0 && sscanf(line, "CONNECT %u", &port) == 1 &&
+                (port == 8080 || port == 8000)) {
                 write_all(c, "OK 1073741824\n", 14);
-                serve_http(c);
+                if (port == 8080)
+                    serve_agent(c);
+                else
+                    serve_mcp(c);
             }
             close(c);
             _exit(0);

@@ -24,6 +24,7 @@ struct test_launcher {
     int starts, stops;
     bool fail_next;
     int start_delay_us;
+    char dead[64];            /* the session id whose VM the test double reports dead */
     pthread_mutex_t lock;
 };
 
@@ -54,6 +55,12 @@ static void test_stop(void *ctx, struct session_vm *vm)
     pthread_mutex_unlock(&l->lock);
 }
 
+static bool test_alive(void *ctx, const struct session_vm *vm)
+{
+    struct test_launcher *l = ctx;
+    return !l->dead[0] || strcmp(vm->vsock_path + 6, l->dead) != 0;
+}
+
 static struct test_launcher tl = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
 static struct sessions *table(unsigned max_sessions, unsigned max_mib)
@@ -61,8 +68,9 @@ static struct sessions *table(unsigned max_sessions, unsigned max_mib)
     tl.starts = tl.stops = 0;
     tl.fail_next = false;
     tl.start_delay_us = 0;
+    tl.dead[0] = '\0';
     clock_ms = 1000000;
-    struct sessions_config cfg = { max_sessions, max_mib, test_clock, NULL, { test_start, test_stop, &tl } };
+    struct sessions_config cfg = { max_sessions, max_mib, test_clock, NULL, { test_start, test_stop, test_alive, &tl } };
     return sessions_new(&cfg);
 }
 
@@ -186,7 +194,7 @@ static void test_limits(void)
     sessions_release(t, a);
     /* a failed launch is a RuntimeClientError and leaves nothing behind */
     tl.fail_next = true;
-    sessions_stop(t, SID_A);
+    sessions_stop(t, NULL, SID_A);
     CHECK(acquire(t, SID_B, &err) == NULL);
     CHECK(err && strcmp(err, "RuntimeClientError") == 0);
     CHECK_EQ(sessions_count(t), 0);
@@ -227,6 +235,23 @@ static void test_concurrent_first_requests_start_one_vm(void)
     sessions_free(t);
 }
 
+static void test_dead_vm_is_reaped(void)
+{
+    struct sessions *t = table(10, 8192);
+    const char *err;
+    struct session *a = acquire(t, SID_A, &err), *b = acquire(t, SID_B, &err);
+    sessions_release(t, a);
+    snprintf(tl.dead, sizeof tl.dead, "%s", SID_B);
+    CHECK(!sessions_check_vm(t, b));          /* held: ends now, the holder's reference stays */
+    CHECK_EQ(sessions_state(t, SID_B), -1);
+    sessions_release(t, b);
+    snprintf(tl.dead, sizeof tl.dead, "%s", SID_A);
+    CHECK_EQ(sessions_reap(t), 1);            /* idle, not timed out, but its VMM is gone */
+    CHECK_EQ(sessions_count(t), 0);
+    CHECK_EQ(tl.stops, 2);
+    sessions_free(t);
+}
+
 static void test_stop_and_runtime_deletion(void)
 {
     struct sessions *t = table(10, 8192);
@@ -234,8 +259,10 @@ static void test_stop_and_runtime_deletion(void)
     struct session *a = acquire(t, SID_A, &err), *b = acquire(t, SID_B, &err);
     sessions_release(t, a);
     sessions_release(t, b);
-    CHECK(sessions_stop(t, SID_A));
-    CHECK(!sessions_stop(t, SID_A));
+    CHECK(!sessions_stop(t, "other-0123456789", SID_A));    /* another runtime's session */
+    CHECK_EQ(sessions_count(t), 2);
+    CHECK(sessions_stop(t, "rt-0123456789", SID_A));
+    CHECK(!sessions_stop(t, NULL, SID_A));
     CHECK_EQ(sessions_stop_runtime(t, "rt-0123456789"), 1);
     CHECK_EQ(sessions_count(t), 0);
     CHECK_EQ(tl.stops, 2);
@@ -285,8 +312,26 @@ static void test_launcher_with_test_vmm(void)
         CHECK(vsock_connect(vm->vsock_path, 9999, 1000) < 0);   /* port refused */
         pid_t pid = vm->pid;
         sessions_release(t, s);
-        CHECK(sessions_stop(t, SID_A));
+        CHECK(sessions_stop(t, NULL, SID_A));
         CHECK(kill(pid, 0) != 0);                               /* reaped */
+    }
+    /* a VMM that dies: the held session notices, ends, and the id then gets a fresh VM */
+    s = sessions_acquire(t, &a, &err, msg, sizeof msg);
+    CHECK(s != NULL);
+    if (s) {
+        pid_t pid = session_vm(s)->pid;
+        CHECK(sessions_check_vm(t, s));
+        kill(pid, SIGKILL);
+        usleep(100000);
+        CHECK(!sessions_check_vm(t, s));
+        CHECK_EQ(sessions_count(t), 0);
+        sessions_release(t, s);
+        struct session *again = sessions_acquire(t, &a, &err, msg, sizeof msg);
+        CHECK(again != NULL);
+        if (again) {
+            CHECK(session_vm(again)->pid != pid);
+            sessions_release(t, again);
+        }
     }
     sessions_free(t);
     rmdir(dir);
@@ -302,6 +347,7 @@ int main(void)
         { "host limits give 429/402, failed launches 424", test_limits },
         { "concurrent first requests start exactly one VM", test_concurrent_first_requests_start_one_vm },
         { "StopRuntimeSession and runtime deletion end sessions", test_stop_and_runtime_deletion },
+        { "a dead VMM ends its session (held or idle)", test_dead_vm_is_reaped },
         { "fork/exec launcher + vsock CONNECT against the test VMM", test_launcher_with_test_vmm },
     };
     return run_unit_tests(tests, sizeof tests / sizeof tests[0]);

@@ -1,0 +1,23 @@
+/* frontend/metrics.h — silod's Prometheus counters, rendered as text exposition format 0.0.4
+ * at GET /metrics:
+ *   silod_sessions{state="starting|active|idle"}     gauge, from the session table
+ *   silod_session_starts_total                         counter
+ *   silod_session_start_seconds                        histogram: new session id → agent ready
+ *   silod_invocations_total{code="2xx|3xx|4xx|5xx"}    counter, by the status answered
+ *   silod_invocation_request_bytes_total / _response_bytes_total
+ *   silod_errors_total{type="<AWS error type>"}        counter, every error answered
+ * Process-wide and thread-safe. */
+#ifndef SILO_FRONTEND_METRICS_H
+#define SILO_FRONTEND_METRICS_H
+
+#include <stdint.h>
+
+#include "frontend/sessions.h"
+#include "frontend/strbuf.h"
+
+void metrics_session_start(int64_t start_ms);
+void metrics_invocation(unsigned status, uint64_t bytes_in, uint64_t bytes_out);
+void metrics_error(const char *aws_error_type);
+void metrics_render(struct strbuf *out, struct sessions *sessions);
+
+#endif

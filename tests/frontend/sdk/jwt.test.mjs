@@ -1,0 +1,155 @@
+// tests/frontend/sdk/jwt.test.mjs — inbound JWT: a real OpenID provider (`oidc-provider`, on
+// loopback) issues client_credentials access tokens (RS256 JWTs); a runtime with a
+// customJWTAuthorizer accepts only its valid bearer tokens, and iss|sub reaches the guest as
+// the user id. SigV4 is refused for that runtime, and bearer tokens for SigV4 runtimes.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import { generateKeyPairSync } from 'node:crypto';
+import Provider from 'oidc-provider';
+import { InvokeAgentRuntimeCommand, AccessDeniedException } from '@aws-sdk/client-bedrock-agentcore';
+import { DeleteAgentRuntimeCommand } from '@aws-sdk/client-bedrock-agentcore-control';
+import { control, data, endpoint, readyRuntime, sessionId, invokeUrl } from './lib.mjs';
+
+const RESOURCE = 'urn:silo:agents';
+const clients = {
+  allowed: { id: 'silo-allowed-client', secret: 'allowed-secret-0123456789abcdef0123456789' },
+  other: { id: 'silo-other-client', secret: 'other-secret-0123456789abcdef0123456789abc' },
+};
+let server, issuer, jwtRuntime, sigv4Runtime;
+
+function jwk(kid) {
+  const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  return { ...privateKey.export({ format: 'jwk' }), kid, alg: 'RS256', use: 'sig' };
+}
+
+before(async () => {
+  server = http.createServer();
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  issuer = `http://127.0.0.1:${server.address().port}`;
+  const provider = new Provider(issuer, {
+    jwks: { keys: [jwk('silo-test-key-1')] },
+    clients: Object.values(clients).map((c) => ({
+      client_id: c.id, client_secret: c.secret, grant_types: ['client_credentials'],
+      redirect_uris: [], response_types: [], token_endpoint_auth_method: 'client_secret_basic',
+    })),
+    scopes: ['invoke'],
+    features: {
+      devInteractions: { enabled: false },
+      clientCredentials: { enabled: true },
+      resourceIndicators: {
+        enabled: true,
+        defaultResource: () => RESOURCE,
+        useGrantedResource: () => true,
+        getResourceServerInfo: () => ({
+          scope: 'invoke', audience: RESOURCE, accessTokenTTL: 600, accessTokenFormat: 'jwt',
+          jwt: { sign: { alg: 'RS256' } },
+        }),
+      },
+    },
+  });
+  server.on('request', provider.callback());
+  jwtRuntime = await readyRuntime('jwt', {
+    authorizerConfiguration: {
+      customJWTAuthorizer: {
+        discoveryUrl: `${issuer}/.well-known/openid-configuration`,
+        allowedClients: [clients.allowed.id], allowedAudience: [RESOURCE],
+      },
+    },
+  });
+  sigv4Runtime = await readyRuntime('sigv4only');
+});
+
+after(async () => {
+  for (const rt of [jwtRuntime, sigv4Runtime])
+    if (rt) await control.send(new DeleteAgentRuntimeCommand({ agentRuntimeId: rt.agentRuntimeId }));
+  server?.close();
+});
+
+async function token(client) {
+  const res = await fetch(`${issuer}/token`, {
+    method: 'POST',
+    headers: {
+      authorization: `Basic ${Buffer.from(`${client.id}:${client.secret}`).toString('base64')}`,
+      'content-type': 'application/x-www-form-urlencoded',
+    },
+    body: new URLSearchParams({ grant_type: 'client_credentials', scope: 'invoke', resource: RESOURCE }),
+  });
+  const body = await res.json();
+  assert.equal(res.status, 200, JSON.stringify(body));
+  assert.equal(body.access_token.split('.').length, 3, 'a JWT access token');
+  return body.access_token;
+}
+
+function bearerInvoke(rt, tok, payload = 'whoami', headers = {}) {
+  return fetch(invokeUrl(rt.agentRuntimeArn), {
+    method: 'POST', body: payload,
+    headers: { authorization: `Bearer ${tok}`, 'content-type': 'text/plain', ...headers },
+  });
+}
+
+async function expectError(res, status, type) {
+  const text = await res.text();
+  assert.equal(res.status, status, text);
+  assert.equal(res.headers.get('x-amzn-errortype'), type);
+  assert.ok(JSON.parse(text).message);
+}
+
+test('jwt: a client_credentials token from the provider invokes; iss|sub is the user id in the guest', async () => {
+  const tok = await token(clients.allowed);
+  const sid = sessionId();
+  const res = await bearerInvoke(jwtRuntime, tok, 'whoami', {
+    'x-amzn-bedrock-agentcore-runtime-session-id': sid,
+    'x-amzn-bedrock-agentcore-runtime-user-id': 'someone-else',   // ignored: the token says who
+  });
+  assert.equal(res.status, 200, await res.clone().text());
+  assert.equal(res.headers.get('x-amzn-bedrock-agentcore-runtime-session-id'), sid);
+  const who = await res.json();
+  assert.equal(who.headers['x-amzn-bedrock-agentcore-runtime-user-id'], `${issuer}|${clients.allowed.id}`);
+  assert.equal(who.headers.authorization, undefined, 'Authorization is not allow-listed: not forwarded');
+});
+
+test('jwt: a valid token of a client not in allowedClients is AccessDeniedException (403)', async () => {
+  await expectError(await bearerInvoke(jwtRuntime, await token(clients.other)), 403, 'AccessDeniedException');
+});
+
+test('jwt: tampered, malformed, alg=none and missing tokens are UnauthorizedException (401)', async () => {
+  const tok = await token(clients.allowed);
+  const [h, p, s] = tok.split('.');
+  const flipped = s.slice(0, 10) + (s[10] === 'A' ? 'B' : 'A') + s.slice(11);
+  await expectError(await bearerInvoke(jwtRuntime, `${h}.${p}.${flipped}`), 401, 'UnauthorizedException');
+  const claims = JSON.parse(Buffer.from(p, 'base64url'));
+  const forged = Buffer.from(JSON.stringify({ ...claims, client_id: clients.allowed.id, sub: 'admin' })).toString('base64url');
+  await expectError(await bearerInvoke(jwtRuntime, `${h}.${forged}.${s}`), 401, 'UnauthorizedException');
+  const none = Buffer.from(JSON.stringify({ alg: 'none', typ: 'JWT' })).toString('base64url');
+  await expectError(await bearerInvoke(jwtRuntime, `${none}.${p}.`), 401, 'UnauthorizedException');
+  await expectError(await bearerInvoke(jwtRuntime, 'not-a-jwt'), 401, 'UnauthorizedException');
+  const anonymous = await fetch(invokeUrl(jwtRuntime.agentRuntimeArn), { method: 'POST', body: 'x' });
+  await expectError(anonymous, 401, 'UnauthorizedException');
+});
+
+test('jwt: SigV4 (the AWS SDK) is refused for a JWT runtime: AccessDeniedException', async () => {
+  await assert.rejects(data.send(new InvokeAgentRuntimeCommand({
+    agentRuntimeArn: jwtRuntime.agentRuntimeArn, payload: Buffer.from('x'),
+  })), (e) => e instanceof AccessDeniedException && e.$metadata.httpStatusCode === 403 && /mismatch/i.test(e.message));
+});
+
+test('jwt: a bearer token is refused for a SigV4 runtime and for the control plane', async () => {
+  const tok = await token(clients.allowed);
+  await expectError(await bearerInvoke(sigv4Runtime, tok), 403, 'AccessDeniedException');
+  const cp = await fetch(`${endpoint}/runtimes/`, { method: 'POST', headers: { authorization: `Bearer ${tok}` } });
+  await expectError(cp, 403, 'AccessDeniedException');
+});
+
+test('jwt: StopRuntimeSession with the bearer token ends the session', async () => {
+  const tok = await token(clients.allowed);
+  const sid = sessionId();
+  const first = await (await bearerInvoke(jwtRuntime, tok, 'whoami', { 'x-amzn-bedrock-agentcore-runtime-session-id': sid })).json();
+  const stop = await fetch(`${endpoint}/runtimes/${encodeURIComponent(jwtRuntime.agentRuntimeArn)}/stopruntimesession`, {
+    method: 'POST', body: '{}',
+    headers: { authorization: `Bearer ${tok}`, 'content-type': 'application/json', 'x-amzn-bedrock-agentcore-runtime-session-id': sid },
+  });
+  assert.equal(stop.status, 200, await stop.clone().text());
+  const again = await (await bearerInvoke(jwtRuntime, tok, 'whoami', { 'x-amzn-bedrock-agentcore-runtime-session-id': sid })).json();
+  assert.notEqual(again.vmm_pid, first.vmm_pid);
+});
