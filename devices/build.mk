@@ -1,0 +1,41 @@
+# devices/build.mk — what devices/ builds (see the top Makefile for the variables).
+#
+# The virtio side: every file in devices/virtio/ is part of silo-vmm (adding a device is one
+# file there plus one line in devices/virtio/device_list.h; see devices/README.md).
+VIRTIO_SRCS := $(sort $(wildcard devices/virtio/*.c))
+# vmm/build.mk is read first; append whatever of ours it has not listed yet.
+VIRTIO_MISSING_FROM_VMM := $(filter-out $(silo-vmm_SRCS),$(VIRTIO_SRCS))
+silo-vmm_SRCS += $(VIRTIO_MISSING_FROM_VMM)
+
+VIRTIO_TEST_SRCS := $(VIRTIO_SRCS) vmm/guest_mem.c vmm/mmio_bus.c vmm/event_loop.c \
+                    tests/unit/virtio_test_driver.c
+
+UNIT_TESTS += test_virtq test_virtio_mmio test_blk test_vsock test_rng
+test_virtq_SRCS := tests/unit/test_virtq.c $(VIRTIO_TEST_SRCS)
+test_virtq_LIBS := -lpthread
+test_virtio_mmio_SRCS := tests/unit/test_virtio_mmio.c $(VIRTIO_TEST_SRCS)
+test_virtio_mmio_LIBS := -lpthread
+test_blk_SRCS := tests/unit/test_blk.c $(VIRTIO_TEST_SRCS)
+test_blk_LIBS := -lpthread
+test_vsock_SRCS := tests/unit/test_vsock.c $(VIRTIO_TEST_SRCS)
+test_vsock_LIBS := -lpthread
+test_rng_SRCS := tests/unit/test_rng.c $(VIRTIO_TEST_SRCS)
+test_rng_LIBS := -lpthread
+
+FUZZ_COMMON_SRCS := $(VIRTIO_SRCS) vmm/guest_mem.c vmm/mmio_bus.c vmm/event_loop.c tests/unit/virtio_test_driver.c
+FUZZERS += fuzz_virtq fuzz_blk fuzz_vsock
+fuzz_virtq_SRCS := tests/fuzz/fuzz_virtq.c devices/virtio/virtq.c vmm/guest_mem.c
+fuzz_blk_SRCS := tests/fuzz/fuzz_blk.c $(FUZZ_COMMON_SRCS)
+fuzz_vsock_SRCS := tests/fuzz/fuzz_vsock.c $(FUZZ_COMMON_SRCS)
+
+# End-to-end test programs (static arm64): the test root filesystem's PID 1, and the vsock tool
+# used on both sides (dev host: Unix sockets; microVM: AF_VSOCK).
+ARM64_PROGRAMS += blk-guest-init vsock-tool
+blk-guest-init_SRCS := tests/e2e/progs/blk_guest_init.c
+vsock-tool_SRCS := tests/e2e/progs/vsock_tool.c
+
+# The ext4 root filesystem for tests/e2e/dev_*.sh, shipped to the dev host as /silo/extra/.
+DEV_TEST_ROOTFS := $(BUILD)/devhost-extra/silo-test-root.ext4
+$(DEV_TEST_ROOTFS): tests/e2e/make-test-rootfs.sh $(BUILD)/arm64/bin/blk-guest-init $(BUILD)/arm64/bin/vsock-tool
+	tests/e2e/make-test-rootfs.sh $@ $(BUILD)/arm64/bin
+devhost: $(DEV_TEST_ROOTFS)

@@ -1,0 +1,359 @@
+/* devices/virtio/virtio_mmio.c — the virtio-mmio version 2 transport (see virtio_mmio.h). */
+#include "devices/virtio/virtio_mmio.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#define TRANSPORT_FEATURES \
+    (VIRTIO_BIT(VIRTIO_F_VERSION_1) | VIRTIO_BIT(VIRTIO_F_RING_INDIRECT_DESC) | VIRTIO_BIT(VIRTIO_F_RING_EVENT_IDX))
+
+static uint64_t offered_features(const struct virtio_mmio *t)
+{
+    return t->device_features | TRANSPORT_FEATURES;
+}
+
+void virtio_mmio_lock(struct virtio_mmio *t)
+{
+    pthread_mutex_lock(&t->lock);
+}
+
+void virtio_mmio_unlock(struct virtio_mmio *t)
+{
+    pthread_mutex_unlock(&t->lock);
+}
+
+bool virtio_mmio_has_feature(const struct virtio_mmio *t, unsigned bit)
+{
+    return bit < 64 && (t->driver_features & VIRTIO_BIT(bit)) != 0;
+}
+
+bool virtio_mmio_queue_usable(const struct virtio_mmio *t, uint16_t q)
+{
+    return t->live && q < t->num_queues && t->queues[q].ready && (t->status & VIRTIO_STATUS_DRIVER_OK) &&
+           !(t->status & (VIRTIO_STATUS_DEVICE_NEEDS_RESET | VIRTIO_STATUS_FAILED));
+}
+
+static void raise_interrupt(struct virtio_mmio *t, uint32_t bits)
+{
+    __atomic_fetch_or(&t->interrupt_status, bits, __ATOMIC_SEQ_CST);
+    irq_line_raise(&t->irq);
+}
+
+void virtio_mmio_signal_used(struct virtio_mmio *t, uint16_t q)
+{
+    if (q < t->num_queues && virtq_should_interrupt(&t->queues[q]))
+        raise_interrupt(t, VIRTIO_MMIO_INT_VRING);
+}
+
+void virtio_mmio_fail(struct virtio_mmio *t, const char *why)
+{
+    if (t->status & VIRTIO_STATUS_DEVICE_NEEDS_RESET)
+        return;
+    fprintf(stderr, "silo-vmm: %s@%#llx: %s; device needs reset\n", t->name, (unsigned long long)t->base, why);
+    t->status |= VIRTIO_STATUS_DEVICE_NEEDS_RESET;
+    if (t->status & VIRTIO_STATUS_DRIVER_OK)
+        raise_interrupt(t, VIRTIO_MMIO_INT_CONFIG);
+}
+
+void virtio_mmio_kick(struct virtio_mmio *t, uint16_t q)
+{
+    uint64_t one = 1;
+    if (q < t->num_queues && t->queue_fd[q] >= 0) {
+        ssize_t n = write(t->queue_fd[q], &one, sizeof one);
+        (void)n; /* EAGAIN: the counter is already non-zero, the loop will run anyway */
+    }
+}
+
+/* Device reset (status 0 written): everything back to its initial state. Lock held. */
+static void reset_device(struct virtio_mmio *t)
+{
+    t->status = 0;
+    t->device_features_sel = 0;
+    t->driver_features_sel = 0;
+    t->driver_features = 0;
+    t->queue_sel = 0;
+    __atomic_store_n(&t->interrupt_status, 0, __ATOMIC_SEQ_CST);
+    for (uint16_t q = 0; q < VIRTIO_MMIO_MAX_QUEUES; q++)
+        virtq_reset(&t->queues[q], t->queue_max_size);
+    if (t->ops->reset != NULL)
+        t->ops->reset(t);
+}
+
+static void queue_event(void *opaque, int fd, uint32_t events)
+{
+    struct virtio_mmio *t = opaque;
+    uint64_t count;
+    (void)events;
+    ssize_t n = read(fd, &count, sizeof count);
+    (void)n;
+    for (uint16_t q = 0; q < t->num_queues; q++) {
+        if (t->queue_fd[q] != fd)
+            continue;
+        virtio_mmio_lock(t);
+        if (virtio_mmio_queue_usable(t, q))
+            t->ops->queue_notify(t, q);
+        virtio_mmio_unlock(t);
+    }
+}
+
+int virtio_mmio_start(struct virtio_mmio *t, const struct vm_services *svc, uint64_t base, uint32_t spi)
+{
+    int err;
+
+    t->svc = svc;
+    t->base = base;
+    t->irq.fd = -1;
+    t->irq.spi = spi;
+    for (int q = 0; q < VIRTIO_MMIO_MAX_QUEUES; q++)
+        t->queue_fd[q] = -1;
+    pthread_mutex_init(&t->lock, NULL);
+    if (t->num_queues == 0 || t->num_queues > VIRTIO_MMIO_MAX_QUEUES || t->queue_max_size == 0 ||
+        t->queue_max_size > VIRTQ_MAX_SIZE || (t->queue_max_size & (t->queue_max_size - 1)) != 0 ||
+        t->config_size > sizeof t->config || t->ops == NULL || t->ops->queue_notify == NULL)
+        return -EINVAL;
+    reset_device(t);
+
+    t->irq.fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (t->irq.fd < 0)
+        return -errno;
+    if (svc->add_irqfd != NULL && (err = svc->add_irqfd(svc->vm, spi, t->irq.fd)) < 0)
+        return err;
+    for (uint16_t q = 0; q < t->num_queues; q++) {
+        t->queue_fd[q] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        if (t->queue_fd[q] < 0)
+            return -errno;
+        /* if KVM cannot bind the ioeventfd, the MMIO write path still signals the same fd */
+        if (svc->add_ioeventfd != NULL)
+            (void)svc->add_ioeventfd(svc->vm, base + VIRTIO_MMIO_QUEUE_NOTIFY, q, t->queue_fd[q]);
+        if ((err = event_loop_add(svc->loop, t->queue_fd[q], EPOLLIN, queue_event, t)) < 0)
+            return err;
+    }
+    t->live = true;
+    return 0;
+}
+
+void virtio_mmio_stop(struct virtio_mmio *t)
+{
+    if (t->svc == NULL)
+        return;
+    virtio_mmio_lock(t);
+    t->live = false;
+    virtio_mmio_unlock(t);
+    if (t->ops != NULL && t->ops->destroy != NULL)
+        t->ops->destroy(t);
+    for (int q = 0; q < VIRTIO_MMIO_MAX_QUEUES; q++) {
+        if (t->queue_fd[q] >= 0) {
+            event_loop_remove(t->svc->loop, t->queue_fd[q]);
+            close(t->queue_fd[q]);
+            t->queue_fd[q] = -1;
+        }
+    }
+    if (t->irq.fd >= 0)
+        close(t->irq.fd);
+    t->irq.fd = -1;
+    t->svc = NULL;
+    pthread_mutex_destroy(&t->lock);
+}
+
+/* --- register reads ------------------------------------------------------------------------- */
+
+static uint32_t read_register(struct virtio_mmio *t, uint64_t offset)
+{
+    struct virtq *q = t->queue_sel < t->num_queues ? &t->queues[t->queue_sel] : NULL;
+
+    switch (offset) {
+    case VIRTIO_MMIO_MAGIC_VALUE:
+        return VIRTIO_MMIO_MAGIC;
+    case VIRTIO_MMIO_VERSION:
+        return 2;
+    case VIRTIO_MMIO_DEVICE_ID:
+        return t->device_id;
+    case VIRTIO_MMIO_VENDOR_ID:
+        return VIRTIO_MMIO_VENDOR;
+    case VIRTIO_MMIO_DEVICE_FEATURES:
+        if (t->device_features_sel > 1)
+            return 0;
+        return (uint32_t)(offered_features(t) >> (32 * t->device_features_sel));
+    case VIRTIO_MMIO_QUEUE_NUM_MAX:
+        return q != NULL ? t->queue_max_size : 0;
+    case VIRTIO_MMIO_QUEUE_READY:
+        return q != NULL && q->ready;
+    case VIRTIO_MMIO_INTERRUPT_STATUS:
+        return __atomic_load_n(&t->interrupt_status, __ATOMIC_SEQ_CST);
+    case VIRTIO_MMIO_STATUS:
+        return t->status;
+    case VIRTIO_MMIO_SHM_LEN_LOW:
+    case VIRTIO_MMIO_SHM_LEN_HIGH:
+        return 0xffffffffu; /* no shared memory regions */
+    case VIRTIO_MMIO_CONFIG_GENERATION:
+        return t->config_generation;
+    default:
+        return 0;
+    }
+}
+
+void virtio_mmio_read(void *opaque, uint64_t offset, void *data, uint32_t len)
+{
+    struct virtio_mmio *t = opaque;
+
+    memset(data, 0, len);
+    if (!__atomic_load_n(&t->live, __ATOMIC_ACQUIRE))
+        return;
+    if (offset >= VIRTIO_MMIO_CONFIG) {
+        uint64_t off = offset - VIRTIO_MMIO_CONFIG;
+        virtio_mmio_lock(t);
+        if (off < t->config_size && len <= t->config_size - off)
+            memcpy(data, t->config + off, len);
+        virtio_mmio_unlock(t);
+        return;
+    }
+    if (len != 4 || offset % 4 != 0)
+        return; /* control registers are 32-bit only (spec 4.2.2.2) */
+    uint32_t v;
+    if (offset == VIRTIO_MMIO_INTERRUPT_STATUS) {
+        v = __atomic_load_n(&t->interrupt_status, __ATOMIC_SEQ_CST); /* lock-free: IRQ path */
+    } else {
+        virtio_mmio_lock(t);
+        v = read_register(t, offset);
+        virtio_mmio_unlock(t);
+    }
+    memcpy(data, &v, 4);
+}
+
+/* --- register writes ------------------------------------------------------------------------ */
+
+static void set_u64_half(uint64_t *field, bool high, uint32_t v)
+{
+    if (high)
+        *field = (*field & 0xffffffffULL) | ((uint64_t)v << 32);
+    else
+        *field = (*field & ~0xffffffffULL) | v;
+}
+
+static void write_queue_ready(struct virtio_mmio *t, struct virtq *q, uint32_t v)
+{
+    if (v == 0) {
+        q->ready = false;
+        return;
+    }
+    if (q->ready)
+        return;
+    bool event_idx = virtio_mmio_has_feature(t, VIRTIO_F_RING_EVENT_IDX);
+    bool indirect = virtio_mmio_has_feature(t, VIRTIO_F_RING_INDIRECT_DESC);
+    if (virtq_enable(q, t->svc->mem, t->queue_max_size, event_idx, indirect) < 0)
+        virtio_mmio_fail(t, "queue rings outside guest RAM, misaligned, or bad queue size");
+}
+
+static void write_status(struct virtio_mmio *t, uint32_t v)
+{
+    if (v == 0) {
+        reset_device(t);
+        return;
+    }
+    uint32_t cur = t->status & ~VIRTIO_STATUS_DEVICE_NEEDS_RESET;
+    v &= 0xff & ~VIRTIO_STATUS_DEVICE_NEEDS_RESET;
+    if ((v & cur) != cur)
+        return; /* the driver may only add bits (spec 2.1.1); anything else is ignored */
+    uint32_t added = v & ~cur;
+    if (added & VIRTIO_STATUS_FEATURES_OK) {
+        uint64_t drv = t->driver_features;
+        if ((drv & ~offered_features(t)) != 0 || !(drv & VIRTIO_BIT(VIRTIO_F_VERSION_1)))
+            v &= ~VIRTIO_STATUS_FEATURES_OK; /* refused: the driver reads it back clear */
+    }
+    if ((added & VIRTIO_STATUS_DRIVER_OK) && !(v & VIRTIO_STATUS_FEATURES_OK)) {
+        v &= ~VIRTIO_STATUS_DRIVER_OK; /* DRIVER_OK without FEATURES_OK: not allowed */
+        added &= ~VIRTIO_STATUS_DRIVER_OK;
+    }
+    t->status = v | (t->status & VIRTIO_STATUS_DEVICE_NEEDS_RESET);
+    if (added & VIRTIO_STATUS_DRIVER_OK) {
+        /* buffers added before DRIVER_OK get processed now */
+        for (uint16_t q = 0; q < t->num_queues; q++)
+            virtio_mmio_kick(t, q);
+    }
+}
+
+static void write_register(struct virtio_mmio *t, uint64_t offset, uint32_t v)
+{
+    struct virtq *q = t->queue_sel < t->num_queues ? &t->queues[t->queue_sel] : NULL;
+    bool queue_writable = q != NULL && !q->ready;
+    bool features_writable = (t->status & VIRTIO_STATUS_DRIVER) && !(t->status & VIRTIO_STATUS_FEATURES_OK);
+
+    switch (offset) {
+    case VIRTIO_MMIO_DEVICE_FEATURES_SEL:
+        t->device_features_sel = v;
+        break;
+    case VIRTIO_MMIO_DRIVER_FEATURES:
+        if (features_writable && t->driver_features_sel <= 1)
+            set_u64_half(&t->driver_features, t->driver_features_sel == 1, v);
+        break;
+    case VIRTIO_MMIO_DRIVER_FEATURES_SEL:
+        t->driver_features_sel = v;
+        break;
+    case VIRTIO_MMIO_QUEUE_SEL:
+        t->queue_sel = v;
+        break;
+    case VIRTIO_MMIO_QUEUE_NUM:
+        if (queue_writable)
+            q->size = (uint16_t)(v > 0xffff ? 0 : v); /* validated when the queue is enabled */
+        break;
+    case VIRTIO_MMIO_QUEUE_READY:
+        if (q != NULL)
+            write_queue_ready(t, q, v);
+        break;
+    case VIRTIO_MMIO_STATUS:
+        write_status(t, v);
+        break;
+    case VIRTIO_MMIO_QUEUE_DESC_LOW:
+    case VIRTIO_MMIO_QUEUE_DESC_HIGH:
+        if (queue_writable)
+            set_u64_half(&q->desc_gpa, offset == VIRTIO_MMIO_QUEUE_DESC_HIGH, v);
+        break;
+    case VIRTIO_MMIO_QUEUE_AVAIL_LOW:
+    case VIRTIO_MMIO_QUEUE_AVAIL_HIGH:
+        if (queue_writable)
+            set_u64_half(&q->avail_gpa, offset == VIRTIO_MMIO_QUEUE_AVAIL_HIGH, v);
+        break;
+    case VIRTIO_MMIO_QUEUE_USED_LOW:
+    case VIRTIO_MMIO_QUEUE_USED_HIGH:
+        if (queue_writable)
+            set_u64_half(&q->used_gpa, offset == VIRTIO_MMIO_QUEUE_USED_HIGH, v);
+        break;
+    default:
+        break; /* read-only or unknown registers: ignored */
+    }
+}
+
+void virtio_mmio_write(void *opaque, uint64_t offset, const void *data, uint32_t len)
+{
+    struct virtio_mmio *t = opaque;
+
+    if (!__atomic_load_n(&t->live, __ATOMIC_ACQUIRE))
+        return;
+    if (offset >= VIRTIO_MMIO_CONFIG) {
+        uint64_t off = offset - VIRTIO_MMIO_CONFIG;
+        virtio_mmio_lock(t);
+        if (t->ops->config_write != NULL && off < t->config_size && len <= t->config_size - off)
+            t->ops->config_write(t, (uint32_t)off, data, len);
+        virtio_mmio_unlock(t);
+        return;
+    }
+    if (len != 4 || offset % 4 != 0)
+        return;
+    uint32_t v;
+    memcpy(&v, data, 4);
+    if (offset == VIRTIO_MMIO_QUEUE_NOTIFY) {
+        virtio_mmio_kick(t, (uint16_t)(v > 0xffff ? 0xffff : v)); /* lock-free: same path as ioeventfd */
+        return;
+    }
+    if (offset == VIRTIO_MMIO_INTERRUPT_ACK) {
+        __atomic_fetch_and(&t->interrupt_status, ~v, __ATOMIC_SEQ_CST);
+        return;
+    }
+    virtio_mmio_lock(t);
+    write_register(t, offset, v);
+    virtio_mmio_unlock(t);
+}
