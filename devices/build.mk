@@ -36,6 +36,6 @@ vsock-tool_SRCS := tests/e2e/progs/vsock_tool.c
 
 # The ext4 root filesystem for tests/e2e/dev_*.sh, shipped to the dev host as /silo/extra/.
 DEV_TEST_ROOTFS := $(BUILD)/devhost-extra/silo-test-root.ext4
-$(DEV_TEST_ROOTFS): tests/e2e/make-test-rootfs.sh $(BUILD)/arm64/bin/blk-guest-init $(BUILD)/arm64/bin/vsock-tool
-	tests/e2e/make-test-rootfs.sh $@ $(BUILD)/arm64/bin
+$(DEV_TEST_ROOTFS): tests/e2e/progs/make-test-rootfs.sh $(BUILD)/arm64/bin/blk-guest-init $(BUILD)/arm64/bin/vsock-tool
+	tests/e2e/progs/make-test-rootfs.sh $@ $(BUILD)/arm64/bin
 devhost: $(DEV_TEST_ROOTFS)

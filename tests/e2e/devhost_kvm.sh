@@ -1,7 +1,7 @@
 # tests/e2e/devhost_kvm.sh — the dev host itself works: /dev/kvm is real and usable (the KVM
 # smoke test runs guest code), and the peer, Debian's arm64 QEMU with -accel kvm, boots our
 # guest kernel + tiny initramfs to init and powers off (the baseline `make bench` compares to).
-. /silo/tests/e2e/lib.sh
+. /silo/tests/e2e/common.lib
 
 if [ -c /dev/kvm ]; then pass "devhost: /dev/kvm is present"; else fail "devhost: /dev/kvm is missing"; fi
 kvm-smoke

@@ -2,7 +2,7 @@
 # own silo-vmm microVM from its ext4 image (--disk IMG,cow) and is reached over hybrid vsock
 # (CONNECT <port> on silo-vmm's Unix socket): /invocations JSON and SSE, /ping, the agentd
 # control port, crash reporting, SHUTDOWN. Checks are in guest_agents.lib.
-. /silo/tests/e2e/lib.sh
+. /silo/tests/e2e/common.lib
 VMM=silo
 . /silo/tests/e2e/guest_agents.lib
 if ! command -v silo-vmm >/dev/null; then fail "guest agents: silo-vmm is not in /silo/bin"; exit 0; fi

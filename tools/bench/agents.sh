@@ -3,7 +3,7 @@
 # (copy-on-write root, vsock), under silo-vmm and under the peer (QEMU -accel kvm, virtio-blk
 # snapshot=on, vhost-vsock), alternating, median of BENCH_AGENT_RUNS (default 3). Then the
 # image sizes. In the dev host: nested KVM under TCG, so only the ratio is meaningful.
-. /silo/tools/bench/lib.sh
+. /silo/tools/bench/common.lib
 runs=${BENCH_AGENT_RUNS:-3}
 
 # one_boot VMM NAME: boots, waits for ready, asks agentd to shut down, prints ready_ms

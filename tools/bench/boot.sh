@@ -3,7 +3,7 @@
 # (Debian's arm64 QEMU, -accel kvm -M virt), alternating runs, median of BENCH_RUNS (default 7).
 # Also each VMM's max RSS. Runs in the dev host (nested KVM under TCG): only ratios between the
 # two columns are meaningful, not the absolute figures.
-. /silo/tools/bench/lib.sh
+. /silo/tools/bench/common.lib
 runs=${BENCH_RUNS:-7}
 mem=${BENCH_MEM:-256}
 have_silo=0

@@ -4,7 +4,7 @@
 # Unix-socket vsock; QEMU: vhost-vsock-device, driven over AF_VSOCK in the dev host). Guest side:
 # /silo/extra/silo-test-root.ext4 (PID 1 blk-guest-init, vsock-tool). Median of BENCH_RUNS.
 # Dev host = nested KVM under TCG: compare columns, not absolutes.
-. /silo/tools/bench/lib.sh
+. /silo/tools/bench/common.lib
 runs=${BENCH_RUNS:-3}
 bytes=${BENCH_VSOCK_BYTES:-20971520}
 R=/silo/extra/silo-test-root.ext4

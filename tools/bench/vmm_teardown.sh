@@ -8,7 +8,7 @@
 # 3 GiB; then its column shows "-".) Then the VMM's RSS beyond
 # guest RAM after a tiny-initramfs boot (silo-vmm -v measures RSS minus resident guest pages
 # right before the wipe). Dev host = nested KVM under TCG: compare columns, not absolutes.
-. /silo/tools/bench/lib.sh
+. /silo/tools/bench/common.lib
 runs=${BENCH_RUNS:-5}
 payload=/tmp/touch16.bin
 # adrp x1, .+2M; mov x2, #4096; mov x3, #0x5a; 1: str x3, [x1]; add x1, x1, #4096;

@@ -1,5 +1,5 @@
 /* tests/e2e/progs/blk_guest_init.c — blk-guest-init: PID 1 of the e2e test root filesystem
- * (an ext4 image built by tests/e2e/make-test-rootfs.sh, booted from virtio-blk). It reports
+ * (an ext4 image built by tests/e2e/progs/make-test-rootfs.sh, booted from virtio-blk). It reports
  * on the console what the device tests check, selected by `silo.test=` on the command line:
  *
  *   session    is / read-write? is /session.txt (left by an earlier session) there? write it,

@@ -1,5 +1,5 @@
 #!/bin/sh
-# tests/e2e/make-test-rootfs.sh OUT BINDIR — builds the ext4 root filesystem the device e2e tests
+# tests/e2e/progs/make-test-rootfs.sh OUT BINDIR — builds the ext4 root filesystem the device e2e tests
 # boot from virtio-blk (on the x86 side, with mkfs.ext4 -d; no root, no loop devices):
 #   /sbin/init = blk-guest-init, /bin/vsock-tool, /etc/silo-base.txt, empty /dev /proc /sys /tmp.
 # 32 MiB, so it fits the dev host's initramfs; the Makefile puts it in $BUILD/devhost-extra/,
