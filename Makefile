@@ -12,6 +12,9 @@
 #
 # Each directory declares what it builds in its own build.mk, with these variables:
 #   ARM64_PROGRAMS += name     name_SRCS := ...   name_LIBS := ...   -> build/arm64/bin/name (static)
+#                              name_ARM64_LDFLAGS := ... replaces ARM64_LDFLAGS for that program
+#                              (e.g. $(ARM64_DYNAMIC_LDFLAGS): linked dynamically against the
+#                              sysroot; tools/devhost copies its shared libraries into the dev host)
 #   HOST_PROGRAMS  += name     name_SRCS := ...   name_LIBS := ...   -> build/host/bin/name
 #   UNIT_TESTS     += name     name_SRCS := ...   name_LIBS := ...   -> build/unit/name (ASan+UBSan)
 #   FUZZERS        += name     name_SRCS := ...   name_LIBS := ...   -> build/fuzz/name (libFuzzer)
@@ -33,8 +36,11 @@ COMMON_CFLAGS := -std=c17 -D_GNU_SOURCE -I. $(WARNINGS) -g -MMD -MP
 HOST_CFLAGS   := $(COMMON_CFLAGS) -O2 $(EXTRA_CFLAGS)
 UNIT_CFLAGS   := $(COMMON_CFLAGS) -O1 -fsanitize=address,undefined -fno-sanitize-recover=all \
                  -fno-omit-frame-pointer -DSILO_UNIT_TEST $(EXTRA_CFLAGS)
-ARM64_CFLAGS  := $(COMMON_CFLAGS) -O2 -isystem $(ARM64_SYSROOT)/usr/include $(EXTRA_CFLAGS)
+ARM64_CFLAGS  := $(COMMON_CFLAGS) -O2 -isystem $(ARM64_SYSROOT)/usr/include \
+                 -isystem $(ARM64_SYSROOT)/usr/include/aarch64-linux-gnu $(EXTRA_CFLAGS)
 ARM64_LDFLAGS := -static -L$(ARM64_SYSROOT)/usr/lib/aarch64-linux-gnu
+ARM64_DYNAMIC_LDFLAGS := -L$(ARM64_SYSROOT)/usr/lib/aarch64-linux-gnu \
+                 -Wl,-rpath-link,$(ARM64_SYSROOT)/lib/aarch64-linux-gnu:$(ARM64_SYSROOT)/usr/lib/aarch64-linux-gnu
 FUZZ_CFLAGS   := $(COMMON_CFLAGS) -O1 -fsanitize=fuzzer,address,undefined -DSILO_FUZZ
 
 ARM64_PROGRAMS :=
@@ -79,7 +85,7 @@ $(BUILD)/fuzz/obj/%.o: %.c
 define arm64_program_rule
 $(BUILD)/arm64/bin/$(1): $$(patsubst %.c,$(BUILD)/arm64/obj/%.o,$$($(1)_SRCS))
 	@mkdir -p $$(dir $$@)
-	$$(CROSS_CC) $$^ -o $$@ $$(ARM64_LDFLAGS) $$($(1)_LIBS)
+	$$(CROSS_CC) $$^ -o $$@ $$(or $$($(1)_ARM64_LDFLAGS),$$(ARM64_LDFLAGS)) $$($(1)_LIBS)
 endef
 define host_program_rule
 $(BUILD)/host/bin/$(1): $$(patsubst %.c,$(BUILD)/host/obj/%.o,$$($(1)_SRCS))

@@ -35,3 +35,9 @@ HOST_PROGRAMS += silod
 silod_SRCS := frontend/silod.c frontend/http_api.c frontend/agent_http.c frontend/metrics.c frontend/sigv4.c frontend/jwt.c \
               frontend/sessions.c frontend/vmm_launcher.c $(CONTROL_PLANE_SRCS)
 silod_LIBS := -lmicrohttpd -lsqlite3 -ljson-c -lcurl -lcrypto -lpthread
+
+# arm64 silod for the dev host, linked dynamically: libmicrohttpd's Debian build pulls in GnuTLS
+# and libcurl is impractical to link statically. Its libraries come from the arm64 sysroot
+# (tools/deps.sh); tools/devhost copies them into the dev host.
+ARM64_PROGRAMS += silod
+silod_ARM64_LDFLAGS := $(ARM64_DYNAMIC_LDFLAGS)

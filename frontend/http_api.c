@@ -72,7 +72,9 @@ struct request {
     char runtime_id[160];
     bool mcp;
     bool mcp_session_added;      /* silod made up the Mcp-Session-Id (= session_id) */
-    bool body_to_agent;          /* the agent request carries a chunked body */
+    bool body_to_agent;          /* the agent request carries a body: */
+    bool body_chunked;           /* chunked, or (the caller sent Content-Length) that length, so
+                                  * agents without chunked request support work too */
     int upstream;
     struct relay *relay;
 };
@@ -381,12 +383,22 @@ static bool send_chunk(int fd, const void *data, size_t n)
     return write_all(fd, head, (size_t)hl) && write_all(fd, data, n) && write_all(fd, "\r\n", 2);
 }
 
-/* The agent could not be reached or answered nothing: if its VMM is gone the session ends
- * (a later request with the same id gets a fresh microVM). */
+/* A piece of the request body to the agent, framed as agent_head announced it. */
+static bool send_body(const struct request *r, const void *data, size_t n)
+{
+    if (r->body_chunked)
+        return n == 0 || send_chunk(r->upstream, data, n);
+    return write_all(r->upstream, data, n);
+}
+
+/* The agent could not be reached or answered nothing: if its VMM is gone, or agentd says the
+ * agent has ended (the guest powers off within a second then), the session ends now, so a later
+ * request with the same id gets a fresh microVM instead of the dying one. */
 static void agent_failed(struct http_api *api, struct request *r, const char *msg)
 {
-    if (r->session)
-        sessions_check_vm(api->cfg.sessions, r->session);
+    if (r->session && sessions_check_vm(api->cfg.sessions, r->session) &&
+        !vsock_agent_running(session_vm(r->session)->vsock_path, 2000))
+        sessions_stop(api->cfg.sessions, NULL, r->session_id);
     fail(r, AWS_RUNTIME_CLIENT_ERROR, msg);
 }
 
@@ -404,8 +416,15 @@ static bool agent_head(struct MHD_Connection *c, struct request *r, json_object 
                   r->mcp ? "/mcp" : "/invocations", r->mcp ? 8000u : 8080u);
     const char *ctype = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
     const char *accept = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Accept");
+    const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
+    const char *te = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Transfer-Encoding");
+    r->body_chunked = te || !cl || !cl[0] || strspn(cl, "0123456789") != strlen(cl) || strlen(cl) > 12;
+    if (r->body_to_agent && r->body_chunked)
+        strbuf_printf(head, "Transfer-Encoding: chunked\r\n");
+    else if (r->body_to_agent)
+        strbuf_printf(head, "Content-Length: %llu\r\n", strtoull(cl, NULL, 10));
     if (r->body_to_agent)
-        strbuf_printf(head, "Transfer-Encoding: chunked\r\nContent-Type: %s\r\n",
+        strbuf_printf(head, "Content-Type: %s\r\n",
                       ctype && agent_header_value_ok(ctype, 256) ? ctype : "application/octet-stream");
     if (accept && agent_header_value_ok(accept, 1024))
         strbuf_printf(head, "Accept: %s\r\n", accept);
@@ -608,7 +627,7 @@ static void relay_done(void *cls) { relay_put(cls); }
 
 static enum MHD_Result finish_invoke(struct http_api *api, struct MHD_Connection *c, struct request *r)
 {
-    if (r->body_to_agent && !send_chunk(r->upstream, "", 0)) {    /* the last chunk */
+    if (r->body_to_agent && r->body_chunked && !send_chunk(r->upstream, "", 0)) {    /* the last chunk */
         agent_failed(api, r, "the agent closed the connection");
         return reply_error(c, r, r->err_type, r->err_msg);
     }
@@ -744,7 +763,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         else if (r->kind == REQ_INVOKE && r->dispatched && !r->body_to_agent)
             fail(r, AWS_VALIDATION, "this request cannot have a body");
         else if (r->upstream >= 0) {
-            if (!send_chunk(r->upstream, upload, n))
+            if (!send_body(r, upload, n))
                 agent_failed(api, r, "the agent closed the connection");
         } else if (r->kind == REQ_CONTROL || !r->dispatched)
             strbuf_append(&r->body, upload, n);
@@ -762,7 +781,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         /* signature known only now (body hashed): start the invocation and send the body */
         start_invoke(api, c, r);
         if (!r->failed && r->upstream >= 0 && r->body.len && r->body_to_agent &&
-            !send_chunk(r->upstream, r->body.data, r->body.len))
+            !send_body(r, r->body.data, r->body.len))
             agent_failed(api, r, "the agent closed the connection");
         strbuf_free(&r->body);
     }

@@ -175,6 +175,7 @@ int main(int argc, char **argv)
         cfg_str(vmm, "path", "silo-vmm"), cfg_str(vmm, "kernel", "Image"), cfg_str(vmm, "initrd", NULL),
         cfg_str(vmm, "rootfs_dir", "images"), cfg_str(vmm, "socket_dir", "/tmp"),
         (unsigned)cfg_int(vmm, "cpus", 2), cfg_int(vmm, "ready_timeout_ms", 30000),
+        cfg_str(vmm, "cmdline", NULL),
     };
     struct sessions_config sc = { (unsigned)cfg_int(cfg, "max_sessions", 100),
                                   (unsigned)cfg_int(cfg, "max_guest_mib", 16384), NULL, NULL, vmm_launcher(&lc) };

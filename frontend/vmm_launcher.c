@@ -68,6 +68,21 @@ int vsock_connect(const char *uds_path, unsigned port, int timeout_ms)
     return fd;
 }
 
+bool vsock_agent_running(const char *uds_path, int timeout_ms)
+{
+    int fd = vsock_connect(uds_path, 1024, timeout_ms);
+    if (fd < 0)
+        return false;
+    static const char status[] = "STATUS\n";
+    char line[256];
+    bool running = write(fd, status, sizeof status - 1) == (ssize_t)(sizeof status - 1) &&
+                   read_line(fd, line, sizeof line, mono_ms() + timeout_ms) == 0 &&
+                   (strncmp(line, "OK STATUS state=running ", 24) == 0 ||
+                    strncmp(line, "OK STATUS state=starting ", 25) == 0);
+    close(fd);
+    return running;
+}
+
 /* Readiness: an HTTP-protocol agent answers `GET /ping` on guest port 8080 with 200; an MCP
  * server (which has no /ping) answers anything HTTP to `GET /mcp` on port 8000. */
 static bool agent_ready(const char *uds, bool mcp, int64_t deadline)
@@ -206,7 +221,7 @@ static int start_vm(void *ctx, const struct session_spec *spec, struct session_v
         return -1;
     }
     char rootfs[4096], mem[32], cpus[16];
-    snprintf(rootfs, sizeof rootfs, "%s/%s-v%d.ext4,ro", cfg->rootfs_dir, spec->runtime_id, spec->version);
+    snprintf(rootfs, sizeof rootfs, "%s/%s-v%d.ext4,cow", cfg->rootfs_dir, spec->runtime_id, spec->version);
     snprintf(mem, sizeof mem, "%uM", spec->guest_mib);
     snprintf(cpus, sizeof cpus, "%u", cfg->cpus ? cfg->cpus : 2);
     const char *argv[20];
@@ -216,6 +231,7 @@ static int start_vm(void *ctx, const struct session_spec *spec, struct session_v
     if (cfg->initrd) {
         argv[a++] = "--initrd"; argv[a++] = cfg->initrd;
     }
+    argv[a++] = "--cmdline"; argv[a++] = cfg->cmdline ? cfg->cmdline : VMM_AGENT_CMDLINE;
     argv[a++] = "--mem"; argv[a++] = mem;
     argv[a++] = "--cpus"; argv[a++] = cpus;
     argv[a++] = "--disk"; argv[a++] = rootfs;

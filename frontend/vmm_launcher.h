@@ -1,8 +1,9 @@
 /* frontend/vmm_launcher.h — starts one silo-vmm per session and reaches its guest through the
  * vsock Unix socket (DESIGN.md, "Interfaces" 1 and 2).
  *
- * start: fork/exec `VMM --kernel K [--initrd I] --mem NM --cpus N --disk ROOTFS,ro
- * --vsock-cid 3 --vsock-uds DIR/SESSION.sock` with no inherited descriptors and
+ * start: fork/exec `VMM --kernel K [--initrd I] --cmdline C --mem NM --cpus N --disk ROOTFS,cow
+ * --vsock-cid 3 --vsock-uds DIR/SESSION.sock` (cow: the guest mounts its root read-write, every
+ * write stays private to the VM and dies with it; guest/agentd/README.md) with no inherited descriptors and
  * PR_SET_PDEATHSIG so no VMM outlives silod; then waits (up to ready_timeout_ms) until the
  * agent is ready: `GET /ping` on guest port 8080 answers 200 or, for an MCP runtime (the
  * version's protocolConfiguration.serverProtocol), `GET /mcp` on port 8000 answers at all. stop: SIGTERM (the VMM
@@ -13,6 +14,7 @@
 #ifndef SILO_FRONTEND_VMM_LAUNCHER_H
 #define SILO_FRONTEND_VMM_LAUNCHER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "frontend/sessions.h"
@@ -25,11 +27,20 @@ struct vmm_launcher_config {
     const char *socket_dir;     /* where per-session vsock sockets live */
     unsigned cpus;
     int ready_timeout_ms;
+    const char *cmdline;        /* guest kernel command line; NULL: VMM_AGENT_CMDLINE */
 };
+
+/* How an agent image boots (guest/agentd/README.md). */
+#define VMM_AGENT_CMDLINE "console=ttyS0 root=/dev/vda rw rootfstype=ext4 init=/silo/init panic=-1 quiet"
 
 /* A session_launcher over this config (the config must outlive it). */
 struct session_launcher vmm_launcher(const struct vmm_launcher_config *cfg);
 
 int vsock_connect(const char *uds_path, unsigned port, int timeout_ms);
+
+/* Asks agentd (control port 1024, `STATUS`) whether the agent process is still starting or
+ * running; false when it has exited, was killed, or agentd cannot be reached (the guest is
+ * shutting down). */
+bool vsock_agent_running(const char *uds_path, int timeout_ms);
 
 #endif

@@ -3,9 +3,11 @@
 #
 # Three kinds of things, all idempotent and skipped when already present:
 #   1. host packages (apt-get install): compilers, QEMU for the dev host, kernel source, tools;
-#   2. arm64 libraries we link statically into our arm64 binaries (libfdt, zlib, json-c):
-#      their Debian :arm64 .debs are unpacked into $SILO_CACHE/arm64-sysroot, because some of
-#      them (libfdt-dev) cannot be co-installed with the host's copy under multiarch;
+#   2. arm64 libraries we link statically into our arm64 binaries (libfdt, zlib, json-c), and
+#      those silod links dynamically (libmicrohttpd, SQLite, libcurl, OpenSSL) with their runtime
+#      closure: their Debian :arm64 .debs are unpacked into $SILO_CACHE/arm64-sysroot, because
+#      some of them (libfdt-dev) cannot be co-installed with the host's copy under multiarch.
+#      tools/devhost copies the shared libraries a dynamic /silo/bin program needs from there;
 #   3. arm64 pieces of the dev host (Debian's arm64 kernel, busybox-static, QEMU for arm64 and
 #      its shared-library closure) downloaded as .debs into $SILO_CACHE/debs, assembled later
 #      by tools/devhost.
@@ -13,6 +15,7 @@
 set -euo pipefail
 
 cache=${SILO_CACHE:-$HOME/.cache/silo}
+sysroot=${ARM64_SYSROOT:-$cache/arm64-sysroot}   # as in the Makefile and tools/devhost
 say() { echo "deps: $*"; }
 sudo=""
 [ "$(id -u)" = 0 ] || sudo=sudo
@@ -28,7 +31,9 @@ host_packages=(
     libarchive-dev                                    # silo image build: tar/gzip/zstd layers
     nodejs                                            # npm ci for the sample Node agents (tests/agents)
 )
-arm64_sysroot_packages=(libfdt-dev libfdt1 zlib1g-dev zlib1g libjson-c-dev libjson-c5)
+arm64_sysroot_packages=(libfdt-dev libfdt1 zlib1g-dev zlib1g libjson-c-dev libjson-c5
+    libmicrohttpd-dev libsqlite3-dev libcurl4-openssl-dev libssl-dev)   # silod (dynamic)
+silod_runtime_packages=(libmicrohttpd12 libsqlite3-0 libcurl4 libssl3 libjson-c5)  # + closure below
 devhost_packages=(busybox-static)
 
 missing=()
@@ -72,15 +77,19 @@ download_arm64() {
     fi
 }
 
-# 2. the arm64 sysroot for static linking
+# 2. the arm64 sysroot: static libraries, and silod's shared libraries with their closure (the
+#    linker resolves them through -rpath-link; tools/devhost copies them into the dev host)
+silod_closure=$(apt-cache depends --recurse --no-recommends --no-suggests --no-conflicts --no-breaks \
+    --no-replaces --no-enhances "${silod_runtime_packages[@]/%/:arm64}" | grep -E '^[a-z0-9].*:arm64$' | sed 's/:arm64$//' | sort -u)
 : >"$cache/debs/.wanted.$$"
-download_arm64 "${arm64_sysroot_packages[@]}"
+# shellcheck disable=SC2086
+download_arm64 $(printf '%s\n' "${arm64_sysroot_packages[@]}" $silod_closure | sort -u)
 sysroot_key=$(sort "$cache/debs/.wanted.$$" | sha256sum | cut -c1-16)
-if [ "$(cat "$cache/arm64-sysroot/.key" 2>/dev/null)" != "$sysroot_key" ]; then
-    say "unpacking the arm64 sysroot into $cache/arm64-sysroot"
-    rm -rf "$cache/arm64-sysroot"; mkdir -p "$cache/arm64-sysroot"
-    while read -r f; do dpkg-deb -x "$f" "$cache/arm64-sysroot"; done <"$cache/debs/.wanted.$$"
-    echo "$sysroot_key" >"$cache/arm64-sysroot/.key"
+if [ "$(cat "$sysroot/.key" 2>/dev/null)" != "$sysroot_key" ]; then
+    say "unpacking the arm64 sysroot into $sysroot"
+    rm -rf "$sysroot"; mkdir -p "$sysroot"
+    while read -r f; do dpkg-deb -x "$f" "$sysroot"; done <"$cache/debs/.wanted.$$"
+    echo "$sysroot_key" >"$sysroot/.key"
 else
     say "arm64 sysroot: up to date"
 fi

@@ -349,7 +349,7 @@ int main(int argc, char **argv)
             socket_path = argv[i + 1];
         else if (strcmp(argv[i], "--disk") == 0 && !disk_path) {
             char *d = strdup(argv[i + 1]), *comma = strrchr(d, ',');
-            if (comma && strcmp(comma, ",ro") == 0)
+            if (comma && (strcmp(comma, ",ro") == 0 || strcmp(comma, ",cow") == 0))
                 *comma = '\0';
             disk_path = d;
         }

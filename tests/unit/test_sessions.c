@@ -283,7 +283,7 @@ static void test_launcher_with_test_vmm(void)
     CHECK(access(vmm, X_OK) == 0);
     char dir[] = "/tmp/silo-sessions-XXXXXX";
     CHECK(mkdtemp(dir) != NULL);
-    struct vmm_launcher_config lc = { vmm, "/nonexistent/Image", NULL, "/nonexistent", dir, 2, 5000 };
+    struct vmm_launcher_config lc = { vmm, "/nonexistent/Image", NULL, "/nonexistent", dir, 2, 5000, NULL };
     struct sessions_config cfg = { 4, 4096, NULL, NULL, vmm_launcher(&lc) };
     struct sessions *t = sessions_new(&cfg);
     struct session_acquire a = { SID_A, "rt-0123456789", 1, "{}", 256, 900, 3600 };

@@ -5,8 +5,12 @@
  *   GET  /ping          {"status":"Healthy"|"HealthyBusy","time_of_last_update":T}; busy while
  *                       a slow invocation runs, T moves only when the status changes
  *   POST /invocations   body {"prompt": "...", "action": "echo"|"stream"|"slow"|"crash", ...}
- *     echo (default)    {"echo": <the request JSON>, "bytes": N, "session": "<session id>"}
- *                       a body that is not JSON is counted and answered {"bytes": N}
+ *     echo (default)    {"echo": <the request JSON>, "bytes": N, "session": "<session id>",
+ *                        "boot_id": "<this VM's /proc/sys/kernel/random/boot_id>"}
+ *                       a body that is not JSON is counted and answered
+ *                       {"bytes": N, "fnv1a32": "<FNV-1a 32-bit of the body, 8 hex digits>"}
+ *     blob              application/octet-stream, "bytes" bytes (default 1 MiB, up to 200 MiB):
+ *                       the xorshift32 stream from "seed" (default 1), low byte of each state
  *     stream            text/event-stream, "n" events (default 5) "gap_ms" apart (default 20):
  *                       data: {"index":i,"text":"<prompt> i"}  then  data: {"done":true}
  *     slow              answers {"slept_ms": ms} after "ms" milliseconds (default 2000)
@@ -23,6 +27,7 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +44,15 @@ static atomic_int busy_count;
 static pthread_mutex_t status_lock = PTHREAD_MUTEX_INITIALIZER;
 static long long last_update;
 static bool last_busy;
+static char boot_id[64] = "unknown";
+
+static uint32_t fnv1a32(uint32_t h, const void *data, size_t len)
+{
+    const unsigned char *p = data;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ p[i]) * 16777619u;
+    return h;
+}
 
 struct request {
     char method[8];
@@ -190,7 +204,40 @@ static int handle_stream(int fd, json_object *in)
 }
 
 /* Handles one invocation; returns -1 to drop the connection, 1 to close it after answering. */
-static int handle_invocation(int fd, const struct request *req, const char *body, size_t len, bool counted_only)
+static int handle_blob(int fd, json_object *in, bool keep_alive)
+{
+    json_object *v;
+    long long n = 1 << 20;
+    uint32_t x = 1;
+    if (json_object_object_get_ex(in, "bytes", &v))
+        n = json_object_get_int64(v);
+    if (json_object_object_get_ex(in, "seed", &v))
+        x = (uint32_t)json_object_get_int64(v);
+    if (n < 0 || n > (long long)MAX_BODY || x == 0)
+        return respond(fd, 400, "Bad Request", "application/json", "{\"error\":\"bytes or seed out of range\"}", false);
+    char head[256];
+    int hl = snprintf(head, sizeof head, "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n"
+                      "Content-Length: %lld\r\nConnection: %s\r\n\r\n", n, keep_alive ? "keep-alive" : "close");
+    if (send_all(fd, head, (size_t)hl) < 0)
+        return -1;
+    static _Thread_local unsigned char out[65536];
+    while (n > 0) {
+        size_t k = n < (long long)sizeof out ? (size_t)n : sizeof out;
+        for (size_t i = 0; i < k; i++) {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            out[i] = (unsigned char)x;
+        }
+        if (send_all(fd, out, k) < 0)
+            return -1;
+        n -= (long long)k;
+    }
+    return keep_alive ? 0 : 1;
+}
+
+static int handle_invocation(int fd, const struct request *req, const char *body, size_t len, bool counted_only,
+                             uint32_t body_fnv)
 {
     json_object *in = NULL, *v;
     if (!counted_only) {
@@ -204,7 +251,7 @@ static int handle_invocation(int fd, const struct request *req, const char *body
     }
     if (in == NULL || !json_object_is_type(in, json_type_object)) {
         char out[128];
-        snprintf(out, sizeof out, "{\"bytes\":%llu}", req->content_length);
+        snprintf(out, sizeof out, "{\"bytes\":%llu,\"fnv1a32\":\"%08x\"}", req->content_length, (unsigned)body_fnv);
         json_object_put(in);
         return respond(fd, 200, "OK", "application/json", out, req->keep_alive);
     }
@@ -217,6 +264,8 @@ static int handle_invocation(int fd, const struct request *req, const char *body
         abort();
     } else if (strcmp(action, "stream") == 0) {
         rc = handle_stream(fd, in);
+    } else if (strcmp(action, "blob") == 0) {
+        rc = handle_blob(fd, in, req->keep_alive);
     } else if (strcmp(action, "slow") == 0) {
         long ms = 2000;
         if (json_object_object_get_ex(in, "ms", &v))
@@ -236,6 +285,7 @@ static int handle_invocation(int fd, const struct request *req, const char *body
         json_object_object_add(out, "echo", json_object_get(in));
         json_object_object_add(out, "bytes", json_object_new_int64((int64_t)req->content_length));
         json_object_object_add(out, "session", json_object_new_string(req->session));
+        json_object_object_add(out, "boot_id", json_object_new_string(boot_id));
         rc = respond(fd, 200, "OK", "application/json", json_object_to_json_string_ext(out, JSON_C_TO_STRING_PLAIN),
                      req->keep_alive);
         json_object_put(out);
@@ -277,6 +327,7 @@ static void *connection(void *arg)
         }
         if (keep > 0)
             memcpy(body, extra_bytes, (size_t)got);
+        uint32_t body_fnv = fnv1a32(2166136261u, extra_bytes, (size_t)got);
         have = extra - (size_t)got;          /* pipelined bytes after this body */
         memcpy(buf, extra_bytes + got, have);
         free(extra_bytes);
@@ -286,6 +337,7 @@ static void *connection(void *arg)
             ssize_t n = recv(fd, keep ? body + got : sink, want, 0);
             if (n <= 0)
                 break;
+            body_fnv = fnv1a32(body_fnv, keep ? body + got : sink, (size_t)n);
             got += (unsigned long long)n;
         }
         if (got < req.content_length) {
@@ -309,7 +361,7 @@ static void *connection(void *arg)
             if (strcmp(req.method, "POST") != 0)
                 rc = respond(fd, 405, "Method Not Allowed", "application/json", "{\"error\":\"use POST\"}", req.keep_alive);
             else
-                rc = handle_invocation(fd, &req, body, keep, counted_only);
+                rc = handle_invocation(fd, &req, body, keep, counted_only, body_fnv);
         } else {
             rc = respond(fd, 404, "Not Found", "application/json", "{\"error\":\"not found\"}", req.keep_alive);
         }
@@ -328,6 +380,12 @@ int main(void)
     int port = port_env ? atoi(port_env) : 8080;
     signal(SIGPIPE, SIG_IGN);
     last_update = (long long)time(NULL);
+    FILE *b = fopen("/proc/sys/kernel/random/boot_id", "r");
+    if (b != NULL) {
+        if (fgets(boot_id, sizeof boot_id, b) != NULL)
+            boot_id[strcspn(boot_id, "\n")] = '\0';
+        fclose(b);
+    }
 
     int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     int one = 1;

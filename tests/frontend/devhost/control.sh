@@ -1,0 +1,31 @@
+#!/bin/sh
+# tests/frontend/devhost/control.sh — the dev host side of tests/host/silod_devhost.sh's side
+# channel (busybox nc -l -e, on a second forwarded port): reads one verb, answers one line.
+#   kill-newest-vmm   SIGKILL the most recently started silo-vmm (highest pid) (the test has just started the
+#                     session it means); answers "killed PID" or "none"
+#   count-vmms        "vmms N"
+#   stop-silod        SIGTERM silod, wait up to 20 s; answers "stopped vmms_before=N vmms_left=M" or "running"
+# (busybox here has no pgrep) pids of silod's VMMs (started as /silo/bin/silo-vmm), ascending
+vmm_pids() {
+    for f in /proc/[0-9]*/cmdline; do
+        p=${f#/proc/}; p=${p%/cmdline}
+        case "$(tr '\0' ' ' <"$f" 2>/dev/null)" in "/silo/bin/silo-vmm "*) echo "$p" ;; esac
+    done | sort -n
+}
+read -r verb
+case "$verb" in
+    kill-newest-vmm)
+        pid=$(vmm_pids | tail -1)
+        if [ -n "$pid" ] && kill -KILL "$pid"; then echo "killed $pid"; else echo none; fi ;;
+    count-vmms)
+        echo "vmms $(vmm_pids | wc -l)" ;;
+    stop-silod)
+        pid=$(cat /tmp/silod/silod.pid)
+        before=$(vmm_pids | wc -l)
+        kill -TERM "$pid"
+        i=0
+        while kill -0 "$pid" 2>/dev/null && [ $i -lt 200 ]; do sleep 0.1; i=$((i + 1)); done
+        if kill -0 "$pid" 2>/dev/null; then echo running
+        else sleep 0.5; echo "stopped vmms_before=$before vmms_left=$(vmm_pids | wc -l)"; fi ;;
+    *) echo "unknown verb" ;;
+esac

@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# tests/host/silod_devhost.sh — end-to-end tests of silod on the REAL path: silod (arm64,
+# dynamically linked), the real silo-vmm and the sample agent images (tests/agents) run inside
+# the dev host (tools/devhost, an emulated arm64 KVM host); this machine drives silod through the
+# forwarded port with the real @aws-sdk/client-bedrock-agentcore and @modelcontextprotocol/sdk
+# clients (tests/frontend/sdk/devhost.e2e.mjs). Every verdict line says "(dev host, real microVMs)".
+#
+# Inside the dev host, tests/frontend/devhost/silod-inside.sh first measures the direct-vsock
+# cold figure (exec silo-vmm -> first byte of an answer over its vsock socket), then starts silod
+# with tests/frontend/devhost/image-builder.sh (a TEST builder: links the prebuilt sample images)
+# and a side channel (tests/frontend/devhost/control.sh) on a second forwarded port, used to
+# SIGKILL a silo-vmm, count them, and SIGTERM silod at the end.
+# Build: arm64 programs, guest kernel, sample images in $BUILD (default build/). ~5 minutes.
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+BUILD=${BUILD:-build}
+export BUILD
+sdk=tests/frontend/sdk
+label="silod (dev host, real microVMs)"
+say_fail() { echo "not ok - $label: $*"; }
+
+if ! make -s -j2 BUILD="$BUILD" programs "$BUILD/guest/Image" devhost-agent-images >&2; then
+    say_fail "build of the arm64 programs, guest kernel and sample images"
+    exit 1
+fi
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+    say_fail "node and npm are needed (make deps)"
+    exit 1
+fi
+if ! cmp -s "$sdk/package-lock.json" "$sdk/node_modules/.silo-installed-lock" 2>/dev/null; then
+    if ! npm ci --prefix "$sdk" --no-audit --no-fund --loglevel=error >&2; then
+        say_fail "npm ci --prefix $sdk"
+        exit 1
+    fi
+    cp "$sdk/package-lock.json" "$sdk/node_modules/.silo-installed-lock"
+fi
+
+free_port() { node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'; }
+port=$(free_port); side_port=$(free_port)
+while [ "$side_port" = "$port" ]; do side_port=$(free_port); done
+dir=$(mktemp -d /tmp/silo-devhost-silod.XXXXXX)
+dh_pid=
+cleanup() {
+    # the dev host runs in its own process group (setsid below): end all of it, QEMU included
+    [ -n "$dh_pid" ] && kill -TERM -- "-$dh_pid" 2>/dev/null
+    rm -rf "$dir"
+}
+trap cleanup EXIT
+akid="AKIDSILODEVHOST$(printf '%05d' $((RANDOM % 100000)))"
+secret=$(head -c 30 /dev/urandom | base64 | tr -d '/+=')
+
+t_start=$(date +%s)
+setsid tools/devhost up --forward "$port:8080" --forward "$side_port:9999" --log "$dir/console.log" \
+    -- sh /silo/tests/frontend/devhost/silod-inside.sh "$akid" "$secret" 3 >"$dir/devhost.out" 2>&1 &
+dh_pid=$!
+ready=
+for _ in $(seq 1 900); do
+    grep -q "silod: listening on 0.0.0.0:8080" "$dir/console.log" 2>/dev/null && { ready=1; break; }
+    kill -0 "$dh_pid" 2>/dev/null || break
+    sleep 0.2
+done
+if [ -z "$ready" ]; then
+    tail -30 "$dir/devhost.out" "$dir/console.log" 2>/dev/null | sed 's/^/#   /'
+    say_fail "silod did not start inside the dev host within 180 s"
+    exit 1
+fi
+echo "# dev host up and silod listening after $(( $(date +%s) - t_start )) s (forwarded 127.0.0.1:$port)"
+grep -a "silod-inside: direct-vsock" "$dir/console.log" | tr -d '\r' | sed 's/^/# /'
+mapfile -t direct < <(grep -a "silod-inside: direct-vsock" "$dir/console.log" |
+    sed -n 's/.*ms=\([0-9]*\) answer=HTTP\/1.1 200.*/\1/p' | sort -n)
+if [ ${#direct[@]} -ge 1 ]; then
+    echo "# bench: direct vsock cold invocation (exec silo-vmm -> first byte over its vsock socket, inside the dev host): median ${direct[$(( (${#direct[@]} - 1) / 2 ))]} ms of ${#direct[@]} ($(IFS=,; echo "${direct[*]}"))"
+else
+    say_fail "direct vsock cold invocation: no 200 answer (see the silod-inside lines above)"
+fi
+
+SILOD_ENDPOINT="http://127.0.0.1:$port" SILO_ACCESS_KEY_ID="$akid" SILO_SECRET_ACCESS_KEY="$secret" \
+SILO_REGION=us-east-1 SILO_ACCOUNT_ID=123456789012 SILO_TEST_DIR="$dir" SILO_SIDE_PORT="$side_port" \
+SILO_TEST_PREFIX="$label" AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED=true \
+    node --test --test-concurrency=1 --test-timeout=600000 --test-reporter="./$sdk/reporter.mjs" \
+    "$sdk/devhost.e2e.mjs"
+node_status=$?
+[ -s "$dir/bench.txt" ] && sed 's/^/# bench: /' "$dir/bench.txt"
+
+# SIGTERM: silod stops every microVM it runs (each wipes its memory) and exits
+answer=$(node -e '
+const s = require("net").connect(Number(process.argv[1]), "127.0.0.1");
+let t = ""; s.on("connect", () => s.write("stop-silod\n")); s.on("data", (d) => { t += d; });
+s.on("close", () => console.log(t.trim())); s.on("error", () => console.log(""));' "$side_port")
+case "$answer" in
+    "stopped vmms_before="[1-9]*" vmms_left=0")
+        n_before=${answer#*=}; n_before=${n_before%% *}
+        echo "ok - $label: SIGTERM stops silod and the ${n_before} silo-vmm processes it ran; none outlives it" ;;
+    *) say_fail "SIGTERM: the dev host answered '$answer' (want: stopped vmms_before=N>0 vmms_left=0)"; node_status=1 ;;
+esac
+if grep -aqF "$secret" "$dir/console.log"; then
+    say_fail "the dev host console (silod's log) contains the secret access key"; node_status=1
+else
+    echo "ok - $label: silod's log never contains the secret key ($(grep -ac '^silod: request' "$dir/console.log") request lines)"
+fi
+if [ -n "${SILO_KEEP_LOG:-}" ]; then cp "$dir/console.log" "$SILO_KEEP_LOG"; fi
+echo "# whole run $(( $(date +%s) - t_start )) s"
+exit "$node_status"
