@@ -391,13 +391,26 @@ static bool send_body(const struct request *r, const void *data, size_t n)
     return write_all(r->upstream, data, n);
 }
 
+/* agentd learns that its agent died from SIGCHLD, a moment after our connection to the agent
+ * broke, so one STATUS asked at once can still say "running". On this failure path only, ask
+ * again a few times over about a second before concluding that the agent is alive. */
+static bool agent_confirmed_running(const char *vsock_path)
+{
+    for (int attempt = 0; attempt < 5; attempt++) {
+        if (!vsock_agent_running(vsock_path, 2000))
+            return false;
+        usleep(200 * 1000);
+    }
+    return true;
+}
+
 /* The agent could not be reached or answered nothing: if its VMM is gone, or agentd says the
  * agent has ended (the guest powers off within a second then), the session ends now, so a later
  * request with the same id gets a fresh microVM instead of the dying one. */
 static void agent_failed(struct http_api *api, struct request *r, const char *msg)
 {
     if (r->session && sessions_check_vm(api->cfg.sessions, r->session) &&
-        !vsock_agent_running(session_vm(r->session)->vsock_path, 2000))
+        !agent_confirmed_running(session_vm(r->session)->vsock_path))
         sessions_stop(api->cfg.sessions, NULL, r->session_id);
     fail(r, AWS_RUNTIME_CLIENT_ERROR, msg);
 }
