@@ -19,16 +19,10 @@ if ! make -s -j2 BUILD="$BUILD" "$BUILD/host/bin/silod" "$BUILD/host/bin/fake_vm
     say_fail "build of silod and fake_vmm"
     exit 1
 fi
-if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
-    say_fail "node and npm are needed (make deps)"
+. tests/host/sdk_clients.lib
+if ! why=$(install_sdk_clients "$sdk"); then
+    say_fail "$why"
     exit 1
-fi
-if ! cmp -s "$sdk/package-lock.json" "$sdk/node_modules/.silo-installed-lock" 2>/dev/null; then
-    if ! npm ci --prefix "$sdk" --no-audit --no-fund --loglevel=error >&2; then
-        say_fail "npm ci --prefix $sdk"
-        exit 1
-    fi
-    cp "$sdk/package-lock.json" "$sdk/node_modules/.silo-installed-lock"
 fi
 
 dir=$(mktemp -d /tmp/silo-fe-sdk.XXXXXX)

@@ -23,16 +23,10 @@ if ! make -s -j2 BUILD="$BUILD" programs "$BUILD/guest/Image" devhost-agent-imag
     say_fail "build of the arm64 programs, guest kernel and sample images"
     exit 1
 fi
-if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
-    say_fail "node and npm are needed (make deps)"
+. tests/host/sdk_clients.lib
+if ! why=$(install_sdk_clients "$sdk"); then
+    say_fail "$why"
     exit 1
-fi
-if ! cmp -s "$sdk/package-lock.json" "$sdk/node_modules/.silo-installed-lock" 2>/dev/null; then
-    if ! npm ci --prefix "$sdk" --no-audit --no-fund --loglevel=error >&2; then
-        say_fail "npm ci --prefix $sdk"
-        exit 1
-    fi
-    cp "$sdk/package-lock.json" "$sdk/node_modules/.silo-installed-lock"
 fi
 
 free_port() { node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'; }
