@@ -7,7 +7,7 @@ VIRTIO_SRCS := $(sort $(wildcard devices/virtio/*.c))
 VIRTIO_MISSING_FROM_VMM := $(filter-out $(silo-vmm_SRCS),$(VIRTIO_SRCS))
 silo-vmm_SRCS += $(VIRTIO_MISSING_FROM_VMM)
 
-VIRTIO_TEST_SRCS := $(VIRTIO_SRCS) vmm/guest_mem.c vmm/mmio_bus.c vmm/event_loop.c \
+VIRTIO_TEST_SRCS := $(VIRTIO_SRCS) vmm/guest_mem.c vmm/mmio_bus.c vmm/event_loop.c vmm/crash_wipe.c \
                     tests/unit/virtio_test_driver.c
 
 UNIT_TESTS += test_virtq test_virtio_mmio test_blk test_vsock test_rng
@@ -22,7 +22,7 @@ test_vsock_LIBS := -lpthread
 test_rng_SRCS := tests/unit/test_rng.c $(VIRTIO_TEST_SRCS)
 test_rng_LIBS := -lpthread
 
-FUZZ_COMMON_SRCS := $(VIRTIO_SRCS) vmm/guest_mem.c vmm/mmio_bus.c vmm/event_loop.c tests/unit/virtio_test_driver.c
+FUZZ_COMMON_SRCS := $(VIRTIO_SRCS) vmm/guest_mem.c vmm/mmio_bus.c vmm/event_loop.c vmm/crash_wipe.c tests/unit/virtio_test_driver.c
 FUZZERS += fuzz_virtq fuzz_blk fuzz_vsock
 fuzz_virtq_SRCS := tests/fuzz/fuzz_virtq.c devices/virtio/virtq.c vmm/guest_mem.c
 fuzz_blk_SRCS := tests/fuzz/fuzz_blk.c $(FUZZ_COMMON_SRCS)

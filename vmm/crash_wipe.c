@@ -3,6 +3,8 @@
 
 #include <linux/kvm.h>
 #include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdatomic.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -46,19 +48,100 @@ static void say(const char *text)
     (void)n;
 }
 
-static void on_fatal(int sig)
+/* Appends v in hex to buf at *pos (async-signal-safe; no stdio). */
+static void put_hex(char *buf, size_t *pos, size_t cap, uintptr_t v)
 {
-    if (atomic_load(&armed_hva) == NULL)
-        goto die;
-    if (armed_vm_fd >= 0) {
-        struct kvm_userspace_memory_region gone = { .slot = 0, .memory_size = 0 };
-        ioctl(armed_vm_fd, KVM_SET_USER_MEMORY_REGION, &gone);
+    char tmp[2 * sizeof v];
+    size_t n = 0;
+    do {
+        tmp[n++] = "0123456789abcdef"[v & 0xf];
+        v >>= 4;
+    } while (v && n < sizeof tmp);
+    for (const char *p = "0x"; *p && *pos + 1 < cap; p++)
+        buf[(*pos)++] = *p;
+    while (n && *pos + 1 < cap)
+        buf[(*pos)++] = tmp[--n];
+}
+
+static void put_dec(char *buf, size_t *pos, size_t cap, unsigned v)
+{
+    char tmp[12];
+    size_t n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v && n < sizeof tmp);
+    while (n && *pos + 1 < cap)
+        buf[(*pos)++] = tmp[--n];
+}
+
+static void put_str(char *buf, size_t *pos, size_t cap, const char *s)
+{
+    while (*s && *pos + 1 < cap)
+        buf[(*pos)++] = *s++;
+}
+
+/* "silo-vmm: crashed (signal 11, fault address 0x…)" — what the next reader of a
+ * crash report needs to find it; then whether guest memory was wiped. */
+static void say_crash(int sig, const siginfo_t *info, bool wiped)
+{
+    char line[192];
+    size_t pos = 0;
+    put_str(line, &pos, sizeof line, "silo-vmm: crashed (signal ");
+    put_dec(line, &pos, sizeof line, (unsigned)sig);
+    if (sig == SIGSEGV || sig == SIGBUS || sig == SIGILL || sig == SIGFPE) {
+        put_str(line, &pos, sizeof line, ", fault address ");
+        put_hex(line, &pos, sizeof line, info ? (uintptr_t)info->si_addr : 0);
     }
-    crash_wipe_now();
-    say("silo-vmm: crashed (fatal signal): guest memory wiped before exit\n");
-die:
+    put_str(line, &pos, sizeof line, wiped ? "): guest memory wiped before exit\n"
+                                           : "): no guest memory to wipe yet\n");
+    line[pos] = '\0';
+    say(line);
+}
+
+static void on_fatal(int sig, siginfo_t *info, void *ucontext)
+{
+    (void)ucontext;
+    bool wiped = false;
+    if (atomic_load(&armed_hva) != NULL) {
+        if (armed_vm_fd >= 0) {
+            struct kvm_userspace_memory_region gone = { .slot = 0, .memory_size = 0 };
+            ioctl(armed_vm_fd, KVM_SET_USER_MEMORY_REGION, &gone);
+        }
+        crash_wipe_now();
+        wiped = true;
+    }
+    say_crash(sig, info, wiped);
     signal(sig, SIG_DFL); /* then die of it, as without us */
     raise(sig);
+}
+
+void crash_wipe_install(void)
+{
+    crash_wipe_thread_init();
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = on_fatal;
+    sigfillset(&sa.sa_mask);
+    sa.sa_flags = SA_RESETHAND | SA_SIGINFO | SA_ONSTACK;
+    for (size_t i = 0; i < sizeof fatal_signals / sizeof fatal_signals[0]; i++)
+        sigaction(fatal_signals[i], &sa, NULL);
+}
+
+void crash_wipe_thread_init(void)
+{
+    /* The handler must run even when the crash is a stack overflow: give every thread its own
+     * alternate signal stack, with a guard page below it. Never freed: one per thread, and
+     * threads live as long as the process. */
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    size_t size = CRASH_STACK_SIZE + page;
+    uint8_t *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED)
+        return; /* the handler still runs on the thread's own stack */
+    mprotect(p, page, PROT_NONE);
+    stack_t ss = { .ss_sp = p + page, .ss_size = CRASH_STACK_SIZE, .ss_flags = 0 };
+    if (sigaltstack(&ss, NULL) != 0)
+        munmap(p, size);
 }
 
 void crash_wipe_arm(const struct guest_mem *mem, int vm_fd)
@@ -66,18 +149,10 @@ void crash_wipe_arm(const struct guest_mem *mem, int vm_fd)
     armed_size = mem->size;
     armed_vm_fd = vm_fd;
     atomic_store(&armed_hva, mem->hva);
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_fatal;
-    sigfillset(&sa.sa_mask);
-    sa.sa_flags = SA_RESETHAND;
-    for (size_t i = 0; i < sizeof fatal_signals / sizeof fatal_signals[0]; i++)
-        sigaction(fatal_signals[i], &sa, NULL);
+    crash_wipe_install(); /* idempotent: main installs it first thing */
 }
 
 void crash_wipe_disarm(void)
 {
-    atomic_store(&armed_hva, NULL);
-    for (size_t i = 0; i < sizeof fatal_signals / sizeof fatal_signals[0]; i++)
-        signal(fatal_signals[i], SIG_DFL);
+    atomic_store(&armed_hva, NULL); /* the handler still reports a crash, but wipes nothing */
 }

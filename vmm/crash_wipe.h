@@ -7,12 +7,23 @@
  * vector, explicit_bzero: async-signal-safe, no malloc), says so on stderr, and lets the signal
  * kill the process as it would have. Disarm before the normal
  * teardown wipes and unmaps. SIGKILL cannot be caught; see vmm/README.md.
+ *
+ * The handler is installed first thing in main (crash_wipe_install), so a crash before the
+ * guest has memory is reported too: one line with the signal and fault address. It runs on
+ * an alternate signal stack that every thread sets up (crash_wipe_thread_init at the start of
+ * each thread), so a stack overflow is reported and wiped like any other fault.
  */
 #ifndef SILO_VMM_CRASH_WIPE_H
 #define SILO_VMM_CRASH_WIPE_H
 
 #include "vmm/guest_mem.h"
 
+#define CRASH_STACK_SIZE (64 * 1024)
+
+/* Installs the fatal-signal handler (and the calling thread's alternate stack). */
+void crash_wipe_install(void);
+/* Gives the calling thread an alternate signal stack for the handler. */
+void crash_wipe_thread_init(void);
 /* vm_fd: the KVM VM whose memslot 0 maps `mem`, or -1. */
 void crash_wipe_arm(const struct guest_mem *mem, int vm_fd);
 void crash_wipe_disarm(void);

@@ -1,6 +1,8 @@
 /* vmm/event_loop.c — the epoll-based I/O thread (see event_loop.h). */
 #include "vmm/event_loop.h"
 
+#include "vmm/crash_wipe.h"
+
 #include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -162,6 +164,7 @@ int event_loop_run_once(struct event_loop *loop, int timeout_ms)
 static void *loop_thread(void *arg)
 {
     struct event_loop *loop = arg;
+    crash_wipe_thread_init();
     for (;;) {
         int r = dispatch(loop, -1);
         if (r == -ECANCELED || (r < 0 && r != -EINTR))

@@ -434,6 +434,7 @@ int main(int argc, char **argv)
     struct vmm v;
     memset(&v, 0, sizeof v);
     v.start_ns = boot_marker_now_ns();
+    crash_wipe_install(); /* a crash is reported from the start; it wipes once RAM exists */
     sandbox_close_inherited_fds(); /* nothing from the parent beyond stdin/stdout/stderr */
     mallopt(M_ARENA_MAX, 1); /* one malloc arena: threads must not each reserve their own */
 

@@ -1,5 +1,7 @@
 /* vmm/vm.c — KVM VM, vGIC, vCPUs and the run loop for arm64 (see vm.h). */
 #include "vmm/vm.h"
+
+#include "vmm/crash_wipe.h"
 #include "vmm/error_message.h"
 
 #include <errno.h>
@@ -343,6 +345,7 @@ static void *vcpu_thread(void *arg)
 {
     struct vcpu *v = arg;
     struct vm *vm = v->vm;
+    crash_wipe_thread_init();
     sigset_t kick;
     sigemptyset(&kick);
     sigaddset(&kick, VM_KICK_SIGNAL);
