@@ -13,7 +13,7 @@ static const struct {
     { AWS_INTERNAL, 500 },        { AWS_NOT_FOUND, 404 },         { AWS_RUNTIME_CLIENT_ERROR, 424 },
     { AWS_QUOTA, 402 },           { AWS_THROTTLING, 429 },        { AWS_VALIDATION, 400 },
     { AWS_UNAUTHORIZED, 401 },    { AWS_LIMIT_EXCEEDED, 400 },    { AWS_UNKNOWN_OPERATION, 404 },
-    { AWS_PAYLOAD_TOO_LARGE, 413 },
+    { AWS_PAYLOAD_TOO_LARGE, 413 }, { AWS_SERVICE_UNAVAILABLE, 503 },
 };
 
 unsigned aws_error_status(const char *type)

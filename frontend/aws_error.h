@@ -16,6 +16,7 @@
 #define AWS_LIMIT_EXCEEDED "ResourceLimitExceededException"
 #define AWS_UNKNOWN_OPERATION "UnknownOperationException"
 #define AWS_PAYLOAD_TOO_LARGE "PayloadTooLargeException"
+#define AWS_SERVICE_UNAVAILABLE "ServiceUnavailableException"   /* 503: silod is draining */
 
 /* HTTP status for an error type (500 for unknown types). */
 unsigned aws_error_status(const char *type);

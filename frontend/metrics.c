@@ -12,7 +12,7 @@ static const double start_buckets[] = { 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30,
 static const char *const error_types[] = {
     AWS_ACCESS_DENIED, AWS_CONFLICT, AWS_RETRYABLE_CONFLICT, AWS_INTERNAL, AWS_NOT_FOUND,
     AWS_RUNTIME_CLIENT_ERROR, AWS_QUOTA, AWS_THROTTLING, AWS_VALIDATION, AWS_UNAUTHORIZED,
-    AWS_LIMIT_EXCEEDED, AWS_UNKNOWN_OPERATION, AWS_PAYLOAD_TOO_LARGE,
+    AWS_LIMIT_EXCEEDED, AWS_UNKNOWN_OPERATION, AWS_PAYLOAD_TOO_LARGE, AWS_SERVICE_UNAVAILABLE,
 };
 #define N_ERRORS (sizeof error_types / sizeof error_types[0])
 
@@ -24,7 +24,21 @@ static struct {
     uint64_t invocations[4];           /* 2xx 3xx 4xx 5xx */
     uint64_t bytes_in, bytes_out;
     uint64_t errors[N_ERRORS + 1];     /* the last: any other type */
+    uint64_t ended[SESSION_END_REASONS + 1];   /* the last: any other reason */
+    uint64_t wall_ms, vcpu_ms;
 } m;
+
+void metrics_session_ended(const char *reason, int64_t wall_ms, uint64_t vcpu_ms)
+{
+    size_t i = 0;
+    while (i < SESSION_END_REASONS && strcmp(session_end_reason_name((enum session_end_reason)i), reason) != 0)
+        i++;
+    pthread_mutex_lock(&lock);
+    m.ended[i]++;
+    m.wall_ms += wall_ms > 0 ? (uint64_t)wall_ms : 0;
+    m.vcpu_ms += vcpu_ms;
+    pthread_mutex_unlock(&lock);
+}
 
 void metrics_session_start(int64_t start_ms)
 {
@@ -95,5 +109,16 @@ void metrics_render(struct strbuf *out, struct sessions *sessions)
     for (size_t i = 0; i <= N_ERRORS; i++)
         strbuf_printf(out, "silod_errors_total{type=\"%s\"} %llu\n", i < N_ERRORS ? error_types[i] : "other",
                       (unsigned long long)m.errors[i]);
+    strbuf_printf(out, "# HELP silod_sessions_ended_total Sessions ended (one usage record each), by reason.\n"
+                       "# TYPE silod_sessions_ended_total counter\n");
+    for (size_t i = 0; i <= SESSION_END_REASONS; i++)
+        strbuf_printf(out, "silod_sessions_ended_total{reason=\"%s\"} %llu\n",
+                      i < SESSION_END_REASONS ? session_end_reason_name((enum session_end_reason)i) : "other",
+                      (unsigned long long)m.ended[i]);
+    strbuf_printf(out, "# HELP silod_session_wall_seconds_total Wall-clock lifetime of ended sessions.\n"
+                       "# TYPE silod_session_wall_seconds_total counter\nsilod_session_wall_seconds_total %.3f\n"
+                       "# HELP silod_session_vcpu_seconds_total Active vCPU time of ended sessions' guests.\n"
+                       "# TYPE silod_session_vcpu_seconds_total counter\nsilod_session_vcpu_seconds_total %.3f\n",
+                  (double)m.wall_ms / 1000.0, (double)m.vcpu_ms / 1000.0);
     pthread_mutex_unlock(&lock);
 }

@@ -6,6 +6,9 @@
  *   silod_invocations_total{code="2xx|3xx|4xx|5xx"}    counter, by the status answered
  *   silod_invocation_request_bytes_total / _response_bytes_total
  *   silod_errors_total{type="<AWS error type>"}        counter, every error answered
+ *   silod_sessions_ended_total{reason="<end reason>"}  counter, one per usage record
+ *   silod_session_wall_seconds_total                   counter: session lifetimes summed
+ *   silod_session_vcpu_seconds_total                   counter: active vCPU time summed
  * Process-wide and thread-safe. */
 #ifndef SILO_FRONTEND_METRICS_H
 #define SILO_FRONTEND_METRICS_H
@@ -18,6 +21,8 @@
 void metrics_session_start(int64_t start_ms);
 void metrics_invocation(unsigned status, uint64_t bytes_in, uint64_t bytes_out);
 void metrics_error(const char *aws_error_type);
+/* A session ended (usage.c): its end reason name, wall time and active vCPU time. */
+void metrics_session_ended(const char *reason, int64_t wall_ms, uint64_t vcpu_ms);
 void metrics_render(struct strbuf *out, struct sessions *sessions);
 
 #endif

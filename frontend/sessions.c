@@ -23,8 +23,13 @@ struct session {
     unsigned guest_mib;
     int64_t started_ms, last_activity_ms;
     int idle_timeout_ms, max_lifetime_ms;
+    int64_t started_unix_ms;
     bool busy;
     int64_t last_ping_update;
+    unsigned ping_failures;   /* consecutive */
+    struct vm_usage sample;   /* the last usage sample (sessions_sample_usage) */
+    enum session_end_reason end_reason;
+    int64_t ended_ms;
     struct session_vm vm;
     struct session *next;
 };
@@ -36,7 +41,26 @@ struct sessions {
     struct session *head;
     unsigned count;
     unsigned guest_mib;
+    unsigned starting_requests;   /* requests waiting for a VM to start */
+    bool draining;
 };
+
+static const char *const end_reason_names[SESSION_END_REASONS] = {
+    "stopped", "idle", "max_lifetime", "unhealthy", "vmm_exited", "runtime_deleted", "shutdown",
+    "start_failed", "agent_exited",
+};
+
+const char *session_end_reason_name(enum session_end_reason r)
+{
+    return (unsigned)r < SESSION_END_REASONS ? end_reason_names[r] : "unknown";
+}
+
+static int64_t unix_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 static int64_t now_ms(struct sessions *t)
 {
@@ -89,7 +113,8 @@ static struct session *find(struct sessions *t, const char *id)
     return NULL;
 }
 
-static void unlink_session(struct sessions *t, struct session *s)
+/* Removes s from the table (called with the lock held); the reason is kept for its record. */
+static void unlink_session(struct sessions *t, struct session *s, enum session_end_reason reason)
 {
     for (struct session **p = &t->head; *p; p = &(*p)->next)
         if (*p == s) {
@@ -97,6 +122,8 @@ static void unlink_session(struct sessions *t, struct session *s)
             t->count--;
             t->guest_mib -= s->guest_mib;
             s->ended = true;
+            s->end_reason = reason;
+            s->ended_ms = now_ms(t);
             return;
         }
 }
@@ -107,18 +134,90 @@ static void drop_ref(struct session *s)
         free(s);
 }
 
-/* Removes s from the table and stops its VM; called with the lock held, drops it while the
- * VM stops. Returns with the lock held. */
-static void end_session(struct sessions *t, struct session *s)
+/* The second half of ending an unlinked session, without the table lock: measure the VM, stop
+ * it (the VMM wipes guest memory), and hand over the usage record. had_vm is false when no VM
+ * runs (the launch failed). The fields read here no longer change once s is unlinked. */
+static void finish_end(struct sessions *t, struct session *s, bool had_vm, struct vm_usage sample)
 {
-    unlink_session(t, s);
     struct session_vm vm = s->vm;
-    bool had_vm = !s->start_failed && s->state != SESSION_STARTING;
-    pthread_mutex_unlock(&t->lock);
+    struct vm_usage u = { 0 };
+    bool measured = false;
+    if (had_vm && t->cfg.launcher.usage)
+        measured = t->cfg.launcher.usage(t->cfg.launcher.ctx, &vm, &u) && u.vcpu_threads > 0;
+    if (!measured) {
+        if (u.mem_peak_kib < sample.mem_peak_kib)
+            u.mem_peak_kib = sample.mem_peak_kib;
+        u.vcpu_ms = sample.vcpu_ms;
+    }
     if (had_vm && t->cfg.launcher.stop)
         t->cfg.launcher.stop(t->cfg.launcher.ctx, &vm);
+    if (t->cfg.on_end) {
+        int64_t wall = s->ended_ms - s->started_ms;
+        struct session_usage rec = {
+            s->id, s->runtime_id, s->version, s->started_unix_ms, unix_ms(),
+            wall, u.vcpu_ms, u.mem_peak_kib, s->guest_mib, measured, s->end_reason,
+        };
+        t->cfg.on_end(t->cfg.on_end_ctx, &rec);
+    }
+}
+
+/* Ends s (which has a VM: not STARTING) for reason; called with the lock held, drops it while
+ * the VM stops. Returns with the lock held; the table's reference is gone. */
+static void end_session(struct sessions *t, struct session *s, enum session_end_reason reason)
+{
+    unlink_session(t, s, reason);
+    struct vm_usage sample = s->sample;
+    pthread_mutex_unlock(&t->lock);
+    finish_end(t, s, !s->start_failed, sample);
     pthread_mutex_lock(&t->lock);
     drop_ref(s);      /* the table's reference */
+}
+
+/* Ending several sessions at once: each victim is unlinked under the lock, then all of their
+ * VMs are stopped in parallel (a stop may wait up to 15 s for a VMM), without the lock. */
+struct ending {
+    struct sessions *t;
+    struct session *s;
+    struct vm_usage sample;
+    pthread_t thread;
+    bool threaded;
+};
+
+static void *ending_thread(void *p)
+{
+    struct ending *e = p;
+    finish_end(e->t, e->s, !e->s->start_failed, e->sample);
+    return NULL;
+}
+
+/* victims[0..n) are in the table and not STARTING; called and returns with the lock held. */
+static void end_sessions(struct sessions *t, struct session **victims, const enum session_end_reason *reasons,
+                         size_t n)
+{
+    if (n == 1) {
+        end_session(t, victims[0], reasons[0]);
+        return;
+    }
+    struct ending *e = calloc(n, sizeof *e);
+    if (!e)
+        abort();
+    for (size_t i = 0; i < n; i++) {
+        unlink_session(t, victims[i], reasons[i]);
+        e[i] = (struct ending){ t, victims[i], victims[i]->sample, 0, false };
+    }
+    pthread_mutex_unlock(&t->lock);
+    for (size_t i = 0; i < n; i++)
+        e[i].threaded = pthread_create(&e[i].thread, NULL, ending_thread, &e[i]) == 0;
+    for (size_t i = 0; i < n; i++) {
+        if (e[i].threaded)
+            pthread_join(e[i].thread, NULL);
+        else
+            ending_thread(&e[i]);
+    }
+    pthread_mutex_lock(&t->lock);
+    for (size_t i = 0; i < n; i++)
+        drop_ref(victims[i]);
+    free(e);
 }
 
 struct session *sessions_acquire(struct sessions *t, const struct session_acquire *req,
@@ -134,8 +233,10 @@ struct session *sessions_acquire(struct sessions *t, const struct session_acquir
             return NULL;
         }
         s->refs++;
+        t->starting_requests++;
         while (s->state == SESSION_STARTING && !s->start_failed && !s->ended)
             pthread_cond_wait(&t->started, &t->lock);
+        t->starting_requests--;
         if (s->start_failed || s->ended) {
             snprintf(msg, msg_len, "%s", s->start_failed ? s->start_error : "session ended");
             drop_ref(s);
@@ -148,6 +249,12 @@ struct session *sessions_acquire(struct sessions *t, const struct session_acquir
         s->last_activity_ms = now_ms(t);
         pthread_mutex_unlock(&t->lock);
         return s;
+    }
+    if (t->draining) {
+        pthread_mutex_unlock(&t->lock);
+        *err_type = AWS_SERVICE_UNAVAILABLE;
+        snprintf(msg, msg_len, "this host is shutting down and starts no new sessions; retry on another host");
+        return NULL;
     }
     if (t->count >= t->cfg.max_sessions) {
         pthread_mutex_unlock(&t->lock);
@@ -173,10 +280,12 @@ struct session *sessions_acquire(struct sessions *t, const struct session_acquir
     s->idle_timeout_ms = req->idle_timeout_s * 1000;
     s->max_lifetime_ms = req->max_lifetime_s * 1000;
     s->started_ms = s->last_activity_ms = now_ms(t);
+    s->started_unix_ms = unix_ms();
     s->next = t->head;
     t->head = s;
     t->count++;
     t->guest_mib += s->guest_mib;
+    t->starting_requests++;
     pthread_mutex_unlock(&t->lock);
 
     struct session_spec spec = { req->session_id, req->runtime_id, req->version, req->config_json,
@@ -186,20 +295,26 @@ struct session *sessions_acquire(struct sessions *t, const struct session_acquir
     int rc = t->cfg.launcher.start(t->cfg.launcher.ctx, &spec, &vm, err, sizeof err);
 
     pthread_mutex_lock(&t->lock);
+    t->starting_requests--;
     if (rc != 0 || s->ended) {
-        if (rc == 0 && t->cfg.launcher.stop) {     /* stopped while starting */
-            pthread_mutex_unlock(&t->lock);
-            t->cfg.launcher.stop(t->cfg.launcher.ctx, &vm);
-            pthread_mutex_lock(&t->lock);
-        }
-        s->start_failed = true;
+        /* the launch failed, or the session was ended while starting (its ender left the VM
+         * and the usage record to us) */
+        bool ours = !s->ended;     /* else the ender already dropped the table's reference */
+        if (ours)
+            unlink_session(t, s, SESSION_END_START_FAILED);
+        s->start_failed = rc != 0;
+        s->vm = vm;
         snprintf(s->start_error, sizeof s->start_error, "microVM did not start: %.250s",
                  rc ? err : "session stopped");
         snprintf(msg, msg_len, "%s", s->start_error);
-        if (!s->ended)
-            end_session(t, s);
+        s->state = SESSION_ACTIVE;     /* no longer starting: waiters see ended */
         pthread_cond_broadcast(&t->started);
-        drop_ref(s);
+        pthread_mutex_unlock(&t->lock);
+        finish_end(t, s, rc == 0, (struct vm_usage){ 0 });
+        pthread_mutex_lock(&t->lock);
+        s->start_failed = true;
+        s->refs -= ours ? 1u : 0u;   /* the table's reference (this request's is still held) */
+        drop_ref(s);                 /* this request's */
         pthread_mutex_unlock(&t->lock);
         *err_type = AWS_RUNTIME_CLIENT_ERROR;
         return NULL;
@@ -226,19 +341,26 @@ void sessions_release(struct sessions *t, struct session *s)
 
 const struct session_vm *session_vm(const struct session *s) { return &s->vm; }
 int session_version(const struct session *s) { return s->version; }
+const char *session_id_of(const struct session *s) { return s->id; }
+
+/* HealthyBusy / time_of_last_update bookkeeping; called with the lock held. */
+static void note_ping(struct sessions *t, struct session *s, bool busy, int64_t tolu)
+{
+    s->busy = busy;
+    s->ping_failures = 0;
+    if (tolu > s->last_ping_update) {
+        if (s->last_ping_update)
+            s->last_activity_ms = now_ms(t);    /* it moved forward: activity */
+        s->last_ping_update = tolu;
+    }
+}
 
 void sessions_report_ping(struct sessions *t, const char *session_id, bool busy, int64_t tolu)
 {
     pthread_mutex_lock(&t->lock);
     struct session *s = find(t, session_id);
-    if (s) {
-        s->busy = busy;
-        if (tolu > s->last_ping_update) {
-            if (s->last_ping_update)
-                s->last_activity_ms = now_ms(t);    /* it moved forward: activity */
-            s->last_ping_update = tolu;
-        }
-    }
+    if (s)
+        note_ping(t, s, busy, tolu);
     pthread_mutex_unlock(&t->lock);
 }
 
@@ -247,73 +369,204 @@ static bool vm_alive(struct sessions *t, const struct session *s)
     return !t->cfg.launcher.alive || t->cfg.launcher.alive(t->cfg.launcher.ctx, &s->vm);
 }
 
+void sessions_snapshot(struct sessions *t, struct session_snapshot *out)
+{
+    pthread_mutex_lock(&t->lock);
+    out->count = 0;
+    out->refs = calloc(t->count ? t->count : 1, sizeof *out->refs);
+    if (!out->refs)
+        abort();
+    for (struct session *s = t->head; s; s = s->next)
+        if (s->state != SESSION_STARTING) {
+            s->refs++;
+            out->refs[out->count++] = s;
+        }
+    pthread_mutex_unlock(&t->lock);
+}
+
+void sessions_snapshot_release(struct sessions *t, struct session_snapshot *snap)
+{
+    pthread_mutex_lock(&t->lock);
+    for (size_t i = 0; i < snap->count; i++)
+        drop_ref(snap->refs[i]);
+    pthread_mutex_unlock(&t->lock);
+    free(snap->refs);
+    snap->refs = NULL;
+    snap->count = 0;
+}
+
+bool sessions_ping_result(struct sessions *t, struct session *s, enum ping_result r, int64_t tolu)
+{
+    bool ended = false;
+    pthread_mutex_lock(&t->lock);
+    if (!s->ended) {
+        if (r == PING_HEALTHY || r == PING_HEALTHY_BUSY) {
+            note_ping(t, s, r == PING_HEALTHY_BUSY, tolu);
+        } else if (r == PING_UNHEALTHY) {
+            ended = true;
+        } else if (s->in_flight == 0 && vm_alive(t, s)) {
+            ended = ++s->ping_failures >= SESSION_PING_FAILURES;
+        }
+        if (ended) {
+            s->refs++;        /* the caller's reference must outlive end_session's drop */
+            end_session(t, s, SESSION_END_UNHEALTHY);
+            drop_ref(s);
+        }
+    }
+    pthread_mutex_unlock(&t->lock);
+    return ended;
+}
+
+void sessions_sample_usage(struct sessions *t, struct session *s)
+{
+    if (!t->cfg.launcher.usage)
+        return;
+    pthread_mutex_lock(&t->lock);
+    bool skip = s->ended || s->state == SESSION_STARTING;
+    struct session_vm vm = s->vm;
+    pthread_mutex_unlock(&t->lock);
+    struct vm_usage u = { 0 };
+    if (skip || !t->cfg.launcher.usage(t->cfg.launcher.ctx, &vm, &u))
+        return;
+    pthread_mutex_lock(&t->lock);
+    if (!s->ended) {
+        if (u.vcpu_threads > 0)
+            s->sample.vcpu_ms = u.vcpu_ms;
+        if (u.mem_peak_kib > s->sample.mem_peak_kib)
+            s->sample.mem_peak_kib = u.mem_peak_kib;
+    }
+    pthread_mutex_unlock(&t->lock);
+}
+
 bool sessions_check_vm(struct sessions *t, struct session *s)
 {
     pthread_mutex_lock(&t->lock);
     bool alive = s->ended || s->state == SESSION_STARTING || vm_alive(t, s);
     if (!alive) {
         s->refs++;            /* end_session drops the table's reference; ours stays */
-        end_session(t, s);
+        end_session(t, s, SESSION_END_VMM_EXITED);
         drop_ref(s);
     }
     pthread_mutex_unlock(&t->lock);
     return alive;
 }
 
-bool sessions_stop(struct sessions *t, const char *runtime_id, const char *session_id)
+bool sessions_stop(struct sessions *t, const char *runtime_id, const char *session_id,
+                   enum session_end_reason reason)
 {
     pthread_mutex_lock(&t->lock);
     struct session *s = find(t, session_id);
     if (s && runtime_id && strcmp(s->runtime_id, runtime_id) != 0)
         s = NULL;
     if (s && s->state != SESSION_STARTING) {
-        end_session(t, s);
+        end_session(t, s, reason);
     } else if (s) {
-        unlink_session(t, s);    /* the starter sees ended and stops the VM itself */
+        /* the starter sees ended, stops the VM and writes the record itself */
+        unlink_session(t, s, reason);
         drop_ref(s);
     }
     pthread_mutex_unlock(&t->lock);
     return s != NULL;
 }
 
+/* Collects the sessions pick() chooses (lock held) and ends them all at once. */
+static unsigned end_matching(struct sessions *t, bool (*pick)(struct sessions *, struct session *, void *,
+                                                              enum session_end_reason *),
+                             void *arg)
+{
+    size_t n = 0, cap = t->count ? t->count : 1;
+    struct session **victims = calloc(cap, sizeof *victims);
+    enum session_end_reason *reasons = calloc(cap, sizeof *reasons);
+    if (!victims || !reasons)
+        abort();
+    for (struct session *s = t->head; s && n < cap; s = s->next)
+        if (pick(t, s, arg, &reasons[n]))
+            victims[n++] = s;
+    if (n)
+        end_sessions(t, victims, reasons, n);
+    free(victims);
+    free(reasons);
+    return (unsigned)n;
+}
+
+static bool of_runtime(struct sessions *t, struct session *s, void *runtime_id, enum session_end_reason *why)
+{
+    (void)t;
+    *why = SESSION_END_RUNTIME_DELETED;
+    return s->state != SESSION_STARTING && strcmp(s->runtime_id, runtime_id) == 0;
+}
+
 unsigned sessions_stop_runtime(struct sessions *t, const char *runtime_id)
 {
-    unsigned n = 0;
     pthread_mutex_lock(&t->lock);
-    for (;;) {
-        struct session *s = t->head;
-        while (s && (strcmp(s->runtime_id, runtime_id) != 0 || s->state == SESSION_STARTING))
-            s = s->next;
-        if (!s)
-            break;
-        end_session(t, s);
-        n++;
-    }
+    unsigned n = end_matching(t, of_runtime, (void *)runtime_id);
     pthread_mutex_unlock(&t->lock);
     return n;
 }
 
+static bool expired(struct sessions *t, struct session *s, void *now_p, enum session_end_reason *why)
+{
+    int64_t now = *(int64_t *)now_p;
+    if (s->state == SESSION_STARTING)
+        return false;
+    if (!vm_alive(t, s))
+        *why = SESSION_END_VMM_EXITED;
+    else if (now - s->started_ms >= s->max_lifetime_ms)
+        *why = SESSION_END_MAX_LIFETIME;
+    else if (s->state == SESSION_IDLE && !s->busy && now - s->last_activity_ms >= s->idle_timeout_ms)
+        *why = SESSION_END_IDLE;
+    else
+        return false;
+    return true;
+}
+
 unsigned sessions_reap(struct sessions *t)
 {
-    unsigned n = 0;
     pthread_mutex_lock(&t->lock);
-    for (;;) {
-        int64_t now = now_ms(t);
-        struct session *victim = NULL;
-        for (struct session *s = t->head; s && !victim; s = s->next) {
-            if (s->state == SESSION_STARTING)
-                continue;
-            bool too_old = now - s->started_ms >= s->max_lifetime_ms;
-            bool idle = s->state == SESSION_IDLE && !s->busy &&
-                        now - s->last_activity_ms >= s->idle_timeout_ms;
-            if (too_old || idle || !vm_alive(t, s))
-                victim = s;
+    int64_t now = now_ms(t);
+    unsigned n = end_matching(t, expired, &now);
+    pthread_mutex_unlock(&t->lock);
+    return n;
+}
+
+void sessions_begin_drain(struct sessions *t)
+{
+    pthread_mutex_lock(&t->lock);
+    t->draining = true;
+    pthread_mutex_unlock(&t->lock);
+}
+
+unsigned sessions_in_flight(struct sessions *t)
+{
+    pthread_mutex_lock(&t->lock);
+    unsigned n = t->starting_requests;
+    for (struct session *s = t->head; s; s = s->next)
+        n += s->in_flight;
+    pthread_mutex_unlock(&t->lock);
+    return n;
+}
+
+static bool any(struct sessions *t, struct session *s, void *reason, enum session_end_reason *why)
+{
+    (void)t;
+    *why = *(enum session_end_reason *)reason;
+    return s->state != SESSION_STARTING;
+}
+
+unsigned sessions_end_all(struct sessions *t, enum session_end_reason reason)
+{
+    pthread_mutex_lock(&t->lock);
+    unsigned n = 0;
+    /* those still starting: unlinked now; their starter stops the VM once the launch returns */
+    for (struct session *s = t->head, *next; s; s = next) {
+        next = s->next;
+        if (s->state == SESSION_STARTING) {
+            unlink_session(t, s, reason);
+            drop_ref(s);
+            n++;
         }
-        if (!victim)
-            break;
-        end_session(t, victim);
-        n++;
     }
+    n += end_matching(t, any, &reason);
     pthread_mutex_unlock(&t->lock);
     return n;
 }
@@ -348,10 +601,7 @@ void sessions_free(struct sessions *t)
 {
     if (!t)
         return;
-    pthread_mutex_lock(&t->lock);
-    while (t->head)
-        end_session(t, t->head);
-    pthread_mutex_unlock(&t->lock);
+    sessions_end_all(t, SESSION_END_SHUTDOWN);
     pthread_cond_destroy(&t->started);
     pthread_mutex_destroy(&t->lock);
     free(t);

@@ -10,7 +10,22 @@
  * Timers run on a pluggable clock (tests advance it): sessions_reap() ends sessions idle longer
  * than their idle timeout — unless the agent reported HealthyBusy, or its /ping
  * time_of_last_update advanced, which counts as activity — and sessions older than their max
- * lifetime, busy or not. silod calls sessions_reap() once a second.
+ * lifetime, busy or not. silod calls sessions_reap() once a second; the victims of one pass
+ * are stopped in parallel, and never with the table lock held, so requests to other sessions
+ * go on while a VM stops.
+ *
+ * Health (ping_poller.c reports what the agent's /ping said): Unhealthy ends the session at
+ * once; SESSION_PING_FAILURES consecutive failed pings end it too, while its VMM runs and no
+ * request is in flight (a single-threaded agent busy with a request may not answer /ping).
+ *
+ * Metering: every session that ends — for whatever reason — produces exactly one
+ * session_usage record, handed to cfg.on_end after its VM has stopped. The vCPU time and
+ * peak memory come from the launcher's usage() callback, read just before stop(); when the
+ * VMM is already gone the last sample taken by sessions_sample_usage() stands in.
+ *
+ * Drain (SIGTERM): after sessions_begin_drain() a request that would start a new session is
+ * refused (ServiceUnavailableException); requests to existing sessions go on.
+ * sessions_in_flight() tells when they are done; sessions_end_all() then ends the rest.
  *
  * The VM itself comes from a session_launcher: silod uses vmm_launcher.c (fork/exec
  * silo-vmm); unit tests use a test double.
@@ -29,7 +44,47 @@
 struct session_vm {
     pid_t pid;                /* the VMM process, or 0 */
     char vsock_path[108];     /* its vsock Unix socket */
+    bool no_ping;             /* the agent has no /ping contract (MCP): not polled */
     void *launcher_data;
+};
+
+/* What a VM used, as the launcher measured it. */
+struct vm_usage {
+    uint64_t vcpu_ms;         /* CPU time of the VMM's vCPU threads: the guest's active time */
+    uint64_t mem_peak_kib;    /* the VMM's peak resident memory (VmHWM) */
+    unsigned vcpu_threads;    /* how many vCPU threads were found (0: nothing measured) */
+};
+
+/* Why a session ended (the usage record's end_reason; see session_end_reason_name). */
+enum session_end_reason {
+    SESSION_END_STOPPED,          /* StopRuntimeSession */
+    SESSION_END_IDLE,
+    SESSION_END_MAX_LIFETIME,
+    SESSION_END_UNHEALTHY,        /* /ping said Unhealthy or failed SESSION_PING_FAILURES times */
+    SESSION_END_VMM_EXITED,
+    SESSION_END_RUNTIME_DELETED,
+    SESSION_END_SHUTDOWN,         /* silod stopped (SIGTERM) */
+    SESSION_END_START_FAILED,
+    SESSION_END_AGENT_EXITED,     /* the agent process ended (agentd said so after a failure) */
+};
+#define SESSION_END_REASONS 9
+/* "stopped", "idle", "max_lifetime", "unhealthy", "vmm_exited", "runtime_deleted", "shutdown",
+ * "start_failed", "agent_exited". */
+const char *session_end_reason_name(enum session_end_reason r);
+
+/* One usage record: written once per session, when it has ended and its VM stopped. */
+struct session_usage {
+    const char *session_id;
+    const char *runtime_id;
+    int version;
+    int64_t started_unix_ms, ended_unix_ms;   /* wall-clock (CLOCK_REALTIME) */
+    int64_t wall_ms;                          /* on the table's clock */
+    uint64_t vcpu_ms;
+    uint64_t mem_peak_kib;
+    unsigned guest_mib;                       /* configured guest memory */
+    bool measured;            /* vcpu_ms/mem_peak_kib read from the VMM just before it stopped
+                               * (false: the last sample, or 0 when there was none) */
+    enum session_end_reason reason;
 };
 
 struct session_spec {
@@ -49,6 +104,9 @@ struct session_launcher {
     /* true while the VMM process runs (it is not reaped here); NULL: always true. */
     bool (*alive)(void *ctx, const struct session_vm *vm);
     void *ctx;
+    /* Measures the running VM (called without the table lock, just before stop(), and by
+     * sessions_sample_usage()); false when nothing could be read. NULL: nothing to measure. */
+    bool (*usage)(void *ctx, const struct session_vm *vm, struct vm_usage *out);
 };
 
 struct sessions_config {
@@ -57,6 +115,10 @@ struct sessions_config {
     int64_t (*now_ms)(void *ctx);   /* NULL: CLOCK_MONOTONIC */
     void *clock_ctx;
     struct session_launcher launcher;
+    /* Called once per ended session, after its VM stopped, without the table lock (from
+     * whichever thread ended it). NULL: no records. */
+    void (*on_end)(void *ctx, const struct session_usage *u);
+    void *on_end_ctx;
 };
 
 enum session_state { SESSION_STARTING, SESSION_ACTIVE, SESSION_IDLE };
@@ -65,7 +127,7 @@ struct sessions;
 struct session;   /* a held reference; give it back with sessions_release() */
 
 struct sessions *sessions_new(const struct sessions_config *cfg);
-/* Stops every VM and frees the table. */
+/* Ends every session (reason shutdown), stops every VM and frees the table. */
 void sessions_free(struct sessions *t);
 
 /* true when id is an acceptable runtimeSessionId (33–256 printable ASCII, no spaces). */
@@ -86,20 +148,44 @@ struct session_acquire {
 
 /* Finds or starts the session and marks one request in flight. Returns NULL on failure with
  * an AWS error type in *err_type and a message in msg. A session of another runtime with the
- * same id is a ConflictException. */
+ * same id is a ConflictException; a new session while draining is ServiceUnavailableException. */
 struct session *sessions_acquire(struct sessions *t, const struct session_acquire *req,
                                  const char **err_type, char *msg, size_t msg_len);
 /* Ends one request: the session's idle clock starts when its last request ends. */
 void sessions_release(struct sessions *t, struct session *s);
 const struct session_vm *session_vm(const struct session *s);
 int session_version(const struct session *s);
+const char *session_id_of(const struct session *s);
 
 /* What the agent's /ping said: busy (HealthyBusy) and its time_of_last_update (0 if absent). */
 void sessions_report_ping(struct sessions *t, const char *session_id, bool busy, int64_t time_of_last_update);
 
-/* Ends one session now (StopRuntimeSession); false when unknown or, with runtime_id non-NULL,
- * of another runtime. In-flight streams see their VM go away and end. */
-bool sessions_stop(struct sessions *t, const char *runtime_id, const char *session_id);
+/* ---- references to every session, for work done without the table lock (health polls) */
+struct session_snapshot {
+    struct session **refs;    /* each a held reference (not a request in flight) */
+    size_t count;
+};
+/* Takes a reference to every session that is not STARTING. An ended session stays valid
+ * (session_vm, session_id_of) until the snapshot is released. */
+void sessions_snapshot(struct sessions *t, struct session_snapshot *out);
+void sessions_snapshot_release(struct sessions *t, struct session_snapshot *snap);
+
+enum ping_result { PING_HEALTHY, PING_HEALTHY_BUSY, PING_UNHEALTHY, PING_FAILED };
+#define SESSION_PING_FAILURES 3
+/* What the agent of a held session said to /ping (time_of_last_update: 0 if absent; it
+ * advancing counts as activity). Unhealthy ends the session; so does the
+ * SESSION_PING_FAILURES-th consecutive PING_FAILED while its VMM runs and no request is in
+ * flight. Returns true when this report ended the session. Ignored for an ended session. */
+bool sessions_ping_result(struct sessions *t, struct session *s, enum ping_result r,
+                          int64_t time_of_last_update);
+/* Measures a held session's VM now (launcher usage(), without the lock) and keeps it as the
+ * fallback for a VMM that is gone by the time the session ends. */
+void sessions_sample_usage(struct sessions *t, struct session *s);
+
+/* Ends one session now (StopRuntimeSession: reason SESSION_END_STOPPED); false when unknown or,
+ * with runtime_id non-NULL, of another runtime. In-flight streams see their VM go away and end. */
+bool sessions_stop(struct sessions *t, const char *runtime_id, const char *session_id,
+                   enum session_end_reason reason);
 /* The agent of a held session could not be reached: if its VMM is no longer running, the
  * session ends now (a later request with the same id gets a fresh microVM). Returns true when
  * the VM is still alive. */
@@ -109,6 +195,14 @@ unsigned sessions_stop_runtime(struct sessions *t, const char *runtime_id);
 /* Ends sessions past their idle timeout or max lifetime, and those whose VMM died. Returns
  * how many. */
 unsigned sessions_reap(struct sessions *t);
+
+/* Refuse new sessions from now on (ServiceUnavailableException); existing ones go on. */
+void sessions_begin_drain(struct sessions *t);
+/* Requests in flight: those holding a session plus those waiting for a VM to start. */
+unsigned sessions_in_flight(struct sessions *t);
+/* Ends every session with the given reason (VMs stopped in parallel; sessions still STARTING
+ * are ended by their starter once the launch returns). Returns how many were ended. */
+unsigned sessions_end_all(struct sessions *t, enum session_end_reason reason);
 
 unsigned sessions_count(struct sessions *t);
 /* How many sessions are in each state (indexed by enum session_state). */

@@ -52,6 +52,23 @@ static const char *const migrations[] = {
     "  created_at INTEGER NOT NULL,"
     "  PRIMARY KEY (operation, client_token)"
     ");",
+    /* 1 → 2: usage_records, one row per ended session (usage.c); no foreign key, so records
+     * outlive a deleted runtime */
+    "CREATE TABLE usage_records ("
+    "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    "  session_id TEXT NOT NULL,"
+    "  runtime_id TEXT NOT NULL,"
+    "  version INTEGER NOT NULL,"
+    "  started_at INTEGER NOT NULL,"          /* milliseconds since the epoch */
+    "  ended_at INTEGER NOT NULL,"
+    "  wall_ms INTEGER NOT NULL,"
+    "  vcpu_ms INTEGER NOT NULL,"             /* CPU time of the vCPU threads: active guest time */
+    "  vcpu_measured INTEGER NOT NULL,"       /* 1: read just before the VMM stopped */
+    "  mem_peak_kib INTEGER NOT NULL,"        /* the VMM's VmHWM */
+    "  guest_mib INTEGER NOT NULL,"           /* configured guest memory */
+    "  end_reason TEXT NOT NULL"
+    ");"
+    "CREATE INDEX usage_records_by_runtime ON usage_records (runtime_id, ended_at);",
 };
 
 static bool exec(struct store *s, const char *sql, char *err, size_t err_len)

@@ -9,7 +9,7 @@
  *
  * Tables (see the migrations in store.c): runtimes, versions (immutable configuration; only
  * status and failure_reason change), endpoints (live and target version), idempotency
- * (clientToken → the first answer). */
+ * (clientToken → the first answer), usage_records (one per ended session; usage.h). */
 #ifndef SILO_FRONTEND_STORE_H
 #define SILO_FRONTEND_STORE_H
 

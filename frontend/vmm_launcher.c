@@ -2,6 +2,7 @@
  * handshake (see vmm_launcher.h). */
 #include "frontend/vmm_launcher.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -13,6 +14,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -247,6 +249,7 @@ static int start_vm(void *ctx, const struct session_spec *spec, struct session_v
     vm->pid = pid;
     int64_t deadline = mono_ms() + (cfg->ready_timeout_ms ? cfg->ready_timeout_ms : 30000);
     bool mcp = is_mcp(spec->config_json);
+    vm->no_ping = mcp;
     while (mono_ms() < deadline) {
         int status;
         if (waitpid(pid, &status, WNOHANG) == pid) {
@@ -277,7 +280,181 @@ static bool vm_alive(void *ctx, const struct session_vm *vm)
     return si.si_pid == 0;
 }
 
+/* ---------------------------------------------------------------- metering from /proc */
+
+bool vmm_parse_task_stat(const char *text, size_t len, char *comm, size_t comm_len, uint64_t *ticks)
+{
+    /* "PID (COMM) STATE PPID ...": COMM may hold anything, ')' and spaces included, so the
+     * fields start after the LAST ')'. utime and stime are fields 14 and 15. */
+    const char *open = memchr(text, '(', len), *close = NULL;
+    for (const char *p = text + len; p > text; p--)
+        if (p[-1] == ')') {
+            close = p - 1;
+            break;
+        }
+    if (!open || !close || close < open)
+        return false;
+    size_t n = (size_t)(close - open - 1);
+    if (comm_len) {
+        size_t c = n < comm_len - 1 ? n : comm_len - 1;
+        memcpy(comm, open + 1, c);
+        comm[c] = '\0';
+    }
+    const char *p = close + 1, *end = text + len;
+    uint64_t utime = 0, stime = 0;
+    for (int field = 3; field <= 15; field++) {
+        while (p < end && *p == ' ')
+            p++;
+        if (p >= end || *p == '\n')
+            return false;
+        uint64_t v = 0;
+        bool digits = false;
+        const char *start = p;
+        while (p < end && *p != ' ' && *p != '\n') {
+            if (*p >= '0' && *p <= '9' && v <= (UINT64_MAX - 9) / 10) {
+                v = v * 10 + (uint64_t)(*p - '0');
+                digits = true;
+            } else if (!(field == 3 && p == start) && !(*p == '-' && p == start)) {
+                return false;       /* only the state (field 3) and signed fields are not digits */
+            }
+            p++;
+        }
+        if (field == 14 || field == 15) {
+            if (!digits || *start == '-')
+                return false;
+            if (field == 14)
+                utime = v;
+            else
+                stime = v;
+        }
+    }
+    *ticks = utime + stime;
+    return true;
+}
+
+bool vmm_is_vcpu_thread_name(const char *comm)
+{
+    if (strncmp(comm, "vcpu", 4) != 0 || !comm[4])
+        return false;
+    for (const char *p = comm + 4; *p; p++)
+        if (*p < '0' || *p > '9')
+            return false;
+    return strlen(comm + 4) <= 4;
+}
+
+/* Reads at most max-1 bytes of a small /proc file. */
+static ssize_t read_small(const char *path, char *buf, size_t max)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    size_t n = 0;
+    ssize_t r;
+    while (n + 1 < max && (r = read(fd, buf + n, max - 1 - n)) > 0)
+        n += (size_t)r;
+    close(fd);
+    buf[n] = '\0';
+    return (ssize_t)n;
+}
+
+bool vmm_measure(pid_t pid, struct vm_usage *out)
+{
+    memset(out, 0, sizeof *out);
+    if (pid <= 0)
+        return false;
+    char path[64], buf[4096];
+    snprintf(path, sizeof path, "/proc/%d/task", (int)pid);
+    DIR *d = opendir(path);
+    if (!d)
+        return false;
+    long hz = sysconf(_SC_CLK_TCK);
+    uint64_t ticks = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        char *endp;
+        long tid = strtol(e->d_name, &endp, 10);
+        if (*endp || tid <= 0)
+            continue;
+        char tpath[96];
+        snprintf(tpath, sizeof tpath, "/proc/%d/task/%ld/stat", (int)pid, tid);
+        ssize_t n = read_small(tpath, buf, sizeof buf);
+        char comm[64];
+        uint64_t t;
+        if (n > 0 && vmm_parse_task_stat(buf, (size_t)n, comm, sizeof comm, &t) &&
+            vmm_is_vcpu_thread_name(comm)) {
+            ticks += t;
+            out->vcpu_threads++;
+        }
+    }
+    closedir(d);
+    out->vcpu_ms = hz > 0 ? ticks * 1000 / (uint64_t)hz : 0;
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    ssize_t n = read_small(path, buf, sizeof buf);
+    const char *hwm = n > 0 ? strstr(buf, "\nVmHWM:") : NULL;
+    if (hwm) {
+        unsigned long long kib = strtoull(hwm + 7, NULL, 10);
+        out->mem_peak_kib = kib;
+    }
+    return out->vcpu_threads > 0 || out->mem_peak_kib > 0;
+}
+
+static bool vm_usage(void *ctx, const struct session_vm *vm, struct vm_usage *out)
+{
+    (void)ctx;
+    return vmm_measure(vm->pid, out);
+}
+
+/* ---------------------------------------------------------------- stale sockets */
+
+bool vmm_socket_name_ours(const char *name)
+{
+    /* s<pid>-<n>.sock, or a guest→host port socket s<pid>-<n>.sock_<port> */
+    const char *p = name;
+    if (*p++ != 's' || !(*p >= '0' && *p <= '9'))
+        return false;
+    while (*p >= '0' && *p <= '9')
+        p++;
+    if (*p++ != '-' || !(*p >= '0' && *p <= '9'))
+        return false;
+    while (*p >= '0' && *p <= '9')
+        p++;
+    if (strncmp(p, ".sock", 5) != 0)
+        return false;
+    p += 5;
+    if (!*p)
+        return true;
+    if (*p++ != '_' || !*p)
+        return false;
+    while (*p >= '0' && *p <= '9')
+        p++;
+    return !*p;
+}
+
+unsigned vmm_clean_socket_dir(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return 0;
+    unsigned removed = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (!vmm_socket_name_ours(e->d_name))
+            continue;
+        /* the silod that made it: gone, or a previous life of our own pid */
+        pid_t owner = (pid_t)strtol(e->d_name + 1, NULL, 10);
+        if (owner != getpid() && (kill(owner, 0) == 0 || errno != ESRCH))
+            continue;
+        struct stat st;
+        if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISSOCK(st.st_mode) &&
+            unlinkat(dirfd(d), e->d_name, 0) == 0)
+            removed++;
+    }
+    closedir(d);
+    return removed;
+}
+
 struct session_launcher vmm_launcher(const struct vmm_launcher_config *cfg)
 {
-    return (struct session_launcher){ start_vm, stop_vm, vm_alive, (void *)cfg };
+    return (struct session_launcher){ .start = start_vm, .stop = stop_vm, .alive = vm_alive,
+                                      .ctx = (void *)cfg, .usage = vm_usage };
 }

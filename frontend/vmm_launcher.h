@@ -10,12 +10,19 @@
  * wipes guest memory and exits), SIGKILL after 15 s, reaped, socket removed.
  *
  * vsock_connect: connect to the socket, send `CONNECT <port>\n`, expect `OK <hostport>\n`;
- * returns a connected stream to the guest port, or -1. */
+ * returns a connected stream to the guest port, or -1.
+ *
+ * usage (metering): silo-vmm names its vCPU threads "vcpuN"; with KVM an idle vCPU sleeps in
+ * the kernel (WFI), so the CPU time (utime+stime) of those threads is the guest's active
+ * vCPU time. It is read from /proc/PID/task/TID/stat — parsed as untrusted text, fields after
+ * the LAST ')' — and the VMM's peak memory from VmHWM in /proc/PID/status. */
 #ifndef SILO_FRONTEND_VMM_LAUNCHER_H
 #define SILO_FRONTEND_VMM_LAUNCHER_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
 
 #include "frontend/sessions.h"
 
@@ -42,5 +49,21 @@ int vsock_connect(const char *uds_path, unsigned port, int timeout_ms);
  * running; false when it has exited, was killed, or agentd cannot be reached (the guest is
  * shutting down). */
 bool vsock_agent_running(const char *uds_path, int timeout_ms);
+
+/* Parses one /proc/PID/task/TID/stat text (len bytes, not necessarily NUL-terminated): the
+ * thread name (truncated to comm_len-1) and utime+stime in clock ticks. false on anything
+ * malformed or truncated. */
+bool vmm_parse_task_stat(const char *text, size_t len, char *comm, size_t comm_len, uint64_t *ticks);
+/* true for "vcpu0".."vcpu9999". */
+bool vmm_is_vcpu_thread_name(const char *comm);
+/* The vCPU time and peak memory of VMM process pid (see above); false when nothing could be
+ * read (the process is gone or a zombie: its vCPU threads have exited). */
+bool vmm_measure(pid_t pid, struct vm_usage *out);
+
+/* Restart begins clean: removes the per-session sockets a previous silod left in dir (only
+ * names this launcher makes, `s<pid>-<n>.sock[_<port>]`, only sockets, only when that silod
+ * is no longer running or had our own pid). Returns how many were removed. */
+unsigned vmm_clean_socket_dir(const char *dir);
+bool vmm_socket_name_ours(const char *name);
 
 #endif

@@ -390,6 +390,9 @@ int vm_start(struct vm *vm, char *err, size_t errlen)
             return error_message(err, errlen, "cannot start vCPU %u's thread: %s", i, strerror(r));
         }
         vm->vcpus[i].thread_started = true;
+        char name[16];   /* "vcpuN": silod meters the guest's active time by these threads' CPU time */
+        snprintf(name, sizeof name, "vcpu%u", i);
+        pthread_setname_np(vm->vcpus[i].thread, name);
     }
     pthread_attr_destroy(&attr);
     return 0;

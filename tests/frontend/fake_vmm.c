@@ -4,8 +4,13 @@
  * guest's agent over HTTP/1.1 itself:
  *
  * guest port 8080 (HTTP protocol):
- *   GET  /ping         → 200 {"status":"Healthy"}
+ *   GET  /ping         → 200 {"status":"Healthy"}, or what the last "ping:" invocation set
  *   POST /invocations  → by request body:
+ *        "ping:STATUS[:T]"  from now on /ping answers {"status":"STATUS"} (plus
+ *                    "time_of_last_update":T when given); STATUS "fail" → /ping answers 500,
+ *                    "hang" → /ping never answers (the connection stays open 30 s)
+ *        "burn:MS"   the fake vCPU thread (named "vcpu0", like silo-vmm's) spends MS ms of
+ *                    CPU time, so the /proc metering path has something to measure
  *        "sse"       three text/event-stream events sent 50 ms apart (chunked encoding)
  *        "sse-long"  200 events 50 ms apart (10 s; for StopRuntimeSession mid-stream)
  *        "fail"      500 {"error":"boom"} (the agent failing)
@@ -19,7 +24,10 @@
  *   notifications → 202. tools/call answers text/event-stream when the client accepts it,
  *   everything else application/json. GET and DELETE → 405.
  * Other ports are refused. Exits on SIGTERM, removing the socket and ending every connection
- * (its own process group), as a VM that goes away would. */
+ * (its own process group), as a VM that goes away would. State shared between its
+ * per-connection processes lives in PATH.ping / PATH.burn (removed on exit). */
+#include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -29,6 +37,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <json-c/json.h>
@@ -36,12 +45,15 @@
 static const char *socket_path;
 static const char *disk_path;
 static pid_t vmm_pid;
+static char ping_path[4200], burn_path[4200];
 
 static void on_term(int sig)
 {
     (void)sig;
     if (socket_path)
         unlink(socket_path);
+    unlink(ping_path);
+    unlink(burn_path);
     kill(-vmm_pid, SIGKILL);   /* like a VM going away: every guest connection ends with it */
     _exit(0);
 }
@@ -197,6 +209,68 @@ static json_object *whoami(const struct http_request *rq)
     return o;
 }
 
+/* Replaces path's content atomically (rename), so readers never see half of it. */
+static bool write_file(const char *path, const char *text)
+{
+    char tmp[4300];
+    snprintf(tmp, sizeof tmp, "%s.tmp%d", path, (int)getpid());
+    int f = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    if (f < 0)
+        return false;
+    bool ok = write_all(f, text, strlen(text));
+    close(f);
+    return ok && rename(tmp, path) == 0;
+}
+
+static void serve_ping(int fd)
+{
+    char state[128] = "Healthy";
+    int f = open(ping_path, O_RDONLY);
+    if (f >= 0) {
+        ssize_t n = read(f, state, sizeof state - 1);
+        state[n > 0 ? n : 0] = '\0';
+        close(f);
+    }
+    char *colon = strchr(state, ':');
+    if (colon)
+        *colon++ = '\0';
+    if (strcmp(state, "fail") == 0) {
+        answer(fd, 500, "text/plain", "", "ping failed", 11);
+    } else if (strcmp(state, "hang") == 0) {
+        sleep(30);
+    } else {
+        char body[256];
+        int n = colon ? snprintf(body, sizeof body, "{\"status\":\"%s\",\"time_of_last_update\":%s}", state, colon)
+                      : snprintf(body, sizeof body, "{\"status\":\"%s\"}", state);
+        answer(fd, 200, "application/json", "", body, (size_t)n);
+    }
+}
+
+/* The fake vCPU: idle (sleeping, like a vCPU in WFI) until PATH.burn asks for CPU time. It only
+ * makes system calls (no malloc, no stdio): the process forks while it runs. */
+static void *fake_vcpu(void *unused)
+{
+    (void)unused;
+    for (;;) {
+        usleep(20000);
+        int f = open(burn_path, O_RDONLY);
+        if (f < 0)
+            continue;
+        char ms[32];
+        ssize_t n = read(f, ms, sizeof ms - 1);
+        close(f);
+        unlink(burn_path);
+        ms[n > 0 ? n : 0] = '\0';
+        long want = strtol(ms, NULL, 10);
+        struct timespec t0, t;
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t0);
+        do {
+            clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+        } while ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000 < want);
+    }
+    return NULL;
+}
+
 static void serve_agent(int fd)
 {
     struct http_request rq;
@@ -206,8 +280,10 @@ static void serve_agent(int fd)
     }
     const char *b = rq.body;
     if (strcmp(rq.path, "/ping") == 0) {
-        static const char s[] = "{\"status\":\"Healthy\"}";
-        answer(fd, 200, "application/json", "", s, sizeof s - 1);
+        serve_ping(fd);
+    } else if (strncmp(b, "ping:", 5) == 0 || strncmp(b, "burn:", 5) == 0) {
+        bool ok = write_file(b[0] == 'p' ? ping_path : burn_path, b + 5);
+        answer(fd, ok ? 200 : 500, "text/plain", "", ok ? "set" : "cannot set", ok ? 3 : 10);
     } else if (strcmp(rq.path, "/invocations") != 0 || strcmp(rq.method, "POST") != 0) {
         answer(fd, 404, "text/plain", "", "not found", 9);
     } else if (strcmp(b, "sse") == 0 || strcmp(b, "sse-long") == 0) {
@@ -232,6 +308,8 @@ static void serve_agent(int fd)
         json_object_put(o);
     } else if (strcmp(b, "crash") == 0) {
         unlink(socket_path);
+        unlink(ping_path);
+        unlink(burn_path);
         kill(-vmm_pid, SIGKILL);
         _exit(0);
     } else {
@@ -359,6 +437,11 @@ int main(int argc, char **argv)
         return 2;
     }
     vmm_pid = getpid();
+    snprintf(ping_path, sizeof ping_path, "%s.ping", socket_path);
+    snprintf(burn_path, sizeof burn_path, "%s.burn", socket_path);
+    pthread_t vcpu;
+    if (pthread_create(&vcpu, NULL, fake_vcpu, NULL) == 0)
+        pthread_setname_np(vcpu, "vcpu0");
     setpgid(0, 0);              /* its own group: the connection children die with it */
     signal(SIGTERM, on_term);
     signal(SIGPIPE, SIG_IGN);
