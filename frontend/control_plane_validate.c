@@ -79,6 +79,105 @@ static bool ends_with(const char *s, const char *suffix)
     return a > b && strcmp(s + a - b, suffix) == 0;
 }
 
+/* Every byte of the JSON string v is alphanumeric or in punct (an embedded NUL is not). */
+static bool only_chars(json_object *v, const char *punct)
+{
+    const char *s = json_object_get_string(v);
+    size_t n = (size_t)json_object_get_string_len(v);
+    for (size_t i = 0; i < n; i++)
+        if (!isalnum((unsigned char)s[i]) && (s[i] == '\0' || !strchr(punct, s[i])))
+            return false;
+    return true;
+}
+
+/* The API's claim name pattern is written `[A-Za-z0-9_.-:]+`, which as a regex range admits
+ * `/` and `:` but not `-`; the later CloudFormation form spells out `[A-Za-z0-9_.:/-]+`. We
+ * accept that union. Match values: `[A-Za-z0-9_.-]+` (the Runtime's ClaimMatchValueType). */
+#define CLAIM_NAME_PUNCT "_.:/-"
+#define CLAIM_VALUE_PUNCT "_.-"
+#define CLAIM_MAX_RULES 255
+
+/* Claim names AgentCore refuses as custom claims: `client_id` is reserved by the service (the
+ * API rejects it, aws/agentcore-cli#644; allowedClients is the way to check it). */
+static const char *const reserved_claim_names[] = { "client_id" };
+
+static bool match_value(json_object *v)
+{
+    return is_string(v, 1, 255) && only_chars(v, CLAIM_VALUE_PUNCT);
+}
+
+static bool validate_custom_claim(json_object *c, size_t i, char *msg, size_t len)
+{
+    if (!json_object_is_type(c, json_type_object))
+        return fail(msg, len, "customJWTAuthorizer.customClaims[%zu] must be an object", i);
+    json_object *name = member(c, "inboundTokenClaimName");
+    if (!is_string(name, 1, 255) || !only_chars(name, CLAIM_NAME_PUNCT))
+        return fail(msg, len, "customClaims[%zu].inboundTokenClaimName must be 1 to 255 characters "
+                              "of [A-Za-z0-9_.:/-]", i);
+    const char *n = json_object_get_string(name);
+    for (size_t k = 0; k < sizeof reserved_claim_names / sizeof reserved_claim_names[0]; k++)
+        if (strcmp(n, reserved_claim_names[k]) == 0)
+            return fail(msg, len, "customClaims[%zu].inboundTokenClaimName %s is reserved (use "
+                                  "allowedClients)", i, n);
+    json_object *type = member(c, "inboundTokenClaimValueType");
+    const char *t = type && json_object_is_type(type, json_type_string) ? json_object_get_string(type) : "";
+    bool is_array = strcmp(t, "STRING_ARRAY") == 0;
+    if (!is_array && strcmp(t, "STRING") != 0)
+        return fail(msg, len, "customClaims[%zu].inboundTokenClaimValueType must be STRING or "
+                              "STRING_ARRAY", i);
+    json_object *match = member(c, "authorizingClaimMatchValue");
+    if (!match || !json_object_is_type(match, json_type_object))
+        return fail(msg, len, "customClaims[%zu].authorizingClaimMatchValue is required", i);
+    json_object *opv = member(match, "claimMatchOperator");
+    const char *op = opv && json_object_is_type(opv, json_type_string) ? json_object_get_string(opv) : "";
+    if (strcmp(op, "EQUALS") != 0 && strcmp(op, "CONTAINS") != 0 && strcmp(op, "CONTAINS_ANY") != 0)
+        return fail(msg, len, "customClaims[%zu].authorizingClaimMatchValue.claimMatchOperator must "
+                              "be EQUALS, CONTAINS or CONTAINS_ANY", i);
+    json_object *value = member(match, "claimMatchValue");
+    if (!value || !json_object_is_type(value, json_type_object))
+        return fail(msg, len, "customClaims[%zu].authorizingClaimMatchValue.claimMatchValue is "
+                              "required", i);
+    json_object *one = member(value, "matchValueString"), *list = member(value, "matchValueStringList");
+    if (json_object_object_length(value) != 1 || (!one && !list))
+        return fail(msg, len, "customClaims[%zu].claimMatchValue must have exactly one member: "
+                              "matchValueString or matchValueStringList", i);
+    if (one && !match_value(one))
+        return fail(msg, len, "customClaims[%zu].claimMatchValue.matchValueString must be 1 to 255 "
+                              "characters of [A-Za-z0-9_.-]", i);
+    if (list) {
+        bool ok = json_object_is_type(list, json_type_array) && json_object_array_length(list) >= 1 &&
+                  json_object_array_length(list) <= 255;
+        for (size_t k = 0; ok && k < json_object_array_length(list); k++)
+            ok = match_value(json_object_array_get_idx(list, k));
+        if (!ok)
+            return fail(msg, len, "customClaims[%zu].claimMatchValue.matchValueStringList must list "
+                                  "1 to 255 strings of [A-Za-z0-9_.-]", i);
+    }
+    /* the combinations that mean something */
+    if (strcmp(op, "EQUALS") == 0 && (is_array || !one))
+        return fail(msg, len, "customClaims[%zu]: EQUALS needs inboundTokenClaimValueType STRING "
+                              "and matchValueString", i);
+    if (strcmp(op, "CONTAINS") == 0 && (!is_array || !one))
+        return fail(msg, len, "customClaims[%zu]: CONTAINS needs inboundTokenClaimValueType "
+                              "STRING_ARRAY and matchValueString", i);
+    if (strcmp(op, "CONTAINS_ANY") == 0 && (!is_array || !list))
+        return fail(msg, len, "customClaims[%zu]: CONTAINS_ANY needs inboundTokenClaimValueType "
+                              "STRING_ARRAY and matchValueStringList", i);
+    return true;
+}
+
+static bool validate_custom_claims(json_object *claims, char *msg, size_t len)
+{
+    if (!json_object_is_type(claims, json_type_array) || json_object_array_length(claims) < 1 ||
+        json_object_array_length(claims) > CLAIM_MAX_RULES)
+        return fail(msg, len, "customJWTAuthorizer.customClaims must list 1 to %d rules",
+                    CLAIM_MAX_RULES);
+    for (size_t i = 0; i < json_object_array_length(claims); i++)
+        if (!validate_custom_claim(json_object_array_get_idx(claims, i), i, msg, len))
+            return false;
+    return true;
+}
+
 static bool validate_authorizer(json_object *auth, char *msg, size_t len)
 {
     json_object *jwt = member(auth, "customJWTAuthorizer");
@@ -97,9 +196,9 @@ static bool validate_authorizer(json_object *auth, char *msg, size_t len)
             return fail(msg, len, "customJWTAuthorizer.%s must be a list of 1 or more strings",
                         lists[i]);
     }
-    if (member(jwt, "customClaims"))
-        return fail(msg, len, "customJWTAuthorizer.%s is not supported by this server",
-                    "customClaims");
+    json_object *claims = member(jwt, "customClaims");
+    if (claims && !validate_custom_claims(claims, msg, len))
+        return false;
     return true;
 }
 

@@ -1,6 +1,7 @@
 /* frontend/jwt.c — JWT verification, OIDC discovery and the JWKS cache (see jwt.h). */
 #include "frontend/jwt.h"
 
+#include <math.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -33,6 +34,7 @@ const char *jwt_result_name(enum jwt_result r)
     case JWT_BAD_AUDIENCE: return "audience not allowed";
     case JWT_BAD_CLIENT: return "client not allowed";
     case JWT_BAD_SCOPE: return "scope not allowed";
+    case JWT_BAD_CLAIM: return "custom claim not allowed";
     }
     return "?";
 }
@@ -117,12 +119,22 @@ static bool decode_member(json_object *o, const char *name, struct strbuf *out)
     return jwt_base64url_decode(s, strlen(s), out) && out->len > 0;
 }
 
+/* The text of a JSON string, or NULL for any other type and for a string with an embedded
+ * NUL ("a\u0000b" must never compare equal to "a"). */
+static const char *plain_string(json_object *v)
+{
+    if (!v || !json_object_is_type(v, json_type_string))
+        return NULL;
+    const char *s = json_object_get_string(v);
+    return strlen(s) == (size_t)json_object_get_string_len(v) ? s : NULL;
+}
+
 static const char *string_member(json_object *o, const char *name)
 {
     json_object *v;
-    if (!json_object_object_get_ex(o, name, &v) || !json_object_is_type(v, json_type_string))
+    if (!json_object_object_get_ex(o, name, &v))
         return NULL;
-    return json_object_get_string(v);
+    return plain_string(v);
 }
 
 static EVP_PKEY *pkey_from_params(const char *type, OSSL_PARAM_BLD *bld)
@@ -366,6 +378,8 @@ static bool verify_signature(EVP_PKEY *pkey, enum jwt_alg alg, const char *signi
 
 static bool string_in(const char *s, const char *const *list, size_t n)
 {
+    if (!s)
+        return false;
     for (size_t i = 0; i < n; i++)
         if (strcmp(s, list[i]) == 0)
             return true;
@@ -380,15 +394,36 @@ static bool audience_ok(json_object *claims, const struct jwt_policy *pol)
     if (!json_object_object_get_ex(claims, "aud", &aud))
         return false;
     if (json_object_is_type(aud, json_type_string))
-        return string_in(json_object_get_string(aud), pol->allowed_audience,
-                         pol->allowed_audience_count);
+        return string_in(plain_string(aud), pol->allowed_audience, pol->allowed_audience_count);
     if (!json_object_is_type(aud, json_type_array))
         return false;
-    for (size_t i = 0; i < json_object_array_length(aud); i++) {
-        json_object *a = json_object_array_get_idx(aud, i);
-        if (json_object_is_type(a, json_type_string) &&
-            string_in(json_object_get_string(a), pol->allowed_audience, pol->allowed_audience_count))
+    for (size_t i = 0; i < json_object_array_length(aud); i++)
+        if (string_in(plain_string(json_object_array_get_idx(aud, i)), pol->allowed_audience,
+                      pol->allowed_audience_count))
             return true;
+    return false;
+}
+
+/* One scope claim (`scope` or `scp`): a space-separated string (RFC 8693 / RFC 9068, Azure's
+ * `scp`) or an array of strings (Okta's `scp`, some `scope`s). */
+static bool scope_claim_ok(json_object *v, const struct jwt_policy *pol)
+{
+    if (json_object_is_type(v, json_type_array)) {
+        for (size_t i = 0; i < json_object_array_length(v); i++)
+            if (string_in(plain_string(json_object_array_get_idx(v, i)), pol->allowed_scopes,
+                          pol->allowed_scopes_count))
+                return true;
+        return false;
+    }
+    const char *s = plain_string(v);
+    while (s && *s) {
+        while (*s == ' ')
+            s++;
+        size_t len = strcspn(s, " ");
+        for (size_t i = 0; len && i < pol->allowed_scopes_count; i++)
+            if (strlen(pol->allowed_scopes[i]) == len && memcmp(pol->allowed_scopes[i], s, len) == 0)
+                return true;
+        s += len;
     }
     return false;
 }
@@ -398,27 +433,78 @@ static bool scope_ok(json_object *claims, const struct jwt_policy *pol)
     if (!pol->allowed_scopes_count)
         return true;
     json_object *v;
-    if (json_object_object_get_ex(claims, "scope", &v) && json_object_is_type(v, json_type_string)) {
-        const char *s = json_object_get_string(v);
-        while (*s) {
-            while (*s == ' ')
-                s++;
-            size_t len = strcspn(s, " ");
-            for (size_t i = 0; len && i < pol->allowed_scopes_count; i++)
-                if (strlen(pol->allowed_scopes[i]) == len && memcmp(pol->allowed_scopes[i], s, len) == 0)
-                    return true;
-            s += len;
-        }
-    }
-    if (json_object_object_get_ex(claims, "scp", &v) && json_object_is_type(v, json_type_array)) {
-        for (size_t i = 0; i < json_object_array_length(v); i++) {
-            json_object *a = json_object_array_get_idx(v, i);
-            if (json_object_is_type(a, json_type_string) &&
-                string_in(json_object_get_string(a), pol->allowed_scopes, pol->allowed_scopes_count))
-                return true;
-        }
+    return (json_object_object_get_ex(claims, "scope", &v) && scope_claim_ok(v, pol)) ||
+           (json_object_object_get_ex(claims, "scp", &v) && scope_claim_ok(v, pol));
+}
+
+/* customClaims (see jwt_policy.custom_claims). The claim's JSON type is checked before any
+ * value is looked at; anything but the three documented rule shapes is a refusal. */
+static json_object *object_member(json_object *o, const char *name)
+{
+    json_object *v;
+    return o && json_object_object_get_ex(o, name, &v) && json_object_is_type(v, json_type_object) ? v : NULL;
+}
+
+static bool all_strings(json_object *arr)
+{
+    for (size_t i = 0; i < json_object_array_length(arr); i++)
+        if (!plain_string(json_object_array_get_idx(arr, i)))
+            return false;
+    return true;
+}
+
+static bool array_has(json_object *arr, const char *want)
+{
+    for (size_t i = 0; want && i < json_object_array_length(arr); i++) {
+        const char *got = plain_string(json_object_array_get_idx(arr, i));
+        if (got && strcmp(got, want) == 0)
+            return true;
     }
     return false;
+}
+
+static bool custom_claim_ok(json_object *claims, json_object *rule)
+{
+    const char *name = json_object_is_type(rule, json_type_object)
+                           ? string_member(rule, "inboundTokenClaimName") : NULL;
+    const char *type = name ? string_member(rule, "inboundTokenClaimValueType") : NULL;
+    json_object *match = object_member(rule, "authorizingClaimMatchValue");
+    const char *op = match ? string_member(match, "claimMatchOperator") : NULL;
+    json_object *value = object_member(match, "claimMatchValue"), *list = NULL, *claim;
+    if (!name || !type || !op || !value || !json_object_object_get_ex(claims, name, &claim))
+        return false;
+    const char *one = string_member(value, "matchValueString");
+    bool has_list = json_object_object_get_ex(value, "matchValueStringList", &list);
+    if (json_object_object_length(value) != 1)
+        return false;     /* a union: exactly one member */
+    if (strcmp(type, "STRING") == 0 && strcmp(op, "EQUALS") == 0 && one) {
+        const char *got = plain_string(claim);
+        return got && strcmp(got, one) == 0;
+    }
+    if (strcmp(type, "STRING_ARRAY") != 0 || !json_object_is_type(claim, json_type_array) ||
+        !all_strings(claim))
+        return false;
+    if (strcmp(op, "CONTAINS") == 0 && one)
+        return array_has(claim, one);
+    if (strcmp(op, "CONTAINS_ANY") == 0 && has_list && json_object_is_type(list, json_type_array)) {
+        for (size_t i = 0; i < json_object_array_length(list); i++)
+            if (array_has(claim, plain_string(json_object_array_get_idx(list, i))))
+                return true;
+    }
+    return false;
+}
+
+static bool custom_claims_ok(json_object *claims, const struct jwt_policy *pol)
+{
+    json_object *rules = pol->custom_claims;
+    if (!rules)
+        return true;
+    if (!json_object_is_type(rules, json_type_array) || json_object_array_length(rules) == 0)
+        return false;     /* not what the control plane stores: refuse rather than ignore */
+    for (size_t i = 0; i < json_object_array_length(rules); i++)
+        if (!custom_claim_ok(claims, json_object_array_get_idx(rules, i)))
+            return false;
+    return true;
 }
 
 static bool numeric_claim(json_object *claims, const char *name, long long *out, bool *present)
@@ -427,10 +513,17 @@ static bool numeric_claim(json_object *claims, const char *name, long long *out,
     *present = json_object_object_get_ex(claims, name, &v);
     if (!*present)
         return true;
-    if (!json_object_is_type(v, json_type_int) && !json_object_is_type(v, json_type_double))
+    if (json_object_is_type(v, json_type_int)) {
+        *out = json_object_get_int64(v);    /* json-c saturates at INT64_MIN/MAX */
+        return true;
+    }
+    if (!json_object_is_type(v, json_type_double))
         return false;
-    *out = json_object_is_type(v, json_type_int) ? json_object_get_int64(v)
-                                                 : (long long)json_object_get_double(v);
+    double d = json_object_get_double(v);
+    if (!isfinite(d))
+        return false;           /* json-c parses NaN and Infinity */
+    /* clamp before converting: an out-of-range double → integer conversion is undefined */
+    *out = d > 1e15 ? (long long)1e15 : d < -1e15 ? (long long)-1e15 : (long long)d;
     return true;
 }
 
@@ -440,14 +533,17 @@ static enum jwt_result check_claims(json_object *claims, const struct jwt_policy
     const char *iss = string_member(claims, "iss");
     if (!iss || strcmp(iss, issuer) != 0)
         return JWT_BAD_ISSUER;
-    long long exp = 0, nbf = 0;
-    bool has_exp, has_nbf;
-    if (!numeric_claim(claims, "exp", &exp, &has_exp) || !numeric_claim(claims, "nbf", &nbf, &has_nbf))
+    long long exp = 0, nbf = 0, iat = 0;
+    bool has_exp, has_nbf, has_iat;
+    if (!numeric_claim(claims, "exp", &exp, &has_exp) || !numeric_claim(claims, "nbf", &nbf, &has_nbf) ||
+        !numeric_claim(claims, "iat", &iat, &has_iat))
         return JWT_MALFORMED;
-    if (!has_exp || (long long)now > exp + pol->leeway_seconds)
+    /* compared on the side of `now` so that exp = INT64_MAX cannot overflow */
+    if (!has_exp || (long long)now - pol->leeway_seconds > exp)
         return JWT_EXPIRED;
-    if (has_nbf && (long long)now + pol->leeway_seconds < nbf)
-        return JWT_NOT_YET_VALID;
+    if ((has_nbf && (long long)now + pol->leeway_seconds < nbf) ||
+        (has_iat && (long long)now + pol->leeway_seconds < iat))
+        return JWT_NOT_YET_VALID;     /* an iat in the future: a skewed or forged issuer */
     if (!audience_ok(claims, pol))
         return JWT_BAD_AUDIENCE;
     if (pol->allowed_clients_count) {
@@ -459,6 +555,8 @@ static enum jwt_result check_claims(json_object *claims, const struct jwt_policy
     }
     if (!scope_ok(claims, pol))
         return JWT_BAD_SCOPE;
+    if (!custom_claims_ok(claims, pol))
+        return JWT_BAD_CLAIM;
     return JWT_OK;
 }
 

@@ -11,9 +11,10 @@
  * refused before any key is looked at), and checks: the signature with the JWK named by
  * `kid` (whose `alg`/`use` must agree when present), `iss` equal to the discovered issuer,
  * `exp` required and `nbf` honoured with `leeway_seconds`, `aud` (string or array) meeting
- * allowedAudience, `client_id` (or `azp`) in allowedClients, and at least one of
- * allowedScopes among `scope` (space separated) or `scp`. Empty lists are not checked. The
- * keystore is thread-safe.
+ * allowedAudience, `client_id` (or `azp`) in allowedClients, at least one of allowedScopes
+ * among `scope` and `scp` (each a space-separated string or an array of strings), and every
+ * customClaims rule (see jwt_policy.custom_claims). An `iat` more than leeway_seconds in the
+ * future is refused as not yet valid. Empty lists are not checked. The keystore is thread-safe.
  */
 #ifndef SILO_FRONTEND_JWT_H
 #define SILO_FRONTEND_JWT_H
@@ -23,6 +24,8 @@
 #include <time.h>
 
 #include "frontend/strbuf.h"
+
+struct json_object;
 
 #define JWT_KEYS_TTL_SECONDS 3600
 #define JWT_REFETCH_MIN_SECONDS 30
@@ -43,6 +46,14 @@ struct jwt_policy {
     const char *const *allowed_scopes;
     size_t allowed_scopes_count;
     int leeway_seconds;          /* 60 in silod */
+    /* The customJWTAuthorizer's `customClaims` array as validated by the control plane (NULL:
+     * none). Every rule must hold: STRING + EQUALS → the claim is a JSON string equal to
+     * matchValueString; STRING_ARRAY + CONTAINS → the claim is an array of strings holding
+     * matchValueString; STRING_ARRAY + CONTAINS_ANY → an array of strings holding at least one
+     * of matchValueStringList. A missing claim, another JSON type (numbers, objects, nested
+     * arrays, an array with a non-string member) or no match is JWT_BAD_CLAIM; so is a rule
+     * that is not one of those shapes (fail closed). Borrowed, not copied. */
+    struct json_object *custom_claims;
 };
 
 enum jwt_result {
@@ -58,6 +69,7 @@ enum jwt_result {
     JWT_BAD_AUDIENCE,
     JWT_BAD_CLIENT,
     JWT_BAD_SCOPE,
+    JWT_BAD_CLAIM,      /* a customClaims rule does not hold */
 };
 
 const char *jwt_result_name(enum jwt_result r);

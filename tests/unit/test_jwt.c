@@ -1,13 +1,17 @@
 /* tests/unit/test_jwt.c — the JWT verifier with RSA and P-256 keys made here by OpenSSL:
  * good RS256/PS256/ES256 tokens; expired, early, wrong iss/aud/client/scope; bad signatures;
- * alg none and HS256; unknown kid (with JWKS refetch on rotation); malformed segments; and
- * the real libcurl fetcher against a loopback libmicrohttpd server. */
+ * alg none and HS256; unknown kid (with JWKS refetch on rotation); malformed segments; the
+ * forms of aud/scope/scp/client_id; iat/nbf/exp edge cases; customClaims (every operator,
+ * match and mismatch, wrong and hostile claim types, malformed rules); and the real libcurl
+ * fetcher against a loopback libmicrohttpd server. */
 #include "frontend/jwt.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <json-c/json.h>
 #include <microhttpd.h>
 #include <openssl/core_names.h>
 #include <openssl/ecdsa.h>
@@ -182,7 +186,7 @@ static const char *const scopes[] = { "agent/invoke" };
 
 static struct jwt_policy policy(void)
 {
-    return (struct jwt_policy){ DISCOVERY, audiences, 2, clients, 1, scopes, 1, 60 };
+    return (struct jwt_policy){ DISCOVERY, audiences, 2, clients, 1, scopes, 1, 60, NULL };
 }
 
 static char *claims_with(const char *iss, const char *aud, const char *client, const char *scope,
@@ -405,6 +409,231 @@ static void test_malformed_tokens(void)
     jwt_keystore_free(ks);
 }
 
+/* ------------------------------------------------------------------ claim forms and edges */
+
+/* The members every token below shares (iss, sub first); NOW = 1800000000. */
+#define M_AUD "\"aud\":\"silo-api\""
+#define M_CLIENT "\"client_id\":\"client-a\""
+#define M_SCOPE "\"scope\":\"agent/invoke\""
+#define M_EXP "\"exp\":1800000300"
+#define M_ALL M_AUD "," M_CLIENT "," M_SCOPE "," M_EXP
+
+/* {"iss":ISSUER,"sub":"user-42", <members>} */
+static char *cj(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static char *cj(const char *fmt, ...)
+{
+    struct strbuf c = { 0 };
+    strbuf_puts(&c, "{\"iss\":\"" ISSUER "\",\"sub\":\"user-42\",");
+    va_list ap;
+    va_start(ap, fmt);
+    char *members = NULL;
+    CHECK(vasprintf(&members, fmt, ap) >= 0);
+    va_end(ap);
+    strbuf_puts(&c, members);
+    free(members);
+    strbuf_putc(&c, '}');
+    return strbuf_take(&c);
+}
+
+/* Verifies an RS256 token over claims (freed) under policy() with the given customClaims
+ * rules (JSON text, or NULL for none). */
+static enum jwt_result verify_rules(const char *rules, char *claims)
+{
+    struct jwt_keystore *ks = jwt_keystore_new(test_idp_fetch, &idp);
+    struct jwt_policy p = policy();
+    json_object *r = NULL;
+    if (rules) {
+        r = json_tokener_parse(rules);
+        CHECK(r != NULL);
+        p.custom_claims = r;
+    }
+    char *tok = make_token("RS256", "rsa1", claims, rsa_key);
+    struct jwt_identity id;
+    enum jwt_result res = jwt_verify(ks, &p, tok, NOW, &id);
+    if (res == JWT_OK) {
+        CHECK(strcmp(id.issuer, ISSUER) == 0);
+        CHECK(id.client_id && strcmp(id.client_id, "client-a") == 0);
+    }
+    jwt_identity_free(&id);
+    json_object_put(r);
+    free(tok);
+    free(claims);
+    jwt_keystore_free(ks);
+    return res;
+}
+
+static void test_audience_client_scope_forms(void)
+{
+    set_jwks(false);
+    /* aud: a string, an array (strings among other junk), never a number/object/NUL trick */
+    CHECK_EQ(verify_rules(NULL, cj(M_ALL)), JWT_OK);
+    CHECK_EQ(verify_rules(NULL, cj("\"aud\":[5,{},\"x\",\"silo-api\"]," M_CLIENT "," M_SCOPE "," M_EXP)), JWT_OK);
+    CHECK_EQ(verify_rules(NULL, cj("\"aud\":[\"x\",\"y\"]," M_CLIENT "," M_SCOPE "," M_EXP)), JWT_BAD_AUDIENCE);
+    CHECK_EQ(verify_rules(NULL, cj("\"aud\":[[\"silo-api\"]]," M_CLIENT "," M_SCOPE "," M_EXP)), JWT_BAD_AUDIENCE);
+    CHECK_EQ(verify_rules(NULL, cj("\"aud\":7," M_CLIENT "," M_SCOPE "," M_EXP)), JWT_BAD_AUDIENCE);
+    CHECK_EQ(verify_rules(NULL, cj("\"aud\":{\"silo-api\":true}," M_CLIENT "," M_SCOPE "," M_EXP)), JWT_BAD_AUDIENCE);
+    CHECK_EQ(verify_rules(NULL, cj("\"aud\":\"silo-api\\u0000x\"," M_CLIENT "," M_SCOPE "," M_EXP)), JWT_BAD_AUDIENCE);
+    CHECK_EQ(verify_rules(NULL, cj(M_CLIENT "," M_SCOPE "," M_EXP)), JWT_BAD_AUDIENCE);
+    /* the client: client_id, else azp; neither, or a non-string, is not allowed */
+    CHECK_EQ(verify_rules(NULL, cj(M_AUD ",\"azp\":\"client-a\"," M_SCOPE "," M_EXP)), JWT_OK);
+    CHECK_EQ(verify_rules(NULL, cj(M_AUD "," M_SCOPE "," M_EXP)), JWT_BAD_CLIENT);
+    CHECK_EQ(verify_rules(NULL, cj(M_AUD ",\"client_id\":[\"client-a\"]," M_SCOPE "," M_EXP)), JWT_BAD_CLIENT);
+    /* scope / scp: a space-separated string or an array, under either name */
+    CHECK_EQ(verify_rules(NULL, cj(M_AUD "," M_CLIENT ",\"scope\":\"  openid  agent/invoke \"," M_EXP)), JWT_OK);
+    CHECK_EQ(verify_rules(NULL, cj(M_AUD "," M_CLIENT ",\"scope\":[\"openid\",\"agent/invoke\"]," M_EXP)), JWT_OK);
+    CHECK_EQ(verify_rules(NULL, cj(M_AUD "," M_CLIENT ",\"scp\":[\"agent/invoke\"]," M_EXP)), JWT_OK);
+    CHECK_EQ(verify_rules(NULL, cj(M_AUD "," M_CLIENT ",\"scp\":\"openid agent/invoke\"," M_EXP)), JWT_OK);
+    CHECK_EQ(verify_rules(NULL, cj(M_AUD "," M_CLIENT ",\"scope\":\"openid\",\"scp\":[\"agent/invoke\"]," M_EXP)), JWT_OK);
+    CHECK_EQ(verify_rules(NULL, cj(M_AUD "," M_CLIENT ",\"scope\":\"agent/invoke2 agent\"," M_EXP)), JWT_BAD_SCOPE);
+    CHECK_EQ(verify_rules(NULL, cj(M_AUD "," M_CLIENT ",\"scope\":\"agent/invoke\\u0000\"," M_EXP)), JWT_BAD_SCOPE);
+    CHECK_EQ(verify_rules(NULL, cj(M_AUD "," M_CLIENT ",\"scope\":[[\"agent/invoke\"]]," M_EXP)), JWT_BAD_SCOPE);
+    CHECK_EQ(verify_rules(NULL, cj(M_AUD "," M_CLIENT ",\"scp\":42," M_EXP)), JWT_BAD_SCOPE);
+    CHECK_EQ(verify_rules(NULL, cj(M_AUD "," M_CLIENT "," M_EXP)), JWT_BAD_SCOPE);
+}
+
+static void test_time_edges(void)
+{
+    set_jwks(false);
+    /* nbf: beyond the leeway in the future is not yet valid; within it, fine */
+    CHECK_EQ(verify_rules(NULL, cj(M_ALL ",\"nbf\":1800000061")), JWT_NOT_YET_VALID);
+    CHECK_EQ(verify_rules(NULL, cj(M_ALL ",\"nbf\":1800000059")), JWT_OK);
+    /* iat far (and just beyond the leeway) in the future: refused; in the past or within it: fine */
+    CHECK_EQ(verify_rules(NULL, cj(M_ALL ",\"iat\":1900000000")), JWT_NOT_YET_VALID);
+    CHECK_EQ(verify_rules(NULL, cj(M_ALL ",\"iat\":1800000061")), JWT_NOT_YET_VALID);
+    CHECK_EQ(verify_rules(NULL, cj(M_ALL ",\"iat\":1800000059")), JWT_OK);
+    CHECK_EQ(verify_rules(NULL, cj(M_ALL ",\"iat\":1700000000.5")), JWT_OK);
+    /* exp: required, numeric, finite; extreme values neither overflow nor crash */
+    CHECK_EQ(verify_rules(NULL, cj(M_AUD "," M_CLIENT "," M_SCOPE)), JWT_EXPIRED);
+    CHECK_EQ(verify_rules(NULL, cj(M_AUD "," M_CLIENT "," M_SCOPE ",\"exp\":null")), JWT_MALFORMED);
+    CHECK_EQ(verify_rules(NULL, cj(M_AUD "," M_CLIENT "," M_SCOPE ",\"exp\":\"1800000300\"")), JWT_MALFORMED);
+    CHECK_EQ(verify_rules(NULL, cj(M_AUD "," M_CLIENT "," M_SCOPE ",\"exp\":NaN")), JWT_MALFORMED);
+    CHECK_EQ(verify_rules(NULL, cj(M_AUD "," M_CLIENT "," M_SCOPE ",\"exp\":-Infinity")), JWT_MALFORMED);
+    CHECK_EQ(verify_rules(NULL, cj(M_AUD "," M_CLIENT "," M_SCOPE ",\"exp\":9223372036854775807")), JWT_OK);
+    CHECK_EQ(verify_rules(NULL, cj(M_AUD "," M_CLIENT "," M_SCOPE ",\"exp\":99999999999999999999999")), JWT_OK);
+    CHECK_EQ(verify_rules(NULL, cj(M_AUD "," M_CLIENT "," M_SCOPE ",\"exp\":1e300")), JWT_OK);
+    CHECK_EQ(verify_rules(NULL, cj(M_AUD "," M_CLIENT "," M_SCOPE ",\"exp\":-1e300")), JWT_EXPIRED);
+    CHECK_EQ(verify_rules(NULL, cj(M_AUD "," M_CLIENT "," M_SCOPE ",\"exp\":-9223372036854775808")), JWT_EXPIRED);
+    CHECK_EQ(verify_rules(NULL, cj(M_ALL ",\"nbf\":-9223372036854775808,\"iat\":-1e300")), JWT_OK);
+    CHECK_EQ(verify_rules(NULL, cj(M_ALL ",\"nbf\":9223372036854775807")), JWT_NOT_YET_VALID);
+    CHECK_EQ(verify_rules(NULL, cj(M_ALL ",\"iat\":\"0\"")), JWT_MALFORMED);
+}
+
+/* customClaims rules as the control plane stores them */
+#define RULE(name, type, op, value)                                                           \
+    "{\"inboundTokenClaimName\":\"" name "\",\"inboundTokenClaimValueType\":\"" type "\","    \
+    "\"authorizingClaimMatchValue\":{\"claimMatchValue\":" value ",\"claimMatchOperator\":\"" \
+    op "\"}}"
+#define DEPT_EQUALS "[" RULE("department", "STRING", "EQUALS", "{\"matchValueString\":\"engineering\"}") "]"
+#define GROUPS_CONTAINS "[" RULE("cognito:groups", "STRING_ARRAY", "CONTAINS", "{\"matchValueString\":\"admins\"}") "]"
+#define ROLES_ANY "[" RULE("roles", "STRING_ARRAY", "CONTAINS_ANY", "{\"matchValueStringList\":[\"reader\",\"writer\"]}") "]"
+
+static void test_custom_claims_equals(void)
+{
+    set_jwks(false);
+    CHECK_EQ(verify_rules(DEPT_EQUALS, cj(M_ALL ",\"department\":\"engineering\"")), JWT_OK);
+    static const char *const refused[] = {
+        "\"department\":\"sales\"", "\"department\":\"Engineering\"", "\"department\":\"engineering2\"",
+        "\"department\":\"engineerin\"", "\"department\":\"\"", "\"department\":\"engineering\\u0000\"",
+        "\"department\":[\"engineering\"]", "\"department\":{\"engineering\":true}", "\"department\":42",
+        "\"department\":true", "\"department\":null", "\"Department\":\"engineering\"",
+        "\"dept\":\"engineering\"",
+    };
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+        enum jwt_result r = verify_rules(DEPT_EQUALS, cj(M_ALL ",%s", refused[i]));
+        if (r != JWT_BAD_CLAIM)
+            printf("#   %s: %s\n", refused[i], jwt_result_name(r));
+        CHECK_EQ(r, JWT_BAD_CLAIM);
+    }
+    /* missing altogether */
+    CHECK_EQ(verify_rules(DEPT_EQUALS, cj(M_ALL)), JWT_BAD_CLAIM);
+    /* the other checks still come first: a matching claim does not rescue a wrong audience */
+    CHECK_EQ(verify_rules(DEPT_EQUALS, cj("\"aud\":\"x\"," M_CLIENT "," M_SCOPE "," M_EXP ",\"department\":\"engineering\"")),
+             JWT_BAD_AUDIENCE);
+}
+
+static void test_custom_claims_contains(void)
+{
+    set_jwks(false);
+    CHECK_EQ(verify_rules(GROUPS_CONTAINS, cj(M_ALL ",\"cognito:groups\":[\"ops\",\"admins\"]")), JWT_OK);
+    CHECK_EQ(verify_rules(GROUPS_CONTAINS, cj(M_ALL ",\"cognito:groups\":[\"admins\"]")), JWT_OK);
+    static const char *const refused[] = {
+        "[\"ops\"]", "[]", "[\"Admins\"]", "[\"admins2\"]", "\"admins\"", "[\"admins\",5]",
+        "[[\"admins\"]]", "[{\"admins\":true}]", "[null]", "[\"admins\",null]", "{\"0\":\"admins\"}",
+        "1", "false", "[\"admins\\u0000x\"]",
+    };
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+        enum jwt_result r = verify_rules(GROUPS_CONTAINS, cj(M_ALL ",\"cognito:groups\":%s", refused[i]));
+        if (r != JWT_BAD_CLAIM)
+            printf("#   groups %s: %s\n", refused[i], jwt_result_name(r));
+        CHECK_EQ(r, JWT_BAD_CLAIM);
+    }
+    CHECK_EQ(verify_rules(GROUPS_CONTAINS, cj(M_ALL)), JWT_BAD_CLAIM);
+    /* nesting: a few levels is just a wrong type; beyond json-c's depth limit the token does
+     * not even parse */
+    CHECK_EQ(verify_rules(GROUPS_CONTAINS, cj(M_ALL ",\"cognito:groups\":[[[[[\"admins\"]]]]]")), JWT_BAD_CLAIM);
+    struct strbuf deep = { 0 };
+    for (int i = 0; i < 200; i++)
+        strbuf_putc(&deep, '[');
+    for (int i = 0; i < 200; i++)
+        strbuf_putc(&deep, ']');
+    CHECK_EQ(verify_rules(GROUPS_CONTAINS, cj(M_ALL ",\"cognito:groups\":%s", strbuf_str(&deep))), JWT_MALFORMED);
+    strbuf_free(&deep);
+    /* a large array (as large as a token may carry): the match at the very end is found, and
+     * without it the answer is a plain refusal */
+    struct strbuf big = { 0 }, big_hit = { 0 };
+    strbuf_putc(&big, '[');
+    for (int i = 0; i < 1000; i++)
+        strbuf_printf(&big, "%s\"g%04d\"", i ? "," : "", i);
+    strbuf_printf(&big_hit, "%s,\"admins\"]", strbuf_str(&big));
+    strbuf_putc(&big, ']');
+    CHECK_EQ(verify_rules(GROUPS_CONTAINS, cj(M_ALL ",\"cognito:groups\":%s", strbuf_str(&big_hit))), JWT_OK);
+    CHECK_EQ(verify_rules(GROUPS_CONTAINS, cj(M_ALL ",\"cognito:groups\":%s", strbuf_str(&big))), JWT_BAD_CLAIM);
+    strbuf_free(&big);
+    strbuf_free(&big_hit);
+}
+
+static void test_custom_claims_contains_any_and_all_rules(void)
+{
+    set_jwks(false);
+    CHECK_EQ(verify_rules(ROLES_ANY, cj(M_ALL ",\"roles\":[\"writer\"]")), JWT_OK);
+    CHECK_EQ(verify_rules(ROLES_ANY, cj(M_ALL ",\"roles\":[\"admin\",\"reader\"]")), JWT_OK);
+    CHECK_EQ(verify_rules(ROLES_ANY, cj(M_ALL ",\"roles\":[\"admin\"]")), JWT_BAD_CLAIM);
+    CHECK_EQ(verify_rules(ROLES_ANY, cj(M_ALL ",\"roles\":[]")), JWT_BAD_CLAIM);
+    CHECK_EQ(verify_rules(ROLES_ANY, cj(M_ALL ",\"roles\":\"reader\"")), JWT_BAD_CLAIM);
+    CHECK_EQ(verify_rules(ROLES_ANY, cj(M_ALL ",\"roles\":[\"reader\",1]")), JWT_BAD_CLAIM);
+    CHECK_EQ(verify_rules(ROLES_ANY, cj(M_ALL ",\"roles\":[[\"reader\"]]")), JWT_BAD_CLAIM);
+    CHECK_EQ(verify_rules(ROLES_ANY, cj(M_ALL ",\"roles\":3.5")), JWT_BAD_CLAIM);
+    CHECK_EQ(verify_rules(ROLES_ANY, cj(M_ALL)), JWT_BAD_CLAIM);
+    /* every rule must hold */
+    const char *both = "[" RULE("department", "STRING", "EQUALS", "{\"matchValueString\":\"engineering\"}") ","
+                       RULE("roles", "STRING_ARRAY", "CONTAINS_ANY", "{\"matchValueStringList\":[\"reader\",\"writer\"]}") "]";
+    CHECK_EQ(verify_rules(both, cj(M_ALL ",\"department\":\"engineering\",\"roles\":[\"reader\"]")), JWT_OK);
+    CHECK_EQ(verify_rules(both, cj(M_ALL ",\"department\":\"engineering\",\"roles\":[\"admin\"]")), JWT_BAD_CLAIM);
+    CHECK_EQ(verify_rules(both, cj(M_ALL ",\"department\":\"sales\",\"roles\":[\"reader\"]")), JWT_BAD_CLAIM);
+    /* rules that are not one of the three shapes refuse everything (fail closed), even when
+     * the token's claim would match a lenient reading */
+    static const char *const broken[] = {
+        "{}", "[]", "[5]", "[{}]",
+        "[" RULE("department", "STRING_ARRAY", "EQUALS", "{\"matchValueString\":\"engineering\"}") "]",
+        "[" RULE("department", "STRING", "CONTAINS", "{\"matchValueString\":\"engineering\"}") "]",
+        "[" RULE("department", "STRING", "EQUALS", "{\"matchValueStringList\":[\"engineering\"]}") "]",
+        "[" RULE("department", "STRING", "EQUALS", "{\"matchValueString\":\"engineering\",\"matchValueStringList\":[\"x\"]}") "]",
+        "[" RULE("department", "STRING", "EQUALS", "{\"matchValueString\":\"engineering\",\"other\":1}") "]",
+        "[" RULE("department", "STRING", "LIKE", "{\"matchValueString\":\"engineering\"}") "]",
+        "[" RULE("department", "STRING", "EQUALS", "{\"matchValueString\":5}") "]",
+        "[" RULE("roles", "STRING_ARRAY", "CONTAINS_ANY", "{\"matchValueStringList\":\"reader\"}") "]",
+        "[" RULE("roles", "STRING_ARRAY", "CONTAINS_ANY", "{\"matchValueString\":\"reader\"}") "]",
+        "[{\"inboundTokenClaimName\":\"department\",\"inboundTokenClaimValueType\":\"STRING\"}]",
+    };
+    for (size_t i = 0; i < sizeof broken / sizeof broken[0]; i++) {
+        enum jwt_result r = verify_rules(broken[i], cj(M_ALL ",\"department\":\"engineering\",\"roles\":[\"reader\"]"));
+        if (r != JWT_BAD_CLAIM)
+            printf("#   rules %s: %s\n", broken[i], jwt_result_name(r));
+        CHECK_EQ(r, JWT_BAD_CLAIM);
+    }
+    CHECK(strcmp(jwt_result_name(JWT_BAD_CLAIM), "custom claim not allowed") == 0);
+}
+
 /* ------------------------------------------------------------------ the real libcurl path */
 
 static enum MHD_Result serve_idp(void *cls, struct MHD_Connection *c, const char *url,
@@ -448,7 +677,7 @@ static void test_curl_fetch_from_loopback_provider(void)
     snprintf(url, sizeof url, "http://127.0.0.1:%d/.well-known/openid-configuration", port);
     snprintf(iss, sizeof iss, "http://127.0.0.1:%d", port);
     struct jwt_keystore *ks = jwt_keystore_new(jwt_curl_fetch, NULL);
-    struct jwt_policy p = { url, audiences, 2, clients, 1, NULL, 0, 60 };
+    struct jwt_policy p = { url, audiences, 2, clients, 1, NULL, 0, 60, NULL };
     char *claims = claims_with(iss, "\"silo-api\"", "client-a", "", NOW + 60, NOW);
     char *tok = make_token("ES256", "ec1", claims, ec_key);
     struct jwt_identity id;
@@ -478,6 +707,11 @@ int main(void)
         { "alg none, HS256, others and mismatched key algs rejected", test_disallowed_algorithms },
         { "unknown kid refetches the JWKS (rate-limited)", test_unknown_kid_refetches_once },
         { "malformed segments rejected", test_malformed_tokens },
+        { "aud string/array, client_id/azp, scope and scp as string or array", test_audience_client_scope_forms },
+        { "nbf/iat in the future, exp missing or extreme", test_time_edges },
+        { "customClaims EQUALS: match, mismatch, wrong and hostile types, missing", test_custom_claims_equals },
+        { "customClaims CONTAINS: match, mismatch, wrong types, nesting, a large array", test_custom_claims_contains },
+        { "customClaims CONTAINS_ANY, all rules must hold, malformed rules refuse", test_custom_claims_contains_any_and_all_rules },
         { "libcurl discovery + JWKS from a loopback provider", test_curl_fetch_from_loopback_provider },
     };
     int rc = run_unit_tests(tests, sizeof tests / sizeof tests[0]);

@@ -2,21 +2,42 @@
 // loopback) issues client_credentials access tokens (RS256 JWTs); a runtime with a
 // customJWTAuthorizer accepts only its valid bearer tokens, and iss|sub reaches the guest as
 // the user id. SigV4 is refused for that runtime, and bearer tokens for SigV4 runtimes.
+// customClaims: the provider adds `department`/`groups` claims per client (extraTokenClaims), and
+// a runtime whose rules they meet or miss answers 200 or 403. Also here: an A2A runtime can be
+// created but invoking it says plainly that A2A is not supported yet.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { generateKeyPairSync } from 'node:crypto';
 import Provider from 'oidc-provider';
-import { InvokeAgentRuntimeCommand, AccessDeniedException } from '@aws-sdk/client-bedrock-agentcore';
-import { DeleteAgentRuntimeCommand } from '@aws-sdk/client-bedrock-agentcore-control';
-import { control, data, endpoint, readyRuntime, sessionId, invokeUrl } from './lib.mjs';
+import { InvokeAgentRuntimeCommand, AccessDeniedException, ValidationException as DataValidationException }
+  from '@aws-sdk/client-bedrock-agentcore';
+import { DeleteAgentRuntimeCommand, CreateAgentRuntimeCommand, ValidationException }
+  from '@aws-sdk/client-bedrock-agentcore-control';
+import { control, data, endpoint, readyRuntime, sessionId, invokeUrl, baseRuntime, uniqueName } from './lib.mjs';
 
 const RESOURCE = 'urn:silo:agents';
 const clients = {
   allowed: { id: 'silo-allowed-client', secret: 'allowed-secret-0123456789abcdef0123456789' },
   other: { id: 'silo-other-client', secret: 'other-secret-0123456789abcdef0123456789abc' },
+  typed: { id: 'silo-typed-client', secret: 'typed-secret-0123456789abcdef0123456789abc' },
 };
-let server, issuer, jwtRuntime, sigv4Runtime;
+// the extra claims the provider puts into each client's access tokens
+const extraClaims = {
+  [clients.allowed.id]: { department: 'engineering', groups: ['agents', 'admins'] },
+  [clients.other.id]: { department: 'sales', groups: ['agents'] },
+  [clients.typed.id]: { department: ['engineering'], groups: ['agents', 'admins'] },   // wrong JSON type
+};
+const rule = (name, type, operator, value) => ({
+  inboundTokenClaimName: name, inboundTokenClaimValueType: type,
+  authorizingClaimMatchValue: { claimMatchOperator: operator, claimMatchValue: value },
+});
+const customClaims = [
+  rule('department', 'STRING', 'EQUALS', { matchValueString: 'engineering' }),
+  rule('groups', 'STRING_ARRAY', 'CONTAINS', { matchValueString: 'agents' }),
+  rule('groups', 'STRING_ARRAY', 'CONTAINS_ANY', { matchValueStringList: ['owners', 'admins'] }),
+];
+let server, issuer, jwtRuntime, sigv4Runtime, claimsRuntime, a2aRuntime;
 
 function jwk(kid) {
   const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
@@ -34,6 +55,7 @@ before(async () => {
       redirect_uris: [], response_types: [], token_endpoint_auth_method: 'client_secret_basic',
     })),
     scopes: ['invoke'],
+    extraTokenClaims: async (_ctx, token) => extraClaims[token.clientId],
     features: {
       devInteractions: { enabled: false },
       clientCredentials: { enabled: true },
@@ -58,10 +80,18 @@ before(async () => {
     },
   });
   sigv4Runtime = await readyRuntime('sigv4only');
+  claimsRuntime = await readyRuntime('claims', {
+    authorizerConfiguration: {
+      customJWTAuthorizer: {
+        discoveryUrl: `${issuer}/.well-known/openid-configuration`, allowedAudience: [RESOURCE], customClaims,
+      },
+    },
+  });
+  a2aRuntime = await readyRuntime('a2a', { protocolConfiguration: { serverProtocol: 'A2A' } });
 });
 
 after(async () => {
-  for (const rt of [jwtRuntime, sigv4Runtime])
+  for (const rt of [jwtRuntime, sigv4Runtime, claimsRuntime, a2aRuntime])
     if (rt) await control.send(new DeleteAgentRuntimeCommand({ agentRuntimeId: rt.agentRuntimeId }));
   server?.close();
 });
@@ -152,4 +182,62 @@ test('jwt: StopRuntimeSession with the bearer token ends the session', async () 
   assert.equal(stop.status, 200, await stop.clone().text());
   const again = await (await bearerInvoke(jwtRuntime, tok, 'whoami', { 'x-amzn-bedrock-agentcore-runtime-session-id': sid })).json();
   assert.notEqual(again.vmm_pid, first.vmm_pid);
+});
+
+test('jwt: customClaims round-trip through GetAgentRuntime as given', async () => {
+  assert.deepEqual(claimsRuntime.authorizerConfiguration.customJWTAuthorizer.customClaims, customClaims);
+});
+
+test('jwt: customClaims — a token whose provider-added claims meet every rule invokes', async () => {
+  const tok = await token(clients.allowed);
+  const claims = JSON.parse(Buffer.from(tok.split('.')[1], 'base64url'));
+  assert.equal(claims.department, 'engineering', 'oidc-provider put the extra claims into the JWT');
+  const res = await bearerInvoke(claimsRuntime, tok);
+  assert.equal(res.status, 200, await res.clone().text());
+  assert.equal((await res.json()).headers['x-amzn-bedrock-agentcore-runtime-user-id'], `${issuer}|${clients.allowed.id}`);
+});
+
+test('jwt: customClaims — a valid token whose claims do not match, or have the wrong JSON type, is 403', async () => {
+  const other = await token(clients.other);
+  assert.equal(JSON.parse(Buffer.from(other.split('.')[1], 'base64url')).department, 'sales');
+  await expectError(await bearerInvoke(claimsRuntime, other), 403, 'AccessDeniedException');
+  await expectError(await bearerInvoke(claimsRuntime, await token(clients.typed)), 403, 'AccessDeniedException');
+  // the same tokens are fine where no custom claims are asked for (the 403 is the rules' doing)
+  const plain = await readyRuntime('noclaims', {
+    authorizerConfiguration: {
+      customJWTAuthorizer: { discoveryUrl: `${issuer}/.well-known/openid-configuration`, allowedAudience: [RESOURCE] },
+    },
+  });
+  try {
+    const res = await bearerInvoke(plain, other);
+    assert.equal(res.status, 200, await res.text());
+  } finally {
+    await control.send(new DeleteAgentRuntimeCommand({ agentRuntimeId: plain.agentRuntimeId }));
+  }
+});
+
+test('jwt: customClaims that make no sense are ValidationException at create', async () => {
+  const bad = [
+    [rule('department', 'STRING', 'CONTAINS', { matchValueString: 'engineering' })],
+    [rule('groups', 'STRING_ARRAY', 'CONTAINS_ANY', { matchValueString: 'admins' })],
+    [rule('client_id', 'STRING', 'EQUALS', { matchValueString: 'x' })],
+    [rule('department', 'STRING', 'EQUALS', { matchValueString: 'has space' })],
+  ];
+  for (const cc of bad) {
+    await assert.rejects(control.send(new CreateAgentRuntimeCommand(baseRuntime(uniqueName('badclaims'), {
+      authorizerConfiguration: {
+        customJWTAuthorizer: { discoveryUrl: `${issuer}/.well-known/openid-configuration`, customClaims: cc },
+      },
+    }))), (e) => e instanceof ValidationException && e.$metadata.httpStatusCode === 400 && /customClaims/.test(e.message),
+    JSON.stringify(cc));
+  }
+});
+
+test('protocol: an A2A runtime is created (the API allows it) but invoking it is a clear 400 "not supported yet"', async () => {
+  assert.equal(a2aRuntime.status, 'READY');
+  assert.equal(a2aRuntime.protocolConfiguration.serverProtocol, 'A2A');
+  await assert.rejects(data.send(new InvokeAgentRuntimeCommand({
+    agentRuntimeArn: a2aRuntime.agentRuntimeArn, payload: Buffer.from('{"jsonrpc":"2.0","id":1,"method":"message/send"}'),
+  })), (e) => e instanceof DataValidationException && e.$metadata.httpStatusCode === 400 &&
+    /A2A is not supported yet/.test(e.message));
 });
