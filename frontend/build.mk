@@ -20,20 +20,32 @@ test_control_plane_LIBS := -lsqlite3 -ljson-c -lcrypto -lpthread
 # fake_vmm: a TEST VMM (speaks the vsock socket protocol, plays a trivial agent); x86 tests only
 HOST_PROGRAMS += fake_vmm
 fake_vmm_SRCS := tests/frontend/fake_vmm.c
-fake_vmm_LIBS := -ljson-c
+fake_vmm_LIBS := -ljson-c -lpthread
 
 UNIT_TESTS += test_sessions
 test_sessions_SRCS := tests/unit/test_sessions.c frontend/sessions.c frontend/vmm_launcher.c \
-                      frontend/aws_error.c
+                      frontend/ping_poller.c frontend/agent_http.c frontend/aws_error.c
 test_sessions_LIBS := -ljson-c -lpthread
 $(BUILD)/unit/test_sessions: | $(BUILD)/host/bin/fake_vmm
+
+# metering: usage records (SQLite, log line, metrics) and the /proc parser of vmm_launcher.c
+UNIT_TESTS += test_usage
+test_usage_SRCS := tests/unit/test_usage.c frontend/usage.c frontend/sessions.c frontend/vmm_launcher.c \
+                   frontend/metrics.c frontend/store.c frontend/strbuf.c frontend/aws_error.c
+test_usage_LIBS := -lsqlite3 -ljson-c -lpthread
 
 UNIT_TESTS += test_http_agent
 test_http_agent_SRCS := tests/unit/test_http_agent.c frontend/agent_http.c
 
+# image_builder.c: silod's side of the image-builder contract, with sh-script builders
+UNIT_TESTS += test_image_builder
+test_image_builder_SRCS := tests/unit/test_image_builder.c frontend/image_builder.c $(CONTROL_PLANE_SRCS)
+test_image_builder_LIBS := -lsqlite3 -ljson-c -lcrypto -lpthread
+
 HOST_PROGRAMS += silod
-silod_SRCS := frontend/silod.c frontend/http_api.c frontend/agent_http.c frontend/metrics.c frontend/sigv4.c frontend/jwt.c \
-              frontend/sessions.c frontend/vmm_launcher.c $(CONTROL_PLANE_SRCS)
+silod_SRCS := frontend/silod.c frontend/image_builder.c frontend/http_api.c frontend/agent_http.c frontend/metrics.c frontend/sigv4.c frontend/jwt.c \
+              frontend/sessions.c frontend/vmm_launcher.c frontend/ping_poller.c frontend/usage.c \
+              $(CONTROL_PLANE_SRCS)
 silod_LIBS := -lmicrohttpd -lsqlite3 -ljson-c -lcurl -lcrypto -lpthread
 
 # arm64 silod for the dev host, linked dynamically: libmicrohttpd's Debian build pulls in GnuTLS

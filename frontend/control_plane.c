@@ -1251,6 +1251,36 @@ void control_plane_version_built(struct control_plane *cp, const char *runtime_i
     pthread_mutex_unlock(&cp->lock);
 }
 
+unsigned control_plane_resume_builds(struct control_plane *cp)
+{
+    struct pending_build *jobs = NULL;
+    size_t n = 0, cap = 0;
+    pthread_mutex_lock(&cp->lock);
+    sqlite3_stmt *st = store_prepare(cp->store, "SELECT runtime_id, version, config FROM versions"
+                                                " WHERE status IN ('CREATING', 'UPDATING') ORDER BY created_at");
+    while (st && sqlite3_step(st) == SQLITE_ROW) {
+        if (n == cap) {
+            cap = cap ? 2 * cap : 8;
+            jobs = realloc(jobs, cap * sizeof *jobs);
+            if (!jobs)
+                abort();
+        }
+        snprintf(jobs[n].runtime_id, sizeof jobs[n].runtime_id, "%s", (const char *)sqlite3_column_text(st, 0));
+        jobs[n].version = sqlite3_column_int(st, 1);
+        jobs[n].config = strdup((const char *)sqlite3_column_text(st, 2));
+        n++;
+    }
+    sqlite3_finalize(st);
+    pthread_mutex_unlock(&cp->lock);
+    for (size_t i = 0; i < n; i++) {      /* outside the lock: a builder may report at once */
+        if (cp->cfg.builder.submit)
+            cp->cfg.builder.submit(cp->cfg.builder.ctx, jobs[i].runtime_id, jobs[i].version, jobs[i].config);
+        free(jobs[i].config);
+    }
+    free(jobs);
+    return (unsigned)n;
+}
+
 bool control_plane_runtime_id_from_arn(const char *arn_or_id, char *out, size_t out_len)
 {
     const char *id = arn_or_id;

@@ -17,7 +17,7 @@
  *
  * The version builder is an asynchronous job interface: submit() is called after the version
  * is committed, and whoever runs the job later calls control_plane_version_built(), from any
- * thread. silod wires it to a configured command (frontend/builder.c); unit tests use a test
+ * thread. silod wires it to a configured command (frontend/image_builder.c); unit tests use a test
  * double. All entry points are thread-safe.
  */
 #ifndef SILO_FRONTEND_CONTROL_PLANE_H
@@ -67,6 +67,11 @@ bool control_plane_owns(const char *method, const char *raw_path);
 void control_plane_handle(struct control_plane *cp, const char *method, const char *raw_path,
                           const char *query, const char *body, size_t body_len,
                           struct cp_response *out);
+
+/* Hands every version still CREATING or UPDATING to the builder again: silod stopped or crashed
+ * while they were being built, and a build is repeatable (the image builder is content-addressed).
+ * silod calls it once at start, after its builder is ready. Returns how many were resubmitted. */
+unsigned control_plane_resume_builds(struct control_plane *cp);
 
 /* Reports the end of a version build. */
 void control_plane_version_built(struct control_plane *cp, const char *runtime_id, int version,

@@ -286,6 +286,8 @@ static bool authenticate_jwt(struct http_api *api, struct MHD_Connection *c, str
         policy.allowed_clients = clients = json_strings(v, &policy.allowed_clients_count);
     if (json_object_object_get_ex(jwt_cfg, "allowedScopes", &v))
         policy.allowed_scopes = scopes = json_strings(v, &policy.allowed_scopes_count);
+    if (json_object_object_get_ex(jwt_cfg, "customClaims", &v))
+        policy.custom_claims = v;
     struct jwt_identity id = { 0 };
     enum jwt_result res = jwt_verify(api->cfg.jwt_keys, &policy, token, time(NULL), &id);
     free(aud);
@@ -309,7 +311,8 @@ static bool authenticate_jwt(struct http_api *api, struct MHD_Connection *c, str
             jwt_result_name(res));
     if (res == JWT_DISCOVERY_FAILED)
         fail(r, AWS_INTERNAL, "the identity provider could not be reached");
-    else if (res == JWT_BAD_AUDIENCE || res == JWT_BAD_CLIENT || res == JWT_BAD_SCOPE)
+    else if (res == JWT_BAD_AUDIENCE || res == JWT_BAD_CLIENT || res == JWT_BAD_SCOPE ||
+             res == JWT_BAD_CLAIM)
         fail(r, AWS_ACCESS_DENIED, "the bearer token is not allowed to invoke this agent runtime");
     else
         fail(r, AWS_UNAUTHORIZED, "the bearer token is not valid");
@@ -411,7 +414,7 @@ static void agent_failed(struct http_api *api, struct request *r, const char *ms
 {
     if (r->session && sessions_check_vm(api->cfg.sessions, r->session) &&
         !agent_confirmed_running(session_vm(r->session)->vsock_path))
-        sessions_stop(api->cfg.sessions, NULL, r->session_id);
+        sessions_stop(api->cfg.sessions, NULL, r->session_id, SESSION_END_AGENT_EXITED);
     fail(r, AWS_RUNTIME_CLIENT_ERROR, msg);
 }
 
@@ -578,7 +581,11 @@ static void start_invoke(struct http_api *api, struct MHD_Connection *c, struct 
         protocol = json_object_get_string(v);
     r->mcp = strcmp(protocol, "MCP") == 0;
     if (!r->mcp && strcmp(protocol, "HTTP") != 0 && strcmp(protocol, "AGUI") != 0) {
-        fail(r, AWS_VALIDATION, "the A2A protocol is not supported yet");
+        /* A2A (the only other protocol validation lets through) may be created, as the API's
+         * enum allows, but nothing can be invoked or stopped on it yet: 400, said plainly,
+         * after auth, before any microVM is started */
+        fail(r, AWS_VALIDATION, "A2A is not supported yet: this server invokes agent runtimes with "
+                                "serverProtocol HTTP, MCP or AGUI only");
         goto out;
     }
     if (r->kind == REQ_INVOKE && !r->mcp && strcmp(r->method, "POST") != 0) {
@@ -588,7 +595,7 @@ static void start_invoke(struct http_api *api, struct MHD_Connection *c, struct 
     if (!choose_session_id(c, r))
         goto out;
     if (r->kind == REQ_STOP) {
-        if (!sessions_stop(api->cfg.sessions, r->runtime_id, r->session_id))
+        if (!sessions_stop(api->cfg.sessions, r->runtime_id, r->session_id, SESSION_END_STOPPED))
             fail(r, AWS_NOT_FOUND, "no such session");
         goto out;
     }

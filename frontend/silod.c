@@ -1,7 +1,9 @@
 /* frontend/silod.c — silod's main: reads the JSON config file (format in frontend/README.md),
  * opens the store, wires the control plane, the session table, the VMM launcher and the
- * image-builder command, serves HTTP, reaps idle sessions once a second, and on SIGTERM/SIGINT
- * stops serving and ends every session (each VMM wipes its guest memory). */
+ * image-builder command, serves HTTP, reaps idle sessions once a second, polls agents' /ping
+ * (ping_poller.c), writes usage records (usage.c), and on SIGTERM/SIGINT drains: refuses new
+ * sessions, waits for in-flight requests (drain_timeout_s), then ends every session (each VMM
+ * wipes its guest memory) and exits 0. */
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -9,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
@@ -16,13 +19,42 @@
 
 #include "frontend/control_plane.h"
 #include "frontend/http_api.h"
+#include "frontend/image_builder.h"
 #include "frontend/jwt.h"
+#include "frontend/ping_poller.h"
 #include "frontend/sessions.h"
 #include "frontend/store.h"
+#include "frontend/usage.h"
 #include "frontend/vmm_launcher.h"
 
 static volatile sig_atomic_t stopping;
-static void on_signal(int sig) { (void)sig; stopping = 1; }
+static void on_signal(int sig) { (void)sig; stopping = stopping < 2 ? stopping + 1 : 2; }  /* 2nd: no more waiting */
+
+/* SIGTERM: refuse new sessions, let in-flight requests finish (up to drain_timeout_s, or until
+ * a second signal), then end every session (reason shutdown: each VMM wipes, a usage record
+ * each). The HTTP server keeps answering meanwhile, so requests to existing sessions go on. */
+static void drain(struct sessions *sessions, struct ping_poller *poller, int drain_timeout_s)
+{
+    sessions_begin_drain(sessions);
+    unsigned n = sessions_in_flight(sessions);
+    fprintf(stderr, "silod: draining %u in-flight requests (deadline %d s)\n", n, drain_timeout_s);
+    struct timespec t0, now;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (int ticks = 1; n > 0 && stopping < 2; ticks++) {
+        usleep(100000);
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if (now.tv_sec - t0.tv_sec >= drain_timeout_s)
+            break;
+        if (ticks % 10 == 0)
+            sessions_reap(sessions);
+        n = sessions_in_flight(sessions);
+    }
+    if (n)
+        fprintf(stderr, "silod: drain deadline passed with %u requests in flight; ending them\n", n);
+    ping_poller_stop(poller);
+    unsigned ended = sessions_end_all(sessions, SESSION_END_SHUTDOWN);
+    fprintf(stderr, "silod: ended %u sessions\n", ended);
+}
 
 static const char *cfg_str(json_object *o, const char *k, const char *def)
 {
@@ -36,77 +68,6 @@ static int cfg_int(json_object *o, const char *k, int def)
     json_object *v;
     return o && json_object_object_get_ex(o, k, &v) && json_object_is_type(v, json_type_int)
                ? json_object_get_int(v) : def;
-}
-
-/* ---------------------------------------------------------------- the image builder
- * The version builder runs the configured command as
- *     BUILDER RUNTIME_ID VERSION CONTAINER_URI OUTPUT_IMAGE
- * in its own thread; exit status 0 means the image was built and verified bootable, anything
- * else fails the version with the command's last line of stderr-free status as reason. */
-struct builder {
-    const char *command;
-    const char *rootfs_dir;
-    struct control_plane *cp;
-};
-
-struct build_job {
-    struct builder *b;
-    char runtime_id[256];
-    int version;
-    char *uri;
-};
-
-static void *run_build(void *p)
-{
-    struct build_job *j = p;
-    char version[16], out[4096];
-    snprintf(version, sizeof version, "%d", j->version);
-    snprintf(out, sizeof out, "%s/%s-v%d.ext4", j->b->rootfs_dir, j->runtime_id, j->version);
-    pid_t pid = fork();
-    if (pid == 0) {
-        execl(j->b->command, j->b->command, j->runtime_id, version, j->uri, out, (char *)NULL);
-        _exit(127);
-    }
-    int status = 0;
-    bool ok = pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0;
-    char reason[128];
-    snprintf(reason, sizeof reason, "image build failed (%s %d)",
-             pid <= 0 ? "fork" : WIFEXITED(status) ? "exit status" : "signal",
-             pid <= 0 ? errno : WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
-    control_plane_version_built(j->b->cp, j->runtime_id, j->version, ok, ok ? NULL : reason);
-    free(j->uri);
-    free(j);
-    return NULL;
-}
-
-static void submit_build(void *ctx, const char *runtime_id, int version, const char *config_json)
-{
-    struct builder *b = ctx;
-    json_object *cfg = json_tokener_parse(config_json), *art, *cc, *uri;
-    const char *u = cfg && json_object_object_get_ex(cfg, "agentRuntimeArtifact", &art) &&
-                            json_object_object_get_ex(art, "containerConfiguration", &cc) &&
-                            json_object_object_get_ex(cc, "containerUri", &uri)
-                        ? json_object_get_string(uri) : NULL;
-    if (!b->command || !u) {
-        control_plane_version_built(b->cp, runtime_id, version, false,
-                                    b->command ? "no containerUri" : "no image builder configured");
-        json_object_put(cfg);
-        return;
-    }
-    struct build_job *j = calloc(1, sizeof *j);
-    j->b = b;
-    snprintf(j->runtime_id, sizeof j->runtime_id, "%s", runtime_id);
-    j->version = version;
-    j->uri = strdup(u);
-    json_object_put(cfg);
-    pthread_t t;
-    if (pthread_create(&t, NULL, run_build, j) != 0) {
-        control_plane_version_built(b->cp, runtime_id, version, false, "cannot start the build");
-        free(j->uri);
-        free(j);
-        return;
-    }
-    pthread_detach(t);
 }
 
 static void end_runtime_sessions(void *ctx, const char *runtime_id)
@@ -170,6 +131,11 @@ int main(int argc, char **argv)
         fprintf(stderr, "silod: %s\n", err);
         return 1;
     }
+    struct usage_log *records = usage_log_open(cfg_str(cfg, "database", "silod.db"), err, sizeof err);
+    if (!records) {
+        fprintf(stderr, "silod: usage records: %s\n", err);
+        return 1;
+    }
     curl_global_init(CURL_GLOBAL_DEFAULT);
     struct vmm_launcher_config lc = {
         cfg_str(vmm, "path", "silo-vmm"), cfg_str(vmm, "kernel", "Image"), cfg_str(vmm, "initrd", NULL),
@@ -178,13 +144,20 @@ int main(int argc, char **argv)
         cfg_str(vmm, "cmdline", NULL),
     };
     struct sessions_config sc = { (unsigned)cfg_int(cfg, "max_sessions", 100),
-                                  (unsigned)cfg_int(cfg, "max_guest_mib", 16384), NULL, NULL, vmm_launcher(&lc) };
+                                  (unsigned)cfg_int(cfg, "max_guest_mib", 16384), NULL, NULL, vmm_launcher(&lc),
+                                  usage_log_record, records };
+    unsigned stale = vmm_clean_socket_dir(lc.socket_dir);    /* restart begins clean */
+    if (stale)
+        fprintf(stderr, "silod: removed %u stale session sockets from %s\n", stale, lc.socket_dir);
     struct sessions *sessions = sessions_new(&sc);
-    struct builder builder = { cfg_str(cfg, "image_builder", NULL), lc.rootfs_dir, NULL };
-    struct control_plane_config cc = { region, account, { submit_build, &builder }, end_runtime_sessions,
+    struct image_builder *builder = image_builder_from_config(cfg, &lc);   /* lives as long as silod */
+    struct control_plane_config cc = { region, account, image_builder_interface(builder), end_runtime_sessions,
                                        sessions, NULL, NULL };
     struct control_plane *cp = control_plane_new(&store, &cc);
-    builder.cp = cp;
+    image_builder_attach(builder, cp);
+    unsigned resumed = control_plane_resume_builds(cp);   /* builds a previous silod left unfinished */
+    if (resumed)
+        fprintf(stderr, "silod: resuming %u image builds interrupted by the last stop\n", resumed);
     struct jwt_keystore *jwt_keys = jwt_keystore_new(jwt_curl_fetch, NULL);
     json_object *mp = NULL;
     bool metrics_public = json_object_object_get_ex(cfg, "metrics_public", &mp) && json_object_get_boolean(mp);
@@ -199,6 +172,8 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     signal(SIGTERM, on_signal);
     signal(SIGINT, on_signal);
+    int ping_interval_s = cfg_int(cfg, "ping_interval_s", 5);
+    struct ping_poller *poller = ping_interval_s > 0 ? ping_poller_start(sessions, ping_interval_s, 5000) : NULL;
     fprintf(stderr, "silod: listening on %s:%u (region %s)\n", cfg_str(cfg, "listen_address", "127.0.0.1"),
             http_api_port(api), region);
     while (!stopping) {
@@ -206,13 +181,16 @@ int main(int argc, char **argv)
         sessions_reap(sessions);
     }
     fprintf(stderr, "silod: stopping\n");
+    drain(sessions, poller, cfg_int(cfg, "drain_timeout_s", 30));
     http_api_stop(api);
     sessions_free(sessions);
+    usage_log_close(records);
     control_plane_free(cp);
     jwt_keystore_free(jwt_keys);
     store_close(&store);
     free(keys);
     json_object_put(cfg);
     curl_global_cleanup();
+    fprintf(stderr, "silod: stopped\n");
     return 0;
 }

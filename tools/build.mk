@@ -9,6 +9,33 @@ IMAGE_SRCS := tools/image/layers.c tools/image/oci.c tools/image/digest.c guest/
 HOST_PROGRAMS += silo-image
 silo-image_SRCS := tools/image/image_build.c $(IMAGE_SRCS)
 silo-image_LIBS := -larchive -ljson-c -lcrypto
+# arm64 too, for silod's builder on the arm64 host (and in the dev host): dynamic like silod
+# (libarchive's closure comes from the arm64 sysroot, tools/deps.sh; tools/devhost copies it)
+ARM64_PROGRAMS += silo-image
+silo-image_ARM64_LDFLAGS := $(ARM64_DYNAMIC_LDFLAGS)
+
+# silod-build-image: silod's real image builder (resolves the containerUri, runs silo-image,
+# boots the result once with silo-vmm and waits for the agent); see its header comment
+ARM64_PROGRAMS += silod-build-image
+HOST_PROGRAMS += silod-build-image
+silod-build-image_SRCS := tools/image/silod_build_image.c frontend/vmm_launcher.c guest/agentd/control_proto.c
+silod-build-image_LIBS := -ljson-c -lpthread
+# it, run as silod runs it (frontend/image_builder.c), with a stand-in VMM (x86 has no KVM)
+UNIT_TESTS += test_silod_build_image
+test_silod_build_image_SRCS := tests/unit/test_silod_build_image.c frontend/image_builder.c $(CONTROL_PLANE_SRCS)
+test_silod_build_image_LIBS := -lsqlite3 -ljson-c -lcrypto -lpthread
+$(BUILD)/unit/test_silod_build_image: | $(BUILD)/host/bin/silod-build-image $(BUILD)/host/bin/silo-image
+
+# silo-api: `silo runtime|endpoint|invoke|stop-session` (tools/silo dispatches to it), a thin
+# SigV4-signing client of silod's AgentCore API (tools/cli/README.md)
+HOST_PROGRAMS += silo-api
+silo-api_SRCS := tools/cli/silo_api.c tools/cli/api_client.c tools/cli/sigv4_sign.c tools/cli/output.c \
+                 tools/cli/wait.c tools/cli/commands_runtime.c tools/cli/commands_endpoint.c \
+                 tools/cli/commands_invoke.c
+silo-api_LIBS := -lcurl -ljson-c -lcrypto
+# arm64 too (dynamic, like silod): the silod benchmark drives the API from inside the dev host
+ARM64_PROGRAMS += silo-api
+silo-api_ARM64_LDFLAGS := $(ARM64_DYNAMIC_LDFLAGS)
 
 UNIT_TESTS += test_layers
 test_layers_SRCS := tests/unit/test_layers.c tools/image/layers.c
@@ -83,9 +110,49 @@ $(MCP_CLIENT)/.ready: $(BUILD)/images/mcp-server.ext4 tests/agents/mcp-server/cl
 	touch $@
 comma := ,
 
+# OCI image archives of the sample agents for the real image builder in the dev host
+# (tests/host/silod_devhost.sh): the C agent's in /silo/extra/oci/*.tar, and all of them in the
+# local image store /silo/extra/oci-store as silo.local/agents/NAME:latest. c-echo-exits is a
+# broken image: its command exits with status 3 at once. mcp-server is the Node MCP server with
+# its Debian runtime libraries (the tree the MCP client uses, without the client): ~45 MB.
+OCI_TEST_IMAGES := c-echo c-echo-exits
+.PHONY: devhost-oci-images
+devhost-oci-images: $(foreach i,$(OCI_TEST_IMAGES),$(BUILD)/devhost-extra/oci-store/silo.local/agents/$(i)/latest.tar) \
+                    $(BUILD)/devhost-extra/oci-store/silo.local/agents/mcp-server/latest.tar
+MCP_OCI_ROOT := $(BUILD)/agents/mcp-server-oci
+$(MCP_OCI_ROOT).ready: $(BUILD)/images/mcp-server.ext4
+	rm -rf $(MCP_OCI_ROOT) && mkdir -p $(MCP_OCI_ROOT)
+	cp -al $(BUILD)/agents/mcp-server/root/. $(MCP_OCI_ROOT)/
+	for p in $(subst $(comma), ,$(NODE_RUNTIME_PACKAGES)); do \
+	    dpkg-deb -x "$$(ls $(SILO_CACHE)/debs/$${p}_*_arm64.deb | sort -V | tail -1)" $(MCP_OCI_ROOT) || exit 1; done
+	rm -rf $(MCP_OCI_ROOT)/etc $(MCP_OCI_ROOT)/usr/share $(MCP_OCI_ROOT)/usr/lib/aarch64-linux-gnu/gconv
+	touch $@
+$(BUILD)/devhost-extra/oci-store/silo.local/agents/mcp-server/latest.tar: $(MCP_OCI_ROOT).ready tests/agents/mcp-server/image-config.json tools/image/oci-archive.sh
+	@mkdir -p $(dir $@)
+	tools/image/oci-archive.sh $(MCP_OCI_ROOT) tests/agents/mcp-server/image-config.json $@
+$(BUILD)/agents/c-echo-oci/app/agent: $(BUILD)/arm64/bin/c-echo-agent
+	@mkdir -p $(dir $@)
+	cp $< $@
+$(BUILD)/devhost-extra/oci/c-echo.tar: $(BUILD)/agents/c-echo-oci/app/agent tests/agents/c-echo/image-config.json tools/image/oci-archive.sh
+	@mkdir -p $(dir $@)
+	tools/image/oci-archive.sh $(BUILD)/agents/c-echo-oci tests/agents/c-echo/image-config.json $@
+$(BUILD)/devhost-extra/oci/c-echo-exits.tar: $(BUILD)/agents/c-echo-oci/app/agent tests/agents/c-echo/image-config-exits.json tools/image/oci-archive.sh
+	@mkdir -p $(dir $@)
+	tools/image/oci-archive.sh $(BUILD)/agents/c-echo-oci tests/agents/c-echo/image-config-exits.json $@
+$(BUILD)/devhost-extra/oci-store/silo.local/agents/%/latest.tar: $(BUILD)/devhost-extra/oci/%.tar
+	@mkdir -p $(dir $@)
+	ln -f $< $@ || cp $< $@
+
 # the dev host gets the images under /silo/extra/images (tools/devhost copies devhost-extra)
 .PHONY: devhost-agent-images
 devhost-agent-images: agent-images agent-references $(MCP_CLIENT)/.ready
 	@mkdir -p $(BUILD)/devhost-extra/images
 	for i in c-echo node-sdk mcp-server; do ln -f $(BUILD)/images/$$i.ext4 $(BUILD)/devhost-extra/images/$$i.ext4 \
 	    || cp --sparse=always $(BUILD)/images/$$i.ext4 $(BUILD)/devhost-extra/images/; done
+
+# invoke_load: the invocation load generator of tools/bench/silod.sh (libcurl: dynamic, like silod)
+ARM64_PROGRAMS += invoke_load
+HOST_PROGRAMS += invoke_load
+invoke_load_SRCS := tools/bench/invoke_load.c
+invoke_load_LIBS := -lcurl -lpthread
+invoke_load_ARM64_LDFLAGS := $(ARM64_DYNAMIC_LDFLAGS)

@@ -4,8 +4,10 @@
 # Three kinds of things, all idempotent and skipped when already present:
 #   1. host packages (apt-get install): compilers, QEMU for the dev host, kernel source, tools;
 #   2. arm64 libraries we link statically into our arm64 binaries (libfdt, zlib, json-c), and
-#      those silod links dynamically (libmicrohttpd, SQLite, libcurl, OpenSSL) with their runtime
-#      closure: their Debian :arm64 .debs are unpacked into $SILO_CACHE/arm64-sysroot, because
+#      those silod and silo-image link dynamically (libmicrohttpd, SQLite, libcurl, OpenSSL,
+#      libarchive) with their runtime closure, plus Debian's arm64 e2fsprogs (mkfs.ext4 for
+#      silo-image in the dev host): their Debian :arm64 .debs are unpacked into
+#      $SILO_CACHE/arm64-sysroot (swapped in whole, never half-unpacked), because
 #      some of them (libfdt-dev) cannot be co-installed with the host's copy under multiarch.
 #      tools/devhost copies the shared libraries a dynamic /silo/bin program needs from there;
 #   3. arm64 pieces of the dev host (Debian's arm64 kernel, busybox-static, QEMU for arm64 and
@@ -32,8 +34,11 @@ host_packages=(
     nodejs                                            # npm ci for the sample Node agents (tests/agents)
 )
 arm64_sysroot_packages=(libfdt-dev libfdt1 zlib1g-dev zlib1g libjson-c-dev libjson-c5
-    libmicrohttpd-dev libsqlite3-dev libcurl4-openssl-dev libssl-dev)   # silod (dynamic)
-silod_runtime_packages=(libmicrohttpd12 libsqlite3-0 libcurl4 libssl3 libjson-c5)  # + closure below
+    libmicrohttpd-dev libsqlite3-dev libcurl4-openssl-dev libssl-dev   # silod (dynamic)
+    libarchive-dev)                                                    # silo-image (dynamic)
+# runtime packages (+ their closure below) of the dynamic arm64 programs, and e2fsprogs, whose
+# mke2fs tools/devhost puts into the dev host as mkfs.ext4 (silo-image runs it there)
+silod_runtime_packages=(libmicrohttpd12 libsqlite3-0 libcurl4 libssl3 libjson-c5 libarchive13 e2fsprogs)
 devhost_packages=(busybox-static)
 
 missing=()
@@ -87,9 +92,14 @@ download_arm64 $(printf '%s\n' "${arm64_sysroot_packages[@]}" $silod_closure | s
 sysroot_key=$(sort "$cache/debs/.wanted.$$" | sha256sum | cut -c1-16)
 if [ "$(cat "$sysroot/.key" 2>/dev/null)" != "$sysroot_key" ]; then
     say "unpacking the arm64 sysroot into $sysroot"
-    rm -rf "$sysroot"; mkdir -p "$sysroot"
-    while read -r f; do dpkg-deb -x "$f" "$sysroot"; done <"$cache/debs/.wanted.$$"
-    echo "$sysroot_key" >"$sysroot/.key"
+    # unpacked beside it and swapped in by rename, so a build running meanwhile never sees a
+    # half-filled sysroot
+    rm -rf "$sysroot.new.$$"; mkdir -p "$sysroot.new.$$"
+    while read -r f; do dpkg-deb -x "$f" "$sysroot.new.$$"; done <"$cache/debs/.wanted.$$"
+    echo "$sysroot_key" >"$sysroot.new.$$/.key"
+    if [ -e "$sysroot" ]; then mv "$sysroot" "$sysroot.old.$$"; fi
+    mv "$sysroot.new.$$" "$sysroot"
+    rm -rf "$sysroot.old.$$"
 else
     say "arm64 sysroot: up to date"
 fi

@@ -3,24 +3,27 @@
 # dynamically linked), the real silo-vmm and the sample agent images (tests/agents) run inside
 # the dev host (tools/devhost, an emulated arm64 KVM host); this machine drives silod through the
 # forwarded port with the real @aws-sdk/client-bedrock-agentcore and @modelcontextprotocol/sdk
-# clients (tests/frontend/sdk/devhost.e2e.mjs). Every verdict line says "(dev host, real microVMs)".
+# clients (tests/frontend/sdk/devhost.e2e.mjs). Every verdict line says "(dev host, real
+# microVMs, real image builder)".
 #
 # Inside the dev host, tests/frontend/devhost/silod-inside.sh first measures the direct-vsock
 # cold figure (exec silo-vmm -> first byte of an answer over its vsock socket), then starts silod
-# with tests/frontend/devhost/image-builder.sh (a TEST builder: links the prebuilt sample images)
-# and a side channel (tests/frontend/devhost/control.sh) on a second forwarded port, used to
+# with the REAL image builder (silod-build-image: the sample agents' OCI archives, made here by
+# `make devhost-oci-images`, are built into images and boot-checked inside the dev host) and a
+# side channel (tests/frontend/devhost/control.sh) on a second forwarded port, used to
 # SIGKILL a silo-vmm, count them, and SIGTERM silod at the end.
-# Build: arm64 programs, guest kernel, sample images in $BUILD (default build/). ~5 minutes.
+# Build: arm64 programs, guest kernel, sample images and OCI archives in $BUILD (default build/).
+# ~6 minutes.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 BUILD=${BUILD:-build}
 export BUILD
 sdk=tests/frontend/sdk
-label="silod (dev host, real microVMs)"
+label="silod (dev host, real microVMs, real image builder)"
 say_fail() { echo "not ok - $label: $*"; }
 
-if ! make -s -j2 BUILD="$BUILD" programs "$BUILD/guest/Image" devhost-agent-images >&2; then
-    say_fail "build of the arm64 programs, guest kernel and sample images"
+if ! make -s -j2 BUILD="$BUILD" programs "$BUILD/guest/Image" devhost-agent-images devhost-oci-images >&2; then
+    say_fail "build of the arm64 programs, guest kernel, sample images and OCI archives"
     exit 1
 fi
 . tests/host/sdk_clients.lib
@@ -75,6 +78,10 @@ SILO_TEST_PREFIX="$label" AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED=true 
     "$sdk/devhost.e2e.mjs"
 node_status=$?
 [ -s "$dir/bench.txt" ] && sed 's/^/# bench: /' "$dir/bench.txt"
+# what the real image builder logged inside the dev host: one line per version it made READY
+grep -a "silod: build .*silod-build-image: .* ready: " "$dir/console.log" | tr -d '\r' |
+    sed 's/^.*silod-build-image: /# bench: image build + boot check in the dev host: /'
+
 
 # SIGTERM: silod stops every microVM it runs (each wipes its memory) and exits
 answer=$(node -e '

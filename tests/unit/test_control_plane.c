@@ -445,6 +445,187 @@ static void test_validation(void)
     teardown(&f);
 }
 
+/* customJWTAuthorizer.customClaims: shapes, enums, the union, the operator/type/value
+ * combinations, patterns, lengths and the reserved name. */
+#define CC_BODY(rules) \
+    RUNTIME_BODY("cc", "i", ",\"authorizerConfiguration\":{\"customJWTAuthorizer\":{\"discoveryUrl\":" \
+                 "\"https://idp.test/.well-known/openid-configuration\",\"customClaims\":" rules "}}")
+#define CC_RULE(name, type, op, value)                                                      \
+    "{\"inboundTokenClaimName\":" name ",\"inboundTokenClaimValueType\":" type ","           \
+    "\"authorizingClaimMatchValue\":{\"claimMatchOperator\":" op ",\"claimMatchValue\":" value "}}"
+#define CC_EQ(value) CC_RULE("\"dept\"", "\"STRING\"", "\"EQUALS\"", value)
+#define CC_BODY_OPEN_LIST                                                                         \
+    "{\"agentRuntimeName\":\"cc\",\"agentRuntimeArtifact\":{\"containerConfiguration\":{\"containerUri\":\"i\"}}," \
+    "\"roleArn\":\"arn:aws:iam::123456789012:role/r\",\"networkConfiguration\":{\"networkMode\":\"PUBLIC\"},"  \
+    "\"authorizerConfiguration\":{\"customJWTAuthorizer\":{\"discoveryUrl\":\"https://idp.test/.well-known/"  \
+    "openid-configuration\",\"customClaims\":[{\"inboundTokenClaimName\":\"r\",\"inboundTokenClaimValueType\":" \
+    "\"STRING_ARRAY\",\"authorizingClaimMatchValue\":{\"claimMatchOperator\":\"CONTAINS_ANY\","             \
+    "\"claimMatchValue\":{\"matchValueStringList\":["
+#define CC_BODY_CLOSE_LIST "]}}}]}}}"
+#define CC_BODY_OPEN_RULES                                                                        \
+    "{\"agentRuntimeName\":\"cc\",\"agentRuntimeArtifact\":{\"containerConfiguration\":{\"containerUri\":\"i\"}}," \
+    "\"roleArn\":\"arn:aws:iam::123456789012:role/r\",\"networkConfiguration\":{\"networkMode\":\"PUBLIC\"},"  \
+    "\"authorizerConfiguration\":{\"customJWTAuthorizer\":{\"discoveryUrl\":\"https://idp.test/.well-known/"  \
+    "openid-configuration\",\"customClaims\":["
+#define CC_BODY_CLOSE_RULES "]}}}"
+#define CC_ONE(v) "{\"matchValueString\":" v "}"
+#define CC_LIST(v) "{\"matchValueStringList\":" v "}"
+
+/* PUT /runtimes/ with body, its agentRuntimeName "cc" made unique (names may not repeat). */
+static json_object *put_unique(struct fixture *f, const char *body, unsigned *st, const char **err)
+{
+    static int serial;
+    const char *at = strstr(body, "\"cc\"");
+    CHECK(at != NULL);
+    if (!at)
+        return NULL;
+    size_t n = strlen(body) + 32;
+    char *b = malloc(n);
+    snprintf(b, n, "%.*s\"cc%d\"%s", (int)(at - body), body, ++serial, at + 4);
+    json_object *o = call(f, "PUT", "/runtimes/", NULL, b, st, err);
+    free(b);
+    return o;
+}
+
+static void test_custom_claims_validation(void)
+{
+    struct fixture f;
+    setup(&f, ":memory:");
+    static const char *bad[] = {
+        /* the list */
+        CC_BODY("[]"), CC_BODY("{}"), CC_BODY("\"dept\""), CC_BODY("[5]"), CC_BODY("[[]]"),
+        /* inboundTokenClaimName: required, 1..255 of [A-Za-z0-9_.:/-], not reserved */
+        CC_BODY("[{\"inboundTokenClaimValueType\":\"STRING\",\"authorizingClaimMatchValue\":{\"claimMatchOperator\":\"EQUALS\",\"claimMatchValue\":{\"matchValueString\":\"a\"}}}]"),
+        CC_BODY("[" CC_RULE("\"\"", "\"STRING\"", "\"EQUALS\"", CC_ONE("\"a\"")) "]"),
+        CC_BODY("[" CC_RULE("5", "\"STRING\"", "\"EQUALS\"", CC_ONE("\"a\"")) "]"),
+        CC_BODY("[" CC_RULE("\"has space\"", "\"STRING\"", "\"EQUALS\"", CC_ONE("\"a\"")) "]"),
+        CC_BODY("[" CC_RULE("\"a$b\"", "\"STRING\"", "\"EQUALS\"", CC_ONE("\"a\"")) "]"),
+        CC_BODY("[" CC_RULE("\"a\\u0000b\"", "\"STRING\"", "\"EQUALS\"", CC_ONE("\"a\"")) "]"),
+        CC_BODY("[" CC_RULE("\"client_id\"", "\"STRING\"", "\"EQUALS\"", CC_ONE("\"a\"")) "]"),
+        /* inboundTokenClaimValueType */
+        CC_BODY("[{\"inboundTokenClaimName\":\"d\",\"authorizingClaimMatchValue\":{\"claimMatchOperator\":\"EQUALS\",\"claimMatchValue\":{\"matchValueString\":\"a\"}}}]"),
+        CC_BODY("[" CC_RULE("\"d\"", "\"NUMBER\"", "\"EQUALS\"", CC_ONE("\"a\"")) "]"),
+        CC_BODY("[" CC_RULE("\"d\"", "\"string\"", "\"EQUALS\"", CC_ONE("\"a\"")) "]"),
+        CC_BODY("[" CC_RULE("\"d\"", "[\"STRING\"]", "\"EQUALS\"", CC_ONE("\"a\"")) "]"),
+        /* authorizingClaimMatchValue and its operator */
+        CC_BODY("[{\"inboundTokenClaimName\":\"d\",\"inboundTokenClaimValueType\":\"STRING\"}]"),
+        CC_BODY("[{\"inboundTokenClaimName\":\"d\",\"inboundTokenClaimValueType\":\"STRING\",\"authorizingClaimMatchValue\":\"EQUALS\"}]"),
+        CC_BODY("[{\"inboundTokenClaimName\":\"d\",\"inboundTokenClaimValueType\":\"STRING\",\"authorizingClaimMatchValue\":{\"claimMatchValue\":{\"matchValueString\":\"a\"}}}]"),
+        CC_BODY("[" CC_RULE("\"d\"", "\"STRING\"", "\"EQUAL\"", CC_ONE("\"a\"")) "]"),
+        CC_BODY("[" CC_RULE("\"d\"", "\"STRING\"", "\"equals\"", CC_ONE("\"a\"")) "]"),
+        CC_BODY("[" CC_RULE("\"d\"", "\"STRING\"", "1", CC_ONE("\"a\"")) "]"),
+        /* claimMatchValue: a union with exactly one member */
+        CC_BODY("[{\"inboundTokenClaimName\":\"d\",\"inboundTokenClaimValueType\":\"STRING\",\"authorizingClaimMatchValue\":{\"claimMatchOperator\":\"EQUALS\"}}]"),
+        CC_BODY("[" CC_EQ("{}") "]"),
+        CC_BODY("[" CC_EQ("\"a\"") "]"),
+        CC_BODY("[" CC_EQ("{\"matchValueString\":\"a\",\"matchValueStringList\":[\"a\"]}") "]"),
+        CC_BODY("[" CC_EQ("{\"matchValueString\":\"a\",\"matchValueNumber\":1}") "]"),
+        CC_BODY("[" CC_EQ("{\"matchValueNumber\":1}") "]"),
+        /* matchValueString / matchValueStringList: 1..255 of [A-Za-z0-9_.-] */
+        CC_BODY("[" CC_EQ(CC_ONE("\"\"")) "]"),
+        CC_BODY("[" CC_EQ(CC_ONE("\"two words\"")) "]"),
+        CC_BODY("[" CC_EQ(CC_ONE("\"a/b\"")) "]"),
+        CC_BODY("[" CC_EQ(CC_ONE("\"a:b\"")) "]"),
+        CC_BODY("[" CC_EQ(CC_ONE("5")) "]"),
+        CC_BODY("[" CC_EQ(CC_ONE("null")) "]"),
+        CC_BODY("[" CC_RULE("\"r\"", "\"STRING_ARRAY\"", "\"CONTAINS_ANY\"", CC_LIST("[]")) "]"),
+        CC_BODY("[" CC_RULE("\"r\"", "\"STRING_ARRAY\"", "\"CONTAINS_ANY\"", CC_LIST("[\"a\",\"\"]")) "]"),
+        CC_BODY("[" CC_RULE("\"r\"", "\"STRING_ARRAY\"", "\"CONTAINS_ANY\"", CC_LIST("[\"a\",\"b c\"]")) "]"),
+        CC_BODY("[" CC_RULE("\"r\"", "\"STRING_ARRAY\"", "\"CONTAINS_ANY\"", CC_LIST("[\"a\",1]")) "]"),
+        CC_BODY("[" CC_RULE("\"r\"", "\"STRING_ARRAY\"", "\"CONTAINS_ANY\"", CC_LIST("\"a\"")) "]"),
+        CC_BODY("[" CC_RULE("\"r\"", "\"STRING_ARRAY\"", "\"CONTAINS_ANY\"", CC_LIST("[[\"a\"]]")) "]"),
+        /* the combinations that make no sense */
+        CC_BODY("[" CC_RULE("\"d\"", "\"STRING_ARRAY\"", "\"EQUALS\"", CC_ONE("\"a\"")) "]"),
+        CC_BODY("[" CC_RULE("\"d\"", "\"STRING\"", "\"EQUALS\"", CC_LIST("[\"a\"]")) "]"),
+        CC_BODY("[" CC_RULE("\"d\"", "\"STRING\"", "\"CONTAINS\"", CC_ONE("\"a\"")) "]"),
+        CC_BODY("[" CC_RULE("\"d\"", "\"STRING_ARRAY\"", "\"CONTAINS\"", CC_LIST("[\"a\"]")) "]"),
+        CC_BODY("[" CC_RULE("\"d\"", "\"STRING\"", "\"CONTAINS_ANY\"", CC_LIST("[\"a\"]")) "]"),
+        CC_BODY("[" CC_RULE("\"d\"", "\"STRING_ARRAY\"", "\"CONTAINS_ANY\"", CC_ONE("\"a\"")) "]"),
+        /* one good rule does not carry a bad one */
+        CC_BODY("[" CC_EQ(CC_ONE("\"a\"")) "," CC_RULE("\"d\"", "\"STRING\"", "\"CONTAINS\"", CC_ONE("\"a\"")) "]"),
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        unsigned st;
+        const char *err;
+        json_object *o = put_unique(&f, bad[i], &st, &err);
+        if (st != 400)
+            printf("#   accepted: %s\n", bad[i]);
+        CHECK_EQ(st, 400);
+        CHECK(err && strcmp(err, "ValidationException") == 0);
+        const char *m = str(o, "message");
+        CHECK(m && (strstr(m, "customClaims") || strstr(m, "claimMatch")));
+        json_object_put(o);
+    }
+    /* lengths at the edges: a 256-character name or value, 256 list items, 256 rules */
+    char *long_name = malloc(260), *body = malloc(200000);
+    memset(long_name, 'n', 256);
+    long_name[256] = '\0';
+    const char *const fmt_name = CC_BODY("[" CC_RULE("\"%s\"", "\"STRING\"", "\"EQUALS\"", CC_ONE("\"a\"")) "]");
+    const char *const fmt_value = CC_BODY("[" CC_EQ(CC_ONE("\"%s\"")) "]");
+    for (int pass = 0; pass < 2; pass++) {
+        for (int k = 0; k < 2; k++) {
+            snprintf(body, 200000, k ? fmt_value : fmt_name, long_name + pass);   /* 256, then 255 */
+            unsigned st;
+            json_object *o = put_unique(&f, body, &st, NULL);
+            CHECK_EQ(st, pass ? 202u : 400u);
+            json_object_put(o);
+        }
+    }
+    for (int n = 255; n <= 256; n++) {
+        struct { const char *open, *item, *close; } shape[2] = {
+            { CC_BODY_OPEN_LIST, "\"v\"", CC_BODY_CLOSE_LIST },
+            { CC_BODY_OPEN_RULES, CC_EQ(CC_ONE("\"a\"")), CC_BODY_CLOSE_RULES },
+        };
+        for (int k = 0; k < 2; k++) {
+            size_t used = (size_t)snprintf(body, 200000, "%s", shape[k].open);
+            for (int i = 0; i < n; i++)
+                used += (size_t)snprintf(body + used, 200000 - used, "%s%s", i ? "," : "", shape[k].item);
+            snprintf(body + used, 200000 - used, "%s", shape[k].close);
+            unsigned st;
+            json_object *o = put_unique(&f, body, &st, NULL);
+            if (st != (n == 255 ? 202u : 400u))
+                printf("#   %d items, shape %d: %s\n", n, k, str(o, "message"));
+            CHECK_EQ(st, n == 255 ? 202u : 400u);
+            json_object_put(o);
+        }
+    }
+    free(long_name);
+    free(body);
+    /* the three meaningful forms, names with : / . - _, several rules; stored as given */
+    static const char *good[] = {
+        CC_BODY("[" CC_EQ(CC_ONE("\"engineering\"")) "]"),
+        CC_BODY("[" CC_RULE("\"cognito:groups\"", "\"STRING_ARRAY\"", "\"CONTAINS\"", CC_ONE("\"admins\"")) "]"),
+        CC_BODY("[" CC_RULE("\"https://example.com/roles\"", "\"STRING_ARRAY\"", "\"CONTAINS_ANY\"", CC_LIST("[\"reader\",\"writer-2\",\"a.b_c\"]")) "]"),
+        CC_BODY("[" CC_EQ(CC_ONE("\"engineering\"")) "," CC_RULE("\"roles\"", "\"STRING_ARRAY\"", "\"CONTAINS_ANY\"", CC_LIST("[\"reader\"]")) "]"),
+    };
+    char first_id[160] = "";
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        unsigned st;
+        json_object *o = put_unique(&f, good[i], &st, NULL);
+        if (st != 202)
+            printf("#   refused: %s: %s\n", good[i], str(o, "message"));
+        CHECK_EQ(st, 202);
+        if (i == 0 && str(o, "agentRuntimeId"))
+            snprintf(first_id, sizeof first_id, "%s", str(o, "agentRuntimeId"));
+        json_object_put(o);
+    }
+    char path[300];
+    snprintf(path, sizeof path, "/runtimes/%s/", first_id);
+    unsigned st;
+    json_object *o = call(&f, "GET", path, NULL, NULL, &st, NULL), *ac, *jwt, *cc = NULL, *rule, *m, *v;
+    CHECK_EQ(st, 200);
+    CHECK(json_object_object_get_ex(o, "authorizerConfiguration", &ac) &&
+          json_object_object_get_ex(ac, "customJWTAuthorizer", &jwt) &&
+          json_object_object_get_ex(jwt, "customClaims", &cc) && json_object_array_length(cc) == 1);
+    rule = cc ? json_object_array_get_idx(cc, 0) : NULL;
+    CHECK(rule && str_is(rule, "inboundTokenClaimName", "dept") &&
+          json_object_object_get_ex(rule, "authorizingClaimMatchValue", &m) &&
+          str_is(m, "claimMatchOperator", "EQUALS") && json_object_object_get_ex(m, "claimMatchValue", &v) &&
+          str_is(v, "matchValueString", "engineering"));
+    json_object_put(o);
+    teardown(&f);
+}
+
 static void test_paging(void)
 {
     struct fixture f;
@@ -506,11 +687,19 @@ static void test_state_survives_reopen(void)
     char id[160];
     create_runtime(&f, RUNTIME_BODY("durable", "img:1", ""), id);
     control_plane_version_built(f.cp, id, 1, true, NULL);
-    CHECK_EQ(store_schema_version(&f.store), 1);
+    char pending[160];
+    create_runtime(&f, RUNTIME_BODY("pending", "img:1", ""), pending);   /* its build never ends */
+    CHECK_EQ(store_schema_version(&f.store), 2);
     teardown(&f);
 
-    setup(&f, path);     /* a restarted silod */
-    CHECK_EQ(store_schema_version(&f.store), 1);
+    setup(&f, path);     /* a restarted silod: the interrupted build is handed out again, once */
+    CHECK_EQ(store_schema_version(&f.store), 2);
+    CHECK_EQ(control_plane_resume_builds(f.cp), 1);
+    CHECK_EQ(f.builder.submitted, 1);
+    CHECK_EQ(strcmp(f.builder.runtime_id[0], pending), 0);
+    CHECK_EQ(f.builder.version[0], 1);
+    control_plane_version_built(f.cp, pending, 1, true, NULL);
+    CHECK_EQ(control_plane_resume_builds(f.cp), 0);
     struct resolved_runtime rr;
     char msg[128];
     CHECK(control_plane_resolve(f.cp, id, NULL, &rr, msg, sizeof msg) == NULL);
@@ -558,6 +747,7 @@ int main(void)
         { "a failed first build is CREATE_FAILED and not served", test_first_build_failure },
         { "clientToken idempotency and conflicts", test_idempotency },
         { "validation per the reference", test_validation },
+        { "customClaims validation: shapes, enums, union, combinations, patterns, lengths", test_custom_claims_validation },
         { "maxResults/nextToken paging", test_paging },
         { "state survives reopening the database (WAL, foreign keys)", test_state_survives_reopen },
         { "ARN/id parsing and route ownership", test_arn_parsing },

@@ -17,6 +17,12 @@
  *     --init F --agentd F   the arm64 silo-init and agentd to install (default: next to this
  *                       program, ../../arm64/bin/silo-{init,agentd})
  *     --free-mib N      free space in the filesystem for the agent's writes (default 64)
+ *     --env NAME=VALUE  set NAME in the image config's Env (replacing an entry of the same
+ *                       name, else appended); repeatable, applied in order after --config
+ *     --env-json FILE   the same for every member of FILE, a JSON object of strings
+ *                       ({"NAME": "value", ...}); silod's builder (silod-build-image) passes
+ *                       a version's environmentVariables this way, so they are baked into the
+ *                       version's immutable image and reach the agent through agentd
  * The cache key hashes the builder version, every input (file contents, directory trees,
  * resolved package versions, the config, init, agentd) and the options: the same input is
  * built once, and the second call only links the cached file. Prints one line at the end:
@@ -38,6 +44,8 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <json-c/json.h>
 
 #include "guest/agentd/agent_config.h"
 #include "tools/image/digest.h"
@@ -510,12 +518,91 @@ static void make_ext4(const char *root, const char *out, unsigned long free_mib,
         DIE("mkfs.ext4 -d %s failed (is e2fsprogs >= 1.43 installed? run: make deps): %s", root, output);
 }
 
+/* --- environment overrides ---------------------------------------------------------------- */
+
+static char *env_overrides[AGENT_CONFIG_MAX_ENV];   /* "NAME=value", in the order given */
+static size_t env_override_count;
+
+static void add_env(const char *name, size_t name_len, const char *value, size_t value_len)
+{
+    bool ok = name_len > 0 && !(name[0] >= '0' && name[0] <= '9');
+    for (size_t k = 0; k < name_len && ok; k++)
+        ok = (name[k] >= 'A' && name[k] <= 'Z') || (name[k] >= 'a' && name[k] <= 'z') ||
+             (name[k] >= '0' && name[k] <= '9') || name[k] == '_';
+    if (!ok)
+        DIE("environment variable name \"%.*s\" is not [A-Za-z_][A-Za-z0-9_]*", (int)(name_len > 60 ? 60 : name_len), name);
+    if (memchr(value, '\0', value_len) != NULL)
+        DIE("environment variable %.*s contains a NUL byte", (int)name_len, name);
+    if (env_override_count == AGENT_CONFIG_MAX_ENV)
+        DIE("more than %u environment variables", AGENT_CONFIG_MAX_ENV);
+    char *kv = malloc(name_len + 1 + value_len + 1);
+    if (kv == NULL)
+        DIE("out of memory");
+    memcpy(kv, name, name_len);
+    kv[name_len] = '=';
+    memcpy(kv + name_len + 1, value, value_len);
+    kv[name_len + 1 + value_len] = '\0';
+    env_overrides[env_override_count++] = kv;
+}
+
+static void add_env_json(const char *file)
+{
+    json_object *doc = json_object_from_file(file);
+    if (doc == NULL || !json_object_is_type(doc, json_type_object))
+        DIE("--env-json %s: not a readable JSON object (%s)", file, json_util_get_last_err());
+    json_object_object_foreach(doc, k, v) {
+        if (!json_object_is_type(v, json_type_string))
+            DIE("--env-json %s: the value of %.60s is not a string", file, k);
+        add_env(k, strlen(k), json_object_get_string(v), (size_t)json_object_get_string_len(v));
+    }
+    json_object_put(doc);
+}
+
+/* Returns config (freed) with the overrides set in config.Env. */
+static char *apply_env_overrides(char *config)
+{
+    if (env_override_count == 0)
+        return config;
+    json_object *doc = json_tokener_parse(config), *inner = NULL, *env = NULL;
+    if (doc == NULL || !json_object_is_type(doc, json_type_object))
+        DIE("the image config is not a JSON object");
+    if (!json_object_object_get_ex(doc, "config", &inner) || !json_object_is_type(inner, json_type_object)) {
+        inner = json_object_new_object();
+        json_object_object_add(doc, "config", inner);
+    }
+    if (!json_object_object_get_ex(inner, "Env", &env) || !json_object_is_type(env, json_type_array)) {
+        env = json_object_new_array();
+        json_object_object_add(inner, "Env", env);
+    }
+    for (size_t k = 0; k < env_override_count; k++) {
+        const char *kv = env_overrides[k];
+        size_t name_len = (size_t)(strchr(kv, '=') - kv) + 1;      /* with the '=' */
+        bool replaced = false;
+        for (size_t e = 0; e < json_object_array_length(env) && !replaced; e++) {
+            json_object *item = json_object_array_get_idx(env, e);
+            if (json_object_is_type(item, json_type_string) && strncmp(json_object_get_string(item), kv, name_len) == 0) {
+                json_object_array_put_idx(env, e, json_object_new_string(kv));
+                replaced = true;
+            }
+        }
+        if (!replaced)
+            json_object_array_add(env, json_object_new_string(kv));
+    }
+    char *out = strdup(json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+    json_object_put(doc);
+    free(config);
+    if (out == NULL)
+        DIE("out of memory");
+    return out;
+}
+
 /* --- main --------------------------------------------------------------------------------- */
 
 static void usage_exit(void)
 {
     fprintf(stderr, "usage: silo image build [--packages P,Q] [--no-deps] [--config FILE] [--cache DIR]\n"
-                    "                        [--init F] [--agentd F] [--free-mib N] [SOURCE...] [-o OUT.ext4]\n");
+                    "                        [--init F] [--agentd F] [--free-mib N] [--env NAME=VALUE]...\n"
+                    "                        [--env-json FILE] [SOURCE...] [-o OUT.ext4]\n");
     exit(2);
 }
 
@@ -559,6 +646,8 @@ int main(int argc, char **argv)
         else if (strcmp(argv[i], "--init") == 0 && v) pathf(init, sizeof init, "%s", argv[++i]);
         else if (strcmp(argv[i], "--agentd") == 0 && v) pathf(agentd, sizeof agentd, "%s", argv[++i]);
         else if (strcmp(argv[i], "--free-mib") == 0 && v) free_mib = strtoul(argv[++i], NULL, 10);
+        else if (strcmp(argv[i], "--env") == 0 && v && strchr(v, '=')) add_env(v, (size_t)(strchr(v, '=') - v), strchr(v, '=') + 1, strlen(strchr(v, '=') + 1)), i++;
+        else if (strcmp(argv[i], "--env-json") == 0 && v) add_env_json(argv[++i]);
         else if (argv[i][0] == '-') usage_exit();
         else if (nsrc == MAX_SOURCES) DIE("more than %d sources", MAX_SOURCES);
         else {
@@ -618,6 +707,10 @@ int main(int argc, char **argv)
         if (digest_add_file(d, config_file) < 0)
             DIE("%s: %s", config_file, strerror(errno));
     }
+    for (size_t k = 0; k < env_override_count; k++) {
+        digest_add_str(d, "env");
+        digest_add_str(d, env_overrides[k]);
+    }
     char key[DIGEST_HEX];
     digest_finish(d, key);
     char cached[PATH_MAX];
@@ -675,6 +768,7 @@ int main(int argc, char **argv)
         if (config == NULL)
             DIE("no image config: the sources carry none; pass --config FILE (an OCI image config with "
                 "\"architecture\": \"arm64\" and config.Entrypoint/Cmd)");
+        config = apply_env_overrides(config);
         if (oci_check_platform(config, strlen(config), err, sizeof err) < 0)
             DIE("%s", err);
         struct agent_config cfg;

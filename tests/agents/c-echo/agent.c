@@ -6,7 +6,8 @@
  *                       a slow invocation runs, T moves only when the status changes
  *   POST /invocations   body {"prompt": "...", "action": "echo"|"stream"|"slow"|"crash", ...}
  *     echo (default)    {"echo": <the request JSON>, "bytes": N, "session": "<session id>",
- *                        "boot_id": "<this VM's /proc/sys/kernel/random/boot_id>"}
+ *                        "boot_id": "<this VM's /proc/sys/kernel/random/boot_id>",
+ *                        "echo_tag": <the environment variable ECHO_TAG, null when unset>}
  *                       a body that is not JSON is counted and answered
  *                       {"bytes": N, "fnv1a32": "<FNV-1a 32-bit of the body, 8 hex digits>"}
  *     blob              application/octet-stream, "bytes" bytes (default 1 MiB, up to 200 MiB):
@@ -16,7 +17,8 @@
  *     slow              answers {"slept_ms": ms} after "ms" milliseconds (default 2000)
  *     crash             abort()s: the process dies of SIGABRT before answering
  *   anything else       404 / 405 / 400 JSON errors
- * Built static for arm64; links json-c.
+ * `agent --exit-at-start N` exits with status N at once (a broken image for the image builder's
+ * boot check). Built static for arm64; links json-c.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -286,6 +288,8 @@ static int handle_invocation(int fd, const struct request *req, const char *body
         json_object_object_add(out, "bytes", json_object_new_int64((int64_t)req->content_length));
         json_object_object_add(out, "session", json_object_new_string(req->session));
         json_object_object_add(out, "boot_id", json_object_new_string(boot_id));
+        const char *tag = getenv("ECHO_TAG");
+        json_object_object_add(out, "echo_tag", tag ? json_object_new_string(tag) : NULL);
         rc = respond(fd, 200, "OK", "application/json", json_object_to_json_string_ext(out, JSON_C_TO_STRING_PLAIN),
                      req->keep_alive);
         json_object_put(out);
@@ -374,8 +378,12 @@ static void *connection(void *arg)
     return NULL;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    if (argc == 3 && strcmp(argv[1], "--exit-at-start") == 0) {
+        fprintf(stderr, "c-echo: exiting at start with status %s, as asked\n", argv[2]);
+        return atoi(argv[2]);
+    }
     const char *port_env = getenv("PORT");
     int port = port_env ? atoi(port_env) : 8080;
     signal(SIGPIPE, SIG_IGN);

@@ -4,6 +4,7 @@
 #   kill-newest-vmm   SIGKILL the most recently started silo-vmm (highest pid) (the test has just started the
 #                     session it means); answers "killed PID" or "none"
 #   count-vmms        "vmms N"
+#   count-vmms-of ID  "vmms N": those booting runtime ID's images (ROOTFS/ID-vN.ext4)
 #   stop-silod        SIGTERM silod, wait up to 20 s; answers "stopped vmms_before=N vmms_left=M" or "running"
 # (busybox here has no pgrep) pids of silod's VMMs (started as /silo/bin/silo-vmm), ascending
 vmm_pids() {
@@ -12,13 +13,19 @@ vmm_pids() {
         case "$(tr '\0' ' ' <"$f" 2>/dev/null)" in "/silo/bin/silo-vmm "*) echo "$p" ;; esac
     done | sort -n
 }
-read -r verb
+read -r verb arg
 case "$verb" in
     kill-newest-vmm)
         pid=$(vmm_pids | tail -1)
         if [ -n "$pid" ] && kill -KILL "$pid"; then echo "killed $pid"; else echo none; fi ;;
     count-vmms)
         echo "vmms $(vmm_pids | wc -l)" ;;
+    count-vmms-of)
+        n=0
+        for p in $(vmm_pids); do
+            case "$(tr '\0' ' ' </proc/$p/cmdline 2>/dev/null)" in *"/$arg-v"[0-9]*) n=$((n + 1)) ;; esac
+        done
+        echo "vmms $n" ;;
     stop-silod)
         pid=$(cat /tmp/silod/silod.pid)
         before=$(vmm_pids | wc -l)

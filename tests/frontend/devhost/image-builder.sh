@@ -1,7 +1,8 @@
 #!/bin/sh
-# tests/frontend/devhost/image-builder.sh — a TEST image builder for silod inside the dev host
-# (tests/host/silod_devhost.sh), used as silod's `image_builder`:
-#   image-builder.sh RUNTIME_ID VERSION CONTAINER_URI OUTPUT_IMAGE
+# tests/frontend/devhost/image-builder.sh — a TEST image builder for silod inside the dev host,
+# used as silod's `image_builder` by tools/bench/silod.sh (tests/host/silod_devhost.sh uses the
+# REAL builder, silod-build-image):
+#   image-builder.sh RUNTIME_ID VERSION CONTAINER_URI OUTPUT_IMAGE [VERSION_CONFIG]
 # It builds nothing: the container URI's last path component (without tag or digest) names one
 # of the sample images `make devhost-agent-images` already built with `silo image build` and
 # put in /silo/extra/images (c-echo, node-sdk, mcp-server); that image is linked to

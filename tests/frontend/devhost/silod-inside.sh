@@ -2,8 +2,9 @@
 # tests/frontend/devhost/silod-inside.sh AKID SECRET ROUNDS — runs INSIDE the dev host for
 # tests/host/silod_devhost.sh (busybox sh, in /silo): first the direct-vsock cold figure (exec
 # silo-vmm with the c-echo image -> first byte of an invocation answer over its vsock socket,
-# ROUNDS times), then silod on 0.0.0.0:8080 (forwarded to this machine) with the real silo-vmm,
-# and the side channel (control.sh) on port 9999. Everything it prints goes to the console,
+# ROUNDS times), then silod on 0.0.0.0:8080 (forwarded to this machine) with the real silo-vmm
+# and the real image builder (silod-build-image; local image store /silo/extra/oci-store,
+# absolute paths accepted under /silo/extra/oci), and the side channel (control.sh) on port 9999. Everything it prints goes to the console,
 # which the host script reads ("silod-inside: ..." lines and silod's own log).
 set -u
 akid=$1 secret=$2 rounds=${3:-3}
@@ -39,7 +40,8 @@ cat >$d/silod.json <<JSON
   "region": "us-east-1", "account_id": "123456789012",
   "database": "$d/silod.db",
   "credentials": [ { "access_key_id": "$akid", "secret_access_key": "$secret", "principal": "devhost-test" } ],
-  "image_builder": "/silo/tests/frontend/devhost/image-builder.sh",
+  "image_builder": "/silo/bin/silod-build-image",
+  "image_store": "/silo/extra/oci-store", "image_paths": ["/silo/extra/oci"],
   "max_sessions": 12, "max_guest_mib": 2560,
   "vmm": { "path": "/silo/bin/silo-vmm", "kernel": "/silo/guest/Image",
            "rootfs_dir": "$d/images", "socket_dir": "$d/sock",

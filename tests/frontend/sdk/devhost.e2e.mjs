@@ -5,6 +5,11 @@
 // Run by tests/host/silod_devhost.sh only (it is not a *.test.mjs, so frontend_sdk.sh, which
 // drives silod against the fake VMM, does not pick it up).
 //
+// The image builder is the REAL one (silod-build-image): every runtime here comes from an OCI
+// archive (tools/image/oci-archive.sh, `make devhost-oci-images`) in the dev host's local image
+// store (/silo/extra/oci-store) or under /silo/extra/oci, built and boot-checked inside the dev
+// host before it is READY (the Node MCP server too, whose boot check waits for GET /mcp).
+//
 // "Which microVM answered" is the c-echo agent's boot_id (/proc/sys/kernel/random/boot_id of the
 // guest kernel it runs on): a fresh microVM has a fresh one. The side channel (SILO_SIDE_PORT,
 // tests/frontend/devhost/control.sh) can SIGKILL the newest silo-vmm inside the dev host.
@@ -12,18 +17,26 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { appendFileSync } from 'node:fs';
+import { appendFileSync, readFileSync } from 'node:fs';
 import { connect as netConnect } from 'node:net';
 import {
   InvokeAgentRuntimeCommand, StopRuntimeSessionCommand, ResourceNotFoundException, RuntimeClientError,
 } from '@aws-sdk/client-bedrock-agentcore';
+import {
+  CreateAgentRuntimeCommand, GetAgentRuntimeCommand, UpdateAgentRuntimeCommand, DeleteAgentRuntimeCommand,
+  CreateAgentRuntimeEndpointCommand, GetAgentRuntimeEndpointCommand,
+} from '@aws-sdk/client-bedrock-agentcore-control';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { data, readyRuntime, sessionId, invokeUrl, signedFetch, sleep, testDir } from './lib.mjs';
+import {
+  data, control, baseRuntime, uniqueName, sessionId, invokeUrl, signedFetch, sleep, testDir,
+} from './lib.mjs';
 
 const IDLE_TIMEOUT_S = 60;                    // the minimum AgentCore (and silod) accepts
 const BIG = Number(process.env.SILO_BIG_BYTES ?? 100 * 1024 * 1024);
-const uri = (name) => `silo.local/agents/${name}:latest`;   // tests/frontend/devhost/image-builder.sh
+// a name in the dev host's local image store (an OCI archive, built by the real builder)
+const uri = (name) => `silo.local/agents/${name}:latest`;
+const BUILD_TIMEOUT_MS = 240000;                        // build + boot check under TCG, with margin
 const bench = (line) => appendFileSync(`${testDir}/bench.txt`, `${line}\n`);
 
 /** One verb to the dev host's side channel; retried while nc restarts its listener. */
@@ -60,9 +73,9 @@ const invokeOn = (rt, body, extra = {}) => data.send(new InvokeAgentRuntimeComma
 }));
 
 /** An echo invocation: the parsed answer, plus ms to the answer's first byte. */
-async function echo(rt, sid, prompt = 'hello') {
+async function echo(rt, sid, prompt = 'hello', extra = {}) {
   const t0 = performance.now();
-  const r = await invokeOn(rt, JSON.stringify({ prompt }), { runtimeSessionId: sid, contentType: 'application/json' });
+  const r = await invokeOn(rt, JSON.stringify({ prompt }), { runtimeSessionId: sid, contentType: 'application/json', ...extra });
   assert.equal(r.statusCode, 200);
   let text = '', firstByteMs;
   for await (const piece of r.response) {
@@ -71,6 +84,43 @@ async function echo(rt, sid, prompt = 'hello') {
   }
   const out = JSON.parse(text);
   return { ...out, firstByteMs, totalMs: performance.now() - t0, sessionOut: r.runtimeSessionId };
+}
+
+const settled = (g) => ['READY', 'CREATE_FAILED', 'UPDATE_FAILED'].includes(g.status);
+
+/** Polls GetAgentRuntime (optionally one version) until pred holds. */
+async function waitRuntime(agentRuntimeId, pred, what, agentRuntimeVersion) {
+  const t0 = Date.now();
+  let last;
+  while (Date.now() - t0 < BUILD_TIMEOUT_MS) {
+    last = await control.send(new GetAgentRuntimeCommand({ agentRuntimeId, agentRuntimeVersion }));
+    if (pred(last)) return last;
+    await sleep(250);
+  }
+  throw new Error(`timed out waiting for ${what}; last: ${JSON.stringify({
+    status: last?.status, version: last?.agentRuntimeVersion, failureReason: last?.failureReason })}`);
+}
+
+/** Creates a runtime; waits until the real builder settled it, which must be READY. */
+async function readyRuntime(base, extra = {}) {
+  const t0 = performance.now();
+  const c = await control.send(new CreateAgentRuntimeCommand(baseRuntime(uniqueName(base), extra)));
+  const g = await waitRuntime(c.agentRuntimeId, settled, `runtime ${c.agentRuntimeId} built`);
+  assert.equal(g.status, 'READY', `runtime ${c.agentRuntimeId}: ${g.failureReason}`);
+  bench(`real image builder: ${base} (${extra.agentRuntimeArtifact.containerConfiguration.containerUri}) CreateAgentRuntime -> READY ${((performance.now() - t0) / 1000).toFixed(1)} s (built beside the other set-up runtimes)`);
+  return g;
+}
+
+/** The builder's closing line for a version, as silod logged it (dev host console), or null. */
+function builderReady(id, version) {
+  const log = readFileSync(`${testDir}/console.log`, 'latin1');
+  const m = log.match(new RegExp(`silod: build ${id} v${version}: silod-build-image: ${id} v${version} ready: ` +
+    'build ([0-9.]+) s, boot check ([0-9.]+) s'));
+  return m && { build: Number(m[1]), boot: Number(m[2]) };
+}
+async function builderReadyEventually(id, version) {
+  for (let i = 0; i < 40 && !builderReady(id, version); i++) await sleep(250);   // the console lags a little
+  return builderReady(id, version);
 }
 
 const stop = (rt, sid) => data.send(new StopRuntimeSessionCommand({
@@ -263,6 +313,125 @@ test('MCP: the MCP SDK client lists and calls the sample server\'s tools through
     await client.close().catch(() => {});
     if (transport.sessionId) await stop(mcpRt, transport.sessionId).catch(() => {});
   }
+});
+
+// ------------------------------------------------------------------ the real image builder
+const tag1 = `v1-${randomBytes(4).toString('hex')}`, tag2 = `v2-${randomBytes(4).toString('hex')}`;
+let imgRt;                     // the runtime built from the OCI archive
+let preUpdate;                 // { sid, boot }: a session started on version 1 before the update
+const imgSessions = [];        // its other sessions (ended by DeleteAgentRuntime)
+
+test('real image builder: CreateAgentRuntime from an OCI archive stays CREATING until the image is built and boot-checked, then READY; DEFAULT answers from it with the version\'s environment', { timeout: 300000 }, async () => {
+  const t0 = performance.now();
+  const c = await control.send(new CreateAgentRuntimeCommand(baseRuntime(uniqueName('devhost_oci'), {
+    agentRuntimeArtifact: { containerConfiguration: { containerUri: '/silo/extra/oci/c-echo.tar' } },
+    environmentVariables: { ECHO_TAG: tag1 },
+  })));
+  assert.equal(c.status, 'CREATING');
+  assert.equal(builderReady(c.agentRuntimeId, 1), null, 'no boot check has passed yet');
+  const g = await waitRuntime(c.agentRuntimeId, settled, 'version 1 built');
+  const readyS = (performance.now() - t0) / 1000;
+  assert.equal(g.status, 'READY', g.failureReason);
+  const line = await builderReadyEventually(c.agentRuntimeId, 1);
+  assert.ok(line, 'silod logged the builder\'s "ready" line (image built, VM booted, agent answered /ping)');
+  assert.deepEqual(g.environmentVariables, { ECHO_TAG: tag1 });
+  imgRt = g;
+  const sid = sessionId();
+  const a = await echo(imgRt, sid);
+  assert.equal(a.echo_tag, tag1, 'the agent sees the version\'s environment variable');
+  assert.equal(a.session, sid);
+  assert.match(a.boot_id, uuid);
+  preUpdate = { sid, boot: a.boot_id };
+  bench(`real image builder: CreateAgentRuntime (OCI archive of the C agent) -> READY ${readyS.toFixed(1)} s from x86 (inside the dev host: silo-image build ${line.build} s, boot check ${line.boot} s)`);
+});
+
+test('real image builder: UpdateAgentRuntime with another ECHO_TAG builds v2 while the v1 session keeps answering; then DEFAULT\'s new sessions see v2, an endpoint pinned to v1 sees v1, and the session started before the update stays on v1', { timeout: 300000 }, async () => {
+  assert.ok(imgRt, 'the runtime of the previous test');
+  const id = imgRt.agentRuntimeId;
+  const t0 = performance.now();
+  const u = await control.send(new UpdateAgentRuntimeCommand({
+    agentRuntimeId: id,
+    // the same image, now by name from the local image store
+    agentRuntimeArtifact: { containerConfiguration: { containerUri: uri('c-echo') } },
+    roleArn: imgRt.roleArn, networkConfiguration: { networkMode: 'PUBLIC' },
+    environmentVariables: { ECHO_TAG: tag2 },
+  }));
+  assert.equal(u.agentRuntimeVersion, '2');
+  assert.equal(u.status, 'UPDATING');
+  const during = await echo(imgRt, preUpdate.sid, 'during the update');
+  assert.equal(during.echo_tag, tag1);
+  assert.equal(during.boot_id, preUpdate.boot, 'the v1 session keeps its microVM while v2 builds');
+  const g = await waitRuntime(id, (x) => x.agentRuntimeVersion === '2' && settled(x), 'version 2 built');
+  const readyS = (performance.now() - t0) / 1000;
+  assert.equal(g.status, 'READY', g.failureReason);
+  const line = await builderReadyEventually(id, 2);
+  assert.ok(line, 'v2 passed its boot check');
+  assert.deepEqual(g.environmentVariables, { ECHO_TAG: tag2 });
+  const v1 = await control.send(new GetAgentRuntimeCommand({ agentRuntimeId: id, agentRuntimeVersion: '1' }));
+  assert.deepEqual(v1.environmentVariables, { ECHO_TAG: tag1 }, 'version 1 is unchanged (immutable)');
+
+  await control.send(new CreateAgentRuntimeEndpointCommand({ agentRuntimeId: id, name: 'pinned', agentRuntimeVersion: '1' }));
+  let ep;
+  for (let i = 0; i < 120; i++) {
+    ep = await control.send(new GetAgentRuntimeEndpointCommand({ agentRuntimeId: id, endpointName: 'pinned' }));
+    if (ep.status === 'READY') break;
+    await sleep(250);
+  }
+  assert.equal(ep.status, 'READY');
+  assert.equal(ep.liveVersion, '1');
+
+  const fresh = sessionId(), pinned = sessionId();
+  const a = await echo(imgRt, fresh);
+  assert.equal(a.echo_tag, tag2, 'a new DEFAULT session runs v2');
+  const p = await echo(imgRt, pinned, 'pinned', { qualifier: 'pinned' });
+  assert.equal(p.echo_tag, tag1, 'a new session of the endpoint pinned to v1 runs v1');
+  assert.notEqual(p.boot_id, a.boot_id);
+  const old = await echo(imgRt, preUpdate.sid, 'after the update');
+  assert.equal(old.echo_tag, tag1, 'the session started before the update still runs v1');
+  assert.equal(old.boot_id, preUpdate.boot, 'in the same microVM (zero downtime)');
+  imgSessions.push(fresh, pinned);
+  bench(`real image builder: UpdateAgentRuntime (new ECHO_TAG) -> v2 READY ${readyS.toFixed(1)} s from x86 (inside: build ${line.build} s, boot check ${line.boot} s)`);
+});
+
+test('real image builder: a broken image fails its version with a failureReason: a name missing from the local store -> CREATE_FAILED; an agent that exits at once -> UPDATE_FAILED, and DEFAULT keeps serving v2', { timeout: 300000 }, async () => {
+  assert.ok(imgRt, 'the runtime of the previous tests');
+  const c = await control.send(new CreateAgentRuntimeCommand(baseRuntime(uniqueName('devhost_missing'), {
+    agentRuntimeArtifact: { containerConfiguration: { containerUri: uri('no-such-agent') } },
+  })));
+  const f = await waitRuntime(c.agentRuntimeId, settled, 'the missing image settled');
+  assert.equal(f.status, 'CREATE_FAILED');
+  assert.match(f.failureReason, /^image build failed: no such image 'silo\.local\/agents\/no-such-agent:latest' in the local image store/);
+  await control.send(new DeleteAgentRuntimeCommand({ agentRuntimeId: c.agentRuntimeId }));
+
+  const id = imgRt.agentRuntimeId;
+  const u = await control.send(new UpdateAgentRuntimeCommand({
+    agentRuntimeId: id,
+    agentRuntimeArtifact: { containerConfiguration: { containerUri: uri('c-echo-exits') } },
+    roleArn: imgRt.roleArn, networkConfiguration: { networkMode: 'PUBLIC' },
+    environmentVariables: { ECHO_TAG: 'v3-broken' },
+  }));
+  assert.equal(u.agentRuntimeVersion, '3');
+  const v3 = await waitRuntime(id, settled, 'version 3 settled', '3');
+  assert.equal(v3.status, 'UPDATE_FAILED');
+  assert.equal(v3.failureReason, 'image did not become ready: the agent exited with status 3');
+  assert.equal(builderReady(id, 3), null, 'no "ready" line for v3');
+  const sid = sessionId();
+  const a = await echo(imgRt, sid);
+  assert.equal(a.echo_tag, tag2, 'DEFAULT still serves v2, the last READY version');
+  imgSessions.push(sid);
+});
+
+test('real image builder: DeleteAgentRuntime ends the runtime\'s sessions (their microVMs stop; the session ids are gone)', { timeout: 120000 }, async () => {
+  assert.ok(imgRt, 'the runtime of the previous tests');
+  const id = imgRt.agentRuntimeId;
+  const count = async () => Number((await side(`count-vmms-of ${id}`)).split(' ')[1]);
+  const before = await count();
+  assert.equal(before, 1 + imgSessions.length, 'one microVM per session of this runtime (v1, v2, pinned v1, v2)');
+  await control.send(new DeleteAgentRuntimeCommand({ agentRuntimeId: id }));
+  let after = before;
+  for (let i = 0; i < 120 && after > 0; i++) { await sleep(250); after = await count(); }
+  assert.equal(after, 0, 'no silo-vmm of the deleted runtime is left');
+  await assert.rejects(echo(imgRt, preUpdate.sid), (e) => e instanceof ResourceNotFoundException);
 });
 
 test(`idle expiry: a session idle ${IDLE_TIMEOUT_S} s is terminated and the next request boots fresh (a default-timeout session idle as long keeps its microVM)`, { timeout: 200000 }, async () => {

@@ -1,0 +1,354 @@
+/* frontend/image_builder.c — runs the configured image builder per version and reports the
+ * result to the control plane (contract in image_builder.h). */
+#include "frontend/image_builder.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+
+struct image_builder {
+    char *command;
+    const struct vmm_launcher_config *vmm;
+    struct control_plane *cp;
+    char **envp;               /* silod's environment plus the SILO_* settings, NULL-terminated */
+};
+
+static char *name_value(const char *name, const char *value)
+{
+    char *s = NULL;
+    if (asprintf(&s, "%s=%s", name, value) < 0)
+        abort();
+    return s;
+}
+
+/* Builds envp: environ without the names we set, then ours. */
+static void build_env(struct image_builder *b, const struct image_builder_config *cfg)
+{
+    const struct vmm_launcher_config *v = cfg->vmm;
+    char mib[16], cpus[16], timeout[16];
+    snprintf(mib, sizeof mib, "%u", cfg->guest_mib ? cfg->guest_mib : 512);
+    snprintf(cpus, sizeof cpus, "%u", v && v->cpus ? v->cpus : 2);
+    snprintf(timeout, sizeof timeout, "%d", v && v->ready_timeout_ms ? v->ready_timeout_ms : 30000);
+    const char *ours[][2] = {
+        { "SILO_VMM", v ? v->vmm_path : NULL },
+        { "SILO_VMM_KERNEL", v ? v->kernel : NULL },
+        { "SILO_VMM_INITRD", v ? v->initrd : NULL },
+        { "SILO_VMM_CMDLINE", v && v->cmdline ? v->cmdline : VMM_AGENT_CMDLINE },
+        { "SILO_VMM_GUEST_MIB", mib },
+        { "SILO_VMM_CPUS", cpus },
+        { "SILO_BOOT_TIMEOUT_MS", timeout },
+        { "SILO_IMAGE_STORE", cfg->image_store },
+        { "SILO_IMAGE_PATHS", cfg->image_paths },
+        { "SILO_IMAGE_CACHE", cfg->image_cache },
+    };
+    size_t n_ours = sizeof ours / sizeof ours[0], n = 0;
+    while (environ && environ[n])
+        n++;
+    b->envp = calloc(n + n_ours + 1, sizeof *b->envp);
+    if (!b->envp)
+        abort();
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        bool overridden = false;
+        for (size_t j = 0; j < n_ours && !overridden; j++) {
+            size_t l = strlen(ours[j][0]);
+            overridden = strncmp(environ[i], ours[j][0], l) == 0 && environ[i][l] == '=';
+        }
+        if (!overridden)
+            b->envp[k++] = strdup(environ[i]);
+    }
+    for (size_t j = 0; j < n_ours; j++)
+        if (ours[j][1] && *ours[j][1])
+            b->envp[k++] = name_value(ours[j][0], ours[j][1]);
+    b->envp[k] = NULL;
+}
+
+struct image_builder *image_builder_new(const struct image_builder_config *cfg)
+{
+    struct image_builder *b = calloc(1, sizeof *b);
+    if (!b)
+        abort();
+    b->command = cfg->command ? strdup(cfg->command) : NULL;
+    b->vmm = cfg->vmm;
+    build_env(b, cfg);
+    return b;
+}
+
+static const char *json_str(json_object *o, const char *k)
+{
+    json_object *v;
+    return o && json_object_object_get_ex(o, k, &v) && json_object_is_type(v, json_type_string)
+               ? json_object_get_string(v) : NULL;
+}
+
+struct image_builder *image_builder_from_config(json_object *silod_config, const struct vmm_launcher_config *vmm)
+{
+    json_object *paths = NULL, *vmm_cfg = NULL, *mib = NULL;
+    char joined[4096] = "";
+    json_object_object_get_ex(silod_config, "image_paths", &paths);
+    if (paths && json_object_is_type(paths, json_type_array)) {
+        size_t used = 0;
+        for (size_t i = 0; i < json_object_array_length(paths); i++) {
+            json_object *p = json_object_array_get_idx(paths, i);
+            if (!json_object_is_type(p, json_type_string))
+                continue;
+            int n = snprintf(joined + used, sizeof joined - used, "%s%s", used ? ":" : "", json_object_get_string(p));
+            if (n < 0 || (size_t)n >= sizeof joined - used) {
+                fprintf(stderr, "silod: image_paths is too long; ignored\n");
+                joined[0] = '\0';
+                break;
+            }
+            used += (size_t)n;
+        }
+    } else if (json_str(silod_config, "image_paths")) {
+        snprintf(joined, sizeof joined, "%s", json_str(silod_config, "image_paths"));
+    }
+    json_object_object_get_ex(silod_config, "vmm", &vmm_cfg);
+    unsigned guest_mib = vmm_cfg && json_object_object_get_ex(vmm_cfg, "guest_mib", &mib) &&
+                                 json_object_is_type(mib, json_type_int) ? (unsigned)json_object_get_int(mib) : 512;
+    struct image_builder_config cfg = {
+        json_str(silod_config, "image_builder"), json_str(silod_config, "image_store"),
+        joined[0] ? joined : NULL, json_str(silod_config, "image_cache"), vmm, guest_mib,
+    };
+    return image_builder_new(&cfg);
+}
+
+void image_builder_free(struct image_builder *b)
+{
+    if (!b)
+        return;
+    for (size_t i = 0; b->envp[i]; i++)
+        free(b->envp[i]);
+    free(b->envp);
+    free(b->command);
+    free(b);
+}
+
+void image_builder_attach(struct image_builder *b, struct control_plane *cp) { b->cp = cp; }
+
+/* One builder output stream, split into lines for the log. */
+struct line_reader {
+    int fd;
+    char buf[1024];
+    size_t used;
+};
+
+static void sanitise(char *s)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x20 || (unsigned char)*s == 0x7f)
+            *s = ' ';
+}
+
+static void end_line(struct line_reader *r, const char *who, char *last, size_t last_len)
+{
+    r->buf[r->used] = '\0';
+    sanitise(r->buf);
+    fprintf(stderr, "silod: build %s: %s\n", who, r->buf);
+    if (last && r->used > 0) {
+        size_t n = r->used < last_len - 1 ? r->used : last_len - 1;
+        memcpy(last, r->buf, n);
+        last[n] = '\0';
+    }
+    r->used = 0;
+}
+
+/* Reads what is there; logs complete lines; keeps the last non-empty one in `last` (if given).
+ * false at EOF. */
+static bool pump(struct line_reader *r, const char *who, char *last, size_t last_len)
+{
+    char chunk[4096];
+    ssize_t n = read(r->fd, chunk, sizeof chunk);
+    if (n < 0 && errno == EINTR)
+        return true;
+    if (n <= 0) {
+        if (r->used > 0)
+            end_line(r, who, last, last_len);
+        return false;
+    }
+    for (ssize_t i = 0; i < n; i++) {
+        if (chunk[i] == '\n') {
+            end_line(r, who, last, last_len);
+            continue;
+        }
+        if (r->used + 1 == sizeof r->buf)      /* an overlong line is logged in pieces */
+            end_line(r, who, last, last_len);
+        r->buf[r->used++] = chunk[i];
+    }
+    return true;
+}
+
+bool image_builder_run(const struct image_builder *b, const char *runtime_id, int version,
+                       const char *config_json, char *reason, size_t reason_len)
+{
+    if (!b->command) {
+        snprintf(reason, reason_len, "no image builder configured");
+        return false;
+    }
+    const char *rootfs_dir = b->vmm && b->vmm->rootfs_dir ? b->vmm->rootfs_dir : "images";
+    char out[4096], cfg_path[4096], ver[16], who[200];
+    snprintf(ver, sizeof ver, "%d", version);
+    snprintf(who, sizeof who, "%.180s v%d", runtime_id, version);
+    if ((size_t)snprintf(out, sizeof out, "%s/%s-v%d.ext4", rootfs_dir, runtime_id, version) >= sizeof out ||
+        (size_t)snprintf(cfg_path, sizeof cfg_path, "%s/.%s-v%d.config.XXXXXX", rootfs_dir, runtime_id, version) >=
+            sizeof cfg_path) {
+        snprintf(reason, reason_len, "image build failed: rootfs_dir path too long");
+        return false;
+    }
+    int cfd = mkostemp(cfg_path, O_CLOEXEC);     /* mode 0600: the config holds secrets */
+    size_t clen = config_json ? strlen(config_json) : 0;
+    if (cfd < 0 || write(cfd, config_json ? config_json : "", clen) != (ssize_t)clen || close(cfd) != 0) {
+        snprintf(reason, reason_len, "image build failed: cannot write the version configuration in %s: %s",
+                 rootfs_dir, strerror(errno));
+        if (cfd >= 0)
+            unlink(cfg_path);
+        return false;
+    }
+    int out_pipe[2], err_pipe[2];
+    if (pipe2(out_pipe, O_CLOEXEC) != 0) {
+        snprintf(reason, reason_len, "image build failed: pipe: %s", strerror(errno));
+        unlink(cfg_path);
+        return false;
+    }
+    if (pipe2(err_pipe, O_CLOEXEC) != 0) {
+        snprintf(reason, reason_len, "image build failed: pipe: %s", strerror(errno));
+        close(out_pipe[0]);
+        close(out_pipe[1]);
+        unlink(cfg_path);
+        return false;
+    }
+    const char *args[] = { b->command, runtime_id, ver, NULL, out, cfg_path, NULL };
+    json_object *cfg = config_json ? json_tokener_parse(config_json) : NULL, *art, *cc, *uri;
+    args[3] = cfg && json_object_object_get_ex(cfg, "agentRuntimeArtifact", &art) &&
+                      json_object_object_get_ex(art, "containerConfiguration", &cc) &&
+                      json_object_object_get_ex(cc, "containerUri", &uri)
+                  ? json_object_get_string(uri) : "";
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    if (pid == 0) {
+        /* only async-signal-safe calls between fork and exec: silod has threads */
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
+        if (getppid() != parent)
+            _exit(127);
+        int devnull = open("/dev/null", O_RDONLY);
+        if (devnull >= 0)
+            dup2(devnull, 0);
+        dup2(out_pipe[1], 1);
+        dup2(err_pipe[1], 2);
+        for (int fd = 3; fd < 1024; fd++)
+            close(fd);
+        execve(b->command, (char *const *)args, b->envp);
+        static const char msg[] = "image build failed: cannot run the image builder\n";
+        ssize_t ignored = write(2, msg, sizeof msg - 1);
+        (void)ignored;
+        _exit(127);
+    }
+    int fork_errno = errno;
+    json_object_put(cfg);
+    close(out_pipe[1]);
+    close(err_pipe[1]);
+    char last[IMAGE_BUILDER_REASON_MAX + 1] = "";
+    if (pid > 0) {
+        struct line_reader ro = { .fd = out_pipe[0] }, re = { .fd = err_pipe[0] };
+        bool out_open = true, err_open = true;
+        while (out_open || err_open) {
+            struct pollfd p[2] = { { out_open ? ro.fd : -1, POLLIN, 0 }, { err_open ? re.fd : -1, POLLIN, 0 } };
+            if (poll(p, 2, -1) < 0) {
+                if (errno == EINTR)
+                    continue;
+                break;
+            }
+            if (out_open && (p[0].revents & (POLLIN | POLLHUP | POLLERR)))
+                out_open = pump(&ro, who, NULL, 0);
+            if (err_open && (p[1].revents & (POLLIN | POLLHUP | POLLERR)))
+                err_open = pump(&re, who, last, sizeof last);
+        }
+    }
+    close(out_pipe[0]);
+    close(err_pipe[0]);
+    int status = 0;
+    bool ok = false;
+    if (pid > 0) {
+        while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+            ;
+        ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    }
+    unlink(cfg_path);
+    if (ok)
+        return true;
+    if (pid < 0)
+        snprintf(reason, reason_len, "image build failed: fork: %s", strerror(fork_errno));
+    else if (last[0])
+        snprintf(reason, reason_len, "%s", last);
+    else
+        snprintf(reason, reason_len, "image build failed (%s %d)", WIFEXITED(status) ? "exit status" : "signal",
+                 WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+    return false;
+}
+
+/* --- one thread per build ------------------------------------------------------------------ */
+
+struct build_job {
+    struct image_builder *b;
+    char runtime_id[256];
+    int version;
+    char *config_json;
+};
+
+static void *build_thread(void *p)
+{
+    struct build_job *j = p;
+    char reason[IMAGE_BUILDER_REASON_MAX + 1];
+    bool ok = image_builder_run(j->b, j->runtime_id, j->version, j->config_json, reason, sizeof reason);
+    control_plane_version_built(j->b->cp, j->runtime_id, j->version, ok, ok ? NULL : reason);
+    free(j->config_json);
+    free(j);
+    return NULL;
+}
+
+static void submit(void *ctx, const char *runtime_id, int version, const char *config_json)
+{
+    struct image_builder *b = ctx;
+    json_object *cfg = config_json ? json_tokener_parse(config_json) : NULL, *art, *cc, *uri;
+    bool has_uri = cfg && json_object_object_get_ex(cfg, "agentRuntimeArtifact", &art) &&
+                   json_object_object_get_ex(art, "containerConfiguration", &cc) &&
+                   json_object_object_get_ex(cc, "containerUri", &uri) && json_object_is_type(uri, json_type_string);
+    json_object_put(cfg);
+    if (!b->command || !has_uri) {
+        control_plane_version_built(b->cp, runtime_id, version, false,
+                                    b->command ? "no containerUri" : "no image builder configured");
+        return;
+    }
+    struct build_job *j = calloc(1, sizeof *j);
+    if (!j) {
+        control_plane_version_built(b->cp, runtime_id, version, false, "cannot start the build");
+        return;
+    }
+    j->b = b;
+    snprintf(j->runtime_id, sizeof j->runtime_id, "%s", runtime_id);
+    j->version = version;
+    j->config_json = strdup(config_json);
+    pthread_t t;
+    if (!j->config_json || pthread_create(&t, NULL, build_thread, j) != 0) {
+        control_plane_version_built(b->cp, runtime_id, version, false, "cannot start the build");
+        free(j->config_json);
+        free(j);
+        return;
+    }
+    pthread_detach(t);
+}
+
+struct version_builder image_builder_interface(struct image_builder *b)
+{
+    return (struct version_builder){ submit, b };
+}

@@ -1,0 +1,69 @@
+/* frontend/image_builder.h — runs silod's configured image builder for every new version (the
+ * control plane's version_builder, control_plane.h), one thread per build.
+ *
+ * The builder contract (frontend/README.md, "image_builder"; the real builder is
+ * tools/image/silod_build_image.c, `silod-build-image`):
+ *
+ *     BUILDER RUNTIME_ID VERSION CONTAINER_URI OUTPUT_IMAGE VERSION_CONFIG
+ *
+ *   OUTPUT_IMAGE    ROOTFS_DIR/RUNTIME_ID-vVERSION.ext4, what the VMM launcher boots sessions from
+ *   VERSION_CONFIG  a file (mode 0600, removed when the builder ends) holding the version's
+ *                   configuration JSON (agentRuntimeArtifact, environmentVariables,
+ *                   protocolConfiguration, lifecycleConfiguration, authorizerConfiguration, ...)
+ *   environment     silod's own, plus what the real builder needs to build and boot the image
+ *                   the way sessions will: SILO_VMM, SILO_VMM_KERNEL, SILO_VMM_INITRD,
+ *                   SILO_VMM_CMDLINE, SILO_VMM_GUEST_MIB, SILO_VMM_CPUS, SILO_BOOT_TIMEOUT_MS (from
+ *                   the `vmm` settings) and SILO_IMAGE_STORE, SILO_IMAGE_PATHS (':'-joined),
+ *                   SILO_IMAGE_CACHE (from image_store, image_paths, image_cache) when configured
+ *   exit status 0   the image was built and verified bootable: the version becomes READY
+ *   otherwise       CREATE_FAILED / UPDATE_FAILED; failureReason is the builder's last non-empty
+ *                   line on stderr (at most IMAGE_BUILDER_REASON_MAX bytes, control characters
+ *                   replaced), or "image build failed (exit status N | signal N)" without one
+ *
+ * The builder's stdout and stderr lines are logged on silod's stderr as
+ * `silod: build RUNTIME_ID vN: LINE`. It gets no other descriptors and dies with silod
+ * (PR_SET_PDEATHSIG SIGTERM).
+ */
+#ifndef SILO_FRONTEND_IMAGE_BUILDER_H
+#define SILO_FRONTEND_IMAGE_BUILDER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "frontend/control_plane.h"
+#include "frontend/vmm_launcher.h"
+
+#define IMAGE_BUILDER_REASON_MAX 400
+
+struct image_builder_config {
+    const char *command;       /* the builder program; NULL: every version fails "no image builder configured" */
+    const char *image_store;   /* SILO_IMAGE_STORE, or NULL */
+    const char *image_paths;   /* SILO_IMAGE_PATHS (':'-separated), or NULL */
+    const char *image_cache;   /* SILO_IMAGE_CACHE, or NULL */
+    const struct vmm_launcher_config *vmm;   /* rootfs_dir, VMM, kernel, ... (must outlive the builder) */
+    unsigned guest_mib;        /* the sessions' guest RAM, for the boot check */
+};
+
+struct image_builder;
+
+/* The config's strings are copied. */
+struct image_builder *image_builder_new(const struct image_builder_config *cfg);
+/* The same from silod's config file (a json-c object): `image_builder`, `image_store`,
+ * `image_paths` (an array of directories, or one ':'-separated string), `image_cache` and
+ * `vmm.guest_mib`. */
+struct json_object;
+struct image_builder *image_builder_from_config(struct json_object *silod_config,
+                                                const struct vmm_launcher_config *vmm);
+/* Only once no build runs any more (silod keeps its builder for its whole life). */
+void image_builder_free(struct image_builder *b);
+/* Must be called before the first version is submitted. */
+void image_builder_attach(struct image_builder *b, struct control_plane *cp);
+/* The control plane's side of it (ctx = b). */
+struct version_builder image_builder_interface(struct image_builder *b);
+
+/* Runs the builder once, synchronously (what each build thread does): true on exit status 0;
+ * else false with the failure reason. Exposed for tests. */
+bool image_builder_run(const struct image_builder *b, const char *runtime_id, int version,
+                       const char *config_json, char *reason, size_t reason_len);
+
+#endif

@@ -1,0 +1,202 @@
+/* tests/unit/test_silod_build_image.c — the real image builder (tools/image/silod_build_image.c,
+ * this build's x86 `silod-build-image` and `silo-image`) run the way silod runs it
+ * (frontend/image_builder.c), on this machine: containerUri resolution and its refusals, the
+ * version's environment written into the image, and the boot check's failures with a stand-in
+ * VMM (a sh script: x86 has no /dev/kvm; the passing boot check is exercised in the dev host by
+ * tests/host/silod_devhost.sh). Each case checks the failureReason silod would store. Needs
+ * tools/image/oci-archive.sh (run from the top of the tree, as `make unit` does) and debugfs. */
+#include <libgen.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "frontend/image_builder.h"
+#include "tests/unit/check.h"
+
+static char dir[64], bin[PATH_MAX];
+static struct vmm_launcher_config lc;
+static char vmm_path[160], kernel[160], rootfs[160], store[160], paths[160];
+
+static void mkdirs(const char *list)
+{
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "mkdir -p %s", list);
+    CHECK(system(cmd) == 0);
+}
+
+static void write_file(const char *path, const char *text, mode_t mode)
+{
+    FILE *f = fopen(path, "w");
+    CHECK(f != NULL);
+    if (!f)
+        return;
+    fputs(text, f);
+    fclose(f);
+    chmod(path, mode);
+}
+
+/* A fake arm64 program: an ELF header saying EM_AARCH64, enough for silo-image's check. */
+static void fake_arm64_elf(const char *path)
+{
+    unsigned char h[64] = { 0x7f, 'E', 'L', 'F', 2, 1, 1 };
+    h[16] = 2;          /* ET_EXEC */
+    h[18] = 183;        /* EM_AARCH64, little endian */
+    FILE *f = fopen(path, "w");
+    CHECK(f != NULL);
+    if (f) {
+        fwrite(h, 1, sizeof h, f);
+        fclose(f);
+    }
+    chmod(path, 0755);
+}
+
+static void setup(void)
+{
+    char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    self[n > 0 ? n : 0] = '\0';
+    snprintf(bin, sizeof bin, "%s/../host/bin", dirname(self));
+    snprintf(dir, sizeof dir, "/tmp/silo-test-sbi-XXXXXX");
+    if (!mkdtemp(dir))
+        abort();
+    char p[512], q[PATH_MAX + 32];
+    snprintf(p, sizeof p, "%s/root/app", dir);
+    mkdirs(p);
+    snprintf(p, sizeof p, "%s/root/app/agent", dir);
+    fake_arm64_elf(p);
+    snprintf(p, sizeof p, "%s/init", dir);
+    fake_arm64_elf(p);
+    setenv("SILO_GUEST_INIT", p, 1);
+    setenv("SILO_GUEST_AGENTD", p, 1);
+    snprintf(p, sizeof p, "%s/config.json", dir);
+    write_file(p, "{\"architecture\": \"arm64\", \"os\": \"linux\", \"config\": {\"Entrypoint\": [\"/app/agent\"],"
+                  " \"Env\": [\"PATH=/usr/bin:/bin\", \"ECHO_TAG=from-image\"]}}\n", 0644);
+    snprintf(store, sizeof store, "%s/store", dir);
+    snprintf(paths, sizeof paths, "%s/paths", dir);
+    snprintf(rootfs, sizeof rootfs, "%s/out", dir);
+    snprintf(p, sizeof p, "%s/agents/echo %s/outside %s/out", store, dir, dir);
+    mkdirs(p);
+    mkdirs(paths);
+    /* store/agents/echo/latest.tar, and a symlink store/evil -> dir/outside (with a tarball) */
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "tools/image/oci-archive.sh %s/root %s/config.json %s/agents/echo/latest.tar && "
+             "cp %s/agents/echo/latest.tar %s/outside/t.tar && ln -s %s/outside %s/evil && "
+             "cp %s/agents/echo/latest.tar %s/outside/abs.tar", dir, dir, store, store, dir, dir, store, store, dir);
+    CHECK(system(cmd) == 0);
+    snprintf(kernel, sizeof kernel, "%s/Image", dir);
+    write_file(kernel, "not a kernel\n", 0644);
+    snprintf(vmm_path, sizeof vmm_path, "%s/vmm.sh", dir);
+    snprintf(q, sizeof q, "%s/silod-build-image", bin);
+    CHECK(access(q, X_OK) == 0);
+}
+
+/* Runs the builder as silod would; returns its success, reason in `reason`. */
+static bool run(const char *uri, const char *vmm_script, int timeout_ms, char *reason, size_t len)
+{
+    write_file(vmm_path, vmm_script ? vmm_script : "#!/bin/sh\nexit 99\n", 0755);
+    lc = (struct vmm_launcher_config){ vmm_path, kernel, NULL, rootfs, dir, 1, timeout_ms, NULL };
+    char cmd[PATH_MAX + 32];
+    snprintf(cmd, sizeof cmd, "%s/silod-build-image", bin);
+    struct image_builder_config cfg = { cmd, store, paths, NULL, &lc, 256 };
+    struct image_builder *b = image_builder_new(&cfg);
+    char config[512];
+    snprintf(config, sizeof config, "{\"agentRuntimeArtifact\":{\"containerConfiguration\":{\"containerUri\":\"%s\"}},"
+             "\"environmentVariables\":{\"ECHO_TAG\":\"version-7\",\"EXTRA\":\"x y\"}}", uri);
+    reason[0] = '\0';
+    bool ok = image_builder_run(b, "rt_x-0123456789", 7, config, reason, len);
+    image_builder_free(b);
+    return ok;
+}
+
+static bool starts(const char *s, const char *prefix) { return strncmp(s, prefix, strlen(prefix)) == 0; }
+
+static void test_refusals(void)
+{
+    char r[IMAGE_BUILDER_REASON_MAX + 1];
+    CHECK(!run("agents/none", NULL, 5000, r, sizeof r));
+    CHECK(starts(r, "image build failed: no such image 'agents/none:latest' in the local image store"));
+    CHECK(!run("https://registry.example/agent:1", NULL, 5000, r, sizeof r));
+    CHECK(starts(r, "image build failed: containerUri 'https://registry.example/agent:1' is neither an absolute path"));
+    CHECK(!run("agents/echo@sha256:0123", NULL, 5000, r, sizeof r));
+    CHECK(starts(r, "image build failed: containerUri 'agents/echo@sha256:0123': digest references are not supported"));
+    CHECK(!run("agents/../../etc:x", NULL, 5000, r, sizeof r));
+    CHECK(strstr(r, "is neither an absolute path nor a NAME[:TAG]") != NULL);
+    CHECK(!run("evil:t", NULL, 5000, r, sizeof r));           /* store/evil -> outside the store */
+    CHECK(strcmp(r, "image build failed: 'evil:t' in the local image store leads outside it") == 0);
+    char abs[256];
+    snprintf(abs, sizeof abs, "%s/outside/abs.tar", dir);      /* exists, but not under image_paths */
+    CHECK(!run(abs, NULL, 5000, r, sizeof r));
+    CHECK(strstr(r, "is outside the directories silod reads images from (image_paths)") != NULL);
+}
+
+static void test_env_in_image_and_vmm_failure(void)
+{
+    char r[IMAGE_BUILDER_REASON_MAX + 1];
+    CHECK(!run("agents/echo", "#!/bin/sh\necho 'silo-vmm: /dev/kvm: No such file or directory' >&2\nexit 1\n", 5000, r,
+               sizeof r));
+    CHECK(strcmp(r, "image did not become ready: silo-vmm exited with status 1: silo-vmm: /dev/kvm: No such file or "
+                    "directory") == 0);
+    char out[256];
+    snprintf(out, sizeof out, "%s/rt_x-0123456789-v7.ext4", rootfs);
+    CHECK(access(out, F_OK) != 0);                              /* a failed version leaves no image */
+    /* the built image (kept in the cache) carries the version's environment over the image's */
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "for f in %s/.cache/*.ext4; do debugfs -R 'cat /silo/config.json' $f 2>/dev/null; done"
+             " >%s/config.out", rootfs, dir);
+    CHECK(system(cmd) == 0);
+    snprintf(cmd, sizeof cmd, "%s/config.out", dir);
+    FILE *f = fopen(cmd, "r");
+    char text[4096] = "";
+    if (f) {
+        text[fread(text, 1, sizeof text - 1, f)] = '\0';
+        fclose(f);
+    }
+    CHECK(strstr(text, "\"ECHO_TAG=version-7\"") != NULL);
+    CHECK(strstr(text, "\"EXTRA=x y\"") != NULL);
+    CHECK(strstr(text, "ECHO_TAG=from-image") == NULL);
+    snprintf(cmd, sizeof cmd, "for f in %s/.cache/*.ext4; do [ \"$(stat -c %%a $f)\" = 600 ] || exit 1; done", rootfs);
+    CHECK(system(cmd) == 0);                                    /* owner only: it holds the environment */
+}
+
+static void test_guest_powers_off(void)
+{
+    char r[IMAGE_BUILDER_REASON_MAX + 1];
+    CHECK(!run("agents/echo:latest", "#!/bin/sh\nexit 0\n", 5000, r, sizeof r));
+    CHECK(starts(r, "image did not become ready: the guest powered off before the agent was ready"));
+}
+
+static void test_timeout_stops_the_vm(void)
+{
+    char r[IMAGE_BUILDER_REASON_MAX + 1], script[512], pidfile[128];
+    snprintf(pidfile, sizeof pidfile, "%.100s/vmm.pid", dir);
+    snprintf(script, sizeof script, "#!/bin/sh\necho $$ >%s\nexec sleep 60\n", pidfile);
+    CHECK(!run("agents/echo", script, 1500, r, sizeof r));
+    CHECK(starts(r, "image did not become ready within 1 s: agentd never answered on vsock port 1024"));
+    FILE *f = fopen(pidfile, "r");
+    int pid = 0;
+    CHECK(f != NULL && fscanf(f, "%d", &pid) == 1);
+    if (f)
+        fclose(f);
+    CHECK(pid > 0 && kill(pid, 0) != 0);                        /* the stand-in VMM was stopped */
+}
+
+int main(void)
+{
+    setup();
+    static const struct unit_test tests[] = {
+        { "containerUri: missing names, URLs, digests, '..', store symlink escapes, paths outside image_paths are refused", test_refusals },
+        { "the version's environment is in the built image (mode 0600); a failing VMM fails the version and leaves no image", test_env_in_image_and_vmm_failure },
+        { "a guest that powers off before the agent is ready fails the version", test_guest_powers_off },
+        { "a VM whose agent never answers fails after the timeout and is stopped", test_timeout_stops_the_vm },
+    };
+    int rc = run_unit_tests(tests, sizeof tests / sizeof tests[0]);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    if (system(cmd) != 0)
+        rc = 1;
+    return rc;
+}
