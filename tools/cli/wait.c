@@ -1,0 +1,105 @@
+/* tools/cli/wait.c — `--wait`: polls a Get operation until the resource is READY, has
+ * failed (*_FAILED: its failureReason is printed) or is gone (deletes), within --wait-timeout.
+ * Polls every 0.2 s at first, backing off to 2 s. A line on stderr says what is awaited when
+ * stderr is a terminal; scripts see only the outcome. */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "tools/cli/cli.h"
+#include "tools/cli/output.h"
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void pause_ms(long *delay_ms)
+{
+    struct timespec ts = { *delay_ms / 1000, (*delay_ms % 1000) * 1000000L };
+    nanosleep(&ts, NULL);
+    *delay_ms = *delay_ms * 3 / 2 > 2000 ? 2000 : *delay_ms * 3 / 2;
+}
+
+static bool ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), m = strlen(suffix);
+    return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
+int cli_wait_ready(struct cli *cli, const char *path, const char *query, const char *what, json_object **final)
+{
+    double deadline = now_s() + (double)cli->wait_timeout;
+    long delay = 200;
+    *final = NULL;
+    if (isatty(2)) {
+        fputs("silo: waiting for ", stderr);
+        out_sanitized(stderr, what);
+        fputs(" to be READY\n", stderr);
+    }
+    for (;;) {
+        json_object *o;
+        if (cli_call(cli, "GET", path, query, NULL, &o) != API_OK)
+            return EXIT_FAIL;
+        const char *status = out_get_string(o, "status");
+        if (strcmp(status, "READY") == 0) {
+            *final = o;
+            return EXIT_OK;
+        }
+        if (ends_with(status, "_FAILED")) {
+            fputs("silo: ", stderr);
+            out_sanitized(stderr, what);
+            fputs(" is ", stderr);
+            out_sanitized(stderr, status);
+            fputs(": ", stderr);
+            out_sanitized(stderr, *out_get_string(o, "failureReason") ? out_get_string(o, "failureReason")
+                                                                       : "(no failureReason)");
+            fputc('\n', stderr);
+            *final = o;
+            return EXIT_FAIL;
+        }
+        if (now_s() >= deadline) {
+            fputs("silo: ", stderr);
+            out_sanitized(stderr, what);
+            fprintf(stderr, " is still %s after %ld s (--wait-timeout)\n", *status ? status : "(no status)",
+                    cli->wait_timeout);
+            *final = o;
+            return EXIT_FAIL;
+        }
+        json_object_put(o);
+        pause_ms(&delay);
+    }
+}
+
+int cli_wait_gone(struct cli *cli, const char *path, const char *query, const char *what)
+{
+    double deadline = now_s() + (double)cli->wait_timeout;
+    long delay = 200;
+    if (isatty(2)) {
+        fputs("silo: waiting for ", stderr);
+        out_sanitized(stderr, what);
+        fputs(" to be deleted\n", stderr);
+    }
+    for (;;) {
+        json_object *o = NULL;
+        struct api_error err;
+        enum api_result r = api_json(&cli->conn, "GET", path, query, NULL, &o, &err);
+        if (r == API_ERROR && strcmp(err.type, "ResourceNotFoundException") == 0)
+            return EXIT_OK;
+        if (r != API_OK) {
+            api_print_error(&err);
+            return EXIT_FAIL;
+        }
+        json_object_put(o);
+        if (now_s() >= deadline) {
+            fputs("silo: ", stderr);
+            out_sanitized(stderr, what);
+            fprintf(stderr, " still exists after %ld s (--wait-timeout)\n", cli->wait_timeout);
+            return EXIT_FAIL;
+        }
+        pause_ms(&delay);
+    }
+}
