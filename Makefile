@@ -5,7 +5,8 @@
 #   make test     unit tests (ASan+UBSan, native), fuzzers (FUZZ_SECONDS each), then
 #                 end-to-end tests in the dev host; closes with `N passed, N failed`
 #   make unit     unit tests only          make e2e     end-to-end tests only
-#   make run      boot the dev host and, inside it, the guest kernel (console on screen)
+#   make run      silod with a sample runtime deployed (tools/silo up; in the dev host here)
+#   make demo     boot the dev host and, inside it, the guest kernel (console on screen)
 #   make bench    benchmarks in the dev host, ours beside the peer's
 #   make fuzz     libFuzzer targets, FUZZ_SECONDS each (clang)
 #   make clang    the whole build again with clang into build/clang (warning check)
@@ -59,7 +60,7 @@ UNIT_BINS  := $(addprefix $(BUILD)/unit/,$(UNIT_TESTS))
 FUZZ_BINS  := $(addprefix $(BUILD)/fuzz/,$(FUZZERS))
 GUEST_IMAGE := $(BUILD)/guest/Image
 
-.PHONY: all programs unit-bins deps kernel unit e2e test bench fuzz clang clean devhost run
+.PHONY: all programs unit-bins deps kernel unit e2e test bench fuzz clang clean devhost run demo
 all: programs $(UNIT_BINS) $(GUEST_IMAGE)
 programs: $(ARM64_BINS) $(HOST_BINS)
 unit-bins: $(UNIT_BINS)
@@ -128,7 +129,10 @@ test: all devhost $(FUZZ_BINS)
 	FUZZ_BINS="$(FUZZ_BINS)" FUZZ_SECONDS=$(FUZZ_SECONDS) tests/run all $(UNIT_BINS)
 
 # What a new user runs first: boot the dev host, then our guest kernel inside it.
-run: devhost
+run:
+	tools/silo up
+
+demo: devhost
 	tools/devhost run -- sh /silo/tools/demo.sh
 
 bench: devhost
