@@ -116,7 +116,7 @@ $(GUEST_IMAGE): guest/kernel/silo.config guest/kernel/build.sh
 	guest/kernel/build.sh $@
 
 # --- the dev host and tests -----------------------------------------------------------------
-devhost: programs $(GUEST_IMAGE) devhost-agent-images
+devhost: programs $(GUEST_IMAGE) devhost-agent-images devhost-oci-images
 	tools/devhost build
 
 unit: $(UNIT_BINS)
