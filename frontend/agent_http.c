@@ -48,8 +48,18 @@ static int reader_line(struct agent_reader *rd, char *line, size_t len)
     return (int)n;
 }
 
+static ssize_t read_body(struct agent_reader *rd, char *out, size_t max);
+
 /* Reads the next piece of the answer's body (de-chunked) into out; 0 at its end, -1 on error. */
 ssize_t agent_read_body(struct agent_reader *rd, char *out, size_t max)
+{
+    ssize_t n = read_body(rd, out, max);
+    if (n < 0)
+        rd->broken = true;
+    return n;
+}
+
+static ssize_t read_body(struct agent_reader *rd, char *out, size_t max)
 {
     char line[256];
     for (;;) {
@@ -115,11 +125,41 @@ ssize_t agent_read_body(struct agent_reader *rd, char *out, size_t max)
 }
 
 
+/* true when the whole value v (spaces and tabs around it aside) is the token tok. */
+static bool token_is(const char *v, const char *tok)
+{
+    size_t n = strlen(tok);
+    v += strspn(v, " \t");
+    if (strncasecmp(v, tok, n) != 0)
+        return false;
+    v += n;
+    return v[strspn(v, " \t")] == '\0';
+}
+
+/* true when the comma-separated list v holds the token tok (case-insensitive). */
+static bool has_token(const char *v, const char *tok)
+{
+    size_t n = strlen(tok);
+    for (const char *p = v;;) {
+        p += strspn(p, " \t,");
+        if (!*p)
+            return false;
+        size_t l = strcspn(p, ",");
+        size_t t = l;
+        while (t && (p[t - 1] == ' ' || p[t - 1] == '\t'))
+            t--;
+        if (t == n && strncasecmp(p, tok, n) == 0)
+            return true;
+        p += l;
+    }
+}
+
 /* Reads the agent's status line and headers; false on a malformed or missing answer. */
 bool agent_read_head(struct agent_reader *rd, struct agent_head *h)
 {
     char line[8192];
-    bool first = true;
+    bool first = true, te_seen = false;
+    int lengths = 0;
     rd->remaining = -1;
     for (;;) {
         int n = reader_line(rd, line, sizeof line);
@@ -128,8 +168,13 @@ bool agent_read_head(struct agent_reader *rd, struct agent_head *h)
         if (first) {
             if (sscanf(line, "HTTP/1.%*d %d", &h->status) != 1 || h->status < 100 || h->status > 599)
                 return false;
+            rd->http11 = strncmp(line, "HTTP/1.1 ", 9) == 0;
             first = false;
         } else if (n == 0) {
+            if (lengths > 1 || (lengths && te_seen) || (te_seen && !rd->chunked) || h->status < 200)
+                rd->odd_framing = true;     /* (an interim 1xx answer is never a place to stop) */
+            rd->has_length = lengths > 0 && !rd->chunked;
+            rd->head_ok = true;
             return true;
         } else {
             char *colon = strchr(line, ':');
@@ -143,9 +188,16 @@ bool agent_read_head(struct agent_reader *rd, struct agent_head *h)
                 snprintf(h->mcp_session, sizeof h->mcp_session, "%s", v);
             else if (strcasecmp(line, "mcp-protocol-version") == 0 && agent_header_value_ok(v, sizeof h->mcp_version - 1))
                 snprintf(h->mcp_version, sizeof h->mcp_version, "%s", v);
-            else if (strcasecmp(line, "transfer-encoding") == 0)
+            else if (strcasecmp(line, "transfer-encoding") == 0) {
                 rd->chunked = strcasestr(v, "chunked") != NULL;
-            else if (strcasecmp(line, "content-length") == 0) {
+                if (te_seen || !token_is(v, "chunked"))
+                    rd->odd_framing = true;     /* still read as before; never reused */
+                te_seen = true;
+            } else if (strcasecmp(line, "connection") == 0) {
+                if (has_token(v, "close"))
+                    rd->conn_close = true;
+            } else if (strcasecmp(line, "content-length") == 0) {
+                lengths++;
                 char *end;
                 long long len = strtoll(v, &end, 10);
                 if (end == v || *end || len < 0)
@@ -156,6 +208,17 @@ bool agent_read_head(struct agent_reader *rd, struct agent_head *h)
     }
 }
 
+
+bool agent_reader_reusable(const struct agent_reader *rd)
+{
+    if (!rd->head_ok || !rd->http11 || rd->conn_close || rd->odd_framing || rd->broken)
+        return false;
+    if (rd->buf_pos != rd->buf_len)
+        return false;             /* bytes beyond the answer: the agent is not speaking HTTP */
+    if (rd->chunked)
+        return rd->ch == CH_DONE;
+    return rd->has_length && rd->remaining == 0;
+}
 
 /* A header value safe to put on a line to the agent: printable ASCII (and tabs) only. */
 bool agent_header_value_ok(const char *v, size_t max)

@@ -39,11 +39,23 @@ enum request_kind { REQ_CONTROL, REQ_INVOKE, REQ_STOP, REQ_METRICS, REQ_UNKNOWN 
 static const char *const kind_names[] = { "control", "invoke", "stop", "metrics", "unknown" };
 
 /* The agent's answer, relayed to the client as it is read; shared by the request (for its log
- * line) and the MHD response (which reads from it), freed when both are done with it. */
+ * line) and the MHD response (which reads from it), freed when both are done with it.
+ *
+ * Upstream keep-alive: the relay owns the agent connection (rd.fd) until it is closed by the
+ * last relay_put() or given back to the session's pool by relay_give_back(), which sets rd.fd
+ * to -1 first. Both the request's callbacks and the response's content reader run on the MHD
+ * connection's own thread (thread per connection), and the give-back happens only while the
+ * request still holds its session reference (the content reader that sees the end of the body,
+ * or finish_invoke), so the session pointer is valid there; request_done clears it before
+ * releasing the session. */
 struct relay {
     struct agent_reader rd;
     int refs;
     uint64_t bytes_out;
+    struct sessions *sessions;
+    struct session *session;     /* the request's (NULL: never given back) */
+    unsigned port;               /* guest port of the connection */
+    bool request_sent;           /* the request head and its whole body reached the agent */
 };
 
 /* Per-request state, created by the URI log callback (so the raw URI is kept). */
@@ -76,6 +88,11 @@ struct request {
     bool body_chunked;           /* chunked, or (the caller sent Content-Length) that length, so
                                   * agents without chunked request support work too */
     int upstream;
+    unsigned upstream_port;      /* guest port: 8080 (HTTP) or 8000 (MCP) */
+    bool upstream_pooled;        /* upstream came from the session's idle pool */
+    uint64_t agent_length;       /* the Content-Length sent to the agent (not chunked) */
+    uint64_t body_sent;          /* body bytes written to the agent */
+    bool last_chunk_sent;
     struct relay *relay;
 };
 
@@ -93,6 +110,19 @@ static void relay_put(struct relay *rl)
             close(rl->rd.fd);
         free(rl);
     }
+}
+
+/* At the end of the agent's answer: the connection goes back to the session's idle pool when
+ * the whole request was sent and the answer ended cleanly (agent_reader_reusable: HTTP/1.1,
+ * Content-Length or chunked read exactly to the end, no `Connection: close`, nothing buffered
+ * beyond it); otherwise it stays with the relay and is closed as before. */
+static void relay_give_back(struct relay *rl)
+{
+    if (!rl->session || !rl->request_sent || rl->rd.fd < 0 || !agent_reader_reusable(&rl->rd))
+        return;
+    int fd = rl->rd.fd;
+    rl->rd.fd = -1;              /* the relay no longer owns it, and never reads it again */
+    session_conn_give(rl->sessions, rl->session, rl->port, fd);
 }
 
 static void *log_uri(void *cls, const char *uri, struct MHD_Connection *c)
@@ -142,6 +172,8 @@ static void request_done(void *cls, struct MHD_Connection *c, void **state,
     strbuf_free(&r->body);
     if (r->upstream >= 0)
         close(r->upstream);
+    if (r->relay)
+        r->relay->session = NULL;     /* released below: nothing is given back after this */
     relay_put(r->relay);
     if (r->session)
         sessions_release(api->cfg.sessions, r->session);
@@ -387,11 +419,42 @@ static bool send_chunk(int fd, const void *data, size_t n)
 }
 
 /* A piece of the request body to the agent, framed as agent_head announced it. */
-static bool send_body(const struct request *r, const void *data, size_t n)
+static bool send_body(struct request *r, const void *data, size_t n)
 {
-    if (r->body_chunked)
-        return n == 0 || send_chunk(r->upstream, data, n);
-    return write_all(r->upstream, data, n);
+    bool ok = r->body_chunked ? n == 0 || send_chunk(r->upstream, data, n) : write_all(r->upstream, data, n);
+    if (ok)
+        r->body_sent += n;
+    return ok;
+}
+
+/* An idle kept-alive connection is usable when nothing is waiting on it: readable (EOF, or
+ * bytes the agent sent unasked), hung up or in error all mean the agent closed it or is not
+ * speaking HTTP. Never blocks. */
+static bool idle_conn_healthy(int fd)
+{
+    struct pollfd p = { .fd = fd, .events = POLLIN | POLLRDHUP };
+    int n;
+    do
+        n = poll(&p, 1, 0);
+    while (n < 0 && errno == EINTR);
+    return n == 0;
+}
+
+/* A connection to guest port `port` of the request's session: a healthy idle one from the
+ * session's pool (unhealthy ones are closed), else a new vsock connection. */
+static int upstream_open(struct http_api *api, struct request *r, unsigned port)
+{
+    int fd;
+    r->upstream_port = port;
+    while ((fd = session_conn_take(api->cfg.sessions, r->session, port)) >= 0) {
+        if (idle_conn_healthy(fd)) {
+            r->upstream_pooled = true;
+            return fd;
+        }
+        close(fd);
+    }
+    r->upstream_pooled = false;
+    return vsock_connect(session_vm(r->session)->vsock_path, port, 10000);
 }
 
 /* agentd learns that its agent died from SIGCHLD, a moment after our connection to the agent
@@ -428,7 +491,8 @@ static const char *const mcp_headers[] = { "Mcp-Protocol-Version", "Mcp-Method",
 static bool agent_head(struct MHD_Connection *c, struct request *r, json_object *cfg,
                        const char *user_id, struct strbuf *head)
 {
-    strbuf_printf(head, "%s %s HTTP/1.1\r\nHost: 127.0.0.1:%u\r\nConnection: close\r\n", r->method,
+    /* keep-alive (HTTP/1.1's default): the connection may serve the session's next request */
+    strbuf_printf(head, "%s %s HTTP/1.1\r\nHost: 127.0.0.1:%u\r\n", r->method,
                   r->mcp ? "/mcp" : "/invocations", r->mcp ? 8000u : 8080u);
     const char *ctype = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
     const char *accept = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Accept");
@@ -437,8 +501,10 @@ static bool agent_head(struct MHD_Connection *c, struct request *r, json_object 
     r->body_chunked = te || !cl || !cl[0] || strspn(cl, "0123456789") != strlen(cl) || strlen(cl) > 12;
     if (r->body_to_agent && r->body_chunked)
         strbuf_printf(head, "Transfer-Encoding: chunked\r\n");
-    else if (r->body_to_agent)
-        strbuf_printf(head, "Content-Length: %llu\r\n", strtoull(cl, NULL, 10));
+    else if (r->body_to_agent) {
+        r->agent_length = strtoull(cl, NULL, 10);
+        strbuf_printf(head, "Content-Length: %llu\r\n", (unsigned long long)r->agent_length);
+    }
     if (r->body_to_agent)
         strbuf_printf(head, "Content-Type: %s\r\n",
                       ctype && agent_header_value_ok(ctype, 256) ? ctype : "application/octet-stream");
@@ -611,7 +677,7 @@ static void start_invoke(struct http_api *api, struct MHD_Connection *c, struct 
         }
         if (!existed)
             metrics_session_start(mono_ms() - t0);
-        r->upstream = vsock_connect(session_vm(r->session)->vsock_path, r->mcp ? 8000 : 8080, 10000);
+        r->upstream = upstream_open(api, r, r->mcp ? SESSION_CONN_PORT_MCP : SESSION_CONN_PORT_HTTP);
         if (r->upstream < 0 && attempt == 0 && !sessions_check_vm(api->cfg.sessions, r->session)) {
             /* the session's VMM had died: that session is over, this request gets a fresh one */
             sessions_release(api->cfg.sessions, r->session);
@@ -623,8 +689,19 @@ static void start_invoke(struct http_api *api, struct MHD_Connection *c, struct 
     }
     r->body_to_agent = strcmp(r->method, "POST") == 0;
     struct strbuf head = { 0 };
-    if (agent_head(c, r, cfg, user_id, &head) && !write_all(r->upstream, head.data, head.len))
-        agent_failed(api, r, "the agent closed the connection");
+    if (agent_head(c, r, cfg, user_id, &head)) {
+        bool sent = write_all(r->upstream, head.data, head.len);
+        if (!sent && r->upstream_pooled) {
+            /* the agent closed the kept-alive connection after it was checked: no body byte was
+             * sent and no answer read, so this once the request goes on a fresh connection */
+            close(r->upstream);
+            r->upstream_pooled = false;
+            r->upstream = vsock_connect(session_vm(r->session)->vsock_path, r->upstream_port, 10000);
+            sent = r->upstream >= 0 && write_all(r->upstream, head.data, head.len);
+        }
+        if (!sent)
+            agent_failed(api, r, "the agent closed the connection");
+    }
     strbuf_free(&head);
 out:
     json_object_put(cfg);
@@ -637,6 +714,8 @@ static ssize_t relay_agent(void *cls, uint64_t pos, char *buf, size_t max)
     (void)pos;
     struct relay *rl = cls;
     ssize_t n = agent_read_body(&rl->rd, buf, max);
+    if (n == 0)
+        relay_give_back(rl);     /* the whole answer was read: the connection may serve again */
     if (n <= 0)
         return n == 0 ? MHD_CONTENT_READER_END_OF_STREAM : MHD_CONTENT_READER_END_WITH_ERROR;
     __atomic_add_fetch(&rl->bytes_out, (uint64_t)n, __ATOMIC_RELAXED);
@@ -647,15 +726,22 @@ static void relay_done(void *cls) { relay_put(cls); }
 
 static enum MHD_Result finish_invoke(struct http_api *api, struct MHD_Connection *c, struct request *r)
 {
-    if (r->body_to_agent && r->body_chunked && !send_chunk(r->upstream, "", 0)) {    /* the last chunk */
-        agent_failed(api, r, "the agent closed the connection");
-        return reply_error(c, r, r->err_type, r->err_msg);
+    if (r->body_to_agent && r->body_chunked) {
+        if (!send_chunk(r->upstream, "", 0)) {    /* the last chunk */
+            agent_failed(api, r, "the agent closed the connection");
+            return reply_error(c, r, r->err_type, r->err_msg);
+        }
+        r->last_chunk_sent = true;
     }
     struct relay *rl = calloc(1, sizeof *rl);
     if (!rl)
         abort();
     agent_reader_init(&rl->rd, r->upstream);
     rl->refs = 1;
+    rl->sessions = api->cfg.sessions;
+    rl->session = r->session;
+    rl->port = r->upstream_port;
+    rl->request_sent = !r->body_to_agent || (r->body_chunked ? r->last_chunk_sent : r->body_sent == r->agent_length);
     r->upstream = -1;
     r->relay = rl;
     struct agent_head h = { .ctype = "application/octet-stream" };
@@ -667,12 +753,13 @@ static enum MHD_Result finish_invoke(struct http_api *api, struct MHD_Connection
         /* the agent failed: RuntimeClientError (424) with the start of what it said */
         char snippet[AGENT_ERROR_SNIPPET + 1], m[AGENT_ERROR_SNIPPET + 80];
         size_t n = 0;
-        while (n < AGENT_ERROR_SNIPPET) {
-            ssize_t k = agent_read_body(&rl->rd, snippet + n, AGENT_ERROR_SNIPPET - n);
-            if (k <= 0)
-                break;
-            n += (size_t)k;
+        ssize_t k = 1;
+        while (n < AGENT_ERROR_SNIPPET && k > 0) {
+            k = agent_read_body(&rl->rd, snippet + n, AGENT_ERROR_SNIPPET - n);
+            if (k > 0)
+                n += (size_t)k;
         }
+        relay_give_back(rl);      /* only if that was exactly all of it; else closed as before */
         for (size_t i = 0; i < n; i++)
             if ((unsigned char)snippet[i] < 0x20 || (unsigned char)snippet[i] > 0x7e)
                 snippet[i] = ' ';

@@ -7,8 +7,17 @@
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "frontend/aws_error.h"
+
+/* The idle upstream connections of one session for one guest port (see sessions.h): a stack,
+ * the most recently given on top. */
+struct conn_pool {
+    int fd[SESSION_CONN_IDLE_MAX];
+    int64_t given_ms[SESSION_CONN_IDLE_MAX];
+    unsigned n;
+};
 
 struct session {
     char id[SESSION_ID_MAX + 1];
@@ -31,6 +40,7 @@ struct session {
     enum session_end_reason end_reason;
     int64_t ended_ms;
     struct session_vm vm;
+    struct conn_pool pools[2];   /* idle connections: [0] guest port 8080, [1] 8000 */
     struct session *next;
 };
 
@@ -113,7 +123,23 @@ static struct session *find(struct sessions *t, const char *id)
     return NULL;
 }
 
-/* Removes s from the table (called with the lock held); the reason is kept for its record. */
+static struct conn_pool *pool_of(struct session *s, unsigned port)
+{
+    return port == SESSION_CONN_PORT_HTTP ? &s->pools[0] : port == SESSION_CONN_PORT_MCP ? &s->pools[1] : NULL;
+}
+
+/* Closes every idle connection of s (lock held; closing an idle socket does not block). */
+static void close_pools(struct session *s)
+{
+    for (size_t p = 0; p < sizeof s->pools / sizeof s->pools[0]; p++) {
+        for (unsigned i = 0; i < s->pools[p].n; i++)
+            close(s->pools[p].fd[i]);
+        s->pools[p].n = 0;
+    }
+}
+
+/* Removes s from the table (called with the lock held); the reason is kept for its record.
+ * Its idle agent connections are closed now: an ended session hands none out again. */
 static void unlink_session(struct sessions *t, struct session *s, enum session_end_reason reason)
 {
     for (struct session **p = &t->head; *p; p = &(*p)->next)
@@ -124,14 +150,78 @@ static void unlink_session(struct sessions *t, struct session *s, enum session_e
             s->ended = true;
             s->end_reason = reason;
             s->ended_ms = now_ms(t);
+            close_pools(s);
             return;
         }
 }
 
 static void drop_ref(struct session *s)
 {
-    if (--s->refs == 0)
+    if (--s->refs == 0) {
+        close_pools(s);       /* none left by now (unlink closed them); kept for safety */
         free(s);
+    }
+}
+
+/* Closes the idle connections of s given SESSION_CONN_MAX_IDLE_MS or more ago (lock held). */
+static void prune_pools(struct session *s, int64_t now)
+{
+    for (size_t p = 0; p < sizeof s->pools / sizeof s->pools[0]; p++) {
+        struct conn_pool *c = &s->pools[p];
+        unsigned kept = 0;
+        for (unsigned i = 0; i < c->n; i++) {
+            if (now - c->given_ms[i] >= SESSION_CONN_MAX_IDLE_MS) {
+                close(c->fd[i]);
+                continue;
+            }
+            c->fd[kept] = c->fd[i];
+            c->given_ms[kept++] = c->given_ms[i];
+        }
+        c->n = kept;
+    }
+}
+
+int session_conn_take(struct sessions *t, struct session *s, unsigned port)
+{
+    int fd = -1;
+    pthread_mutex_lock(&t->lock);
+    struct conn_pool *p = pool_of(s, port);
+    int64_t now = now_ms(t);
+    while (p && !s->ended && p->n > 0 && fd < 0) {
+        p->n--;
+        if (now - p->given_ms[p->n] >= SESSION_CONN_MAX_IDLE_MS)
+            close(p->fd[p->n]);   /* idle too long: the agent may be closing it right now */
+        else
+            fd = p->fd[p->n];
+    }
+    pthread_mutex_unlock(&t->lock);
+    return fd;
+}
+
+void session_conn_give(struct sessions *t, struct session *s, unsigned port, int fd)
+{
+    if (fd < 0)
+        return;
+    pthread_mutex_lock(&t->lock);
+    struct conn_pool *p = pool_of(s, port);
+    bool kept = p && !s->ended && p->n < SESSION_CONN_IDLE_MAX;
+    if (kept) {
+        p->fd[p->n] = fd;
+        p->given_ms[p->n] = now_ms(t);
+        p->n++;
+    }
+    pthread_mutex_unlock(&t->lock);
+    if (!kept)
+        close(fd);
+}
+
+unsigned session_conn_idle(struct sessions *t, struct session *s, unsigned port)
+{
+    pthread_mutex_lock(&t->lock);
+    struct conn_pool *p = pool_of(s, port);
+    unsigned n = p && !s->ended ? p->n : 0;
+    pthread_mutex_unlock(&t->lock);
+    return n;
 }
 
 /* The second half of ending an unlinked session, without the table lock: measure the VM, stop
@@ -524,6 +614,8 @@ unsigned sessions_reap(struct sessions *t)
 {
     pthread_mutex_lock(&t->lock);
     int64_t now = now_ms(t);
+    for (struct session *s = t->head; s; s = s->next)
+        prune_pools(s, now);      /* idle agent connections do not outlive their usefulness */
     unsigned n = end_matching(t, expired, &now);
     pthread_mutex_unlock(&t->lock);
     return n;

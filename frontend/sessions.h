@@ -27,6 +27,10 @@
  * refused (ServiceUnavailableException); requests to existing sessions go on.
  * sessions_in_flight() tells when they are done; sessions_end_all() then ends the rest.
  *
+ * Upstream keep-alive: each session owns a small pool of idle connections to its agent, per
+ * guest port (session_conn_take / session_conn_give below). A pooled connection is used by one
+ * request at a time, never by another session, and closed when the session ends.
+ *
  * The VM itself comes from a session_launcher: silod uses vmm_launcher.c (fork/exec
  * silo-vmm); unit tests use a test double.
  */
@@ -156,6 +160,30 @@ void sessions_release(struct sessions *t, struct session *s);
 const struct session_vm *session_vm(const struct session *s);
 int session_version(const struct session *s);
 const char *session_id_of(const struct session *s);
+
+/* ---- idle upstream connections (keep-alive to the agent), owned by the session
+ *
+ * Only guest ports SESSION_CONN_PORT_HTTP and SESSION_CONN_PORT_MCP are pooled. A session keeps
+ * at most SESSION_CONN_IDLE_MAX idle connections per port; one idle for SESSION_CONN_MAX_IDLE_MS
+ * or longer (on the table's clock) is closed rather than handed out (and sessions_reap closes
+ * it), since agents close idle keep-alive connections after a few seconds (uvicorn, node: 5 s)
+ * and a request written into one that is closing at that very moment would fail. Every idle connection is closed when the
+ * session ends, for any reason, as it is removed from the table (before its VM stops). */
+#define SESSION_CONN_PORT_HTTP 8080u
+#define SESSION_CONN_PORT_MCP 8000u
+#define SESSION_CONN_IDLE_MAX 8
+#define SESSION_CONN_MAX_IDLE_MS 4000
+/* Takes an idle connection to guest port `port` of a held session, most recently given first;
+ * the caller owns it from now on (uses it for one request, then gives it back or closes it).
+ * Returns -1 when there is none (or the session has ended). The fd is not checked here: the
+ * caller polls it (a readable or hung-up idle connection is one the agent closed). */
+int session_conn_take(struct sessions *t, struct session *s, unsigned port);
+/* Gives a connection the caller owns back to the session's pool after an answer that ended
+ * cleanly; the pool owns it from now on. It is closed at once instead when the session has
+ * ended, the port is not pooled, or the pool for the port is full. fd < 0 is ignored. */
+void session_conn_give(struct sessions *t, struct session *s, unsigned port, int fd);
+/* How many idle connections a held session has for port (tests, metrics). */
+unsigned session_conn_idle(struct sessions *t, struct session *s, unsigned port);
 
 /* What the agent's /ping said: busy (HealthyBusy) and its time_of_last_update (0 if absent). */
 void sessions_report_ping(struct sessions *t, const char *session_id, bool busy, int64_t time_of_last_update);

@@ -17,13 +17,30 @@
  *        "whoami"    200 JSON: this VMM's pid, the first line of its --disk file, the method,
  *                    path and every request header (lower-cased) as the guest received them
  *        "crash"     this whole fake VMM dies at once (SIGKILL), as a crashed VM would
+ *        "conns"     200 JSON {"conn":C,"conns":N,"served":S}: C the id of this connection (the
+ *                    C-th connection of this VMM that carried an /invocations request; /ping
+ *                    and readiness probes do not count), N how many such connections it has
+ *                    accepted so far, S how many requests this connection has served (this
+ *                    one included) — how a test sees upstream keep-alive from outside
+ *        "sleep:MS"  the same JSON, answered MS ms later (concurrent requests)
+ *        "close"     the same JSON with `Connection: close` — yet the connection stays open
+ *                    and served, so a client that ignored the header would be caught reusing it
+ *        "http10"    the same JSON in an HTTP/1.0 answer (with Content-Length); stays open too
+ *        "extra"     the same JSON, then bytes beyond its Content-Length in the same write
+ *        "late-extra" the same JSON, then 100 ms later an unasked answer on the idle connection
+ *                    (a client that does not check an idle connection before reusing it would
+ *                    take that for the answer to its next request)
+ *        "drop-idle" the same JSON; then this connection and every idle one of this VMM close
+ *                    (within ~50 ms), as an agent's keep-alive timeout would
  *        otherwise   200, the body echoed with the request's Content-Type
+ * Connections are kept alive (HTTP/1.1): each serves requests until the client closes it or a
+ * request says `Connection: close` (then the answer says so too and the connection ends).
  * guest port 8000 (MCP protocol), a minimal stateless MCP server at /mcp:
  *   POST: JSON-RPC initialize, ping, tools/list (one tool, "whoami"), tools/call (its text is
  *   JSON of the arguments and the Mcp-Session-Id / runtime session headers received);
  *   notifications → 202. tools/call answers text/event-stream when the client accepts it,
  *   everything else application/json. GET and DELETE → 405.
- * Other ports are refused. Exits on SIGTERM, removing the socket and ending every connection
+ * Other ports are refused. Both ports keep connections alive the same way. Exits on SIGTERM, removing the socket and ending every connection
  * (its own process group), as a VM that goes away would. State shared between its
  * per-connection processes lives in PATH.ping / PATH.burn (removed on exit). */
 #include <fcntl.h>
@@ -34,6 +51,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <poll.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -46,6 +65,18 @@ static const char *socket_path;
 static const char *disk_path;
 static pid_t vmm_pid;
 static char ping_path[4200], burn_path[4200];
+
+/* Shared by every per-connection process (an anonymous shared mapping made before forking). */
+struct shared {
+    unsigned conns;            /* connections that carried an /invocations request */
+    unsigned drop_gen;         /* bumped by "drop-idle": idle connections close */
+};
+static struct shared *shared;
+
+/* This connection's process: */
+static bool closing;           /* the request asked `Connection: close`: so does the answer */
+static unsigned conn_id;       /* 0 until this connection carried an /invocations request */
+static unsigned served;        /* requests served on this connection */
 
 static void on_term(int sig)
 {
@@ -121,6 +152,7 @@ static void free_request(struct http_request *rq)
         free(rq->values[i]);
     }
     free(rq->body);
+    memset(rq, 0, sizeof *rq);
 }
 
 /* Reads the head and the body (either framing) into memory: this is a test agent. */
@@ -178,7 +210,8 @@ static void answer(int fd, int status, const char *ctype, const char *extra_head
 {
     char head[1024];
     int n = snprintf(head, sizeof head, "HTTP/1.1 %d X\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%s"
-                                        "Connection: close\r\n\r\n", status, ctype, len, extra_headers);
+                                        "%s\r\n", status, ctype, len, extra_headers,
+                     closing ? "Connection: close\r\n" : "");
     write_all(fd, head, (size_t)n);
     write_all(fd, body, len);
 }
@@ -271,13 +304,36 @@ static void *fake_vcpu(void *unused)
     return NULL;
 }
 
-static void serve_agent(int fd)
+/* Reads the next request of a kept-alive connection; false when the client closed it or it
+ * broke. While the connection is idle (between requests), a "drop-idle" elsewhere closes it. */
+static bool next_request(int fd, struct http_request *rq)
 {
-    struct http_request rq;
-    if (!read_request(fd, &rq)) {
-        free_request(&rq);
-        return;
+    if (served > 0) {
+        unsigned gen = __atomic_load_n(&shared->drop_gen, __ATOMIC_SEQ_CST);
+        for (;;) {
+            struct pollfd p = { .fd = fd, .events = POLLIN };
+            if (poll(&p, 1, 50) > 0)
+                break;
+            if (__atomic_load_n(&shared->drop_gen, __ATOMIC_SEQ_CST) != gen) {
+                memset(rq, 0, sizeof *rq);
+                return false;
+            }
+        }
     }
+    if (!read_request(fd, rq))
+        return false;
+    served++;
+    const char *conn = header(rq, "connection");
+    closing = conn && strcasestr(conn, "close") != NULL;
+    if (!conn_id && strcmp(rq->path, "/invocations") == 0)
+        conn_id = __atomic_add_fetch(&shared->conns, 1, __ATOMIC_SEQ_CST);
+    return true;
+}
+
+/* One request on guest port 8080. */
+static void serve_agent(int fd, struct http_request *rqp)
+{
+    struct http_request rq = *rqp;
     const char *b = rq.body;
     if (strcmp(rq.path, "/ping") == 0) {
         serve_ping(fd);
@@ -288,8 +344,9 @@ static void serve_agent(int fd)
         answer(fd, 404, "text/plain", "", "not found", 9);
     } else if (strcmp(b, "sse") == 0 || strcmp(b, "sse-long") == 0) {
         static const char head[] = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
-                                   "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n";
+                                   "Transfer-Encoding: chunked\r\n";
         write_all(fd, head, sizeof head - 1);
+        write_all(fd, closing ? "Connection: close\r\n\r\n" : "\r\n", closing ? 21 : 2);
         int events = strcmp(b, "sse") == 0 ? 3 : 200;
         for (int i = 0; i < events; i++) {
             char ev[64];
@@ -306,6 +363,31 @@ static void serve_agent(int fd)
         json_object *o = whoami(&rq);
         answer_json(fd, 200, o, "");
         json_object_put(o);
+    } else if (strcmp(b, "conns") == 0 || strncmp(b, "sleep:", 6) == 0 || strcmp(b, "close") == 0 ||
+               strcmp(b, "http10") == 0 || strcmp(b, "extra") == 0 || strcmp(b, "drop-idle") == 0 ||
+               strcmp(b, "late-extra") == 0) {
+        if (b[0] == 's')
+            usleep((useconds_t)strtoul(b + 6, NULL, 10) * 1000);
+        char body[128];
+        int n = snprintf(body, sizeof body, "{\"conn\":%u,\"conns\":%u,\"served\":%u}", conn_id,
+                         __atomic_load_n(&shared->conns, __ATOMIC_SEQ_CST), served);
+        char out[512];
+        int o = snprintf(out, sizeof out, "HTTP/1.%c 200 OK\r\nContent-Type: application/json\r\n"
+                                          "Content-Length: %d\r\n%s\r\n%s%s",
+                         strcmp(b, "http10") == 0 ? '0' : '1', n,
+                         closing || strcmp(b, "close") == 0 ? "Connection: close\r\n" : "", body,
+                         strcmp(b, "extra") == 0 ? "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfake!" : "");
+        write_all(fd, out, (size_t)o);
+        if (strcmp(b, "late-extra") == 0) {
+            static const char unasked[] = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                                          "Content-Length: 7\r\n\r\n\"fake!\"";
+            usleep(100000);
+            write_all(fd, unasked, sizeof unasked - 1);
+        }
+        if (strcmp(b, "drop-idle") == 0) {
+            __atomic_add_fetch(&shared->drop_gen, 1, __ATOMIC_SEQ_CST);
+            closing = true;      /* this one too, though its answer did not say so */
+        }
     } else if (strcmp(b, "crash") == 0) {
         unlink(socket_path);
         unlink(ping_path);
@@ -316,7 +398,6 @@ static void serve_agent(int fd)
         const char *ct = header(&rq, "content-type");
         answer(fd, 200, ct ? ct : "application/octet-stream", "", rq.body, rq.body_len);
     }
-    free_request(&rq);
 }
 
 /* ---------------------------------------------------------------- port 8000: MCP */
@@ -365,13 +446,10 @@ static json_object *mcp_result(const struct http_request *rq, const char *method
     return r;
 }
 
-static void serve_mcp(int fd)
+/* One request on guest port 8000. */
+static void serve_mcp(int fd, struct http_request *rqp)
 {
-    struct http_request rq;
-    if (!read_request(fd, &rq)) {
-        free_request(&rq);
-        return;
-    }
+    struct http_request rq = *rqp;
     json_object *req = NULL, *m, *id = NULL;
     if (strcmp(rq.path, "/mcp") != 0) {
         answer(fd, 404, "text/plain", "", "not found", 9);
@@ -399,8 +477,9 @@ static void serve_mcp(int fd)
         const char *accept = header(&rq, "accept");
         if (strcmp(method, "tools/call") == 0 && accept && strstr(accept, "text/event-stream")) {
             static const char head[] = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
-                                       "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n";
+                                       "Transfer-Encoding: chunked\r\n";
             write_all(fd, head, sizeof head - 1);
+            write_all(fd, closing ? "Connection: close\r\n\r\n" : "\r\n", closing ? 21 : 2);
             usleep(20000);
             const char *s = json_object_to_json_string_ext(resp, JSON_C_TO_STRING_PLAIN);
             char *ev = NULL;
@@ -417,7 +496,6 @@ static void serve_mcp(int fd)
         json_object_put(resp);
     }
     json_object_put(req);
-    free_request(&rq);
 }
 
 int main(int argc, char **argv)
@@ -437,6 +515,11 @@ int main(int argc, char **argv)
         return 2;
     }
     vmm_pid = getpid();
+    shared = mmap(NULL, sizeof *shared, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (shared == MAP_FAILED) {
+        perror("fake_vmm: mmap");
+        return 1;
+    }
     snprintf(ping_path, sizeof ping_path, "%s.ping", socket_path);
     snprintf(burn_path, sizeof burn_path, "%s.burn", socket_path);
     pthread_t vcpu;
@@ -465,10 +548,17 @@ int main(int argc, char **argv)
             if (read_line(c, line, sizeof line) == 0 && sscanf(line, "CONNECT %u", &port) == 1 &&
                 (port == 8080 || port == 8000)) {
                 write_all(c, "OK 1073741824\n", 14);
-                if (port == 8080)
-                    serve_agent(c);
-                else
-                    serve_mcp(c);
+                struct http_request rq;
+                while (next_request(c, &rq)) {      /* keep-alive: request after request */
+                    if (port == 8080)
+                        serve_agent(c, &rq);
+                    else
+                        serve_mcp(c, &rq);
+                    free_request(&rq);
+                    if (closing)
+                        break;
+                }
+                free_request(&rq);
             }
             close(c);
             _exit(0);

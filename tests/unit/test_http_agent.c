@@ -1,6 +1,7 @@
 /* tests/unit/test_http_agent.c — frontend/agent_http.c: reading an (untrusted) agent's HTTP/1.1
  * answer — status and headers, Content-Length, chunked and EOF-delimited bodies, chunks that
- * span buffer refills — and refusing broken or hostile framing without overrunning anything. */
+ * span buffer refills — and refusing broken or hostile framing without overrunning anything;
+ * and when a connection may be kept alive after an answer (agent_reader_reusable). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,8 @@ static int stream_of(const char *data, size_t len)
 
 /* Reads the head, then the whole body into *body (malloc'd); returns the last read's result
  * (0 = clean end, -1 = broken) or -2 when the head was refused. */
+static bool last_reusable;     /* agent_reader_reusable() after the last read_answer() */
+
 static int read_answer(const char *wire, size_t wire_len, struct agent_head *h, char **body, size_t *body_len)
 {
     struct agent_reader *rd = malloc(sizeof *rd);
@@ -52,6 +55,7 @@ static int read_answer(const char *wire, size_t wire_len, struct agent_head *h, 
         if (*body)
             (*body)[*body_len] = '\0';
     }
+    last_reusable = agent_reader_reusable(rd);
     close(fd);
     free(rd);
     return result;
@@ -188,6 +192,78 @@ static void test_unsafe_header_values_are_dropped(void)
     CHECK(!agent_header_value_ok("caf\xc3\xa9", 100));
 }
 
+/* Whether the connection could carry another request after reading the whole of wire. */
+static bool reusable_after(const char *wire)
+{
+    struct agent_head h;
+    char *body;
+    size_t len;
+    last_reusable = true;
+    read_answer(wire, strlen(wire), &h, &body, &len);
+    free(body);
+    return last_reusable;
+}
+
+static void test_keep_alive_only_after_a_clean_end(void)
+{
+    /* exactly framed HTTP/1.1 answers: reusable */
+    CHECK(reusable_after("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello"));
+    CHECK(reusable_after("HTTP/1.1 200 OK\r\nConnection: keep-alive\r\nContent-Length: 0\r\n\r\n"));
+    CHECK(reusable_after("HTTP/1.1 500 Oops\r\nContent-Length: 4\r\n\r\nboom"));
+    CHECK(reusable_after("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"));
+    CHECK(reusable_after("HTTP/1.1 200 OK\r\nTransfer-Encoding: Chunked \r\n\r\n"
+                         "3;x=y\r\nabc\r\n0\r\nX-Trailer: t\r\n\r\n"));
+    /* bytes beyond the answer: the next answer could be mis-framed */
+    CHECK(!reusable_after("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhelloHTTP/1.1 200 OK\r\n\r\n"));
+    CHECK(!reusable_after("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\nX"));
+    /* the agent said close, or is not HTTP/1.1 */
+    CHECK(!reusable_after("HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 5\r\n\r\nhello"));
+    CHECK(!reusable_after("HTTP/1.1 200 OK\r\nconnection: Keep-Alive, CLOSE\r\nContent-Length: 5\r\n\r\nhello"));
+    CHECK(!reusable_after("HTTP/1.0 200 OK\r\nContent-Length: 5\r\n\r\nhello"));
+    CHECK(!reusable_after("HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 5\r\n\r\nhello"));
+    CHECK(!reusable_after("HTTP/1.10 200 OK\r\nContent-Length: 5\r\n\r\nhello"));
+    /* framed by the end of the stream, or ambiguously */
+    CHECK(!reusable_after("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nuntil the end"));
+    CHECK(!reusable_after("HTTP/1.1 204 No Content\r\n\r\n"));
+    CHECK(!reusable_after("HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n"
+                          "5\r\nhello\r\n0\r\n\r\n"));
+    CHECK(!reusable_after("HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\nhello"));
+    CHECK(!reusable_after("HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"));
+    CHECK(!reusable_after("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n"
+                          "5\r\nhello\r\n0\r\n\r\n"));
+    CHECK(!reusable_after("HTTP/1.1 100 Continue\r\nContent-Length: 0\r\n\r\n"));
+    /* broken answers and refused heads */
+    CHECK(!reusable_after("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort"));
+    CHECK(!reusable_after("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhelloXX0\r\n\r\n"));
+    CHECK(!reusable_after("HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n"));
+    CHECK(!reusable_after(""));
+
+    /* an answer not read to its end (the client went away, an error snippet cut short) */
+    static const char wire[] = "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n0123456789";
+    static const char chunked[] = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\na\r\n0123456789\r\n0\r\n\r\n";
+    const char *wires[] = { wire, chunked };
+    for (size_t w = 0; w < 2; w++) {
+        struct agent_reader *rd = malloc(sizeof *rd);
+        int fd = stream_of(wires[w], strlen(wires[w]));
+        agent_reader_init(rd, fd);
+        struct agent_head h = { 0 };
+        CHECK(!agent_reader_reusable(rd));              /* nothing read yet */
+        CHECK(agent_read_head(rd, &h));
+        char piece[16];
+        CHECK_EQ(agent_read_body(rd, piece, 4), 4);
+        CHECK(!agent_reader_reusable(rd));              /* 6 bytes still to come */
+        CHECK_EQ(agent_read_body(rd, piece, sizeof piece), 6);
+        if (w == 0)
+            CHECK(agent_reader_reusable(rd));           /* Content-Length reached */
+        else
+            CHECK(!agent_reader_reusable(rd));          /* the last chunk not read yet */
+        CHECK_EQ(agent_read_body(rd, piece, sizeof piece), 0);
+        CHECK(agent_reader_reusable(rd));
+        close(fd);
+        free(rd);
+    }
+}
+
 int main(void)
 {
     static const struct unit_test tests[] = {
@@ -196,6 +272,7 @@ int main(void)
         { "answer delimited by the end of the stream", test_eof_delimited },
         { "broken heads and bodies are refused", test_broken_answers },
         { "unsafe header values are dropped", test_unsafe_header_values_are_dropped },
+        { "keep-alive only after an exactly framed, clean HTTP/1.1 end", test_keep_alive_only_after_a_clean_end },
     };
     return run_unit_tests(tests, sizeof tests / sizeof tests[0]);
 }

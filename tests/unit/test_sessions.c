@@ -1,11 +1,14 @@
 /* tests/unit/test_sessions.c — the session table with an advancing test clock and a test
  * double launcher (idle timeout, HealthyBusy, time_of_last_update, max lifetime, limits, one
  * VM per id under concurrency, stop, /ping results, one usage record per end reason, drain,
- * snapshots, parallel stops), then the real fork/exec launcher, vsock handshake, /ping poller
- * and /proc metering against tests/frontend/fake_vmm (a test VMM, not silo-vmm). */
+ * snapshots, parallel stops, the idle upstream connection pool), then the real fork/exec
+ * launcher, vsock handshake, /ping poller, /proc metering and the test agent's keep-alive
+ * against tests/frontend/fake_vmm (a test VMM, not silo-vmm). */
 #include "frontend/sessions.h"
 
+#include <errno.h>
 #include <libgen.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -656,6 +659,215 @@ static void test_reaper_stops_victims_in_parallel(void)
     sessions_free(t);
 }
 
+/* ------------------------------------------------------------------ idle upstream connections */
+
+/* A connected pair: *ours goes into the pool, the returned end stays with the test, which sees
+ * EOF on it once the pool closed *ours. */
+static int conn_pair(int *ours)
+{
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
+        abort();
+    *ours = sv[0];
+    return sv[1];
+}
+
+/* true when the other end of peer has been closed (EOF readable now, without waiting). */
+static bool peer_closed(int peer)
+{
+    struct pollfd p = { .fd = peer, .events = POLLIN };
+    char c;
+    return poll(&p, 1, 0) == 1 && recv(peer, &c, 1, MSG_DONTWAIT) == 0;
+}
+
+static void test_conn_pool_take_give_bound(void)
+{
+    struct sessions *t = table(10, 8192);
+    const char *err;
+    struct session *a = acquire(t, SID_A, &err), *b = acquire(t, SID_B, &err);
+    CHECK(a && b);
+    if (!a || !b)
+        return;
+    CHECK_EQ(session_conn_take(t, a, SESSION_CONN_PORT_HTTP), -1);     /* nothing pooled yet */
+    int x, y, px = conn_pair(&x), py = conn_pair(&y);
+    session_conn_give(t, a, SESSION_CONN_PORT_HTTP, x);
+    session_conn_give(t, a, SESSION_CONN_PORT_HTTP, y);
+    CHECK_EQ(session_conn_idle(t, a, SESSION_CONN_PORT_HTTP), 2);
+    CHECK_EQ(session_conn_idle(t, a, SESSION_CONN_PORT_MCP), 0);
+    CHECK_EQ(session_conn_take(t, a, SESSION_CONN_PORT_MCP), -1);      /* per port */
+    CHECK_EQ(session_conn_take(t, b, SESSION_CONN_PORT_HTTP), -1);     /* never another session's */
+    CHECK_EQ(session_conn_take(t, a, SESSION_CONN_PORT_HTTP), y);      /* most recent first */
+    CHECK_EQ(session_conn_take(t, a, SESSION_CONN_PORT_HTTP), x);
+    CHECK_EQ(session_conn_take(t, a, SESSION_CONN_PORT_HTTP), -1);     /* each handed out once */
+    CHECK(!peer_closed(px) && !peer_closed(py));                        /* the taker owns them */
+    close(x);
+    close(y);
+    close(px);
+    close(py);
+
+    /* bounded: beyond SESSION_CONN_IDLE_MAX per port, a given connection is closed at once */
+    int fds[SESSION_CONN_IDLE_MAX + 3], peers[SESSION_CONN_IDLE_MAX + 3];
+    for (int i = 0; i < SESSION_CONN_IDLE_MAX + 3; i++) {
+        peers[i] = conn_pair(&fds[i]);
+        session_conn_give(t, a, SESSION_CONN_PORT_MCP, fds[i]);
+    }
+    CHECK_EQ(session_conn_idle(t, a, SESSION_CONN_PORT_MCP), SESSION_CONN_IDLE_MAX);
+    for (int i = 0; i < SESSION_CONN_IDLE_MAX + 3; i++)
+        CHECK_EQ(peer_closed(peers[i]), i >= SESSION_CONN_IDLE_MAX);
+    /* a port that is not pooled: closed at once; fd -1 is ignored */
+    int z, pz = conn_pair(&z);
+    session_conn_give(t, a, 9000, z);
+    CHECK(peer_closed(pz));
+    CHECK_EQ(session_conn_take(t, a, 9000), -1);
+    session_conn_give(t, a, SESSION_CONN_PORT_HTTP, -1);
+    CHECK_EQ(session_conn_idle(t, a, SESSION_CONN_PORT_HTTP), 0);
+
+    /* the session ends (StopRuntimeSession) while held: every idle connection closes now, and
+     * nothing is pooled or handed out afterwards */
+    CHECK(sessions_stop(t, NULL, SID_A, SESSION_END_STOPPED));
+    for (int i = 0; i < SESSION_CONN_IDLE_MAX; i++)
+        CHECK(peer_closed(peers[i]));
+    CHECK_EQ(session_conn_take(t, a, SESSION_CONN_PORT_MCP), -1);
+    int w, pw = conn_pair(&w);
+    session_conn_give(t, a, SESSION_CONN_PORT_HTTP, w);    /* a stream that finished late */
+    CHECK(peer_closed(pw));
+    CHECK_EQ(session_conn_idle(t, a, SESSION_CONN_PORT_HTTP), 0);
+    for (int i = 0; i < SESSION_CONN_IDLE_MAX + 3; i++)
+        close(peers[i]);
+    close(pz);
+    close(pw);
+    sessions_release(t, a);
+    sessions_release(t, b);
+    sessions_free(t);
+}
+
+/* Gives n fresh connections to s's HTTP pool; their peers go into peers[]. */
+static void give_n(struct sessions *t, struct session *s, int *peers, int n)
+{
+    for (int i = 0; i < n; i++) {
+        int fd;
+        peers[i] = conn_pair(&fd);
+        session_conn_give(t, s, SESSION_CONN_PORT_HTTP, fd);
+    }
+}
+
+static bool all_closed(const int *peers, int n)
+{
+    bool all = true;
+    for (int i = 0; i < n; i++) {
+        all = all && peer_closed(peers[i]);
+        close(peers[i]);
+    }
+    return all;
+}
+
+static void test_conn_pool_closed_on_every_end(void)
+{
+    struct sessions *t = table(10, 8192);
+    const char *err;
+    int pa[3], pb[3], pc[3], pd[3], pe[3], pf[3];
+    /* idle timeout (the reaper) */
+    struct session *s = acquire(t, SID_A, &err);
+    give_n(t, s, pa, 3);
+    sessions_release(t, s);
+    clock_ms += 900 * 1000;
+    CHECK_EQ(sessions_reap(t), 1);
+    CHECK(all_closed(pa, 3));
+    /* the runtime deleted */
+    s = acquire(t, SID_B, &err);
+    give_n(t, s, pb, 3);
+    sessions_release(t, s);
+    CHECK_EQ(sessions_stop_runtime(t, "rt-0123456789"), 1);
+    CHECK(all_closed(pb, 3));
+    /* the VMM died (noticed by a request) */
+    s = acquire(t, SID_C, &err);
+    give_n(t, s, pc, 3);
+    snprintf(tl.dead, sizeof tl.dead, "%s", SID_C);
+    CHECK(!sessions_check_vm(t, s));
+    CHECK(all_closed(pc, 3));
+    sessions_release(t, s);
+    tl.dead[0] = '\0';
+    /* /ping said Unhealthy */
+    s = acquire(t, SID_D, &err);
+    give_n(t, s, pd, 3);
+    CHECK(sessions_ping_result(t, s, PING_UNHEALTHY, 0));
+    CHECK(all_closed(pd, 3));
+    sessions_release(t, s);
+    /* connections idle too long are closed, not handed out, and the reaper closes them */
+    s = acquire(t, SID_E, &err);
+    give_n(t, s, pe, 3);
+    clock_ms += SESSION_CONN_MAX_IDLE_MS;
+    CHECK_EQ(session_conn_take(t, s, SESSION_CONN_PORT_HTTP), -1);
+    CHECK(all_closed(pe, 3));
+    give_n(t, s, pe, 2);
+    clock_ms += SESSION_CONN_MAX_IDLE_MS - 1;
+    give_n(t, s, pf, 1);                  /* a younger one */
+    clock_ms += 1;
+    CHECK_EQ(sessions_reap(t), 0);        /* the session goes on (a request holds it) */
+    CHECK(all_closed(pe, 2));
+    CHECK_EQ(session_conn_idle(t, s, SESSION_CONN_PORT_HTTP), 1);
+    int kept = session_conn_take(t, s, SESSION_CONN_PORT_HTTP);
+    CHECK(kept >= 0 && !peer_closed(pf[0]));
+    session_conn_give(t, s, SESSION_CONN_PORT_HTTP, kept);
+    sessions_release(t, s);
+    /* silod shutting down */
+    sessions_free(t);
+    CHECK(all_closed(pf, 1));
+}
+
+/* Requests on one session at once: each takes a connection of its own. */
+struct pool_racer {
+    struct sessions *t;
+    struct session *s;
+    int *in_use;              /* indexed by fd */
+    int clashes, takes;
+};
+
+static void *pool_race(void *p)
+{
+    struct pool_racer *r = p;
+    for (int i = 0; i < 2000; i++) {
+        int fd = session_conn_take(r->t, r->s, SESSION_CONN_PORT_HTTP);
+        if (fd < 0)
+            continue;
+        r->takes++;
+        if (__atomic_exchange_n(&r->in_use[fd], 1, __ATOMIC_SEQ_CST) != 0)
+            r->clashes++;
+        sched_yield();
+        __atomic_store_n(&r->in_use[fd], 0, __ATOMIC_SEQ_CST);
+        session_conn_give(r->t, r->s, SESSION_CONN_PORT_HTTP, fd);
+    }
+    return NULL;
+}
+
+static void test_conn_pool_one_user_at_a_time(void)
+{
+    struct sessions *t = table(10, 8192);
+    const char *err;
+    struct session *s = acquire(t, SID_A, &err);
+    int peers[4];
+    give_n(t, s, peers, 4);
+    static int in_use[4096];
+    struct pool_racer r[6];
+    pthread_t th[6];
+    for (int i = 0; i < 6; i++) {
+        r[i] = (struct pool_racer){ t, s, in_use, 0, 0 };
+        pthread_create(&th[i], NULL, pool_race, &r[i]);
+    }
+    int clashes = 0, takes = 0;
+    for (int i = 0; i < 6; i++) {
+        pthread_join(th[i], NULL);
+        clashes += r[i].clashes;
+        takes += r[i].takes;
+    }
+    CHECK_EQ(clashes, 0);
+    CHECK(takes > 1000);
+    CHECK_EQ(session_conn_idle(t, s, SESSION_CONN_PORT_HTTP), 4);
+    sessions_release(t, s);
+    sessions_free(t);
+    CHECK(all_closed(peers, 4));
+}
+
 /* ------------------------------------------------------------------ real launcher + test VMM */
 
 static void test_launcher_with_test_vmm(void)
@@ -685,7 +897,8 @@ static void test_launcher_with_test_vmm(void)
         CHECK(vm->pid > 0);
         int fd = vsock_connect(vm->vsock_path, 8080, 2000);
         CHECK(fd >= 0);
-        static const char req[] = "POST /invocations HTTP/1.1\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n\r\nhello";
+        static const char req[] = "POST /invocations HTTP/1.1\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n"
+                                  "Connection: close\r\n\r\nhello";
         CHECK(write(fd, req, sizeof req - 1) == (ssize_t)(sizeof req - 1));
         char buf[1024] = "";
         size_t got = 0;
@@ -748,6 +961,89 @@ static bool invoke_fake(const struct session_vm *vm, const char *body)
               strncmp(buf, "HTTP/1.1 200", 12) == 0;
     close(fd);
     return ok;
+}
+
+/* Sends body to the test agent on fd (kept alive) and reads one Content-Length answer into
+ * out; returns its status, or -1. */
+static int agent_exchange(int fd, const char *body, char *out, size_t out_len)
+{
+    char req[256], head[1024];
+    int n = snprintf(req, sizeof req, "POST /invocations HTTP/1.1\r\nContent-Length: %zu\r\n\r\n%s",
+                     strlen(body), body);
+    if (write(fd, req, (size_t)n) != n)
+        return -1;
+    size_t h = 0;
+    while (h + 1 < sizeof head && (h < 4 || memcmp(head + h - 4, "\r\n\r\n", 4) != 0))
+        if (read(fd, head + h++, 1) != 1)
+            return -1;
+    head[h] = '\0';
+    const char *cl = strstr(head, "Content-Length: ");
+    size_t len = cl ? strtoul(cl + 16, NULL, 10) : 0, got = 0;
+    if (!cl || len >= out_len)
+        return -1;
+    while (got < len) {
+        ssize_t r = read(fd, out + got, len - got);
+        if (r <= 0)
+            return -1;
+        got += (size_t)r;
+    }
+    out[len] = '\0';
+    int status = -1;
+    sscanf(head, "HTTP/1.%*d %d", &status);
+    return status;
+}
+
+/* true when the test agent closes fd within ms (EOF). */
+static bool closed_within(int fd, int ms)
+{
+    struct pollfd p = { .fd = fd, .events = POLLIN };
+    char c;
+    return poll(&p, 1, ms) == 1 && read(fd, &c, 1) == 0;
+}
+
+static void test_vmm_agent_keeps_connections_alive(void)
+{
+    char vmm[4200];
+    CHECK(fake_vmm_path(vmm, sizeof vmm));
+    char dir[] = "/tmp/silo-keepalive-XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    struct vmm_launcher_config lc = { vmm, "/nonexistent/Image", NULL, "/nonexistent", dir, 1, 5000, NULL };
+    struct sessions_config cfg = { 4, 4096, NULL, NULL, vmm_launcher(&lc), NULL, NULL };
+    struct sessions *t = sessions_new(&cfg);
+    struct session_acquire a = { SID_A, "rt-0123456789", 1, "{}", 256, 900, 3600 };
+    char msg[256], out[256];
+    const char *err;
+    struct session *s = sessions_acquire(t, &a, &err, msg, sizeof msg);
+    CHECK(s != NULL);
+    if (!s) {
+        sessions_free(t);
+        rmdir(dir);
+        return;
+    }
+    const char *path = session_vm(s)->vsock_path;
+    int one = vsock_connect(path, 8080, 2000), two = vsock_connect(path, 8080, 2000);
+    CHECK(one >= 0 && two >= 0);
+    /* requests after requests on one connection; the readiness probe did not count */
+    CHECK_EQ(agent_exchange(one, "conns", out, sizeof out), 200);
+    CHECK(strcmp(out, "{\"conn\":1,\"conns\":1,\"served\":1}") == 0);
+    CHECK_EQ(agent_exchange(one, "hello", out, sizeof out), 200);
+    CHECK(strcmp(out, "hello") == 0);
+    CHECK_EQ(agent_exchange(one, "conns", out, sizeof out), 200);
+    CHECK(strcmp(out, "{\"conn\":1,\"conns\":1,\"served\":3}") == 0);
+    CHECK_EQ(agent_exchange(two, "close", out, sizeof out), 200);   /* says close, stays open */
+    CHECK(strcmp(out, "{\"conn\":2,\"conns\":2,\"served\":1}") == 0);
+    CHECK_EQ(agent_exchange(two, "conns", out, sizeof out), 200);
+    CHECK(strcmp(out, "{\"conn\":2,\"conns\":2,\"served\":2}") == 0);
+    CHECK(!closed_within(one, 200));                   /* idle connections stay */
+    /* "drop-idle": the idle connection and the one that asked both close */
+    CHECK_EQ(agent_exchange(two, "drop-idle", out, sizeof out), 200);
+    CHECK(closed_within(one, 2000));
+    CHECK(closed_within(two, 2000));
+    close(one);
+    close(two);
+    sessions_release(t, s);
+    sessions_free(t);
+    rmdir(dir);
 }
 
 static void test_ping_poller_with_test_vmm(void)
@@ -912,7 +1208,11 @@ int main(void)
         { "drain refuses new sessions (503), existing ones go on", test_drain },
         { "snapshots hold references to ended sessions until released", test_snapshot_references },
         { "the reaper stops its victims in parallel, not blocking others", test_reaper_stops_victims_in_parallel },
+        { "idle agent connections: take/give per session and port, bounded", test_conn_pool_take_give_bound },
+        { "idle agent connections close on every session end and when too old", test_conn_pool_closed_on_every_end },
+        { "idle agent connections: one user at a time under concurrency", test_conn_pool_one_user_at_a_time },
         { "fork/exec launcher + vsock CONNECT against the test VMM", test_launcher_with_test_vmm },
+        { "the test VMM's agent keeps connections alive, counts them, drops idle ones", test_vmm_agent_keeps_connections_alive },
         { "/ping answers: status, time_of_last_update, hostile bodies", test_ping_parse },
         { "ping poller + /proc metering against the test VMM", test_ping_poller_with_test_vmm },
         { "restart removes only stale sockets of our own naming", test_restart_removes_stale_sockets },
