@@ -1,6 +1,6 @@
-# tools/demo.sh — what `make run` shows (inside the dev host, busybox sh): our guest kernel and
+# tools/demo.sh — what `make demo` shows (inside the dev host, busybox sh): our guest kernel and
 # the tiny init booted under silo-vmm with its console on screen, then the same under the peer
-# (QEMU -accel kvm), each timed exec -> exit. Stands in for `silo up` until silod lands.
+# (QEMU -accel kvm), each timed exec -> exit.
 . /silo/tests/e2e/common.lib
 if [ -x /silo/bin/silo-vmm ]; then
     echo "--- silo-vmm --kernel /silo/guest/Image --initrd /silo/guest/tiny-initrd.cpio --mem 256M --cpus 2"

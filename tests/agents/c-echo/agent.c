@@ -15,6 +15,8 @@
  *     stream            text/event-stream, "n" events (default 5) "gap_ms" apart (default 20):
  *                       data: {"index":i,"text":"<prompt> i"}  then  data: {"done":true}
  *     slow              answers {"slept_ms": ms} after "ms" milliseconds (default 2000)
+ *     background        answers {"background_ms": ms} at once and stays busy (/ping HealthyBusy)
+ *                       for "ms" milliseconds (default 2000) with no request in flight
  *     crash             abort()s: the process dies of SIGABRT before answering
  *   anything else       404 / 405 / 400 JSON errors
  * `agent --exit-at-start N` exits with status N at once (a broken image for the image builder's
@@ -105,6 +107,16 @@ static void sleep_ms(long ms)
 {
     struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
     while (nanosleep(&ts, &ts) < 0 && errno == EINTR) {}
+}
+
+/* background work: keeps /ping HealthyBusy for ms milliseconds */
+static void *background_work(void *arg)
+{
+    long ms = (long)(intptr_t)arg;
+    sleep_ms(ms);
+    atomic_fetch_sub(&busy_count, 1);
+    status_changed();
+    return NULL;
 }
 
 /* Reads the header block into buf (up to MAX_HEADER) and sets head_len to its length with the blank
@@ -281,6 +293,22 @@ static int handle_invocation(int fd, const struct request *req, const char *body
         status_changed();
         char out[64];
         snprintf(out, sizeof out, "{\"slept_ms\":%ld}", ms);
+        rc = respond(fd, 200, "OK", "application/json", out, req->keep_alive);
+    } else if (strcmp(action, "background") == 0) {
+        long ms = 2000;
+        if (json_object_object_get_ex(in, "ms", &v))
+            ms = json_object_get_int(v);
+        if (ms < 0 || ms > 600000)
+            ms = 2000;
+        atomic_fetch_add(&busy_count, 1);
+        status_changed();
+        pthread_t t;
+        if (pthread_create(&t, NULL, background_work, (void *)(intptr_t)ms) == 0)
+            pthread_detach(t);
+        else
+            background_work((void *)(intptr_t)0);
+        char out[64];
+        snprintf(out, sizeof out, "{\"background_ms\":%ld}", ms);
         rc = respond(fd, 200, "OK", "application/json", out, req->keep_alive);
     } else if (strcmp(action, "echo") == 0) {
         json_object *out = json_object_new_object();

@@ -65,7 +65,7 @@ function fnv1a32(h, buf) {
 const hex8 = (h) => h.toString(16).padStart(8, '0');
 
 let echoRt, idleRt, mcpRt;
-let idleProbe, controlProbe;                  // { sid, boot, at } on the idle / default runtime
+let idleProbe, controlProbe, busyProbe;      // { sid, boot, at } on the idle / default / idle runtime
 
 const invokeOn = (rt, body, extra = {}) => data.send(new InvokeAgentRuntimeCommand({
   agentRuntimeArn: rt.agentRuntimeArn, qualifier: 'DEFAULT',
@@ -147,6 +147,16 @@ before(async () => {
   const [ia, ca] = [await echo(idleRt, i), await echo(echoRt, c)];
   idleProbe = { sid: i, boot: ia.boot_id, at: Date.now() };
   controlProbe = { sid: c, boot: ca.boot_id };
+  // a session of the short-timeout runtime whose agent stays busy in the background (/ping
+  // HealthyBusy) with no request in flight, for longer than the idle timeout
+  const b = sessionId();
+  const ba = await echo(idleRt, b);
+  const bg = await invokeOn(idleRt, JSON.stringify({ action: 'background', ms: (IDLE_TIMEOUT_S + 30) * 1000 }),
+    { runtimeSessionId: b, contentType: 'application/json' });
+  let bgText = '';
+  for await (const piece of bg.response) bgText += Buffer.from(piece).toString();
+  assert.match(bgText, /"background_ms"/);
+  busyProbe = { sid: b, boot: ba.boot_id };
 });
 
 test('InvokeAgentRuntime (AWS SDK) answers from the C agent in a fresh microVM; cold start to first byte', async () => {
@@ -213,6 +223,19 @@ test('StopRuntimeSession ends the session (its microVM too); the next call boots
   assert.equal(vmmsAfter, vmmsBefore - 1, 'one silo-vmm process fewer in the dev host');
   const after1 = await echo(echoRt, sid);
   assert.notEqual(after1.boot_id, before1.boot_id);
+  // metering: the stopped session's usage record, with the vCPU time read from the real
+  // silo-vmm's vCPU threads just before it stopped, its peak memory and its wall time
+  let rec;
+  for (let k = 0; k < 40 && !rec; k++) {
+    rec = readFileSync(`${testDir}/console.log`, 'latin1').match(new RegExp(
+      `silod: usage session=${sid} runtime=${echoRt.agentRuntimeId} version=1 reason=stopped wall_ms=(\\d+) vcpu_ms=(\\d+) vcpu_measured=1 mem_peak_kib=(\\d+) guest_mib=(\\d+)`));
+    if (!rec) await sleep(250);
+  }
+  assert.ok(rec, 'a usage record with measured vCPU time for the stopped session');
+  const [wallMs, vcpuMs, peakKib] = rec.slice(1, 4).map(Number);
+  assert.ok(vcpuMs > 0 && vcpuMs <= wallMs * 2, `vcpu_ms ${vcpuMs} within (0, wall ${wallMs} x 2 vCPUs]`);
+  assert.ok(peakKib > 1024, `peak memory ${peakKib} KiB`);
+  bench(`metering: a stopped session's record: wall ${wallMs} ms, active vCPU ${vcpuMs} ms, VMM peak RSS ${peakKib} KiB`);
   await stop(echoRt, sid);
   await assert.rejects(stop(echoRt, sessionId()), (e) => e instanceof ResourceNotFoundException);
 });
@@ -442,8 +465,13 @@ test(`idle expiry: a session idle ${IDLE_TIMEOUT_S} s is terminated and the next
     'StopRuntimeSession of the expired session is ResourceNotFound');
   const i = await echo(idleRt, idleProbe.sid);
   const c = await echo(echoRt, controlProbe.sid);
+  const b = await echo(idleRt, busyProbe.sid);
   assert.notEqual(i.boot_id, idleProbe.boot, 'the idle session got a fresh microVM');
   assert.equal(c.boot_id, controlProbe.boot, 'the 900 s session kept its microVM');
+  assert.equal(b.boot_id, busyProbe.boot, 'the session whose agent reported HealthyBusy on /ping kept its microVM past the idle timeout');
+  // the expired session's usage record says why it ended
+  assert.match(readFileSync(`${testDir}/console.log`, 'latin1'),
+    new RegExp(`silod: usage session=${idleProbe.sid} runtime=${idleRt.agentRuntimeId} version=1 reason=idle `));
   // both sessions stay up: tests/host/silod_devhost.sh then checks SIGTERM stops their VMMs
 });
 
