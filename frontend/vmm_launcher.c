@@ -29,8 +29,7 @@ static int64_t mono_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Reads one '\n'-terminated line (at most len-1 bytes) within the deadline. */
-static int read_line(int fd, char *buf, size_t len, int64_t deadline)
+int vsock_read_line(int fd, char *buf, size_t len, int64_t deadline)
 {
     size_t n = 0;
     while (n + 1 < len) {
@@ -63,7 +62,7 @@ int vsock_connect(const char *uds_path, unsigned port, int timeout_ms)
     char line[64];
     int n = snprintf(line, sizeof line, "CONNECT %u\n", port);
     if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0 || write(fd, line, (size_t)n) != n ||
-        read_line(fd, line, sizeof line, deadline) != 0 || strncmp(line, "OK ", 3) != 0) {
+        vsock_read_line(fd, line, sizeof line, deadline) != 0 || strncmp(line, "OK ", 3) != 0) {
         close(fd);
         return -1;
     }
@@ -78,7 +77,7 @@ bool vsock_agent_running(const char *uds_path, int timeout_ms)
     static const char status[] = "STATUS\n";
     char line[256];
     bool running = write(fd, status, sizeof status - 1) == (ssize_t)(sizeof status - 1) &&
-                   read_line(fd, line, sizeof line, mono_ms() + timeout_ms) == 0 &&
+                   vsock_read_line(fd, line, sizeof line, mono_ms() + timeout_ms) == 0 &&
                    (strncmp(line, "OK STATUS state=running ", 24) == 0 ||
                     strncmp(line, "OK STATUS state=starting ", 25) == 0);
     close(fd);
@@ -99,7 +98,7 @@ static bool agent_ready(const char *uds, bool mcp, int64_t deadline)
     size_t len = mcp ? sizeof mcp_get - 1 : sizeof ping - 1;
     char line[128];
     int status = 0;
-    bool ok = write(fd, req, len) == (ssize_t)len && read_line(fd, line, sizeof line, deadline) == 0 &&
+    bool ok = write(fd, req, len) == (ssize_t)len && vsock_read_line(fd, line, sizeof line, deadline) == 0 &&
               sscanf(line, "HTTP/1.%*d %d", &status) == 1 && (mcp ? status >= 100 : status == 200);
     close(fd);
     return ok;

@@ -45,6 +45,10 @@ struct session_launcher vmm_launcher(const struct vmm_launcher_config *cfg);
 
 int vsock_connect(const char *uds_path, unsigned port, int timeout_ms);
 
+/* Reads one '\n'-terminated line (at most len-1 bytes, the '\n' replaced by NUL) from fd, byte
+ * by byte so nothing after it is consumed, until deadline (CLOCK_MONOTONIC ms); 0 or -1. */
+int vsock_read_line(int fd, char *buf, size_t len, int64_t deadline);
+
 /* Asks agentd (control port 1024, `STATUS`) whether the agent process is still starting or
  * running; false when it has exited, was killed, or agentd cannot be reached (the guest is
  * shutting down). */

@@ -48,17 +48,8 @@ cat >"$dir/silod.json" <<JSON
            "cpus": 1, "guest_mib": 128, "ready_timeout_ms": 5000 }
 }
 JSON
-"$BUILD/host/bin/silod" --config "$dir/silod.json" 2>"$dir/silod.log" &
-silod_pid=$!
-port=
-for _ in $(seq 1 100); do
-    port=$(sed -n 's/^silod: listening on 127\.0\.0\.1:\([0-9]*\) .*/\1/p' "$dir/silod.log")
-    [ -n "$port" ] && break
-    kill -0 "$silod_pid" 2>/dev/null || break
-    sleep 0.05
-done
-if [ -z "$port" ]; then
-    cat "$dir/silod.log" >&2
+. tests/host/silod_start.lib
+if ! start_silod "$dir/silod.json" "$dir/silod.log"; then
     say_fail "silod did not start"
     exit 1
 fi

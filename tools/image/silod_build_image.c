@@ -428,26 +428,6 @@ static void build(const char *source, const struct version_settings *vs, const c
 
 /* --- the boot check ------------------------------------------------------------------------- */
 
-static int read_line(int fd, char *buf, size_t len, int64_t deadline)
-{
-    size_t n = 0;
-    while (n + 1 < len) {
-        int left = (int)(deadline - mono_ms());
-        struct pollfd p = { fd, POLLIN, 0 };
-        if (left <= 0 || poll(&p, 1, left) <= 0)
-            return -1;
-        ssize_t r = read(fd, buf + n, 1);
-        if (r <= 0)
-            return -1;
-        if (buf[n] == '\n') {
-            buf[n] = '\0';
-            return 0;
-        }
-        n++;
-    }
-    return -1;
-}
-
 /* One agentd control request; 0 with the decoded answer, else -1. */
 static int control(const char *sock, enum cp_verb verb, struct cp_response *resp, int timeout_ms)
 {
@@ -457,7 +437,7 @@ static int control(const char *sock, enum cp_verb verb, struct cp_response *resp
     if (fd < 0)
         return -1;
     int rc = len > 0 && write(fd, req, (size_t)len) == len &&
-             read_line(fd, line, sizeof line, mono_ms() + timeout_ms) == 0 &&
+             vsock_read_line(fd, line, sizeof line, mono_ms() + timeout_ms) == 0 &&
              cp_decode_response(line, strlen(line), resp) == 0 && resp->ok ? 0 : -1;
     close(fd);
     return rc;
@@ -474,7 +454,7 @@ static int http_status(const char *sock, unsigned port, const char *path, int ti
     int len = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: agent\r\nAccept: %s\r\nConnection: close\r\n\r\n",
                        path, port == 8000 ? "application/json, text/event-stream" : "*/*");
     int status = 0;
-    if (write(fd, req, (size_t)len) != len || read_line(fd, line, sizeof line, mono_ms() + timeout_ms) != 0 ||
+    if (write(fd, req, (size_t)len) != len || vsock_read_line(fd, line, sizeof line, mono_ms() + timeout_ms) != 0 ||
         sscanf(line, "HTTP/1.%*d %d", &status) != 1)
         status = 0;
     close(fd);
@@ -573,7 +553,7 @@ static void boot_check(const char *image, const char *protocol, double *seconds)
             if (poll(&p, 1, 0) > 0) {
                 char line[CP_MAX_LINE + 1];
                 struct cp_response r;
-                if (read_line(wait_fd, line, sizeof line, mono_ms() + 2000) == 0 &&
+                if (vsock_read_line(wait_fd, line, sizeof line, mono_ms() + 2000) == 0 &&
                     cp_decode_response(line, strlen(line), &r) == 0 && r.ok &&
                     agent_end(&r, reason, sizeof reason))
                     break;
