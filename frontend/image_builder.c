@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <json-c/json.h>
@@ -21,6 +22,13 @@ struct image_builder {
     const struct vmm_launcher_config *vmm;
     struct control_plane *cp;
     char **envp;               /* silod's environment plus the SILO_* settings, NULL-terminated */
+    unsigned guest_mib;        /* each boot check's VM */
+    unsigned timeout_s;
+    unsigned max_concurrent;
+    struct image_builder_capacity capacity;   /* reserve == NULL: none attached */
+    pthread_mutex_t lock;      /* guards running */
+    pthread_cond_t slot_free;
+    unsigned running;          /* builds holding a slot */
 };
 
 static char *name_value(const char *name, const char *value)
@@ -80,6 +88,11 @@ struct image_builder *image_builder_new(const struct image_builder_config *cfg)
         abort();
     b->command = cfg->command ? strdup(cfg->command) : NULL;
     b->vmm = cfg->vmm;
+    b->guest_mib = cfg->guest_mib ? cfg->guest_mib : 512;
+    b->timeout_s = cfg->timeout_s ? cfg->timeout_s : IMAGE_BUILD_TIMEOUT_S;
+    b->max_concurrent = cfg->max_concurrent ? cfg->max_concurrent : IMAGE_BUILDS_CONCURRENT;
+    pthread_mutex_init(&b->lock, NULL);
+    pthread_cond_init(&b->slot_free, NULL);
     build_env(b, cfg);
     return b;
 }
@@ -89,6 +102,16 @@ static const char *json_str(json_object *o, const char *k)
     json_object *v;
     return o && json_object_object_get_ex(o, k, &v) && json_object_is_type(v, json_type_string)
                ? json_object_get_string(v) : NULL;
+}
+
+/* A positive integer setting, or 0 (the default) when absent or not one. */
+static unsigned positive_int(json_object *o, const char *k)
+{
+    json_object *v;
+    if (!json_object_object_get_ex(o, k, &v) || !json_object_is_type(v, json_type_int))
+        return 0;
+    int64_t n = json_object_get_int64(v);
+    return n > 0 && n <= 1000000 ? (unsigned)n : 0;
 }
 
 struct image_builder *image_builder_from_config(json_object *silod_config, const struct vmm_launcher_config *vmm)
@@ -119,6 +142,7 @@ struct image_builder *image_builder_from_config(json_object *silod_config, const
     struct image_builder_config cfg = {
         json_str(silod_config, "image_builder"), json_str(silod_config, "image_store"),
         joined[0] ? joined : NULL, json_str(silod_config, "image_cache"), vmm, guest_mib,
+        positive_int(silod_config, "image_build_timeout_s"), positive_int(silod_config, "max_concurrent_builds"),
     };
     return image_builder_new(&cfg);
 }
@@ -131,10 +155,24 @@ void image_builder_free(struct image_builder *b)
         free(b->envp[i]);
     free(b->envp);
     free(b->command);
+    pthread_cond_destroy(&b->slot_free);
+    pthread_mutex_destroy(&b->lock);
     free(b);
 }
 
 void image_builder_attach(struct image_builder *b, struct control_plane *cp) { b->cp = cp; }
+
+void image_builder_attach_capacity(struct image_builder *b, const struct image_builder_capacity *cap)
+{
+    b->capacity = *cap;
+}
+
+static int64_t monotonic_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 /* One builder output stream, split into lines for the log. */
 struct line_reader {
@@ -240,6 +278,7 @@ bool image_builder_run(const struct image_builder *b, const char *runtime_id, in
         prctl(PR_SET_PDEATHSIG, SIGTERM);
         if (getppid() != parent)
             _exit(127);
+        setpgid(0, 0);             /* its own group: a timeout ends the boot-check VMM too */
         int devnull = open("/dev/null", O_RDONLY);
         if (devnull >= 0)
             dup2(devnull, 0);
@@ -258,12 +297,32 @@ bool image_builder_run(const struct image_builder *b, const char *runtime_id, in
     close(out_pipe[1]);
     close(err_pipe[1]);
     char last[IMAGE_BUILDER_REASON_MAX + 1] = "";
+    bool timed_out = false;
     if (pid > 0) {
+        setpgid(pid, pid);         /* also here, so the group exists before any kill below */
+        /* past the deadline: SIGTERM to the group, SIGKILL after 5 s, stop reading after 7 s
+         * (a descendant that left the group may hold the pipes open) */
+        int64_t deadline = monotonic_ms() + (int64_t)b->timeout_s * 1000;
+        int stage = 0;
         struct line_reader ro = { .fd = out_pipe[0] }, re = { .fd = err_pipe[0] };
         bool out_open = true, err_open = true;
         while (out_open || err_open) {
+            int64_t left = deadline - monotonic_ms();
+            if (left <= 0) {
+                if (stage == 0)
+                    kill(-pid, SIGTERM);
+                else if (stage == 1)
+                    kill(-pid, SIGKILL);
+                else
+                    break;
+                timed_out = true;
+                deadline = monotonic_ms() + (stage == 0 ? 5000 : 2000);
+                stage++;
+                continue;
+            }
             struct pollfd p[2] = { { out_open ? ro.fd : -1, POLLIN, 0 }, { err_open ? re.fd : -1, POLLIN, 0 } };
-            if (poll(p, 2, -1) < 0) {
+            int n = poll(p, 2, left > 1000 ? 1000 : (int)left);
+            if (n < 0) {
                 if (errno == EINTR)
                     continue;
                 break;
@@ -273,6 +332,8 @@ bool image_builder_run(const struct image_builder *b, const char *runtime_id, in
             if (err_open && (p[1].revents & (POLLIN | POLLHUP | POLLERR)))
                 err_open = pump(&re, who, last, sizeof last);
         }
+        if (timed_out)
+            kill(-pid, SIGKILL);   /* whatever of the group is left */
     }
     close(out_pipe[0]);
     close(err_pipe[0]);
@@ -288,6 +349,8 @@ bool image_builder_run(const struct image_builder *b, const char *runtime_id, in
         return true;
     if (pid < 0)
         snprintf(reason, reason_len, "image build failed: fork: %s", strerror(fork_errno));
+    else if (timed_out)
+        snprintf(reason, reason_len, "image build timed out after %u s", b->timeout_s);
     else if (last[0])
         snprintf(reason, reason_len, "%s", last);
     else
@@ -305,11 +368,54 @@ struct build_job {
     char *config_json;
 };
 
+/* Reserves the boot check's guest memory, waiting up to timeout_s for room; true when done. */
+static bool reserve_boot_memory(struct image_builder *b, const char *runtime_id, int version)
+{
+    if (!b->capacity.reserve)
+        return true;
+    int64_t deadline = monotonic_ms() + (int64_t)b->timeout_s * 1000;
+    bool said = false;
+    while (!b->capacity.reserve(b->capacity.ctx, b->guest_mib)) {
+        if (monotonic_ms() >= deadline)
+            return false;
+        if (!said)
+            fprintf(stderr, "silod: build %.180s v%d: waits for %u MiB of guest memory for its boot check\n",
+                    runtime_id, version, b->guest_mib);
+        said = true;
+        usleep(200 * 1000);
+    }
+    return true;
+}
+
+bool image_builder_build(struct image_builder *b, const char *runtime_id, int version,
+                         const char *config_json, char *reason, size_t reason_len)
+{
+    pthread_mutex_lock(&b->lock);
+    while (b->running >= b->max_concurrent)
+        pthread_cond_wait(&b->slot_free, &b->lock);
+    b->running++;
+    pthread_mutex_unlock(&b->lock);
+    bool ok = false;
+    if (!reserve_boot_memory(b, runtime_id, version)) {
+        snprintf(reason, reason_len, "no guest memory free for the boot check (%u MiB) within %u s",
+                 b->guest_mib, b->timeout_s);
+    } else {
+        ok = image_builder_run(b, runtime_id, version, config_json, reason, reason_len);
+        if (b->capacity.release)
+            b->capacity.release(b->capacity.ctx, b->guest_mib);
+    }
+    pthread_mutex_lock(&b->lock);
+    b->running--;
+    pthread_cond_signal(&b->slot_free);
+    pthread_mutex_unlock(&b->lock);
+    return ok;
+}
+
 static void *build_thread(void *p)
 {
     struct build_job *j = p;
     char reason[IMAGE_BUILDER_REASON_MAX + 1];
-    bool ok = image_builder_run(j->b, j->runtime_id, j->version, j->config_json, reason, sizeof reason);
+    bool ok = image_builder_build(j->b, j->runtime_id, j->version, j->config_json, reason, sizeof reason);
     control_plane_version_built(j->b->cp, j->runtime_id, j->version, ok, ok ? NULL : reason);
     free(j->config_json);
     free(j);

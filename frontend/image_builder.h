@@ -22,7 +22,15 @@
  *
  * The builder's stdout and stderr lines are logged on silod's stderr as
  * `silod: build RUNTIME_ID vN: LINE`. It gets no other descriptors and dies with silod
- * (PR_SET_PDEATHSIG SIGTERM).
+ * (PR_SET_PDEATHSIG SIGTERM). It runs in a process group of its own: a build still running
+ * after timeout_s (`image_build_timeout_s`, default 900) is ended — SIGTERM to the whole group,
+ * its boot-check VMM included, SIGKILL 5 s later — and fails "image build timed out after N s".
+ *
+ * Bounds: at most max_concurrent builds (`max_concurrent_builds`, default 2) run at once; later
+ * versions wait their turn (still CREATING/UPDATING). Each build's boot check boots a VM of
+ * guest_mib, so when a capacity is attached (silod attaches its session table) that memory is
+ * reserved against the host's max_guest_mib before the builder starts and given back after;
+ * a build waits for room up to timeout_s, then fails "no guest memory free for the boot check".
  */
 #ifndef SILO_FRONTEND_IMAGE_BUILDER_H
 #define SILO_FRONTEND_IMAGE_BUILDER_H
@@ -42,6 +50,19 @@ struct image_builder_config {
     const char *image_cache;   /* SILO_IMAGE_CACHE, or NULL */
     const struct vmm_launcher_config *vmm;   /* rootfs_dir, VMM, kernel, ... (must outlive the builder) */
     unsigned guest_mib;        /* the sessions' guest RAM, for the boot check */
+    unsigned timeout_s;        /* 0: IMAGE_BUILD_TIMEOUT_S */
+    unsigned max_concurrent;   /* 0: IMAGE_BUILDS_CONCURRENT */
+};
+
+#define IMAGE_BUILD_TIMEOUT_S 900
+#define IMAGE_BUILDS_CONCURRENT 2
+
+/* Where the boot checks' guest memory is reserved (silod: sessions_reserve_guest_mib and
+ * sessions_release_guest_mib on its session table). */
+struct image_builder_capacity {
+    bool (*reserve)(void *ctx, unsigned mib);   /* true when reserved */
+    void (*release)(void *ctx, unsigned mib);
+    void *ctx;
 };
 
 struct image_builder;
@@ -49,8 +70,8 @@ struct image_builder;
 /* The config's strings are copied. */
 struct image_builder *image_builder_new(const struct image_builder_config *cfg);
 /* The same from silod's config file (a json-c object): `image_builder`, `image_store`,
- * `image_paths` (an array of directories, or one ':'-separated string), `image_cache` and
- * `vmm.guest_mib`. */
+ * `image_paths` (an array of directories, or one ':'-separated string), `image_cache`,
+ * `image_build_timeout_s`, `max_concurrent_builds` and `vmm.guest_mib`. */
 struct json_object;
 struct image_builder *image_builder_from_config(struct json_object *silod_config,
                                                 const struct vmm_launcher_config *vmm);
@@ -58,12 +79,19 @@ struct image_builder *image_builder_from_config(struct json_object *silod_config
 void image_builder_free(struct image_builder *b);
 /* Must be called before the first version is submitted. */
 void image_builder_attach(struct image_builder *b, struct control_plane *cp);
+/* Optional, before the first build: reserve each boot check's guest memory there. */
+void image_builder_attach_capacity(struct image_builder *b, const struct image_builder_capacity *cap);
 /* The control plane's side of it (ctx = b). */
 struct version_builder image_builder_interface(struct image_builder *b);
 
-/* Runs the builder once, synchronously (what each build thread does): true on exit status 0;
- * else false with the failure reason. Exposed for tests. */
+/* Runs the builder once, synchronously, within timeout_s: true on exit status 0; else false
+ * with the failure reason. Exposed for tests. */
 bool image_builder_run(const struct image_builder *b, const char *runtime_id, int version,
                        const char *config_json, char *reason, size_t reason_len);
+/* One whole build as each build thread does it: waits for a build slot, reserves the boot
+ * check's guest memory (waiting up to timeout_s), runs the builder, gives both back. Exposed for
+ * tests. */
+bool image_builder_build(struct image_builder *b, const char *runtime_id, int version,
+                         const char *config_json, char *reason, size_t reason_len);
 
 #endif

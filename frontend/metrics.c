@@ -76,7 +76,10 @@ void metrics_render(struct strbuf *out, struct sessions *sessions)
 {
     unsigned by_state[3];
     sessions_count_by_state(sessions, by_state);
+    unsigned guest_mib = sessions_guest_mib(sessions);
     pthread_mutex_lock(&lock);
+    strbuf_printf(out, "# HELP silod_guest_memory_mib Guest memory held by sessions and image boot checks.\n"
+                       "# TYPE silod_guest_memory_mib gauge\nsilod_guest_memory_mib %u\n", guest_mib);
     strbuf_printf(out, "# HELP silod_sessions Sessions by state.\n# TYPE silod_sessions gauge\n"
                        "silod_sessions{state=\"starting\"} %u\nsilod_sessions{state=\"active\"} %u\n"
                        "silod_sessions{state=\"idle\"} %u\n",

@@ -50,7 +50,7 @@ struct sessions {
     pthread_cond_t started;
     struct session *head;
     unsigned count;
-    unsigned guest_mib;
+    unsigned guest_mib;           /* sessions' guest memory plus reservations */
     unsigned starting_requests;   /* requests waiting for a VM to start */
     bool draining;
 };
@@ -659,6 +659,31 @@ unsigned sessions_end_all(struct sessions *t, enum session_end_reason reason)
         }
     }
     n += end_matching(t, any, &reason);
+    pthread_mutex_unlock(&t->lock);
+    return n;
+}
+
+bool sessions_reserve_guest_mib(struct sessions *t, unsigned mib)
+{
+    pthread_mutex_lock(&t->lock);
+    bool ok = !t->draining && mib <= t->cfg.max_guest_mib && t->guest_mib <= t->cfg.max_guest_mib - mib;
+    if (ok)
+        t->guest_mib += mib;
+    pthread_mutex_unlock(&t->lock);
+    return ok;
+}
+
+void sessions_release_guest_mib(struct sessions *t, unsigned mib)
+{
+    pthread_mutex_lock(&t->lock);
+    t->guest_mib = mib <= t->guest_mib ? t->guest_mib - mib : 0;
+    pthread_mutex_unlock(&t->lock);
+}
+
+unsigned sessions_guest_mib(struct sessions *t)
+{
+    pthread_mutex_lock(&t->lock);
+    unsigned n = t->guest_mib;
     pthread_mutex_unlock(&t->lock);
     return n;
 }

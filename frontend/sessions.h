@@ -232,6 +232,15 @@ unsigned sessions_in_flight(struct sessions *t);
  * are ended by their starter once the launch returns). Returns how many were ended. */
 unsigned sessions_end_all(struct sessions *t, enum session_end_reason reason);
 
+/* Guest memory used outside sessions (the image builder's boot-check VMs): counted against
+ * max_guest_mib like a session's, so sessions and boot checks together never overcommit the
+ * host. true when mib was reserved; false (nothing reserved) when it does not fit or the host is
+ * draining. Give it back with sessions_release_guest_mib(). */
+bool sessions_reserve_guest_mib(struct sessions *t, unsigned mib);
+void sessions_release_guest_mib(struct sessions *t, unsigned mib);
+/* Guest memory in use: sessions' plus reservations (tests, metrics). */
+unsigned sessions_guest_mib(struct sessions *t);
+
 unsigned sessions_count(struct sessions *t);
 /* How many sessions are in each state (indexed by enum session_state). */
 void sessions_count_by_state(struct sessions *t, unsigned out[3]);

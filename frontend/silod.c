@@ -75,6 +75,9 @@ static void end_runtime_sessions(void *ctx, const char *runtime_id)
     sessions_stop_runtime(ctx, runtime_id);
 }
 
+static bool reserve_guest_mib(void *ctx, unsigned mib) { return sessions_reserve_guest_mib(ctx, mib); }
+static void release_guest_mib(void *ctx, unsigned mib) { sessions_release_guest_mib(ctx, mib); }
+
 static void usage(void)
 {
     fputs("usage: silod --config FILE\n"
@@ -155,6 +158,8 @@ int main(int argc, char **argv)
                                        sessions, NULL, NULL };
     struct control_plane *cp = control_plane_new(&store, &cc);
     image_builder_attach(builder, cp);
+    struct image_builder_capacity boot_checks = { reserve_guest_mib, release_guest_mib, sessions };
+    image_builder_attach_capacity(builder, &boot_checks);   /* boot checks count against max_guest_mib */
     unsigned resumed = control_plane_resume_builds(cp);   /* builds a previous silod left unfinished */
     if (resumed)
         fprintf(stderr, "silod: resuming %u image builds interrupted by the last stop\n", resumed);

@@ -1,12 +1,17 @@
 /* tests/unit/test_image_builder.c — silod's side of the image-builder contract
  * (frontend/image_builder.h): the arguments and environment a builder gets, the version
  * configuration file (present while it runs, 0600, removed after), and the failure reason taken
- * from the builder's last stderr line. The builders here are small sh scripts written by the test. */
+ * from the builder's last stderr line, the build timeout (the builder's whole process group is
+ * ended), the bound on concurrent builds and the boot check's guest-memory reservation. The
+ * builders here are small sh scripts written by the test. */
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "frontend/image_builder.h"
@@ -41,17 +46,20 @@ static char *slurp(const char *path)
 
 static struct image_builder *current;
 
-/* A builder running dir/script; the previous one is freed. */
-static struct image_builder *builder(const char *script)
+/* A builder running dir/script with a timeout and a concurrency bound (0: defaults); the
+ * previous one is freed. */
+static struct image_builder *builder_with(const char *script, unsigned timeout_s, unsigned max_concurrent)
 {
     image_builder_free(current);
     static struct vmm_launcher_config lc;
     lc = (struct vmm_launcher_config){ "/opt/silo-vmm", "/opt/Image", NULL, dir, dir, 1, 45000, NULL };
     char cmd[128];
     snprintf(cmd, sizeof cmd, "%s/%s", dir, script);
-    struct image_builder_config cfg = { cmd, "/srv/store", "/a:/b", NULL, &lc, 384 };
+    struct image_builder_config cfg = { cmd, "/srv/store", "/a:/b", NULL, &lc, 384, timeout_s, max_concurrent };
     return current = image_builder_new(&cfg);
 }
+
+static struct image_builder *builder(const char *script) { return builder_with(script, 0, 0); }
 
 static const char config[] = "{\"agentRuntimeArtifact\":{\"containerConfiguration\":{\"containerUri\":\"agents/x:v2\"}},"
                              "\"environmentVariables\":{\"K\":\"v\"}}";
@@ -125,11 +133,156 @@ static void test_missing_builder(void)
     char reason[IMAGE_BUILDER_REASON_MAX + 1] = "";
     CHECK(!image_builder_run(builder("does-not-exist"), "rt_e-0123456789", 1, config, reason, sizeof reason));
     CHECK(strcmp(reason, "image build failed: cannot run the image builder") == 0);
-    struct image_builder_config none = { NULL, NULL, NULL, NULL, NULL, 0 };
+    struct image_builder_config none = { NULL, NULL, NULL, NULL, NULL, 0, 0, 0 };
     struct image_builder *b = image_builder_new(&none);
     CHECK(!image_builder_run(b, "rt_e-0123456789", 1, config, reason, sizeof reason));
     CHECK(strcmp(reason, "no image builder configured") == 0);
     image_builder_free(b);
+}
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* true while pid exists and is not a zombie (an orphan waits for init to reap it) */
+static bool process_runs(pid_t pid)
+{
+    char path[64], stat[256];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return false;
+    size_t n = fread(stat, 1, sizeof stat - 1, f);
+    fclose(f);
+    stat[n] = '\0';
+    const char *end = strrchr(stat, ')');   /* "pid (comm) S ..." */
+    return end && end[1] == ' ' && end[2] != 'Z' && end[2] != 'X';
+}
+
+static void test_a_hung_build_times_out_with_its_group(void)
+{
+    /* the builder starts a child (think: the boot-check VMM) that records its pid, then hangs */
+    char script[512];
+    snprintf(script, sizeof script, "sleep 600 & echo $! >%s/grandchild.pid\necho building >&2\nwait\n", dir);
+    write_script("hang.sh", script);
+    char reason[IMAGE_BUILDER_REASON_MAX + 1] = "";
+    int64_t t0 = now_ms();
+    CHECK(!image_builder_run(builder_with("hang.sh", 1, 0), "rt_f-0123456789", 1, config, reason, sizeof reason));
+    int64_t took = now_ms() - t0;
+    CHECK(strcmp(reason, "image build timed out after 1 s") == 0);
+    CHECK(took >= 1000 && took < 8000);
+    char path[128];
+    snprintf(path, sizeof path, "%s/grandchild.pid", dir);
+    const char *pid_text = slurp(path);
+    CHECK(pid_text != NULL);
+    if (pid_text) {
+        pid_t grandchild = (pid_t)atoi(pid_text);
+        CHECK(grandchild > 1);
+        usleep(100 * 1000);
+        CHECK(grandchild > 1 && !process_runs(grandchild));   /* the whole group was ended */
+    }
+}
+
+static void test_a_builder_ignoring_sigterm_is_killed(void)
+{
+    write_script("stubborn.sh", "trap '' TERM\nwhile :; do sleep 0.1; done\n");
+    char reason[IMAGE_BUILDER_REASON_MAX + 1] = "";
+    int64_t t0 = now_ms();
+    CHECK(!image_builder_run(builder_with("stubborn.sh", 1, 0), "rt_g-0123456789", 1, config, reason, sizeof reason));
+    int64_t took = now_ms() - t0;
+    CHECK(strcmp(reason, "image build timed out after 1 s") == 0);
+    CHECK(took >= 6000 && took < 12000);    /* 1 s, then 5 s of grace before SIGKILL */
+}
+
+struct build_arg {
+    const char *runtime_id;
+    bool ok;
+    char reason[IMAGE_BUILDER_REASON_MAX + 1];
+};
+
+static void *build_in_thread(void *p)
+{
+    struct build_arg *a = p;
+    a->ok = image_builder_build(current, a->runtime_id, 1, config, a->reason, sizeof a->reason);
+    return NULL;
+}
+
+/* Runs three builds at once on `current`; returns how many succeeded. */
+static int three_builds_at_once(void)
+{
+    struct build_arg a[3] = { { "rt_h-0123456789a", false, "" }, { "rt_h-0123456789b", false, "" },
+                              { "rt_h-0123456789c", false, "" } };
+    pthread_t t[3];
+    for (int i = 0; i < 3; i++)
+        CHECK(pthread_create(&t[i], NULL, build_in_thread, &a[i]) == 0);
+    int ok = 0;
+    for (int i = 0; i < 3; i++) {
+        pthread_join(t[i], NULL);
+        ok += a[i].ok;
+    }
+    return ok;
+}
+
+static void test_builds_beyond_the_bound_wait_their_turn(void)
+{
+    /* a build fails if another runs beside it (mkdir is atomic) */
+    char script[512];
+    snprintf(script, sizeof script,
+             "mkdir %s/running 2>/dev/null || { echo overlapped >&2; exit 3; }\nsleep 0.3\nrmdir %s/running\n",
+             dir, dir);
+    write_script("alone.sh", script);
+    builder_with("alone.sh", 0, 1);
+    CHECK(three_builds_at_once() == 3);
+    builder_with("alone.sh", 0, 3);      /* the same builds unbounded do overlap: the test can fail */
+    CHECK(three_builds_at_once() < 3);
+}
+
+struct fake_capacity {
+    pthread_mutex_t lock;
+    unsigned free_mib, reserved_max, refusals;
+};
+
+static bool fake_reserve(void *ctx, unsigned mib)
+{
+    struct fake_capacity *c = ctx;
+    pthread_mutex_lock(&c->lock);
+    bool ok = mib <= c->free_mib;
+    if (ok)
+        c->free_mib -= mib;
+    else
+        c->refusals++;
+    pthread_mutex_unlock(&c->lock);
+    return ok;
+}
+
+static void fake_release(void *ctx, unsigned mib)
+{
+    struct fake_capacity *c = ctx;
+    pthread_mutex_lock(&c->lock);
+    c->free_mib += mib;
+    pthread_mutex_unlock(&c->lock);
+}
+
+static void test_boot_checks_reserve_guest_memory(void)
+{
+    write_script("quick.sh", "sleep 0.3\n");
+    /* room for one boot check (384 MiB) at a time: three builds run one after another */
+    struct fake_capacity cap = { PTHREAD_MUTEX_INITIALIZER, 500, 0, 0 };
+    struct image_builder_capacity ic = { fake_reserve, fake_release, &cap };
+    image_builder_attach_capacity(builder_with("quick.sh", 5, 3), &ic);
+    CHECK(three_builds_at_once() == 3);
+    CHECK(cap.refusals > 0);             /* someone had to wait */
+    CHECK(cap.free_mib == 500);          /* everything given back */
+    /* no room at all: the build fails after its timeout, and never ran */
+    cap.free_mib = 100;
+    image_builder_attach_capacity(builder_with("quick.sh", 1, 0), &ic);
+    char reason[IMAGE_BUILDER_REASON_MAX + 1] = "";
+    CHECK(!image_builder_build(current, "rt_i-0123456789", 1, config, reason, sizeof reason));
+    CHECK(strcmp(reason, "no guest memory free for the boot check (384 MiB) within 1 s") == 0);
+    CHECK(cap.free_mib == 100);
 }
 
 int main(void)
@@ -143,6 +296,10 @@ int main(void)
         { "a builder without a stderr line fails with its exit status or signal", test_failure_without_a_line_says_the_status },
         { "an overlong line with control characters becomes a bounded printable reason", test_long_and_hostile_lines_are_bounded },
         { "a missing builder and no builder fail with a reason", test_missing_builder },
+        { "a build past its timeout fails, and its whole process group is ended", test_a_hung_build_times_out_with_its_group },
+        { "a builder that ignores SIGTERM is killed 5 s later", test_a_builder_ignoring_sigterm_is_killed },
+        { "builds beyond max_concurrent wait their turn instead of running beside the others", test_builds_beyond_the_bound_wait_their_turn },
+        { "each boot check reserves its guest memory: builds wait for room, or fail after the timeout", test_boot_checks_reserve_guest_memory },
     };
     int rc = run_unit_tests(tests, sizeof tests / sizeof tests[0]);
     image_builder_free(current);

@@ -11,6 +11,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -266,6 +267,31 @@ static void test_limits(void)
     CHECK(acquire(t, SID_B, &err) == NULL);
     CHECK(err && strcmp(err, "RuntimeClientError") == 0);
     CHECK_EQ(sessions_count(t), 0);
+    sessions_free(t);
+}
+
+static void test_boot_check_reservations_count(void)
+{
+    struct sessions *t = table(10, 1000);           /* 512 MiB each */
+    const char *err;
+    CHECK(sessions_reserve_guest_mib(t, 600));     /* a boot check holds 600 */
+    CHECK_EQ(sessions_guest_mib(t), 600);
+    CHECK(acquire(t, SID_A, &err) == NULL);         /* 600 + 512 > 1000 */
+    CHECK(err && strcmp(err, "ServiceQuotaExceededException") == 0);
+    CHECK(!sessions_reserve_guest_mib(t, 401));    /* nor another boot check beyond the limit */
+    CHECK(!sessions_reserve_guest_mib(t, UINT32_MAX));
+    sessions_release_guest_mib(t, 600);
+    struct session *a = acquire(t, SID_A, &err);    /* room again */
+    CHECK(a != NULL);
+    CHECK(!sessions_reserve_guest_mib(t, 489));    /* 512 + 489 > 1000 */
+    CHECK(sessions_reserve_guest_mib(t, 488));
+    CHECK_EQ(sessions_guest_mib(t), 1000);
+    sessions_release_guest_mib(t, 488);
+    sessions_release(t, a);
+    sessions_stop(t, NULL, SID_A, SESSION_END_STOPPED);
+    CHECK_EQ(sessions_guest_mib(t), 0);
+    sessions_begin_drain(t);
+    CHECK(!sessions_reserve_guest_mib(t, 1));       /* a draining host boots nothing new */
     sessions_free(t);
 }
 
@@ -1199,6 +1225,7 @@ int main(void)
         { "idle timeout, HealthyBusy and time_of_last_update", test_idle_timeout_and_busy },
         { "max lifetime ends even busy sessions", test_max_lifetime },
         { "host limits give 429/402, failed launches 424", test_limits },
+        { "boot-check memory reservations count against max_guest_mib beside sessions", test_boot_check_reservations_count },
         { "concurrent first requests start exactly one VM", test_concurrent_first_requests_start_one_vm },
         { "StopRuntimeSession and runtime deletion end sessions", test_stop_and_runtime_deletion },
         { "a dead VMM ends its session (held or idle)", test_dead_vm_is_reaped },
