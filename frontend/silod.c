@@ -70,6 +70,13 @@ static int cfg_int(json_object *o, const char *k, int def)
                ? json_object_get_int(v) : def;
 }
 
+static bool cfg_bool(json_object *o, const char *k)
+{
+    json_object *v;
+    return o && json_object_object_get_ex(o, k, &v) && json_object_is_type(v, json_type_boolean) &&
+           json_object_get_boolean(v);
+}
+
 static void end_runtime_sessions(void *ctx, const char *runtime_id)
 {
     sessions_stop_runtime(ctx, runtime_id);
@@ -144,7 +151,7 @@ int main(int argc, char **argv)
         cfg_str(vmm, "path", "silo-vmm"), cfg_str(vmm, "kernel", "Image"), cfg_str(vmm, "initrd", NULL),
         cfg_str(vmm, "rootfs_dir", "images"), cfg_str(vmm, "socket_dir", "/tmp"),
         (unsigned)cfg_int(vmm, "cpus", 2), cfg_int(vmm, "ready_timeout_ms", 30000),
-        cfg_str(vmm, "cmdline", NULL),
+        cfg_str(vmm, "cmdline", NULL), cfg_bool(vmm, "verify_wipe"),
     };
     struct sessions_config sc = { (unsigned)cfg_int(cfg, "max_sessions", 100),
                                   (unsigned)cfg_int(cfg, "max_guest_mib", 16384), NULL, NULL, vmm_launcher(&lc),

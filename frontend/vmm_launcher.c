@@ -129,7 +129,9 @@ static pid_t fork_vmm(const char *path, const char *const *argv)
     pid_t parent = getpid();
     pid_t pid = fork();
     if (pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        /* SIGTERM, not SIGKILL: a VMM whose silod died ends its VM the normal way, wiping the
+         * guest memory before it exits (silo-vmm takes SIGTERM at any point of its life) */
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
         if (getppid() != parent)
             _exit(127);
         int devnull = open("/dev/null", O_RDWR);
@@ -238,6 +240,8 @@ static int start_vm(void *ctx, const struct session_spec *spec, struct session_v
     argv[a++] = "--disk"; argv[a++] = rootfs;
     argv[a++] = "--vsock-cid"; argv[a++] = "3";
     argv[a++] = "--vsock-uds"; argv[a++] = vm->vsock_path;
+    if (cfg->verify_wipe)
+        argv[a++] = "--verify-wipe";
     argv[a] = NULL;
     unlink(vm->vsock_path);
     pid_t pid = spawn(cfg->vmm_path, argv);

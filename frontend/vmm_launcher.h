@@ -35,6 +35,8 @@ struct vmm_launcher_config {
     unsigned cpus;
     int ready_timeout_ms;
     const char *cmdline;        /* guest kernel command line; NULL: VMM_AGENT_CMDLINE */
+    bool verify_wipe;           /* debug (`vmm.verify_wipe`): pass --verify-wipe, so every VMM
+                                   proves on stderr that it wiped the guest memory */
 };
 
 /* How an agent image boots (guest/agentd/README.md). */

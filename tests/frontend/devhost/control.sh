@@ -6,6 +6,10 @@
 #   count-vmms        "vmms N"
 #   count-vmms-of ID  "vmms N": those booting runtime ID's images (ROOTFS/ID-vN.ext4)
 #   stop-silod        SIGTERM silod, wait up to 20 s; answers "stopped vmms_before=N vmms_left=M" or "running"
+#   kill-silod        SIGKILL silod, then wait up to 20 s for its VMMs to end (they get SIGTERM
+#                     from the kernel as silod dies); answers "killed vmms_before=N vmms_left=M"
+#   start-silod       start silod again as silod-inside.sh did (same config and database);
+#                     answers "started PID" (the host waits for its "listening" line)
 # (busybox here has no pgrep) pids of silod's VMMs (started as /silo/bin/silo-vmm), ascending
 vmm_pids() {
     for f in /proc/[0-9]*/cmdline; do
@@ -34,5 +38,15 @@ case "$verb" in
         while kill -0 "$pid" 2>/dev/null && [ $i -lt 200 ]; do sleep 0.1; i=$((i + 1)); done
         if kill -0 "$pid" 2>/dev/null; then echo running
         else sleep 0.5; echo "stopped vmms_before=$before vmms_left=$(vmm_pids | wc -l)"; fi ;;
+    kill-silod)
+        pid=$(cat /tmp/silod/silod.pid)
+        before=$(vmm_pids | wc -l)
+        kill -KILL "$pid"
+        i=0
+        while [ "$(vmm_pids | wc -l)" != 0 ] && [ $i -lt 200 ]; do sleep 0.1; i=$((i + 1)); done
+        echo "killed vmms_before=$before vmms_left=$(vmm_pids | wc -l)" ;;
+    start-silod)
+        sh /tmp/silod/start-silod.sh
+        echo "started $(cat /tmp/silod/silod.pid)" ;;
     *) echo "unknown verb" ;;
 esac

@@ -4,8 +4,9 @@
 # silo-vmm with the c-echo image -> first byte of an invocation answer over its vsock socket,
 # ROUNDS times), then silod on 0.0.0.0:8080 (forwarded to this machine) with the real silo-vmm
 # and the real image builder (silod-build-image; local image store /silo/extra/oci-store,
-# absolute paths accepted under /silo/extra/oci), and the side channel (control.sh) on port 9999. Everything it prints goes to the console,
-# which the host script reads ("silod-inside: ..." lines and silod's own log).
+# absolute paths accepted under /silo/extra/oci; every VMM with --verify-wipe), and the side
+# channel (control.sh) on port 9999. Everything it prints goes to the console, which the host
+# script reads ("silod-inside: ..." lines, silod's own log and the VMMs' "wipe verified" lines).
 set -u
 akid=$1 secret=$2 rounds=${3:-3}
 d=/tmp/silod
@@ -45,10 +46,17 @@ cat >$d/silod.json <<JSON
   "max_sessions": 12, "max_guest_mib": 2560,
   "vmm": { "path": "/silo/bin/silo-vmm", "kernel": "/silo/guest/Image",
            "rootfs_dir": "$d/images", "socket_dir": "$d/sock",
-           "cpus": 1, "guest_mib": 256, "ready_timeout_ms": 120000, "cmdline": "$cmdline" }
+           "cpus": 1, "guest_mib": 256, "ready_timeout_ms": 120000, "cmdline": "$cmdline",
+           "verify_wipe": true }
 }
 JSON
-silod --config $d/silod.json &
-echo $! >$d/silod.pid
+# how silod is started, now and by control.sh's start-silod (after kill-silod): its log on the console
+console=$(readlink /proc/$$/fd/2)
+[ -c "$console" ] || console=/dev/console
+cat >$d/start-silod.sh <<START
+silod --config $d/silod.json </dev/null >/dev/null 2>>$console &
+echo \$! >$d/silod.pid
+START
+sh $d/start-silod.sh
 (while true; do nc -l -p 9999 -e sh /silo/tests/frontend/devhost/control.sh; done) &
 echo "silod-inside: started silod (pid $(cat $d/silod.pid))"
