@@ -120,13 +120,14 @@ devhost: programs $(GUEST_IMAGE) devhost-agent-images devhost-oci-images
 	tools/devhost build
 
 unit: $(UNIT_BINS)
-	tests/run unit $(UNIT_BINS)
+	SILO_GUEST_IMAGE=$(GUEST_IMAGE) tests/run unit $(UNIT_BINS)
 
 e2e: devhost
 	tests/run e2e
 
 test: all devhost $(FUZZ_BINS)
-	FUZZ_BINS="$(FUZZ_BINS)" FUZZ_SECONDS=$(FUZZ_SECONDS) tests/run all $(UNIT_BINS)
+	SILO_GUEST_IMAGE=$(GUEST_IMAGE) FUZZ_BINS="$(FUZZ_BINS)" FUZZ_SECONDS=$(FUZZ_SECONDS) \
+	    tests/run all $(UNIT_BINS)
 
 # What a new user runs first: boot the dev host, then our guest kernel inside it.
 run:
