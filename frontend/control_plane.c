@@ -27,6 +27,7 @@ struct control_plane {
     struct store *store;
     struct control_plane_config cfg;
     pthread_mutex_t lock;
+    sqlite3_stmt *resolve_stmt;   /* control_plane_resolve's query, prepared once (under lock) */
 };
 
 /* A version to hand to the builder once the transaction has committed. */
@@ -1334,10 +1335,14 @@ const char *control_plane_resolve(struct control_plane *cp, const char *arn_or_i
     snprintf(out->endpoint_name, sizeof out->endpoint_name, "%s", q);
     const char *err = NULL;
     pthread_mutex_lock(&cp->lock);
-    sqlite3_stmt *st = store_prepare(cp->store,
-        "SELECT e.live_version, v.config FROM endpoints e LEFT JOIN versions v"
-        " ON v.runtime_id = e.runtime_id AND v.version = e.live_version"
-        " WHERE e.runtime_id = ? AND e.name = ?");
+    /* every invocation resolves its endpoint: the statement is prepared once and reset after
+     * each use, rather than parsed again per request */
+    if (!cp->resolve_stmt)
+        cp->resolve_stmt = store_prepare(cp->store,
+            "SELECT e.live_version, v.config FROM endpoints e LEFT JOIN versions v"
+            " ON v.runtime_id = e.runtime_id AND v.version = e.live_version"
+            " WHERE e.runtime_id = ? AND e.name = ?");
+    sqlite3_stmt *st = cp->resolve_stmt;
     if (!st) {
         err = AWS_INTERNAL;
         snprintf(msg, msg_len, "database error");
@@ -1354,7 +1359,8 @@ const char *control_plane_resolve(struct control_plane *cp, const char *arn_or_i
             out->version = sqlite3_column_int(st, 0);
             out->config_json = strdup(col_text(st, 1));
         }
-        sqlite3_finalize(st);
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
     }
     pthread_mutex_unlock(&cp->lock);
     return err;
@@ -1375,6 +1381,7 @@ void control_plane_free(struct control_plane *cp)
 {
     if (!cp)
         return;
+    sqlite3_finalize(cp->resolve_stmt);
     pthread_mutex_destroy(&cp->lock);
     free(cp);
 }
