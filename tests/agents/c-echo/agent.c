@@ -18,6 +18,10 @@
  *     background        answers {"background_ms": ms} at once and stays busy (/ping HealthyBusy)
  *                       for "ms" milliseconds (default 2000) with no request in flight
  *     crash             abort()s: the process dies of SIGABRT before answering
+ *     fetch             GETs "url" (plain http://) "repeat" times (default 1, at most 1000),
+ *                       through "proxy" (HOST:PORT, default the HTTP_PROXY agentd sets) unless
+ *                       "proxy" is "" (direct): {"runs":[{"status":N,"bytes":N,"us":N},...]}
+ *                       (http_fetch.c: the egress benchmark's in-guest client)
  *   anything else       404 / 405 / 400 JSON errors
  * `agent --exit-at-start N` exits with status N at once (a broken image for the image builder's
  * boot check). Built static for arm64; links json-c.
@@ -39,6 +43,8 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "tests/agents/c-echo/http_fetch.h"
 
 #define MAX_HEADER 16384
 #define MAX_JSON_BODY (8u << 20)           /* bodies up to this are parsed; larger are counted */
@@ -218,6 +224,44 @@ static int handle_stream(int fd, json_object *in)
 }
 
 /* Handles one invocation; returns -1 to drop the connection, 1 to close it after answering. */
+/* {"action":"fetch","url":U,"repeat":N,"proxy":"HOST:PORT"|""} (see the header comment) */
+static int handle_fetch(int fd, json_object *in, bool keep_alive)
+{
+    json_object *v;
+    const char *url = NULL, *proxy = NULL;
+    int repeat = 1;
+    if (json_object_object_get_ex(in, "url", &v) && json_object_is_type(v, json_type_string))
+        url = json_object_get_string(v);
+    if (json_object_object_get_ex(in, "repeat", &v))
+        repeat = json_object_get_int(v);
+    static char env_proxy[256];
+    const char *hp = getenv("HTTP_PROXY");
+    if (hp && strncmp(hp, "http://", 7) == 0) {
+        snprintf(env_proxy, sizeof env_proxy, "%s", hp + 7);
+        env_proxy[strcspn(env_proxy, "/")] = 0;
+        proxy = env_proxy;
+    }
+    if (json_object_object_get_ex(in, "proxy", &v) && json_object_is_type(v, json_type_string))
+        proxy = *json_object_get_string(v) ? json_object_get_string(v) : NULL;
+    if (!url || repeat < 1 || repeat > 1000)
+        return respond(fd, 400, "Bad Request", "application/json", "{\"error\":\"fetch wants url and repeat 1..1000\"}", keep_alive);
+    json_object *out = json_object_new_object(), *runs = json_object_new_array();
+    for (int i = 0; i < repeat; i++) {
+        struct http_fetch_result r;
+        json_object *run = json_object_new_object();
+        if (http_fetch(url, proxy, &r) != 0)
+            json_object_object_add(run, "error", json_object_new_string(r.error));
+        json_object_object_add(run, "status", json_object_new_int(r.status));
+        json_object_object_add(run, "bytes", json_object_new_int64((int64_t)r.body_bytes));
+        json_object_object_add(run, "us", json_object_new_int64((int64_t)r.elapsed_us));
+        json_object_array_add(runs, run);
+    }
+    json_object_object_add(out, "runs", runs);
+    int rc = respond(fd, 200, "OK", "application/json", json_object_to_json_string_ext(out, JSON_C_TO_STRING_PLAIN), keep_alive);
+    json_object_put(out);
+    return rc;
+}
+
 static int handle_blob(int fd, json_object *in, bool keep_alive)
 {
     json_object *v;
@@ -310,6 +354,8 @@ static int handle_invocation(int fd, const struct request *req, const char *body
         char out[64];
         snprintf(out, sizeof out, "{\"background_ms\":%ld}", ms);
         rc = respond(fd, 200, "OK", "application/json", out, req->keep_alive);
+    } else if (strcmp(action, "fetch") == 0) {
+        rc = handle_fetch(fd, in, req->keep_alive);
     } else if (strcmp(action, "echo") == 0) {
         json_object *out = json_object_new_object();
         json_object_object_add(out, "echo", json_object_get(in));

@@ -6,11 +6,156 @@
 // The answer depends only on the request and the session id, so the same request gives the
 // same answer inside a microVM and outside it (the e2e test compares them). PORT overrides
 // 8080 (for the reference run outside a VM).
+//
+// Requests with an "action" exercise what an agent does with the outside world, written the way
+// an agent author writes it (no Silo-specific code: the proxy, DNS, credentials and endpoint all
+// come from the environment agentd gives the agent; see guest/agentd/README.md):
+//   {"action":"chat","url":U,"prompt":P}  an OpenAI-compatible streaming chat call with fetch()
+//        (through HTTPS_PROXY); the model's tokens come back as SSE "token" events, then "done"
+//   {"action":"chat_tls","host":H,"prompt":P}  the same call over a raw tls.connect() to H:443,
+//        which ignores every proxy setting (the transparent path: the guest's DNS stub)
+//   {"action":"probe","urls":[U...]}      fetch() each URL, report status / body / error
+//   {"action":"streams","url":U,"n":N,"bytes":B}  N concurrent downloads of B bytes of the
+//        pattern byte[i] = i % 251, each checked by SHA-256
+//   {"action":"hold","url":U}             opens a long download and keeps it open
+//   {"action":"invoke","runtimeArn":A,"payload":P}  InvokeAgentRuntime on another runtime with
+//        @aws-sdk/client-bedrock-agentcore and no credentials or endpoint in the code
+//   {"action":"env"}                      which of the egress/credential variables are set
 import { BedrockAgentCoreApp } from 'bedrock-agentcore/runtime';
+import { BedrockAgentCoreClient, InvokeAgentRuntimeCommand } from '@aws-sdk/client-bedrock-agentcore';
+import { createHash } from 'node:crypto';
+import { connect as tlsConnect } from 'node:tls';
+
+/** OpenAI-style SSE from a fetch() Response: yields each delta's content. */
+async function* chatTokens(response) {
+  const decoder = new TextDecoder();
+  let buffered = '';
+  for await (const chunk of response.body) {
+    buffered += decoder.decode(chunk, { stream: true });
+    let cut;
+    while ((cut = buffered.indexOf('\n\n')) >= 0) {
+      const event = buffered.slice(0, cut);
+      buffered = buffered.slice(cut + 2);
+      for (const line of event.split('\n')) {
+        if (!line.startsWith('data: ') || line === 'data: [DONE]') continue;
+        const content = JSON.parse(line.slice(6)).choices?.[0]?.delta?.content;
+        if (content) yield content;
+      }
+    }
+  }
+}
+
+function chatBody(prompt, stream) {
+  return JSON.stringify({ model: 'silo-standin', stream, messages: [{ role: 'user', content: prompt }] });
+}
+
+/** A chat call over a raw TLS socket: no proxy, no HTTP client library. */
+function chatOverRawTls(host, prompt) {
+  return new Promise((resolve, reject) => {
+    const body = chatBody(prompt, false);
+    const socket = tlsConnect({ host, port: 443, servername: host }, () => {
+      socket.write(`POST /v1/chat/completions HTTP/1.1\r\nHost: ${host}\r\nContent-Type: application/json\r\n`
+        + `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+    });
+    const chunks = [];
+    socket.setTimeout(60000, () => socket.destroy(new Error('timed out')));
+    socket.on('data', (c) => chunks.push(c));
+    socket.on('error', reject);
+    socket.on('end', () => {
+      const text = Buffer.concat(chunks).toString();
+      const json = text.slice(text.indexOf('\r\n\r\n') + 4);
+      resolve({ status: Number(text.split(' ')[1]), remoteAddress: socket.remoteAddress,
+                answer: JSON.parse(json).choices[0].message.content });
+    });
+  });
+}
+
+function patternSha256(bytes) {
+  const block = Buffer.alloc(251 * 256);
+  for (let i = 0; i < block.length; i++) block[i] = i % 251;
+  const h = createHash('sha256');
+  for (let left = bytes; left > 0; left -= Math.min(left, block.length)) h.update(block.subarray(0, Math.min(left, block.length)));
+  return h.digest('hex');
+}
+
+async function download(url) {
+  const response = await fetch(url);
+  const h = createHash('sha256');
+  let length = 0;
+  for await (const chunk of response.body) { h.update(chunk); length += chunk.length; }
+  return { status: response.status, length, sha256: h.digest('hex') };
+}
+
+const held = [];
+
+async function act(request, context) {
+  switch (request.action) {
+    case 'chat': {
+      const response = await fetch(request.url, {
+        method: 'POST', headers: { 'content-type': 'application/json' }, body: chatBody(request.prompt, true),
+      });
+      if (!response.ok) throw new Error(`model answered ${response.status}`);
+      return (async function* () {
+        let text = '';
+        for await (const token of chatTokens(response)) {
+          text += token;
+          yield { event: 'token', data: { token } };
+        }
+        yield { event: 'done', data: { text } };
+      })();
+    }
+    case 'chat_tls':
+      return chatOverRawTls(request.host, request.prompt);
+    case 'probe':
+      return Promise.all(request.urls.map(async (url) => {
+        const t0 = Date.now();
+        try {
+          const response = await fetch(url, { signal: AbortSignal.timeout(30000) });
+          return { url, status: response.status, body: (await response.text()).slice(0, 400), ms: Date.now() - t0 };
+        } catch (e) {
+          return { url, error: String(e?.cause?.message ?? e?.message ?? e), ms: Date.now() - t0 };
+        }
+      }));
+    case 'streams': {
+      const want = patternSha256(request.bytes);
+      const t0 = Date.now();
+      const results = await Promise.allSettled(Array.from({ length: request.n }, () => download(request.url)));
+      const good = results.filter((r) => r.status === 'fulfilled' && r.value.status === 200
+        && r.value.length === request.bytes && r.value.sha256 === want).length;
+      const errors = results.filter((r) => r.status === 'rejected').map((r) => String(r.reason?.cause?.message ?? r.reason)).slice(0, 3);
+      return { intact: good, of: request.n, bytes: good * request.bytes, ms: Date.now() - t0, errors };
+    }
+    case 'hold': {
+      const response = await fetch(request.url);
+      const reader = response.body.getReader();
+      await reader.read();
+      held.push(reader);
+      return { holding: held.length };
+    }
+    case 'invoke': {
+      const client = new BedrockAgentCoreClient({});
+      const answer = await client.send(new InvokeAgentRuntimeCommand({
+        agentRuntimeArn: request.runtimeArn, qualifier: request.qualifier,
+        runtimeSessionId: request.sessionId ?? `${context.sessionId}-inner-call`,
+        contentType: 'application/json', payload: Buffer.from(JSON.stringify(request.payload)),
+      }));
+      return { statusCode: answer.statusCode, body: JSON.parse(await answer.response.transformToString()) };
+    }
+    case 'env': {
+      const names = ['HTTP_PROXY', 'HTTPS_PROXY', 'http_proxy', 'https_proxy', 'NO_PROXY', 'NODE_USE_ENV_PROXY',
+        'AWS_REGION', 'AWS_DEFAULT_REGION', 'AWS_ENDPOINT_URL_BEDROCK_AGENTCORE', 'AWS_CONTAINER_CREDENTIALS_FULL_URI'];
+      return { ...Object.fromEntries(names.map((n) => [n, process.env[n] ?? null])),
+               AWS_CONTAINER_AUTHORIZATION_TOKEN: process.env.AWS_CONTAINER_AUTHORIZATION_TOKEN ? 'set' : null };
+    }
+    default:
+      throw new Error(`unknown action ${request.action}`);
+  }
+}
 
 const app = new BedrockAgentCoreApp({
   invocationHandler: {
     process: async (request, context) => {
+      if (typeof request?.action === 'string') return act(request, context);
       const prompt = typeof request?.prompt === 'string' ? request.prompt : '';
       if (request?.stream === true) {
         const n = Number.isInteger(request.n) && request.n >= 0 && request.n <= 1000 ? request.n : 3;
