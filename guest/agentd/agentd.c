@@ -2,12 +2,16 @@
  *
  * It starts the agent with the image config's Entrypoint/Cmd, Env, WorkingDir and User, bridges
  * vsock ports 8080, 8000 and 9000 to 127.0.0.1 on the same ports, and answers the control
- * protocol (control_proto.h) on vsock port 1024. It never restarts the agent: when the agent
- * ends, agentd reports it (console line, STATUS/WAIT answers), lingers briefly so the host can
- * ask, then exits with the agent's status; init then powers the VM off.
+ * protocol (control_proto.h) on vsock port 1024. It also serves the agent's way out (egress
+ * proxy, DNS stub, transparent egress, credentials, silod's API: guest_services.h) and adds the
+ * matching variables to the agent's environment (guest_env.h). It never restarts the agent:
+ * when the agent ends, agentd reports it (console line, STATUS/WAIT answers), lingers briefly
+ * so the host can ask, then exits with the agent's status; init then powers the VM off.
  *
  *   agentd [--config /silo/config.json] [--linger-ms 500] [--grace-ms 2000]
- *          [--tcp-offset N]     listen on TCP 127.0.0.1:(port+N) instead of vsock (host tests)
+ *          [--tcp-offset N]     listen on TCP 127.0.0.1:(port+N) instead of vsock, and reach host
+ *                               port P at TCP 127.0.0.1:(P+N) (host tests)
+ *          [--cmdline PATH]     the kernel command line to read silo.* keys from (/proc/cmdline)
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -33,6 +37,8 @@
 #include "guest/agentd/agent_config.h"
 #include "guest/agentd/bridge.h"
 #include "guest/agentd/control_proto.h"
+#include "guest/agentd/guest_env.h"
+#include "guest/agentd/guest_services.h"
 #include "guest/agentd/probe.h"
 
 #define LOG(...) (fprintf(stderr, "silo-agentd: " __VA_ARGS__), fputc('\n', stderr))
@@ -321,13 +327,14 @@ static void accept_control(int lfd)
 
 static void usage_exit(void)
 {
-    fprintf(stderr, "usage: agentd [--config PATH] [--linger-ms N] [--grace-ms N] [--tcp-offset N]\n");
+    fprintf(stderr, "usage: agentd [--config PATH] [--linger-ms N] [--grace-ms N] [--tcp-offset N] [--cmdline PATH]\n");
     exit(2);
 }
 
 int main(int argc, char **argv)
 {
     const char *config_path = "/silo/config.json";
+    const char *cmdline_path = "/proc/cmdline";
     int64_t linger_ms = 500;
     int tcp_offset = -1;
     for (int i = 1; i < argc; i++) {
@@ -336,6 +343,7 @@ int main(int argc, char **argv)
         else if (strcmp(argv[i], "--linger-ms") == 0 && v) linger_ms = atoll(v), i++;
         else if (strcmp(argv[i], "--grace-ms") == 0 && v) grace_ms = atoll(v), i++;
         else if (strcmp(argv[i], "--tcp-offset") == 0 && v) tcp_offset = atoi(v), i++;
+        else if (strcmp(argv[i], "--cmdline") == 0 && v) cmdline_path = v, i++;
         else usage_exit();
     }
     setvbuf(stderr, NULL, _IOLBF, 0);
@@ -354,6 +362,12 @@ int main(int argc, char **argv)
     sigaddset(&mask, SIGINT);
     sigprocmask(SIG_BLOCK, &mask, NULL);
     signal(SIGPIPE, SIG_IGN);
+
+    /* after the signal mask: the service threads inherit it, so signals reach the signalfd */
+    struct guest_services services;
+    guest_services_start(tcp_offset, cmdline_path, &services);
+    if (guest_env_add(&cfg.envp, services.token, services.region) < 0)
+        LOG("out of memory adding the egress and credentials variables to the agent's environment");
 
     int epfd = epoll_create1(EPOLL_CLOEXEC);
     int sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
