@@ -49,9 +49,9 @@ HOST_PROGRAMS  :=
 UNIT_TESTS     :=
 FUZZERS        :=
 
-# Order matters where one fragment uses another's variable with `:=` (vmm uses BOOT_SRCS and
-# VIRTIO_SRCS), so the providers come first.
-include tests/build.mk boot/build.mk devices/build.mk vmm/build.mk guest/build.mk \
+# Order matters where one fragment uses another's variable with `:=` (vmm uses BASE_SRCS,
+# BOOT_SRCS and VIRTIO_SRCS), so the providers come first.
+include tests/build.mk base/build.mk boot/build.mk devices/build.mk vmm/build.mk guest/build.mk \
         frontend/build.mk tools/build.mk
 
 ARM64_BINS := $(addprefix $(BUILD)/arm64/bin/,$(ARM64_PROGRAMS))

@@ -1,9 +1,9 @@
-/* vmm/config.h — the parsed silo-vmm configuration: what the command line (or the equivalent
+/* base/config.h — the parsed silo-vmm configuration: what the command line (or the equivalent
  * --config FILE.json) asked for. Filled by vmm/cli.c, read by the VMM and the device models.
  * Strings point into argv or into the parsed JSON document, which outlive the VM.
  */
-#ifndef SILO_VMM_CONFIG_H
-#define SILO_VMM_CONFIG_H
+#ifndef SILO_BASE_CONFIG_H
+#define SILO_BASE_CONFIG_H
 
 #include <stdbool.h>
 #include <stdint.h>

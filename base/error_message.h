@@ -1,12 +1,12 @@
-/* vmm/error_message.h — the project's one-line error convention for set-up code.
+/* base/error_message.h — the project's one-line error convention for set-up code.
  *
  * Functions that can fail take `char *err, size_t errlen`, and on failure write one line saying
  * why (no trailing newline) and return -1: `return error_message(err, errlen, "--mem: %s", why);`.
  * The caller prints that line with its program name and exits non-zero. Header-only; shared by
  * silo-vmm (vmm/, boot/), the image builder (tools/image/) and agentd's config parser.
  */
-#ifndef SILO_VMM_ERROR_MESSAGE_H
-#define SILO_VMM_ERROR_MESSAGE_H
+#ifndef SILO_BASE_ERROR_MESSAGE_H
+#define SILO_BASE_ERROR_MESSAGE_H
 
 #include <stdarg.h>
 #include <stddef.h>

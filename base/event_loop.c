@@ -1,7 +1,5 @@
-/* vmm/event_loop.c — the epoll-based I/O thread (see event_loop.h). */
-#include "vmm/event_loop.h"
-
-#include "vmm/crash_wipe.h"
+/* base/event_loop.c — the epoll-based I/O thread (see event_loop.h). */
+#include "base/event_loop.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -28,6 +26,7 @@ struct event_loop {
     bool dispatching;
     bool thread_running;
     pthread_t thread;
+    event_loop_thread_hook on_thread_start; /* NULL: none */
 };
 
 struct event_loop *event_loop_create(void)
@@ -164,7 +163,8 @@ int event_loop_run_once(struct event_loop *loop, int timeout_ms)
 static void *loop_thread(void *arg)
 {
     struct event_loop *loop = arg;
-    crash_wipe_thread_init();
+    if (loop->on_thread_start != NULL)
+        loop->on_thread_start();
     for (;;) {
         int r = dispatch(loop, -1);
         if (r == -ECANCELED || (r < 0 && r != -EINTR))
@@ -173,10 +173,11 @@ static void *loop_thread(void *arg)
     return NULL;
 }
 
-int event_loop_start(struct event_loop *loop)
+int event_loop_start(struct event_loop *loop, event_loop_thread_hook on_thread_start)
 {
     if (loop->thread_running)
         return -EBUSY;
+    loop->on_thread_start = on_thread_start;
     int err = pthread_create(&loop->thread, NULL, loop_thread, loop);
     if (err != 0)
         return -err;

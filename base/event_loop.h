@@ -1,4 +1,4 @@
-/* vmm/event_loop.h — the VMM's I/O thread: an epoll loop that runs device work (queue
+/* base/event_loop.h — the VMM's I/O thread: an epoll loop that runs device work (queue
  * notifications from ioeventfds, host sockets, disk I/O) off the vCPU threads.
  *
  * Handlers run on the loop thread only. Adding and removing fds is allowed from the loop thread
@@ -6,8 +6,8 @@
  * for events already fetched in the same epoll_wait batch. event_loop_run_once lets unit tests
  * drive the loop without a thread.
  */
-#ifndef SILO_VMM_EVENT_LOOP_H
-#define SILO_VMM_EVENT_LOOP_H
+#ifndef SILO_BASE_EVENT_LOOP_H
+#define SILO_BASE_EVENT_LOOP_H
 
 #include <stdint.h>
 
@@ -32,8 +32,13 @@ int event_loop_remove(struct event_loop *loop, int fd);
  * Returns the number of handlers run, or -errno. */
 int event_loop_run_once(struct event_loop *loop, int timeout_ms);
 
-/* Runs the loop on its own thread until event_loop_stop. Returns 0 or -errno. */
-int event_loop_start(struct event_loop *loop);
+/* Called first thing on the loop's own thread, before any handler runs (silo-vmm gives the
+ * thread its alternate signal stack for the crash wipe there). */
+typedef void (*event_loop_thread_hook)(void);
+
+/* Runs the loop on its own thread until event_loop_stop; `on_thread_start` (NULL: none) runs
+ * first on that thread. Returns 0 or -errno. */
+int event_loop_start(struct event_loop *loop, event_loop_thread_hook on_thread_start);
 /* Asks the loop thread to finish its current batch and exit, and joins it. Any thread. */
 void event_loop_stop(struct event_loop *loop);
 

@@ -1,6 +1,6 @@
-/* vmm/guest_mem.c — guest RAM mapping, bounds-checked translation and the resident-page wipe
+/* base/guest_mem.c — guest RAM mapping, bounds-checked translation and the resident-page wipe
  * (see guest_mem.h). */
-#include "vmm/guest_mem.h"
+#include "base/guest_mem.h"
 
 #include <errno.h>
 #include <stdlib.h>

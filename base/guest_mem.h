@@ -1,4 +1,4 @@
-/* vmm/guest_mem.h — guest RAM: one private anonymous mapping, bounds-checked translation from
+/* base/guest_mem.h — guest RAM: one private anonymous mapping, bounds-checked translation from
  * guest physical addresses, and the end-of-session wipe.
  *
  * Everything a guest hands us (descriptor addresses, lengths) goes through guest_mem_ptr, which
@@ -8,8 +8,8 @@
  * (mincore), so its cost follows touched memory, not guest size, and then unmaps. It is safe to
  * call more than once and on a guest_mem that was never mapped.
  */
-#ifndef SILO_VMM_GUEST_MEM_H
-#define SILO_VMM_GUEST_MEM_H
+#ifndef SILO_BASE_GUEST_MEM_H
+#define SILO_BASE_GUEST_MEM_H
 
 #include <stdbool.h>
 #include <stdint.h>

@@ -1,5 +1,5 @@
-/* vmm/mmio_bus.c — address → device dispatch for MMIO exits (see mmio_bus.h). */
-#include "vmm/mmio_bus.h"
+/* base/mmio_bus.c — address → device dispatch for MMIO exits (see mmio_bus.h). */
+#include "base/mmio_bus.h"
 
 #include <errno.h>
 #include <string.h>

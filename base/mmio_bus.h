@@ -1,12 +1,12 @@
-/* vmm/mmio_bus.h — the MMIO bus: maps guest physical address ranges to device handlers.
+/* base/mmio_bus.h — the MMIO bus: maps guest physical address ranges to device handlers.
  *
  * Regions are added while the VM is being built, before any vCPU runs; after that the bus is
  * read-only, so vCPU threads look it up without a lock. Handlers run on the vCPU thread that
  * took the exit, possibly several at once: each device protects its own state. `offset` is
  * relative to the region base; `len` is 1, 2, 4 or 8; data is little-endian guest bytes.
  */
-#ifndef SILO_VMM_MMIO_BUS_H
-#define SILO_VMM_MMIO_BUS_H
+#ifndef SILO_BASE_MMIO_BUS_H
+#define SILO_BASE_MMIO_BUS_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -2,7 +2,7 @@
  * (see loader.h). Nothing is read into a whole-file buffer: files are pread straight into guest
  * RAM, and gzip is inflated from a small window straight into guest RAM. */
 #include "boot/loader.h"
-#include "vmm/error_message.h"
+#include "base/error_message.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -21,7 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "vmm/guest_mem.h"
+#include "base/guest_mem.h"
 
 #define ARM64_IMAGE_MAGIC 0x644d5241u /* "ARM\x64", little-endian at offset 0x38 */
 #define ARM64_IMAGE_HEADER_SIZE 64

@@ -2,9 +2,12 @@
 #include "devices/boot_marker.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "base/error_message.h"
+#include "boot/devtree.h"
 #include "boot/layout.h"
 
 uint64_t boot_marker_now_ns(void)
@@ -41,3 +44,29 @@ int64_t boot_marker_elapsed_us(const struct boot_marker *marker)
     uint64_t ns = atomic_load(&marker->marker_ns);
     return ns == 0 ? -1 : (int64_t)(ns / 1000);
 }
+
+/* --- as a platform device (devices/platform_device_list.h) --- */
+
+/* The marker's line goes to stderr, timed from the start of silo-vmm's main. */
+static void *boot_marker_platform_create(const struct platform_services *ps, char *err, size_t errlen)
+{
+    struct boot_marker *marker = malloc(sizeof *marker);
+    if (marker == NULL) {
+        error_message(err, errlen, "boot marker: out of memory");
+        return NULL;
+    }
+    boot_marker_init(marker, ps->start_ns, STDERR_FILENO);
+    return marker;
+}
+
+static void boot_marker_platform_describe(struct devtree_machine *m)
+{
+    m->has_boot_marker = true;
+    m->boot_marker_base = BOOT_MARKER_BASE;
+}
+
+const struct platform_device_type boot_marker_platform = {
+    .name = "boot-marker", .base = BOOT_MARKER_BASE, .size = BOOT_MARKER_SIZE,
+    .read = NULL, .write = boot_marker_mmio_write,
+    .create = boot_marker_platform_create, .destroy = free, .describe = boot_marker_platform_describe,
+};

@@ -13,6 +13,8 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+#include "devices/platform_device_type.h"
+
 struct boot_marker {
     uint64_t start_ns;
     _Atomic uint64_t marker_ns; /* 0 until the guest signals; then ns since start_ns */
@@ -24,5 +26,8 @@ void boot_marker_mmio_write(void *opaque, uint64_t offset, const void *data, uin
 /* Microseconds from start to the marker, or -1 when the guest has not written it. */
 int64_t boot_marker_elapsed_us(const struct boot_marker *marker);
 uint64_t boot_marker_now_ns(void);
+
+/* The marker as a platform device, at BOOT_MARKER_BASE; its state is a struct boot_marker. */
+extern const struct platform_device_type boot_marker_platform;
 
 #endif

@@ -1,5 +1,21 @@
 # devices/build.mk — what devices/ builds (see the top Makefile for the variables).
 #
+# The platform devices every microVM has (registered in devices/platform_device_list.h).
+PLATFORM_SRCS := devices/platform_devices.c devices/uart_8250.c devices/rtc_pl031.c devices/boot_marker.c
+
+UNIT_TESTS += test_uart test_rtc test_boot_marker test_platform_devices
+test_uart_SRCS := tests/unit/test_uart.c devices/uart_8250.c
+test_uart_LIBS := -lpthread
+test_rtc_SRCS := tests/unit/test_rtc.c devices/rtc_pl031.c
+test_rtc_LIBS := -lpthread
+test_boot_marker_SRCS := tests/unit/test_boot_marker.c devices/boot_marker.c
+test_platform_devices_SRCS := tests/unit/test_platform_devices.c $(PLATFORM_SRCS) base/mmio_bus.c
+test_platform_devices_LIBS := -lpthread
+
+FUZZERS += fuzz_uart
+fuzz_uart_SRCS := tests/fuzz/fuzz_uart.c devices/uart_8250.c
+fuzz_uart_LIBS := -lpthread
+
 # The virtio side: every file in devices/virtio/ is part of silo-vmm (adding a device is one
 # file there plus one line in devices/virtio/device_list.h; see devices/README.md).
 VIRTIO_SRCS := $(sort $(wildcard devices/virtio/*.c))
@@ -7,7 +23,7 @@ VIRTIO_SRCS := $(sort $(wildcard devices/virtio/*.c))
 VIRTIO_MISSING_FROM_VMM := $(filter-out $(silo-vmm_SRCS),$(VIRTIO_SRCS))
 silo-vmm_SRCS += $(VIRTIO_MISSING_FROM_VMM)
 
-VIRTIO_TEST_SRCS := $(VIRTIO_SRCS) vmm/guest_mem.c vmm/mmio_bus.c vmm/event_loop.c vmm/crash_wipe.c \
+VIRTIO_TEST_SRCS := $(VIRTIO_SRCS) $(BASE_SRCS) \
                     tests/unit/virtio_test_driver.c
 
 UNIT_TESTS += test_virtq test_virtio_mmio test_blk test_vsock test_rng
@@ -22,9 +38,9 @@ test_vsock_LIBS := -lpthread
 test_rng_SRCS := tests/unit/test_rng.c $(VIRTIO_TEST_SRCS)
 test_rng_LIBS := -lpthread
 
-FUZZ_COMMON_SRCS := $(VIRTIO_SRCS) vmm/guest_mem.c vmm/mmio_bus.c vmm/event_loop.c vmm/crash_wipe.c tests/unit/virtio_test_driver.c
+FUZZ_COMMON_SRCS := $(VIRTIO_SRCS) $(BASE_SRCS) tests/unit/virtio_test_driver.c
 FUZZERS += fuzz_virtq fuzz_blk fuzz_vsock
-fuzz_virtq_SRCS := tests/fuzz/fuzz_virtq.c devices/virtio/virtq.c vmm/guest_mem.c
+fuzz_virtq_SRCS := tests/fuzz/fuzz_virtq.c devices/virtio/virtq.c base/guest_mem.c
 fuzz_blk_SRCS := tests/fuzz/fuzz_blk.c $(FUZZ_COMMON_SRCS)
 fuzz_vsock_SRCS := tests/fuzz/fuzz_vsock.c $(FUZZ_COMMON_SRCS)
 

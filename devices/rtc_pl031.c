@@ -1,8 +1,13 @@
 /* devices/rtc_pl031.c — the PL031 RTC model (see rtc_pl031.h). */
 #include "devices/rtc_pl031.h"
 
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include "base/error_message.h"
+#include "boot/devtree.h"
+#include "boot/layout.h"
 
 static const uint8_t pl031_ids[8] = { 0x31, 0x10, 0x14, 0x00, 0x0d, 0xf0, 0x05, 0xb1 }; /* 0xfe0..0xffc */
 
@@ -83,3 +88,35 @@ void rtc_pl031_mmio_write(void *opaque, uint64_t offset, const void *data, uint3
     }
     pthread_mutex_unlock(&rtc->lock);
 }
+
+/* --- as a platform device (devices/platform_device_list.h) --- */
+
+static void *rtc_platform_create(const struct platform_services *ps, char *err, size_t errlen)
+{
+    (void)ps;
+    struct rtc_pl031 *rtc = malloc(sizeof *rtc);
+    if (rtc == NULL) {
+        error_message(err, errlen, "RTC: out of memory");
+        return NULL;
+    }
+    rtc_pl031_init(rtc);
+    return rtc;
+}
+
+static void rtc_platform_destroy(void *state)
+{
+    rtc_pl031_destroy(state);
+    free(state);
+}
+
+static void rtc_platform_describe(struct devtree_machine *m)
+{
+    m->has_rtc = true;
+    m->rtc_base = RTC_MMIO_BASE;
+}
+
+const struct platform_device_type rtc_pl031_platform = {
+    .name = "rtc", .base = RTC_MMIO_BASE, .size = RTC_MMIO_SIZE,
+    .read = rtc_pl031_mmio_read, .write = rtc_pl031_mmio_write,
+    .create = rtc_platform_create, .destroy = rtc_platform_destroy, .describe = rtc_platform_describe,
+};

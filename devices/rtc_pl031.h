@@ -11,6 +11,8 @@
 #include <pthread.h>
 #include <stdint.h>
 
+#include "devices/platform_device_type.h"
+
 #define PL031_DR 0x00
 #define PL031_MR 0x04
 #define PL031_LR 0x08
@@ -31,5 +33,8 @@ void rtc_pl031_init(struct rtc_pl031 *rtc);
 void rtc_pl031_destroy(struct rtc_pl031 *rtc);
 void rtc_pl031_mmio_read(void *opaque, uint64_t offset, void *data, uint32_t len);
 void rtc_pl031_mmio_write(void *opaque, uint64_t offset, const void *data, uint32_t len);
+
+/* The RTC as a platform device, at RTC_MMIO_BASE, no interrupt; its state is a struct rtc_pl031. */
+extern const struct platform_device_type rtc_pl031_platform;
 
 #endif

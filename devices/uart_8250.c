@@ -1,8 +1,15 @@
 /* devices/uart_8250.c — the 16550A UART model (see uart_8250.h). */
 #include "devices/uart_8250.h"
 
+#include <errno.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <unistd.h>
+
+#include "base/error_message.h"
+#include "boot/devtree.h"
+#include "boot/layout.h"
 
 void uart_8250_init(struct uart_8250 *uart, struct irq_line irq, int out_fd)
 {
@@ -187,3 +194,47 @@ unsigned uart_8250_feed(struct uart_8250 *uart, const uint8_t *bytes, unsigned l
     pthread_mutex_unlock(&uart->lock);
     return taken;
 }
+
+/* --- as a platform device (devices/platform_device_list.h) --- */
+
+/* The console UART at UART_MMIO_BASE; its interrupt is an eventfd bound to UART_SPI. */
+static void *uart_platform_create(const struct platform_services *ps, char *err, size_t errlen)
+{
+    struct uart_8250 *uart = calloc(1, sizeof *uart);
+    if (uart == NULL) {
+        error_message(err, errlen, "UART: out of memory");
+        return NULL;
+    }
+    struct irq_line irq = { .fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK), .spi = UART_SPI };
+    int rc = irq.fd < 0 ? -errno : ps->vm->add_irqfd(ps->vm->vm, UART_SPI, irq.fd);
+    if (rc != 0) {
+        error_message(err, errlen, "UART interrupt (irqfd): %s", strerror(-rc));
+        if (irq.fd >= 0)
+            close(irq.fd);
+        free(uart);
+        return NULL;
+    }
+    uart_8250_init(uart, irq, ps->console_out_fd);
+    return uart;
+}
+
+static void uart_platform_destroy(void *state)
+{
+    struct uart_8250 *uart = state;
+    if (uart->irq.fd >= 0)
+        close(uart->irq.fd);
+    uart_8250_destroy(uart);
+    free(uart);
+}
+
+static void uart_platform_describe(struct devtree_machine *m)
+{
+    m->has_uart = true;
+    m->uart = (struct devtree_mmio_dev){ .base = UART_MMIO_BASE, .size = UART_MMIO_SIZE, .spi = UART_SPI };
+}
+
+const struct platform_device_type uart_8250_platform = {
+    .name = "uart", .base = UART_MMIO_BASE, .size = UART_MMIO_SIZE,
+    .read = uart_8250_mmio_read, .write = uart_8250_mmio_write,
+    .create = uart_platform_create, .destroy = uart_platform_destroy, .describe = uart_platform_describe,
+};

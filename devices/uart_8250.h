@@ -22,6 +22,7 @@
 #include <stdint.h>
 
 #include "devices/irq.h"
+#include "devices/platform_device_type.h"
 
 #define UART_FIFO_SIZE 64
 
@@ -83,5 +84,9 @@ void uart_8250_mmio_write(void *opaque, uint64_t offset, const void *data, uint3
 /* Queues received bytes; returns how many fit (the rest must be offered again later, after
  * rx_ready is called). */
 unsigned uart_8250_feed(struct uart_8250 *uart, const uint8_t *bytes, unsigned len);
+
+/* The UART as a platform device: the console, at UART_MMIO_BASE with UART_SPI; its state is a
+ * struct uart_8250 (platform_device_state). */
+extern const struct platform_device_type uart_8250_platform;
 
 #endif

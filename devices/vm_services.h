@@ -10,8 +10,8 @@
 
 #include <stdint.h>
 
-#include "vmm/event_loop.h"
-#include "vmm/guest_mem.h"
+#include "base/event_loop.h"
+#include "base/guest_mem.h"
 
 struct vm_services {
     struct guest_mem *mem;

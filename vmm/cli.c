@@ -1,6 +1,8 @@
-/* vmm/cli.c — command-line and JSON config parsing for silo-vmm (see cli.h). */
+/* vmm/cli.c — command-line and JSON config parsing for silo-vmm (see cli.h). Every option is
+ * one row of option_table: its name (also the JSON key), kind, --help text, and its target:
+ * the config field it is stored in, or the function that checks and stores it. */
 #include "vmm/cli.h"
-#include "vmm/error_message.h"
+#include "base/error_message.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -8,6 +10,7 @@
 #include <json-c/json.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -18,54 +21,6 @@ static struct json_object *json_docs[8];
 static size_t json_doc_count;
 static char *owned_strings[VMM_MAX_DISKS * 2];
 static size_t owned_count;
-
-void cli_usage(FILE *out)
-{
-    fprintf(out,
-            "usage: silo-vmm --kernel FILE [options]\n"
-            "\n"
-            "Boots one arm64 Linux guest in a KVM microVM and exits when it stops.\n"
-            "\n"
-            "options:\n"
-            "  --kernel FILE        guest kernel: arm64 Image, Image.gz (gzip), or a raw binary loaded\n"
-            "                       at RAM + 0x80000 (required)\n"
-            "  --initrd FILE        initial ramdisk, placed above the kernel\n"
-            "  --cmdline STRING     kernel command line (replaces the default:\n"
-            "                       \"" VMM_DEFAULT_CMDLINE "\")\n"
-            "  --mem SIZE           guest RAM: 512M, 2G, 65536K, or a plain number of MiB (default 512M;\n"
-            "                       at least 16M, a multiple of 64K, within the host's IPA size)\n"
-            "  --cpus N             vCPUs, 1 up to the host's CPU count (default 1; at most %d)\n"
-            "  --console WHERE      guest serial console: stdio (default: output to stdout, input from\n"
-            "                       stdin), none, or a FILE that receives the output\n"
-            "  --disk PATH[,ro][,cow]  a virtio-blk disk (repeatable, up to %d): ro = read-only for the\n"
-            "                       guest; cow = base read-only, guest writes kept in a private layer\n"
-            "                       discarded at exit\n"
-            "  --vsock-cid N        guest CID of a virtio-vsock device (3..4294967294); needs --vsock-uds\n"
-            "  --vsock-uds PATH     host Unix socket of that device (Firecracker's hybrid vsock)\n"
-            "  --rng                a virtio-rng device\n"
-            "  --dump-dtb FILE      write the guest's device tree blob to FILE and exit (no boot)\n"
-            "  --verify-wipe        debug: after the guest memory wipe, check every resident page reads\n"
-            "                       zero before unmapping (a failed check is exit status 1)\n"
-            "  --config FILE.json   read options from a JSON object whose keys are the long option names\n"
-            "                       without dashes, e.g. {\"kernel\": \"Image\", \"mem\": \"1G\", \"cpus\": 2,\n"
-            "                       \"disk\": [\"root.ext4,ro\"], \"rng\": true}; applied where it appears\n"
-            "                       on the command line, so later options win\n"
-            "  -v, --verbose        set-up and teardown details on stderr (wipe statistics)\n"
-            "  -h, --help           this text            --version   the version\n"
-            "\n"
-            "exit status:\n"
-            "  0    the guest powered off (PSCI SYSTEM_OFF), or --help/--version/--dump-dtb\n"
-            "  1    a set-up or VMM error (bad option, unreadable file, missing KVM capability, ...);\n"
-            "       one line on stderr says why\n"
-            "  2    the guest asked for a reset/reboot (PSCI SYSTEM_RESET); silo-vmm does not restart it\n"
-            "  3    the guest crashed (KVM crash event, internal error, failed entry, unhandled exit)\n"
-            "  129  SIGHUP, 130 SIGINT, 143 SIGTERM: the VM was stopped and its memory wiped\n"
-            "       (128 + the signal number)\n"
-            "Guest memory is wiped (explicit_bzero of every touched page, then munmap) on every exit path.\n"
-            "On stderr, `silo-vmm: boot-complete marker at N us` reports the time from start to the\n"
-            "guest's write of 123 to the marker at 0x40000000 (device tree node silo-boot-marker).\n",
-            VMM_MAX_CPUS, VMM_MAX_DISKS);
-}
 
 int cli_parse_size(const char *text, unsigned long long *bytes)
 {
@@ -165,112 +120,248 @@ static int add_disk(struct vmm_config *cfg, const char *spec, char *err, size_t 
     return 0;
 }
 
-static int apply_config_file(const char *path, struct vmm_config *cfg, struct cli_extra *extra, char *err,
-                             size_t errlen);
-
-enum opt_kind { OPT_STRING, OPT_FLAG };
-
-struct option_def {
-    const char *name; /* long name without dashes; also the JSON key */
-    enum opt_kind kind;
+/* What an option's apply function writes into: the row's target lives here. */
+struct cli_target {
+    struct vmm_config *cfg;
+    struct cli_extra *extra;
+    bool from_json; /* the value came from a --config file */
 };
 
-static const struct option_def options[] = {
-    { "kernel", OPT_STRING },    { "initrd", OPT_STRING },      { "cmdline", OPT_STRING },
-    { "mem", OPT_STRING },       { "cpus", OPT_STRING },        { "console", OPT_STRING },
-    { "disk", OPT_STRING },      { "vsock-cid", OPT_STRING },   { "vsock-uds", OPT_STRING },
-    { "rng", OPT_FLAG },         { "dump-dtb", OPT_STRING },    { "verify-wipe", OPT_FLAG },
-    { "config", OPT_STRING },    { "verbose", OPT_FLAG },
-};
+static int apply_config_file(const char *path, struct cli_target *t, char *err, size_t errlen);
 
-static const struct option_def *find_option(const char *name, size_t len)
+/* The apply functions of the options whose value needs checking or converting; each stores
+ * one value and refuses a bad one with one line. */
+
+static int set_mem(struct cli_target *t, const char *value, bool flag, char *err, size_t errlen)
 {
-    for (size_t i = 0; i < sizeof options / sizeof options[0]; i++)
-        if (strlen(options[i].name) == len && strncmp(options[i].name, name, len) == 0)
-            return &options[i];
+    (void)flag;
+    unsigned long long bytes;
+    if (cli_parse_size(value, &bytes) != 0)
+        return error_message(err, errlen, "--mem: '%s' is not a size (use e.g. 512M, 2G, or a number of MiB)", value);
+    if (bytes < VMM_MIN_MEM)
+        return error_message(err, errlen, "--mem: %s is too small (at least 16M)", value);
+    if (bytes > VMM_MAX_MEM)
+        return error_message(err, errlen, "--mem: %s is too large (at most 1T)", value);
+    if (bytes % (64 * 1024) != 0)
+        return error_message(err, errlen, "--mem: %s is not a multiple of 64K", value);
+    t->cfg->mem_bytes = bytes;
+    return 0;
+}
+
+static int set_cpus(struct cli_target *t, const char *value, bool flag, char *err, size_t errlen)
+{
+    (void)flag;
+    unsigned long long n;
+    if (parse_uint(value, ~0u, &n) != 0 || n == 0 || n > VMM_MAX_CPUS)
+        return error_message(err, errlen, "--cpus: '%s' is not a CPU count from 1 to %d", value, VMM_MAX_CPUS);
+    t->cfg->cpus = (uint32_t)n;
+    return 0;
+}
+
+static int set_disk(struct cli_target *t, const char *value, bool flag, char *err, size_t errlen)
+{
+    (void)flag;
+    return add_disk(t->cfg, value, err, errlen);
+}
+
+static int set_vsock_cid(struct cli_target *t, const char *value, bool flag, char *err, size_t errlen)
+{
+    (void)flag;
+    unsigned long long cid;
+    if (parse_uint(value, 0xfffffffeu, &cid) != 0 || cid < 3)
+        return error_message(err, errlen, "--vsock-cid: '%s' is not a guest CID (3..4294967294)", value);
+    t->cfg->vsock_cid = (uint32_t)cid;
+    return 0;
+}
+
+static int read_config_file(struct cli_target *t, const char *value, bool flag, char *err, size_t errlen)
+{
+    (void)flag;
+    if (t->from_json)
+        return error_message(err, errlen, "config: \"config\" cannot be nested in a config file");
+    return apply_config_file(value, t, err, errlen);
+}
+
+/* Each -v / --verbose adds one; `"verbose": false` in a config file turns it off again. */
+static int set_verbose(struct cli_target *t, const char *value, bool flag, char *err, size_t errlen)
+{
+    (void)value, (void)err, (void)errlen;
+    t->extra->verbose = flag ? t->extra->verbose + 1 : 0;
+    return 0;
+}
+
+/* The help texts below name these limits in words; keep them in step. */
+_Static_assert(VMM_MAX_CPUS == 64, "--cpus help says 'at most 64'");
+_Static_assert(VMM_MAX_DISKS == 8, "--disk help says 'up to 8'");
+
+/* Every option of silo-vmm, in --help order: the command line, the JSON config keys and the
+ * --help text all come from these rows. */
+static const struct cli_option option_table[] = {
+    { .name = "kernel", .kind = CLI_TEXT, .value_name = "FILE", .target = offsetof(struct vmm_config, kernel_path),
+      .help = "guest kernel: arm64 Image, Image.gz (gzip), or a raw binary loaded\n"
+              "at RAM + 0x80000 (required)" },
+    { .name = "initrd", .kind = CLI_TEXT, .value_name = "FILE", .target = offsetof(struct vmm_config, initrd_path),
+      .help = "initial ramdisk, placed above the kernel" },
+    { .name = "cmdline", .kind = CLI_TEXT_MAY_BE_EMPTY, .value_name = "STRING",
+      .target = offsetof(struct vmm_config, cmdline),
+      .help = "kernel command line (replaces the default:\n"
+              "\"" VMM_DEFAULT_CMDLINE "\")" },
+    { .name = "mem", .kind = CLI_NUMBER, .value_name = "SIZE", .apply = set_mem,
+      .help = "guest RAM: 512M, 2G, 65536K, or a plain number of MiB (default 512M;\n"
+              "at least 16M, a multiple of 64K, within the host's IPA size)" },
+    { .name = "cpus", .kind = CLI_NUMBER, .value_name = "N", .apply = set_cpus,
+      .help = "vCPUs, 1 up to the host's CPU count (default 1; at most 64)" },
+    { .name = "console", .kind = CLI_TEXT, .value_name = "WHERE", .target = offsetof(struct vmm_config, console),
+      .help = "guest serial console: stdio (default: output to stdout, input from\n"
+              "stdin), none, or a FILE that receives the output" },
+    { .name = "disk", .json_alias = "disks", .kind = CLI_DISK, .value_name = "PATH[,ro][,cow]", .apply = set_disk,
+      .help = "a virtio-blk disk (repeatable, up to 8): ro = read-only for the\n"
+              "guest; cow = base read-only, guest writes kept in a private layer\n"
+              "discarded at exit" },
+    { .name = "vsock-cid", .kind = CLI_NUMBER, .value_name = "N", .apply = set_vsock_cid,
+      .help = "guest CID of a virtio-vsock device (3..4294967294); needs --vsock-uds" },
+    { .name = "vsock-uds", .kind = CLI_TEXT, .value_name = "PATH", .target = offsetof(struct vmm_config, vsock_uds),
+      .help = "host Unix socket of that device (Firecracker's hybrid vsock)" },
+    { .name = "rng", .kind = CLI_FLAG, .target = offsetof(struct vmm_config, rng),
+      .help = "a virtio-rng device" },
+    { .name = "dump-dtb", .kind = CLI_TEXT, .value_name = "FILE", .target = offsetof(struct vmm_config, dump_dtb),
+      .help = "write the guest's device tree blob to FILE and exit (no boot)" },
+    { .name = "verify-wipe", .kind = CLI_FLAG, .target = offsetof(struct vmm_config, verify_wipe),
+      .help = "debug: after the guest memory wipe, check every resident page reads\n"
+              "zero before unmapping (a failed check is exit status 1)" },
+    { .name = "config", .kind = CLI_TEXT, .value_name = "FILE.json", .apply = read_config_file,
+      .help = "read options from a JSON object whose keys are the long option names\n"
+              "without dashes, e.g. {\"kernel\": \"Image\", \"mem\": \"1G\", \"cpus\": 2,\n"
+              "\"disk\": [\"root.ext4,ro\"], \"rng\": true}; applied where it appears\n"
+              "on the command line, so later options win" },
+    { .name = "verbose", .short_name = 'v', .kind = CLI_FLAG, .apply = set_verbose,
+      .help = "set-up and teardown details on stderr (wipe statistics)" },
+};
+
+const struct cli_option *cli_options(size_t *count)
+{
+    *count = sizeof option_table / sizeof option_table[0];
+    return option_table;
+}
+
+static const struct cli_option *find_option(const char *name, size_t len)
+{
+    for (size_t i = 0; i < sizeof option_table / sizeof option_table[0]; i++)
+        if (strlen(option_table[i].name) == len && strncmp(option_table[i].name, name, len) == 0)
+            return &option_table[i];
     return NULL;
 }
 
-static int non_empty(const char *name, const char *value, char *err, size_t errlen)
+static const struct cli_option *find_json_key(const char *key)
 {
-    if (value == NULL || value[0] == '\0')
-        return error_message(err, errlen, "--%s: empty value", name);
+    for (size_t i = 0; i < sizeof option_table / sizeof option_table[0]; i++)
+        if (strcmp(option_table[i].name, key) == 0 ||
+            (option_table[i].json_alias != NULL && strcmp(option_table[i].json_alias, key) == 0))
+            return &option_table[i];
+    return NULL;
+}
+
+static const struct cli_option *find_short_option(char letter)
+{
+    for (size_t i = 0; i < sizeof option_table / sizeof option_table[0]; i++)
+        if (option_table[i].short_name != 0 && option_table[i].short_name == letter)
+            return &option_table[i];
+    return NULL;
+}
+
+/* Applies one option through its row: its apply function, or else a plain store into the
+ * config field at its target (a string for text options, a bool for flags). `value` is the
+ * text (options with a value) or NULL; `flag` is the value of a CLI_FLAG option. */
+static int apply_option(const struct cli_option *opt, const char *value, bool flag, struct cli_target *t,
+                        char *err, size_t errlen)
+{
+    if (opt->kind != CLI_FLAG && opt->kind != CLI_TEXT_MAY_BE_EMPTY && (value == NULL || value[0] == '\0'))
+        return error_message(err, errlen, "--%s: empty value", opt->name);
+    if (opt->kind == CLI_TEXT_MAY_BE_EMPTY && value == NULL)
+        return error_message(err, errlen, "--%s: missing value", opt->name);
+    if (opt->apply != NULL)
+        return opt->apply(t, value, flag, err, errlen);
+    char *field = (char *)t->cfg + opt->target;
+    if (opt->kind == CLI_FLAG)
+        memcpy(field, &flag, sizeof flag);
+    else
+        memcpy(field, &value, sizeof value);
     return 0;
 }
 
-/* Applies one option. `value` is the string value (OPT_STRING) or NULL; `flag` for OPT_FLAG. */
-static int apply_option(const struct option_def *opt, const char *value, bool flag, struct vmm_config *cfg,
-                        struct cli_extra *extra, bool from_json, char *err, size_t errlen)
+/* `--name VALUE` (or `-v`) as the left column of --help. */
+static int usage_left_column(const struct cli_option *opt, char *buf, size_t size)
 {
-    const char *n = opt->name;
-    unsigned long long v;
-    if (opt->kind == OPT_STRING && strcmp(n, "cmdline") != 0 && non_empty(n, value, err, errlen) != 0)
-        return -1;
-    if (strcmp(n, "kernel") == 0) {
-        cfg->kernel_path = value;
-    } else if (strcmp(n, "initrd") == 0) {
-        cfg->initrd_path = value;
-    } else if (strcmp(n, "cmdline") == 0) {
-        if (value == NULL)
-            return error_message(err, errlen, "--cmdline: missing value");
-        cfg->cmdline = value;
-    } else if (strcmp(n, "mem") == 0) {
-        if (cli_parse_size(value, &v) != 0)
-            return error_message(err, errlen, "--mem: '%s' is not a size (use e.g. 512M, 2G, or a number of MiB)", value);
-        if (v < VMM_MIN_MEM)
-            return error_message(err, errlen, "--mem: %s is too small (at least 16M)", value);
-        if (v > VMM_MAX_MEM)
-            return error_message(err, errlen, "--mem: %s is too large (at most 1T)", value);
-        if (v % (64 * 1024) != 0)
-            return error_message(err, errlen, "--mem: %s is not a multiple of 64K", value);
-        cfg->mem_bytes = v;
-    } else if (strcmp(n, "cpus") == 0) {
-        if (parse_uint(value, ~0u, &v) != 0 || v == 0 || v > VMM_MAX_CPUS)
-            return error_message(err, errlen, "--cpus: '%s' is not a CPU count from 1 to %d", value, VMM_MAX_CPUS);
-        cfg->cpus = (uint32_t)v;
-    } else if (strcmp(n, "console") == 0) {
-        cfg->console = value;
-    } else if (strcmp(n, "disk") == 0) {
-        return add_disk(cfg, value, err, errlen);
-    } else if (strcmp(n, "vsock-cid") == 0) {
-        if (parse_uint(value, 0xfffffffeu, &v) != 0 || v < 3)
-            return error_message(err, errlen, "--vsock-cid: '%s' is not a guest CID (3..4294967294)", value);
-        cfg->vsock_cid = (uint32_t)v;
-    } else if (strcmp(n, "vsock-uds") == 0) {
-        cfg->vsock_uds = value;
-    } else if (strcmp(n, "rng") == 0) {
-        cfg->rng = flag;
-    } else if (strcmp(n, "dump-dtb") == 0) {
-        cfg->dump_dtb = value;
-    } else if (strcmp(n, "verify-wipe") == 0) {
-        cfg->verify_wipe = flag;
-    } else if (strcmp(n, "verbose") == 0) {
-        extra->verbose = flag ? extra->verbose + 1 : 0;
-    } else if (strcmp(n, "config") == 0) {
-        if (from_json)
-            return error_message(err, errlen, "config: \"config\" cannot be nested in a config file");
-        return apply_config_file(value, cfg, extra, err, errlen);
+    if (opt->short_name != 0)
+        return snprintf(buf, size, "  -%c, --%s", opt->short_name, opt->name);
+    if (opt->value_name != NULL)
+        return snprintf(buf, size, "  --%s %s", opt->name, opt->value_name);
+    return snprintf(buf, size, "  --%s", opt->name);
+}
+
+enum { USAGE_HELP_COLUMN = 23 };
+
+/* One table row in --help: the left column, then the help text, continuation lines indented
+ * to the help column. */
+static void usage_row(FILE *out, const struct cli_option *opt)
+{
+    char left[64];
+    int width = usage_left_column(opt, left, sizeof left);
+    fputs(left, out);
+    fprintf(out, "%*s", width < USAGE_HELP_COLUMN ? USAGE_HELP_COLUMN - width : 2, "");
+    for (const char *p = opt->help; *p != '\0'; p++) {
+        fputc(*p, out);
+        if (*p == '\n')
+            fprintf(out, "%*s", USAGE_HELP_COLUMN, "");
     }
-    return 0;
+    fputc('\n', out);
 }
 
-/* One JSON value as an option: strings and numbers as their text, booleans for flags. */
-static int apply_json_value(const struct option_def *opt, struct json_object *val, struct vmm_config *cfg,
-                            struct cli_extra *extra, const char *file, char *err, size_t errlen)
+void cli_usage(FILE *out)
 {
-    enum json_type t = json_object_get_type(val);
-    if (opt->kind == OPT_FLAG) {
-        if (t != json_type_boolean)
+    fputs("usage: silo-vmm --kernel FILE [options]\n"
+          "\n"
+          "Boots one arm64 Linux guest in a KVM microVM and exits when it stops.\n"
+          "\n"
+          "options:\n",
+          out);
+    for (size_t i = 0; i < sizeof option_table / sizeof option_table[0]; i++)
+        usage_row(out, &option_table[i]);
+    fputs("  -h, --help           this text            --version   the version\n"
+          "\n"
+          "exit status:\n"
+          "  0    the guest powered off (PSCI SYSTEM_OFF), or --help/--version/--dump-dtb\n"
+          "  1    a set-up or VMM error (bad option, unreadable file, missing KVM capability, ...);\n"
+          "       one line on stderr says why\n"
+          "  2    the guest asked for a reset/reboot (PSCI SYSTEM_RESET); silo-vmm does not restart it\n"
+          "  3    the guest crashed (KVM crash event, internal error, failed entry, unhandled exit)\n"
+          "  129  SIGHUP, 130 SIGINT, 143 SIGTERM: the VM was stopped and its memory wiped\n"
+          "       (128 + the signal number)\n"
+          "Guest memory is wiped (explicit_bzero of every touched page, then munmap) on every exit path.\n"
+          "On stderr, `silo-vmm: boot-complete marker at N us` reports the time from start to the\n"
+          "guest's write of 123 to the marker at 0x40000000 (device tree node silo-boot-marker).\n",
+          out);
+}
+
+/* One JSON value as an option: strings and numbers as their text, booleans for flags; a disk
+ * also as an array of those or as {"path": ..., "ro": true, "cow": true}. */
+static int apply_json_value(const struct cli_option *opt, struct json_object *val, struct cli_target *t,
+                            const char *file, char *err, size_t errlen)
+{
+    enum json_type type = json_object_get_type(val);
+    if (opt->kind == CLI_FLAG) {
+        if (type != json_type_boolean)
             return error_message(err, errlen, "%s: \"%s\" must be true or false", file, opt->name);
-        return apply_option(opt, NULL, json_object_get_boolean(val), cfg, extra, true, err, errlen);
+        return apply_option(opt, NULL, json_object_get_boolean(val), t, err, errlen);
     }
-    if (strcmp(opt->name, "disk") == 0 && t == json_type_array) {
+    if (opt->kind == CLI_DISK && type == json_type_array) {
         for (size_t i = 0; i < json_object_array_length(val); i++)
-            if (apply_json_value(opt, json_object_array_get_idx(val, i), cfg, extra, file, err, errlen) != 0)
+            if (apply_json_value(opt, json_object_array_get_idx(val, i), t, file, err, errlen) != 0)
                 return -1;
         return 0;
     }
-    if (strcmp(opt->name, "disk") == 0 && t == json_type_object) {
+    if (opt->kind == CLI_DISK && type == json_type_object) {
+        struct vmm_config *cfg = t->cfg;
         struct json_object *path, *flag;
         if (!json_object_object_get_ex(val, "path", &path) || json_object_get_type(path) != json_type_string)
             return error_message(err, errlen, "%s: a \"disk\" object needs a \"path\" string", file);
@@ -286,19 +377,15 @@ static int apply_json_value(const struct option_def *opt, struct json_object *va
         cfg->disks[cfg->disk_count++] = d;
         return 0;
     }
-    if (t != json_type_string && t != json_type_int)
+    if (type != json_type_string && type != json_type_int)
         return error_message(err, errlen, "%s: \"%s\" must be a string%s", file, opt->name,
-                    strcmp(opt->name, "mem") == 0 || strcmp(opt->name, "cpus") == 0 ||
-                            strcmp(opt->name, "vsock-cid") == 0
-                        ? " or a number"
-                        : "");
-    if (t == json_type_int && json_object_get_int64(val) < 0)
+                             opt->kind == CLI_NUMBER ? " or a number" : "");
+    if (type == json_type_int && json_object_get_int64(val) < 0)
         return error_message(err, errlen, "%s: \"%s\" must not be negative", file, opt->name);
-    return apply_option(opt, json_object_get_string(val), false, cfg, extra, true, err, errlen);
+    return apply_option(opt, json_object_get_string(val), false, t, err, errlen);
 }
 
-static int apply_config_file(const char *path, struct vmm_config *cfg, struct cli_extra *extra, char *err,
-                             size_t errlen)
+static int apply_config_file(const char *path, struct cli_target *t, char *err, size_t errlen)
 {
     if (json_doc_count == sizeof json_docs / sizeof json_docs[0])
         return error_message(err, errlen, "--config: too many config files");
@@ -315,14 +402,13 @@ static int apply_config_file(const char *path, struct vmm_config *cfg, struct cl
     json_docs[json_doc_count++] = doc; /* the config points into it from now on */
     if (json_object_get_type(doc) != json_type_object)
         return error_message(err, errlen, "--config: '%s' must hold a JSON object", path);
+    struct cli_target in_file = { .cfg = t->cfg, .extra = t->extra, .from_json = true };
     json_object_object_foreach(doc, key, val)
     {
-        const struct option_def *opt = find_option(key, strlen(key));
-        if (strcmp(key, "disks") == 0)
-            opt = find_option("disk", 4);
+        const struct cli_option *opt = find_json_key(key);
         if (opt == NULL)
             return error_message(err, errlen, "%s: unknown key \"%s\"", path, key);
-        if (apply_json_value(opt, val, cfg, extra, path, err, errlen) != 0)
+        if (apply_json_value(opt, val, &in_file, path, err, errlen) != 0)
             return -1;
     }
     return 0;
@@ -366,6 +452,7 @@ enum cli_result cli_parse(int argc, char **argv, struct vmm_config *cfg, struct 
     cfg->cpus = 1;
     cfg->console = "stdio";
 
+    struct cli_target target = { .cfg = cfg, .extra = extra, .from_json = false };
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i];
         if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0) {
@@ -376,8 +463,11 @@ enum cli_result cli_parse(int argc, char **argv, struct vmm_config *cfg, struct 
             fprintf(out, "silo-vmm " SILO_VMM_VERSION "\n");
             return CLI_EXIT_OK;
         }
-        if (strcmp(arg, "-v") == 0) {
-            extra->verbose++;
+        const struct cli_option *short_opt =
+            arg[0] == '-' && arg[1] != '-' && arg[1] != '\0' && arg[2] == '\0' ? find_short_option(arg[1]) : NULL;
+        if (short_opt != NULL) { /* short names are flags only (-v) */
+            if (apply_option(short_opt, NULL, true, &target, err, errlen) != 0)
+                return CLI_ERROR;
             continue;
         }
         if (strncmp(arg, "--", 2) != 0) {
@@ -387,13 +477,13 @@ enum cli_result cli_parse(int argc, char **argv, struct vmm_config *cfg, struct 
         const char *name = arg + 2;
         const char *eq = strchr(name, '=');
         size_t name_len = eq != NULL ? (size_t)(eq - name) : strlen(name);
-        const struct option_def *opt = find_option(name, name_len);
+        const struct cli_option *opt = find_option(name, name_len);
         if (opt == NULL) {
             error_message(err, errlen, "unknown option '--%.*s' (see --help)", (int)name_len, name);
             return CLI_ERROR;
         }
         const char *value = NULL;
-        if (opt->kind == OPT_FLAG) {
+        if (opt->kind == CLI_FLAG) {
             if (eq != NULL) {
                 error_message(err, errlen, "--%s takes no value", opt->name);
                 return CLI_ERROR;
@@ -406,7 +496,7 @@ enum cli_result cli_parse(int argc, char **argv, struct vmm_config *cfg, struct 
             error_message(err, errlen, "--%s needs a value", opt->name);
             return CLI_ERROR;
         }
-        if (apply_option(opt, value, true, cfg, extra, false, err, errlen) != 0)
+        if (apply_option(opt, value, true, &target, err, errlen) != 0)
             return CLI_ERROR;
     }
     if (validate(cfg, err, errlen) != 0)

@@ -12,7 +12,7 @@
 #include <termios.h>
 
 #include "devices/uart_8250.h"
-#include "vmm/event_loop.h"
+#include "base/event_loop.h"
 
 struct console {
     int out_fd;      /* -1: output discarded */

@@ -16,7 +16,7 @@
 #ifndef SILO_VMM_CRASH_WIPE_H
 #define SILO_VMM_CRASH_WIPE_H
 
-#include "vmm/guest_mem.h"
+#include "base/guest_mem.h"
 
 #define CRASH_STACK_SIZE (64 * 1024)
 

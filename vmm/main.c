@@ -14,18 +14,18 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include "base/event_loop.h"
 #include "boot/devtree.h"
 #include "boot/layout.h"
 #include "boot/loader.h"
 #include "devices/boot_marker.h"
-#include "devices/rtc_pl031.h"
+#include "devices/platform_devices.h"
 #include "devices/uart_8250.h"
 #include "devices/virtio/virtio_devices.h"
 #include "devices/vm_services.h"
 #include "vmm/cli.h"
 #include "vmm/console.h"
 #include "vmm/crash_wipe.h"
-#include "vmm/event_loop.h"
 #include "vmm/sandbox.h"
 #include "vmm/vm.h"
 
@@ -47,11 +47,6 @@ struct vmm {
     bool loop_running;
     struct console console;
     bool console_open;
-    struct uart_8250 uart;
-    bool uart_ready;
-    struct rtc_pl031 rtc;
-    bool rtc_ready;
-    struct boot_marker marker;
     struct vm_services services;
     struct virtio_device_slot virtio_slots[DEVTREE_MAX_VIRTIO];
     uint32_t virtio_count;
@@ -80,16 +75,6 @@ static unsigned long long elapsed_us(const struct vmm *v)
     return (unsigned long long)((boot_marker_now_ns() - v->start_ns) / 1000);
 }
 
-static int add_region(struct vmm *v, const char *name, uint64_t base, uint64_t size, mmio_read_fn rd,
-                      mmio_write_fn wr, void *opaque, char *err, size_t errlen)
-{
-    struct mmio_region r = { .name = name, .base = base, .size = size, .read = rd, .write = wr, .opaque = opaque };
-    int rc = mmio_bus_add(&v->vm.bus, &r);
-    if (rc != 0)
-        snprintf(err, errlen, "cannot place %s at 0x%llx: %s", name, (unsigned long long)base, strerror(-rc));
-    return rc;
-}
-
 static int load_guest(struct vmm *v, char *err, size_t errlen)
 {
     char why[200];
@@ -116,28 +101,10 @@ static int load_guest(struct vmm *v, char *err, size_t errlen)
     return 0;
 }
 
+/* The platform devices (platform_device_list.h), then the virtio devices the config asks for
+ * (device_list.h). */
 static int create_devices(struct vmm *v, char *err, size_t errlen)
 {
-    struct irq_line uart_irq;
-    int rc = vm_irq_line(&v->vm, UART_SPI, &uart_irq);
-    if (rc != 0) {
-        snprintf(err, errlen, "UART interrupt (irqfd): %s", strerror(-rc));
-        return -1;
-    }
-    uart_8250_init(&v->uart, uart_irq, v->console.out_fd);
-    v->uart_ready = true;
-    if (add_region(v, "uart", UART_MMIO_BASE, UART_MMIO_SIZE, uart_8250_mmio_read, uart_8250_mmio_write, &v->uart,
-                   err, errlen) != 0)
-        return -1;
-    rtc_pl031_init(&v->rtc);
-    v->rtc_ready = true;
-    if (add_region(v, "rtc", RTC_MMIO_BASE, RTC_MMIO_SIZE, rtc_pl031_mmio_read, rtc_pl031_mmio_write, &v->rtc, err,
-                   errlen) != 0)
-        return -1;
-    boot_marker_init(&v->marker, v->start_ns, STDERR_FILENO);
-    if (add_region(v, "boot-marker", BOOT_MARKER_BASE, BOOT_MARKER_SIZE, NULL, boot_marker_mmio_write, &v->marker,
-                   err, errlen) != 0)
-        return -1;
     v->services = (struct vm_services){
         .mem = &v->vm.mem,
         .loop = v->loop,
@@ -145,6 +112,11 @@ static int create_devices(struct vmm *v, char *err, size_t errlen)
         .add_irqfd = vm_hook_add_irqfd,
         .vm = &v->vm,
     };
+    struct platform_services platform = {
+        .vm = &v->services, .console_out_fd = v->console.out_fd, .start_ns = v->start_ns,
+    };
+    if (platform_devices_create(&platform, &v->vm.bus, err, errlen) != 0)
+        return -1;
     /* virtio_devices_create prints its own one-line reason on failure */
     int rc2 = virtio_devices_create(v->cfg, &v->services, &v->vm.bus, v->virtio_slots, DEVTREE_MAX_VIRTIO,
                                     &v->virtio_count);
@@ -183,12 +155,7 @@ static int build_device_tree(struct vmm *v, void **blob, long *size, char *err, 
         m->initrd_start = v->initrd_gpa;
         m->initrd_end = v->initrd_gpa + v->initrd_size;
     }
-    m->has_uart = true;
-    m->uart = (struct devtree_mmio_dev){ .base = UART_MMIO_BASE, .size = UART_MMIO_SIZE, .spi = UART_SPI };
-    m->has_rtc = true;
-    m->rtc_base = RTC_MMIO_BASE;
-    m->has_boot_marker = true;
-    m->boot_marker_base = BOOT_MARKER_BASE;
+    platform_devices_describe(m);
     m->virtio_count = v->virtio_count;
     for (uint32_t i = 0; i < v->virtio_count; i++)
         m->virtio[i] = (struct devtree_mmio_dev){ .base = v->virtio_slots[i].base,
@@ -307,8 +274,10 @@ static int wait_for_end(struct vmm *v)
 
 static int run_vm(struct vmm *v, char *err, size_t errlen)
 {
-    console_attach_input(&v->console, &v->uart, v->loop); /* fds join the loop before it runs */
-    if (event_loop_start(v->loop) != 0) {
+    /* fds join the loop before it runs */
+    console_attach_input(&v->console, platform_device_state(&uart_8250_platform), v->loop);
+    /* the I/O thread gets its alternate signal stack for the crash wipe first */
+    if (event_loop_start(v->loop, crash_wipe_thread_init) != 0) {
         snprintf(err, errlen, "cannot start the I/O thread");
         return -1;
     }
@@ -378,13 +347,7 @@ static int teardown(struct vmm *v, int status)
         vm_close(&v->vm);
     event_loop_destroy(v->loop);
     v->loop = NULL;
-    if (v->uart_ready) {
-        if (v->uart.irq.fd >= 0)
-            close(v->uart.irq.fd);
-        uart_8250_destroy(&v->uart);
-    }
-    if (v->rtc_ready)
-        rtc_pl031_destroy(&v->rtc);
+    platform_devices_destroy(); /* whatever part of them was created */
     if (v->console_open)
         console_close(&v->console);
     return status;

@@ -2,7 +2,7 @@
 #include "vmm/vm.h"
 
 #include "vmm/crash_wipe.h"
-#include "vmm/error_message.h"
+#include "base/error_message.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -221,21 +221,6 @@ int vm_hook_add_irqfd(void *opaque, uint32_t spi, int fd)
         return -EINVAL;
     struct kvm_irqfd irqfd = { .fd = (uint32_t)fd, .gsi = spi };
     return xioctl(vm->vm_fd, KVM_IRQFD, &irqfd) == 0 ? 0 : -errno;
-}
-
-int vm_irq_line(struct vm *vm, uint32_t spi, struct irq_line *line)
-{
-    int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    if (fd < 0)
-        return -errno;
-    int r = vm_hook_add_irqfd(vm, spi, fd);
-    if (r != 0) {
-        close(fd);
-        return r;
-    }
-    line->fd = fd;
-    line->spi = spi;
-    return 0;
 }
 
 static int set_core_reg(int fd, size_t offset, uint64_t value)

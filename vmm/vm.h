@@ -28,9 +28,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "devices/irq.h"
-#include "vmm/guest_mem.h"
-#include "vmm/mmio_bus.h"
+#include "base/guest_mem.h"
+#include "base/mmio_bus.h"
 
 #define VM_KICK_SIGNAL SIGUSR1
 
@@ -88,8 +87,6 @@ int vm_create_gic(struct vm *vm, char *err, size_t errlen);
 int vm_create_vcpus(struct vm *vm, char *err, size_t errlen);
 int vm_finalize_gic(struct vm *vm, char *err, size_t errlen);
 
-/* An interrupt line: a new eventfd bound to `spi` with KVM_IRQFD. Returns 0 or -errno. */
-int vm_irq_line(struct vm *vm, uint32_t spi, struct irq_line *line);
 /* The vm_services hooks (void *vm is a struct vm *). */
 int vm_hook_add_ioeventfd(void *vm, uint64_t gpa, uint32_t datamatch, int fd);
 int vm_hook_add_irqfd(void *vm, uint32_t spi, int fd);

@@ -8,7 +8,7 @@
 
 #include "devices/virtio/virtio_mmio.h"
 #include "devices/vm_services.h"
-#include "vmm/config.h"
+#include "base/config.h"
 
 struct virtio_device_type {
     const char *name;

@@ -24,8 +24,8 @@
 #include <stdint.h>
 
 #include "devices/vm_services.h"
-#include "vmm/config.h"
-#include "vmm/mmio_bus.h"
+#include "base/config.h"
+#include "base/mmio_bus.h"
 
 struct virtio_device_slot {
     uint64_t base;    /* guest physical address of the virtio-mmio register window */

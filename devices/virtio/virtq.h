@@ -34,7 +34,7 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
-#include "vmm/guest_mem.h"
+#include "base/guest_mem.h"
 
 #define VIRTQ_MAX_SIZE 256 /* largest queue size any Silo device offers */
 #define VIRTQ_MAX_SEGS 256 /* segments in one chain, direct and indirect together */

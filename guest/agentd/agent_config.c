@@ -2,7 +2,7 @@
  * (see agent_config.h). Every field is validated: wrong JSON types, NUL bytes, oversize
  * documents and commands, relative working directories are refused with a one-line reason. */
 #include "guest/agentd/agent_config.h"
-#include "vmm/error_message.h"
+#include "base/error_message.h"
 
 #include <errno.h>
 #include <fcntl.h>

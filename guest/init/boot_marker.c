@@ -1,7 +1,7 @@
 /* guest/init/boot_marker.c — finds the marker node in the device tree and writes the byte
  * (see boot_marker.h). */
 #include "guest/init/boot_marker.h"
-#include "vmm/error_message.h"
+#include "base/error_message.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -1,5 +1,6 @@
 /* tests/unit/test_cli.c — vmm/cli.c: defaults, every option, --opt=value, the JSON config with
- * the same keys and its precedence, and one clear line for each bad value. */
+ * the same keys and its precedence, one clear line for each bad value, and every row of the
+ * option table present in --help, as an option and as a JSON key. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -237,6 +238,87 @@ static void test_json_errors(void)
     check_error(PARSE("--config", "/nonexistent.json"), "cannot open");
 }
 
+/* A valid value for each option of the table, for the row test below; a new row needs one. */
+static const char *sample_value(const struct cli_option *opt, const char *empty_json)
+{
+    static const struct {
+        const char *name, *value;
+    } samples[] = {
+        { "cmdline", "console=ttyS0 quiet" }, { "mem", "256M" },   { "cpus", "2" },
+        { "console", "none" },                { "vsock-cid", "5" },   { "vsock-uds", "/tmp/other.sock" },
+        { "dump-dtb", "/tmp/x.dtb" },
+    };
+    if (strcmp(opt->name, "kernel") == 0 || strcmp(opt->name, "initrd") == 0)
+        return kernel;
+    if (strcmp(opt->name, "disk") == 0)
+        return disk;
+    if (strcmp(opt->name, "config") == 0)
+        return empty_json;
+    for (size_t i = 0; i < sizeof samples / sizeof samples[0]; i++)
+        if (strcmp(samples[i].name, opt->name) == 0)
+            return samples[i].value;
+    return NULL;
+}
+
+/* Every row of the option table is in --help, works as an option and as a JSON key (with its
+ * alias, if any): the three views of an option cannot drift apart. */
+static void test_every_table_row_everywhere(void)
+{
+    size_t count;
+    const struct cli_option *table = cli_options(&count);
+    CHECK(count >= 14);
+    CHECK_EQ(PARSE("--help"), CLI_EXIT_OK);
+    static char help[sizeof out_text];
+    memcpy(help, out_text, sizeof help);
+    char empty_json[64];
+    strcpy(empty_json, write_json("{}"));
+    for (size_t i = 0; i < count; i++) {
+        const struct cli_option *opt = &table[i];
+        char option[64], json[512];
+        snprintf(option, sizeof option, "--%s", opt->name);
+        bool in_help = strstr(help, option) != NULL && opt->help != NULL;
+        if (opt->short_name != 0) {
+            char short_form[8];
+            snprintf(short_form, sizeof short_form, "-%c,", opt->short_name);
+            in_help = in_help && strstr(help, short_form) != NULL;
+        }
+        CHECK(in_help);
+        const char *value = opt->kind == CLI_FLAG ? NULL : sample_value(opt, empty_json);
+        CHECK(opt->kind == CLI_FLAG || value != NULL);
+        if (!in_help || (opt->kind != CLI_FLAG && value == NULL)) {
+            fprintf(stderr, "    option table row '%s': missing from --help or without a test value\n", opt->name);
+            continue;
+        }
+        /* as an option (vsock needs both halves, so they are always given) */
+        enum cli_result r = value != NULL ? PARSE("--kernel", kernel, "--vsock-cid", "3", "--vsock-uds", "/tmp/v.sock",
+                                                  option, value)
+                                          : PARSE("--kernel", kernel, "--vsock-cid", "3", "--vsock-uds", "/tmp/v.sock",
+                                                  option);
+        CHECK_EQ(r, CLI_RUN);
+        if (r != CLI_RUN)
+            fprintf(stderr, "    %s refused: %s\n", option, err);
+        /* as a JSON key, and under its alias */
+        const char *keys[2] = { opt->name, opt->json_alias };
+        for (size_t k = 0; k < 2 && keys[k] != NULL; k++) {
+            if (value != NULL)
+                snprintf(json, sizeof json, "{\"%s\": \"%s\"}", keys[k], value);
+            else
+                snprintf(json, sizeof json, "{\"%s\": true}", keys[k]);
+            const char *path = write_json(json);
+            r = PARSE("--kernel", kernel, "--vsock-cid", "3", "--vsock-uds", "/tmp/v.sock", "--config", path);
+            if (strcmp(opt->name, "config") == 0) {
+                check_error(r, "nested"); /* known, and refused inside a config file by design */
+            } else {
+                CHECK_EQ(r, CLI_RUN);
+                if (r != CLI_RUN)
+                    fprintf(stderr, "    JSON key \"%s\" refused: %s\n", keys[k], err);
+            }
+            unlink(path);
+        }
+    }
+    unlink(empty_json);
+}
+
 int main(void)
 {
     int fd = mkstemp(kernel);
@@ -251,6 +333,7 @@ int main(void)
         { "--help documents every option and exit status; --version", test_help_and_version },
         { "--config JSON with the same keys, applied in order", test_json_config },
         { "--config errors: syntax, type, unknown key, nesting", test_json_errors },
+        { "every option table row: in --help, as an option, as a JSON key", test_every_table_row_everywhere },
     };
     int r = run_unit_tests(tests, sizeof tests / sizeof tests[0]);
     unlink(kernel);

@@ -1,6 +1,7 @@
-/* tests/unit/test_event_loop.c — vmm/event_loop.c: handlers run for ready fds, removal inside
- * a batch, modify, and the loop thread start/stop. */
+/* tests/unit/test_event_loop.c — base/event_loop.c: handlers run for ready fds, removal inside
+ * a batch, modify, the loop thread start/stop, and its thread-start hook. */
 #include <errno.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -8,7 +9,7 @@
 #include <unistd.h>
 
 #include "tests/unit/check.h"
-#include "vmm/event_loop.h"
+#include "base/event_loop.h"
 
 struct counter {
     struct event_loop *loop;
@@ -86,8 +87,8 @@ static void test_thread_runs_and_stops(void)
     struct event_loop *loop = event_loop_create();
     struct counter c = { .loop = loop, .fd = eventfd(0, EFD_NONBLOCK), .remove_fd = -1 };
     CHECK_EQ(event_loop_add(loop, c.fd, EPOLLIN, on_event, &c), 0);
-    CHECK_EQ(event_loop_start(loop), 0);
-    CHECK_EQ(event_loop_start(loop), -EBUSY);
+    CHECK_EQ(event_loop_start(loop, NULL), 0);
+    CHECK_EQ(event_loop_start(loop, NULL), -EBUSY);
     poke(c.fd);
     for (int i = 0; i < 2000 && atomic_load(&c.calls) == 0; i++) {
         struct timespec ts = { 0, 1000000 };
@@ -100,11 +101,41 @@ static void test_thread_runs_and_stops(void)
     struct timespec ts = { 0, 20000000 };
     nanosleep(&ts, NULL);
     CHECK_EQ(atomic_load(&c.calls), 1); /* stopped: nothing runs */
-    CHECK_EQ(event_loop_start(loop), 0); /* and it can start again */
+    CHECK_EQ(event_loop_start(loop, NULL), 0); /* and it can start again */
     for (int i = 0; i < 2000 && atomic_load(&c.calls) == 1; i++)
         nanosleep(&(struct timespec){ 0, 1000000 }, NULL);
     CHECK_EQ(atomic_load(&c.calls), 2);
     event_loop_destroy(loop); /* stops the running thread */
+    close(c.fd);
+}
+
+static _Atomic int hook_calls;
+static _Atomic bool hook_saw_main_thread;
+static pthread_t main_thread;
+
+static void count_thread_start(void)
+{
+    atomic_fetch_add(&hook_calls, 1);
+    if (pthread_equal(pthread_self(), main_thread))
+        atomic_store(&hook_saw_main_thread, true);
+}
+
+static void test_thread_start_hook(void)
+{
+    main_thread = pthread_self();
+    struct event_loop *loop = event_loop_create();
+    struct counter c = { .loop = loop, .fd = eventfd(0, EFD_NONBLOCK), .remove_fd = -1 };
+    CHECK_EQ(event_loop_add(loop, c.fd, EPOLLIN, on_event, &c), 0);
+    CHECK_EQ(event_loop_start(loop, count_thread_start), 0);
+    poke(c.fd);
+    for (int i = 0; i < 2000 && atomic_load(&c.calls) == 0; i++)
+        nanosleep(&(struct timespec){ 0, 1000000 }, NULL);
+    CHECK_EQ(atomic_load(&c.calls), 1);
+    CHECK_EQ(atomic_load(&hook_calls), 1); /* once, before the handler ran */
+    CHECK(!atomic_load(&hook_saw_main_thread)); /* on the loop's own thread */
+    event_loop_stop(loop);
+    CHECK_EQ(atomic_load(&hook_calls), 1);
+    event_loop_destroy(loop);
     close(c.fd);
 }
 
@@ -114,6 +145,7 @@ int main(void)
         { "handlers run for ready fds; add/modify/remove errors", test_handler_runs_for_ready_fd },
         { "a handler removed earlier in the same batch never runs", test_removed_in_batch_is_not_called },
         { "the loop thread runs handlers, stops, restarts, is destroyed", test_thread_runs_and_stops },
+        { "the thread-start hook runs once, on the loop thread", test_thread_start_hook },
     };
     return run_unit_tests(tests, sizeof tests / sizeof tests[0]);
 }

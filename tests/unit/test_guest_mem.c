@@ -1,4 +1,4 @@
-/* tests/unit/test_guest_mem.c — vmm/guest_mem.c: mapping, bounds-checked translation, the
+/* tests/unit/test_guest_mem.c — base/guest_mem.c: mapping, bounds-checked translation, the
  * resident-page walk, the wipe with its zero check, and a large guest that touched little
  * being wiped fast (cost follows touched memory, not guest size). */
 #include <errno.h>
@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "tests/unit/check.h"
-#include "vmm/guest_mem.h"
+#include "base/guest_mem.h"
 
 #define BASE 0x80000000ULL
 

@@ -1,9 +1,9 @@
-/* tests/unit/test_mmio_bus.c — vmm/mmio_bus.c: region checks and address dispatch. */
+/* tests/unit/test_mmio_bus.c — base/mmio_bus.c: region checks and address dispatch. */
 #include <errno.h>
 #include <string.h>
 
 #include "tests/unit/check.h"
-#include "vmm/mmio_bus.h"
+#include "base/mmio_bus.h"
 
 struct recorder {
     uint64_t offset;

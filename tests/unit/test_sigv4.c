@@ -1,5 +1,5 @@
 /* tests/unit/test_sigv4.c — the SigV4 verifier against every case of the AWS SigV4 test suite
- * (../shared/testdata/sigv4, header- and query-signed), plus tampering: every signed element
+ * (tests/data/sigv4-suite, header- and query-signed), plus tampering: every signed element
  * changed must be rejected, as must stale/future dates and wrong scopes. */
 #include "frontend/sigv4.h"
 
@@ -17,7 +17,7 @@
 #include "frontend/strbuf.h"
 #include "tests/unit/check.h"
 
-#define SUITE_DIR "../shared/testdata/sigv4"
+#define SUITE_DIR "tests/data/sigv4-suite" /* from the top of the tree, where tests/run runs */
 #define MAX_HEADERS 32
 #define MAX_CASES 64
 

@@ -12,9 +12,9 @@
 #include "devices/virtio/virtio_devices.h"
 #include "devices/virtio/virtio_spec.h"
 #include "devices/virtio/virtq.h"
-#include "vmm/event_loop.h"
-#include "vmm/guest_mem.h"
-#include "vmm/mmio_bus.h"
+#include "base/event_loop.h"
+#include "base/guest_mem.h"
+#include "base/mmio_bus.h"
 
 #define VT_RAM_BASE 0x80000000ULL
 #define VT_RAM_SIZE (4ULL << 20)

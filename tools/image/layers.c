@@ -1,6 +1,6 @@
 /* tools/image/layers.c — safe archive extraction and OCI layer application (see layers.h). */
 #include "tools/image/layers.h"
-#include "vmm/error_message.h"
+#include "base/error_message.h"
 
 #include <archive.h>
 #include <archive_entry.h>

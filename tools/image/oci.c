@@ -1,6 +1,6 @@
 /* tools/image/oci.c — OCI image layouts and docker save directories (see oci.h). */
 #include "tools/image/oci.h"
-#include "vmm/error_message.h"
+#include "base/error_message.h"
 
 #include <errno.h>
 #include <json-c/json.h>

@@ -1,0 +1,11 @@
+# base/build.mk — what base/ builds (see the top Makefile for the variables).
+
+# The ground floor under vmm/, devices/ and boot/: guest memory, the MMIO bus, the event loop,
+# and the shared config and error types (headers). It includes nothing from above it.
+BASE_SRCS := base/guest_mem.c base/mmio_bus.c base/event_loop.c
+
+UNIT_TESTS += test_guest_mem test_mmio_bus test_event_loop
+test_guest_mem_SRCS := tests/unit/test_guest_mem.c base/guest_mem.c
+test_mmio_bus_SRCS := tests/unit/test_mmio_bus.c base/mmio_bus.c
+test_event_loop_SRCS := tests/unit/test_event_loop.c base/event_loop.c
+test_event_loop_LIBS := -lpthread
