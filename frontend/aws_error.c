@@ -14,6 +14,7 @@ static const struct {
     { AWS_QUOTA, 402 },           { AWS_THROTTLING, 429 },        { AWS_VALIDATION, 400 },
     { AWS_UNAUTHORIZED, 401 },    { AWS_LIMIT_EXCEEDED, 400 },    { AWS_UNKNOWN_OPERATION, 404 },
     { AWS_PAYLOAD_TOO_LARGE, 413 }, { AWS_SERVICE_UNAVAILABLE, 503 },
+    { AWS_UNRECOGNIZED_CLIENT, 403 }, { AWS_INVALID_SIGNATURE, 403 },
 };
 
 unsigned aws_error_status(const char *type)
@@ -28,6 +29,17 @@ char *aws_error_body(const char *message)
 {
     json_object *o = json_object_new_object();
     json_object_object_add(o, "message", json_object_new_string(message));
+    char *s = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+    json_object_put(o);
+    return s;
+}
+
+char *aws_error_body_for(const char *type, const char *message)
+{
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "message", json_object_new_string(message));
+    if (type && strcmp(type, AWS_VALIDATION) == 0)
+        json_object_object_add(o, "reason", json_object_new_string("FieldValidationFailed"));
     char *s = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
     json_object_put(o);
     return s;

@@ -17,11 +17,16 @@
 #define AWS_UNKNOWN_OPERATION "UnknownOperationException"
 #define AWS_PAYLOAD_TOO_LARGE "PayloadTooLargeException"
 #define AWS_SERVICE_UNAVAILABLE "ServiceUnavailableException"   /* 503: silod is draining */
+#define AWS_UNRECOGNIZED_CLIENT "UnrecognizedClientException"   /* 403: unknown access key id / token */
+#define AWS_INVALID_SIGNATURE "InvalidSignatureException"       /* 403: the signature does not match */
 
 /* HTTP status for an error type (500 for unknown types). */
 unsigned aws_error_status(const char *type);
 
 /* {"message":"..."} with the message JSON-escaped; malloc'd. */
 char *aws_error_body(const char *message);
+/* The body for an error of this type: {"message":"..."}, and for ValidationException also
+ * "reason" (AWS's ValidationExceptionReason: "FieldValidationFailed"); malloc'd. */
+char *aws_error_body_for(const char *type, const char *message);
 
 #endif

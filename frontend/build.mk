@@ -7,6 +7,11 @@ UNIT_TESTS += test_sigv4
 test_sigv4_SRCS := tests/unit/test_sigv4.c frontend/sigv4.c frontend/strbuf.c
 test_sigv4_LIBS := -ljson-c -lcrypto
 
+# the front door: bodies held until verified (spool, quota) and connection deadlines
+UNIT_TESTS += test_front_door
+test_front_door_SRCS := tests/unit/test_front_door.c frontend/body_spool.c frontend/conn_guard.c frontend/session_bind.c
+test_front_door_LIBS := -lpthread
+
 UNIT_TESTS += test_jwt
 test_jwt_SRCS := tests/unit/test_jwt.c frontend/jwt.c frontend/strbuf.c
 test_jwt_LIBS := -ljson-c -lcrypto -lcurl -lmicrohttpd -lpthread
@@ -31,7 +36,7 @@ $(BUILD)/unit/test_sessions: | $(BUILD)/host/bin/fake_vmm
 # metering: usage records (SQLite, log line, metrics) and the /proc parser of vmm_launcher.c
 UNIT_TESTS += test_usage
 test_usage_SRCS := tests/unit/test_usage.c frontend/usage.c frontend/sessions.c frontend/vmm_launcher.c \
-                   frontend/metrics.c frontend/store.c frontend/strbuf.c frontend/aws_error.c
+                   frontend/metrics.c frontend/egress_relay.c frontend/egress_rules.c frontend/store.c frontend/strbuf.c frontend/aws_error.c
 test_usage_LIBS := -lsqlite3 -ljson-c -lpthread
 
 UNIT_TESTS += test_http_agent
@@ -42,10 +47,20 @@ UNIT_TESTS += test_image_builder
 test_image_builder_SRCS := tests/unit/test_image_builder.c frontend/image_builder.c $(CONTROL_PLANE_SRCS)
 test_image_builder_LIBS := -lsqlite3 -ljson-c -lcrypto -lpthread
 
+# the agent's way out (guest_ports.h): egress policy and relay, role credentials, the per-session
+# guest → host sockets
+EGRESS_SRCS := frontend/egress_rules.c frontend/egress_relay.c frontend/role_creds.c frontend/guest_channels.c
+UNIT_TESTS += test_egress
+test_egress_SRCS := tests/unit/test_egress.c $(EGRESS_SRCS) frontend/sigv4.c frontend/strbuf.c
+test_egress_LIBS := -ljson-c -lcrypto -lpthread
+FUZZERS += fuzz_egress_request
+fuzz_egress_request_SRCS := tests/fuzz/fuzz_egress_request.c frontend/egress_relay.c frontend/egress_rules.c
+
 HOST_PROGRAMS += silod
 silod_SRCS := frontend/silod.c frontend/image_builder.c frontend/http_api.c frontend/agent_http.c frontend/metrics.c frontend/sigv4.c frontend/jwt.c \
+              frontend/body_spool.c frontend/conn_guard.c frontend/session_bind.c \
               frontend/sessions.c frontend/vmm_launcher.c frontend/ping_poller.c frontend/usage.c \
-              $(CONTROL_PLANE_SRCS)
+              $(EGRESS_SRCS) $(CONTROL_PLANE_SRCS)
 silod_LIBS := -lmicrohttpd -lsqlite3 -ljson-c -lcurl -lcrypto -lpthread
 
 # arm64 silod for the dev host, linked dynamically: libmicrohttpd's Debian build pulls in GnuTLS

@@ -2,6 +2,7 @@
  * control_plane.h); validation lives in control_plane_validate.c, SQL setup in store.c. */
 #include "frontend/control_plane.h"
 
+#include <ctype.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -72,7 +73,7 @@ static void set_error(struct cp_response *out, const char *type, const char *fmt
     free(out->body);
     out->error_type = type;
     out->status = aws_error_status(type);
-    out->body = aws_error_body(msg);
+    out->body = aws_error_body_for(type, msg);
 }
 
 static void set_json(struct cp_response *out, unsigned status, json_object *o)
@@ -437,6 +438,111 @@ static bool exec_bound(struct control_plane *cp, const char *sql, const char *fm
     return ok;
 }
 
+/* ---------------------------------------------------------------- tags
+ * TagResource (POST /tags/{arn}, {"tags":{k:v}}), UntagResource (DELETE /tags/{arn}?tagKeys=k&…),
+ * ListTagsForResource (GET /tags/{arn}) and `tags` on CreateAgentRuntime, for agent runtime
+ * ARNs. Kept in the table resource_tags (created on first use). */
+
+static bool tags_valid(json_object *tags, char *msg, size_t len)
+{
+    if (!json_object_is_type(tags, json_type_object) || json_object_object_length(tags) > 50) {
+        snprintf(msg, len, "tags must be a map of at most 50 tags");
+        return false;
+    }
+    json_object_object_foreach(tags, k, v) {
+        size_t kl = strlen(k);
+        if (kl < 1 || kl > 128 || strncmp(k, "aws:", 4) == 0 || !json_object_is_type(v, json_type_string) ||
+            strlen(json_object_get_string(v)) > 256) {
+            snprintf(msg, len, "tag keys must be 1 to 128 characters (not aws:), values strings of at most 256");
+            return false;
+        }
+    }
+    return true;
+}
+
+static bool tags_table(struct control_plane *cp)
+{
+    return sqlite3_exec(cp->store->db, "CREATE TABLE IF NOT EXISTS resource_tags (arn TEXT NOT NULL, "
+                        "key TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (arn, key))", NULL, NULL, NULL) == SQLITE_OK;
+}
+
+static bool tags_store(struct control_plane *cp, const char *arn, json_object *tags)
+{
+    bool ok = tags_table(cp);
+    json_object_object_foreach(tags, k, v) {
+        ok = ok && exec_bound(cp, "INSERT OR REPLACE INTO resource_tags (arn, key, value) VALUES (?, ?, ?)",
+                              "sss", arn, k, json_object_get_string(v));
+    }
+    return ok;
+}
+
+static void handle_tags(struct control_plane *cp, const char *method, const char *arn, const char *query,
+                        json_object *req, struct cp_response *out)
+{
+    char msg[256];
+    sqlite3_stmt *q = store_prepare(cp->store, "SELECT 1 FROM runtimes WHERE arn = ?");
+    bool exists = false;
+    if (q) {
+        sqlite3_bind_text(q, 1, arn, -1, SQLITE_TRANSIENT);
+        exists = sqlite3_step(q) == SQLITE_ROW;
+        sqlite3_finalize(q);
+    }
+    if (!exists) {
+        set_error(out, AWS_NOT_FOUND, "resource %s not found", arn);
+        return;
+    }
+    if (!tags_table(cp)) {
+        set_error(out, AWS_INTERNAL, "could not read the tags");
+        return;
+    }
+    if (strcmp(method, "POST") == 0) {
+        json_object *tags = req ? json_object_object_get(req, "tags") : NULL;
+        if (!tags || !tags_valid(tags, msg, sizeof msg)) {
+            set_error(out, AWS_VALIDATION, "%s", tags ? msg : "tags is required");
+            return;
+        }
+        if (!tags_store(cp, arn, tags)) {
+            set_error(out, AWS_INTERNAL, "could not store the tags");
+            return;
+        }
+        set_json(out, 200, json_object_new_object());
+    } else if (strcmp(method, "DELETE") == 0) {
+        bool ok = true, any = false;
+        for (const char *p = query; p && *p;) {
+            const char *end = strchr(p, '&');
+            size_t l = end ? (size_t)(end - p) : strlen(p);
+            char key[256];
+            if (l > 8 && strncmp(p, "tagKeys=", 8) == 0 && decode_segment(p + 8, l - 8, key, sizeof key)) {
+                any = true;
+                ok = ok && exec_bound(cp, "DELETE FROM resource_tags WHERE arn = ? AND key = ?", "ss", arn, key);
+            }
+            p = end ? end + 1 : NULL;
+        }
+        if (!any) {
+            set_error(out, AWS_VALIDATION, "tagKeys is required");
+            return;
+        }
+        if (!ok) {
+            set_error(out, AWS_INTERNAL, "could not remove the tags");
+            return;
+        }
+        set_json(out, 200, json_object_new_object());
+    } else {
+        json_object *tags = json_object_new_object();
+        sqlite3_stmt *l = store_prepare(cp->store, "SELECT key, value FROM resource_tags WHERE arn = ? ORDER BY key");
+        if (l) {
+            sqlite3_bind_text(l, 1, arn, -1, SQLITE_TRANSIENT);
+            while (sqlite3_step(l) == SQLITE_ROW)
+                json_object_object_add(tags, (const char *)sqlite3_column_text(l, 0),
+                                       json_object_new_string((const char *)sqlite3_column_text(l, 1)));
+            sqlite3_finalize(l);
+        }
+        json_object *o = json_object_new_object();
+        json_object_object_add(o, "tags", tags);
+        set_json(out, 200, o);
+    }
+}
+
 /* ---------------------------------------------------------------- runtimes */
 
 static void handle_create_runtime(struct control_plane *cp, json_object *req, struct cp_response *out,
@@ -448,6 +554,12 @@ static void handle_create_runtime(struct control_plane *cp, json_object *req, st
         return;
     json_object *cfg = cp_validate_runtime_request(req, false, msg, sizeof msg);
     if (!cfg) {
+        set_error(out, AWS_VALIDATION, "%s", msg);
+        return;
+    }
+    json_object *tags = json_object_object_get(req, "tags");
+    if (tags && !tags_valid(tags, msg, sizeof msg)) {
+        json_object_put(cfg);
         set_error(out, AWS_VALIDATION, "%s", msg);
         return;
     }
@@ -502,6 +614,7 @@ static void handle_create_runtime(struct control_plane *cp, json_object *req, st
     json_object_object_add(o, "workloadIdentityDetails", workload_identity(cp, id));
     set_json(out, 202, o);
     ok = ok && idempotent_record(cp, "CreateAgentRuntime", has_token ? token : NULL, hash, out);
+    ok = ok && (!tags || tags_store(cp, arn, tags));
     if (!ok || !store_commit(cp->store)) {
         store_rollback(cp->store);
         json_object_put(cfg);
@@ -1134,6 +1247,9 @@ bool control_plane_owns(const char *method, const char *raw_path)
     char seg[MAX_SEGMENTS][256];
     bool trailing;
     int n = split_path(raw_path, seg, &trailing);
+    if (n == 2 && strcmp(seg[0], "tags") == 0)
+        return !trailing && (strcmp(method, "GET") == 0 || strcmp(method, "POST") == 0 ||
+                             strcmp(method, "DELETE") == 0);
     if (n < 1 || strcmp(seg[0], "runtimes") != 0)
         return false;
     if (n == 1)
@@ -1144,6 +1260,21 @@ bool control_plane_owns(const char *method, const char *raw_path)
     if (n == 3)
         return strcmp(seg[2], "versions") == 0 || strcmp(seg[2], "runtime-endpoints") == 0;
     return n == 4 && strcmp(seg[2], "runtime-endpoints") == 0;
+}
+
+/* AgentCore's agentRuntimeId pattern: [a-zA-Z][a-zA-Z0-9_]{0,99}-[a-zA-Z0-9]{10} */
+static bool runtime_id_well_formed(const char *id)
+{
+    size_t len = strlen(id);
+    if (len < 12 || len > 111 || !isalpha((unsigned char)id[0]) || id[len - 11] != '-')
+        return false;
+    for (size_t i = 1; i < len - 11; i++)
+        if (!isalnum((unsigned char)id[i]) && id[i] != '_')
+            return false;
+    for (size_t i = len - 10; i < len; i++)
+        if (!isalnum((unsigned char)id[i]))
+            return false;
+    return true;
 }
 
 void control_plane_handle(struct control_plane *cp, const char *method, const char *raw_path,
@@ -1174,8 +1305,13 @@ void control_plane_handle(struct control_plane *cp, const char *method, const ch
     bool is_post = strcmp(method, "POST") == 0, is_del = strcmp(method, "DELETE") == 0;
 
     pthread_mutex_lock(&cp->lock);
-    if (n < 1 || strcmp(seg[0], "runtimes") != 0 || (n >= 1 && !trailing)) {
+    if (n == 2 && strcmp(seg[0], "tags") == 0 && !trailing) {
+        handle_tags(cp, method, seg[1], query, req, out);
+    } else if (n < 1 || strcmp(seg[0], "runtimes") != 0 || (n >= 1 && !trailing)) {
         set_error(out, AWS_UNKNOWN_OPERATION, "no such operation");
+    } else if (id && !runtime_id_well_formed(id)) {
+        /* AgentCore checks the id's pattern before looking it up: 400, not 404 */
+        set_error(out, AWS_VALIDATION, "agentRuntimeId must match %s", "[a-zA-Z][a-zA-Z0-9_]{0,99}-[a-zA-Z0-9]{10}");
     } else if (n == 1 && is_put) {
         handle_create_runtime(cp, req, out, &pb);
     } else if (n == 1 && is_post) {

@@ -317,7 +317,8 @@ json_object *cp_validate_runtime_request(json_object *req, bool is_update, char 
     json_object *net = member(req, "networkConfiguration");
     json_object *mode = net ? member(net, "networkMode") : NULL;
     const char *m = mode && json_object_is_type(mode, json_type_string) ? json_object_get_string(mode) : "";
-    if (!net || (strcmp(m, "PUBLIC") != 0 && strcmp(m, "VPC") != 0)) {
+    /* optional in current botocore and the JS SDK: absent means PUBLIC (added below) */
+    if (net && strcmp(m, "PUBLIC") != 0 && strcmp(m, "VPC") != 0) {
         fail(msg, len, "networkConfiguration.networkMode must be %s", "PUBLIC or VPC");
         return NULL;
     }
@@ -384,6 +385,11 @@ json_object *cp_validate_runtime_request(json_object *req, bool is_update, char 
         json_object *p = json_object_new_object();
         json_object_object_add(p, "serverProtocol", json_object_new_string("HTTP"));
         json_object_object_add(cfg, "protocolConfiguration", p);
+    }
+    if (!net) {
+        json_object *n = json_object_new_object();
+        json_object_object_add(n, "networkMode", json_object_new_string("PUBLIC"));
+        json_object_object_add(cfg, "networkConfiguration", n);
     }
     return cfg;
 }

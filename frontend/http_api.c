@@ -5,10 +5,12 @@
 #include <ctype.h>
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -17,7 +19,11 @@
 
 #include "frontend/agent_http.h"
 #include "frontend/aws_error.h"
+#include "frontend/body_spool.h"
+#include "frontend/conn_guard.h"
 #include "frontend/metrics.h"
+#include "frontend/session_bind.h"
+#include "frontend/role_creds.h"
 #include "frontend/strbuf.h"
 #include "frontend/vmm_launcher.h"
 
@@ -30,9 +36,22 @@
 #define CUSTOM_HEADER_MAX 4096
 #define AGENT_ERROR_SNIPPET 512
 
+/* Connections from a guest to silod's API (guest_channels.c, host port 1027): the session each
+ * came from, by socket, recorded in the request log as from_session= */
+struct guest_conn {
+    int fd;
+    char session_id[SESSION_ID_MAX + 1];
+    struct guest_conn *next;
+};
+
 struct http_api {
     struct http_api_config cfg;
     struct MHD_Daemon *daemon;
+    pthread_mutex_t guest_lock;
+    struct guest_conn *guest_conns;
+    struct spool_quota unverified;   /* body bytes held for requests whose signature is undecided */
+    struct conn_guard *guard;        /* head / keep-alive / body deadlines per connection */
+    struct session_binds *binds;     /* session id → the endpoint, auth method and user that opened it */
 };
 
 enum request_kind { REQ_CONTROL, REQ_INVOKE, REQ_STOP, REQ_METRICS, REQ_UNKNOWN };
@@ -73,9 +92,14 @@ struct request {
     unsigned status;
     const char *auth;            /* "sigv4", "jwt" or NULL */
     const char *principal;       /* SigV4 key principal (config), never a secret */
+    char from_session[SESSION_ID_MAX + 1];   /* came from this session's guest (or "") */
     struct sigv4_verifier *sig;
     bool bearer;
-    struct strbuf body;          /* control plane, or invoke when not verifiable early */
+    struct strbuf body;          /* control plane and metrics (at most CONTROL_MAX_BODY) */
+    struct body_spool spool;     /* invoke/stop body held until its signature is verified */
+    bool spooling;               /* the body goes to the spool (SigV4 with the body undecided) */
+    uint64_t reserved;           /* bytes of api->unverified this request holds */
+    struct conn_entry *conn;     /* this connection's conn_guard entry */
     uint64_t body_len;
     /* invoke */
     char target[1024];
@@ -125,12 +149,89 @@ static void relay_give_back(struct relay *rl)
     session_conn_give(rl->sessions, rl->session, rl->port, fd);
 }
 
+/* The connection's conn_guard entry (set when the library accepted it). */
+static struct conn_entry *conn_entry_of(struct MHD_Connection *c)
+{
+    const union MHD_ConnectionInfo *i = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return i ? i->socket_context : NULL;
+}
+
+/* The session a guest connection (by fd) came from, copied into out ("" for any other). */
+static void guest_session_of(struct http_api *api, int fd, char *out, size_t len)
+{
+    out[0] = 0;
+    pthread_mutex_lock(&api->guest_lock);
+    for (struct guest_conn *g = api->guest_conns; g; g = g->next)
+        if (g->fd == fd)
+            snprintf(out, len, "%s", g->session_id);
+    pthread_mutex_unlock(&api->guest_lock);
+}
+
+static void guest_conn_forget(struct http_api *api, int fd)
+{
+    pthread_mutex_lock(&api->guest_lock);
+    for (struct guest_conn **g = &api->guest_conns; *g; g = &(*g)->next)
+        if ((*g)->fd == fd) {
+            struct guest_conn *dead = *g;
+            *g = dead->next;
+            free(dead);
+            break;
+        }
+    pthread_mutex_unlock(&api->guest_lock);
+}
+
+void http_api_add_guest_connection(void *ctx, int fd, const char *session_id)
+{
+    struct http_api *api = ctx;
+    struct guest_conn *g = calloc(1, sizeof *g);
+    if (!api || !g) {
+        free(g);
+        close(fd);
+        return;
+    }
+    g->fd = fd;
+    snprintf(g->session_id, sizeof g->session_id, "%s", session_id);
+    pthread_mutex_lock(&api->guest_lock);
+    g->next = api->guest_conns;
+    api->guest_conns = g;
+    pthread_mutex_unlock(&api->guest_lock);
+    struct sockaddr_un from = { .sun_family = AF_UNIX };
+    if (MHD_add_connection(api->daemon, fd, (struct sockaddr *)&from, sizeof from) != MHD_YES)
+        guest_conn_forget(api, fd);   /* the library closed it */
+}
+
+static void notify_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                              enum MHD_ConnectionNotificationCode toe)
+{
+    struct http_api *api = cls;
+    if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
+        const union MHD_ConnectionInfo *i = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+        if (i)
+            guest_conn_forget(api, i->connect_fd);
+    }
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *i = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+        *socket_context = i ? conn_guard_add(api->guard, i->connect_fd) : NULL;
+    } else if (*socket_context) {
+        conn_guard_remove(api->guard, *socket_context);    /* before the library closes the fd */
+        *socket_context = NULL;
+    }
+}
+
 static void *log_uri(void *cls, const char *uri, struct MHD_Connection *c)
 {
-    (void)cls; (void)c;
+    struct http_api *api = cls;
     struct request *r = calloc(1, sizeof *r);
     if (!r)
         abort();
+    body_spool_init(&r->spool, api->cfg.spool_dir, BODY_SPOOL_MEM_LIMIT);
+    r->conn = conn_entry_of(c);
+    const union MHD_ConnectionInfo *fdi = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+    if (fdi)
+        guest_session_of(api, fdi->connect_fd, r->from_session, sizeof r->from_session);
+    /* the first line of a request on a kept-alive connection: the head is due within head_timeout_s */
+    if (conn_guard_current(api->guard, r->conn) == CONN_IDLE)
+        conn_guard_phase(api->guard, r->conn, CONN_HEAD);
     r->raw_uri = strdup(uri);
     r->upstream = -1;
     r->start_ms = mono_ms();
@@ -146,13 +247,14 @@ static void log_request(const struct request *r, enum MHD_RequestTerminationCode
 {
     uint64_t out = r->relay ? __atomic_load_n(&r->relay->bytes_out, __ATOMIC_RELAXED) : 0;
     fprintf(stderr, "silod: request id=%s method=%s op=%s runtime=%s session=%s status=%u latency_ms=%lld"
-                    " bytes_in=%llu bytes_out=%llu auth=%s principal=%s%s%s%s\n",
+                    " bytes_in=%llu bytes_out=%llu auth=%s principal=%s%s%s%s%s%s\n",
             r->request_id, r->method[0] ? r->method : "-", kind_names[r->kind],
             r->runtime_id[0] ? r->runtime_id : "-", r->session_id[0] ? r->session_id : "-", r->status,
             (long long)(mono_ms() - r->start_ms), (unsigned long long)r->body_len,
             (unsigned long long)out, r->auth ? r->auth : "none", r->principal ? r->principal : "-",
             r->failed ? " error=" : "", r->failed ? r->err_type : "",
-            code == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " aborted=1");
+            code == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " aborted=1",
+            r->from_session[0] ? " from_session=" : "", r->from_session);
 }
 
 static void request_done(void *cls, struct MHD_Connection *c, void **state,
@@ -170,6 +272,9 @@ static void request_done(void *cls, struct MHD_Connection *c, void **state,
     }
     sigv4_free(r->sig);
     strbuf_free(&r->body);
+    body_spool_free(&r->spool);
+    spool_quota_release(&api->unverified, r->reserved);
+    conn_guard_phase(api->guard, r->conn, CONN_IDLE);     /* kept alive: the next head may come */
     if (r->upstream >= 0)
         close(r->upstream);
     if (r->relay)
@@ -210,7 +315,7 @@ static enum MHD_Result reply(struct MHD_Connection *c, struct request *r, unsign
 static enum MHD_Result reply_error(struct MHD_Connection *c, struct request *r, const char *type,
                                    const char *msg)
 {
-    char *body = aws_error_body(msg);
+    char *body = aws_error_body_for(type, msg);
     metrics_error(type);
     enum MHD_Result ret = reply(c, r, aws_error_status(type), type, body, NULL);
     free(body);
@@ -248,7 +353,21 @@ static const struct sigv4_key *lookup_key(void *ctx, const char *id)
     for (size_t i = 0; i < api->cfg.key_count; i++)
         if (strcmp(api->cfg.keys[i].access_key_id, id) == 0)
             return &api->cfg.keys[i];
-    return NULL;
+    return role_creds_lookup(api->cfg.role_creds, id);   /* credentials vended to agents */
+}
+
+/* AWS's answers to a refused signature: an access key id (or session token) it does not know
+ * is UnrecognizedClientException, anything wrong with the signature InvalidSignatureException;
+ * both 403. */
+static void fail_signature(struct request *r, enum sigv4_result res)
+{
+    if (res == SIGV4_UNKNOWN_KEY || res == SIGV4_BAD_TOKEN)
+        fail(r, AWS_UNRECOGNIZED_CLIENT, "The security token included in the request is invalid.");
+    else if (res == SIGV4_CLOCK_SKEW)
+        fail(r, AWS_INVALID_SIGNATURE, "Signature expired or not yet valid: the request time is too far from the server's.");
+    else
+        fail(r, AWS_INVALID_SIGNATURE, "The request signature we calculated does not match the signature you provided. "
+                                       "Check your AWS Secret Access Key and signing method.");
 }
 
 static bool authenticate_sigv4(struct http_api *api, struct MHD_Connection *c, struct request *r)
@@ -270,7 +389,7 @@ static bool authenticate_sigv4(struct http_api *api, struct MHD_Connection *c, s
     if (res == SIGV4_NO_AUTH)
         fail(r, AWS_UNAUTHORIZED, "missing authentication");
     else
-        fail(r, AWS_ACCESS_DENIED, "the request signature is not valid");
+        fail_signature(r, res);
     return false;
 }
 
@@ -660,6 +779,17 @@ static void start_invoke(struct http_api *api, struct MHD_Connection *c, struct 
     }
     if (!choose_session_id(c, r))
         goto out;
+    /* a session serves only the endpoint, auth method and (JWT) user that opened it */
+    struct session_owner owner = { rr.runtime_id, rr.endpoint_name, r->auth, jwt ? user_id : "" };
+    if (!session_bind_claim(api->binds, r->session_id, &owner)) {
+        fprintf(stderr, "silod: refused id=%s session=%s: the session belongs to another endpoint, auth method "
+                        "or user\n", r->request_id, r->session_id);
+        if (r->kind == REQ_STOP)
+            fail(r, AWS_NOT_FOUND, "no such session");
+        else
+            fail(r, AWS_ACCESS_DENIED, "the runtime session was opened by another caller or through another endpoint");
+        goto out;
+    }
     if (r->kind == REQ_STOP) {
         if (!sessions_stop(api->cfg.sessions, r->runtime_id, r->session_id, SESSION_END_STOPPED))
             fail(r, AWS_NOT_FOUND, "no such session");
@@ -819,12 +949,57 @@ static void classify(struct request *r)
         r->kind = REQ_UNKNOWN;
 }
 
+/* Whether the caller is known to be who it says, body aside: a verified bearer token, or a
+ * SigV4 signature already checked from the head (x-amz-content-sha256 sent). */
+static bool caller_verified(const struct request *r)
+{
+    return r->auth && (strcmp(r->auth, "jwt") == 0 || sigv4_signature_verified(r->sig));
+}
+
+/* A body byte held for a request whose signature (or signed body hash) is not decided yet
+ * counts against spool_max_unverified; false when there is no room (the request is refused). */
+static bool hold_unverified(struct http_api *api, struct request *r, uint64_t total)
+{
+    if (!r->sig || !sigv4_body_pending(r->sig) || total <= r->reserved)
+        return true;
+    if (!spool_quota_reserve(&api->unverified, total - r->reserved)) {
+        fprintf(stderr, "silod: refused id=%s %s %s: the unverified body spool is full (%llu bytes held)\n",
+                r->request_id, r->method, r->path, (unsigned long long)spool_quota_used(&api->unverified));
+        fail(r, AWS_SERVICE_UNAVAILABLE, "too many unauthenticated request bytes in flight; retry later");
+        return false;
+    }
+    r->reserved = total;
+    return true;
+}
+
+static void release_unverified(struct http_api *api, struct request *r)
+{
+    spool_quota_release(&api->unverified, r->reserved);
+    r->reserved = 0;
+}
+
+/* After a refusal mid-body: the body is read on (and dropped) only for a caller already
+ * verified whose request failed for another reason (the agent closed, say), so it still gets
+ * its answer; anything else stops reading and the connection is closed. */
+static enum MHD_Result after_failure(const struct request *r)
+{
+    bool drain = caller_verified(r) && strcmp(r->err_type, AWS_PAYLOAD_TOO_LARGE) != 0 &&
+                 strcmp(r->err_type, AWS_VALIDATION) != 0 && strcmp(r->err_type, AWS_SERVICE_UNAVAILABLE) != 0;
+    if (!drain)
+        fprintf(stderr, "silod: request id=%s refused mid-body (%s): connection closed\n", r->request_id,
+                r->err_type);
+    return drain ? MHD_YES : MHD_NO;
+}
+
+static bool replay_piece(void *ctx, const void *data, size_t n) { return send_body(ctx, data, n); }
+
 static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url, const char *method,
                               const char *version, const char *upload, size_t *upload_size, void **state)
 {
     (void)url; (void)version;
     struct http_api *api = cls;
     struct request *r = *state;
+    conn_guard_phase(api->guard, r->conn, CONN_BUSY);
     if (!r->started) {
         r->started = true;
         snprintf(r->method, sizeof r->method, "%s", method);
@@ -832,34 +1007,48 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         if (r->kind == REQ_UNKNOWN) {
             fail(r, AWS_UNKNOWN_OPERATION, "no such operation");
         } else if (r->kind == REQ_METRICS) {
-            if (!api->cfg.metrics_public && !authenticate_sigv4(api, c, r))
-                return MHD_YES;
+            if (!api->cfg.metrics_public)
+                authenticate_sigv4(api, c, r);
         } else if (bearer_token(c)) {
             /* a bearer token: data plane only, checked against the runtime's JWT authorizer;
-             * the body is not signed, so the invocation starts at once */
+             * the body is not signed, so the invocation starts at once and the body streams */
             r->bearer = true;
             if (r->kind == REQ_CONTROL)
                 fail(r, AWS_ACCESS_DENIED, "the control plane accepts SigV4 only");
             else
                 start_invoke(api, c, r);
-        } else if (authenticate_sigv4(api, c, r) && r->kind != REQ_CONTROL && sigv4_signature_verified(r->sig)) {
-            start_invoke(api, c, r);
+        } else if (!authenticate_sigv4(api, c, r)) {
+            ;                            /* refused: answered below */
+        } else if (r->kind == REQ_CONTROL && role_creds_is_role_principal(r->principal)) {
+            /* credentials vended to an agent for its execution role: the data plane only */
+            fail(r, AWS_ACCESS_DENIED, "credentials vended to an agent runtime may not call the control plane");
+        } else if (r->kind != REQ_CONTROL) {
+            if (sigv4_body_pending(r->sig))
+                r->spooling = true;      /* held (bounded memory) until the body is verified */
+            else
+                start_invoke(api, c, r); /* UNSIGNED-PAYLOAD: nothing in the body to verify */
         }
         /* a body announced over the limit is not read at all: answered now, connection closed */
         const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
         unsigned long long limit = r->kind == REQ_CONTROL ? CONTROL_MAX_BODY : INVOKE_MAX_PAYLOAD;
-        if (cl && strtoull(cl, NULL, 10) > limit) {
+        unsigned long long announced = cl ? strtoull(cl, NULL, 10) : 0;
+        if (!r->failed && announced > limit)
             fail(r, r->kind == REQ_CONTROL ? AWS_VALIDATION : AWS_PAYLOAD_TOO_LARGE,
                  r->kind == REQ_CONTROL ? "request body too large" : "payload exceeds 100 MB");
+        if (!r->failed)
+            hold_unverified(api, r, announced);     /* the whole announced body, up front */
+        /* refused from the head (auth, quota, size, unknown runtime, ...): answered now, the body
+         * is never read and the connection is closed */
+        if (r->failed)
             return reply_error(c, r, r->err_type, r->err_msg);
-        }
+        conn_guard_phase(api->guard, r->conn, CONN_BODY);
         return MHD_YES;
     }
     if (*upload_size) {
         size_t n = *upload_size;
         *upload_size = 0;
         if (r->failed)
-            return MHD_YES;      /* drain */
+            return after_failure(r);
         r->body_len += n;
         if (r->sig)
             sigv4_update(r->sig, upload, n);
@@ -869,29 +1058,45 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
             fail(r, AWS_PAYLOAD_TOO_LARGE, "payload exceeds 100 MB");
         else if (r->kind == REQ_INVOKE && r->dispatched && !r->body_to_agent)
             fail(r, AWS_VALIDATION, "this request cannot have a body");
+        else if (!hold_unverified(api, r, r->body_len))
+            ;                            /* refused: no room for more unverified bytes */
         else if (r->upstream >= 0) {
             if (!send_body(r, upload, n))
                 agent_failed(api, r, "the agent closed the connection");
-        } else if (r->kind == REQ_CONTROL || !r->dispatched)
+        } else if (r->spooling) {
+            if (!body_spool_write(&r->spool, upload, n))
+                fail(r, AWS_INTERNAL, "the request body could not be held");
+        } else if (r->kind == REQ_CONTROL || r->kind == REQ_METRICS)
             strbuf_append(&r->body, upload, n);
+        if (r->failed)
+            return after_failure(r);
+        conn_guard_phase(api->guard, r->conn, CONN_BODY);
         return MHD_YES;
     }
-    /* the whole request has arrived */
-    if (!r->failed && r->sig && sigv4_finish(r->sig) != SIGV4_OK) {
-        if (r->upstream >= 0) {          /* body did not match its signed hash: cut the agent off */
-            close(r->upstream);
-            r->upstream = -1;
+    /* the whole request has arrived: decide the signature (or the signed body hash) before any
+     * of the body is used */
+    if (!r->failed && r->sig && sigv4_body_pending(r->sig)) {
+        enum sigv4_result res = sigv4_finish(r->sig);
+        if (res != SIGV4_OK) {
+            fprintf(stderr, "silod: auth rejected id=%s %s %s: %s\n", r->request_id, r->method, r->path,
+                    sigv4_result_name(res));
+            fail_signature(r, res);
         }
-        fail(r, AWS_ACCESS_DENIED, "the request signature is not valid");
+    }
+    release_unverified(api, r);
+    if (!r->failed && r->upstream >= 0 && r->sig && !sigv4_signature_verified(r->sig)) {
+        close(r->upstream);          /* never: the body streamed only when nothing was left to verify */
+        r->upstream = -1;
+        fail(r, AWS_INVALID_SIGNATURE, "the request signature is not valid");
     }
     if (!r->failed && (r->kind == REQ_INVOKE || r->kind == REQ_STOP) && !r->dispatched) {
-        /* signature known only now (body hashed): start the invocation and send the body */
+        /* verified: now the invocation starts and the held body is replayed to the agent */
         start_invoke(api, c, r);
-        if (!r->failed && r->upstream >= 0 && r->body.len && r->body_to_agent &&
-            !send_body(r, r->body.data, r->body.len))
+        if (!r->failed && r->upstream >= 0 && r->spool.len && r->body_to_agent &&
+            !body_spool_replay(&r->spool, replay_piece, r))
             agent_failed(api, r, "the agent closed the connection");
-        strbuf_free(&r->body);
     }
+    body_spool_free(&r->spool);
     if (r->failed)
         return reply_error(c, r, r->err_type, r->err_msg);
     if (r->kind == REQ_METRICS)
@@ -915,6 +1120,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     return finish_invoke(api, c, r);
 }
 
+static bool session_alive(void *ctx, const char *session_id) { return sessions_state(ctx, session_id) >= 0; }
+
 struct http_api *http_api_start(const struct http_api_config *cfg, const char *addr, unsigned port,
                                 char *err, size_t err_len)
 {
@@ -922,19 +1129,37 @@ struct http_api *http_api_start(const struct http_api_config *cfg, const char *a
     if (!api)
         abort();
     api->cfg = *cfg;
+    pthread_mutex_init(&api->guest_lock, NULL);
     struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
     if (inet_pton(AF_INET, addr, &sa.sin_addr) != 1) {
         snprintf(err, err_len, "listen address %s is not an IPv4 address", addr);
         free(api);
         return NULL;
     }
+    struct http_api_config *k = &api->cfg;
+    k->spool_max_unauthenticated_mib = k->spool_max_unauthenticated_mib ? k->spool_max_unauthenticated_mib : 512;
+    k->max_connections = k->max_connections ? k->max_connections : 1024;
+    k->max_connections_per_client = k->max_connections_per_client ? k->max_connections_per_client : 64;
+    k->idle_timeout_s = k->idle_timeout_s ? k->idle_timeout_s : 900;
+    api->unverified.limit = (uint64_t)k->spool_max_unauthenticated_mib << 20;
+    struct conn_guard_config gc = { k->head_timeout_s, k->keepalive_timeout_s, k->body_timeout_s };
+    api->guard = conn_guard_new(&gc);
+    api->binds = session_binds_new(session_alive, cfg->sessions);
+    /* poll(), not select(): descriptors past FD_SETSIZE work; the library refuses connections
+     * past the limits at accept (closed at once, nothing read) */
     api->daemon = MHD_start_daemon(
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG, 0,
+        MHD_USE_POLL_INTERNAL_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG | MHD_USE_ITC, 0,
         NULL, NULL, handle, api, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
         MHD_OPTION_URI_LOG_CALLBACK, log_uri, api, MHD_OPTION_NOTIFY_COMPLETED, request_done, api,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)900, MHD_OPTION_END);
+        MHD_OPTION_NOTIFY_CONNECTION, notify_connection, api,
+        MHD_OPTION_CONNECTION_LIMIT, k->max_connections,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, k->max_connections_per_client,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
+        MHD_OPTION_CONNECTION_TIMEOUT, k->idle_timeout_s, MHD_OPTION_END);
     if (!api->daemon) {
         snprintf(err, err_len, "cannot listen on %s:%u", addr, port);
+        conn_guard_free(api->guard);
+        session_binds_free(api->binds);
         free(api);
         return NULL;
     }
@@ -952,5 +1177,7 @@ void http_api_stop(struct http_api *api)
     if (!api)
         return;
     MHD_stop_daemon(api->daemon);
+    conn_guard_free(api->guard);
+    session_binds_free(api->binds);
     free(api);
 }

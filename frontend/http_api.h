@@ -4,9 +4,14 @@
  * (`POST /runtimes/{arn-or-id}/invocations`, `…/stopruntimesession`); anything else is
  * UnknownOperationException. Errors are restJson1: `x-amzn-errortype` + {"message":...}.
  *
- * Invocation bodies are streamed to the agent (chunked) as they arrive when the SigV4 signature
- * could be checked from the head (x-amz-content-sha256 sent, as the AWS SDKs do); otherwise
- * the body is held once (≤ 100 MB) until the signature is checked. The agent's answer is
+ * A SigV4 request body reaches the agent only once it is verified: whether the signature was
+ * computed over the body (no x-amz-content-sha256, as botocore and the AWS JS SDK send
+ * InvokeAgentRuntime) or the head names the body's hash, the body is spooled (body_spool.h:
+ * 64 KiB in memory, the rest in an unlinked temporary file) while it is hashed, and replayed to
+ * the agent after sigv4_finish() said OK. Bytes held for undecided requests are capped
+ * (spool_max_unauthenticated_mib, 503 beyond). UNSIGNED-PAYLOAD and JWT bodies (nothing in them to
+ * verify) stream to the agent as they arrive. A request refused from its head is answered at
+ * once and its body never read; one refused mid-body has its connection closed. The agent's answer is
  * relayed as it is read (de-chunked when the agent answers chunked, re-framed for the
  * client), so text/event-stream events reach the client one by one.
  *
@@ -39,6 +44,8 @@
 
 #define INVOKE_MAX_PAYLOAD (100u * 1024 * 1024)
 
+struct role_creds;
+
 struct http_api_config {
     const char *region;
     struct sigv4_key *keys;
@@ -47,7 +54,17 @@ struct http_api_config {
     struct sessions *sessions;
     unsigned guest_mib;
     struct jwt_keystore *jwt_keys;   /* for runtimes with a customJWTAuthorizer */
+    struct role_creds *role_creds;   /* credentials vended to agents are SigV4 keys too (NULL: none) */
     bool metrics_public;             /* GET /metrics without SigV4 (a scraper on a trusted network) */
+    /* the front door's limits (0: the default in brackets); see frontend/README.md */
+    const char *spool_dir;           /* unverified bodies are spooled here [$TMPDIR or /tmp] */
+    unsigned spool_max_unauthenticated_mib;  /* body bytes held at once before verification [512] */
+    unsigned max_connections;        /* open client connections in total [1024] */
+    unsigned max_connections_per_client;  /* from one client address [64] */
+    unsigned head_timeout_s;         /* a request head must arrive within [30] */
+    unsigned body_timeout_s;         /* a body may stall at most [60] */
+    unsigned keepalive_timeout_s;    /* an idle kept-alive connection lives [120] */
+    unsigned idle_timeout_s;         /* no byte either way while answering (the library's) [900] */
 };
 
 struct http_api;
@@ -56,6 +73,10 @@ struct http_api;
 struct http_api *http_api_start(const struct http_api_config *cfg, const char *addr, unsigned port,
                                 char *err, size_t err_len);
 unsigned http_api_port(struct http_api *api);
+/* Serves fd, a connection from session_id's guest to silod's API (guest_channels.h's
+ * api_connection; ctx is the http_api): an ordinary client connection whose requests are
+ * logged with from_session=<id>. Takes ownership of fd. */
+void http_api_add_guest_connection(void *ctx, int fd, const char *session_id);
 void http_api_stop(struct http_api *api);
 
 #endif

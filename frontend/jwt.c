@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <curl/curl.h>
 #include <json-c/json.h>
@@ -100,6 +101,12 @@ struct provider {
     size_t key_count;
     time_t fetched_at;     /* 0: never fetched successfully */
     time_t last_attempt;
+    /* per provider, so one slow or dead identity provider never holds up another's tokens */
+    pthread_mutex_t lock;
+    pthread_cond_t refreshed;
+    bool refreshing;       /* a fetch runs (without the lock); others use the cached keys */
+    unsigned failures;     /* fetches failed in a row */
+    time_t retry_at;       /* back-off: no fetch before this */
     struct provider *next;
 };
 
@@ -270,6 +277,53 @@ static bool refresh_provider(struct jwt_keystore *ks, struct provider *p, time_t
     return ok;
 }
 
+/* Brings p's keys up to date, called with p->lock held (returned held). The fetch runs WITHOUT
+ * the lock, on a private copy, so tokens of this provider are verified meanwhile with the keys
+ * it had (stale-while-revalidate); the new keys replace them only when the fetch succeeded.
+ * Failures back off (5 s, doubling, at most JWT_BACKOFF_MAX_SECONDS); a provider with no keys
+ * yet waits for a fetch already under way instead of starting another. */
+static void refresh_locked(struct jwt_keystore *ks, struct provider *p, time_t now)
+{
+    if (p->refreshing) {
+        while (p->refreshing && !p->fetched_at)
+            pthread_cond_wait(&p->refreshed, &p->lock);
+        return;
+    }
+    if (now < p->retry_at)
+        return;
+    p->refreshing = true;
+    p->last_attempt = now;
+    struct provider fresh = { .discovery_url = p->discovery_url, .issuer = dup_or_null(p->issuer),
+                              .jwks_uri = dup_or_null(p->jwks_uri) };
+    pthread_mutex_unlock(&p->lock);
+    bool ok = refresh_provider(ks, &fresh, now);
+    pthread_mutex_lock(&p->lock);
+    if (ok) {
+        clear_keys(p);
+        memcpy(p->keys, fresh.keys, sizeof fresh.keys);
+        p->key_count = fresh.key_count;
+        fresh.key_count = 0;
+        if (!p->issuer) {
+            p->issuer = fresh.issuer;
+            p->jwks_uri = fresh.jwks_uri;
+            fresh.issuer = fresh.jwks_uri = NULL;
+        }
+        p->fetched_at = now;
+        p->failures = 0;
+        p->retry_at = 0;
+    } else {
+        p->failures++;
+        unsigned shift = p->failures - 1 < 6 ? p->failures - 1 : 6;
+        time_t backoff = (time_t)JWT_BACKOFF_MIN_SECONDS << shift;
+        p->retry_at = now + (backoff < JWT_BACKOFF_MAX_SECONDS ? backoff : JWT_BACKOFF_MAX_SECONDS);
+    }
+    clear_keys(&fresh);
+    free(fresh.issuer);
+    free(fresh.jwks_uri);
+    p->refreshing = false;
+    pthread_cond_broadcast(&p->refreshed);
+}
+
 struct jwt_keystore *jwt_keystore_new(jwt_fetch_fn fetch, void *fetch_ctx)
 {
     struct jwt_keystore *ks = calloc(1, sizeof *ks);
@@ -292,6 +346,8 @@ void jwt_keystore_free(struct jwt_keystore *ks)
         free(p->discovery_url);
         free(p->issuer);
         free(p->jwks_uri);
+        pthread_mutex_destroy(&p->lock);
+        pthread_cond_destroy(&p->refreshed);
         free(p);
         p = next;
     }
@@ -308,6 +364,8 @@ static struct provider *find_provider(struct jwt_keystore *ks, const char *url)
     if (!p)
         abort();
     p->discovery_url = strdup(url);
+    pthread_mutex_init(&p->lock, NULL);
+    pthread_cond_init(&p->refreshed, NULL);
     p->next = ks->providers;
     ks->providers = p;
     return p;
@@ -616,13 +674,15 @@ enum jwt_result jwt_verify(struct jwt_keystore *ks, const struct jwt_policy *pol
         goto done;
     const char *kid = string_member(header, "kid");
 
-    pthread_mutex_lock(&ks->lock);
+    pthread_mutex_lock(&ks->lock);             /* only to find (or add) the provider */
     struct provider *p = find_provider(ks, pol->discovery_url);
+    pthread_mutex_unlock(&ks->lock);
+    pthread_mutex_lock(&p->lock);
     if (!p->fetched_at || now - p->fetched_at > JWT_KEYS_TTL_SECONDS)
-        refresh_provider(ks, p, now);
+        refresh_locked(ks, p, now);            /* on failure the old keys stay in use */
     struct jwk *key = p->fetched_at ? find_key(p, kid, alg) : NULL;
     if (!key && p->fetched_at && now - p->last_attempt >= JWT_REFETCH_MIN_SECONDS) {
-        refresh_provider(ks, p, now);      /* a rotated key: look again once */
+        refresh_locked(ks, p, now);            /* a rotated key: look again once */
         key = find_key(p, kid, alg);
     }
     if (!p->fetched_at) {
@@ -641,7 +701,7 @@ enum jwt_result jwt_verify(struct jwt_keystore *ks, const struct jwt_policy *pol
         const char *client = string_member(claims, "client_id");
         out->client_id = dup_or_null(client ? client : string_member(claims, "azp"));
     }
-    pthread_mutex_unlock(&ks->lock);
+    pthread_mutex_unlock(&p->lock);
 
 done:
     json_object_put(header);
@@ -662,22 +722,29 @@ static size_t collect(char *data, size_t size, size_t nmemb, void *ctx)
     return n;
 }
 
-static bool allowed_url(const char *url)
+/* https always; plain http only to a host the config names (jwt_http_allowed_hosts), so the
+ * control plane cannot aim silod's requests at any local port by way of discoveryUrl. */
+bool jwt_url_allowed(const struct jwt_fetch_policy *pol, const char *url)
 {
     if (strncmp(url, "https://", 8) == 0)
         return true;
-    static const char *loopback[] = { "http://127.0.0.1:", "http://127.0.0.1/", "http://localhost:",
-                                      "http://localhost/", "http://[::1]:", "http://[::1]/" };
-    for (size_t i = 0; i < sizeof loopback / sizeof loopback[0]; i++)
-        if (strncmp(url, loopback[i], strlen(loopback[i])) == 0)
+    if (strncmp(url, "http://", 7) != 0 || !pol)
+        return false;
+    const char *host = url + 7;
+    size_t hl = strcspn(host, ":/?#");
+    if (host[0] == '[')
+        hl = strcspn(host, "]") + 1;
+    if (host[hl] != '\0' && host[hl] != ':' && host[hl] != '/')
+        return false;
+    for (size_t i = 0; i < pol->http_host_count; i++)
+        if (strlen(pol->http_hosts[i]) == hl && strncasecmp(pol->http_hosts[i], host, hl) == 0)
             return true;
     return false;
 }
 
 int jwt_curl_fetch(void *ctx, const char *url, struct strbuf *out)
 {
-    (void)ctx;
-    if (!allowed_url(url))
+    if (!jwt_url_allowed(ctx, url))
         return -1;
     CURL *c = curl_easy_init();
     if (!c)
@@ -686,7 +753,8 @@ int jwt_curl_fetch(void *ctx, const char *url, struct strbuf *out)
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https,http");
     curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, (long)JWT_FETCH_TIMEOUT_SECONDS);
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 3L);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, out);

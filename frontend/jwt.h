@@ -5,7 +5,10 @@
  * caches both for JWT_KEYS_TTL_SECONDS, and refetches at once when a token names a `kid` it
  * does not know (at most once per JWT_REFETCH_MIN_SECONDS, so unknown kids cannot be used to
  * hammer the provider). Documents come through a jwt_fetch_fn: silod uses jwt_curl_fetch
- * (libcurl; https, or http to loopback only, 1 MiB cap, 10 s timeout).
+ * (libcurl; https, or http to the hosts of jwt_http_allowed_hosts only, 1 MiB cap, 5 s timeout).
+ * Each provider has its own lock and fetches without holding it: a slow provider never delays
+ * another's tokens, and its own tokens are verified with the cached keys while a refresh runs
+ * or after it failed (stale-while-revalidate); failed fetches back off (5 s doubling to 300 s).
  *
  * jwt_verify accepts only RS256, PS256 and ES256 (`none`, HS* and everything else are
  * refused before any key is looked at), and checks: the signature with the JWK named by
@@ -34,7 +37,19 @@ struct json_object;
 /* Fetches url into out; returns 0 on a 2xx answer, -1 otherwise. */
 typedef int (*jwt_fetch_fn)(void *ctx, const char *url, struct strbuf *out);
 
-/* The libcurl fetcher used by silod (ctx unused). */
+#define JWT_FETCH_TIMEOUT_SECONDS 5
+#define JWT_BACKOFF_MIN_SECONDS 5
+#define JWT_BACKOFF_MAX_SECONDS 300
+
+/* Where jwt_curl_fetch may go: any https URL, and plain http only to these hosts (exact host
+ * names or addresses as written in the URL, e.g. "127.0.0.1"; config jwt_http_allowed_hosts). */
+struct jwt_fetch_policy {
+    const char *const *http_hosts;
+    size_t http_host_count;
+};
+bool jwt_url_allowed(const struct jwt_fetch_policy *pol, const char *url);
+
+/* The libcurl fetcher used by silod; ctx is a struct jwt_fetch_policy * (NULL: https only). */
 int jwt_curl_fetch(void *ctx, const char *url, struct strbuf *out);
 
 struct jwt_policy {

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "frontend/aws_error.h"
+#include "frontend/egress_relay.h"
 
 static const double start_buckets[] = { 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60 };
 #define N_BUCKETS (sizeof start_buckets / sizeof start_buckets[0])
@@ -124,4 +125,17 @@ void metrics_render(struct strbuf *out, struct sessions *sessions)
                        "# TYPE silod_session_vcpu_seconds_total counter\nsilod_session_vcpu_seconds_total %.3f\n",
                   (double)m.wall_ms / 1000.0, (double)m.vcpu_ms / 1000.0);
     pthread_mutex_unlock(&lock);
+    struct egress_totals e;
+    egress_totals(&e);
+    strbuf_printf(out, "# HELP silod_egress_bytes_total Bytes agents sent (out) and received (in) through egress.\n"
+                       "# TYPE silod_egress_bytes_total counter\n"
+                       "silod_egress_bytes_total{direction=\"out\"} %llu\nsilod_egress_bytes_total{direction=\"in\"} %llu\n"
+                       "# HELP silod_egress_connections_total Egress connections, by the policy's verdict.\n"
+                       "# TYPE silod_egress_connections_total counter\n"
+                       "silod_egress_connections_total{verdict=\"allowed\"} %llu\n"
+                       "silod_egress_connections_total{verdict=\"refused\"} %llu\n"
+                       "# HELP silod_egress_active_connections Egress connections relaying now.\n"
+                       "# TYPE silod_egress_active_connections gauge\nsilod_egress_active_connections %u\n",
+                  (unsigned long long)e.bytes_out, (unsigned long long)e.bytes_in, (unsigned long long)e.allowed,
+                  (unsigned long long)e.refused, e.active);
 }

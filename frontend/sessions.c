@@ -246,6 +246,7 @@ static void finish_end(struct sessions *t, struct session *s, bool had_vm, struc
         struct session_usage rec = {
             s->id, s->runtime_id, s->version, s->started_unix_ms, unix_ms(),
             wall, u.vcpu_ms, u.mem_peak_kib, s->guest_mib, measured, s->end_reason,
+            u.egress_out, u.egress_in,
         };
         t->cfg.on_end(t->cfg.on_end_ctx, &rec);
     }

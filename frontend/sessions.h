@@ -57,6 +57,8 @@ struct vm_usage {
     uint64_t vcpu_ms;         /* CPU time of the VMM's vCPU threads: the guest's active time */
     uint64_t mem_peak_kib;    /* the VMM's peak resident memory (VmHWM) */
     unsigned vcpu_threads;    /* how many vCPU threads were found (0: nothing measured) */
+    uint64_t egress_out;      /* egress bytes guest → world (guest_channels.c) */
+    uint64_t egress_in;       /* egress bytes world → guest */
 };
 
 /* Why a session ended (the usage record's end_reason; see session_end_reason_name). */
@@ -89,6 +91,7 @@ struct session_usage {
     bool measured;            /* vcpu_ms/mem_peak_kib read from the VMM just before it stopped
                                * (false: the last sample, or 0 when there was none) */
     enum session_end_reason reason;
+    uint64_t egress_out, egress_in;           /* egress bytes of the session (0 without egress) */
 };
 
 struct session_spec {

@@ -759,6 +759,11 @@ done:
 
 bool sigv4_signature_verified(const struct sigv4_verifier *v) { return v && v->verified; }
 
+bool sigv4_body_pending(const struct sigv4_verifier *v)
+{
+    return v && (v->payload_from_body || v->check_body_hash);
+}
+
 void sigv4_update(struct sigv4_verifier *v, const void *data, size_t len)
 {
     if (len && (v->payload_from_body || v->check_body_hash))
@@ -772,9 +777,11 @@ enum sigv4_result sigv4_finish(struct sigv4_verifier *v)
     unsigned char digest[32];
     unsigned int n = 32;
     EVP_DigestFinal_ex(v->body_hash, digest, &n);
-    if (v->check_body_hash)
-        return CRYPTO_memcmp(digest, v->claimed_hash, 32) == 0 && v->verified
-                   ? SIGV4_OK : SIGV4_PAYLOAD_MISMATCH;
+    if (v->check_body_hash) {
+        v->check_body_hash = false;
+        v->verified = v->verified && CRYPTO_memcmp(digest, v->claimed_hash, 32) == 0;
+        return v->verified ? SIGV4_OK : SIGV4_PAYLOAD_MISMATCH;
+    }
     char hex[65];
     to_hex(digest, 32, hex);
     v->verified = check_signature(v, hex);

@@ -83,6 +83,10 @@ struct sigv4_verifier;
 enum sigv4_result sigv4_begin(const struct sigv4_request *req, const struct sigv4_config *cfg,
                               struct sigv4_verifier **out);
 bool sigv4_signature_verified(const struct sigv4_verifier *v);
+/* True while the body still decides the outcome (no x-amz-content-sha256: the signature itself;
+ * a hex x-amz-content-sha256: whether the body matches it), i.e. until sigv4_finish(). False for
+ * UNSIGNED-PAYLOAD. A body must not be used before sigv4_finish() said SIGV4_OK when this holds. */
+bool sigv4_body_pending(const struct sigv4_verifier *v);
 void sigv4_update(struct sigv4_verifier *v, const void *data, size_t len);
 enum sigv4_result sigv4_finish(struct sigv4_verifier *v);
 /* The principal of the verified key (valid until sigv4_free). */

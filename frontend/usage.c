@@ -27,8 +27,8 @@ struct usage_log *usage_log_open(const char *path, char *err, size_t err_len)
     }
     u->insert = store_prepare(&u->store,
                               "INSERT INTO usage_records (session_id, runtime_id, version, started_at, ended_at,"
-                              " wall_ms, vcpu_ms, vcpu_measured, mem_peak_kib, guest_mib, end_reason)"
-                              " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+                              " wall_ms, vcpu_ms, vcpu_measured, mem_peak_kib, guest_mib, end_reason, egress_out, egress_in)"
+                              " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
     if (!u->insert) {
         snprintf(err, err_len, "cannot prepare the usage_records insert");
         store_close(&u->store);
@@ -64,6 +64,8 @@ static void insert(struct usage_log *u, const struct session_usage *r)
     sqlite3_bind_int64(st, 9, (sqlite3_int64)r->mem_peak_kib);
     sqlite3_bind_int64(st, 10, r->guest_mib);
     sqlite3_bind_text(st, 11, session_end_reason_name(r->reason), -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 12, (sqlite3_int64)r->egress_out);
+    sqlite3_bind_int64(st, 13, (sqlite3_int64)r->egress_in);
     if (sqlite3_step(st) != SQLITE_DONE)
         fprintf(stderr, "silod: usage record for session %s not stored: %s\n", r->session_id,
                 sqlite3_errmsg(u->store.db));
@@ -77,9 +79,9 @@ void usage_log_record(void *ctx, const struct session_usage *r)
     if (ctx)
         insert(ctx, r);
     fprintf(stderr, "silod: usage session=%s runtime=%s version=%d reason=%s wall_ms=%lld vcpu_ms=%llu"
-                    " vcpu_measured=%d mem_peak_kib=%llu guest_mib=%u\n",
+                    " vcpu_measured=%d mem_peak_kib=%llu guest_mib=%u egress_out=%llu egress_in=%llu\n",
             r->session_id, r->runtime_id, r->version, session_end_reason_name(r->reason), (long long)r->wall_ms,
             (unsigned long long)r->vcpu_ms, r->measured ? 1 : 0, (unsigned long long)r->mem_peak_kib,
-            r->guest_mib);
+            r->guest_mib, (unsigned long long)r->egress_out, (unsigned long long)r->egress_in);
     metrics_session_ended(session_end_reason_name(r->reason), r->wall_ms, r->vcpu_ms);
 }

@@ -191,9 +191,16 @@ static pid_t spawn(const char *path, const char *const *argv)
     return pid;
 }
 
+static void close_extras(const struct vmm_launcher_config *cfg, struct session_vm *vm)
+{
+    if (cfg && cfg->vm_close && vm->launcher_data)
+        cfg->vm_close(cfg->vm_ctx, vm->launcher_data);
+    vm->launcher_data = NULL;
+}
+
 static void stop_vm(void *ctx, struct session_vm *vm)
 {
-    (void)ctx;
+    close_extras(ctx, vm);
     if (vm->pid > 0) {
         kill(vm->pid, SIGTERM);
         int64_t deadline = mono_ms() + 15000;
@@ -244,9 +251,13 @@ static int start_vm(void *ctx, const struct session_spec *spec, struct session_v
         argv[a++] = "--verify-wipe";
     argv[a] = NULL;
     unlink(vm->vsock_path);
+    vm->launcher_data = NULL;
+    if (cfg->vm_open && !(vm->launcher_data = cfg->vm_open(cfg->vm_ctx, spec, vm->vsock_path, err, err_len)))
+        return -1;
     pid_t pid = spawn(cfg->vmm_path, argv);
     if (pid < 0) {
         snprintf(err, err_len, "fork: %s", strerror(errno));
+        close_extras(cfg, vm);
         return -1;
     }
     vm->pid = pid;
@@ -259,6 +270,7 @@ static int start_vm(void *ctx, const struct session_spec *spec, struct session_v
             vm->pid = 0;
             snprintf(err, err_len, "the VMM exited before the agent was ready (status %d)",
                      WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+            close_extras(cfg, vm);
             unlink(vm->vsock_path);
             return -1;
         }
@@ -267,7 +279,7 @@ static int start_vm(void *ctx, const struct session_spec *spec, struct session_v
         usleep(20000);
     }
     snprintf(err, err_len, "the agent did not answer /ping in time");
-    stop_vm(NULL, vm);
+    stop_vm((void *)cfg, vm);
     return -1;
 }
 
@@ -403,8 +415,11 @@ bool vmm_measure(pid_t pid, struct vm_usage *out)
 
 static bool vm_usage(void *ctx, const struct session_vm *vm, struct vm_usage *out)
 {
-    (void)ctx;
-    return vmm_measure(vm->pid, out);
+    const struct vmm_launcher_config *cfg = ctx;
+    bool measured = vmm_measure(vm->pid, out);
+    if (cfg && cfg->vm_counters && vm->launcher_data)
+        cfg->vm_counters(cfg->vm_ctx, vm->launcher_data, out);
+    return measured;
 }
 
 /* ---------------------------------------------------------------- stale sockets */

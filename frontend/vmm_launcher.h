@@ -37,6 +37,15 @@ struct vmm_launcher_config {
     const char *cmdline;        /* guest kernel command line; NULL: VMM_AGENT_CMDLINE */
     bool verify_wipe;           /* debug (`vmm.verify_wipe`): pass --verify-wipe, so every VMM
                                    proves on stderr that it wiped the guest memory */
+    /* Per-VM extras (silod: the guest → host sockets, guest_channels.h), all NULL in tests:
+     * open() runs before the VMM starts (its result is kept in session_vm.launcher_data; NULL
+     * with err set fails the start), close() after the session ends (before the VMM is
+     * stopped, so the guest's outside connections end with the session), counters() adds the
+     * VM's egress bytes to its usage. */
+    void *(*vm_open)(void *ctx, const struct session_spec *spec, const char *vsock_path, char *err, size_t err_len);
+    void (*vm_close)(void *ctx, void *data);
+    void (*vm_counters)(void *ctx, void *data, struct vm_usage *out);
+    void *vm_ctx;
 };
 
 /* How an agent image boots (guest/agentd/README.md). */

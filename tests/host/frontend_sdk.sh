@@ -43,6 +43,7 @@ cat >"$dir/silod.json" <<JSON
   "credentials": [ { "access_key_id": "$akid", "secret_access_key": "$secret", "principal": "tester" } ],
   "image_builder": "$PWD/tests/frontend/test_image_builder.sh",
   "max_sessions": 20, "max_guest_mib": 4096,
+  "jwt_http_allowed_hosts": ["127.0.0.1"],
   "vmm": { "path": "$PWD/$BUILD/host/bin/fake_vmm", "kernel": "/nonexistent/Image",
            "rootfs_dir": "$dir/images", "socket_dir": "$dir/sockets",
            "cpus": 1, "guest_mib": 128, "ready_timeout_ms": 5000 }

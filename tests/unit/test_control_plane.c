@@ -109,6 +109,41 @@ static void create_runtime(struct fixture *f, const char *body, char id_out[160]
     json_object_put(o);
 }
 
+static void test_tags(void)
+{
+    struct fixture f;
+    setup(&f, ":memory:");
+    char id[160], path[400];
+    create_runtime(&f, RUNTIME_BODY("tagged", "i", ",\"tags\":{\"team\":\"a\",\"env\":\"dev\"}"), id);
+    snprintf(path, sizeof path, "/tags/arn%%3Aaws%%3Abedrock-agentcore%%3Aus-east-1%%3A123456789012%%3Aruntime%%2F%s", id);
+    unsigned st;
+    const char *err;
+    json_object *o = call(&f, "GET", path, NULL, NULL, &st, NULL), *tags;
+    CHECK_EQ(st, 200);
+    CHECK(json_object_object_get_ex(o, "tags", &tags) && json_object_object_length(tags) == 2);
+    CHECK(str_is(tags, "team", "a"));
+    json_object_put(o);
+    o = call(&f, "POST", path, NULL, "{\"tags\":{\"team\":\"b\",\"cost\":\"1\"}}", &st, NULL);
+    CHECK_EQ(st, 200);
+    json_object_put(o);
+    o = call(&f, "DELETE", path, "tagKeys=env&tagKeys=cost", NULL, &st, NULL);
+    CHECK_EQ(st, 200);
+    json_object_put(o);
+    o = call(&f, "GET", path, NULL, NULL, &st, NULL);
+    CHECK(json_object_object_get_ex(o, "tags", &tags) && json_object_object_length(tags) == 1);
+    CHECK(str_is(tags, "team", "b"));
+    json_object_put(o);
+    o = call(&f, "POST", path, NULL, "{\"tags\":{\"aws:x\":\"b\"}}", &st, &err);
+    CHECK_EQ(st, 400);
+    json_object_put(o);
+    o = call(&f, "GET", "/tags/arn%3Aaws%3Abedrock-agentcore%3Aus-east-1%3A123456789012%3Aruntime%2Fnope-0123456789",
+             NULL, NULL, &st, &err);
+    CHECK_EQ(st, 404);
+    CHECK(err && strcmp(err, "ResourceNotFoundException") == 0);
+    json_object_put(o);
+    teardown(&f);
+}
+
 static void test_create_get_shapes(void)
 {
     struct fixture f;
@@ -402,12 +437,16 @@ static void test_validation(void)
         CHECK_EQ(st, 400);
         CHECK(err && strcmp(err, "ValidationException") == 0);
         CHECK(str(o, "message") != NULL);
+        CHECK(str_is(o, "reason", "FieldValidationFailed"));
         json_object_put(o);
     }
     CHECK_EQ(f.builder.submitted, 0);
     /* the allowed forms */
     static const char *good[] = {
         RUNTIME_BODY("ok_1", "i", ",\"lifecycleConfiguration\":{\"maxLifetime\":600}"),
+        /* networkConfiguration is optional (current botocore and JS SDK): PUBLIC */
+        "{\"agentRuntimeName\":\"ok_net\",\"agentRuntimeArtifact\":{\"containerConfiguration\":{\"containerUri\":\"i\"}},"
+        "\"roleArn\":\"arn:aws:iam::123456789012:role/r\"}",
         RUNTIME_BODY("ok_2", "i", ",\"requestHeaderConfiguration\":{\"requestHeaderAllowlist\":[\"X-Amzn-Bedrock-AgentCore-Runtime-Custom-Tenant\",\"X-Team\"]}"),
         RUNTIME_BODY("ok_3", "i", ",\"authorizerConfiguration\":{\"customJWTAuthorizer\":{\"discoveryUrl\":\"https://idp.test/.well-known/openid-configuration\",\"allowedClients\":[\"c\"]}},"
                                   "\"requestHeaderConfiguration\":{\"requestHeaderAllowlist\":[\"Authorization\"]}"),
@@ -441,6 +480,15 @@ static void test_validation(void)
     o = call(&f, "GET", "/runtimes/nope-0123456789/", NULL, NULL, &st, &err);
     CHECK_EQ(st, 404);
     CHECK(err && strcmp(err, "ResourceNotFoundException") == 0);
+    json_object_put(o);
+    /* a malformed id is ValidationException (with AWS's reason), as AgentCore answers */
+    o = call(&f, "GET", "/runtimes/not_an_id/", NULL, NULL, &st, &err);
+    CHECK_EQ(st, 400);
+    CHECK(err && strcmp(err, "ValidationException") == 0);
+    CHECK(str_is(o, "reason", "FieldValidationFailed"));
+    json_object_put(o);
+    o = call(&f, "DELETE", "/runtimes/9bad-0123456789/runtime-endpoints/", NULL, NULL, &st, &err);
+    CHECK_EQ(st, 400);
     json_object_put(o);
     teardown(&f);
 }
@@ -689,11 +737,11 @@ static void test_state_survives_reopen(void)
     control_plane_version_built(f.cp, id, 1, true, NULL);
     char pending[160];
     create_runtime(&f, RUNTIME_BODY("pending", "img:1", ""), pending);   /* its build never ends */
-    CHECK_EQ(store_schema_version(&f.store), 2);
+    CHECK_EQ(store_schema_version(&f.store), 3);
     teardown(&f);
 
     setup(&f, path);     /* a restarted silod: the interrupted build is handed out again, once */
-    CHECK_EQ(store_schema_version(&f.store), 2);
+    CHECK_EQ(store_schema_version(&f.store), 3);
     CHECK_EQ(control_plane_resume_builds(f.cp), 1);
     CHECK_EQ(f.builder.submitted, 1);
     CHECK_EQ(strcmp(f.builder.runtime_id[0], pending), 0);
@@ -742,6 +790,7 @@ static void test_arn_parsing(void)
 int main(void)
 {
     static const struct unit_test tests[] = {
+        { "tags: on create, TagResource, UntagResource, ListTagsForResource", test_tags },
         { "create/get: paths, shapes, ARNs, CREATING then READY", test_create_get_shapes },
         { "versions immutable, DEFAULT follows latest, pinned endpoints, rollback, deletes", test_versions_and_endpoints },
         { "a failed first build is CREATE_FAILED and not served", test_first_build_failure },

@@ -6,10 +6,13 @@
  * fetcher against a loopback libmicrohttpd server. */
 #include "frontend/jwt.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <json-c/json.h>
 #include <microhttpd.h>
@@ -662,6 +665,90 @@ static enum MHD_Result serve_idp(void *cls, struct MHD_Connection *c, const char
     return ret;
 }
 
+/* A provider that hangs: every fetch of a URL with "slow" in it takes 2 s and fails. */
+static int slow_or_idp_fetch(void *ctx, const char *url, struct strbuf *out)
+{
+    if (strstr(url, "slow")) {
+        usleep(2000 * 1000);
+        return -1;
+    }
+    return test_idp_fetch(ctx, url, out);
+}
+
+struct slow_call {
+    struct jwt_keystore *ks;
+    const char *token;
+    enum jwt_result r;
+};
+
+static void *verify_against_slow(void *arg)
+{
+    struct slow_call *c = arg;
+    struct jwt_policy p = policy();
+    p.discovery_url = "https://slow.idp.test/.well-known/openid-configuration";
+    struct jwt_identity id;
+    c->r = jwt_verify(c->ks, &p, c->token, NOW, &id);
+    jwt_identity_free(&id);
+    return NULL;
+}
+
+static double seconds_since(const struct timespec *t0)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)(t.tv_sec - t0->tv_sec) + (double)(t.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+static void test_slow_provider_blocks_nobody_else_and_stale_keys_serve(void)
+{
+    set_jwks(false);
+    idp.discovery_fetches = idp.jwks_fetches = 0;
+    idp.down = false;
+    struct jwt_keystore *ks = jwt_keystore_new(slow_or_idp_fetch, &idp);
+    struct jwt_policy p = policy();
+    struct jwt_identity id;
+    char *claims = claims_with(ISSUER, "\"silo-api\"", "client-a", "openid agent/invoke",
+                               NOW + 2 * JWT_KEYS_TTL_SECONDS, NOW - 10);
+    char *tok = make_token("RS256", "rsa1", claims, rsa_key);
+    /* a hanging provider on one runtime: a token for another provider is not held up */
+    struct slow_call slow = { ks, tok, JWT_OK };
+    pthread_t th;
+    pthread_create(&th, NULL, verify_against_slow, &slow);
+    usleep(200 * 1000);                       /* the slow fetch is under way */
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    CHECK_EQ(jwt_verify(ks, &p, tok, NOW, &id), JWT_OK);
+    jwt_identity_free(&id);
+    CHECK(seconds_since(&t0) < 1.0);
+    pthread_join(th, NULL);
+    CHECK_EQ(slow.r, JWT_DISCOVERY_FAILED);
+    /* the slow provider backs off: no second 2 s fetch right away */
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    slow.r = JWT_OK;
+    verify_against_slow(&slow);
+    CHECK_EQ(slow.r, JWT_DISCOVERY_FAILED);
+    CHECK(seconds_since(&t0) < 1.0);
+    /* the keys expire while the provider is down: the cached ones still serve, and the failed
+     * refresh backs off (one attempt, not one per token) */
+    idp.down = true;
+    time_t later = NOW + JWT_KEYS_TTL_SECONDS + 1;
+    int fetches = idp.jwks_fetches;
+    CHECK_EQ(jwt_verify(ks, &p, tok, later, &id), JWT_OK);
+    jwt_identity_free(&id);
+    CHECK_EQ(jwt_verify(ks, &p, tok, later + 1, &id), JWT_OK);
+    jwt_identity_free(&id);
+    idp.down = false;
+    CHECK_EQ(jwt_verify(ks, &p, tok, later + 2, &id), JWT_OK);    /* still backing off */
+    jwt_identity_free(&id);
+    CHECK_EQ(idp.jwks_fetches, fetches);
+    CHECK_EQ(jwt_verify(ks, &p, tok, later + JWT_BACKOFF_MIN_SECONDS, &id), JWT_OK);
+    jwt_identity_free(&id);
+    CHECK_EQ(idp.jwks_fetches, fetches + 1);                         /* refreshed after it */
+    free(claims);
+    free(tok);
+    jwt_keystore_free(ks);
+}
+
 static void test_curl_fetch_from_loopback_provider(void)
 {
     set_jwks(false);
@@ -676,14 +763,26 @@ static void test_curl_fetch_from_loopback_provider(void)
     char url[128], iss[64];
     snprintf(url, sizeof url, "http://127.0.0.1:%d/.well-known/openid-configuration", port);
     snprintf(iss, sizeof iss, "http://127.0.0.1:%d", port);
-    struct jwt_keystore *ks = jwt_keystore_new(jwt_curl_fetch, NULL);
+    /* plain http only to the hosts the config allows (jwt_http_allowed_hosts) */
+    static const char *const hosts[] = { "127.0.0.1" };
+    struct jwt_fetch_policy allow = { hosts, 1 };
+    struct jwt_keystore *closed = jwt_keystore_new(jwt_curl_fetch, NULL);
+    struct jwt_keystore *ks = jwt_keystore_new(jwt_curl_fetch, &allow);
     struct jwt_policy p = { url, audiences, 2, clients, 1, NULL, 0, 60, NULL };
     char *claims = claims_with(iss, "\"silo-api\"", "client-a", "", NOW + 60, NOW);
     char *tok = make_token("ES256", "ec1", claims, ec_key);
     struct jwt_identity id;
+    CHECK_EQ(jwt_verify(closed, &p, tok, NOW, &id), JWT_DISCOVERY_FAILED);   /* not allowed */
     CHECK_EQ(jwt_verify(ks, &p, tok, NOW, &id), JWT_OK);
     jwt_identity_free(&id);
-    /* a non-loopback plain-http discovery URL is never fetched */
+    jwt_keystore_free(closed);
+    CHECK(jwt_url_allowed(&allow, "http://127.0.0.1/x"));
+    CHECK(jwt_url_allowed(NULL, "https://idp.example/x"));
+    CHECK(!jwt_url_allowed(NULL, "http://127.0.0.1:9/x"));
+    CHECK(!jwt_url_allowed(&allow, "http://127.0.0.1.evil.test/x"));
+    CHECK(!jwt_url_allowed(&allow, "http://127.0.0.1@evil.test/x"));
+    CHECK(!jwt_url_allowed(&allow, "http://localhost:80/x"));
+    /* a plain-http discovery URL to another host is never fetched */
     struct strbuf out = { 0 };
     CHECK_EQ(jwt_curl_fetch(NULL, "http://example.com/.well-known/openid-configuration", &out), -1);
     CHECK_EQ(jwt_curl_fetch(NULL, "file:///etc/passwd", &out), -1);
@@ -706,6 +805,8 @@ int main(void)
         { "bad signatures rejected", test_bad_signatures },
         { "alg none, HS256, others and mismatched key algs rejected", test_disallowed_algorithms },
         { "unknown kid refetches the JWKS (rate-limited)", test_unknown_kid_refetches_once },
+        { "a hanging provider delays no other provider; stale keys serve; failures back off",
+          test_slow_provider_blocks_nobody_else_and_stale_keys_serve },
         { "malformed segments rejected", test_malformed_tokens },
         { "aud string/array, client_id/azp, scope and scp as string or array", test_audience_client_scope_forms },
         { "nbf/iat in the future, exp missing or extreme", test_time_edges },

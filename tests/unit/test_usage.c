@@ -130,17 +130,19 @@ static void test_records_in_sqlite(void)
         return;
     }
     struct session_usage a = { "aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa", "rt-0123456789", 2, 1700000000000,
-                               1700000065000, 65000, 1234, 204800, 512, true, SESSION_END_IDLE };
+                               1700000065000, 65000, 1234, 204800, 512, true, SESSION_END_IDLE, 5000, 7000000 };
     struct session_usage b = { "bbbbbbbb-bbbb-4bbb-8bbb-bbbbbbbbbbbb", "rt-9876543210", 1, 1700000001000,
-                               1700000002000, 1000, 0, 0, 256, false, SESSION_END_START_FAILED };
+                               1700000002000, 1000, 0, 0, 256, false, SESSION_END_START_FAILED, 0, 0 };
     usage_log_record(log, &a);
     usage_log_record(log, &b);
     usage_log_close(log);
-    /* a restarted silod reads them back; the schema is at version 2 */
+    /* a restarted silod reads them back; the schema is at version 3 (egress bytes) */
     struct store st;
     CHECK(store_open(&st, path, err, sizeof err));
-    CHECK_EQ(store_schema_version(&st), 2);
+    CHECK_EQ(store_schema_version(&st), 3);
     CHECK_EQ(query_int(&st, "SELECT count(*) FROM usage_records"), 2);
+    CHECK_EQ(query_int(&st, "SELECT egress_in FROM usage_records WHERE session_id LIKE 'aaaa%'"), 7000000);
+    CHECK_EQ(query_int(&st, "SELECT egress_out FROM usage_records WHERE session_id LIKE 'aaaa%'"), 5000);
     sqlite3_stmt *q = store_prepare(&st, "SELECT session_id, runtime_id, version, started_at, ended_at, wall_ms,"
                                          " vcpu_ms, vcpu_measured, mem_peak_kib, guest_mib, end_reason"
                                          " FROM usage_records ORDER BY id");
@@ -211,7 +213,7 @@ static void test_log_line_and_metrics(void)
     int saved = dup(2);
     dup2(p[1], 2);
     struct session_usage u = { "cccccccc-cccc-4ccc-8ccc-cccccccccccc", "rt-0123456789", 4, 1, 2, 90500, 2500,
-                               4096, 128, true, SESSION_END_SHUTDOWN };
+                               4096, 128, true, SESSION_END_SHUTDOWN, 12, 34 };
     usage_log_record(NULL, &u);
     fflush(stderr);
     dup2(saved, 2);
@@ -223,7 +225,7 @@ static void test_log_line_and_metrics(void)
     line[n > 0 ? n : 0] = '\0';
     CHECK(strcmp(line, "silod: usage session=cccccccc-cccc-4ccc-8ccc-cccccccccccc runtime=rt-0123456789"
                        " version=4 reason=shutdown wall_ms=90500 vcpu_ms=2500 vcpu_measured=1"
-                       " mem_peak_kib=4096 guest_mib=128\n") == 0);
+                       " mem_peak_kib=4096 guest_mib=128 egress_out=12 egress_in=34\n") == 0);
     CHECK(metric(t, "silod_sessions_ended_total{reason=\"shutdown\"}") == shutdown0 + 1);
     CHECK(metric(t, "silod_sessions_ended_total{reason=\"idle\"}") == idle0);
     CHECK(metric(t, "silod_session_wall_seconds_total") - wall0 > 90.499 &&

@@ -14,7 +14,8 @@
 //        (through HTTPS_PROXY); the model's tokens come back as SSE "token" events, then "done"
 //   {"action":"chat_tls","host":H,"prompt":P}  the same call over a raw tls.connect() to H:443,
 //        which ignores every proxy setting (the transparent path: the guest's DNS stub)
-//   {"action":"probe","urls":[U...]}      fetch() each URL, report status / body / error
+//   {"action":"probe","urls":[U...]}      GET each plain-http URL through HTTP_PROXY (absolute-form),
+//        report the status and body the proxy answered (a refusal's reason), or the error
 //   {"action":"streams","url":U,"n":N,"bytes":B}  N concurrent downloads of B bytes of the
 //        pattern byte[i] = i % 251, each checked by SHA-256
 //   {"action":"hold","url":U}             opens a long download and keeps it open
@@ -24,6 +25,7 @@
 import { BedrockAgentCoreApp } from 'bedrock-agentcore/runtime';
 import { BedrockAgentCoreClient, InvokeAgentRuntimeCommand } from '@aws-sdk/client-bedrock-agentcore';
 import { createHash } from 'node:crypto';
+import { request as httpRequest } from 'node:http';
 import { connect as tlsConnect } from 'node:tls';
 
 /** OpenAI-style SSE from a fetch() Response: yields each delta's content. */
@@ -86,6 +88,24 @@ async function download(url) {
   return { status: response.status, length, sha256: h.digest('hex') };
 }
 
+/** GET a plain-http URL through HTTP_PROXY the way proxy-aware HTTP clients do (absolute-form),
+ * so the proxy's own answer (a refusal's 403 and its reason) is what comes back. */
+function getThroughProxy(url) {
+  const proxy = new URL(process.env.HTTP_PROXY);
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({ host: proxy.hostname, port: proxy.port, path: url, headers: { host: new URL(url).host } },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (c) => { body += c; });
+        res.on('end', () => resolve({ status: res.statusCode, body }));
+      });
+    req.setTimeout(30000, () => req.destroy(new Error('timed out')));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
 const held = [];
 
 async function act(request, context) {
@@ -110,8 +130,8 @@ async function act(request, context) {
       return Promise.all(request.urls.map(async (url) => {
         const t0 = Date.now();
         try {
-          const response = await fetch(url, { signal: AbortSignal.timeout(30000) });
-          return { url, status: response.status, body: (await response.text()).slice(0, 400), ms: Date.now() - t0 };
+          const r = await getThroughProxy(url);
+          return { url, status: r.status, body: r.body.slice(0, 400), ms: Date.now() - t0 };
         } catch (e) {
           return { url, error: String(e?.cause?.message ?? e?.message ?? e), ms: Date.now() - t0 };
         }

@@ -9,6 +9,7 @@ import {
   UpdateAgentRuntimeEndpointCommand, DeleteAgentRuntimeEndpointCommand,
   ListAgentRuntimeEndpointsCommand, paginateListAgentRuntimes,
   ResourceNotFoundException, ValidationException, ConflictException,
+  TagResourceCommand, UntagResourceCommand, ListTagsForResourceCommand,
 } from '@aws-sdk/client-bedrock-agentcore-control';
 import { InvokeAgentRuntimeCommand } from '@aws-sdk/client-bedrock-agentcore';
 import {
@@ -77,6 +78,29 @@ test('control: invalid requests are ValidationException (400) with a message', a
   await assert.rejects(control.send(new CreateAgentRuntimeCommand(baseRuntime(uniqueName('jwt'), {
     authorizerConfiguration: { customJWTAuthorizer: { discoveryUrl: 'https://idp.example/no-well-known' } },
   }))), (e) => e instanceof ValidationException);
+});
+
+test('control: networkConfiguration is optional (PUBLIC); a malformed id is ValidationException with a reason', async () => {
+  const { networkConfiguration, ...req } = baseRuntime(uniqueName('nonet'));
+  assert.ok(networkConfiguration);
+  const c = await control.send(new CreateAgentRuntimeCommand(req));
+  const g = await control.send(new GetAgentRuntimeCommand({ agentRuntimeId: c.agentRuntimeId }));
+  assert.equal(g.networkConfiguration?.networkMode, 'PUBLIC');
+  await control.send(new DeleteAgentRuntimeCommand({ agentRuntimeId: c.agentRuntimeId }));
+  await assert.rejects(control.send(new GetAgentRuntimeCommand({ agentRuntimeId: 'not_an_id' })),
+    (e) => e instanceof ValidationException && e.$metadata.httpStatusCode === 400 && e.reason === 'FieldValidationFailed');
+});
+
+test('control: tags on create, TagResource, UntagResource, ListTagsForResource', async () => {
+  const c = await control.send(new CreateAgentRuntimeCommand({ ...baseRuntime(uniqueName('tags')), tags: { team: 'a', env: 'dev' } }));
+  const arn = c.agentRuntimeArn;
+  assert.deepEqual((await control.send(new ListTagsForResourceCommand({ resourceArn: arn }))).tags, { env: 'dev', team: 'a' });
+  await control.send(new TagResourceCommand({ resourceArn: arn, tags: { team: 'b', cost: '1' } }));
+  await control.send(new UntagResourceCommand({ resourceArn: arn, tagKeys: ['env', 'cost'] }));
+  assert.deepEqual((await control.send(new ListTagsForResourceCommand({ resourceArn: arn }))).tags, { team: 'b' });
+  await assert.rejects(control.send(new ListTagsForResourceCommand({ resourceArn: arn.replace(/-[A-Za-z0-9]{10}$/, '-ZZZZZZZZZZ') })),
+    (e) => e instanceof ResourceNotFoundException);
+  await control.send(new DeleteAgentRuntimeCommand({ agentRuntimeId: c.agentRuntimeId }));
 });
 
 test('control: a missing runtime is ResourceNotFoundException (404)', async () => {

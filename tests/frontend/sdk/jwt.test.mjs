@@ -184,6 +184,28 @@ test('jwt: StopRuntimeSession with the bearer token ends the session', async () 
   assert.notEqual(again.vmm_pid, first.vmm_pid);
 });
 
+test('jwt: a session is bound to the user who opened it: another user can neither use nor stop it', async () => {
+  const rt = await readyRuntime('bound', {
+    authorizerConfiguration: { customJWTAuthorizer: {
+      discoveryUrl: `${issuer}/.well-known/openid-configuration`, allowedAudience: [RESOURCE] } },
+  });
+  const alice = await token(clients.allowed), bob = await token(clients.other);
+  const sid = sessionId();
+  const sidHeader = { 'x-amzn-bedrock-agentcore-runtime-session-id': sid };
+  const first = await bearerInvoke(rt, alice, 'whoami', sidHeader);
+  assert.equal(first.status, 200, await first.clone().text());
+  const pid = (await first.json()).vmm_pid;
+  await expectError(await bearerInvoke(rt, bob, 'whoami', sidHeader), 403, 'AccessDeniedException');
+  const stop = await fetch(`${endpoint}/runtimes/${encodeURIComponent(rt.agentRuntimeArn)}/stopruntimesession`, {
+    method: 'POST', body: '{}',
+    headers: { authorization: `Bearer ${bob}`, 'content-type': 'application/json', ...sidHeader },
+  });
+  await expectError(stop, 404, 'ResourceNotFoundException');
+  const again = await bearerInvoke(rt, alice, 'whoami', sidHeader);
+  assert.equal((await again.json()).vmm_pid, pid, 'the owner still has the same microVM');
+  await control.send(new DeleteAgentRuntimeCommand({ agentRuntimeId: rt.agentRuntimeId }));
+});
+
 test('jwt: customClaims round-trip through GetAgentRuntime as given', async () => {
   assert.deepEqual(claimsRuntime.authorizerConfiguration.customJWTAuthorizer.customClaims, customClaims);
 });
