@@ -262,8 +262,10 @@ static bool direction_step(struct direction *d, short revents_from, short revent
 
 /* Relays until both directions ended, either side failed, or nothing moved for the idle
  * timeout; *out_bytes / *in_bytes: this connection's bytes each way. */
-static void relay(struct egress_session *s, int guest, int world, uint64_t *out_bytes, uint64_t *in_bytes)
+static void relay(struct egress_session *s, int guest, int world, uint64_t *out_bytes, uint64_t *in_bytes,
+                  const char **end)
 {
+    *end = "done";
     char *bufs = malloc(2 * RELAY_BUF);
     if (!bufs)
         return;
@@ -291,15 +293,27 @@ static void relay(struct egress_session *s, int guest, int world, uint64_t *out_
         int r = poll(p, 2, (int)idle_ms);
         if (r < 0 && errno == EINTR)
             continue;
-        if (r <= 0)
-            break;                               /* idle for too long, or poll failed */
-        if ((p[0].revents & (POLLNVAL | POLLERR)) || (p[1].revents & (POLLNVAL | POLLERR)))
+        if (r <= 0) {
+            *end = r == 0 ? "idle-timeout" : "poll-failed";
+            break;
+        }
+        if ((p[0].revents & (POLLNVAL | POLLERR)) || (p[1].revents & (POLLNVAL | POLLERR))) {
+            *end = (p[0].revents & (POLLNVAL | POLLERR)) ? "guest-error" : "world-error";
             break;                               /* a reset or a failed socket: nothing more moves */
-        if (!direction_step(&out, p[0].revents, p[1].revents) || !direction_step(&in, p[1].revents, p[0].revents))
+        }
+        if (!direction_step(&out, p[0].revents, p[1].revents)) {
+            *end = "world-write-failed";
             break;
+        }
+        if (!direction_step(&in, p[1].revents, p[0].revents)) {
+            *end = "guest-write-failed";
+            break;
+        }
         /* a side hung up both ways (or failed) once all it sent was read: nothing more can move */
-        if (((p[0].revents & (POLLHUP | POLLERR)) && out.eof) || ((p[1].revents & (POLLHUP | POLLERR)) && in.eof))
+        if (((p[0].revents & (POLLHUP | POLLERR)) && out.eof) || ((p[1].revents & (POLLHUP | POLLERR)) && in.eof)) {
+            *end = (p[0].revents & POLLHUP) && out.eof ? "guest-hangup" : "world-hangup";
             break;
+        }
     }
     *out_bytes = out.moved;
     *in_bytes = in.moved;
@@ -384,14 +398,15 @@ void egress_relay_serve(struct egress_session *s, int fd)
     int n = snprintf(ok, sizeof ok, "OK %s\n", address);
     write_all(fd, ok, (size_t)n);
     uint64_t moved_out = 0, moved_in = 0;
+    const char *end = "done";
     int64_t t0 = mono_ms();
-    relay(s, fd, world, &moved_out, &moved_in);
+    relay(s, fd, world, &moved_out, &moved_in, &end);
     if (s->track_fd)
         s->track_fd(s->track_ctx, world, false);
     close(world);
     atomic_fetch_sub(&total_active, 1);
     atomic_fetch_sub(&s->active, 1);
     fprintf(stderr, "silod: egress closed session=%s runtime=%s target=%s address=%s rule=%s bytes_out=%llu "
-                    "bytes_in=%llu ms=%lld\n", s->session_id, s->runtime_id, target, address, rule,
-            (unsigned long long)moved_out, (unsigned long long)moved_in, (long long)(mono_ms() - t0));
+                    "bytes_in=%llu ms=%lld end=%s\n", s->session_id, s->runtime_id, target, address, rule,
+            (unsigned long long)moved_out, (unsigned long long)moved_in, (long long)(mono_ms() - t0), end);
 }

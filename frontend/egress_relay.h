@@ -8,7 +8,7 @@
  *
  * Log lines (never credentials; names sanitised):
  *   silod: egress refused session=S runtime=R target=H:P address=A|- rule=RULE reason="..."
- *   silod: egress closed session=S runtime=R target=H:P address=A rule=RULE bytes_out=N bytes_in=N ms=N */
+ *   silod: egress closed session=S runtime=R target=H:P address=A rule=RULE bytes_out=N bytes_in=N ms=N end=WHY */
 #ifndef SILO_FRONTEND_EGRESS_RELAY_H
 #define SILO_FRONTEND_EGRESS_RELAY_H
 

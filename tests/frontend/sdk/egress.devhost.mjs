@@ -55,7 +55,7 @@ async function invoke(runtime, payload, sid = session) {
   // a long-running handler: the SDK keeps the connection alive with SSE comments (": heartbeat")
   // and sends the result as one data event
   const data = text.split('\n').filter((l) => l.startsWith('data: ')).map((l) => l.slice(6));
-  try { return JSON.parse(data.length ? data.join('') : text); } catch { throw new Error(`not JSON: ${text.slice(-300)}`); }
+  try { return JSON.parse(data.length ? data.at(-1) : text); } catch { throw new Error(`not JSON: ${text.slice(-300)}`); }
 }
 
 before(async () => {
