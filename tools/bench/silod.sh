@@ -38,16 +38,6 @@ cat >$d/silod.json <<JSON
 }
 JSON
 
-silod_pid=
-start_silod() {
-    : >$d/silod.log
-    silod --config $d/silod.json 2>>$d/silod.log &
-    silod_pid=$!
-    i=0
-    while ! grep -q "silod: listening" $d/silod.log && [ $i -lt 200 ]; do sleep 0.1; i=$((i + 1)); done
-}
-# SIGTERM: silod ends every session (each VMM wipes) and exits
-stop_silod() { kill -TERM $silod_pid 2>/dev/null; wait $silod_pid 2>/dev/null; silod_pid=; }
 # busybox date has no %N: /proc/uptime, 10 ms steps
 now_ms() { read -r up _ </proc/uptime; echo $(( ${up%.*} * 1000 + 1${up#*.} * 10 - 1000 )); }
 rss_kib() { awk '/^VmRSS:/ { print $2 }' /proc/$1/status 2>/dev/null; }
