@@ -226,6 +226,7 @@ struct direction {
     size_t len, off;
     bool eof;                 /* from has no more to give; to was shut for writing once drained */
     uint64_t moved;           /* this connection's bytes in this direction */
+    bool failed;              /* the source's read failed (a reset) rather than ended */
     atomic_uint_least64_t *counter, *total;
 };
 
@@ -233,11 +234,12 @@ struct direction {
 static bool direction_step(struct direction *d, short revents_from, short revents_to)
 {
     if (d->len == 0 && !d->eof && (revents_from & (POLLIN | POLLHUP | POLLERR))) {
-        ssize_t r = read(d->from, d->buf, RELAY_BUF);
+        ssize_t r = recv(d->from, d->buf, RELAY_BUF, MSG_DONTWAIT);
         if (r < 0 && (errno == EINTR || errno == EAGAIN))
             return true;
         if (r <= 0) {
             d->eof = true;
+            d->failed = r < 0;
             shutdown(d->to, SHUT_WR);
             return true;
         }
@@ -269,8 +271,9 @@ static void relay(struct egress_session *s, int guest, int world, uint64_t *out_
     char *bufs = malloc(2 * RELAY_BUF);
     if (!bufs)
         return;
-    struct direction out = { guest, world, bufs, 0, 0, false, 0, &s->bytes_out, &total_out };
-    struct direction in = { world, guest, bufs + RELAY_BUF, 0, 0, false, 0, &s->bytes_in, &total_in };
+    struct direction out = { .from = guest, .to = world, .buf = bufs, .counter = &s->bytes_out, .total = &total_out };
+    struct direction in = { .from = world, .to = guest, .buf = bufs + RELAY_BUF, .counter = &s->bytes_in,
+                            .total = &total_in };
     unsigned idle_ms = (s->cfg->idle_timeout_s ? s->cfg->idle_timeout_s : 900) * 1000u;
     while (!(out.eof && out.len == 0 && in.eof && in.len == 0)) {
         struct pollfd p[2] = { { .fd = guest }, { .fd = world } };
@@ -297,10 +300,13 @@ static void relay(struct egress_session *s, int guest, int world, uint64_t *out_
             *end = r == 0 ? "idle-timeout" : "poll-failed";
             break;
         }
-        if ((p[0].revents & (POLLNVAL | POLLERR)) || (p[1].revents & (POLLNVAL | POLLERR))) {
-            *end = (p[0].revents & (POLLNVAL | POLLERR)) ? "guest-error" : "world-error";
-            break;                               /* a reset or a failed socket: nothing more moves */
+        if ((p[0].revents & POLLNVAL) || (p[1].revents & POLLNVAL)) {
+            *end = "invalid";
+            break;
         }
+        /* POLLERR (a reset) is not the end yet: what the kernel already received is still
+         * readable and is delivered first; the failed read then ends that direction, and a
+         * side whose socket failed is left out of the next poll once nothing is owed to it */
         if (!direction_step(&out, p[0].revents, p[1].revents)) {
             *end = "world-write-failed";
             break;
@@ -315,6 +321,8 @@ static void relay(struct egress_session *s, int guest, int world, uint64_t *out_
             break;
         }
     }
+    if (strcmp(*end, "done") == 0 && (out.failed || in.failed))
+        *end = out.failed ? "guest-reset" : "world-reset";
     *out_bytes = out.moved;
     *in_bytes = in.moved;
     free(bufs);

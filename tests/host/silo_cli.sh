@@ -274,11 +274,11 @@ check "stop-session of a stopped session: ResourceNotFoundException, exit 1" \
 
 # --- errors ----------------------------------------------------------------------------------
 AWS_SECRET_ACCESS_KEY="wrong$secret" run silo runtime list
-check "a wrong secret: one AccessDeniedException line, exit 1 ($(head -1 "$err"))" \
-    test "$rc" = 1 -a "$(wc -l <"$err")" = 1 -a -n "$(grep -E '^silo: (AccessDeniedException|UnauthorizedException): .* \(HTTP 40[13]\)$' "$err")"
+check "a wrong secret: one InvalidSignatureException line (AWS's type), exit 1 ($(head -1 "$err"))" \
+    test "$rc" = 1 -a "$(wc -l <"$err")" = 1 -a -n "$(grep -E '^silo: InvalidSignatureException: .* \(HTTP 403\)$' "$err")"
 AWS_SECRET_ACCESS_KEY="wrong$secret" run silo invoke "$arn" whoami
-check "a wrong secret on invoke by ARN: AccessDenied line, exit 1, nothing on stdout" \
-    test "$rc" = 1 -a ! -s "$out" -a -n "$(grep -E '^silo: (AccessDeniedException|UnauthorizedException): ' "$err")"
+check "a wrong secret on invoke by ARN: InvalidSignatureException line, exit 1, nothing on stdout" \
+    test "$rc" = 1 -a ! -s "$out" -a -n "$(grep -E '^silo: InvalidSignatureException: ' "$err")"
 AWS_ACCESS_KEY_ID="${akid}T" AWS_SESSION_TOKEN="tok-$secret" run silo runtime list --json
 check "AWS_SESSION_TOKEN is sent and signed (libcurl's signer)" test "$rc" = 0 -a "$(jcount .agentRuntimes <"$out")" -ge 3
 AWS_ACCESS_KEY_ID="${akid}T" AWS_SESSION_TOKEN="tok-$secret" run silo invoke "$arn" '"with a token"'
