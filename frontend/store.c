@@ -70,8 +70,7 @@ static const char *const migrations[] = {
     ");"
     "CREATE INDEX usage_records_by_runtime ON usage_records (runtime_id, ended_at);",
     /* 2 → 3: egress bytes per session (egress_relay.c), guest → world and world → guest */
-    "ALTER TABLE usage_records ADD COLUMN egress_out INTEGER NOT NULL DEFAULT 0;"
-    "ALTER TABLE usage_records ADD COLUMN egress_in INTEGER NOT NULL DEFAULT 0;",
+    "ALTER TABLE usage_records ADD COLUMN egress_out INTEGER NOT NULL DEFAULT 0; ALTER TABLE usage_records ADD COLUMN egress_in INTEGER NOT NULL DEFAULT 0;",
 };
 
 static bool exec(struct store *s, const char *sql, char *err, size_t err_len)
