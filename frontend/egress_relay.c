@@ -33,7 +33,7 @@ void egress_totals(struct egress_totals *t)
     t->active = atomic_load(&total_active);
 }
 
-static int64_t mono_ms(void)
+int64_t egress_mono_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -106,13 +106,11 @@ bool egress_parse_request(const char *line, char *host, size_t host_len, unsigne
     return true;
 }
 
-/* Reads one line (≤ max-1 bytes, '\n' dropped, '\r' refused) byte by byte so nothing after it
- * is consumed; 0, or -1 on timeout, EOF, an over-long line or a control character. */
-static int read_request_line(int fd, char *buf, size_t max, int64_t deadline)
+int guest_read_line(int fd, char *buf, size_t max, int64_t deadline)
 {
     size_t n = 0;
     for (;;) {
-        int left = (int)(deadline - mono_ms());
+        int left = (int)(deadline - egress_mono_ms());
         if (left <= 0)
             return -1;
         struct pollfd p = { .fd = fd, .events = POLLIN };
@@ -137,7 +135,7 @@ static int read_request_line(int fd, char *buf, size_t max, int64_t deadline)
     }
 }
 
-static void write_all(int fd, const char *s, size_t len)
+void guest_send_all(int fd, const char *s, size_t len)
 {
     while (len > 0) {
         ssize_t w = send(fd, s, len, MSG_NOSIGNAL);
@@ -168,7 +166,7 @@ static void refuse(struct egress_session *s, int fd, unsigned status, const char
         n = (int)sizeof line - 1;
         line[n - 1] = '\n';
     }
-    write_all(fd, line, (size_t)n);
+    guest_send_all(fd, line, (size_t)n);
     char safe_target[300];
     sanitise(target, safe_target, sizeof safe_target);
     fprintf(stderr, "silod: egress refused session=%s runtime=%s target=%s address=%s rule=%s reason=\"%s\"\n",
@@ -337,7 +335,7 @@ void egress_relay_serve(struct egress_session *s, int fd)
 {
     char line[EGRESS_MAX_REQUEST_LINE + 1], host[256], target[300];
     unsigned port;
-    if (read_request_line(fd, line, sizeof line, mono_ms() + REQUEST_TIMEOUT_MS) != 0) {
+    if (guest_read_line(fd, line, sizeof line, egress_mono_ms() + REQUEST_TIMEOUT_MS) != 0) {
         refuse(s, fd, 400, "syntax", "no request line within 10 s, or one that is too long or not text", "-", "-");
         return;
     }
@@ -404,10 +402,10 @@ void egress_relay_serve(struct egress_session *s, int fd)
     atomic_fetch_add(&total_active, 1);
     char ok[128];
     int n = snprintf(ok, sizeof ok, "OK %s\n", address);
-    write_all(fd, ok, (size_t)n);
+    guest_send_all(fd, ok, (size_t)n);
     uint64_t moved_out = 0, moved_in = 0;
     const char *end = "done";
-    int64_t t0 = mono_ms();
+    int64_t t0 = egress_mono_ms();
     relay(s, fd, world, &moved_out, &moved_in, &end);
     if (s->track_fd)
         s->track_fd(s->track_ctx, world, false);
@@ -416,5 +414,5 @@ void egress_relay_serve(struct egress_session *s, int fd)
     atomic_fetch_sub(&s->active, 1);
     fprintf(stderr, "silod: egress closed session=%s runtime=%s target=%s address=%s rule=%s bytes_out=%llu "
                     "bytes_in=%llu ms=%lld end=%s\n", s->session_id, s->runtime_id, target, address, rule,
-            (unsigned long long)moved_out, (unsigned long long)moved_in, (long long)(mono_ms() - t0), end);
+            (unsigned long long)moved_out, (unsigned long long)moved_in, (long long)(egress_mono_ms() - t0), end);
 }

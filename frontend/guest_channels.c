@@ -75,34 +75,12 @@ static void track(void *ctx, int fd, bool add)
     pthread_mutex_unlock(&ch->lock);
 }
 
-static void write_all(int fd, const char *s, size_t len)
-{
-    while (len > 0) {
-        ssize_t w = send(fd, s, len, MSG_NOSIGNAL);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return;
-        s += w;
-        len -= (size_t)w;
-    }
-}
-
 /* `CREDENTIALS\n` (within 10 s) → `OK <n>\n<json>` or `ERR <status> <message>\n` */
 static void serve_credentials(struct guest_channels *ch, int fd)
 {
     char line[32];
-    size_t n = 0;
-    struct pollfd p = { .fd = fd, .events = POLLIN };
-    while (n < sizeof line - 1 && poll(&p, 1, 10000) > 0) {
-        ssize_t r = read(fd, line + n, 1);
-        if (r <= 0 || line[n] == '\n')
-            break;
-        n++;
-    }
-    line[n] = 0;
-    if (strcmp(line, "CREDENTIALS") != 0) {
-        write_all(fd, "ERR 400 the request is not CREDENTIALS\n", 39);
+    if (guest_read_line(fd, line, sizeof line, egress_mono_ms() + 10000) != 0 || strcmp(line, "CREDENTIALS") != 0) {
+        guest_send_all(fd, "ERR 400 the request is not CREDENTIALS\n", 39);
         return;
     }
     char *body = malloc(CREDENTIALS_MAX_JSON + 1);
@@ -113,13 +91,13 @@ static void serve_credentials(struct guest_channels *ch, int fd)
     int hl;
     if (status == 200) {
         hl = snprintf(head, sizeof head, "OK %zu\n", strlen(body));
-        write_all(fd, head, (size_t)hl);
-        write_all(fd, body, strlen(body));
+        guest_send_all(fd, head, (size_t)hl);
+        guest_send_all(fd, body, strlen(body));
         fprintf(stderr, "silod: credentials vended session=%s runtime=%s role=%s\n", ch->session_id, ch->runtime_id,
                 ch->role_arn ? ch->role_arn : "-");
     } else {
         hl = snprintf(head, sizeof head, "ERR %d %.500s\n", status, body);
-        write_all(fd, head, (size_t)hl);
+        guest_send_all(fd, head, (size_t)hl);
         fprintf(stderr, "silod: credentials refused session=%s runtime=%s status=%d reason=\"%s\"\n", ch->session_id,
                 ch->runtime_id, status, body);
     }
@@ -161,7 +139,7 @@ static void dispatch(struct guest_channels *ch, int kind, int fd)
     if (!ok) {
         if (full) {
             static const char busy[] = "ERR 429 limit too many connections from this session at once\n";
-            write_all(fd, busy, sizeof busy - 1);
+            guest_send_all(fd, busy, sizeof busy - 1);
         }
         free(job);
         close(fd);
