@@ -119,7 +119,7 @@ $(GUEST_IMAGE): guest/kernel/silo.config guest/kernel/build.sh
 devhost: programs $(GUEST_IMAGE) devhost-agent-images devhost-oci-images
 	tools/devhost build
 
-unit: $(UNIT_BINS)
+unit: $(UNIT_BINS) $(GUEST_IMAGE)
 	SILO_GUEST_IMAGE=$(GUEST_IMAGE) tests/run unit $(UNIT_BINS)
 
 e2e: devhost
