@@ -50,9 +50,9 @@ UNIT_TESTS     :=
 FUZZERS        :=
 
 # Order matters where one fragment uses another's variable with `:=` (vmm uses BASE_SRCS,
-# BOOT_SRCS and VIRTIO_SRCS), so the providers come first.
+# BOOT_SRCS and VIRTIO_SRCS; builder uses MICROVM_SRCS), so the providers come first.
 include tests/build.mk base/build.mk boot/build.mk devices/build.mk vmm/build.mk guest/build.mk \
-        frontend/build.mk tools/build.mk
+        frontend/build.mk builder/build.mk tools/build.mk
 
 ARM64_BINS := $(addprefix $(BUILD)/arm64/bin/,$(ARM64_PROGRAMS))
 HOST_BINS  := $(addprefix $(BUILD)/host/bin/,$(HOST_PROGRAMS))

@@ -10,6 +10,8 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "base/eventfd_util.h"
+
 struct handler {
     int fd; /* -1 once removed */
     event_fn fn;
@@ -189,12 +191,8 @@ void event_loop_stop(struct event_loop *loop)
 {
     if (!loop->thread_running)
         return;
-    uint64_t one = 1;
-    ssize_t w = write(loop->stop_fd, &one, sizeof one);
-    (void)w;
+    eventfd_signal(loop->stop_fd);
     pthread_join(loop->thread, NULL);
     loop->thread_running = false;
-    uint64_t drain;
-    ssize_t r = read(loop->stop_fd, &drain, sizeof drain);
-    (void)r;
+    (void)eventfd_drain(loop->stop_fd);
 }

@@ -1,6 +1,7 @@
 /* base/guest_mem.c — guest RAM mapping, bounds-checked translation and the resident-page wipe
  * (see guest_mem.h). */
 #include "base/guest_mem.h"
+#include "base/mono_time.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -12,13 +13,6 @@
 static uint64_t page_size(void)
 {
     return (uint64_t)sysconf(_SC_PAGESIZE);
-}
-
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
 int guest_mem_map(struct guest_mem *mem, uint64_t gpa_base, uint64_t size)
@@ -134,7 +128,7 @@ int guest_mem_wipe(struct guest_mem *mem, bool verify, struct guest_mem_wipe_sta
             *stats = local;
         return 0;
     }
-    uint64_t t0 = now_ns();
+    uint64_t t0 = mono_ns();
     uint64_t resident = for_each_resident_run(mem, zero_run, NULL);
     if (resident == UINT64_MAX) {
         /* mincore failed: fall back to zeroing everything rather than leaving data behind */
@@ -144,9 +138,9 @@ int guest_mem_wipe(struct guest_mem *mem, bool verify, struct guest_mem_wipe_sta
     local.resident_bytes = resident;
     if (verify && !guest_mem_resident_pages_zero(mem))
         ret = -EIO;
-    uint64_t t1 = now_ns();
+    uint64_t t1 = mono_ns();
     munmap(mem->hva, mem->size);
-    uint64_t t2 = now_ns();
+    uint64_t t2 = mono_ns();
     local.wipe_ns = t1 - t0;
     local.unmap_ns = t2 - t1;
     mem->hva = NULL;

@@ -6,15 +6,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/mono_time.h"
 #include "base/error_message.h"
 #include "boot/devtree.h"
 #include "boot/layout.h"
 
 uint64_t boot_marker_now_ns(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+    return mono_ns();
 }
 
 void boot_marker_init(struct boot_marker *marker, uint64_t start_ns, int log_fd)

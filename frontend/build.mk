@@ -3,8 +3,11 @@
 # silod: the AgentCore-compatible front end. Host libraries: libmicrohttpd (HTTP server),
 # json-c, SQLite, OpenSSL libcrypto (SigV4, JWT), libcurl (OIDC discovery and JWKS).
 
+# sigv4.c verifies; the canonical request, string to sign and key are base/sigv4_canon.c's (shared
+# with the CLI's signer)
+SIGV4_SRCS := frontend/sigv4.c base/sigv4_canon.c base/url.c
 UNIT_TESTS += test_sigv4
-test_sigv4_SRCS := tests/unit/test_sigv4.c frontend/sigv4.c frontend/strbuf.c
+test_sigv4_SRCS := tests/unit/test_sigv4.c $(SIGV4_SRCS) frontend/strbuf.c
 test_sigv4_LIBS := -ljson-c -lcrypto
 
 # the front door: bodies held until verified (spool, quota) and connection deadlines
@@ -16,11 +19,31 @@ UNIT_TESTS += test_jwt
 test_jwt_SRCS := tests/unit/test_jwt.c frontend/jwt.c frontend/strbuf.c
 test_jwt_LIBS := -ljson-c -lcrypto -lcurl -lmicrohttpd -lpthread
 
-CONTROL_PLANE_SRCS := frontend/control_plane.c frontend/control_plane_validate.c frontend/store.c \
+# the control plane: one file per resource, one route table, one idempotent-write envelope
+# (control_plane_internal.h lists them); url.c is silod's one percent-decoder
+CONTROL_PLANE_SRCS := frontend/control_plane.c frontend/control_plane_routes.c frontend/control_plane_idempotent.c \
+                      frontend/control_plane_common.c frontend/control_plane_rows.c \
+                      frontend/control_plane_runtimes.c frontend/control_plane_versions.c \
+                      frontend/control_plane_endpoints.c frontend/control_plane_tags.c \
+                      frontend/control_plane_validate.c base/url.c frontend/store.c \
                       frontend/aws_error.c frontend/strbuf.c
+# url.c: the one percent-decoder (paths, queries) and log-safe URLs
+UNIT_TESTS += test_url
+test_url_SRCS := tests/unit/test_url.c base/url.c
+
 UNIT_TESTS += test_control_plane
 test_control_plane_SRCS := tests/unit/test_control_plane.c $(CONTROL_PLANE_SRCS)
 test_control_plane_LIBS := -lsqlite3 -ljson-c -lcrypto -lpthread
+
+# the guest channel (microvm.c): the VMM's command line, spawn policy, vsock client, readiness
+# and agentd's control protocol through its one codec (guest/agentd/control_proto.c); silod and
+# the image builder's boot check (builder/build.mk) both use it
+MICROVM_SRCS := frontend/microvm.c guest/agentd/control_proto.c
+UNIT_TESTS += test_microvm
+test_microvm_SRCS := tests/unit/test_microvm.c frontend/vmm_launcher.c frontend/sessions.c frontend/aws_error.c \
+                     $(MICROVM_SRCS)
+test_microvm_LIBS := -ljson-c -lpthread
+$(BUILD)/unit/test_microvm: | $(BUILD)/host/bin/fake_vmm
 
 # fake_vmm: a TEST VMM (speaks the vsock socket protocol, plays a trivial agent); x86 tests only
 HOST_PROGRAMS += fake_vmm
@@ -29,13 +52,13 @@ fake_vmm_LIBS := -ljson-c -lpthread
 
 UNIT_TESTS += test_sessions
 test_sessions_SRCS := tests/unit/test_sessions.c frontend/sessions.c frontend/vmm_launcher.c \
-                      frontend/ping_poller.c frontend/agent_http.c frontend/aws_error.c
+                      frontend/ping_poller.c frontend/agent_http.c frontend/aws_error.c $(MICROVM_SRCS)
 test_sessions_LIBS := -ljson-c -lpthread
 $(BUILD)/unit/test_sessions: | $(BUILD)/host/bin/fake_vmm
 
 # metering: usage records (SQLite, log line, metrics) and the /proc parser of vmm_launcher.c
 UNIT_TESTS += test_usage
-test_usage_SRCS := tests/unit/test_usage.c frontend/usage.c frontend/sessions.c frontend/vmm_launcher.c \
+test_usage_SRCS := tests/unit/test_usage.c frontend/usage.c frontend/sessions.c frontend/vmm_launcher.c $(MICROVM_SRCS) \
                    frontend/metrics.c frontend/egress_relay.c frontend/egress_rules.c frontend/store.c frontend/strbuf.c frontend/aws_error.c
 test_usage_LIBS := -lsqlite3 -ljson-c -lpthread
 
@@ -51,16 +74,22 @@ test_image_builder_LIBS := -lsqlite3 -ljson-c -lcrypto -lpthread
 # guest → host sockets
 EGRESS_SRCS := frontend/egress_rules.c frontend/egress_relay.c frontend/role_creds.c frontend/guest_channels.c
 UNIT_TESTS += test_egress
-test_egress_SRCS := tests/unit/test_egress.c $(EGRESS_SRCS) frontend/sigv4.c frontend/strbuf.c
+test_egress_SRCS := tests/unit/test_egress.c $(EGRESS_SRCS) $(SIGV4_SRCS) frontend/strbuf.c
 test_egress_LIBS := -ljson-c -lcrypto -lpthread
 FUZZERS += fuzz_egress_request
 fuzz_egress_request_SRCS := tests/fuzz/fuzz_egress_request.c frontend/egress_relay.c frontend/egress_rules.c
 
+# silod's config file: one strict table (silod_config.c); the refusals, and the README naming
+# every key of the table
+UNIT_TESTS += test_silod_config
+test_silod_config_SRCS := tests/unit/test_silod_config.c frontend/silod_config.c frontend/egress_rules.c
+test_silod_config_LIBS := -ljson-c
+
 HOST_PROGRAMS += silod
-silod_SRCS := frontend/silod.c frontend/image_builder.c frontend/http_api.c frontend/agent_http.c frontend/metrics.c frontend/sigv4.c frontend/jwt.c \
+silod_SRCS := frontend/silod.c frontend/silod_config.c frontend/image_builder.c frontend/http_api.c frontend/http_auth.c frontend/invoke_proxy.c frontend/agent_http.c frontend/metrics.c $(SIGV4_SRCS) frontend/jwt.c \
               frontend/body_spool.c frontend/conn_guard.c frontend/session_bind.c \
               frontend/sessions.c frontend/vmm_launcher.c frontend/ping_poller.c frontend/usage.c \
-              $(EGRESS_SRCS) $(CONTROL_PLANE_SRCS)
+              $(MICROVM_SRCS) $(EGRESS_SRCS) $(CONTROL_PLANE_SRCS)
 silod_LIBS := -lmicrohttpd -lsqlite3 -ljson-c -lcurl -lcrypto -lpthread
 
 # arm64 silod for the dev host, linked dynamically: libmicrohttpd's Debian build pulls in GnuTLS

@@ -9,6 +9,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/mono_time.h"
+
 struct conn_entry {
     struct conn_entry *prev, *next;
     int fd;
@@ -27,13 +29,6 @@ struct conn_guard {
     uint64_t slow_head, slow_body;
 };
 
-int64_t conn_guard_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void *watchdog(void *arg)
 {
     struct conn_guard *g = arg;
@@ -46,7 +41,7 @@ static void *watchdog(void *arg)
         if (g->stop)
             break;
         pthread_mutex_unlock(&g->lock);
-        conn_guard_check(g, conn_guard_now_ms());
+        conn_guard_check(g, mono_ms());
         pthread_mutex_lock(&g->lock);
     }
     pthread_mutex_unlock(&g->lock);
@@ -96,7 +91,7 @@ static void set_phase_locked(struct conn_guard *g, struct conn_entry *e, enum co
     unsigned s = phase == CONN_HEAD ? g->cfg.head_timeout_s : phase == CONN_IDLE ? g->cfg.keepalive_timeout_s
                : phase == CONN_BODY ? g->cfg.body_timeout_s : 0;
     e->phase = phase;
-    e->deadline_ms = s ? conn_guard_now_ms() + (int64_t)s * 1000 : 0;
+    e->deadline_ms = s ? mono_ms() + (int64_t)s * 1000 : 0;
 }
 
 struct conn_entry *conn_guard_add(struct conn_guard *g, int fd)

@@ -44,6 +44,5 @@ unsigned conn_guard_check(struct conn_guard *g, int64_t now_ms);
 /* Connections shut down so far for a slow head (CONN_HEAD/CONN_IDLE) and a stalled body. */
 uint64_t conn_guard_closed_slow_head(struct conn_guard *g);
 uint64_t conn_guard_closed_slow_body(struct conn_guard *g);
-int64_t conn_guard_now_ms(void);
 
 #endif

@@ -33,6 +33,67 @@ bool cp_valid_name(const char *s, size_t max_tail)
     return true;
 }
 
+bool cp_valid_json_name(json_object *v, size_t max_tail)
+{
+    if (!v || !json_object_is_type(v, json_type_string))
+        return false;
+    const char *s = json_object_get_string(v);
+    return strlen(s) == (size_t)json_object_get_string_len(v) && cp_valid_name(s, max_tail);
+}
+
+static bool utf8_valid(const unsigned char *s, size_t n)
+{
+    for (size_t i = 0; i < n;) {
+        unsigned char c = s[i];
+        size_t len = c < 0x80 ? 1 : (c & 0xe0) == 0xc0 ? 2 : (c & 0xf0) == 0xe0 ? 3 : (c & 0xf8) == 0xf0 ? 4 : 0;
+        if (!len || i + len > n)
+            return false;
+        unsigned cp = len == 1 ? c : len == 2 ? c & 0x1fu : len == 3 ? c & 0x0fu : c & 0x07u;
+        for (size_t k = 1; k < len; k++) {
+            if ((s[i + k] & 0xc0) != 0x80)
+                return false;
+            cp = (cp << 6) | (s[i + k] & 0x3fu);
+        }
+        static const unsigned min[] = { 0, 0, 0x80, 0x800, 0x10000 };
+        if (cp < min[len] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+            return false;
+        i += len;
+    }
+    return true;
+}
+
+bool cp_json_text_has_nul(const char *text, size_t len)
+{
+    bool in_string = false;
+    for (size_t i = 0; i < len; i++) {
+        if (text[i] == '"') {
+            in_string = !in_string;
+        } else if (in_string && text[i] == '\\' && i + 1 < len) {
+            if (text[i + 1] == 'u' && i + 5 < len && memcmp(text + i + 2, "0000", 4) == 0)
+                return true;
+            i++;              /* the escaped character (a quote or backslash) is not structure */
+        }
+    }
+    return false;
+}
+
+bool cp_json_utf8_valid(json_object *o)
+{
+    if (json_object_is_type(o, json_type_string))
+        return utf8_valid((const unsigned char *)json_object_get_string(o), (size_t)json_object_get_string_len(o));
+    if (json_object_is_type(o, json_type_array)) {
+        for (size_t i = 0; i < json_object_array_length(o); i++)
+            if (!cp_json_utf8_valid(json_object_array_get_idx(o, i)))
+                return false;
+    } else if (json_object_is_type(o, json_type_object)) {
+        json_object_object_foreach(o, k, v) {
+            if (!utf8_valid((const unsigned char *)k, strlen(k)) || !cp_json_utf8_valid(v))
+                return false;
+        }
+    }
+    return true;
+}
+
 bool cp_valid_client_token(const char *s)
 {
     /* 33..256, ^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,256}$ */
@@ -291,7 +352,7 @@ json_object *cp_validate_runtime_request(json_object *req, bool is_update, char 
         return NULL;
     }
     json_object *name = member(req, "agentRuntimeName");
-    if (!is_update && (!is_string(name, 1, 48) || !cp_valid_name(json_object_get_string(name), 47))) {
+    if (!is_update && (!is_string(name, 1, 48) || !cp_valid_json_name(name, 47))) {
         fail(msg, len, "agentRuntimeName must match %s", "^[a-zA-Z][a-zA-Z0-9_]{0,47}$");
         return NULL;
     }

@@ -15,9 +15,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/mono_time.h"
 #include "guest/agentd/guest_ports.h"
 
 #define RELAY_BUF (64 * 1024)
+/* Per-connection socket buffer cap on the world side: 1 MiB keeps ~100 MB/s at 10 ms RTT. */
+#define EGRESS_SOCKET_BUFFER (1024 * 1024)
 #define REQUEST_TIMEOUT_MS 10000
 
 /* silod-wide totals for /metrics */
@@ -31,13 +34,6 @@ void egress_totals(struct egress_totals *t)
     t->allowed = atomic_load(&total_allowed);
     t->refused = atomic_load(&total_refused);
     t->active = atomic_load(&total_active);
-}
-
-int64_t egress_mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static bool valid_name(const char *h)
@@ -110,7 +106,7 @@ int guest_read_line(int fd, char *buf, size_t max, int64_t deadline)
 {
     size_t n = 0;
     for (;;) {
-        int left = (int)(deadline - egress_mono_ms());
+        int left = (int)(deadline - mono_ms());
         if (left <= 0)
             return -1;
         struct pollfd p = { .fd = fd, .events = POLLIN };
@@ -192,6 +188,14 @@ static int connect_with_timeout(const struct sockaddr *sa, socklen_t len, unsign
     int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return -1;
+    /* Capped before connect (the window scale is agreed in the handshake): a guest that stops
+     * reading, or a world that stops reading, then pins at most about 2 x EGRESS_SOCKET_BUFFER
+     * of host kernel memory per connection, where autotuning would let each grow to tcp_rmem /
+     * tcp_wmem's maximum (6 / 4 MiB) and a session's connections could push the whole host
+     * into TCP memory pressure, where the kernel starts killing orphaned sockets. */
+    int cap = EGRESS_SOCKET_BUFFER;
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &cap, sizeof cap);
+    setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &cap, sizeof cap);
     if (connect(fd, sa, len) == 0)
         goto connected;
     if (errno != EINPROGRESS) {
@@ -319,7 +323,7 @@ static void relay(struct egress_session *s, int guest, int world, uint64_t *out_
             break;
         }
     }
-    if (strcmp(*end, "done") == 0 && (out.failed || in.failed))
+    if ((strcmp(*end, "done") == 0 || strstr(*end, "hangup")) && (out.failed || in.failed))
         *end = out.failed ? "guest-reset" : "world-reset";
     *out_bytes = out.moved;
     *in_bytes = in.moved;
@@ -335,7 +339,7 @@ void egress_relay_serve(struct egress_session *s, int fd)
 {
     char line[EGRESS_MAX_REQUEST_LINE + 1], host[256], target[300];
     unsigned port;
-    if (guest_read_line(fd, line, sizeof line, egress_mono_ms() + REQUEST_TIMEOUT_MS) != 0) {
+    if (guest_read_line(fd, line, sizeof line, mono_ms() + REQUEST_TIMEOUT_MS) != 0) {
         refuse(s, fd, 400, "syntax", "no request line within 10 s, or one that is too long or not text", "-", "-");
         return;
     }
@@ -405,7 +409,7 @@ void egress_relay_serve(struct egress_session *s, int fd)
     guest_send_all(fd, ok, (size_t)n);
     uint64_t moved_out = 0, moved_in = 0;
     const char *end = "done";
-    int64_t t0 = egress_mono_ms();
+    int64_t t0 = mono_ms();
     relay(s, fd, world, &moved_out, &moved_in, &end);
     if (s->track_fd)
         s->track_fd(s->track_ctx, world, false);
@@ -414,5 +418,5 @@ void egress_relay_serve(struct egress_session *s, int fd)
     atomic_fetch_sub(&s->active, 1);
     fprintf(stderr, "silod: egress closed session=%s runtime=%s target=%s address=%s rule=%s bytes_out=%llu "
                     "bytes_in=%llu ms=%lld end=%s\n", s->session_id, s->runtime_id, target, address, rule,
-            (unsigned long long)moved_out, (unsigned long long)moved_in, (long long)(egress_mono_ms() - t0), end);
+            (unsigned long long)moved_out, (unsigned long long)moved_in, (long long)(mono_ms() - t0), end);
 }

@@ -17,6 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/mono_time.h"
 #include "frontend/egress_rules.h"
 
 struct egress_config {
@@ -53,10 +54,9 @@ void egress_totals(struct egress_totals *t);
 bool egress_parse_request(const char *line, char *host, size_t host_len, unsigned *port);
 
 /* Shared by the guest channels (guest_channels.c): reads one request line (≤ max-1 bytes,
- * '\n' dropped) byte by byte so nothing after it is consumed, until deadline (CLOCK_MONOTONIC
- * ms, egress_mono_ms); 0, or -1 on timeout, EOF, an over-long line or a control character.
+ * '\n' dropped) byte by byte so nothing after it is consumed, until deadline (mono_ms() of
+ * base/mono_time.h); 0, or -1 on timeout, EOF, an over-long line or a control character.
  * guest_send_all writes all of s, giving up quietly on an error (the guest went away). */
-int64_t egress_mono_ms(void);
 int guest_read_line(int fd, char *buf, size_t max, int64_t deadline);
 void guest_send_all(int fd, const char *s, size_t len);
 

@@ -15,6 +15,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/mono_time.h"
+#include "base/eventfd_util.h"
 #include "guest/agentd/guest_ports.h"
 
 enum { CH_CREDENTIALS, CH_EGRESS, CH_API, CH_COUNT };
@@ -79,7 +81,7 @@ static void track(void *ctx, int fd, bool add)
 static void serve_credentials(struct guest_channels *ch, int fd)
 {
     char line[32];
-    if (guest_read_line(fd, line, sizeof line, egress_mono_ms() + 10000) != 0 || strcmp(line, "CREDENTIALS") != 0) {
+    if (guest_read_line(fd, line, sizeof line, mono_ms() + 10000) != 0 || strcmp(line, "CREDENTIALS") != 0) {
         guest_send_all(fd, "ERR 400 the request is not CREDENTIALS\n", 39);
         return;
     }
@@ -306,9 +308,7 @@ void guest_channels_close(struct guest_channels *ch)
         }
     pthread_mutex_unlock(&open_lock);
     if (ch->acceptor_started) {
-        uint64_t one = 1;
-        if (write(ch->wake_fd, &one, sizeof one) < 0)
-            perror("silod: guest channels wake");
+        eventfd_signal(ch->wake_fd);
         pthread_join(ch->acceptor, NULL);
     }
     for (int k = 0; k < CH_COUNT; k++) {

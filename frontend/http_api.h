@@ -26,12 +26,18 @@
  * Into the guest go: the session id, the request id (X-Amzn-Bedrock-AgentCore-Runtime-
  * Request-Id, also answered to the caller as x-amzn-RequestId), the user id, the trace
  * headers, the runtime's allow-listed headers (values ≤ 4 KB) and, for MCP, the Mcp-* headers.
- * Protocol MCP forwards POST/GET/DELETE to guest port 8000 `/mcp`; the runtime session is the
+ * Protocol MCP forwards POST/GET/DELETE to guest port GUEST_PORT_MCP `/mcp` (HTTP: GUEST_PORT_HTTP
+ * `/invocations`; guest/agentd/guest_ports.h); the runtime session is the
  * session header, else the client's Mcp-Session-Id, else a new id that silod also sends to the
  * guest and answers as Mcp-Session-Id (unless the server names its own). An HTTP-protocol
  * agent answering 4xx/5xx is RuntimeClientError (424) with the start of its answer; MCP
- * statuses pass through. One logfmt line per request goes to stderr; GET /metrics serves
- * Prometheus text (metrics.h). */
+ * statuses pass through. One logfmt line per request goes to stderr (auth=rejected for a
+ * request refused by authentication, which also logs one "silod: auth rejected" line with the
+ * reason; paths in log lines are escaped, url.h); GET /metrics serves Prometheus text
+ * (metrics.h).
+ *
+ * The implementation is three files sharing http_internal.h: http_api.c (the HTTP glue),
+ * http_auth.c (inbound auth) and invoke_proxy.c (the invoke proxy). */
 #ifndef SILO_FRONTEND_HTTP_API_H
 #define SILO_FRONTEND_HTTP_API_H
 

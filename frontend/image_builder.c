@@ -17,6 +17,9 @@
 
 #include <json-c/json.h>
 
+#include "base/mono_time.h"
+#include "frontend/silod_config.h"
+
 struct image_builder {
     char *command;
     const struct vmm_launcher_config *vmm;
@@ -44,14 +47,14 @@ static void build_env(struct image_builder *b, const struct image_builder_config
 {
     const struct vmm_launcher_config *v = cfg->vmm;
     char mib[16], cpus[16], timeout[16];
-    snprintf(mib, sizeof mib, "%u", cfg->guest_mib ? cfg->guest_mib : 512);
-    snprintf(cpus, sizeof cpus, "%u", v && v->cpus ? v->cpus : 2);
-    snprintf(timeout, sizeof timeout, "%d", v && v->ready_timeout_ms ? v->ready_timeout_ms : 30000);
+    snprintf(mib, sizeof mib, "%u", cfg->guest_mib ? cfg->guest_mib : MICROVM_DEFAULT_GUEST_MIB);
+    snprintf(cpus, sizeof cpus, "%u", v && v->cpus ? v->cpus : MICROVM_DEFAULT_CPUS);
+    snprintf(timeout, sizeof timeout, "%d", v && v->ready_timeout_ms ? v->ready_timeout_ms : MICROVM_DEFAULT_READY_TIMEOUT_MS);
     const char *ours[][2] = {
         { "SILO_VMM", v ? v->vmm_path : NULL },
         { "SILO_VMM_KERNEL", v ? v->kernel : NULL },
         { "SILO_VMM_INITRD", v ? v->initrd : NULL },
-        { "SILO_VMM_CMDLINE", v && v->cmdline ? v->cmdline : VMM_AGENT_CMDLINE },
+        { "SILO_VMM_CMDLINE", v && v->cmdline ? v->cmdline : MICROVM_AGENT_CMDLINE },
         { "SILO_VMM_GUEST_MIB", mib },
         { "SILO_VMM_CPUS", cpus },
         { "SILO_BOOT_TIMEOUT_MS", timeout },
@@ -88,7 +91,7 @@ struct image_builder *image_builder_new(const struct image_builder_config *cfg)
         abort();
     b->command = cfg->command ? strdup(cfg->command) : NULL;
     b->vmm = cfg->vmm;
-    b->guest_mib = cfg->guest_mib ? cfg->guest_mib : 512;
+    b->guest_mib = cfg->guest_mib ? cfg->guest_mib : MICROVM_DEFAULT_GUEST_MIB;
     b->timeout_s = cfg->timeout_s ? cfg->timeout_s : IMAGE_BUILD_TIMEOUT_S;
     b->max_concurrent = cfg->max_concurrent ? cfg->max_concurrent : IMAGE_BUILDS_CONCURRENT;
     pthread_mutex_init(&b->lock, NULL);
@@ -97,52 +100,11 @@ struct image_builder *image_builder_new(const struct image_builder_config *cfg)
     return b;
 }
 
-static const char *json_str(json_object *o, const char *k)
+struct image_builder *image_builder_from_config(const struct silod_config *c, const struct vmm_launcher_config *vmm)
 {
-    json_object *v;
-    return o && json_object_object_get_ex(o, k, &v) && json_object_is_type(v, json_type_string)
-               ? json_object_get_string(v) : NULL;
-}
-
-/* A positive integer setting, or 0 (the default) when absent or not one. */
-static unsigned positive_int(json_object *o, const char *k)
-{
-    json_object *v;
-    if (!json_object_object_get_ex(o, k, &v) || !json_object_is_type(v, json_type_int))
-        return 0;
-    int64_t n = json_object_get_int64(v);
-    return n > 0 && n <= 1000000 ? (unsigned)n : 0;
-}
-
-struct image_builder *image_builder_from_config(json_object *silod_config, const struct vmm_launcher_config *vmm)
-{
-    json_object *paths = NULL, *vmm_cfg = NULL, *mib = NULL;
-    char joined[4096] = "";
-    json_object_object_get_ex(silod_config, "image_paths", &paths);
-    if (paths && json_object_is_type(paths, json_type_array)) {
-        size_t used = 0;
-        for (size_t i = 0; i < json_object_array_length(paths); i++) {
-            json_object *p = json_object_array_get_idx(paths, i);
-            if (!json_object_is_type(p, json_type_string))
-                continue;
-            int n = snprintf(joined + used, sizeof joined - used, "%s%s", used ? ":" : "", json_object_get_string(p));
-            if (n < 0 || (size_t)n >= sizeof joined - used) {
-                fprintf(stderr, "silod: image_paths is too long; ignored\n");
-                joined[0] = '\0';
-                break;
-            }
-            used += (size_t)n;
-        }
-    } else if (json_str(silod_config, "image_paths")) {
-        snprintf(joined, sizeof joined, "%s", json_str(silod_config, "image_paths"));
-    }
-    json_object_object_get_ex(silod_config, "vmm", &vmm_cfg);
-    unsigned guest_mib = vmm_cfg && json_object_object_get_ex(vmm_cfg, "guest_mib", &mib) &&
-                                 json_object_is_type(mib, json_type_int) ? (unsigned)json_object_get_int(mib) : 512;
     struct image_builder_config cfg = {
-        json_str(silod_config, "image_builder"), json_str(silod_config, "image_store"),
-        joined[0] ? joined : NULL, json_str(silod_config, "image_cache"), vmm, guest_mib,
-        positive_int(silod_config, "image_build_timeout_s"), positive_int(silod_config, "max_concurrent_builds"),
+        c->image_builder, c->image_store, c->image_paths, c->image_cache, vmm, c->vmm.shape.guest_mib,
+        c->image_build_timeout_s, c->max_concurrent_builds,
     };
     return image_builder_new(&cfg);
 }
@@ -165,13 +127,6 @@ void image_builder_attach(struct image_builder *b, struct control_plane *cp) { b
 void image_builder_attach_capacity(struct image_builder *b, const struct image_builder_capacity *cap)
 {
     b->capacity = *cap;
-}
-
-static int64_t monotonic_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* One builder output stream, split into lines for the log. */
@@ -302,12 +257,12 @@ bool image_builder_run(const struct image_builder *b, const char *runtime_id, in
         setpgid(pid, pid);         /* also here, so the group exists before any kill below */
         /* past the deadline: SIGTERM to the group, SIGKILL after 5 s, stop reading after 7 s
          * (a descendant that left the group may hold the pipes open) */
-        int64_t deadline = monotonic_ms() + (int64_t)b->timeout_s * 1000;
+        int64_t deadline = mono_ms() + (int64_t)b->timeout_s * 1000;
         int stage = 0;
         struct line_reader ro = { .fd = out_pipe[0] }, re = { .fd = err_pipe[0] };
         bool out_open = true, err_open = true;
         while (out_open || err_open) {
-            int64_t left = deadline - monotonic_ms();
+            int64_t left = deadline - mono_ms();
             if (left <= 0) {
                 if (stage == 0)
                     kill(-pid, SIGTERM);
@@ -316,7 +271,7 @@ bool image_builder_run(const struct image_builder *b, const char *runtime_id, in
                 else
                     break;
                 timed_out = true;
-                deadline = monotonic_ms() + (stage == 0 ? 5000 : 2000);
+                deadline = mono_ms() + (stage == 0 ? 5000 : 2000);
                 stage++;
                 continue;
             }
@@ -373,10 +328,10 @@ static bool reserve_boot_memory(struct image_builder *b, const char *runtime_id,
 {
     if (!b->capacity.reserve)
         return true;
-    int64_t deadline = monotonic_ms() + (int64_t)b->timeout_s * 1000;
+    int64_t deadline = mono_ms() + (int64_t)b->timeout_s * 1000;
     bool said = false;
     while (!b->capacity.reserve(b->capacity.ctx, b->guest_mib)) {
-        if (monotonic_ms() >= deadline)
+        if (mono_ms() >= deadline)
             return false;
         if (!said)
             fprintf(stderr, "silod: build %.180s v%d: waits for %u MiB of guest memory for its boot check\n",

@@ -2,7 +2,7 @@
  * control plane's version_builder, control_plane.h), one thread per build.
  *
  * The builder contract (frontend/README.md, "image_builder"; the real builder is
- * tools/image/silod_build_image.c, `silod-build-image`):
+ * builder/silod_build_image.c, `silod-build-image`; builder/README.md):
  *
  *     BUILDER RUNTIME_ID VERSION CONTAINER_URI OUTPUT_IMAGE VERSION_CONFIG
  *
@@ -24,7 +24,9 @@
  * `silod: build RUNTIME_ID vN: LINE`. It gets no other descriptors and dies with silod
  * (PR_SET_PDEATHSIG SIGTERM). It runs in a process group of its own: a build still running
  * after timeout_s (`image_build_timeout_s`, default 900) is ended — SIGTERM to the whole group,
- * its boot-check VMM included, SIGKILL 5 s later — and fails "image build timed out after N s".
+ * SIGKILL 5 s later — and fails "image build timed out after N s". Its boot-check VMM runs in a
+ * group of its own (frontend/microvm.h): the builder stops it with SIGTERM, and if the builder
+ * is killed the VMM gets SIGTERM as its parent-death signal, so it always wipes.
  *
  * Bounds: at most max_concurrent builds (`max_concurrent_builds`, default 2) run at once; later
  * versions wait their turn (still CREATING/UPDATING). Each build's boot check boots a VM of
@@ -69,11 +71,11 @@ struct image_builder;
 
 /* The config's strings are copied. */
 struct image_builder *image_builder_new(const struct image_builder_config *cfg);
-/* The same from silod's config file (a json-c object): `image_builder`, `image_store`,
- * `image_paths` (an array of directories, or one ':'-separated string), `image_cache`,
- * `image_build_timeout_s`, `max_concurrent_builds` and `vmm.guest_mib`. */
-struct json_object;
-struct image_builder *image_builder_from_config(struct json_object *silod_config,
+/* The same from silod's config (silod_config.h): `image_builder`, `image_store`, `image_paths`,
+ * `image_cache`, `image_build_timeout_s`, `max_concurrent_builds` and the VM shape
+ * (`vmm.guest_mib`). */
+struct silod_config;
+struct image_builder *image_builder_from_config(const struct silod_config *silod_config,
                                                 const struct vmm_launcher_config *vmm);
 /* Only once no build runs any more (silod keeps its builder for its whole life). */
 void image_builder_free(struct image_builder *b);

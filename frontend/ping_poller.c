@@ -15,7 +15,7 @@
 #include <json-c/json.h>
 
 #include "frontend/agent_http.h"
-#include "frontend/vmm_launcher.h"
+#include "frontend/microvm.h"
 
 enum ping_result ping_parse(int http_status, const char *body, size_t len, int64_t *tolu)
 {
@@ -50,7 +50,7 @@ enum ping_result ping_parse(int http_status, const char *body, size_t len, int64
 enum ping_result ping_agent(const char *uds_path, int timeout_ms, int64_t *tolu)
 {
     *tolu = 0;
-    int fd = vsock_connect(uds_path, 8080, timeout_ms);
+    int fd = microvm_connect(uds_path, GUEST_PORT_HTTP, timeout_ms);
     if (fd < 0)
         return PING_FAILED;
     struct timeval tv = { timeout_ms / 1000, (timeout_ms % 1000) * 1000 };

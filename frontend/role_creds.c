@@ -16,6 +16,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/mono_time.h"
+
 #define MAX_VENDED 256
 #define PROCESS_TIMEOUT_MS 10000
 #define PROCESS_MAX_OUTPUT (64 * 1024)
@@ -215,13 +217,10 @@ static char *run_process(const char *cmd, const char *role, const char *session_
     }
     char *buf = malloc(PROCESS_MAX_OUTPUT + 1);
     size_t len = 0;
-    struct timespec t0;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    int64_t deadline = mono_ms() + PROCESS_TIMEOUT_MS;
     bool ok = buf != NULL;
     while (ok) {
-        struct timespec t;
-        clock_gettime(CLOCK_MONOTONIC, &t);
-        long left = PROCESS_TIMEOUT_MS - ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000);
+        int64_t left = deadline - mono_ms();
         struct pollfd p = { .fd = pipefd[0], .events = POLLIN };
         if (left <= 0 || poll(&p, 1, (int)left) <= 0) {
             snprintf(why, why_len, "the credential process did not finish within %d s", PROCESS_TIMEOUT_MS / 1000);
@@ -245,10 +244,7 @@ static char *run_process(const char *cmd, const char *role, const char *session_
         pid_t w = ok ? waitpid(pid, &status, WNOHANG) : 0;
         if (w == pid || (w < 0 && errno != EINTR))
             break;
-        struct timespec t;
-        clock_gettime(CLOCK_MONOTONIC, &t);
-        long spent = (t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000;
-        if (!ok || spent >= PROCESS_TIMEOUT_MS) {
+        if (!ok || mono_ms() >= deadline) {
             if (ok)
                 snprintf(why, why_len, "the credential process did not finish within %d s", PROCESS_TIMEOUT_MS / 1000);
             ok = false;

@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/mono_time.h"
 #include "frontend/aws_error.h"
 
 /* The idle upstream connections of one session for one guest port (see sessions.h): a stack,
@@ -76,9 +77,7 @@ static int64_t now_ms(struct sessions *t)
 {
     if (t->cfg.now_ms)
         return t->cfg.now_ms(t->cfg.clock_ctx);
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return mono_ms();
 }
 
 bool session_id_valid(const char *id)

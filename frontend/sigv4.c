@@ -8,12 +8,10 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
-#include <openssl/sha.h>
 
+#include "base/url.h"
 #include "frontend/strbuf.h"
 
-#define SIGV4_ALGORITHM "AWS4-HMAC-SHA256"
 #define SIGV4_MAX_PRESIGN_EXPIRES 604800
 
 struct sigv4_verifier {
@@ -49,26 +47,9 @@ const char *sigv4_result_name(enum sigv4_result r)
     return "?";
 }
 
-/* ---------------------------------------------------------------- encoding helpers */
-
-static bool is_unreserved(unsigned char c)
-{
-    return isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~';
-}
-
-static void uri_encode(struct strbuf *out, const char *s, size_t len, bool keep_slash)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (is_unreserved(c) || (keep_slash && c == '/')) {
-            strbuf_putc(out, (char)c);
-        } else {
-            char e[3] = { '%', hex[c >> 4], hex[c & 15] };
-            strbuf_append(out, e, 3);
-        }
-    }
-}
+/* ---------------------------------------------------------------- helpers
+ * The canonical request, string to sign and signing key are base/sigv4_canon.c's (shared with
+ * the CLI's signer); what is left here is parsing and checking what the client sent. */
 
 static int hex_value(char c)
 {
@@ -78,33 +59,16 @@ static int hex_value(char c)
     return -1;
 }
 
-/* Percent-decodes s[0..len) into out; false on a broken escape or an embedded NUL. */
-static bool uri_decode(struct strbuf *out, const char *s, size_t len)
+/* Percent-decodes s into a malloc'd string with the one decoder (base/url.h); NULL on a broken
+ * escape or an embedded NUL. */
+static char *uri_decode(const char *s, size_t len)
 {
-    for (size_t i = 0; i < len; i++) {
-        if (s[i] == '%') {
-            if (i + 2 >= len)
-                return false;
-            int hi = hex_value(s[i + 1]), lo = hex_value(s[i + 2]);
-            if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
-                return false;
-            strbuf_putc(out, (char)(hi * 16 + lo));
-            i += 2;
-        } else {
-            strbuf_putc(out, s[i]);
-        }
+    char *out = malloc(len + 1);
+    if (out && url_decode(s, len, out, len + 1) < 0) {
+        free(out);
+        out = NULL;
     }
-    return true;
-}
-
-static void to_hex(const unsigned char *b, size_t n, char *out)
-{
-    static const char hex[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = hex[b[i] >> 4];
-        out[2 * i + 1] = hex[b[i] & 15];
-    }
-    out[2 * n] = '\0';
+    return out;
 }
 
 /* Exactly 2n lowercase-or-uppercase hex digits → n bytes. */
@@ -121,222 +85,26 @@ static bool from_hex(const char *s, unsigned char *out, size_t n)
     return true;
 }
 
-static void sha256_hex(const void *data, size_t len, char out[65])
-{
-    unsigned char d[32];
-    SHA256(data, len, d);
-    to_hex(d, 32, out);
-}
-
-static void hmac(const unsigned char *key, size_t key_len, const void *data, size_t len,
-                 unsigned char out[32])
-{
-    unsigned int out_len = 32;
-    HMAC(EVP_sha256(), key, (int)key_len, data, len, out, &out_len);
-}
-
-/* ---------------------------------------------------------------- canonical URI */
-
-static void canonical_uri(struct strbuf *out, const char *path, bool normalize)
-{
-    if (!path || !*path) {
-        strbuf_putc(out, '/');
-        return;
-    }
-    if (!normalize) {
-        uri_encode(out, path, strlen(path), true);
-        return;
-    }
-    /* remove dot segments and empty segments, keeping a trailing slash */
-    size_t n = strlen(path);
-    const char **seg = calloc(n + 1, sizeof *seg);
-    size_t *seg_len = calloc(n + 1, sizeof *seg_len);
-    if (!seg || !seg_len)
-        abort();
-    size_t count = 0;
-    bool trailing = false;
-    const char *p = path;
-    while (*p) {
-        while (*p == '/')
-            p++;
-        const char *start = p;
-        while (*p && *p != '/')
-            p++;
-        size_t len = (size_t)(p - start);
-        trailing = (*p == '/') || (len == 1 && start[0] == '.') ||
-                   (len == 2 && start[0] == '.' && start[1] == '.');
-        if (len == 0) {
-            trailing = true;
-            continue;
-        }
-        if (len == 1 && start[0] == '.')
-            continue;
-        if (len == 2 && start[0] == '.' && start[1] == '.') {
-            if (count)
-                count--;
-            continue;
-        }
-        seg[count] = start;
-        seg_len[count] = len;
-        count++;
-    }
-    strbuf_putc(out, '/');
-    for (size_t i = 0; i < count; i++) {
-        if (i)
-            strbuf_putc(out, '/');
-        uri_encode(out, seg[i], seg_len[i], false);
-    }
-    if (count && trailing)
-        strbuf_putc(out, '/');
-    free(seg);
-    free(seg_len);
-}
-
-/* ---------------------------------------------------------------- canonical query */
-
-struct query_param {
-    char *key;    /* encoded */
-    char *value;  /* encoded */
-    char *raw_key_decoded;
-};
-
-static int compare_params(const void *a, const void *b)
-{
-    const struct query_param *x = a, *y = b;
-    int c = strcmp(x->key, y->key);
-    return c ? c : strcmp(x->value, y->value);
-}
-
-static void free_params(struct query_param *p, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        free(p[i].key);
-        free(p[i].value);
-        free(p[i].raw_key_decoded);
-    }
-    free(p);
-}
-
-/* Splits the raw query into decoded-then-strictly-encoded pairs. */
-static bool parse_query(const char *query, struct query_param **out, size_t *count)
-{
-    *out = NULL;
-    *count = 0;
-    if (!query || !*query)
-        return true;
-    size_t cap = 1;
-    for (const char *q = query; *q; q++)
-        cap += *q == '&';
-    struct query_param *params = calloc(cap, sizeof *params);
-    if (!params)
-        abort();
-    size_t n = 0;
-    const char *p = query;
-    for (;;) {
-        const char *end = strchr(p, '&');
-        size_t len = end ? (size_t)(end - p) : strlen(p);
-        if (len) {
-            const char *eq = memchr(p, '=', len);
-            size_t klen = eq ? (size_t)(eq - p) : len;
-            struct strbuf k = { 0 }, v = { 0 }, ke = { 0 }, ve = { 0 };
-            bool ok = uri_decode(&k, p, klen) &&
-                      (!eq || uri_decode(&v, eq + 1, len - klen - 1));
-            if (!ok) {
-                strbuf_free(&k);
-                strbuf_free(&v);
-                free_params(params, n);
-                return false;
-            }
-            uri_encode(&ke, strbuf_str(&k), k.len, false);
-            uri_encode(&ve, strbuf_str(&v), v.len, false);
-            params[n].key = strbuf_take(&ke);
-            params[n].value = strbuf_take(&ve);
-            params[n].raw_key_decoded = strbuf_take(&k);
-            strbuf_free(&v);
-            n++;
-        }
-        if (!end)
-            break;
-        p = end + 1;
-    }
-    *out = params;
-    *count = n;
-    return true;
-}
-
-/* Decoded value of the first query parameter called name (exact case), or NULL. */
+/* Decoded value of the first query parameter whose decoded name is `name` (exact case), or
+ * NULL (also when the query does not decode: sigv4_canonical_request refuses it too). */
 static char *query_get(const char *query, const char *name)
 {
-    struct query_param *params;
-    size_t n;
-    if (!parse_query(query, &params, &n))
-        return NULL;
-    char *found = NULL;
-    for (size_t i = 0; i < n && !found; i++) {
-        if (strcmp(params[i].raw_key_decoded, name) == 0) {
-            /* value was re-encoded; decode it again */
-            struct strbuf v = { 0 };
-            if (uri_decode(&v, params[i].value, strlen(params[i].value)))
-                found = strbuf_take(&v);
-            strbuf_free(&v);
-        }
+    for (const char *p = query; p && *p;) {
+        const char *end = strchr(p, '&');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        const char *eq = memchr(p, '=', len);
+        size_t klen = eq ? (size_t)(eq - p) : len;
+        char *k = uri_decode(p, klen);
+        bool match = k && strcmp(k, name) == 0;
+        free(k);
+        if (match)
+            return eq ? uri_decode(eq + 1, len - klen - 1) : strdup("");
+        p = end ? end + 1 : NULL;
     }
-    free_params(params, n);
-    return found;
+    return NULL;
 }
 
-static bool canonical_query(struct strbuf *out, const char *query, bool presigned, bool omit_token)
-{
-    struct query_param *params;
-    size_t n;
-    if (!parse_query(query, &params, &n))
-        return false;
-    if (n > 1)
-        qsort(params, n, sizeof *params, compare_params);
-    bool first = true;
-    for (size_t i = 0; i < n; i++) {
-        if (presigned && strcmp(params[i].raw_key_decoded, "X-Amz-Signature") == 0)
-            continue;
-        if (omit_token && strcmp(params[i].raw_key_decoded, "X-Amz-Security-Token") == 0)
-            continue;
-        if (!first)
-            strbuf_putc(out, '&');
-        first = false;
-        strbuf_printf(out, "%s=%s", params[i].key, params[i].value);
-    }
-    free_params(params, n);
-    return true;
-}
-
-/* ---------------------------------------------------------------- canonical headers */
-
-/* Appends every value of header `name` (lowercase), trimmed and space-collapsed, joined by
- * ','. Returns the number of values found. */
-static size_t append_header_values(struct strbuf *out, const struct sigv4_request *req,
-                                   const char *name)
-{
-    size_t found = 0;
-    for (size_t i = 0; i < req->header_count; i++) {
-        if (strcasecmp(req->headers[i].name, name) != 0)
-            continue;
-        if (found++)
-            strbuf_putc(out, ',');
-        const char *v = req->headers[i].value ? req->headers[i].value : "";
-        bool pending_space = false, started = false;
-        for (; *v; v++) {
-            if (*v == ' ' || *v == '\t' || *v == '\r' || *v == '\n') {
-                pending_space = started;
-                continue;
-            }
-            if (pending_space)
-                strbuf_putc(out, ' ');
-            pending_space = false;
-            started = true;
-            strbuf_putc(out, *v);
-        }
-    }
-    return found;
-}
+/* ---------------------------------------------------------------- signed headers */
 
 static const char *header_get(const struct sigv4_request *req, const char *name)
 {
@@ -397,45 +165,6 @@ static bool list_contains(const char *list, const char *name)
         p = end ? end + 1 : NULL;
     }
     return false;
-}
-
-static char *build_canonical(const struct sigv4_request *req, const char *signed_headers,
-                             const char *payload_hash, bool normalize_path, bool presigned,
-                             bool omit_token)
-{
-    struct strbuf sb = { 0 };
-    strbuf_printf(&sb, "%s\n", req->method);
-    canonical_uri(&sb, req->path, normalize_path);
-    strbuf_putc(&sb, '\n');
-    if (!canonical_query(&sb, req->query, presigned, omit_token)) {
-        strbuf_free(&sb);
-        return NULL;
-    }
-    strbuf_putc(&sb, '\n');
-    const char *p = signed_headers;
-    while (p && *p) {
-        const char *end = strchr(p, ';');
-        size_t len = end ? (size_t)(end - p) : strlen(p);
-        char name[129];
-        if (len == 0 || len > 128) {
-            strbuf_free(&sb);
-            return NULL;
-        }
-        memcpy(name, p, len);
-        name[len] = '\0';
-        strbuf_printf(&sb, "%s:", name);
-        append_header_values(&sb, req, name);
-        strbuf_putc(&sb, '\n');
-        p = end ? end + 1 : NULL;
-    }
-    strbuf_printf(&sb, "\n%s\n%s", signed_headers ? signed_headers : "", payload_hash);
-    return strbuf_take(&sb);
-}
-
-char *sigv4_canonical_request(const struct sigv4_request *req, const char *signed_headers,
-                              const char *payload_hash, bool normalize_path, bool presigned)
-{
-    return build_canonical(req, signed_headers, payload_hash, normalize_path, presigned, false);
 }
 
 /* ---------------------------------------------------------------- parsing the credential */
@@ -572,36 +301,18 @@ static bool tokens_equal(const char *a, const char *b)
     return la == lb && CRYPTO_memcmp(a, b, la) == 0;
 }
 
-static void derive_signing_key(const char *secret, const char *date, const char *region,
-                               const char *service, unsigned char out[32])
-{
-    struct strbuf k = { 0 };
-    strbuf_printf(&k, "AWS4%s", secret);
-    unsigned char a[32], b[32];
-    hmac((const unsigned char *)k.data, k.len, date, strlen(date), a);
-    hmac(a, 32, region, strlen(region), b);
-    hmac(b, 32, service, strlen(service), a);
-    hmac(a, 32, "aws4_request", 12, out);
-    OPENSSL_cleanse(a, sizeof a);
-    OPENSSL_cleanse(b, sizeof b);
-    OPENSSL_cleanse(k.data, k.len);
-    strbuf_free(&k);
-}
-
 static bool check_signature_with(struct sigv4_verifier *v, const char *prefix,
                                  const char *payload_hash)
 {
-    struct strbuf creq = { 0 }, sts = { 0 };
+    struct strbuf creq = { 0 };
     strbuf_puts(&creq, prefix);
     strbuf_puts(&creq, payload_hash);
-    char creq_hash[65];
-    sha256_hex(creq.data, creq.len, creq_hash);
-    strbuf_printf(&sts, "%s\n%s\n%s\n%s", SIGV4_ALGORITHM, v->amz_date, v->scope, creq_hash);
+    char *sts = sigv4_string_to_sign(v->amz_date, v->scope, creq.data, creq.len);
     unsigned char mac[32];
-    hmac(v->signing_key, 32, sts.data, sts.len, mac);
+    sigv4_signature(v->signing_key, sts, strlen(sts), mac);
     bool ok = CRYPTO_memcmp(mac, v->signature, 32) == 0;
     strbuf_free(&creq);
-    strbuf_free(&sts);
+    free(sts);
     return ok;
 }
 
@@ -722,18 +433,17 @@ enum sigv4_result sigv4_begin(const struct sigv4_request *req, const struct sigv
     }
 
     r = SIGV4_MALFORMED;
-    v->canonical_prefix = build_canonical(req, f.signed_headers, "", cfg->normalize_path,
-                                          f.presigned, false);
+    unsigned canon = (cfg->normalize_path ? SIGV4_CANON_NORMALIZE_PATH : 0) |
+                     (f.presigned ? SIGV4_CANON_PRESIGNED : 0);
+    v->canonical_prefix = sigv4_canonical_request(req, f.signed_headers, "", canon);
     if (!v->canonical_prefix)
         goto done;
     if (f.presigned && f.token)
-        v->canonical_prefix_no_token = build_canonical(req, f.signed_headers, "",
-                                                       cfg->normalize_path, true, true);
-    struct strbuf sc = { 0 };
-    strbuf_printf(&sc, "%s/%s/%s/aws4_request", scope, cfg->region, cfg->service);
-    v->scope = strbuf_take(&sc);
+        v->canonical_prefix_no_token = sigv4_canonical_request(req, f.signed_headers, "",
+                                                               canon | SIGV4_CANON_OMIT_TOKEN);
+    v->scope = sigv4_scope(scope, cfg->region, cfg->service);
     memcpy(v->amz_date, f.amz_date, 17);
-    derive_signing_key(key->secret_access_key, scope, cfg->region, cfg->service, v->signing_key);
+    sigv4_signing_key(key->secret_access_key, scope, cfg->region, cfg->service, v->signing_key);
     v->principal = dup_s(key->principal ? key->principal : key->access_key_id);
     v->body_hash = EVP_MD_CTX_new();
     if (!v->body_hash || !EVP_DigestInit_ex(v->body_hash, EVP_sha256(), NULL))
@@ -783,7 +493,7 @@ enum sigv4_result sigv4_finish(struct sigv4_verifier *v)
         return v->verified ? SIGV4_OK : SIGV4_PAYLOAD_MISMATCH;
     }
     char hex[65];
-    to_hex(digest, 32, hex);
+    sigv4_hex(digest, 32, hex);
     v->verified = check_signature(v, hex);
     v->payload_from_body = false;
     return v->verified ? SIGV4_OK : SIGV4_BAD_SIGNATURE;

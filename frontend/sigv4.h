@@ -1,13 +1,8 @@
 /* frontend/sigv4.h — inbound AWS Signature Version 4 verification (HMAC-SHA256, OpenSSL).
  *
  * Verifies requests signed in the Authorization header or by query string (presigned URLs),
- * with the canonical request built exactly as AWS SDKs build it for non-S3 services:
- *   - the canonical URI is the path *as received on the wire* URI-encoded once more, so the
- *     percent-encoded runtime ARN `arn%3Aaws…` becomes `arn%253Aaws…` (reference §1.6); with
- *     `normalize_path` the dot segments and repeated slashes are removed first;
- *   - the canonical query is decoded, re-encoded strictly and sorted;
- *   - each signed header's values (duplicates joined with ',') are trimmed, runs of white
- *     space collapsed;
+ * with the canonical request built exactly as AWS SDKs build it for non-S3 services by the
+ * one canonicaliser shared with the CLI's signer, base/sigv4_canon.h (its rules are there);
  *   - the payload hash is `x-amz-content-sha256` when sent (hex or `UNSIGNED-PAYLOAD`),
  *     otherwise the SHA-256 of the body, computed while the body streams past (no copy).
  * Checks: algorithm, credential scope (date of x-amz-date, configured region and service,
@@ -28,18 +23,7 @@
 #include <stddef.h>
 #include <time.h>
 
-struct sigv4_header {
-    const char *name;   /* any case */
-    const char *value;  /* as received (folded lines allowed) */
-};
-
-struct sigv4_request {
-    const char *method;
-    const char *path;   /* raw path as on the wire, without the query */
-    const char *query;  /* raw query without '?', or NULL */
-    const struct sigv4_header *headers;
-    size_t header_count;
-};
+#include "base/sigv4_canon.h"   /* struct sigv4_header, struct sigv4_request, the canonicaliser */
 
 /* A configured credential. session_token is NULL for long-term keys. */
 struct sigv4_key {
@@ -92,10 +76,5 @@ enum sigv4_result sigv4_finish(struct sigv4_verifier *v);
 /* The principal of the verified key (valid until sigv4_free). */
 const char *sigv4_principal(const struct sigv4_verifier *v);
 void sigv4_free(struct sigv4_verifier *v);
-
-/* Builds the canonical request for the given payload hash (hex); for tests and debugging.
- * Returns a malloc'd string or NULL when the request cannot be canonicalised. */
-char *sigv4_canonical_request(const struct sigv4_request *req, const char *signed_headers,
-                              const char *payload_hash, bool normalize_path, bool presigned);
 
 #endif

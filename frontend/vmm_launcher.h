@@ -1,16 +1,13 @@
-/* frontend/vmm_launcher.h — starts one silo-vmm per session and reaches its guest through the
- * vsock Unix socket (DESIGN.md, "Interfaces" 1 and 2).
+/* frontend/vmm_launcher.h — silod's session launcher: one microVM per session, through the
+ * guest channel (frontend/microvm.h, which owns the VMM's command line, the spawn policy, the
+ * vsock client, readiness and agentd's control protocol).
  *
- * start: fork/exec `VMM --kernel K [--initrd I] --cmdline C --mem NM --cpus N --disk ROOTFS,cow
- * --vsock-cid 3 --vsock-uds DIR/SESSION.sock` (cow: the guest mounts its root read-write, every
- * write stays private to the VM and dies with it; guest/agentd/README.md) with no inherited descriptors and
- * PR_SET_PDEATHSIG so no VMM outlives silod; then waits (up to ready_timeout_ms) until the
- * agent is ready: `GET /ping` on guest port 8080 answers 200 or, for an MCP runtime (the
- * version's protocolConfiguration.serverProtocol), `GET /mcp` on port 8000 answers at all. stop: SIGTERM (the VMM
- * wipes guest memory and exits), SIGKILL after 15 s, reaped, socket removed.
- *
- * vsock_connect: connect to the socket, send `CONNECT <port>\n`, expect `OK <hostport>\n`;
- * returns a connected stream to the guest port, or -1.
+ * start: the session's vsock socket is DIR/s<silod pid>-<n>.sock; the per-VM extras (vm_open)
+ * are opened; the VMM boots ROOTFS_DIR/<runtime_id>-v<version>.ext4 copy-on-write with the
+ * session's guest_mib and cfg->cpus; then start waits (up to ready_timeout_ms) until the agent
+ * is ready by its version's protocol (protocolConfiguration.serverProtocol; microvm.h).
+ * stop: the extras are closed, the VMM stopped (SIGTERM, SIGKILL after 15 s, reaped), the
+ * socket removed.
  *
  * usage (metering): silo-vmm names its vCPU threads "vcpuN"; with KVM an idle vCPU sleeps in
  * the kernel (WFI), so the CPU time (utime+stime) of those threads is the guest's active
@@ -24,6 +21,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "frontend/microvm.h"
 #include "frontend/sessions.h"
 
 struct vmm_launcher_config {
@@ -32,9 +30,9 @@ struct vmm_launcher_config {
     const char *initrd;         /* may be NULL */
     const char *rootfs_dir;     /* images: ROOTFS_DIR/<runtime_id>-v<version>.ext4 */
     const char *socket_dir;     /* where per-session vsock sockets live */
-    unsigned cpus;
-    int ready_timeout_ms;
-    const char *cmdline;        /* guest kernel command line; NULL: VMM_AGENT_CMDLINE */
+    unsigned cpus;              /* 0: MICROVM_DEFAULT_CPUS (the guest RAM is each session's guest_mib) */
+    int ready_timeout_ms;       /* 0: MICROVM_DEFAULT_READY_TIMEOUT_MS */
+    const char *cmdline;        /* guest kernel command line; NULL: MICROVM_AGENT_CMDLINE */
     bool verify_wipe;           /* debug (`vmm.verify_wipe`): pass --verify-wipe, so every VMM
                                    proves on stderr that it wiped the guest memory */
     /* Per-VM extras (silod: the guest → host sockets, guest_channels.h), all NULL in tests:
@@ -48,22 +46,19 @@ struct vmm_launcher_config {
     void *vm_ctx;
 };
 
-/* How an agent image boots (guest/agentd/README.md). */
-#define VMM_AGENT_CMDLINE "console=ttyS0 root=/dev/vda rw rootfstype=ext4 init=/silo/init panic=-1 quiet"
-
 /* A session_launcher over this config (the config must outlive it). */
 struct session_launcher vmm_launcher(const struct vmm_launcher_config *cfg);
 
-int vsock_connect(const char *uds_path, unsigned port, int timeout_ms);
-
-/* Reads one '\n'-terminated line (at most len-1 bytes, the '\n' replaced by NUL) from fd, byte
- * by byte so nothing after it is consumed, until deadline (CLOCK_MONOTONIC ms); 0 or -1. */
-int vsock_read_line(int fd, char *buf, size_t len, int64_t deadline);
-
-/* Asks agentd (control port 1024, `STATUS`) whether the agent process is still starting or
- * running; false when it has exited, was killed, or agentd cannot be reached (the guest is
- * shutting down). */
-bool vsock_agent_running(const char *uds_path, int timeout_ms);
+/* Transitional names, only until frontend/invoke_proxy.c calls microvm_connect and
+ * microvm_agent_running (microvm.h) itself; then this block goes. */
+static inline int vsock_connect(const char *uds_path, unsigned port, int timeout_ms)
+{
+    return microvm_connect(uds_path, port, timeout_ms);
+}
+static inline bool vsock_agent_running(const char *uds_path, int timeout_ms)
+{
+    return microvm_agent_running(uds_path, timeout_ms);
+}
 
 /* Parses one /proc/PID/task/TID/stat text (len bytes, not necessarily NUL-terminated): the
  * thread name (truncated to comm_len-1) and utime+stime in clock ticks. false on anything

@@ -4,45 +4,21 @@
 ARM64_PROGRAMS += boottime
 boottime_SRCS := tools/bench/boottime.c
 
-# silo-image: `silo image build` (tools/silo dispatches to it), the agent image builder
-IMAGE_SRCS := tools/image/layers.c tools/image/oci.c tools/image/digest.c guest/agentd/agent_config.c
-HOST_PROGRAMS += silo-image
-silo-image_SRCS := tools/image/image_build.c $(IMAGE_SRCS)
-silo-image_LIBS := -larchive -ljson-c -lcrypto
-# arm64 too, for silod's builder on the arm64 host (and in the dev host): dynamic like silod
-# (libarchive's closure comes from the arm64 sysroot, tools/deps.sh; tools/devhost copies it)
-ARM64_PROGRAMS += silo-image
-silo-image_ARM64_LDFLAGS := $(ARM64_DYNAMIC_LDFLAGS)
-
-# silod-build-image: silod's real image builder (resolves the containerUri, runs silo-image,
-# boots the result once with silo-vmm and waits for the agent); see its header comment
-ARM64_PROGRAMS += silod-build-image
-HOST_PROGRAMS += silod-build-image
-silod-build-image_SRCS := tools/image/silod_build_image.c frontend/vmm_launcher.c guest/agentd/control_proto.c
-silod-build-image_LIBS := -ljson-c -lpthread
-# it, run as silod runs it (frontend/image_builder.c), with a stand-in VMM (x86 has no KVM)
-UNIT_TESTS += test_silod_build_image
-test_silod_build_image_SRCS := tests/unit/test_silod_build_image.c frontend/image_builder.c $(CONTROL_PLANE_SRCS)
-test_silod_build_image_LIBS := -lsqlite3 -ljson-c -lcrypto -lpthread
-$(BUILD)/unit/test_silod_build_image: | $(BUILD)/host/bin/silod-build-image $(BUILD)/host/bin/silo-image
-
 # silo-api: `silo runtime|endpoint|invoke|stop-session` (tools/silo dispatches to it), a thin
 # SigV4-signing client of silod's AgentCore API (tools/cli/README.md)
 HOST_PROGRAMS += silo-api
 silo-api_SRCS := tools/cli/silo_api.c tools/cli/api_client.c tools/cli/sigv4_sign.c tools/cli/output.c \
                  tools/cli/wait.c tools/cli/commands_runtime.c tools/cli/commands_endpoint.c \
-                 tools/cli/commands_invoke.c
+                 tools/cli/commands_invoke.c base/sigv4_canon.c base/url.c
 silo-api_LIBS := -lcurl -ljson-c -lcrypto
+# the CLI's signer over every case of the AWS SigV4 suite, each signature checked by silod's verifier
+UNIT_TESTS += test_sigv4_sign
+test_sigv4_sign_SRCS := tests/unit/test_sigv4_sign.c tools/cli/sigv4_sign.c frontend/sigv4.c base/sigv4_canon.c base/url.c \
+                        frontend/strbuf.c
+test_sigv4_sign_LIBS := -ljson-c -lcrypto
 # arm64 too (dynamic, like silod): the silod benchmark drives the API from inside the dev host
 ARM64_PROGRAMS += silo-api
 silo-api_ARM64_LDFLAGS := $(ARM64_DYNAMIC_LDFLAGS)
-
-UNIT_TESTS += test_layers
-test_layers_SRCS := tests/unit/test_layers.c tools/image/layers.c
-test_layers_LIBS := -larchive
-UNIT_TESTS += test_oci
-test_oci_SRCS := tests/unit/test_oci.c tools/image/oci.c tools/image/layers.c tools/image/digest.c
-test_oci_LIBS := -larchive -ljson-c -lcrypto
 
 # --- sample agents (tests/agents/) and their images in $(BUILD)/images --------------------
 # c-echo: the minimal C HTTP agent (static arm64)
@@ -134,18 +110,18 @@ $(MCP_OCI_ROOT).ready: $(BUILD)/images/mcp-server.ext4
 	    dpkg-deb -x "$$(ls $(SILO_CACHE)/debs/$${p}_*_arm64.deb | sort -V | tail -1)" $(MCP_OCI_ROOT) || exit 1; done
 	rm -rf $(MCP_OCI_ROOT)/etc $(MCP_OCI_ROOT)/usr/share $(MCP_OCI_ROOT)/usr/lib/aarch64-linux-gnu/gconv
 	touch $@
-$(BUILD)/devhost-extra/oci-store/silo.local/agents/mcp-server/latest.tar: $(MCP_OCI_ROOT).ready tests/agents/mcp-server/image-config.json tools/image/oci-archive.sh
+$(BUILD)/devhost-extra/oci-store/silo.local/agents/mcp-server/latest.tar: $(MCP_OCI_ROOT).ready tests/agents/mcp-server/image-config.json builder/oci-archive.sh
 	@mkdir -p $(dir $@)
-	tools/image/oci-archive.sh $(MCP_OCI_ROOT) tests/agents/mcp-server/image-config.json $@
+	builder/oci-archive.sh $(MCP_OCI_ROOT) tests/agents/mcp-server/image-config.json $@
 $(BUILD)/agents/c-echo-oci/app/agent: $(BUILD)/arm64/bin/c-echo-agent
 	@mkdir -p $(dir $@)
 	cp $< $@
-$(BUILD)/devhost-extra/oci/c-echo.tar: $(BUILD)/agents/c-echo-oci/app/agent tests/agents/c-echo/image-config.json tools/image/oci-archive.sh
+$(BUILD)/devhost-extra/oci/c-echo.tar: $(BUILD)/agents/c-echo-oci/app/agent tests/agents/c-echo/image-config.json builder/oci-archive.sh
 	@mkdir -p $(dir $@)
-	tools/image/oci-archive.sh $(BUILD)/agents/c-echo-oci tests/agents/c-echo/image-config.json $@
-$(BUILD)/devhost-extra/oci/c-echo-exits.tar: $(BUILD)/agents/c-echo-oci/app/agent tests/agents/c-echo/image-config-exits.json tools/image/oci-archive.sh
+	builder/oci-archive.sh $(BUILD)/agents/c-echo-oci tests/agents/c-echo/image-config.json $@
+$(BUILD)/devhost-extra/oci/c-echo-exits.tar: $(BUILD)/agents/c-echo-oci/app/agent tests/agents/c-echo/image-config-exits.json builder/oci-archive.sh
 	@mkdir -p $(dir $@)
-	tools/image/oci-archive.sh $(BUILD)/agents/c-echo-oci tests/agents/c-echo/image-config-exits.json $@
+	builder/oci-archive.sh $(BUILD)/agents/c-echo-oci tests/agents/c-echo/image-config-exits.json $@
 $(BUILD)/devhost-extra/oci-store/silo.local/agents/%/latest.tar: $(BUILD)/devhost-extra/oci/%.tar
 	@mkdir -p $(dir $@)
 	ln -f $< $@ || cp $< $@
@@ -163,3 +139,9 @@ HOST_PROGRAMS += invoke_load
 invoke_load_SRCS := tools/bench/invoke_load.c
 invoke_load_LIBS := -lcurl -lpthread
 invoke_load_ARM64_LDFLAGS := $(ARM64_DYNAMIC_LDFLAGS)
+
+# door_load: the hostile side of the front-door load test (tools/bench/host/front_door.sh):
+# slow heads and forged large bodies from many loopback connections (x86, beside the fake VMM)
+HOST_PROGRAMS += door_load
+door_load_SRCS := tools/bench/door_load.c
+door_load_LIBS := -lpthread

@@ -10,6 +10,8 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "base/eventfd_util.h"
+
 int console_open(struct console *c, const char *spec, char *err, size_t errlen)
 {
     memset(c, 0, sizeof *c);
@@ -63,10 +65,8 @@ static void on_input(void *opaque, int fd, uint32_t events)
 static void on_resume(void *opaque, int fd, uint32_t events)
 {
     struct console *c = opaque;
-    uint64_t count;
     (void)events;
-    ssize_t n = read(fd, &count, sizeof count);
-    (void)n;
+    (void)eventfd_drain(fd);
     if (c->pending_len != 0 && !flush_pending(c))
         return;
     if (c->in_watched)

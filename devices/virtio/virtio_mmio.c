@@ -8,6 +8,8 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "base/eventfd_util.h"
+
 #define TRANSPORT_FEATURES \
     (VIRTIO_BIT(VIRTIO_F_VERSION_1) | VIRTIO_BIT(VIRTIO_F_RING_INDIRECT_DESC) | VIRTIO_BIT(VIRTIO_F_RING_EVENT_IDX))
 
@@ -86,10 +88,8 @@ static void reset_device(struct virtio_mmio *t)
 static void queue_event(void *opaque, int fd, uint32_t events)
 {
     struct virtio_mmio *t = opaque;
-    uint64_t count;
     (void)events;
-    ssize_t n = read(fd, &count, sizeof count);
-    (void)n;
+    (void)eventfd_drain(fd);
     for (uint16_t q = 0; q < t->num_queues; q++) {
         if (t->queue_fd[q] != fd)
             continue;

@@ -48,6 +48,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "base/mono_time.h"
+#include "base/eventfd_util.h"
 #include "devices/virtio/virtio_device_type.h"
 
 #define HASH_BUCKETS 256
@@ -566,13 +568,6 @@ static int read_into_chain(struct vsock_conn *c, const struct virtq_chain *chain
     return -1;
 }
 
-static uint64_t monotonic_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 static void arm_timer(struct virtio_vsock *vs, bool on)
 {
     struct itimerspec its = { 0 };
@@ -591,14 +586,14 @@ static void arm_timer(struct virtio_vsock *vs, bool on)
 /* The REQUEST for a host CONNECT goes to the guest now: it must answer before the deadline. */
 static void start_connect_timer(struct virtio_vsock *vs, struct vsock_conn *c)
 {
-    c->deadline_ns = monotonic_ns() + vs->connect_timeout_ns;
+    c->deadline_ns = mono_ns() + vs->connect_timeout_ns;
     arm_timer(vs, true);
 }
 
 /* Host CONNECTs the guest never answered: RST to the guest, the host connection closed. */
 static void expire_connects(struct virtio_vsock *vs)
 {
-    uint64_t now = monotonic_ns();
+    uint64_t now = mono_ns();
     bool waiting = false;
     for (struct vsock_conn *c = vs->all; c != NULL; c = c->all_next) {
         if (c->state != CONN_CONNECTING || (c->pending & PEND_REQUEST))
@@ -765,10 +760,8 @@ static bool apply_pending_reset(struct virtio_vsock *vs)
 static void timer_event(void *opaque, int fd, uint32_t events)
 {
     struct virtio_vsock *vs = opaque;
-    uint64_t ticks;
     (void)events;
-    ssize_t n = read(fd, &ticks, sizeof ticks);
-    (void)n;
+    (void)eventfd_drain(fd);   /* a timerfd's expiry count reads the same way */
     virtio_mmio_lock(vs->t);
     apply_pending_reset(vs);
     expire_connects(vs);
@@ -790,19 +783,15 @@ static void vsock_queue_notify(struct virtio_mmio *t, uint16_t q)
 static void vsock_reset(struct virtio_mmio *t)
 {
     struct virtio_vsock *vs = t->dev;
-    uint64_t one = 1;
     vs->reset_pending = true;
-    ssize_t n = write(vs->wake_fd, &one, sizeof one);
-    (void)n;
+    eventfd_signal(vs->wake_fd);
 }
 
 static void wake_event(void *opaque, int fd, uint32_t events)
 {
     struct virtio_vsock *vs = opaque;
-    uint64_t v;
     (void)events;
-    ssize_t n = read(fd, &v, sizeof v);
-    (void)n;
+    (void)eventfd_drain(fd);
     virtio_mmio_lock(vs->t);
     apply_pending_reset(vs);
     virtio_mmio_unlock(vs->t);

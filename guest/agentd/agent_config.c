@@ -3,6 +3,7 @@
  * documents and commands, relative working directories are refused with a one-line reason. */
 #include "guest/agentd/agent_config.h"
 #include "base/error_message.h"
+#include "base/small_file.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -170,28 +171,11 @@ int agent_config_parse(const char *json, size_t len, struct agent_config *cfg, c
 int agent_config_load(const char *path, struct agent_config *cfg, char *err, size_t errlen)
 {
     memset(cfg, 0, sizeof *cfg);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    struct stat st;
-    if (fd < 0)
-        return error_message(err, errlen, "image config %s: %s", path, strerror(errno));
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > (off_t)AGENT_CONFIG_MAX_BYTES) {
-        close(fd);
-        return error_message(err, errlen, "image config %s: not a regular file of at most %u bytes", path,
-                    AGENT_CONFIG_MAX_BYTES);
-    }
-    char *buf = malloc((size_t)st.st_size + 1);
-    size_t got = 0;
-    while (buf != NULL && got < (size_t)st.st_size) {
-        ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
-        if (n <= 0)
-            break;
-        got += (size_t)n;
-    }
-    close(fd);
-    if (buf == NULL || got != (size_t)st.st_size) {
-        free(buf);
-        return error_message(err, errlen, "image config %s: short read", path);
-    }
+    char why[512];
+    size_t got;
+    char *buf = small_file_load(path, AGENT_CONFIG_MAX_BYTES, &got, why, sizeof why);
+    if (buf == NULL)
+        return error_message(err, errlen, "image config %s", why);
     int rc = agent_config_parse(buf, got, cfg, err, errlen);
     free(buf);
     return rc;

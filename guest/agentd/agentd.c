@@ -34,6 +34,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/eventfd_util.h"
+#include "base/mono_time.h"
 #include "guest/agentd/agent_config.h"
 #include "guest/agentd/bridge.h"
 #include "guest/agentd/control_proto.h"
@@ -66,13 +68,6 @@ static int wake_fd = -1;               /* eventfd: a control thread asks for shu
 static atomic_int control_threads;
 static atomic_int waiters;             /* WAIT requests not yet answered: agentd stays for them */
 static int64_t grace_ms = 2000;
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static double uptime_s(void)
 {
@@ -401,7 +396,7 @@ int main(int argc, char **argv)
     if (nl < 4)
         LOG("warning: only %d of 4 listeners are up", nl);
 
-    int64_t started = now_ms();
+    int64_t started = mono_ms();
     int exec_errno;
     pid_t pid = start_agent(&cfg, &exec_errno);
     pthread_mutex_lock(&agent.lock);
@@ -417,14 +412,14 @@ int main(int argc, char **argv)
             cfg.workdir, cfg.user, uptime_s());
     }
 
-    int64_t exit_at = pid < 0 ? now_ms() + linger_ms : -1;  /* when agentd itself exits */
+    int64_t exit_at = pid < 0 ? mono_ms() + linger_ms : -1;  /* when agentd itself exits */
     int64_t kill_at = -1;                                    /* SIGKILL deadline after SIGTERM */
     int exit_status = pid < 0 ? 127 : 0;
     bool ready = false;
-    int64_t next_ready_probe = now_ms();
+    int64_t next_ready_probe = mono_ms();
 
     for (;;) {
-        int64_t now = now_ms();
+        int64_t now = mono_ms();
         bool alive = agent_alive();
         /* leave once the linger time is over and every WAIT got its answer (at most 2 s more) */
         if (exit_at >= 0 && now >= exit_at && (atomic_load(&waiters) == 0 || now >= exit_at + 2000))
@@ -442,7 +437,7 @@ int main(int argc, char **argv)
                 set_agent_state(CP_AGENT_RUNNING, 0, 0);
                 LOG("agent ready: port %d accepts, %lld ms after start, %.3fs after boot",
                     ports & CP_PORT_HTTP ? 8080 : ports & CP_PORT_MCP ? 8000 : 9000,
-                    (long long)(now_ms() - started), uptime_s());
+                    (long long)(mono_ms() - started), uptime_s());
             }
             next_ready_probe = now + 10;
         }
@@ -465,7 +460,7 @@ int main(int argc, char **argv)
             LOG("epoll_wait: %s", strerror(errno));
             return 1;
         }
-        now = now_ms();
+        now = mono_ms();
         for (int i = 0; i < n; i++) {
             struct watch *w = events[i].data.ptr;
             if (w->kind == WATCH_BRIDGE) {
@@ -479,8 +474,7 @@ int main(int argc, char **argv)
             } else if (w->kind == WATCH_CONTROL) {
                 accept_control(((struct listener *)w)->fd);
             } else if (w->kind == WATCH_WAKE) {
-                uint64_t v;
-                if (read(wake_fd, &v, sizeof v) == (ssize_t)sizeof v && kill_at < 0 && exit_at < 0) {
+                if (eventfd_drain(wake_fd) > 0 && kill_at < 0 && exit_at < 0) {
                     LOG("shutdown requested: SIGTERM to the agent, %lld ms grace", (long long)grace_ms);
                     if (agent_alive()) {
                         kill(-pid, SIGTERM);
@@ -493,10 +487,8 @@ int main(int argc, char **argv)
             } else if (w->kind == WATCH_SIGNAL) {
                 struct signalfd_siginfo si;
                 while (read(sfd, &si, sizeof si) == (ssize_t)sizeof si) {
-                    if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) {
-                        uint64_t one = 1;
-                        if (write(wake_fd, &one, sizeof one) < 0) {}
-                    }
+                    if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT)
+                        eventfd_signal(wake_fd);
                 }
                 int status;
                 pid_t p;

@@ -4,6 +4,7 @@
 #include "guest/agentd/credentials_server.h"
 #include "guest/agentd/guest_ports.h"
 #include "guest/agentd/host_channel.h"
+#include "base/mono_time.h"
 #include "guest/agentd/http_head.h"
 
 #include <errno.h>
@@ -106,7 +107,7 @@ static int fetch_locked(char *msg, size_t cap)
         snprintf(msg, cap, "the credentials channel to the host is unavailable");
         return 502;
     }
-    int64_t deadline = host_channel_now_ms() + CREDENTIALS_FETCH_TIMEOUT_MS;
+    int64_t deadline = mono_ms() + CREDENTIALS_FETCH_TIMEOUT_MS;
     int status = 502;
     snprintf(msg, cap, "the credentials channel answered something unexpected");
     unsigned long n = 0;
@@ -169,7 +170,7 @@ void credentials_serve(int client_fd)
 {
     char head[MAX_HEAD];
     size_t used = 0, head_len = 0;
-    int64_t deadline = host_channel_now_ms() + CREDENTIALS_HEAD_TIMEOUT_MS;
+    int64_t deadline = mono_ms() + CREDENTIALS_HEAD_TIMEOUT_MS;
     while (head_len == 0 && used < sizeof head && host_channel_wait_readable(client_fd, deadline) == 1) {
         ssize_t n = recv(client_fd, head + used, sizeof head - used, 0);
         if (n < 0 && errno == EINTR)

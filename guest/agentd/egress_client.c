@@ -1,6 +1,7 @@
 /* guest/agentd/egress_client.c — the guest end of the egress channel (see egress_client.h). */
 #include "guest/agentd/egress_client.h"
 #include "guest/agentd/host_channel.h"
+#include "base/mono_time.h"
 
 #include <stdatomic.h>
 #include <stdio.h>
@@ -87,7 +88,7 @@ int egress_open(const char *host, uint16_t port, struct egress_verdict *v)
         refuse(v, 502, "the egress channel to the host closed");
         return -1;
     }
-    int got = host_channel_read_line(fd, line, sizeof line, host_channel_now_ms() + EGRESS_VERDICT_TIMEOUT_MS);
+    int got = host_channel_read_line(fd, line, sizeof line, mono_ms() + EGRESS_VERDICT_TIMEOUT_MS);
     if (got < 0) {
         close(fd);
         if (got == -2)

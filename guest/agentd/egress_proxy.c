@@ -5,6 +5,7 @@
 #include "guest/agentd/egress_client.h"
 #include "guest/agentd/host_name.h"
 #include "guest/agentd/host_channel.h"
+#include "base/mono_time.h"
 #include "guest/agentd/http_head.h"
 #include "guest/agentd/proxy_request.h"
 #include "guest/agentd/relay.h"
@@ -58,7 +59,7 @@ void egress_proxy_refuse_busy(int client_fd)
 /* Reads until a whole head is parsed or refused. 1 parsed, -1 refused (answered), 0 gone. */
 static int read_request(int fd, char *buf, size_t *len, struct proxy_request *req)
 {
-    int64_t deadline = host_channel_now_ms() + PROXY_HEAD_TIMEOUT_MS;
+    int64_t deadline = mono_ms() + PROXY_HEAD_TIMEOUT_MS;
     *len = 0;
     for (;;) {
         int ready = host_channel_wait_readable(fd, deadline);

@@ -12,17 +12,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/mono_time.h"
+
 static int offset = -1;
 
 void host_channel_set_tcp_offset(int tcp_offset) { offset = tcp_offset; }
 int host_channel_tcp_offset(void) { return offset; }
-
-int64_t host_channel_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 int host_channel_connect(int port)
 {
@@ -50,7 +45,7 @@ int host_channel_connect(int port)
 int host_channel_wait_readable(int fd, int64_t deadline_ms)
 {
     for (;;) {
-        int64_t left = deadline_ms - host_channel_now_ms();
+        int64_t left = deadline_ms - mono_ms();
         if (left <= 0)
             return 0;
         struct pollfd p = { .fd = fd, .events = POLLIN };

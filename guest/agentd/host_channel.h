@@ -17,7 +17,7 @@ int host_channel_connect(int port);
 
 /* Reads one line ending in '\n' (not returned; a '\r' before it is dropped) of at most cap-1
  * bytes into line, NUL-terminated, byte by byte so nothing after it is consumed. Returns its
- * length, -1 on EOF, error or a line longer than cap-1, -2 when deadline_ms (CLOCK_MONOTONIC)
+ * length, -1 on EOF, error or a line longer than cap-1, -2 when deadline_ms (mono_ms(), base/mono_time.h)
  * passed first. */
 int host_channel_read_line(int fd, char *line, size_t cap, int64_t deadline_ms);
 
@@ -29,7 +29,5 @@ int host_channel_write_all(int fd, const void *buf, size_t len);
 
 /* Waits until fd is readable or the deadline passes: 1 readable, 0 timeout, -1 error. */
 int host_channel_wait_readable(int fd, int64_t deadline_ms);
-
-int64_t host_channel_now_ms(void);
 
 #endif

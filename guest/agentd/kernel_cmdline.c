@@ -6,15 +6,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/small_file.h"
+
 void kernel_cmdline_read(const char *path, char *buf, size_t cap)
 {
-    buf[0] = '\0';
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return;
-    ssize_t n = read(fd, buf, cap - 1);
-    close(fd);
-    buf[n > 0 ? n : 0] = '\0';
+    (void)small_file_read(path, buf, cap);   /* "" when it cannot be read */
 }
 
 bool kernel_cmdline_value(const char *cmdline, const char *key, char *value, size_t cap)

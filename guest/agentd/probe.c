@@ -18,6 +18,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/mono_time.h"
+#include "base/small_file.h"
+
 static const char *find_bytes(const char *hay, size_t len, const char *needle)
 {
     size_t n = strlen(needle);
@@ -206,34 +209,14 @@ int usage_parse(const char *proc_stat, const char *proc_meminfo, const char *pro
 
 /* --- probes (guest) ---------------------------------------------------------------------- */
 
-static int read_small_file(const char *path, char *buf, size_t cap)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    ssize_t n = read(fd, buf, cap - 1);
-    close(fd);
-    if (n < 0)
-        return -1;
-    buf[n] = '\0';
-    return 0;
-}
-
 int probe_usage(struct cp_response *resp)
 {
     char stat[16384], meminfo[8192], uptime[128];
-    if (read_small_file("/proc/stat", stat, sizeof stat) < 0 ||
-        read_small_file("/proc/meminfo", meminfo, sizeof meminfo) < 0 ||
-        read_small_file("/proc/uptime", uptime, sizeof uptime) < 0)
+    if (small_file_read("/proc/stat", stat, sizeof stat) < 0 ||
+        small_file_read("/proc/meminfo", meminfo, sizeof meminfo) < 0 ||
+        small_file_read("/proc/uptime", uptime, sizeof uptime) < 0)
         return -1;
     return usage_parse(stat, meminfo, uptime, sysconf(_SC_CLK_TCK), resp);
-}
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* A non-blocking connect to 127.0.0.1:port finished within timeout_ms; the fd, or -1. */
@@ -274,7 +257,7 @@ void probe_ping(int port, int timeout_ms, struct cp_response *resp)
     static const char req[] = "GET /ping HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: silo-agentd\r\n"
                               "Accept: application/json\r\nConnection: close\r\n\r\n";
     char buf[PING_MAX_RESPONSE];
-    int64_t deadline = now_ms() + timeout_ms;
+    int64_t deadline = mono_ms() + timeout_ms;
     size_t got = 0, sent = 0;
 
     memset(resp, 0, sizeof *resp);
@@ -287,7 +270,7 @@ void probe_ping(int port, int timeout_ms, struct cp_response *resp)
         return;
     while (sent < sizeof req - 1) {
         struct pollfd pfd = { .fd = fd, .events = POLLOUT };
-        int left = (int)(deadline - now_ms());
+        int left = (int)(deadline - mono_ms());
         if (left <= 0 || poll(&pfd, 1, left) != 1)
             goto out;
         ssize_t n = send(fd, req + sent, sizeof req - 1 - sent, MSG_NOSIGNAL);
@@ -298,7 +281,7 @@ void probe_ping(int port, int timeout_ms, struct cp_response *resp)
     }
     while (got < sizeof buf) {
         struct pollfd pfd = { .fd = fd, .events = POLLIN };
-        int left = (int)(deadline - now_ms());
+        int left = (int)(deadline - mono_ms());
         if (left <= 0 || poll(&pfd, 1, left) != 1)
             break;
         ssize_t n = recv(fd, buf + got, sizeof buf - got, 0);

@@ -2,6 +2,7 @@
  * paths, response shapes, the version/endpoint state machine (driven by a test double of the
  * version builder), idempotency, paging, validation, and state surviving a reopen. */
 #include "frontend/control_plane.h"
+#include "frontend/control_plane_validate.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -140,6 +141,62 @@ static void test_tags(void)
              NULL, NULL, &st, &err);
     CHECK_EQ(st, 404);
     CHECK(err && strcmp(err, "ResourceNotFoundException") == 0);
+    json_object_put(o);
+    teardown(&f);
+}
+
+/* Tags on an endpoint: on create, by ARN, not on a look-alike ARN, and gone with the endpoint
+ * and with its runtime. */
+static void test_endpoint_tags(void)
+{
+    struct fixture f;
+    setup(&f, ":memory:");
+    char id[160], path[400], tpath[600];
+    unsigned st;
+    const char *err;
+    create_runtime(&f, RUNTIME_BODY("ep_tagged", "i", ""), id);
+    control_plane_version_built(f.cp, id, 1, true, NULL);
+    snprintf(path, sizeof path, "/runtimes/%s/runtime-endpoints/", id);
+    json_object *o = call(&f, "PUT", path, NULL, "{\"name\":\"prod\",\"tags\":{\"stage\":\"prod\"}}", &st, NULL), *tags;
+    CHECK_EQ(st, 202);
+    json_object_put(o);
+    o = call(&f, "PUT", path, NULL, "{\"name\":\"bad\",\"tags\":{\"aws:x\":\"1\"}}", &st, &err);
+    CHECK_EQ(st, 400);
+    json_object_put(o);
+    snprintf(tpath, sizeof tpath, "/tags/arn%%3Aaws%%3Abedrock-agentcore%%3Aus-east-1%%3A123456789012%%3Aruntime%%2F%s"
+             "%%2Fruntime-endpoint%%2Fprod", id);
+    o = call(&f, "GET", tpath, NULL, NULL, &st, NULL);
+    CHECK_EQ(st, 200);
+    CHECK(json_object_object_get_ex(o, "tags", &tags) && json_object_object_length(tags) == 1);
+    CHECK(str_is(tags, "stage", "prod"));
+    json_object_put(o);
+    o = call(&f, "POST", tpath, NULL, "{\"tags\":{\"owner\":\"me\"}}", &st, NULL);
+    CHECK_EQ(st, 200);
+    json_object_put(o);
+    /* an endpoint that does not exist, and a runtime ARN with junk after it, name nothing */
+    char other[600];
+    snprintf(other, sizeof other, "/tags/arn%%3Aaws%%3Abedrock-agentcore%%3Aus-east-1%%3A123456789012%%3Aruntime%%2F%s"
+             "%%2Fruntime-endpoint%%2Fnope", id);
+    o = call(&f, "GET", other, NULL, NULL, &st, &err);
+    CHECK_EQ(st, 404);
+    json_object_put(o);
+    snprintf(other, sizeof other, "/tags/arn%%3Aaws%%3Abedrock-agentcore%%3Aus-east-1%%3A123456789012%%3Aruntime%%2F%s"
+             "%%2Fruntime-endpoint%%2Fprod%%2Fx", id);
+    o = call(&f, "GET", other, NULL, NULL, &st, &err);
+    CHECK_EQ(st, 404);
+    json_object_put(o);
+    /* deleting the endpoint drops its tags: a new endpoint of the same name starts bare */
+    snprintf(path, sizeof path, "/runtimes/%s/runtime-endpoints/prod/", id);
+    o = call(&f, "DELETE", path, NULL, NULL, &st, NULL);
+    CHECK_EQ(st, 202);
+    json_object_put(o);
+    snprintf(path, sizeof path, "/runtimes/%s/runtime-endpoints/", id);
+    o = call(&f, "PUT", path, NULL, "{\"name\":\"prod\"}", &st, NULL);
+    CHECK_EQ(st, 202);
+    json_object_put(o);
+    o = call(&f, "GET", tpath, NULL, NULL, &st, NULL);
+    CHECK_EQ(st, 200);
+    CHECK(json_object_object_get_ex(o, "tags", &tags) && json_object_object_length(tags) == 0);
     json_object_put(o);
     teardown(&f);
 }
@@ -548,7 +605,7 @@ static void test_custom_claims_validation(void)
         CC_BODY("[" CC_RULE("5", "\"STRING\"", "\"EQUALS\"", CC_ONE("\"a\"")) "]"),
         CC_BODY("[" CC_RULE("\"has space\"", "\"STRING\"", "\"EQUALS\"", CC_ONE("\"a\"")) "]"),
         CC_BODY("[" CC_RULE("\"a$b\"", "\"STRING\"", "\"EQUALS\"", CC_ONE("\"a\"")) "]"),
-        CC_BODY("[" CC_RULE("\"a\\u0000b\"", "\"STRING\"", "\"EQUALS\"", CC_ONE("\"a\"")) "]"),
+        CC_BODY("[" CC_RULE("\"a\\u0001b\"", "\"STRING\"", "\"EQUALS\"", CC_ONE("\"a\"")) "]"),
         CC_BODY("[" CC_RULE("\"client_id\"", "\"STRING\"", "\"EQUALS\"", CC_ONE("\"a\"")) "]"),
         /* inboundTokenClaimValueType */
         CC_BODY("[{\"inboundTokenClaimName\":\"d\",\"authorizingClaimMatchValue\":{\"claimMatchOperator\":\"EQUALS\",\"claimMatchValue\":{\"matchValueString\":\"a\"}}}]"),
@@ -787,10 +844,133 @@ static void test_arn_parsing(void)
     CHECK(!control_plane_owns("POST", "/runtimes/arn%3Aaws%3Abedrock-agentcore%3Aus-east-1%3A123456789012%3Aruntime%2Fa-0123456789/invocations"));
 }
 
+/* issue 12 item 7: names with a NUL or control character, invalid UTF-8, ARNs of another
+ * partition/region/account, undecodable queries; and the one route table. */
+static void test_hostile_input(void)
+{
+    struct fixture f;
+    setup(&f, ":memory:");
+    unsigned st;
+    const char *err;
+    /* a NUL (or any control character) inside a name fails the name rule: 400, nothing stored */
+    static const char *const bad_names[] = {
+        RUNTIME_BODY("ab\\u0000cd", "i", ""), RUNTIME_BODY("ab\\u0001cd", "i", ""),
+        RUNTIME_BODY("ab\\ncd", "i", ""), RUNTIME_BODY("abc\\u0000", "i", ""),
+        /* json-c would cut this key short at the NUL: refused, not stored as "A" */
+        RUNTIME_BODY("envnul", "i", ",\"environmentVariables\":{\"A\\u0000B\":\"1\"}"),
+    };
+    for (size_t i = 0; i < sizeof bad_names / sizeof bad_names[0]; i++) {
+        json_object *o = call(&f, "PUT", "/runtimes/", NULL, bad_names[i], &st, &err);
+        CHECK_EQ(st, 400);
+        CHECK(err && strcmp(err, "ValidationException") == 0);
+        json_object_put(o);
+    }
+    json_object *l = call(&f, "POST", "/runtimes/", NULL, NULL, &st, NULL), *arr;
+    CHECK(json_object_object_get_ex(l, "agentRuntimes", &arr) && json_object_array_length(arr) == 0);
+    json_object_put(l);
+    /* an escaped backslash followed by the text u0000 is no NUL */
+    CHECK(!cp_json_text_has_nul("{\"a\":\"x\\\\u0000\"}", strlen("{\"a\":\"x\\\\u0000\"}")));
+    CHECK(cp_json_text_has_nul("{\"a\\u0000\":1}", strlen("{\"a\\u0000\":1}")));
+    CHECK(!cp_json_text_has_nul("{\"a\\u00001\":1}", 7));
+    /* invalid UTF-8 anywhere in a JSON string (value or key) is refused, never stored or echoed */
+    static const char *const bad_utf8[] = {
+        RUNTIME_BODY("utf", "i\xff", ""),
+        RUNTIME_BODY("utf", "i", ",\"description\":\"\xc3\x28\""),
+        RUNTIME_BODY("utf", "i", ",\"description\":\"\xe2\x82\""),           /* cut sequence */
+        RUNTIME_BODY("utf", "i", ",\"environmentVariables\":{\"K\xfe\":\"v\"}"),
+        RUNTIME_BODY("utf", "i", ",\"tags\":{\"k\":\"\x80\"}"),
+        RUNTIME_BODY("utf", "i", ",\"description\":\"\xc0\xaf\""),         /* overlong '/' */
+        RUNTIME_BODY("utf", "i", ",\"description\":\"\xed\xa0\x80\""),     /* a surrogate */
+        RUNTIME_BODY("utf", "i", ",\"description\":\"\xf4\x90\x80\x80\""), /* > U+10FFFF */
+    };
+    for (size_t i = 0; i < sizeof bad_utf8 / sizeof bad_utf8[0]; i++) {
+        struct cp_response r;
+        control_plane_handle(f.cp, "PUT", "/runtimes/", NULL, bad_utf8[i], strlen(bad_utf8[i]), &r);
+        CHECK_EQ(r.status, 400);
+        CHECK(r.error_type && strcmp(r.error_type, "ValidationException") == 0);
+        for (const char *p = r.body; p && *p; p++)
+            CHECK((unsigned char)*p < 0x80);                   /* not echoed either */
+        free(r.body);
+    }
+    /* valid UTF-8 is fine */
+    char id[160], path[300];
+    create_runtime(&f, RUNTIME_BODY("utf_ok", "i", ",\"description\":\"caf\xc3\xa9 \xe2\x9c\x93\""), id);
+    control_plane_version_built(f.cp, id, 1, true, NULL);
+    /* an endpoint name with a NUL or a control character */
+    snprintf(path, sizeof path, "/runtimes/%s/runtime-endpoints/", id);
+    json_object *o = call(&f, "PUT", path, NULL, "{\"name\":\"ep\\u0000x\"}", &st, &err);
+    CHECK_EQ(st, 400);
+    json_object_put(o);
+    o = call(&f, "PUT", path, NULL, "{\"name\":\"ep\\tx\"}", &st, &err);
+    CHECK_EQ(st, 400);
+    json_object_put(o);
+    /* tags with control characters */
+    char tpath[400];
+    snprintf(tpath, sizeof tpath, "/tags/arn%%3Aaws%%3Abedrock-agentcore%%3Aus-east-1%%3A123456789012%%3Aruntime%%2F%s", id);
+    o = call(&f, "POST", tpath, NULL, "{\"tags\":{\"k\":\"a\\u0000b\"}}", &st, &err);
+    CHECK_EQ(st, 400);
+    json_object_put(o);
+    /* a runtime ARN must be silod's own partition, region and account */
+    struct resolved_runtime rr;
+    char msg[320], arn[400];
+    snprintf(arn, sizeof arn, "arn:aws:bedrock-agentcore:us-east-1:123456789012:runtime/%s", id);
+    CHECK(control_plane_resolve(f.cp, arn, NULL, &rr, msg, sizeof msg) == NULL);
+    free(rr.config_json);
+    static const char *const foreign[] = {
+        "arn:aws:bedrock-agentcore:eu-west-1:123456789012:runtime/",
+        "arn:aws:bedrock-agentcore:us-east-1:999999999999:runtime/",
+        "arn:aws-cn:bedrock-agentcore:us-east-1:123456789012:runtime/",
+        "arn:aws-us-gov:bedrock-agentcore:us-east-1:123456789012:runtime/",
+        "arn:aws:bedrock-agentcore:us-east-1::runtime/",
+        "arn:aws:bedrock-agentcore::123456789012:runtime/",
+    };
+    for (size_t i = 0; i < sizeof foreign / sizeof foreign[0]; i++) {
+        snprintf(arn, sizeof arn, "%s%s", foreign[i], id);
+        const char *e = control_plane_resolve(f.cp, arn, NULL, &rr, msg, sizeof msg);
+        CHECK(e != NULL);
+        CHECK(rr.config_json == NULL);
+        if (!e)
+            printf("#   %s was accepted\n", arn);
+    }
+    CHECK(control_plane_resolve(f.cp, id, NULL, &rr, msg, sizeof msg) == NULL);   /* a bare id still works */
+    free(rr.config_json);
+    /* queries decode with the one decoder: escapes decoded, broken ones refused */
+    snprintf(path, sizeof path, "/runtimes/%s/", id);
+    o = call(&f, "GET", path, "version=%31", NULL, &st, NULL);
+    CHECK_EQ(st, 200);
+    json_object_put(o);
+    o = call(&f, "GET", path, "version=%zz", NULL, &st, &err);
+    CHECK_EQ(st, 400);
+    json_object_put(o);
+    o = call(&f, "POST", "/runtimes/", "maxResults=1%00", NULL, &st, &err);
+    CHECK_EQ(st, 400);
+    json_object_put(o);
+    /* the route table: a known path with another method is UnknownOperation; ids decode */
+    o = call(&f, "POST", path, NULL, NULL, &st, &err);
+    CHECK(err && strcmp(err, "UnknownOperationException") == 0);
+    json_object_put(o);
+    o = call(&f, "GET", "/runtimes/bad%00id/", NULL, NULL, &st, &err);
+    CHECK(err && strcmp(err, "UnknownOperationException") == 0);
+    json_object_put(o);
+    o = call(&f, "GET", "/runtimes/not_an_id/", NULL, NULL, &st, &err);
+    CHECK(err && strcmp(err, "ValidationException") == 0);
+    json_object_put(o);
+    CHECK(control_plane_owns("POST", "/runtimes/"));
+    CHECK(control_plane_owns("DELETE", "/runtimes/x-0123456789/runtime-endpoints/ep/"));
+    CHECK(control_plane_owns("POST", "/tags/arn%3Aaws"));
+    CHECK(!control_plane_owns("POST", "/runtimes/x-0123456789/"));
+    CHECK(!control_plane_owns("GET", "/runtimes"));
+    CHECK(!control_plane_owns("GET", "/runtimes//"));
+    CHECK(!control_plane_owns("GET", "/runtimes/x%zz/"));
+    CHECK(!control_plane_owns("GET", "/tags/a/"));
+    teardown(&f);
+}
+
 int main(void)
 {
     static const struct unit_test tests[] = {
         { "tags: on create, TagResource, UntagResource, ListTagsForResource", test_tags },
+        { "tags on endpoints: on create, by ARN, gone with the endpoint", test_endpoint_tags },
         { "create/get: paths, shapes, ARNs, CREATING then READY", test_create_get_shapes },
         { "versions immutable, DEFAULT follows latest, pinned endpoints, rollback, deletes", test_versions_and_endpoints },
         { "a failed first build is CREATE_FAILED and not served", test_first_build_failure },
@@ -800,6 +980,7 @@ int main(void)
         { "maxResults/nextToken paging", test_paging },
         { "state survives reopening the database (WAL, foreign keys)", test_state_survives_reopen },
         { "ARN/id parsing and route ownership", test_arn_parsing },
+        { "hostile input: NUL/control characters in names, invalid UTF-8, foreign ARNs, queries, routes", test_hostile_input },
     };
     return run_unit_tests(tests, sizeof tests / sizeof tests[0]);
 }

@@ -86,7 +86,7 @@ static void test_success_gets_the_contract(void)
     snprintf(want, sizeof want, "cfg=%s\n", config);
     CHECK(strstr(rec, want) != NULL);
     CHECK(strstr(rec, "mode=600\n") != NULL);
-    CHECK(strstr(rec, "env=/opt/silo-vmm|/opt/Image|384|1|45000|/srv/store|/a:/b|unset|" VMM_AGENT_CMDLINE "\n") != NULL);
+    CHECK(strstr(rec, "env=/opt/silo-vmm|/opt/Image|384|1|45000|/srv/store|/a:/b|unset|" MICROVM_AGENT_CMDLINE "\n") != NULL);
     const char *cp = strstr(rec, "cfgpath=");
     CHECK(cp != NULL);
     if (cp) {

@@ -1,4 +1,4 @@
-/* tests/unit/test_layers.c — OCI layer application (tools/image/layers.c): whiteouts and
+/* tests/unit/test_layers.c — OCI layer application (builder/layers.c): whiteouts and
  * opaque directories against lower layers, entry order inside a layer, hostile entries
  * (.., absolute paths, symlink escapes, hard links out of the tree), corrupted archives. */
 #include <archive.h>
@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "tests/unit/check.h"
-#include "tools/image/layers.h"
+#include "builder/layers.h"
 
 static char workdir[] = "/tmp/silo-test-layers-XXXXXX";
 

@@ -1,4 +1,4 @@
-/* tests/unit/test_oci.c — reading container images (tools/image/oci.c): OCI layouts (plain,
+/* tests/unit/test_oci.c — reading container images (builder/oci.c): OCI layouts (plain,
  * multi-platform indexes, nested indexes), docker save directories, tarballs of either;
  * non-arm64 images, corrupted blobs, bad manifests and path escapes refused with clear reasons. */
 #include <archive.h>
@@ -10,9 +10,9 @@
 #include <unistd.h>
 
 #include "tests/unit/check.h"
-#include "tools/image/digest.h"
-#include "tools/image/layers.h"
-#include "tools/image/oci.h"
+#include "builder/digest.h"
+#include "builder/layers.h"
+#include "builder/oci.h"
 
 static char workdir[] = "/tmp/silo-test-oci-XXXXXX";
 

@@ -921,7 +921,7 @@ static void test_launcher_with_test_vmm(void)
     if (s) {
         const struct session_vm *vm = session_vm(s);
         CHECK(vm->pid > 0);
-        int fd = vsock_connect(vm->vsock_path, 8080, 2000);
+        int fd = microvm_connect(vm->vsock_path, 8080, 2000);
         CHECK(fd >= 0);
         static const char req[] = "POST /invocations HTTP/1.1\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n"
                                   "Connection: close\r\n\r\nhello";
@@ -935,7 +935,7 @@ static void test_launcher_with_test_vmm(void)
         CHECK(strstr(buf, "HTTP/1.1 200") == buf);
         CHECK(strstr(buf, "\r\n\r\nhello") != NULL);
         close(fd);
-        CHECK(vsock_connect(vm->vsock_path, 9999, 1000) < 0);   /* port refused */
+        CHECK(microvm_connect(vm->vsock_path, 9999, 1000) < 0);   /* port refused */
         pid_t pid = vm->pid;
         sessions_release(t, s);
         CHECK(sessions_stop(t, NULL, SID_A, SESSION_END_STOPPED));
@@ -977,7 +977,7 @@ static bool fake_vmm_path(char *vmm, size_t len)
 /* One invocation of the test VMM's agent; true on a 200. */
 static bool invoke_fake(const struct session_vm *vm, const char *body)
 {
-    int fd = vsock_connect(vm->vsock_path, 8080, 2000);
+    int fd = microvm_connect(vm->vsock_path, 8080, 2000);
     if (fd < 0)
         return false;
     char req[512], buf[512] = "";
@@ -1047,7 +1047,7 @@ static void test_vmm_agent_keeps_connections_alive(void)
         return;
     }
     const char *path = session_vm(s)->vsock_path;
-    int one = vsock_connect(path, 8080, 2000), two = vsock_connect(path, 8080, 2000);
+    int one = microvm_connect(path, 8080, 2000), two = microvm_connect(path, 8080, 2000);
     CHECK(one >= 0 && two >= 0);
     /* requests after requests on one connection; the readiness probe did not count */
     CHECK_EQ(agent_exchange(one, "conns", out, sizeof out), 200);

@@ -1,10 +1,10 @@
-/* tests/unit/test_silod_build_image.c — the real image builder (tools/image/silod_build_image.c,
+/* tests/unit/test_silod_build_image.c — the real image builder (builder/silod_build_image.c,
  * this build's x86 `silod-build-image` and `silo-image`) run the way silod runs it
  * (frontend/image_builder.c), on this machine: containerUri resolution and its refusals, the
  * version's environment written into the image, and the boot check's failures with a stand-in
  * VMM (a sh script: x86 has no /dev/kvm; the passing boot check is exercised in the dev host by
  * tests/host/silod_devhost.sh). Each case checks the failureReason silod would store. Needs
- * tools/image/oci-archive.sh (run from the top of the tree, as `make unit` does) and debugfs. */
+ * builder/oci-archive.sh (run from the top of the tree, as `make unit` does) and debugfs. */
 #include <libgen.h>
 #include <limits.h>
 #include <signal.h>
@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "frontend/image_builder.h"
@@ -83,7 +84,7 @@ static void setup(void)
     mkdirs(paths);
     /* store/agents/echo/latest.tar, and a symlink store/evil -> dir/outside (with a tarball) */
     char cmd[2048];
-    snprintf(cmd, sizeof cmd, "tools/image/oci-archive.sh %s/root %s/config.json %s/agents/echo/latest.tar && "
+    snprintf(cmd, sizeof cmd, "builder/oci-archive.sh %s/root %s/config.json %s/agents/echo/latest.tar && "
              "cp %s/agents/echo/latest.tar %s/outside/t.tar && ln -s %s/outside %s/evil && "
              "cp %s/agents/echo/latest.tar %s/outside/abs.tar", dir, dir, store, store, dir, dir, store, store, dir);
     CHECK(system(cmd) == 0);
@@ -130,7 +131,19 @@ static void test_refusals(void)
     char abs[256];
     snprintf(abs, sizeof abs, "%s/outside/abs.tar", dir);      /* exists, but not under image_paths */
     CHECK(!run(abs, NULL, 5000, r, sizeof r));
-    CHECK(strstr(r, "is outside the directories silod reads images from (image_paths)") != NULL);
+    char outside_reason[IMAGE_BUILDER_REASON_MAX + 1], expect[512];
+    snprintf(expect, sizeof expect, "image build failed: containerUri '%s' is not an OCI layout directory or image "
+             "tarball in the directories silod reads images from (image_paths)", abs);
+    CHECK(strcmp(r, expect) == 0);
+    snprintf(outside_reason, sizeof outside_reason, "%s", r);
+    /* a path that does not exist gets the same answer as one that exists outside image_paths:
+     * the reason says nothing about which host paths exist */
+    snprintf(abs, sizeof abs, "%s/outside/missing.tar", dir);
+    CHECK(!run(abs, NULL, 5000, r, sizeof r));
+    snprintf(expect, sizeof expect, "image build failed: containerUri '%s' is not an OCI layout directory or image "
+             "tarball in the directories silod reads images from (image_paths)", abs);
+    CHECK(strcmp(r, expect) == 0);
+    CHECK(strstr(r, "No such file") == NULL && strstr(outside_reason, "No such file") == NULL);
 }
 
 static void test_env_in_image_and_vmm_failure(void)
@@ -184,6 +197,59 @@ static void test_timeout_stops_the_vm(void)
     CHECK(pid > 0 && kill(pid, 0) != 0);                        /* the stand-in VMM was stopped */
 }
 
+
+/* The builder itself SIGKILLed during the boot check (silod's timeout ends its group with
+ * SIGKILL 5 s after SIGTERM): its boot-check VMM gets SIGTERM as its parent-death signal, so it
+ * ends its VM the normal way and wipes (frontend/microvm.c's spawn policy; once SIGKILL). */
+static void test_builder_killed_vmm_gets_sigterm(void)
+{
+    char script[1024], mark[128], ppid_file[128];
+    snprintf(mark, sizeof mark, "%.100s/vmm.mark", dir);
+    snprintf(ppid_file, sizeof ppid_file, "%.100s/builder.pid", dir);
+    unlink(mark);
+    unlink(ppid_file);
+    snprintf(script, sizeof script,
+             "#!/bin/sh\necho $PPID >%s\ntrap 'echo TERM >%s; exit 0' TERM\necho started >%s\n"
+             "while :; do sleep 0.05; done\n", ppid_file, mark, mark);
+    pid_t child = fork();
+    if (child == 0) {
+        char r[IMAGE_BUILDER_REASON_MAX + 1];
+        _exit(run("agents/echo", script, 30000, r, sizeof r) ? 1 : 0);
+    }
+    char text[64] = "";
+    int builder = 0;
+    for (int i = 0; i < 1000 && strncmp(text, "started", 7) != 0; i++) {
+        usleep(20000);
+        FILE *f = fopen(mark, "r");
+        if (f) {
+            if (!fgets(text, sizeof text, f))
+                text[0] = '\0';
+            fclose(f);
+        }
+    }
+    CHECK(strncmp(text, "started", 7) == 0);
+    FILE *f = fopen(ppid_file, "r");
+    CHECK(f != NULL && fscanf(f, "%d", &builder) == 1);
+    if (f)
+        fclose(f);
+    CHECK(builder > 1);
+    if (builder > 1)
+        kill(builder, SIGKILL);
+    for (int i = 0; i < 250 && strncmp(text, "TERM", 4) != 0; i++) {
+        usleep(20000);
+        f = fopen(mark, "r");
+        if (f) {
+            if (!fgets(text, sizeof text, f))
+                text[0] = '\0';
+            fclose(f);
+        }
+    }
+    CHECK(strncmp(text, "TERM", 4) == 0);
+    int status = 0;
+    waitpid(child, &status, 0);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);      /* the version failed */
+}
+
 int main(void)
 {
     setup();
@@ -192,6 +258,7 @@ int main(void)
         { "the version's environment is in the built image (mode 0600); a failing VMM fails the version and leaves no image", test_env_in_image_and_vmm_failure },
         { "a guest that powers off before the agent is ready fails the version", test_guest_powers_off },
         { "a VM whose agent never answers fails after the timeout and is stopped", test_timeout_stops_the_vm },
+        { "the builder SIGKILLed during its boot check: the boot-check VMM gets SIGTERM (parent-death signal)", test_builder_killed_vmm_gets_sigterm },
     };
     int rc = run_unit_tests(tests, sizeof tests / sizeof tests[0]);
     char cmd[128];

@@ -21,6 +21,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/mono_time.h"
+
 #define MAX_MARKERS 8
 #define WINDOW 8192
 
@@ -29,13 +31,6 @@ struct marker {
     const char *text;
     double ms;
 };
-
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
 
 static void usage(void)
 {
@@ -72,7 +67,7 @@ int main(int argc, char **argv)
         perror("boottime: pipe");
         return 1;
     }
-    double t0 = now_ms();
+    double t0 = mono_ms_f();
     pid_t pid = fork();
     if (pid < 0) {
         perror("boottime: fork");
@@ -94,7 +89,7 @@ int main(int argc, char **argv)
     size_t have = 0;
     bool timed_out = false;
     for (;;) {
-        double left = (double)timeout_s * 1e3 - (now_ms() - t0);
+        double left = (double)timeout_s * 1e3 - (mono_ms_f() - t0);
         if (left <= 0) {
             timed_out = true;
             kill(pid, SIGKILL);
@@ -107,7 +102,7 @@ int main(int argc, char **argv)
         ssize_t n = read(pipefd[0], buf, sizeof buf);
         if (n <= 0)
             break;
-        double t = now_ms() - t0;
+        double t = mono_ms_f() - t0;
         if (echo)
             fwrite(buf, 1, (size_t)n, stderr);
         if (have + (size_t)n > WINDOW) {
@@ -126,7 +121,7 @@ int main(int argc, char **argv)
     int status = 0;
     struct rusage ru;
     wait4(pid, &status, 0, &ru);
-    double exit_ms = now_ms() - t0;
+    double exit_ms = mono_ms_f() - t0;
     int code = timed_out ? 124 : WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 
     printf("boottime:");

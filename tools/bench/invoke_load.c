@@ -35,6 +35,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/mono_time.h"
+
 #define MAX_WORKERS 256
 #define MAX_PATHS 64
 
@@ -58,13 +60,6 @@ struct worker {
     unsigned ok;
     char shared_session[40];
 };
-
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
 
 static void new_session_id(char out[40])
 {
@@ -100,9 +95,9 @@ static double silod_invoke(CURL *h, const struct options *o, const char *session
     curl_easy_setopt(h, CURLOPT_USERPWD, userpwd);
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, discard);
     curl_easy_setopt(h, CURLOPT_TIMEOUT, 300L);
-    double t0 = now_ms();
+    double t0 = mono_ms_f();
     CURLcode rc = curl_easy_perform(h);
-    double total = now_ms() - t0;
+    double total = mono_ms_f() - t0;
     curl_slist_free_all(hl);
     long status = 0;
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
@@ -171,7 +166,7 @@ static double direct_invoke(int fd, const char *body)
                      "Content-Length: %zu\r\n\r\n%s", strlen(body), body);
     if (n < 0 || (size_t)n >= sizeof req)
         return -1;
-    double t0 = now_ms();
+    double t0 = mono_ms_f();
     if (!write_all(fd, req, (size_t)n))
         return -1;
     char buf[16384];
@@ -200,7 +195,7 @@ static double direct_invoke(int fd, const char *body)
             return -1;
         got += (size_t)r;
     }
-    return got == want ? now_ms() - t0 : -1;
+    return got == want ? mono_ms_f() - t0 : -1;
 }
 
 /* ------------------------------------------------------------------ workers */
@@ -220,12 +215,12 @@ static void *run_worker(void *arg)
             return NULL;
         }
         for (unsigned i = 0; i < o->requests; i++) {
-            double t0 = now_ms(), ms;
+            double t0 = mono_ms_f(), ms;
             if (o->reconnect) {
                 close(fd);
                 fd = direct_connect(o->paths[w->index % o->path_count]);
                 ms = fd < 0 ? -1 : direct_invoke(fd, o->body);
-                ms = ms < 0 ? -1 : now_ms() - t0;
+                ms = ms < 0 ? -1 : mono_ms_f() - t0;
             } else {
                 ms = direct_invoke(fd, o->body);
             }
@@ -341,7 +336,7 @@ int main(int argc, char **argv)
         pthread_create(&t[i], NULL, run_worker, &w[i]);
     }
     pthread_barrier_wait(&warmed_up);
-    double t0 = now_ms();
+    double t0 = mono_ms_f();
     size_t total = (size_t)o.workers * o.requests, n = 0;
     double *all = calloc(total, sizeof *all);
     unsigned ok = 0;
@@ -353,7 +348,7 @@ int main(int argc, char **argv)
                 all[n++] = w[i].latencies_ms[j];
         free(w[i].latencies_ms);
     }
-    double seconds = (now_ms() - t0) / 1e3;
+    double seconds = (mono_ms_f() - t0) / 1e3;
     qsort(all, n, sizeof *all, by_value);
     printf("invoke_load target=%s workers=%u requests=%zu ok=%u seconds=%.2f ips=%.1f p50_ms=%.2f p99_ms=%.2f max_ms=%.2f\n",
            o.direct ? "uds" : "http", o.workers, total, ok, seconds, seconds > 0 ? ok / seconds : 0,

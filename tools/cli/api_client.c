@@ -16,6 +16,7 @@
 
 #include <openssl/evp.h>
 
+#include "base/error_message.h"
 #include "tools/cli/sigv4_sign.h"
 
 #define SERVICE "bedrock-agentcore"
@@ -24,15 +25,6 @@
 
 /* ---------------------------------------------------------------- set-up */
 
-static void set_why(char *why, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void set_why(char *why, size_t len, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(why, len, fmt, ap);
-    va_end(ap);
-}
-
 bool api_conn_init(struct api_conn *c, const char *endpoint_url, char *why, size_t why_len)
 {
     memset(c, 0, sizeof *c);
@@ -40,7 +32,7 @@ bool api_conn_init(struct api_conn *c, const char *endpoint_url, char *why, size
     while (n > 0 && endpoint_url[n - 1] == '/')
         n--;
     if (n == 0 || n >= sizeof c->endpoint) {
-        set_why(why, why_len, "the endpoint URL '%.200s' is empty or too long", endpoint_url);
+        error_message(why, why_len, "the endpoint URL '%.200s' is empty or too long", endpoint_url);
         return false;
     }
     memcpy(c->endpoint, endpoint_url, n);
@@ -49,7 +41,7 @@ bool api_conn_init(struct api_conn *c, const char *endpoint_url, char *why, size
     char *scheme = NULL, *host = NULL, *port = NULL, *path = NULL, *query = NULL, *frag = NULL;
     bool ok = false;
     if (!u || curl_url_set(u, CURLUPART_URL, c->endpoint, 0) != CURLUE_OK) {
-        set_why(why, why_len, "the endpoint URL '%.200s' is not a valid URL", c->endpoint);
+        error_message(why, why_len, "the endpoint URL '%.200s' is not a valid URL", c->endpoint);
         goto out;
     }
     curl_url_get(u, CURLUPART_SCHEME, &scheme, 0);
@@ -59,11 +51,11 @@ bool api_conn_init(struct api_conn *c, const char *endpoint_url, char *why, size
     curl_url_get(u, CURLUPART_QUERY, &query, 0);
     curl_url_get(u, CURLUPART_FRAGMENT, &frag, 0);
     if (!scheme || (strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0)) {
-        set_why(why, why_len, "the endpoint URL '%.200s' must start with http:// or https://", c->endpoint);
+        error_message(why, why_len, "the endpoint URL '%.200s' must start with http:// or https://", c->endpoint);
         goto out;
     }
     if (!host || !*host || query || frag || strchr(c->endpoint, '@')) {
-        set_why(why, why_len, "the endpoint URL '%.200s' must be scheme://host[:port][/path], "
+        error_message(why, why_len, "the endpoint URL '%.200s' must be scheme://host[:port][/path], "
                               "without user, query or fragment", c->endpoint);
         goto out;
     }
@@ -75,14 +67,14 @@ bool api_conn_init(struct api_conn *c, const char *endpoint_url, char *why, size
     while (pl > 0 && path[pl - 1] == '/')
         pl--;
     if (hl < 0 || (size_t)hl >= sizeof c->host_header || pl >= sizeof c->base_path) {
-        set_why(why, why_len, "the endpoint URL '%.200s' is too long", c->endpoint);
+        error_message(why, why_len, "the endpoint URL '%.200s' is too long", c->endpoint);
         goto out;
     }
     memcpy(c->base_path, path ? path : "", pl);
     c->base_path[pl] = '\0';
     c->curl = curl_easy_init();
     if (!c->curl) {
-        set_why(why, why_len, "libcurl could not be initialised");
+        error_message(why, why_len, "libcurl could not be initialised");
         goto out;
     }
     ok = true;
@@ -401,24 +393,24 @@ static enum api_result perform(struct api_conn *conn, struct call *c, const char
     /* headers: the caller's, the payload hash, the session token; all of them signed */
     bool ok = true;
     struct curl_slist *hl = NULL;
-    struct sigv4_sign_header signed_h[MAX_EXTRA_HEADERS + 4];
+    struct sigv4_header signed_h[MAX_EXTRA_HEADERS + 4];
     size_t ns = 0;
     for (size_t i = 0; i < extra_count; i++) {
         hl = add_header(hl, extra[i].name, extra[i].value, &ok);
-        signed_h[ns++] = (struct sigv4_sign_header){ extra[i].name, extra[i].value };
+        signed_h[ns++] = (struct sigv4_header){ extra[i].name, extra[i].value };
     }
     hl = add_header(hl, "x-amz-content-sha256", payload_hash, &ok);
-    signed_h[ns++] = (struct sigv4_sign_header){ "x-amz-content-sha256", payload_hash };
+    signed_h[ns++] = (struct sigv4_header){ "x-amz-content-sha256", payload_hash };
     if (conn->session_token) {
         hl = add_header(hl, "x-amz-security-token", conn->session_token, &ok);
-        signed_h[ns++] = (struct sigv4_sign_header){ "x-amz-security-token", conn->session_token };
+        signed_h[ns++] = (struct sigv4_header){ "x-amz-security-token", conn->session_token };
     }
     bool own = conn->own_signer_always || strchr(full_path, '%');   /* see sigv4_sign.c */
     if (own) {
         char date[17], auth[1024];
         sigv4_sign_date(time(NULL), date);
-        signed_h[ns++] = (struct sigv4_sign_header){ "host", conn->host_header };
-        signed_h[ns++] = (struct sigv4_sign_header){ "x-amz-date", date };
+        signed_h[ns++] = (struct sigv4_header){ "host", conn->host_header };
+        signed_h[ns++] = (struct sigv4_header){ "x-amz-date", date };
         struct sigv4_sign_input in = {
             .method = method, .path = full_path, .query = query, .headers = signed_h,
             .header_count = ns, .payload_hash = payload_hash, .amz_date = date,

@@ -7,15 +7,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/mono_time.h"
 #include "tools/cli/cli.h"
 #include "tools/cli/output.h"
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static void pause_ms(long *delay_ms)
 {
@@ -32,7 +26,7 @@ static bool ends_with(const char *s, const char *suffix)
 
 int cli_wait_ready(struct cli *cli, const char *path, const char *query, const char *what, json_object **final)
 {
-    double deadline = now_s() + (double)cli->wait_timeout;
+    int64_t deadline = mono_ms() + (int64_t)cli->wait_timeout * 1000;
     long delay = 200;
     *final = NULL;
     if (isatty(2)) {
@@ -61,7 +55,7 @@ int cli_wait_ready(struct cli *cli, const char *path, const char *query, const c
             *final = o;
             return EXIT_FAIL;
         }
-        if (now_s() >= deadline) {
+        if (mono_ms() >= deadline) {
             fputs("silo: ", stderr);
             out_sanitized(stderr, what);
             fprintf(stderr, " is still %s after %ld s (--wait-timeout)\n", *status ? status : "(no status)",
@@ -76,7 +70,7 @@ int cli_wait_ready(struct cli *cli, const char *path, const char *query, const c
 
 int cli_wait_gone(struct cli *cli, const char *path, const char *query, const char *what)
 {
-    double deadline = now_s() + (double)cli->wait_timeout;
+    int64_t deadline = mono_ms() + (int64_t)cli->wait_timeout * 1000;
     long delay = 200;
     if (isatty(2)) {
         fputs("silo: waiting for ", stderr);
@@ -94,7 +88,7 @@ int cli_wait_gone(struct cli *cli, const char *path, const char *query, const ch
             return EXIT_FAIL;
         }
         json_object_put(o);
-        if (now_s() >= deadline) {
+        if (mono_ms() >= deadline) {
             fputs("silo: ", stderr);
             out_sanitized(stderr, what);
             fprintf(stderr, " still exists after %ld s (--wait-timeout)\n", cli->wait_timeout);

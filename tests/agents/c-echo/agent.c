@@ -342,7 +342,7 @@ static int handle_invocation(int fd, const struct request *req, const char *body
         long ms = 2000;
         if (json_object_object_get_ex(in, "ms", &v))
             ms = json_object_get_int(v);
-        if (ms < 0 || ms > 600000)
+        if (ms < 0 || ms > 3600000)
             ms = 2000;
         atomic_fetch_add(&busy_count, 1);
         status_changed();

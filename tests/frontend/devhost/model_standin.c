@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -181,10 +182,14 @@ static void bytes(struct conn *c, const char *query)
         return;
     static pthread_once_t once = PTHREAD_ONCE_INIT;
     pthread_once(&once, pattern_fill);
+    unsigned long long total = n;
     while (n > 0) {
         size_t k = n < sizeof pattern_block ? (size_t)n : sizeof pattern_block;
-        if (conn_write(c, pattern_block, k))
+        if (conn_write(c, pattern_block, k)) {
+            fprintf(stderr, "silo-model-standin: /bytes to %s failed after %llu of %llu bytes: %s\n", c->peer,
+                    total - n, total, strerror(errno));
             return;
+        }
         n -= k;
     }
 }
@@ -258,6 +263,22 @@ static void serve(struct conn *c)
     }
 }
 
+/* Closes like a careful HTTP server (Go's net/http, nginx's lingering_close): FIN first, then
+ * wait (bounded) for the client's EOF before close(). A plain close() right after the last
+ * write orphans a socket that may still hold megabytes the slow reader has not taken yet, and
+ * the kernel kills orphans under TCP memory pressure (TCPAbortOnMemory) — in the dev host the
+ * stand-in shares silod's kernel, so 64 parallel 10 MiB answers to slow guests did just that. */
+static void linger_close(int fd)
+{
+    struct timeval tv = { .tv_sec = 120 };
+    char sink[4096];
+    shutdown(fd, SHUT_WR);
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    while (recv(fd, sink, sizeof sink, 0) > 0)
+        ;
+    close(fd);
+}
+
 static void *conn_thread(void *arg)
 {
     struct conn *c = arg;
@@ -270,7 +291,7 @@ static void *conn_thread(void *arg)
     } else {
         serve(c);
     }
-    close(c->fd);
+    linger_close(c->fd);
     free(c);
     return NULL;
 }

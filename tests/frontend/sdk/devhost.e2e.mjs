@@ -6,7 +6,7 @@
 // drives silod against the fake VMM, does not pick it up).
 //
 // The image builder is the REAL one (silod-build-image): every runtime here comes from an OCI
-// archive (tools/image/oci-archive.sh, `make devhost-oci-images`) in the dev host's local image
+// archive (builder/oci-archive.sh, `make devhost-oci-images`) in the dev host's local image
 // store (/silo/extra/oci-store) or under /silo/extra/oci, built and boot-checked inside the dev
 // host before it is READY (the Node MCP server too, whose boot check waits for GET /mcp).
 //
@@ -148,10 +148,12 @@ before(async () => {
   idleProbe = { sid: i, boot: ia.boot_id, at: Date.now() };
   controlProbe = { sid: c, boot: ca.boot_id };
   // a session of the short-timeout runtime whose agent stays busy in the background (/ping
-  // HealthyBusy) with no request in flight, for longer than the idle timeout
+  // HealthyBusy) with no request in flight, for longer than the idle timeout — and for longer
+  // than the whole suite takes on a loaded machine (30 min), so the busy window cannot end
+  // before the last test looks (SIGTERM at the end stops it)
   const b = sessionId();
   const ba = await echo(idleRt, b);
-  const bg = await invokeOn(idleRt, JSON.stringify({ action: 'background', ms: (IDLE_TIMEOUT_S + 30) * 1000 }),
+  const bg = await invokeOn(idleRt, JSON.stringify({ action: 'background', ms: 1800 * 1000 }),
     { runtimeSessionId: b, contentType: 'application/json' });
   let bgText = '';
   for await (const piece of bg.response) bgText += Buffer.from(piece).toString();

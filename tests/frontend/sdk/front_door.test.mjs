@@ -215,6 +215,53 @@ test('front door: a body that does not match its signed x-amz-content-sha256 nev
     'the forged body never reached the agent');
 });
 
+// issue 12 item 7 (front-door side): refusals are logged as such, raw control characters from a
+// path never reach the log, and a runtime ARN of another account or region names nothing here
+test('front door: refused requests log "auth rejected" and auth=rejected; control characters in a path are escaped; foreign ARNs are not found', async () => {
+  // unsigned, with raw control characters in the path: refused (or dropped by the HTTP library),
+  // and whatever is logged holds no raw ESC or SOH
+  const raw = await new Promise((resolve) => {
+    const s = connect(new URL(base).port, '127.0.0.1');
+    let got = '';
+    s.on('data', (b) => { got += b; });
+    s.on('close', () => resolve(got));
+    s.on('error', () => resolve(got));
+    s.end('GET /runtimes/evil\x1b[31m\x01x/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+  });
+  assert.ok(!/^HTTP\/1\.1 2/.test(raw), `a forged request was accepted: ${raw.slice(0, 80)}`);
+  // an unsigned request: refused by auth, logged with its path
+  const res = await fetch(`${base}/runtimes/a%1Bb-0123456789/`);
+  assert.equal(res.status, 401);         // UnauthorizedException: missing authentication
+  await res.text();
+  // a signed one whose signature is wrong (wrong secret)
+  const bad = new BedrockAgentCoreClient({ endpoint: base, region, maxAttempts: 1,
+    credentials: { accessKeyId: credentials.accessKeyId, secretAccessKey: 'not-the-secret' } });
+  await assert.rejects(bad.send(new InvokeAgentRuntimeCommand({ agentRuntimeArn: arn, runtimeSessionId: sessionId(),
+    payload: Buffer.from('x') })), (e) => e.$metadata?.httpStatusCode === 403);
+  await sleep(200);
+  assert.ok(!/[\x00-\x08\x0b-\x1f\x7f]/.test(log), 'a raw control character reached the log');
+  assert.ok(/^silod: auth rejected id=\S+ GET \/runtimes\/a%1Bb-0123456789\/: /m.test(log),
+    'no "auth rejected" line for the unsigned request');
+  if (/^HTTP\/1\.1 403/.test(raw))      // the HTTP library let the raw bytes through: we escaped them
+    assert.ok(log.includes('GET /runtimes/evil\\x1b[31m\\x01x/: '), 'the raw path is not escaped in the log');
+  assert.ok(/^silod: auth rejected id=\S+ POST \/runtimes\/\S+\/invocations: \S/m.test(log), 'no reason logged');
+  const rejected = log.split('\n').filter((l) => /^silod: request .* auth=rejected /.test(l));
+  assert.ok(rejected.length >= 2, `refused requests are not logged auth=rejected:\n${log.slice(-2000)}`);
+  assert.ok(!log.includes('not-the-secret') && !log.includes(credentials.secretAccessKey), 'a secret reached the log');
+  // a well-formed runtime ARN of another account, region or partition
+  const id = arn.split('/').pop();
+  for (const foreign of [`arn:aws:bedrock-agentcore:${region}:999999999999:runtime/${id}`,
+    `arn:aws:bedrock-agentcore:eu-north-1:123456789012:runtime/${id}`,
+    `arn:aws-cn:bedrock-agentcore:${region}:123456789012:runtime/${id}`]) {
+    await assert.rejects(dp.send(new InvokeAgentRuntimeCommand({ agentRuntimeArn: foreign, runtimeSessionId: sessionId(),
+      payload: Buffer.from('x') })), (e) => e.name === 'ResourceNotFoundException', foreign);
+  }
+  // and a NUL inside agentRuntimeName fails the name rule
+  const cp = new BedrockAgentCoreControlClient({ endpoint: base, region, credentials, maxAttempts: 1 });
+  await assert.rejects(cp.send(new CreateAgentRuntimeCommand(baseRuntime('nul\u0000name'))),
+    (e) => e.name === 'ValidationException');
+});
+
 test('front door: slow heads are cut off, a client gets max_connections_per_client, a slow answer still arrives', async () => {
   const url = new URL(base);
   const open = () => new Promise((resolve) => {

@@ -1,4 +1,4 @@
-/* tools/image/silod_build_image.c — `silod-build-image`, silod's real image builder (the
+/* builder/silod_build_image.c — `silod-build-image`, silod's real image builder (the
  * program its `image_builder` setting names; frontend/image_builder.h runs it). For one new
  * version of a runtime it resolves the version's containerUri to a local agent image, builds
  * the version's root filesystem with silo-image (the version's environmentVariables baked into
@@ -32,8 +32,9 @@
  *   SILO_IMAGE_STORE, SILO_IMAGE_PATHS (':'-separated; unset: no absolute paths accepted),
  *   SILO_IMAGE_CACHE (default: OUTPUT_IMAGE's directory/.cache), SILO_IMAGE_FREE_MIB (64),
  *   SILO_VMM (default: silo-vmm next to this program), SILO_VMM_KERNEL (required),
- *   SILO_VMM_INITRD, SILO_VMM_CMDLINE (default VMM_AGENT_CMDLINE), SILO_VMM_GUEST_MIB (256),
- *   SILO_VMM_CPUS (1), SILO_BOOT_TIMEOUT_MS (60000),
+ *   SILO_VMM_INITRD, SILO_VMM_CMDLINE (default MICROVM_AGENT_CMDLINE), SILO_VMM_GUEST_MIB and
+ *   SILO_VMM_CPUS (default: the VM shape of frontend/microvm.h, as silod's), SILO_BOOT_TIMEOUT_MS
+ *   (60000),
  *   SILO_IMAGE_TOOL, SILO_GUEST_INIT, SILO_GUEST_AGENTD (default: silo-image, silo-init and
  *   silo-agentd next to this program).
  *
@@ -44,13 +45,15 @@
  *   image build failed: no such image 'x:latest' in the local image store
  *   image did not become ready: the agent exited with status 3
  *   image did not become ready within 60 s: the agent does not answer GET /ping (connection accepted, no answer)
- * The boot-check VM is stopped with SIGTERM (silo-vmm wipes its memory); on SIGTERM this
- * program stops its children the same way and fails with "image build cancelled".
+ * The boot-check VM is started through frontend/microvm.c, exactly as silod starts a session's:
+ * the same command line, its own process group, PR_SET_PDEATHSIG SIGTERM (if this program dies,
+ * even by SIGKILL, the VMM still wipes its guest memory), the same readiness probes. It is
+ * stopped with SIGTERM (silo-vmm wipes its memory); on SIGTERM this program stops its children
+ * the same way and fails with "image build cancelled".
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -66,8 +69,8 @@
 
 #include <json-c/json.h>
 
-#include "frontend/vmm_launcher.h"
-#include "guest/agentd/control_proto.h"
+#include "base/mono_time.h"
+#include "frontend/microvm.h"
 
 static char work_dir[PATH_MAX];         /* private temporary directory, removed at exit */
 static const char *output_image;        /* removed on failure */
@@ -80,13 +83,6 @@ static void on_sigterm(int sig)
     cancelled = 1;
     if (child_pid > 0)
         kill(child_pid, SIGTERM);
-}
-
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static void remove_work_dir(void)
@@ -226,21 +222,20 @@ static void resolve_uri(const char *uri, char *source, size_t cap)
         if (!paths || !*paths)
             fail("image build failed: containerUri '%.200s' is a local path, but silod accepts none "
                  "(configure image_paths, or put the image in the local image store)", uri);
-        struct stat st;
-        if (stat(uri, &st) != 0)
-            fail("image build failed: containerUri '%.200s': %s", uri, strerror(errno));
+        /* One answer for a path that is missing, outside image_paths, or not an image: the
+         * reason goes back to whoever called the control plane, and must not tell them which
+         * host paths exist. */
+        bool allowed = false;
         char list[4096];
         snprintf(list, sizeof list, "%s", paths);
-        for (char *save = NULL, *root = strtok_r(list, ":", &save); root; root = strtok_r(NULL, ":", &save))
-            if (root[0] == '/' && inside(uri, root)) {
-                if (!S_ISREG(st.st_mode) && !(S_ISDIR(st.st_mode) && is_oci_dir(uri)))
-                    fail("image build failed: containerUri '%.200s' is neither an OCI layout directory nor "
-                         "an image tarball", uri);
-                snprintf(source, cap, "%s", uri);
-                return;
-            }
-        fail("image build failed: containerUri '%.200s' is outside the directories silod reads images "
-             "from (image_paths)", uri);
+        for (char *save = NULL, *root = strtok_r(list, ":", &save); root && !allowed; root = strtok_r(NULL, ":", &save))
+            allowed = root[0] == '/' && inside(uri, root);
+        struct stat st;
+        if (!allowed || stat(uri, &st) != 0 || !(S_ISREG(st.st_mode) || (S_ISDIR(st.st_mode) && is_oci_dir(uri))))
+            fail("image build failed: containerUri '%.200s' is not an OCI layout directory or image tarball in "
+                 "the directories silod reads images from (image_paths)", uri);
+        snprintf(source, cap, "%s", uri);
+        return;
     }
     if (strchr(uri, '@'))
         fail("image build failed: containerUri '%.200s': digest references are not supported by the "
@@ -278,14 +273,16 @@ static void resolve_uri(const char *uri, char *source, size_t cap)
 /* --- the version's configuration ------------------------------------------------------------ */
 
 struct version_settings {
-    char protocol[16];         /* HTTP, MCP, A2A, AGUI */
+    char protocol_name[16];           /* HTTP, MCP, A2A, AGUI (for the log lines) */
+    enum microvm_protocol protocol;   /* what "ready" means (frontend/microvm.h) */
     char env_file[PATH_MAX];   /* "" when there is nothing to set */
     size_t env_count;
 };
 
 static void read_version_config(const char *file, struct version_settings *vs)
 {
-    snprintf(vs->protocol, sizeof vs->protocol, "HTTP");
+    snprintf(vs->protocol_name, sizeof vs->protocol_name, "HTTP");
+    vs->protocol = MICROVM_HTTP;
     if (!file)
         return;
     json_object *cfg = json_object_from_file(file), *pc, *sp, *env;
@@ -293,7 +290,10 @@ static void read_version_config(const char *file, struct version_settings *vs)
         fail("image build failed: the version configuration %s is not a JSON object", file);
     if (json_object_object_get_ex(cfg, "protocolConfiguration", &pc) &&
         json_object_object_get_ex(pc, "serverProtocol", &sp) && json_object_is_type(sp, json_type_string))
-        snprintf(vs->protocol, sizeof vs->protocol, "%s", json_object_get_string(sp));
+    {
+        snprintf(vs->protocol_name, sizeof vs->protocol_name, "%s", json_object_get_string(sp));
+        vs->protocol = microvm_protocol_named(json_object_get_string(sp));
+    }
     if (json_object_object_get_ex(cfg, "environmentVariables", &env) && !json_object_is_type(env, json_type_null)) {
         if (!json_object_is_type(env, json_type_object))
             fail("image build failed: environmentVariables is not a map of strings");
@@ -313,7 +313,8 @@ static void read_version_config(const char *file, struct version_settings *vs)
 
 /* --- silo-image ------------------------------------------------------------------------------- */
 
-/* Runs argv with stdin from /dev/null, stdout to ours, stderr to `err_fd` (or ours). */
+/* Runs silo-image with stdin from /dev/null, stdout to ours, stderr to `err_fd` (or ours); it
+ * dies with this program. (The boot-check VMM is started by frontend/microvm.c instead.) */
 static pid_t start_child(const char *const argv[], int err_fd, bool die_with_parent)
 {
     pid_t parent = getpid();
@@ -428,52 +429,6 @@ static void build(const char *source, const struct version_settings *vs, const c
 
 /* --- the boot check ------------------------------------------------------------------------- */
 
-/* One agentd control request; 0 with the decoded answer, else -1. */
-static int control(const char *sock, enum cp_verb verb, struct cp_response *resp, int timeout_ms)
-{
-    char req[32], line[CP_MAX_LINE + 1];
-    int len = cp_encode_request(verb, req, sizeof req);
-    int fd = vsock_connect(sock, CP_PORT, timeout_ms);
-    if (fd < 0)
-        return -1;
-    int rc = len > 0 && write(fd, req, (size_t)len) == len &&
-             vsock_read_line(fd, line, sizeof line, mono_ms() + timeout_ms) == 0 &&
-             cp_decode_response(line, strlen(line), resp) == 0 && resp->ok ? 0 : -1;
-    close(fd);
-    return rc;
-}
-
-/* GET `path` on guest `port`: the HTTP status, 0 for a connection without an answer, -1 when
- * the port cannot be reached. */
-static int http_status(const char *sock, unsigned port, const char *path, int timeout_ms)
-{
-    int fd = vsock_connect(sock, port, timeout_ms);
-    if (fd < 0)
-        return -1;
-    char req[256], line[256];
-    int len = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: agent\r\nAccept: %s\r\nConnection: close\r\n\r\n",
-                       path, port == 8000 ? "application/json, text/event-stream" : "*/*");
-    int status = 0;
-    if (write(fd, req, (size_t)len) != len || vsock_read_line(fd, line, sizeof line, mono_ms() + timeout_ms) != 0 ||
-        sscanf(line, "HTTP/1.%*d %d", &status) != 1)
-        status = 0;
-    close(fd);
-    return status;
-}
-
-static const char *agent_end(const struct cp_response *r, char *buf, size_t cap)
-{
-    if (r->u.agent.state == CP_AGENT_EXITED)
-        snprintf(buf, cap, "the agent exited with status %d", r->u.agent.code);
-    else if (r->u.agent.state == CP_AGENT_KILLED)
-        snprintf(buf, cap, "the agent was killed by signal %d (%s)", r->u.agent.signal, strsignal(r->u.agent.signal));
-    else if (r->u.agent.state == CP_AGENT_FAILED)
-        snprintf(buf, cap, "the agent could not be started: %s", strerror(r->u.agent.code));
-    else
-        return NULL;
-    return buf;
-}
-
 static void last_line_of(const char *file, char *out, size_t cap)
 {
     out[0] = '\0';
@@ -488,136 +443,68 @@ static void last_line_of(const char *file, char *out, size_t cap)
         fclose(f);
 }
 
-static void stop_vmm(pid_t pid)
+/* Boots the image exactly as silod boots a session (frontend/microvm.h: the same command line,
+ * the same spawn policy, the same readiness), holding an agentd WAIT open so that an agent that
+ * exits at once fails the check at once. */
+static void boot_check(const char *image, enum microvm_protocol protocol, double *seconds)
 {
-    kill(pid, SIGTERM);
-    int64_t deadline = mono_ms() + 15000;
-    int status;
-    while (waitpid(pid, &status, WNOHANG) == 0) {
-        if (mono_ms() > deadline) {
-            kill(pid, SIGKILL);
-            waitpid(pid, &status, 0);
-            break;
-        }
-        usleep(10000);
-    }
-}
-
-static void boot_check(const char *image, const char *protocol, double *seconds)
-{
-    char vmm[PATH_MAX], sock[PATH_MAX + 16], errfile[PATH_MAX + 16], disk[PATH_MAX + 8], mem[24], cpus[16];
+    char vmm[PATH_MAX], sock[PATH_MAX + 16], errfile[PATH_MAX + 16], err[256];
     sibling("SILO_VMM", "silo-vmm", vmm, sizeof vmm);
     const char *kernel = getenv("SILO_VMM_KERNEL");
     if (!kernel || !*kernel)
         fail("image boot check failed: SILO_VMM_KERNEL (silod's vmm.kernel) is not set");
-    const char *initrd = getenv("SILO_VMM_INITRD");
     long timeout_ms = env_long("SILO_BOOT_TIMEOUT_MS", 60000, 1000, 3600000);
-    snprintf(mem, sizeof mem, "%ldM", env_long("SILO_VMM_GUEST_MIB", 256, 32, 1 << 20));
-    snprintf(cpus, sizeof cpus, "%ld", env_long("SILO_VMM_CPUS", 1, 1, 64));
     snprintf(sock, sizeof sock, "%s/vmm.sock", work_dir);
     snprintf(errfile, sizeof errfile, "%s/vmm.err", work_dir);
-    snprintf(disk, sizeof disk, "%s,cow", image);
-    /* the argv frontend/vmm_launcher.c uses for a session */
-    const char *argv[24];
-    int a = 0;
-    argv[a++] = vmm;
-    argv[a++] = "--kernel"; argv[a++] = kernel;
-    if (initrd && *initrd) {
-        argv[a++] = "--initrd"; argv[a++] = initrd;
-    }
-    argv[a++] = "--cmdline"; argv[a++] = env_or("SILO_VMM_CMDLINE", VMM_AGENT_CMDLINE);
-    argv[a++] = "--mem"; argv[a++] = mem;
-    argv[a++] = "--cpus"; argv[a++] = cpus;
-    argv[a++] = "--disk"; argv[a++] = disk;
-    argv[a++] = "--vsock-cid"; argv[a++] = "3";
-    argv[a++] = "--vsock-uds"; argv[a++] = sock;
-    argv[a] = NULL;
-    int err_fd = open(errfile, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    struct microvm_params p = {
+        .vmm_path = vmm, .kernel = kernel, .initrd = getenv("SILO_VMM_INITRD"),
+        .cmdline = env_or("SILO_VMM_CMDLINE", MICROVM_AGENT_CMDLINE),
+        .shape = { (unsigned)env_long("SILO_VMM_GUEST_MIB", MICROVM_DEFAULT_GUEST_MIB, MICROVM_MIN_GUEST_MIB,
+                                      MICROVM_MAX_GUEST_MIB),
+                   (unsigned)env_long("SILO_VMM_CPUS", MICROVM_DEFAULT_CPUS, 1, MICROVM_MAX_CPUS) },
+        .disk = image, .vsock_path = sock,
+        .stdout_fd = MICROVM_FD_INHERIT,     /* the guest console: into silod's log */
+        .stderr_fd = open(errfile, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600),
+    };
+    if (p.stderr_fd < 0)
+        p.stderr_fd = MICROVM_FD_NULL;
     fflush(stdout);
-    int64_t t0 = mono_ms(), deadline = t0 + timeout_ms;
-    pid_t pid = start_child(argv, err_fd, true);
-    if (err_fd >= 0)
-        close(err_fd);
+    int64_t t0 = mono_ms();
+    pid_t pid = microvm_spawn(&p, err, sizeof err);
+    if (p.stderr_fd >= 0)
+        close(p.stderr_fd);
     if (pid < 0)
-        fail("image boot check failed: fork: %s", strerror(errno));
+        fail("image boot check failed: %s", err);
     child_pid = pid;
-
-    bool mcp = strcmp(protocol, "MCP") == 0, a2a = strcmp(protocol, "A2A") == 0;
-    char state[256] = "agentd never answered on vsock port 1024: the guest did not finish booting";
-    char reason[300] = "";
-    int wait_fd = -1;          /* an open WAIT: agentd answers it when the agent ends */
-    bool ready = false;
-    while (!ready && !reason[0] && !cancelled && mono_ms() < deadline) {
-        if (wait_fd >= 0) {
-            struct pollfd p = { wait_fd, POLLIN, 0 };
-            if (poll(&p, 1, 0) > 0) {
-                char line[CP_MAX_LINE + 1];
-                struct cp_response r;
-                if (vsock_read_line(wait_fd, line, sizeof line, mono_ms() + 2000) == 0 &&
-                    cp_decode_response(line, strlen(line), &r) == 0 && r.ok &&
-                    agent_end(&r, reason, sizeof reason))
-                    break;
-                close(wait_fd);         /* agentd went away without an answer: ask again */
-                wait_fd = -1;
-            }
-        }
-        int status;
-        if (waitpid(pid, &status, WNOHANG) == pid) {
-            child_pid = pid = 0;
-            char last[256];
-            last_line_of(errfile, last, sizeof last);
-            int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-            if (code == 0)
-                snprintf(reason, sizeof reason, "the guest powered off before the agent was ready (%s)", state);
-            else
-                snprintf(reason, sizeof reason, "silo-vmm exited with status %d%s%.200s", code, last[0] ? ": " : "", last);
-            break;
-        }
-        if (wait_fd < 0) {
-            wait_fd = vsock_connect(sock, CP_PORT, 2000);
-            char req[16];
-            int len = cp_encode_request(CP_WAIT, req, sizeof req);
-            if (wait_fd >= 0 && write(wait_fd, req, (size_t)len) != len) {
-                close(wait_fd);
-                wait_fd = -1;
-            }
-            if (wait_fd >= 0)
-                snprintf(state, sizeof state, "agentd is up, the agent is not ready");
-        }
-        if (wait_fd >= 0) {
-            int left = (int)(deadline - mono_ms());
-            int probe_ms = left < 3000 ? (left > 0 ? left : 1) : 3000;
-            if (a2a) {
-                struct cp_response r;
-                ready = control(sock, CP_READY, &r, probe_ms) == 0 && (r.u.ready.ports & CP_PORT_A2A);
-                if (!ready)
-                    snprintf(state, sizeof state, "the agent does not accept connections on port 9000");
-            } else {
-                int s = http_status(sock, mcp ? 8000 : 8080, mcp ? "/mcp" : "/ping", probe_ms);
-                ready = mcp ? s >= 100 : s == 200;
-                if (!ready && s > 0)
-                    snprintf(state, sizeof state, "the agent answers GET %s with %d", mcp ? "/mcp" : "/ping", s);
-                else if (!ready)
-                    snprintf(state, sizeof state, "the agent does not answer GET %s on port %d",
-                             mcp ? "/mcp" : "/ping", mcp ? 8000 : 8080);
-            }
-        }
-        if (!ready)
-            usleep(100000);
-    }
-    if (wait_fd >= 0)
-        close(wait_fd);
+    struct microvm_wait w = { .protocol = protocol, .deadline_ms = t0 + timeout_ms, .watch_agent = true,
+                              .interval_ms = 100, .cancelled = &cancelled };
+    int code = 0;
+    char why[256];
+    enum microvm_ready r = microvm_wait_ready(&pid, sock, &w, &code, why, sizeof why);
     *seconds = (double)(mono_ms() - t0) / 1000.0;
-    if (pid > 0)
-        stop_vmm(pid);
     child_pid = 0;
+    microvm_stop(pid);             /* pid is 0 when the VMM already exited */
     unlink(sock);
+    switch (r) {
+    case MICROVM_READY:
+        return;
+    case MICROVM_CANCELLED:
+        fail("image build cancelled");
+    case MICROVM_AGENT_ENDED:
+        fail("image did not become ready: %s", why);
+    case MICROVM_VMM_EXITED: {
+        char last[256];
+        last_line_of(errfile, last, sizeof last);
+        if (code == 0)
+            fail("image did not become ready: the guest powered off before the agent was ready (%s)", why);
+        fail("image did not become ready: silo-vmm exited with status %d%s%.200s", code, last[0] ? ": " : "", last);
+    }
+    case MICROVM_TIMED_OUT:
+        break;
+    }
     if (cancelled)
         fail("image build cancelled");
-    if (reason[0])
-        fail("image did not become ready: %s", reason);
-    if (!ready)
-        fail("image did not become ready within %ld s: %s", timeout_ms / 1000, state);
+    fail("image did not become ready within %ld s: %s", timeout_ms / 1000, why);
 }
 
 int main(int argc, char **argv)
@@ -643,7 +530,7 @@ int main(int argc, char **argv)
     char source[PATH_MAX + 64];
     resolve_uri(uri, source, sizeof source);
     printf("silod-build-image: %s v%s: %s -> %s (%zu environment variables, protocol %s)\n", runtime_id, version,
-           source, out, vs.env_count, vs.protocol);
+           source, out, vs.env_count, vs.protocol_name);
     int64_t t0 = mono_ms();
     output_image = out;
     build(source, &vs, out);
@@ -654,6 +541,6 @@ int main(int argc, char **argv)
     boot_check(out, vs.protocol, &boot_s);
     remove_work_dir();
     printf("silod-build-image: %s v%s ready: build %.1f s, boot check %.1f s (%s)\n", runtime_id, version, build_s,
-           boot_s, vs.protocol);
+           boot_s, vs.protocol_name);
     return 0;
 }

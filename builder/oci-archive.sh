@@ -1,5 +1,5 @@
 #!/bin/sh
-# tools/image/oci-archive.sh ROOT CONFIG.json OUT.tar — an OCI image layout tarball (what
+# builder/oci-archive.sh ROOT CONFIG.json OUT.tar — an OCI image layout tarball (what
 # `docker buildx --output type=oci` or `skopeo copy oci-archive:` produce) from a root tree
 # and an OCI image config, with standard tools only (tar, gzip, sha256sum, printf):
 #   one layer: ROOT as a gzip'd tar (owner 0:0, mtime 0, sorted: the same input gives the same

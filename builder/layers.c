@@ -1,5 +1,5 @@
-/* tools/image/layers.c — safe archive extraction and OCI layer application (see layers.h). */
-#include "tools/image/layers.h"
+/* builder/layers.c — safe archive extraction and OCI layer application (see layers.h). */
+#include "builder/layers.h"
 #include "base/error_message.h"
 
 #include <archive.h>

@@ -1,5 +1,5 @@
-/* tools/image/digest.c — SHA-256 over bytes, files and directory trees (see digest.h). */
-#include "tools/image/digest.h"
+/* builder/digest.c — SHA-256 over bytes, files and directory trees (see digest.h). */
+#include "builder/digest.h"
 
 #include <dirent.h>
 #include <errno.h>

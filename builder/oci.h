@@ -1,4 +1,4 @@
-/* tools/image/oci.h — finding the config and the ordered layers of a container image laid out
+/* builder/oci.h — finding the config and the ordered layers of a container image laid out
  * in a directory: an OCI image layout (`oci-layout`, `index.json`, `blobs/sha256/...`) or the
  * unpacked contents of a `docker save` tarball (`manifest.json` with Config and Layers; newer
  * Docker writes both, and manifest.json is then preferred because it names the saved image).

@@ -1,4 +1,4 @@
-/* tools/image/digest.h — SHA-256 (OpenSSL's libcrypto) for blob verification and for the
+/* builder/digest.h — SHA-256 (OpenSSL's libcrypto) for blob verification and for the
  * content address of an image build: files, whole directory trees, strings. */
 #ifndef SILO_TOOLS_IMAGE_DIGEST_H
 #define SILO_TOOLS_IMAGE_DIGEST_H

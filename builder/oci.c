@@ -1,5 +1,5 @@
-/* tools/image/oci.c — OCI image layouts and docker save directories (see oci.h). */
-#include "tools/image/oci.h"
+/* builder/oci.c — OCI image layouts and docker save directories (see oci.h). */
+#include "builder/oci.h"
 #include "base/error_message.h"
 
 #include <errno.h>
@@ -12,18 +12,21 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "tools/image/digest.h"
-#include "tools/image/layers.h"
+#include "builder/digest.h"
+#include "builder/layers.h"
+#include "builder/open_beneath.h"
 
 #define MAX_JSON_FILE (16u << 20)
 #define MAX_INDEX_DEPTH 4
 
+/* A regular file dir/name reached without symlinks (open_beneath.h). */
 static bool exists(const char *dir, const char *name)
 {
-    char path[4096];
-    struct stat st;
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+    char why[256];
+    int fd = open_beneath_regular(dir, name, UINT64_MAX, 0, NULL, why, sizeof why);
+    if (fd >= 0)
+        close(fd);
+    return fd >= 0;
 }
 
 int oci_detect(const char *dir)
@@ -31,30 +34,11 @@ int oci_detect(const char *dir)
     return exists(dir, "manifest.json") || (exists(dir, "oci-layout") && exists(dir, "index.json"));
 }
 
-static char *read_file(const char *path, size_t *len, char *err, size_t errlen)
+/* dir/rel, a regular JSON file of at most MAX_JSON_FILE bytes, read without following the
+ * image's symlinks (open_beneath.h). */
+static char *read_file(const char *dir, const char *rel, size_t *len, char *err, size_t errlen)
 {
-    FILE *f = fopen(path, "rbe");
-    struct stat st;
-    if (f == NULL) {
-        error_message(err, errlen, "%s: %s", path, strerror(errno));
-        return NULL;
-    }
-    if (fstat(fileno(f), &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > (off_t)MAX_JSON_FILE) {
-        fclose(f);
-        error_message(err, errlen, "%s: not a regular file of at most %u bytes", path, MAX_JSON_FILE);
-        return NULL;
-    }
-    char *buf = malloc((size_t)st.st_size + 1);
-    size_t n = buf ? fread(buf, 1, (size_t)st.st_size, f) : 0;
-    fclose(f);
-    if (buf == NULL || n != (size_t)st.st_size) {
-        free(buf);
-        error_message(err, errlen, "%s: short read", path);
-        return NULL;
-    }
-    buf[n] = '\0';
-    *len = n;
-    return buf;
+    return read_beneath(dir, rel, MAX_JSON_FILE, 0, len, err, errlen);
 }
 
 static json_object *parse_json(const char *text, size_t len, const char *what, char *err, size_t errlen)
@@ -91,14 +75,14 @@ static char *verified_blob(const char *dir, const char *digest, char *err, size_
             error_message(err, errlen, "malformed digest \"%.80s\"", digest);
             return NULL;
         }
-    char *path = malloc(strlen(dir) + 100);
-    char hex[DIGEST_HEX];
-    sprintf(path, "%s/blobs/sha256/%s", dir, digest + 7);
-    if (sha256_file_hex(path, hex) < 0) {
-        error_message(err, errlen, "blob %.19s...: %s", digest, strerror(errno));
-        free(path);
+    char rel[100], hex[DIGEST_HEX], why[400];
+    snprintf(rel, sizeof rel, "blobs/sha256/%s", digest + 7);
+    if (sha256_beneath_hex(dir, rel, 0, hex, why, sizeof why) < 0) {
+        error_message(err, errlen, "blob %.19s...: %s", digest, why);
         return NULL;
     }
+    char *path = malloc(strlen(dir) + sizeof rel + 1);
+    sprintf(path, "%s/%s", dir, rel);
     if (strcmp(hex, digest + 7) != 0) {
         error_message(err, errlen, "blob %.19s... is corrupted: its SHA-256 is %.12s...", digest, hex);
         free(path);
@@ -142,7 +126,7 @@ static int load_manifest(const char *dir, json_object *m, struct oci_image *img,
     char *cpath = verified_blob(dir, get_str(config, "digest"), err, errlen);
     if (cpath == NULL)
         return -1;
-    img->config_json = read_file(cpath, &img->config_len, err, errlen);
+    img->config_json = read_file(dir, cpath + strlen(dir) + 1, &img->config_len, err, errlen);
     free(cpath);
     if (img->config_json == NULL)
         return -1;
@@ -198,7 +182,7 @@ static int load_from_index(const char *dir, json_object *index, int depth, struc
     if (path == NULL)
         return -1;
     size_t len;
-    char *text = read_file(path, &len, err, errlen);
+    char *text = read_file(dir, path + strlen(dir) + 1, &len, err, errlen);
     free(path);
     json_object *doc = text ? parse_json(text, len, "image manifest", err, errlen) : NULL;
     free(text);
@@ -224,23 +208,22 @@ static char *inside(const char *dir, const char *rel, char *err, size_t errlen)
         error_message(err, errlen, "manifest.json: bad path \"%.100s\"", rel ? rel : "(none)");
         return NULL;
     }
-    char *path = malloc(strlen(dir) + strlen(clean) + 2);
-    sprintf(path, "%s/%s", dir, clean);
-    struct stat st;
-    if (lstat(path, &st) < 0 || !S_ISREG(st.st_mode)) {
-        error_message(err, errlen, "manifest.json names %s, which is missing or not a regular file", clean);
-        free(path);
+    char why[400];
+    int fd = open_beneath_regular(dir, clean, UINT64_MAX, 0, NULL, why, sizeof why);
+    if (fd < 0) {
+        error_message(err, errlen, "manifest.json names %s", why);
         return NULL;
     }
+    close(fd);
+    char *path = malloc(strlen(dir) + strlen(clean) + 2);
+    sprintf(path, "%s/%s", dir, clean);
     return path;
 }
 
 static int load_docker(const char *dir, struct oci_image *img, char *err, size_t errlen)
 {
-    char path[4096];
     size_t len;
-    snprintf(path, sizeof path, "%s/manifest.json", dir);
-    char *text = read_file(path, &len, err, errlen);
+    char *text = read_file(dir, "manifest.json", &len, err, errlen);
     json_object *doc = text ? parse_json(text, len, "manifest.json", err, errlen) : NULL;
     free(text);
     if (doc == NULL)
@@ -260,7 +243,7 @@ static int load_docker(const char *dir, struct oci_image *img, char *err, size_t
     char *cpath = inside(dir, get_str(first, "Config"), err, errlen);
     if (cpath == NULL)
         goto out;
-    img->config_json = read_file(cpath, &img->config_len, err, errlen);
+    img->config_json = read_file(dir, cpath + strlen(dir) + 1, &img->config_len, err, errlen);
     free(cpath);
     if (img->config_json == NULL)
         goto out;
@@ -297,11 +280,9 @@ int oci_load(const char *dir, struct oci_image *img, char *err, size_t errlen)
         snprintf(img->format, sizeof img->format, "docker");
         rc = load_docker(dir, img, err, errlen);
     } else if (exists(dir, "oci-layout") && exists(dir, "index.json")) {
-        char path[4096];
         size_t len;
         snprintf(img->format, sizeof img->format, "oci");
-        snprintf(path, sizeof path, "%s/index.json", dir);
-        char *text = read_file(path, &len, err, errlen);
+        char *text = read_file(dir, "index.json", &len, err, errlen);
         json_object *index = text ? parse_json(text, len, "index.json", err, errlen) : NULL;
         free(text);
         rc = index ? load_from_index(dir, index, 0, img, err, errlen) : -1;

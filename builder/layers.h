@@ -1,4 +1,4 @@
-/* tools/image/layers.h — unpacking archives into the image staging directory, safely.
+/* builder/layers.h — unpacking archives into the image staging directory, safely.
  *
  * Archives are read with libarchive (tar in any compression libarchive knows: gzip, zstd, xz,
  * bzip2, or none). Every entry is hostile: ".." components are refused, absolute paths made

@@ -1,4 +1,4 @@
-/* tools/image/image_build.c — `silo image build`: turns an agent image into the ext4 root
+/* builder/image_build.c — `silo image build`: turns an agent image into the ext4 root
  * filesystem its microVMs boot from, without root privileges (mkfs.ext4 -d).
  *
  *   silo image build [OPTIONS] SOURCE... [-o OUT.ext4]
@@ -47,10 +47,11 @@
 
 #include <json-c/json.h>
 
+#include "base/small_file.h"
 #include "guest/agentd/agent_config.h"
-#include "tools/image/digest.h"
-#include "tools/image/layers.h"
-#include "tools/image/oci.h"
+#include "builder/digest.h"
+#include "builder/layers.h"
+#include "builder/oci.h"
 
 #define BUILDER_VERSION "silo-image 1"
 #define MAX_SOURCES 32
@@ -755,15 +756,10 @@ int main(int argc, char **argv)
         }
         if (config_file != NULL) {
             free(config);
-            FILE *f = fopen(config_file, "re");
-            char *buf = malloc(AGENT_CONFIG_MAX_BYTES + 1);
-            size_t n = f && buf ? fread(buf, 1, AGENT_CONFIG_MAX_BYTES + 1, f) : 0;
-            if (f)
-                fclose(f);
-            if (buf == NULL || n == 0 || n > AGENT_CONFIG_MAX_BYTES)
-                DIE("%s: unreadable, empty or bigger than %u bytes", config_file, AGENT_CONFIG_MAX_BYTES);
-            buf[n] = '\0';
-            config = buf;
+            size_t n = 0;
+            config = small_file_load(config_file, AGENT_CONFIG_MAX_BYTES, &n, err, sizeof err);
+            if (config == NULL || n == 0)
+                DIE("%s", config == NULL ? err : "the --config file is empty");
         }
         if (config == NULL)
             DIE("no image config: the sources carry none; pass --config FILE (an OCI image config with "

@@ -1,0 +1,177 @@
+/* frontend/http_internal.h — what silod's HTTP server files share, never included outside
+ * them (the public interface is http_api.h). The files:
+ *
+ *   http_api.c      the HTTP glue: libmicrohttpd's daemon, connections (guest ones too), the
+ *                   request's life from its URI to its log line, routing by kind, the body
+ *                   loop (spooling, limits), answers and restJson1 errors, GET /metrics
+ *   http_auth.c     inbound authentication: SigV4 or a bearer JWT, the choice between them
+ *                   for a request and for a runtime, and the "auth rejected" log line
+ *   invoke_proxy.c  InvokeAgentRuntime and StopRuntimeSession: the data path, the session,
+ *                   the request head and body to the agent, its answer streamed back
+ *
+ * All three run on the MHD connection's own thread (thread per connection). */
+#ifndef SILO_FRONTEND_HTTP_INTERNAL_H
+#define SILO_FRONTEND_HTTP_INTERNAL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <json-c/json.h>
+#include <microhttpd.h>
+
+#include "frontend/agent_http.h"
+#include "frontend/body_spool.h"
+#include "frontend/conn_guard.h"
+#include "frontend/http_api.h"
+#include "frontend/session_bind.h"
+#include "frontend/strbuf.h"
+
+#define SESSION_HEADER "X-Amzn-Bedrock-AgentCore-Runtime-Session-Id"
+#define REQUEST_ID_HEADER "X-Amzn-Bedrock-AgentCore-Runtime-Request-Id"
+#define USER_ID_HEADER "X-Amzn-Bedrock-AgentCore-Runtime-User-Id"
+#define MCP_SESSION_HEADER "Mcp-Session-Id"
+#define CONTROL_MAX_BODY (1024 * 1024)
+#define USER_ID_MAX 1024
+#define CUSTOM_HEADER_MAX 4096
+#define AGENT_ERROR_SNIPPET 512
+
+/* Connections from a guest to silod's API (guest_channels.c, HOST_PORT_API): the session each
+ * came from, by socket, recorded in the request log as from_session= */
+struct guest_conn {
+    int fd;
+    char session_id[SESSION_ID_MAX + 1];
+    struct guest_conn *next;
+};
+
+struct http_api {
+    struct http_api_config cfg;
+    struct MHD_Daemon *daemon;
+    pthread_mutex_t guest_lock;
+    struct guest_conn *guest_conns;
+    struct spool_quota unverified;   /* body bytes held for requests whose signature is undecided */
+    struct conn_guard *guard;        /* head / keep-alive / body deadlines per connection */
+    struct session_binds *binds;     /* session id → the endpoint, auth method and user that opened it */
+};
+
+enum request_kind { REQ_CONTROL, REQ_INVOKE, REQ_STOP, REQ_METRICS, REQ_UNKNOWN };
+
+/* The agent's answer, relayed to the client as it is read; shared by the request (for its log
+ * line) and the MHD response (which reads from it), freed when both are done with it.
+ *
+ * Upstream keep-alive: the relay owns the agent connection (rd.fd) until it is closed by the
+ * last relay_put() or given back to the session's pool by relay_give_back(), which sets rd.fd
+ * to -1 first. Both the request's callbacks and the response's content reader run on the MHD
+ * connection's own thread (thread per connection), and the give-back happens only while the
+ * request still holds its session reference (the content reader that sees the end of the body,
+ * or finish_invoke), so the session pointer is valid there; request_done clears it before
+ * releasing the session. */
+struct relay {
+    struct agent_reader rd;
+    int refs;
+    uint64_t bytes_out;
+    struct sessions *sessions;
+    struct session *session;     /* the request's (NULL: never given back) */
+    unsigned port;               /* guest port of the connection */
+    bool request_sent;           /* the request head and its whole body reached the agent */
+};
+
+/* Per-request state, created by the URI log callback (so the raw URI is kept). */
+struct request {
+    char *raw_uri;
+    char *path, *query;
+    char log_path[512];          /* the path escaped for the log (url_escape_for_log) */
+    char method[8];
+    enum request_kind kind;
+    bool started, dispatched;
+    bool failed;                 /* an error answer is queued once the body is drained */
+    const char *err_type;
+    char err_msg[640];
+    char request_id[37];
+    int64_t start_ms;
+    unsigned status;
+    const char *auth;            /* "sigv4", "jwt" or NULL */
+    bool auth_rejected;          /* refused by authentication (logged "auth rejected", auth=rejected) */
+    const char *principal;       /* SigV4 key principal (config), never a secret */
+    char from_session[SESSION_ID_MAX + 1];   /* came from this session's guest (or "") */
+    struct sigv4_verifier *sig;
+    bool bearer;
+    struct strbuf body;          /* control plane and metrics (at most CONTROL_MAX_BODY) */
+    struct body_spool spool;     /* invoke/stop body held until its signature is verified */
+    bool spooling;               /* the body goes to the spool (SigV4 with the body undecided) */
+    uint64_t reserved;           /* bytes of api->unverified this request holds */
+    struct conn_entry *conn;     /* this connection's conn_guard entry */
+    uint64_t body_len;
+    /* invoke */
+    char target[1024];
+    struct session *session;
+    char session_id[SESSION_ID_MAX + 1];
+    char runtime_id[160];
+    bool mcp;
+    bool mcp_session_added;      /* silod made up the Mcp-Session-Id (= session_id) */
+    bool body_to_agent;          /* the agent request carries a body: */
+    bool body_chunked;           /* chunked, or (the caller sent Content-Length) that length, so
+                                  * agents without chunked request support work too */
+    int upstream;
+    unsigned upstream_port;      /* guest port: GUEST_PORT_HTTP or GUEST_PORT_MCP */
+    bool upstream_pooled;        /* upstream came from the session's idle pool */
+    uint64_t agent_length;       /* the Content-Length sent to the agent (not chunked) */
+    uint64_t body_sent;          /* body bytes written to the agent */
+    bool last_chunk_sent;
+    struct relay *relay;
+};
+
+/* ---- http_api.c: answers (each sets r->status; the request id goes with every answer) */
+
+/* Marks r failed with an AWS error type and message, answered once the request ends (the
+ * first failure wins). */
+void http_fail(struct request *r, const char *type, const char *msg);
+enum MHD_Result http_queue(struct MHD_Connection *c, struct request *r, unsigned status,
+                           struct MHD_Response *resp);
+enum MHD_Result http_reply_error(struct MHD_Connection *c, struct request *r, const char *type,
+                                 const char *msg);
+
+/* ---- http_auth.c */
+
+/* Authenticates a request from its head, before any of its body is read: a bearer token (data
+ * plane only; verified against the runtime's authorizer by http_auth_runtime) or SigV4 (whose
+ * body may still be pending: sigv4_body_pending). False (r failed, "auth rejected" logged)
+ * when refused. */
+bool http_auth_head(struct http_api *api, struct MHD_Connection *c, struct request *r);
+/* SigV4 alone (GET /metrics when not public). */
+bool http_auth_sigv4(struct http_api *api, struct MHD_Connection *c, struct request *r);
+/* At the end of the body: decides a SigV4 signature or signed body hash still pending. */
+void http_auth_finish(struct request *r);
+/* A caller known to be who it says, body aside: a verified bearer token, or a SigV4 signature
+ * already checked from the head. */
+bool http_caller_verified(const struct request *r);
+/* Against the runtime (its version configuration cfg): the request's method must be the
+ * runtime's (customJWTAuthorizer: bearer only; else SigV4 only); a bearer token is verified
+ * against the authorizer. Writes the user id to pass to the agent (JWT: iss|sub; SigV4: the
+ * caller's validated User-Id header, or "") and whether the runtime is a JWT one. False with r
+ * failed otherwise. */
+bool http_auth_runtime(struct http_api *api, struct MHD_Connection *c, struct request *r, json_object *cfg,
+                       char *user_id, size_t user_id_len, bool *jwt);
+/* Refuses r for an authentication reason: logs "silod: auth rejected id=… METHOD PATH: reason"
+ * (the path escaped, never a secret or token) and fails r with type and msg. */
+void http_auth_reject(struct request *r, const char *reason, const char *type, const char *msg);
+
+/* ---- invoke_proxy.c */
+
+/* Whether path is /runtimes/{arn-or-id}/invocations or …/stopruntimesession: the decoded
+ * target into target (len bytes) and the action's name into *action. */
+bool invoke_parse_path(const char *path, char *target, size_t len, const char **action);
+/* Resolves the runtime, checks the caller against it (http_auth_runtime), takes the session
+ * (StopRuntimeSession: stops it) and sends the agent the request head. r fails otherwise. */
+void invoke_start(struct http_api *api, struct MHD_Connection *c, struct request *r);
+/* A piece of the request body to the agent, framed as the head announced it. */
+bool invoke_send_body(struct request *r, const void *data, size_t n);
+/* The agent could not be reached or went away: ends the session when its agent is gone; r
+ * fails with RuntimeClientError. */
+void invoke_agent_failed(struct http_api *api, struct request *r, const char *msg);
+/* The whole request was sent: reads the agent's head and queues the answer streaming its body. */
+enum MHD_Result invoke_finish(struct http_api *api, struct MHD_Connection *c, struct request *r);
+/* Drops a reference to the relay (the request's or the response's). */
+void invoke_relay_put(struct relay *rl);
+
+#endif

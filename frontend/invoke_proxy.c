@@ -1,0 +1,465 @@
+/* frontend/invoke_proxy.c — InvokeAgentRuntime and StopRuntimeSession: the data path
+ * (/runtimes/{arn-or-id}/invocations|stopruntimesession, qualifier), the runtime resolved and
+ * its protocol, the session chosen and bound to its opener (session_bind.h), the connection to
+ * the agent's guest port (GUEST_PORT_HTTP or GUEST_PORT_MCP, guest_ports.h; pooled when kept
+ * alive), the request head and body sent on, and the agent's answer relayed as it is read.
+ * Authentication against the runtime is http_auth.c's; the HTTP glue (http_api.c) decides
+ * when to start and finish. See http_internal.h for the interface, http_api.h for the rules. */
+#include "frontend/http_internal.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/mono_time.h"
+#include "frontend/aws_error.h"
+#include "frontend/metrics.h"
+#include "base/url.h"
+#include "frontend/vmm_launcher.h"
+#include "guest/agentd/guest_ports.h"
+
+/* the session's idle pool is keyed by these guest ports */
+_Static_assert(SESSION_CONN_PORT_HTTP == GUEST_PORT_HTTP && SESSION_CONN_PORT_MCP == GUEST_PORT_MCP,
+               "sessions.h pools the guest ports of guest_ports.h");
+
+void invoke_relay_put(struct relay *rl)
+{
+    if (rl && __atomic_sub_fetch(&rl->refs, 1, __ATOMIC_ACQ_REL) == 0) {
+        if (rl->rd.fd >= 0)
+            close(rl->rd.fd);
+        free(rl);
+    }
+}
+
+/* At the end of the agent's answer: the connection goes back to the session's idle pool when
+ * the whole request was sent and the answer ended cleanly (agent_reader_reusable: HTTP/1.1,
+ * Content-Length or chunked read exactly to the end, no `Connection: close`, nothing buffered
+ * beyond it); otherwise it stays with the relay and is closed as before. */
+static void relay_give_back(struct relay *rl)
+{
+    if (!rl->session || !rl->request_sent || rl->rd.fd < 0 || !agent_reader_reusable(&rl->rd))
+        return;
+    int fd = rl->rd.fd;
+    rl->rd.fd = -1;              /* the relay no longer owns it, and never reads it again */
+    session_conn_give(rl->sessions, rl->session, rl->port, fd);
+}
+
+
+/* ---------------------------------------------------------------- data plane */
+
+bool invoke_parse_path(const char *path, char *target, size_t len, const char **action)
+{
+    if (strncmp(path, "/runtimes/", 10) != 0)
+        return false;
+    const char *seg = path + 10, *slash = strchr(seg, '/');
+    if (!slash || slash == seg)
+        return false;
+    *action = slash + 1;
+    /* the one path segment holding the ARN, decoded (url.h); no control character in it */
+    ssize_t n = url_decode(seg, (size_t)(slash - seg), target, len);
+    if (n < 0)
+        return false;
+    for (ssize_t i = 0; i < n; i++)
+        if ((unsigned char)target[i] < 0x20 || target[i] == 0x7f)
+            return false;
+    return strcmp(*action, "invocations") == 0 || strcmp(*action, "stopruntimesession") == 0;
+}
+
+static bool write_all(int fd, const void *data, size_t n)
+{
+    const char *p = data;
+    while (n) {
+        ssize_t w = write(fd, p, n);
+        if (w <= 0)
+            return false;
+        p += w;
+        n -= (size_t)w;
+    }
+    return true;
+}
+
+static bool send_chunk(int fd, const void *data, size_t n)
+{
+    char head[32];
+    int hl = snprintf(head, sizeof head, "%zx\r\n", n);
+    return write_all(fd, head, (size_t)hl) && write_all(fd, data, n) && write_all(fd, "\r\n", 2);
+}
+
+/* A piece of the request body to the agent, framed as agent_head announced it. */
+bool invoke_send_body(struct request *r, const void *data, size_t n)
+{
+    bool ok = r->body_chunked ? n == 0 || send_chunk(r->upstream, data, n) : write_all(r->upstream, data, n);
+    if (ok)
+        r->body_sent += n;
+    return ok;
+}
+
+/* An idle kept-alive connection is usable when nothing is waiting on it: readable (EOF, or
+ * bytes the agent sent unasked), hung up or in error all mean the agent closed it or is not
+ * speaking HTTP. Never blocks. */
+static bool idle_conn_healthy(int fd)
+{
+    struct pollfd p = { .fd = fd, .events = POLLIN | POLLRDHUP };
+    int n;
+    do
+        n = poll(&p, 1, 0);
+    while (n < 0 && errno == EINTR);
+    return n == 0;
+}
+
+/* A connection to guest port `port` of the request's session: a healthy idle one from the
+ * session's pool (unhealthy ones are closed), else a new vsock connection. */
+static int upstream_open(struct http_api *api, struct request *r, unsigned port)
+{
+    int fd;
+    r->upstream_port = port;
+    while ((fd = session_conn_take(api->cfg.sessions, r->session, port)) >= 0) {
+        if (idle_conn_healthy(fd)) {
+            r->upstream_pooled = true;
+            return fd;
+        }
+        close(fd);
+    }
+    r->upstream_pooled = false;
+    return vsock_connect(session_vm(r->session)->vsock_path, port, 10000);
+}
+
+/* agentd learns that its agent died from SIGCHLD, a moment after our connection to the agent
+ * broke, so one STATUS asked at once can still say "running". On this failure path only, ask
+ * again a few times over about a second before concluding that the agent is alive. */
+static bool agent_confirmed_running(const char *vsock_path)
+{
+    for (int attempt = 0; attempt < 5; attempt++) {
+        if (!vsock_agent_running(vsock_path, 2000))
+            return false;
+        usleep(200 * 1000);
+    }
+    return true;
+}
+
+/* The agent could not be reached or answered nothing: if its VMM is gone, or agentd says the
+ * agent has ended (the guest powers off within a second then), the session ends now, so a later
+ * request with the same id gets a fresh microVM instead of the dying one. */
+void invoke_agent_failed(struct http_api *api, struct request *r, const char *msg)
+{
+    if (r->session && sessions_check_vm(api->cfg.sessions, r->session) &&
+        !agent_confirmed_running(session_vm(r->session)->vsock_path))
+        sessions_stop(api->cfg.sessions, NULL, r->session_id, SESSION_END_AGENT_EXITED);
+    http_fail(r, AWS_RUNTIME_CLIENT_ERROR, msg);
+}
+
+static const char *const trace_headers[] = { "X-Amzn-Trace-Id", "traceparent", "tracestate", "baggage" };
+static const size_t trace_limits[] = { 128, 128, 512, 8192 };
+static const char *const mcp_headers[] = { "Mcp-Protocol-Version", "Mcp-Method", "Mcp-Name", "Last-Event-ID" };
+
+/* The request head to the agent: method, path, framing, content type, the platform headers
+ * (session, request id, user id), trace headers, MCP headers and the runtime's allow-listed
+ * headers. Returns false (and fails r) on a header that cannot be passed on. */
+static bool agent_head(struct MHD_Connection *c, struct request *r, json_object *cfg,
+                       const char *user_id, struct strbuf *head)
+{
+    /* keep-alive (HTTP/1.1's default): the connection may serve the session's next request */
+    strbuf_printf(head, "%s %s HTTP/1.1\r\nHost: 127.0.0.1:%u\r\n", r->method,
+                  r->mcp ? "/mcp" : "/invocations", r->mcp ? GUEST_PORT_MCP : GUEST_PORT_HTTP);
+    const char *ctype = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
+    const char *accept = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Accept");
+    const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
+    const char *te = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Transfer-Encoding");
+    r->body_chunked = te || !cl || !cl[0] || strspn(cl, "0123456789") != strlen(cl) || strlen(cl) > 12;
+    if (r->body_to_agent && r->body_chunked)
+        strbuf_printf(head, "Transfer-Encoding: chunked\r\n");
+    else if (r->body_to_agent) {
+        r->agent_length = strtoull(cl, NULL, 10);
+        strbuf_printf(head, "Content-Length: %llu\r\n", (unsigned long long)r->agent_length);
+    }
+    if (r->body_to_agent)
+        strbuf_printf(head, "Content-Type: %s\r\n",
+                      ctype && agent_header_value_ok(ctype, 256) ? ctype : "application/octet-stream");
+    if (accept && agent_header_value_ok(accept, 1024))
+        strbuf_printf(head, "Accept: %s\r\n", accept);
+    strbuf_printf(head, SESSION_HEADER ": %s\r\n" REQUEST_ID_HEADER ": %s\r\n", r->session_id, r->request_id);
+    if (user_id[0])
+        strbuf_printf(head, USER_ID_HEADER ": %s\r\n", user_id);
+    for (size_t i = 0; i < sizeof trace_headers / sizeof trace_headers[0]; i++) {
+        const char *hv = MHD_lookup_connection_value(c, MHD_HEADER_KIND, trace_headers[i]);
+        if (!hv)
+            continue;
+        if (!agent_header_value_ok(hv, trace_limits[i])) {
+            char m[96];
+            snprintf(m, sizeof m, "%s must be at most %zu printable characters", trace_headers[i], trace_limits[i]);
+            http_fail(r, AWS_VALIDATION, m);
+            return false;
+        }
+        strbuf_printf(head, "%s: %s\r\n", trace_headers[i], hv);
+    }
+    if (r->mcp) {
+        strbuf_printf(head, MCP_SESSION_HEADER ": %s\r\n", r->mcp_session_added ? r->session_id :
+                      MHD_lookup_connection_value(c, MHD_HEADER_KIND, MCP_SESSION_HEADER));
+        for (size_t i = 0; i < sizeof mcp_headers / sizeof mcp_headers[0]; i++) {
+            const char *hv = MHD_lookup_connection_value(c, MHD_HEADER_KIND, mcp_headers[i]);
+            if (hv && agent_header_value_ok(hv, 1024))
+                strbuf_printf(head, "%s: %s\r\n", mcp_headers[i], hv);
+        }
+    }
+    json_object *hc, *list;
+    if (json_object_object_get_ex(cfg, "requestHeaderConfiguration", &hc) &&
+        json_object_object_get_ex(hc, "requestHeaderAllowlist", &list)) {
+        for (size_t i = 0; i < json_object_array_length(list); i++) {
+            const char *name = json_object_get_string(json_object_array_get_idx(list, i));
+            const char *hv = MHD_lookup_connection_value(c, MHD_HEADER_KIND, name);
+            if (!hv)
+                continue;
+            if (!agent_header_value_ok(hv, CUSTOM_HEADER_MAX)) {
+                char m[400];
+                snprintf(m, sizeof m, "header %.256s must be at most 4 KB of printable characters", name);
+                http_fail(r, AWS_VALIDATION, m);
+                return false;
+            }
+            strbuf_printf(head, "%s: %s\r\n", name, hv);
+        }
+    }
+    strbuf_puts(head, "\r\n");
+    return true;
+}
+
+/* Picks the runtime session id (and, for MCP, whether silod adds Mcp-Session-Id). */
+static bool choose_session_id(struct MHD_Connection *c, struct request *r)
+{
+    const char *sid = MHD_lookup_connection_value(c, MHD_HEADER_KIND, SESSION_HEADER);
+    const char *msid = r->mcp ? MHD_lookup_connection_value(c, MHD_HEADER_KIND, MCP_SESSION_HEADER) : NULL;
+    if (sid && !session_id_valid(sid)) {
+        http_fail(r, AWS_VALIDATION, "runtimeSessionId must be 33 to 256 printable characters");
+        return false;
+    }
+    if (msid && !session_id_valid(msid)) {
+        http_fail(r, AWS_VALIDATION, "Mcp-Session-Id must be 33 to 256 printable characters");
+        return false;
+    }
+    if (sid)
+        snprintf(r->session_id, sizeof r->session_id, "%s", sid);
+    else if (msid)      /* MCP clients echo only Mcp-Session-Id: it pins the microVM */
+        snprintf(r->session_id, sizeof r->session_id, "%s", msid);
+    else if (r->kind == REQ_STOP) {
+        http_fail(r, AWS_VALIDATION, "runtimeSessionId is required");
+        return false;
+    } else
+        session_id_generate(r->session_id);
+    r->mcp_session_added = r->mcp && !msid;
+    return true;
+}
+
+/* Resolves the runtime, checks the caller's auth method and token against it, takes the
+ * session and opens the agent connection with the request head. */
+void invoke_start(struct http_api *api, struct MHD_Connection *c, struct request *r)
+{
+    r->dispatched = true;
+    char qualifier[64] = "", account[32] = "", msg[320], user_id[USER_ID_MAX + 2] = "";
+    if (!url_query_valid(r->query)) {
+        http_fail(r, AWS_VALIDATION, "the query string is not valid percent-encoding");
+        return;
+    }
+    int q = url_query_param(r->query, "qualifier", qualifier, sizeof qualifier);
+    if (q < 0) {
+        http_fail(r, AWS_VALIDATION, "qualifier is not a valid endpoint name");
+        return;
+    }
+    if (q > 0 && !qualifier[0]) {
+        http_fail(r, AWS_VALIDATION, "qualifier must not be empty");
+        return;
+    }
+    if (url_query_param(r->query, "accountId", account, sizeof account) != 0 &&
+        (strlen(account) != 12 || strspn(account, "0123456789") != 12)) {
+        http_fail(r, AWS_VALIDATION, "accountId must be 12 digits");
+        return;
+    }
+    const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
+    if (cl && strtoull(cl, NULL, 10) > INVOKE_MAX_PAYLOAD) {
+        http_fail(r, AWS_PAYLOAD_TOO_LARGE, "payload exceeds 100 MB");
+        return;
+    }
+    struct resolved_runtime rr;
+    const char *err = control_plane_resolve(api->cfg.cp, r->target, qualifier[0] ? qualifier : NULL, &rr,
+                                            msg, sizeof msg);
+    if (err) {
+        http_fail(r, err, msg);
+        return;
+    }
+    snprintf(r->runtime_id, sizeof r->runtime_id, "%s", rr.runtime_id);
+    json_object *cfg = json_tokener_parse(rr.config_json), *lc = NULL, *pc = NULL, *v;
+    free(rr.config_json);
+    if (!cfg) {
+        http_fail(r, AWS_INTERNAL, "the runtime's configuration cannot be read");
+        return;
+    }
+    bool jwt;
+    if (!http_auth_runtime(api, c, r, cfg, user_id, sizeof user_id, &jwt))
+        goto out;
+    int idle = 900, max = 28800;
+    const char *protocol = "HTTP";
+    if (json_object_object_get_ex(cfg, "lifecycleConfiguration", &lc)) {
+        if (json_object_object_get_ex(lc, "idleRuntimeSessionTimeout", &v))
+            idle = json_object_get_int(v);
+        if (json_object_object_get_ex(lc, "maxLifetime", &v))
+            max = json_object_get_int(v);
+    }
+    if (json_object_object_get_ex(cfg, "protocolConfiguration", &pc) &&
+        json_object_object_get_ex(pc, "serverProtocol", &v))
+        protocol = json_object_get_string(v);
+    r->mcp = strcmp(protocol, "MCP") == 0;
+    if (!r->mcp && strcmp(protocol, "HTTP") != 0 && strcmp(protocol, "AGUI") != 0) {
+        /* A2A (the only other protocol validation lets through) may be created, as the API's
+         * enum allows, but nothing can be invoked or stopped on it yet: 400, said plainly,
+         * after auth, before any microVM is started */
+        http_fail(r, AWS_VALIDATION, "A2A is not supported yet: this server invokes agent runtimes with "
+                                "serverProtocol HTTP, MCP or AGUI only");
+        goto out;
+    }
+    if (r->kind == REQ_INVOKE && !r->mcp && strcmp(r->method, "POST") != 0) {
+        http_fail(r, AWS_UNKNOWN_OPERATION, "no such operation");
+        goto out;
+    }
+    if (!choose_session_id(c, r))
+        goto out;
+    /* a session serves only the endpoint, auth method and (JWT) user that opened it */
+    struct session_owner owner = { rr.runtime_id, rr.endpoint_name, r->auth, jwt ? user_id : "" };
+    if (!session_bind_claim(api->binds, r->session_id, &owner)) {
+        fprintf(stderr, "silod: refused id=%s session=%s: the session belongs to another endpoint, auth method "
+                        "or user\n", r->request_id, r->session_id);
+        if (r->kind == REQ_STOP)
+            http_fail(r, AWS_NOT_FOUND, "no such session");
+        else
+            http_fail(r, AWS_ACCESS_DENIED, "the runtime session was opened by another caller or through another endpoint");
+        goto out;
+    }
+    if (r->kind == REQ_STOP) {
+        if (!sessions_stop(api->cfg.sessions, r->runtime_id, r->session_id, SESSION_END_STOPPED))
+            http_fail(r, AWS_NOT_FOUND, "no such session");
+        goto out;
+    }
+    struct session_acquire a = { r->session_id, rr.runtime_id, rr.version, json_object_to_json_string(cfg),
+                                 api->cfg.guest_mib, idle, max };
+    for (int attempt = 0; attempt < 2 && r->upstream < 0; attempt++) {
+        bool existed = sessions_state(api->cfg.sessions, r->session_id) >= 0;
+        int64_t t0 = mono_ms();
+        r->session = sessions_acquire(api->cfg.sessions, &a, &err, msg, sizeof msg);
+        if (!r->session) {
+            http_fail(r, err, msg);
+            goto out;
+        }
+        if (!existed)
+            metrics_session_start(mono_ms() - t0);
+        r->upstream = upstream_open(api, r, r->mcp ? GUEST_PORT_MCP : GUEST_PORT_HTTP);
+        if (r->upstream < 0 && attempt == 0 && !sessions_check_vm(api->cfg.sessions, r->session)) {
+            /* the session's VMM had died: that session is over, this request gets a fresh one */
+            sessions_release(api->cfg.sessions, r->session);
+            r->session = NULL;
+        } else if (r->upstream < 0) {
+            invoke_agent_failed(api, r, "the agent is not reachable");
+            goto out;
+        }
+    }
+    r->body_to_agent = strcmp(r->method, "POST") == 0;
+    struct strbuf head = { 0 };
+    if (agent_head(c, r, cfg, user_id, &head)) {
+        bool sent = write_all(r->upstream, head.data, head.len);
+        if (!sent && r->upstream_pooled) {
+            /* the agent closed the kept-alive connection after it was checked: no body byte was
+             * sent and no answer read, so this once the request goes on a fresh connection */
+            close(r->upstream);
+            r->upstream_pooled = false;
+            r->upstream = vsock_connect(session_vm(r->session)->vsock_path, r->upstream_port, 10000);
+            sent = r->upstream >= 0 && write_all(r->upstream, head.data, head.len);
+        }
+        if (!sent)
+            invoke_agent_failed(api, r, "the agent closed the connection");
+    }
+    strbuf_free(&head);
+out:
+    json_object_put(cfg);
+}
+
+/* ---------------------------------------------------------------- the agent's answer */
+
+static ssize_t relay_agent(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    (void)pos;
+    struct relay *rl = cls;
+    ssize_t n = agent_read_body(&rl->rd, buf, max);
+    if (n == 0)
+        relay_give_back(rl);     /* the whole answer was read: the connection may serve again */
+    if (n <= 0)
+        return n == 0 ? MHD_CONTENT_READER_END_OF_STREAM : MHD_CONTENT_READER_END_WITH_ERROR;
+    __atomic_add_fetch(&rl->bytes_out, (uint64_t)n, __ATOMIC_RELAXED);
+    return n;
+}
+
+static void relay_done(void *cls) { invoke_relay_put(cls); }
+
+enum MHD_Result invoke_finish(struct http_api *api, struct MHD_Connection *c, struct request *r)
+{
+    if (r->body_to_agent && r->body_chunked) {
+        if (!send_chunk(r->upstream, "", 0)) {    /* the last chunk */
+            invoke_agent_failed(api, r, "the agent closed the connection");
+            return http_reply_error(c, r, r->err_type, r->err_msg);
+        }
+        r->last_chunk_sent = true;
+    }
+    struct relay *rl = calloc(1, sizeof *rl);
+    if (!rl)
+        abort();
+    agent_reader_init(&rl->rd, r->upstream);
+    rl->refs = 1;
+    rl->sessions = api->cfg.sessions;
+    rl->session = r->session;
+    rl->port = r->upstream_port;
+    rl->request_sent = !r->body_to_agent || (r->body_chunked ? r->last_chunk_sent : r->body_sent == r->agent_length);
+    r->upstream = -1;
+    r->relay = rl;
+    struct agent_head h = { .ctype = "application/octet-stream" };
+    if (!agent_read_head(&rl->rd, &h) || (h.mcp_session[0] && !session_id_valid(h.mcp_session))) {
+        invoke_agent_failed(api, r, "the agent did not answer");
+        return http_reply_error(c, r, r->err_type, r->err_msg);
+    }
+    if (h.status >= 400 && !r->mcp) {
+        /* the agent failed: RuntimeClientError (424) with the start of what it said */
+        char snippet[AGENT_ERROR_SNIPPET + 1], m[AGENT_ERROR_SNIPPET + 80];
+        size_t n = 0;
+        ssize_t k = 1;
+        while (n < AGENT_ERROR_SNIPPET && k > 0) {
+            k = agent_read_body(&rl->rd, snippet + n, AGENT_ERROR_SNIPPET - n);
+            if (k > 0)
+                n += (size_t)k;
+        }
+        relay_give_back(rl);      /* only if that was exactly all of it; else closed as before */
+        for (size_t i = 0; i < n; i++)
+            if ((unsigned char)snippet[i] < 0x20 || (unsigned char)snippet[i] > 0x7e)
+                snippet[i] = ' ';
+        snippet[n] = '\0';
+        snprintf(m, sizeof m, "Received error (%d) from the agent runtime%s%s", h.status, n ? ": " : "", snippet);
+        http_fail(r, AWS_RUNTIME_CLIENT_ERROR, m);
+        return http_reply_error(c, r, r->err_type, r->err_msg);
+    }
+    __atomic_add_fetch(&rl->refs, 1, __ATOMIC_ACQ_REL);      /* the response's reference */
+    /* unknown size: chunked to the client, each read from the agent flushed as it comes */
+    struct MHD_Response *resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64 * 1024,
+                                                                  relay_agent, rl, relay_done);
+    MHD_add_response_header(resp, "Content-Type", h.ctype);
+    MHD_add_response_header(resp, SESSION_HEADER, r->session_id);
+    if (r->mcp) {
+        const char *msid = h.mcp_session[0] ? h.mcp_session : r->mcp_session_added ? r->session_id :
+                           MHD_lookup_connection_value(c, MHD_HEADER_KIND, MCP_SESSION_HEADER);
+        if (msid)
+            MHD_add_response_header(resp, MCP_SESSION_HEADER, msid);
+        if (h.mcp_version[0])
+            MHD_add_response_header(resp, "Mcp-Protocol-Version", h.mcp_version);
+    }
+    for (size_t i = 0; i < sizeof trace_headers / sizeof trace_headers[0]; i++) {
+        const char *hv = MHD_lookup_connection_value(c, MHD_HEADER_KIND, trace_headers[i]);
+        if (hv)
+            MHD_add_response_header(resp, trace_headers[i], hv);
+    }
+    return http_queue(c, r, (unsigned)h.status, resp);
+}
