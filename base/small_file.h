@@ -50,6 +50,33 @@ static inline ssize_t small_file_read(const char *path, char *buf, size_t cap)
     return (ssize_t)got;
 }
 
+/* Reads exactly size bytes from fd (whose size the caller checked) into a malloc'd
+ * NUL-terminated buffer and closes fd; *len (if not NULL) gets size. NULL with one line in err
+ * (naming `name`) when out of memory or the file gave fewer bytes. */
+static inline char *small_file_take(int fd, size_t size, size_t *len, const char *name, char *err, size_t errlen)
+{
+    size_t got = 0;
+    char *buf = malloc(size + 1);
+    while (buf != NULL && got < size) {
+        ssize_t n = read(fd, buf + got, size - got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        got += (size_t)n;
+    }
+    close(fd);
+    if (buf == NULL || got != size) {
+        error_message(err, errlen, "%.200s: %s", name, buf == NULL ? "out of memory" : "short read");
+        free(buf);
+        return NULL;
+    }
+    buf[got] = '\0';
+    if (len != NULL)
+        *len = got;
+    return buf;
+}
+
 /* The whole of the regular file path, at most max bytes, in a malloc'd NUL-terminated buffer
  * (free() it); *len (if not NULL) gets its length. NULL with one line in err when it cannot be
  * opened, is not a regular file, is larger than max, or cannot be read whole. */
@@ -66,26 +93,7 @@ static inline char *small_file_load(const char *path, size_t max, size_t *len, c
         error_message(err, errlen, "%s: not a regular file of at most %zu bytes", path, max);
         return NULL;
     }
-    size_t size = (size_t)st.st_size, got = 0;
-    char *buf = malloc(size + 1);
-    while (buf != NULL && got < size) {
-        ssize_t n = read(fd, buf + got, size - got);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        got += (size_t)n;
-    }
-    close(fd);
-    if (buf == NULL || got != size) {
-        error_message(err, errlen, "%s: %s", path, buf == NULL ? "out of memory" : "short read");
-        free(buf);
-        return NULL;
-    }
-    buf[got] = '\0';
-    if (len != NULL)
-        *len = got;
-    return buf;
+    return small_file_take(fd, (size_t)st.st_size, len, path, err, errlen);
 }
 
 #endif

@@ -16,6 +16,7 @@
 #include <openssl/evp.h>
 
 #include "base/error_message.h"
+#include "base/small_file.h"
 
 #define MAX_REL 4096
 
@@ -146,26 +147,7 @@ char *read_beneath(const char *root, const char *rel, uint64_t max_size, unsigne
     int fd = open_beneath_regular(root, rel, max_size, flags, &size, err, errlen);
     if (fd < 0)
         return NULL;
-    char *buf = malloc((size_t)size + 1);
-    size_t got = 0;
-    while (buf != NULL && got < size) {
-        ssize_t n = read(fd, buf + got, (size_t)size - got);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        got += (size_t)n;
-    }
-    close(fd);
-    if (buf == NULL || got != size) {
-        error_message(err, errlen, "%.200s: %s", rel, buf == NULL ? "out of memory" : "short read");
-        free(buf);
-        return NULL;
-    }
-    buf[got] = '\0';
-    if (len != NULL)
-        *len = got;
-    return buf;
+    return small_file_take(fd, (size_t)size, len, rel, err, errlen);
 }
 
 int sha256_beneath_hex(const char *root, const char *rel, unsigned flags, char hex[65], char *err, size_t errlen)

@@ -16,7 +16,7 @@ test_front_door_SRCS := tests/unit/test_front_door.c frontend/body_spool.c front
 test_front_door_LIBS := -lpthread
 
 UNIT_TESTS += test_jwt
-test_jwt_SRCS := tests/unit/test_jwt.c frontend/jwt.c frontend/strbuf.c
+test_jwt_SRCS := tests/unit/test_jwt.c frontend/jwt.c frontend/b64url.c frontend/strbuf.c
 test_jwt_LIBS := -ljson-c -lcrypto -lcurl -lmicrohttpd -lpthread
 
 # the control plane: one file per resource, one route table, one idempotent-write envelope
@@ -86,7 +86,7 @@ test_silod_config_SRCS := tests/unit/test_silod_config.c frontend/silod_config.c
 test_silod_config_LIBS := -ljson-c
 
 HOST_PROGRAMS += silod
-silod_SRCS := frontend/silod.c frontend/silod_config.c frontend/image_builder.c frontend/http_api.c frontend/http_auth.c frontend/invoke_proxy.c frontend/agent_http.c frontend/metrics.c $(SIGV4_SRCS) frontend/jwt.c \
+silod_SRCS := frontend/silod.c frontend/silod_config.c frontend/image_builder.c frontend/http_api.c frontend/http_auth.c frontend/invoke_proxy.c frontend/agent_http.c frontend/metrics.c $(SIGV4_SRCS) frontend/jwt.c frontend/b64url.c \
               frontend/body_spool.c frontend/conn_guard.c frontend/session_bind.c \
               frontend/sessions.c frontend/vmm_launcher.c frontend/ping_poller.c frontend/usage.c \
               $(MICROVM_SRCS) $(EGRESS_SRCS) $(CONTROL_PLANE_SRCS)
@@ -97,3 +97,24 @@ silod_LIBS := -lmicrohttpd -lsqlite3 -ljson-c -lcurl -lcrypto -lpthread
 # (tools/deps.sh); tools/devhost copies them into the dev host.
 ARM64_PROGRAMS += silod
 silod_ARM64_LDFLAGS := $(ARM64_DYNAMIC_LDFLAGS)
+
+# --- AgentCore Identity foundations (issue 14): the token vault, workload access tokens, the
+# identity store, the OAuth2 client and the 3LO callback parser. Not yet linked into silod
+# (the HTTP routes come later); each module is self-contained and unit-tested here.
+IDENTITY_SRCS := frontend/b64url.c frontend/token_vault.c frontend/workload_token.c
+UNIT_TESTS += test_token_vault
+test_token_vault_SRCS := tests/unit/test_token_vault.c frontend/token_vault.c
+test_token_vault_LIBS := -lsqlite3 -lcrypto
+UNIT_TESTS += test_workload_token
+test_workload_token_SRCS := tests/unit/test_workload_token.c frontend/workload_token.c frontend/b64url.c
+test_workload_token_LIBS := -lcrypto
+UNIT_TESTS += test_oauth2_callback
+test_oauth2_callback_SRCS := tests/unit/test_oauth2_callback.c frontend/oauth2_callback.c base/url.c
+FUZZERS += fuzz_oauth2_callback
+fuzz_oauth2_callback_SRCS := tests/fuzz/fuzz_oauth2_callback.c frontend/oauth2_callback.c base/url.c
+UNIT_TESTS += test_oauth2_client
+test_oauth2_client_SRCS := tests/unit/test_oauth2_client.c frontend/oauth2_client.c frontend/b64url.c base/url.c
+test_oauth2_client_LIBS := -lcurl -ljson-c -lcrypto -lpthread
+UNIT_TESTS += test_identity_store
+test_identity_store_SRCS := tests/unit/test_identity_store.c frontend/identity_store.c $(IDENTITY_SRCS)
+test_identity_store_LIBS := -lsqlite3 -ljson-c -lcrypto

@@ -54,7 +54,7 @@ static bool parse_body(const char *body, size_t body_len, json_object **req)
 
 void control_plane_handle(struct control_plane *cp, const char *method, const char *raw_path,
                           const char *query, const char *body, size_t body_len,
-                          struct cp_response *out)
+                          struct control_plane_response *out)
 {
     memset(out, 0, sizeof *out);
     json_object *req;

@@ -48,7 +48,7 @@ struct control_plane_config {
     void *now_ctx;
 };
 
-struct cp_response {
+struct control_plane_response {
     unsigned status;
     const char *error_type;    /* NULL on success; else an AWS error type (aws_error.h) */
     char *body;                /* JSON, malloc'd */
@@ -66,7 +66,7 @@ bool control_plane_owns(const char *method, const char *raw_path);
  * query string or NULL. out->body must be freed by the caller. */
 void control_plane_handle(struct control_plane *cp, const char *method, const char *raw_path,
                           const char *query, const char *body, size_t body_len,
-                          struct cp_response *out);
+                          struct control_plane_response *out);
 
 /* Hands every version still CREATING or UPDATING to the builder again: silod stopped or crashed
  * while they were being built, and a build is repeatable (the image builder is content-addressed).

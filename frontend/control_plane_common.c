@@ -36,7 +36,7 @@ json_object *cpl_timestamp(int64_t ms)
     return json_object_new_string(buf);
 }
 
-void cpl_set_error(struct cp_response *out, const char *type, const char *fmt, ...)
+void cpl_set_error(struct control_plane_response *out, const char *type, const char *fmt, ...)
 {
     char msg[512];
     va_list ap;
@@ -49,7 +49,7 @@ void cpl_set_error(struct cp_response *out, const char *type, const char *fmt, .
     out->body = aws_error_body_for(type, msg);
 }
 
-void cpl_set_json(struct cp_response *out, unsigned status, json_object *o)
+void cpl_set_json(struct control_plane_response *out, unsigned status, json_object *o)
 {
     free(out->body);
     out->error_type = NULL;
@@ -109,7 +109,7 @@ bool cpl_parse_version(const char *s, int *version)
     return true;
 }
 
-bool cpl_parse_paging(const char *query, struct cpl_page *pg, struct cp_response *out)
+bool cpl_parse_paging(const char *query, struct cpl_page *pg, struct control_plane_response *out)
 {
     char v[300];
     pg->limit = DEFAULT_PAGE;

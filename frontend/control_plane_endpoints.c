@@ -68,7 +68,7 @@ static bool endpoint_exists(struct cpl_call *call, const char *name, struct runt
 /* Reads agentRuntimeVersion from the body (default: latest) and checks it can be served. */
 static bool endpoint_target(struct control_plane *cp, const struct runtime_row *r, json_object *req,
                             int *version, char status_if_pending[32], bool creating, bool *ready,
-                            struct cp_response *out)
+                            struct control_plane_response *out)
 {
     json_object *v;
     *version = r->latest_version;
@@ -131,10 +131,8 @@ static enum cpl_apply_result apply_create_endpoint(struct cpl_call *call, void *
     int version;
     char status[32];
     bool ready;
-    if (!cpl_load_runtime(cp, id, &r)) {
-        cpl_set_error(call->out, AWS_NOT_FOUND, "agent runtime %s not found", id);
+    if (!cpl_runtime_found(call, &r))
         return CPL_REFUSED;
-    }
     if (!endpoint_target(cp, &r, call->req, &version, status, true, &ready, call->out))
         return CPL_REFUSED;
     json_object *existing = load_endpoint_json(cp, &r, name);
@@ -308,10 +306,8 @@ void cpl_list_endpoints(struct cpl_call *call)
     struct runtime_row r;
     if (!cpl_parse_paging(call->query, &pg, call->out))
         return;
-    if (!cpl_load_runtime(call->cp, call->id, &r)) {
-        cpl_set_error(call->out, AWS_NOT_FOUND, "agent runtime %s not found", call->id);
+    if (!cpl_runtime_found(call, &r))
         return;
-    }
     sqlite3_stmt *st = store_prepare(call->cp->store, "SELECT " ENDPOINT_COLUMNS " FROM endpoints"
                                                       " WHERE runtime_id = ? ORDER BY created_at, name LIMIT ? OFFSET ?");
     if (!st) {

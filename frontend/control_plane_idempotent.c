@@ -30,7 +30,7 @@ static void request_hash(json_object *req, char out[65])
 
 /* True when the answer was replayed (or a mismatch reported) into out. */
 static bool replay(struct control_plane *cp, const char *op, const char *token, const char *hash,
-                   struct cp_response *out)
+                   struct control_plane_response *out)
 {
     sqlite3_stmt *st = store_prepare(cp->store, "SELECT request_hash, status, response FROM idempotency"
                                                 " WHERE operation = ? AND client_token = ?");
@@ -55,7 +55,7 @@ static bool replay(struct control_plane *cp, const char *op, const char *token, 
 }
 
 static bool record(struct control_plane *cp, const char *op, const char *token, const char *hash,
-                   const struct cp_response *out)
+                   const struct control_plane_response *out)
 {
     sqlite3_stmt *st = store_prepare(cp->store,
         "INSERT INTO idempotency (operation, client_token, request_hash, status, response, created_at)"

@@ -51,7 +51,7 @@ struct cpl_call {
     const char *arn;              /* the path's {arn}: a tagged resource (NULL: none) */
     const char *query;            /* the raw query string (NULL: none); every part decodes */
     json_object *req;             /* the body, a JSON object (NULL: no body) */
-    struct cp_response *out;
+    struct control_plane_response *out;
     struct pending_build build;   /* set by writes that made a new version */
     bool runtime_deleted;         /* the whole runtime {id} was deleted: end its sessions */
 };
@@ -107,9 +107,9 @@ enum cpl_write_result cpl_idempotent_write(struct cpl_call *call, const char *op
 
 int64_t cpl_now_ms(struct control_plane *cp);
 json_object *cpl_timestamp(int64_t ms);       /* ISO 8601 with milliseconds, UTC */
-void cpl_set_error(struct cp_response *out, const char *type, const char *fmt, ...)
+void cpl_set_error(struct control_plane_response *out, const char *type, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-void cpl_set_json(struct cp_response *out, unsigned status, json_object *o);   /* takes o */
+void cpl_set_json(struct control_plane_response *out, unsigned status, json_object *o);   /* takes o */
 void cpl_random_suffix(char out[11]);         /* 10 random [A-Za-z0-9] */
 void cpl_runtime_arn(struct control_plane *cp, const char *id, char *out, size_t len);
 void cpl_endpoint_arn(struct control_plane *cp, const char *id, const char *name, char *out, size_t len);
@@ -124,7 +124,7 @@ struct cpl_page {
     int64_t offset;
 };
 /* maxResults (1-100, default 10) and nextToken; false with a ValidationException in out. */
-bool cpl_parse_paging(const char *query, struct cpl_page *pg, struct cp_response *out);
+bool cpl_parse_paging(const char *query, struct cpl_page *pg, struct control_plane_response *out);
 void cpl_add_next_token(json_object *o, const struct cpl_page *pg, int returned, bool more);
 
 /* ---- control_plane_rows.c */
@@ -141,6 +141,8 @@ struct runtime_row {
     int64_t created_at, last_updated_at;
 };
 bool cpl_load_runtime(struct control_plane *cp, const char *id, struct runtime_row *r);
+/* cpl_load_runtime of call->id; false with ResourceNotFoundException in call->out. */
+bool cpl_runtime_found(struct cpl_call *call, struct runtime_row *r);
 
 struct version_row {
     int version;
@@ -165,7 +167,7 @@ cpl_handler cpl_tag_resource, cpl_untag_resource, cpl_list_tags;
 
 /* Summaries of runtimes or versions (control_plane_runtimes.c), for both List operations: st's
  * columns are id, name, arn, version, config, status, last_updated_at. */
-void cpl_list_summaries(sqlite3_stmt *st, const struct cpl_page *pg, struct cp_response *out);
+void cpl_list_summaries(sqlite3_stmt *st, const struct cpl_page *pg, struct control_plane_response *out);
 
 /* tags (control_plane_tags.c): checks a `tags` map, and stores it for arn */
 bool cpl_tags_valid(json_object *tags, char *msg, size_t len);

@@ -7,10 +7,20 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "frontend/aws_error.h"
+
 const char *cpl_col_text(sqlite3_stmt *st, int i)
 {
     const unsigned char *t = sqlite3_column_text(st, i);
     return t ? (const char *)t : NULL;
+}
+
+bool cpl_runtime_found(struct cpl_call *call, struct runtime_row *r)
+{
+    if (cpl_load_runtime(call->cp, call->id, r))
+        return true;
+    cpl_set_error(call->out, AWS_NOT_FOUND, "agent runtime %s not found", call->id);
+    return false;
 }
 
 bool cpl_load_runtime(struct control_plane *cp, const char *id, struct runtime_row *r)

@@ -103,10 +103,8 @@ static enum cpl_apply_result apply_update_runtime(struct cpl_call *call, void *c
     struct control_plane *cp = call->cp;
     const char *id = call->id;
     struct runtime_row r;
-    if (!cpl_load_runtime(cp, id, &r)) {
-        cpl_set_error(call->out, AWS_NOT_FOUND, "agent runtime %s not found", id);
+    if (!cpl_runtime_found(call, &r))
         return CPL_REFUSED;
-    }
     if (r.latest_version >= CPL_MAX_VERSIONS) {
         cpl_set_error(call->out, AWS_QUOTA, "agent runtime %s has reached %d versions", id, CPL_MAX_VERSIONS);
         return CPL_REFUSED;
@@ -164,10 +162,8 @@ void cpl_get_runtime(struct cpl_call *call)
     struct control_plane *cp = call->cp;
     const char *id = call->id;
     struct runtime_row r;
-    if (!cpl_load_runtime(cp, id, &r)) {
-        cpl_set_error(call->out, AWS_NOT_FOUND, "agent runtime %s not found", id);
+    if (!cpl_runtime_found(call, &r))
         return;
-    }
     int version = r.latest_version;
     char vq[32];
     if (cpl_query_param(call->query, "version", vq, sizeof vq) && !cpl_parse_version(vq, &version)) {
@@ -212,10 +208,8 @@ static enum cpl_apply_result apply_delete_runtime(struct cpl_call *call, void *c
     struct control_plane *cp = call->cp;
     const char *id = call->id;
     struct runtime_row r;
-    if (!cpl_load_runtime(cp, id, &r)) {
-        cpl_set_error(call->out, AWS_NOT_FOUND, "agent runtime %s not found", id);
+    if (!cpl_runtime_found(call, &r))
         return CPL_REFUSED;
-    }
     bool ok;
     if (d->one_version) {
         sqlite3_stmt *st = store_prepare(cp->store,
@@ -275,7 +269,7 @@ void cpl_delete_runtime(struct cpl_call *call)
 
 /* ---------------------------------------------------------------- ListAgentRuntimes */
 
-void cpl_list_summaries(sqlite3_stmt *st, const struct cpl_page *pg, struct cp_response *out)
+void cpl_list_summaries(sqlite3_stmt *st, const struct cpl_page *pg, struct control_plane_response *out)
 {
     json_object *o = json_object_new_object(), *arr = json_object_new_array();
     int n = 0;

@@ -16,10 +16,8 @@ void cpl_list_versions(struct cpl_call *call)
     struct runtime_row r;
     if (!cpl_parse_paging(call->query, &pg, call->out))
         return;
-    if (!cpl_load_runtime(call->cp, call->id, &r)) {
-        cpl_set_error(call->out, AWS_NOT_FOUND, "agent runtime %s not found", call->id);
+    if (!cpl_runtime_found(call, &r))
         return;
-    }
     sqlite3_stmt *st = store_prepare(call->cp->store,
         "SELECT r.id, r.name, r.arn, v.version, v.config, v.status, v.last_updated_at"
         " FROM versions v JOIN runtimes r ON r.id = v.runtime_id WHERE r.id = ?"

@@ -362,7 +362,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     if (r->kind == REQ_METRICS)
         return serve_metrics(api, c, r);
     if (r->kind == REQ_CONTROL) {
-        struct cp_response out;
+        struct control_plane_response out;
         control_plane_handle(api->cfg.cp, method, r->path, r->query, r->body.data, r->body.len, &out);
         if (out.error_type)
             metrics_error(out.error_type);

@@ -17,6 +17,7 @@
 #include "base/mono_time.h"
 #include "frontend/aws_error.h"
 #include "frontend/metrics.h"
+#include "frontend/microvm.h"
 #include "base/url.h"
 #include "frontend/vmm_launcher.h"
 #include "guest/agentd/guest_ports.h"
@@ -124,7 +125,7 @@ static int upstream_open(struct http_api *api, struct request *r, unsigned port)
         close(fd);
     }
     r->upstream_pooled = false;
-    return vsock_connect(session_vm(r->session)->vsock_path, port, 10000);
+    return microvm_connect(session_vm(r->session)->vsock_path, port, 10000);
 }
 
 /* agentd learns that its agent died from SIGCHLD, a moment after our connection to the agent
@@ -133,7 +134,7 @@ static int upstream_open(struct http_api *api, struct request *r, unsigned port)
 static bool agent_confirmed_running(const char *vsock_path)
 {
     for (int attempt = 0; attempt < 5; attempt++) {
-        if (!vsock_agent_running(vsock_path, 2000))
+        if (!microvm_agent_running(vsock_path, 2000))
             return false;
         usleep(200 * 1000);
     }
@@ -370,7 +371,7 @@ void invoke_start(struct http_api *api, struct MHD_Connection *c, struct request
              * sent and no answer read, so this once the request goes on a fresh connection */
             close(r->upstream);
             r->upstream_pooled = false;
-            r->upstream = vsock_connect(session_vm(r->session)->vsock_path, r->upstream_port, 10000);
+            r->upstream = microvm_connect(session_vm(r->session)->vsock_path, r->upstream_port, 10000);
             sent = r->upstream >= 0 && write_all(r->upstream, head.data, head.len);
         }
         if (!sent)

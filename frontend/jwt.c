@@ -17,6 +17,8 @@
 #include <openssl/param_build.h>
 #include <openssl/rsa.h>
 
+#include "frontend/b64url.h"
+
 #define JWT_MAX_DOCUMENT_BYTES (1024 * 1024)
 #define JWT_MAX_KEYS 64
 
@@ -42,35 +44,18 @@ const char *jwt_result_name(enum jwt_result r)
 
 /* ---------------------------------------------------------------- base64url */
 
-static int b64url_value(unsigned char c)
-{
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '-') return 62;
-    if (c == '_') return 63;
-    return -1;
-}
-
+/* Strict unpadded base64url through the one decoder (b64url.h), appended to out. */
 bool jwt_base64url_decode(const char *in, size_t len, struct strbuf *out)
 {
-    if (len % 4 == 1)
+    size_t cap = len / 4 * 3 + 3;
+    uint8_t *buf = malloc(cap);
+    if (!buf)
         return false;
-    unsigned int acc = 0;
-    int bits = 0;
-    for (size_t i = 0; i < len; i++) {
-        int v = b64url_value((unsigned char)in[i]);
-        if (v < 0)
-            return false;
-        acc = (acc << 6) | (unsigned int)v;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            strbuf_putc(out, (char)((acc >> bits) & 0xff));
-        }
-    }
-    /* leftover bits must be zero (canonical encoding) */
-    return (acc & ((1u << bits) - 1)) == 0;
+    ssize_t n = b64url_decode(in, len, buf, cap);
+    if (n > 0)
+        strbuf_append(out, buf, (size_t)n);
+    free(buf);
+    return n >= 0;
 }
 
 /* ---------------------------------------------------------------- keys */

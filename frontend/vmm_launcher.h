@@ -49,17 +49,6 @@ struct vmm_launcher_config {
 /* A session_launcher over this config (the config must outlive it). */
 struct session_launcher vmm_launcher(const struct vmm_launcher_config *cfg);
 
-/* Transitional names, only until frontend/invoke_proxy.c calls microvm_connect and
- * microvm_agent_running (microvm.h) itself; then this block goes. */
-static inline int vsock_connect(const char *uds_path, unsigned port, int timeout_ms)
-{
-    return microvm_connect(uds_path, port, timeout_ms);
-}
-static inline bool vsock_agent_running(const char *uds_path, int timeout_ms)
-{
-    return microvm_agent_running(uds_path, timeout_ms);
-}
-
 /* Parses one /proc/PID/task/TID/stat text (len bytes, not necessarily NUL-terminated): the
  * thread name (truncated to comm_len-1) and utime+stime in clock ticks. false on anything
  * malformed or truncated. */

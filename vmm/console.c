@@ -77,9 +77,7 @@ static void on_resume(void *opaque, int fd, uint32_t events)
 static void uart_drained(void *opaque)
 {
     struct console *c = opaque;
-    uint64_t one = 1;
-    ssize_t n = write(c->resume_fd, &one, sizeof one);
-    (void)n;
+    eventfd_signal(c->resume_fd);
 }
 
 static void make_raw(struct console *c)

@@ -17,6 +17,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "base/eventfd_util.h"
 #include "boot/layout.h"
 
 #define VCPU_STACK_SIZE (256 * 1024)
@@ -256,9 +257,7 @@ void vm_end(struct vm *vm, enum vm_end_reason reason, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(vm->end_message, sizeof vm->end_message, fmt, ap);
     va_end(ap);
-    uint64_t one = 1;
-    ssize_t n = write(vm->end_fd, &one, sizeof one);
-    (void)n;
+    eventfd_signal(vm->end_fd);
 }
 
 static void report_unhandled_mmio(struct vcpu *v, const struct kvm_run *run)

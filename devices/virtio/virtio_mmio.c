@@ -63,11 +63,9 @@ void virtio_mmio_fail(struct virtio_mmio *t, const char *why)
 
 void virtio_mmio_kick(struct virtio_mmio *t, uint16_t q)
 {
-    uint64_t one = 1;
-    if (q < t->num_queues && t->queue_fd[q] >= 0) {
-        ssize_t n = write(t->queue_fd[q], &one, sizeof one);
-        (void)n; /* EAGAIN: the counter is already non-zero, the loop will run anyway */
-    }
+    /* EAGAIN (ignored): the counter is already non-zero, the loop will run anyway */
+    if (q < t->num_queues && t->queue_fd[q] >= 0)
+        eventfd_signal(t->queue_fd[q]);
 }
 
 /* Device reset (status 0 written): everything back to its initial state. Lock held. */

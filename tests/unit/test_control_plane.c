@@ -68,7 +68,7 @@ static void teardown(struct fixture *f)
 static json_object *call(struct fixture *f, const char *method, const char *path, const char *query,
                          const char *body, unsigned *status, const char **err)
 {
-    struct cp_response r;
+    struct control_plane_response r;
     control_plane_handle(f->cp, method, path, query, body, body ? strlen(body) : 0, &r);
     *status = r.status;
     if (err)
@@ -884,7 +884,7 @@ static void test_hostile_input(void)
         RUNTIME_BODY("utf", "i", ",\"description\":\"\xf4\x90\x80\x80\""), /* > U+10FFFF */
     };
     for (size_t i = 0; i < sizeof bad_utf8 / sizeof bad_utf8[0]; i++) {
-        struct cp_response r;
+        struct control_plane_response r;
         control_plane_handle(f.cp, "PUT", "/runtimes/", NULL, bad_utf8[i], strlen(bad_utf8[i]), &r);
         CHECK_EQ(r.status, 400);
         CHECK(r.error_type && strcmp(r.error_type, "ValidationException") == 0);

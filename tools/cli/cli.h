@@ -77,6 +77,18 @@ json_object *cli_list_all(struct cli *cli, const char *path, const char *items_k
 /* --wait: polls GET path?query until `status` is READY (0), *_FAILED (1, failureReason
  * printed) or the wait times out (1). *final gets the last answer (caller frees). */
 int cli_wait_ready(struct cli *cli, const char *path, const char *query, const char *what, json_object **final);
+/* A create/update's answer shown: with --wait, after cli_wait_ready(path, query, what) its final
+ * answer (path NULL: the answer named nothing to wait on, exit status 1), else the answer
+ * itself; --json prints it whole, otherwise the keys (out_key_values). The exit status. */
+int cli_show_change(struct cli *cli, json_object *answer, const char *path, const char *query, const char *what,
+                    const char *const *keys);
+/* Sends req (consumed) with method to path and hands a successful answer to finish; the
+ * exit status. */
+int cli_send_change(struct cli *cli, const char *method, const char *path, json_object *req,
+                    int (*finish)(struct cli *cli, json_object *answer));
+/* A delete's answer shown (and freed): --json whole, else every key, and `deleted: true` when
+ * --wait saw the resource gone (rc EXIT_OK). Returns rc. */
+int cli_show_delete(struct cli *cli, json_object *answer, int rc);
 /* --wait for a delete: polls GET path?query until ResourceNotFoundException. */
 int cli_wait_gone(struct cli *cli, const char *path, const char *query, const char *what);
 

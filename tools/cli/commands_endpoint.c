@@ -31,62 +31,33 @@ static void add_change_fields(struct cli *cli, json_object *req)
 
 static int finish_change(struct cli *cli, json_object *answer)
 {
-    int rc = EXIT_OK;
-    json_object *shown = answer, *final = NULL;
-    if (cli->wait) {
-        char path[1024], what[600];
-        if (!endpoint_path(path, sizeof path, cli->pos[0], cli->pos[1]))
-            return EXIT_FAIL;
-        snprintf(what, sizeof what, "endpoint %s of runtime %s", cli->pos[1], cli->pos[0]);
-        rc = cli_wait_ready(cli, path, NULL, what, &final);
-        if (final)
-            shown = final;
-        else if (rc != EXIT_OK)
-            return rc;
-    }
-    if (cli->json)
-        out_json(shown);
-    else
-        out_key_values(shown, summary_keys, false);
-    json_object_put(final);
-    return rc;
+    char path[1024], what[600];
+    bool named = endpoint_path(path, sizeof path, cli->pos[0], cli->pos[1]);
+    snprintf(what, sizeof what, "endpoint %s of runtime %s", cli->pos[1], cli->pos[0]);
+    return cli_show_change(cli, answer, named ? path : NULL, NULL, what, summary_keys);
 }
 
 int cmd_endpoint_create(struct cli *cli)
 {
     char path[1024];
-    json_object *answer;
     if (!endpoint_path(path, sizeof path, cli->pos[0], NULL))
         return cli_usage_error(cli, "the runtime id is too long");
     json_object *req = json_object_new_object();
     json_object_object_add(req, "name", json_object_new_string(cli->pos[1]));
     add_change_fields(cli, req);
-    enum api_result r = cli_call(cli, "PUT", path, NULL, req, &answer);
-    json_object_put(req);
-    if (r != API_OK)
-        return EXIT_FAIL;
-    int rc = finish_change(cli, answer);
-    json_object_put(answer);
-    return rc;
+    return cli_send_change(cli, "PUT", path, req, finish_change);
 }
 
 int cmd_endpoint_update(struct cli *cli)
 {
     char path[1024];
-    json_object *answer;
     if (!cli->version)
         return cli_usage_error(cli, "--version N is required");
     if (!endpoint_path(path, sizeof path, cli->pos[0], cli->pos[1]))
         return cli_usage_error(cli, "the runtime id or endpoint name is too long");
     json_object *req = json_object_new_object();
     add_change_fields(cli, req);
-    enum api_result r = cli_call(cli, "PUT", path, NULL, req, &answer);
-    json_object_put(req);
-    if (r != API_OK)
-        return EXIT_FAIL;
-    int rc = finish_change(cli, answer);
-    json_object_put(answer);
-    return rc;
+    return cli_send_change(cli, "PUT", path, req, finish_change);
 }
 
 int cmd_endpoint_get(struct cli *cli)
@@ -139,13 +110,5 @@ int cmd_endpoint_delete(struct cli *cli)
         snprintf(what, sizeof what, "endpoint %s of runtime %s", cli->pos[1], cli->pos[0]);
         rc = cli_wait_gone(cli, path, NULL, what);
     }
-    if (cli->json) {
-        out_json(answer);
-    } else {
-        out_key_values(answer, NULL, true);
-        if (cli->wait && rc == EXIT_OK)
-            printf("deleted: true\n");
-    }
-    json_object_put(answer);
-    return rc;
+    return cli_show_delete(cli, answer, rc);
 }

@@ -103,52 +103,31 @@ static bool runtime_path(char *out, size_t len, const char *id)
 /* The answer of create/update, or after --wait the version's final Get answer. */
 static int finish_change(struct cli *cli, json_object *answer)
 {
-    int rc = EXIT_OK;
-    json_object *shown = answer, *final = NULL;
-    if (cli->wait) {
-        char path[1024], query[64] = "", what[600];
-        const char *id = out_get_string(answer, "agentRuntimeId"), *v = out_get_string(answer, "agentRuntimeVersion");
-        if (!runtime_path(path, sizeof path, id) || !api_query_add(query, sizeof query, "version", v)) {
-            fprintf(stderr, "silo: the answer names no usable runtime id and version\n");
-            return EXIT_FAIL;
-        }
-        snprintf(what, sizeof what, "runtime %s version %s", id, v);
-        rc = cli_wait_ready(cli, path, query, what, &final);
-        if (final)
-            shown = final;
-        else if (rc != EXIT_OK)
-            return rc;
-    }
-    if (cli->json)
-        out_json(shown);
-    else
-        out_key_values(shown, summary_keys, false);
-    json_object_put(final);
-    return rc;
+    char path[1024], query[64] = "", what[600];
+    const char *id = out_get_string(answer, "agentRuntimeId"), *v = out_get_string(answer, "agentRuntimeVersion");
+    bool named = runtime_path(path, sizeof path, id) && api_query_add(query, sizeof query, "version", v);
+    if (cli->wait && !named)
+        fprintf(stderr, "silo: the answer names no usable runtime id and version\n");
+    snprintf(what, sizeof what, "runtime %s version %s", id ? id : "?", v ? v : "?");
+    return cli_show_change(cli, answer, named ? path : NULL, query, what, summary_keys);
 }
 
 int cmd_runtime_create(struct cli *cli)
 {
     if (!cli->image)
         return cli_usage_error(cli, "--image URI is required");
-    json_object *req = json_object_new_object(), *answer;
+    json_object *req = json_object_new_object();
     set_string(req, "agentRuntimeName", cli->pos[0]);
     set_string(req, "roleArn", DEFAULT_ROLE_ARN);
     set_string(object_member(req, "networkConfiguration"), "networkMode", "PUBLIC");
     apply_settings(cli, req);
-    enum api_result r = cli_call(cli, "PUT", "/runtimes/", NULL, req, &answer);
-    json_object_put(req);
-    if (r != API_OK)
-        return EXIT_FAIL;
-    int rc = finish_change(cli, answer);
-    json_object_put(answer);
-    return rc;
+    return cli_send_change(cli, "PUT", "/runtimes/", req, finish_change);
 }
 
 int cmd_runtime_update(struct cli *cli)
 {
     char path[1024];
-    json_object *current, *answer;
+    json_object *current;
     if (!runtime_path(path, sizeof path, cli->pos[0]))
         return cli_usage_error(cli, "the runtime id is too long");
     if (cli_call(cli, "GET", path, NULL, NULL, &current) != API_OK)
@@ -161,13 +140,7 @@ int cmd_runtime_update(struct cli *cli)
     }
     json_object_put(current);
     apply_settings(cli, req);
-    enum api_result r = cli_call(cli, "PUT", path, NULL, req, &answer);
-    json_object_put(req);
-    if (r != API_OK)
-        return EXIT_FAIL;
-    int rc = finish_change(cli, answer);
-    json_object_put(answer);
-    return rc;
+    return cli_send_change(cli, "PUT", path, req, finish_change);
 }
 
 int cmd_runtime_get(struct cli *cli)
@@ -243,13 +216,5 @@ int cmd_runtime_delete(struct cli *cli)
                  cli->version ? cli->version : "");
         rc = cli_wait_gone(cli, path, vq, what);
     }
-    if (cli->json) {
-        out_json(answer);
-    } else {
-        out_key_values(answer, NULL, true);
-        if (cli->wait && rc == EXIT_OK)
-            printf("deleted: true\n");
-    }
-    json_object_put(answer);
-    return rc;
+    return cli_show_delete(cli, answer, rc);
 }

@@ -1,7 +1,8 @@
 /* tools/cli/wait.c — `--wait`: polls a Get operation until the resource is READY, has
  * failed (*_FAILED: its failureReason is printed) or is gone (deletes), within --wait-timeout.
  * Polls every 0.2 s at first, backing off to 2 s. A line on stderr says what is awaited when
- * stderr is a terminal; scripts see only the outcome. */
+ * stderr is a terminal; scripts see only the outcome. Also the shape every change command
+ * shares: send the change, then show its answer or, with --wait, its settled state. */
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -96,4 +97,52 @@ int cli_wait_gone(struct cli *cli, const char *path, const char *query, const ch
         }
         pause_ms(&delay);
     }
+}
+
+int cli_show_change(struct cli *cli, json_object *answer, const char *path, const char *query, const char *what,
+                    const char *const *keys)
+{
+    int rc = EXIT_OK;
+    json_object *shown = answer, *final = NULL;
+    if (cli->wait) {
+        if (!path)
+            return EXIT_FAIL;
+        rc = cli_wait_ready(cli, path, query, what, &final);
+        if (final)
+            shown = final;
+        else if (rc != EXIT_OK)
+            return rc;
+    }
+    if (cli->json)
+        out_json(shown);
+    else
+        out_key_values(shown, keys, false);
+    json_object_put(final);
+    return rc;
+}
+
+int cli_send_change(struct cli *cli, const char *method, const char *path, json_object *req,
+                    int (*finish)(struct cli *cli, json_object *answer))
+{
+    json_object *answer;
+    enum api_result r = cli_call(cli, method, path, NULL, req, &answer);
+    json_object_put(req);
+    if (r != API_OK)
+        return EXIT_FAIL;
+    int rc = finish(cli, answer);
+    json_object_put(answer);
+    return rc;
+}
+
+int cli_show_delete(struct cli *cli, json_object *answer, int rc)
+{
+    if (cli->json) {
+        out_json(answer);
+    } else {
+        out_key_values(answer, NULL, true);
+        if (cli->wait && rc == EXIT_OK)
+            printf("deleted: true\n");
+    }
+    json_object_put(answer);
+    return rc;
 }
