@@ -3,7 +3,7 @@
  * Functions that can fail take `char *err, size_t errlen`, and on failure write one line saying
  * why (no trailing newline) and return -1: `return error_message(err, errlen, "--mem: %s", why);`.
  * The caller prints that line with its program name and exits non-zero. Header-only; shared by
- * silo-vmm (vmm/, boot/), the image builder (tools/image/) and agentd's config parser.
+ * silo-vmm (vmm/, boot/), the image builder (builder/), agentd's config parser and base/small_file.h.
  */
 #ifndef SILO_BASE_ERROR_MESSAGE_H
 #define SILO_BASE_ERROR_MESSAGE_H

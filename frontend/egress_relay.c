@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "base/mono_time.h"
+#include "base/fd_io.h"
 #include "guest/agentd/guest_ports.h"
 
 #define RELAY_BUF (64 * 1024)
@@ -104,44 +105,12 @@ bool egress_parse_request(const char *line, char *host, size_t host_len, unsigne
 
 int guest_read_line(int fd, char *buf, size_t max, int64_t deadline)
 {
-    size_t n = 0;
-    for (;;) {
-        int left = (int)(deadline - mono_ms());
-        if (left <= 0)
-            return -1;
-        struct pollfd p = { .fd = fd, .events = POLLIN };
-        int r = poll(&p, 1, left);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            return -1;
-        char ch;
-        ssize_t got = read(fd, &ch, 1);
-        if (got < 0 && errno == EINTR)
-            continue;
-        if (got <= 0)
-            return -1;
-        if (ch == '\n') {
-            buf[n] = 0;
-            return 0;
-        }
-        if ((unsigned char)ch < 0x20 || ch == 0x7f || n + 1 >= max)
-            return -1;
-        buf[n++] = ch;
-    }
+    return fd_read_line(fd, buf, max, deadline, FD_LINE_TEXT) >= 0 ? 0 : -1;
 }
 
 void guest_send_all(int fd, const char *s, size_t len)
 {
-    while (len > 0) {
-        ssize_t w = send(fd, s, len, MSG_NOSIGNAL);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return;
-        s += w;
-        len -= (size_t)w;
-    }
+    (void)fd_write_all(fd, s, len);
 }
 
 /* printable ASCII for a log line: anything else becomes '?' */

@@ -19,6 +19,7 @@
 #include "frontend/metrics.h"
 #include "frontend/microvm.h"
 #include "base/url.h"
+#include "base/fd_io.h"
 #include "frontend/vmm_launcher.h"
 #include "guest/agentd/guest_ports.h"
 
@@ -69,30 +70,17 @@ bool invoke_parse_path(const char *path, char *target, size_t len, const char **
     return strcmp(*action, "invocations") == 0 || strcmp(*action, "stopruntimesession") == 0;
 }
 
-static bool write_all(int fd, const void *data, size_t n)
-{
-    const char *p = data;
-    while (n) {
-        ssize_t w = write(fd, p, n);
-        if (w <= 0)
-            return false;
-        p += w;
-        n -= (size_t)w;
-    }
-    return true;
-}
-
 static bool send_chunk(int fd, const void *data, size_t n)
 {
     char head[32];
     int hl = snprintf(head, sizeof head, "%zx\r\n", n);
-    return write_all(fd, head, (size_t)hl) && write_all(fd, data, n) && write_all(fd, "\r\n", 2);
+    return fd_write_all(fd, head, (size_t)hl) && fd_write_all(fd, data, n) && fd_write_all(fd, "\r\n", 2);
 }
 
 /* A piece of the request body to the agent, framed as agent_head announced it. */
 bool invoke_send_body(struct request *r, const void *data, size_t n)
 {
-    bool ok = r->body_chunked ? n == 0 || send_chunk(r->upstream, data, n) : write_all(r->upstream, data, n);
+    bool ok = r->body_chunked ? n == 0 || send_chunk(r->upstream, data, n) : fd_write_all(r->upstream, data, n);
     if (ok)
         r->body_sent += n;
     return ok;
@@ -365,14 +353,14 @@ void invoke_start(struct http_api *api, struct MHD_Connection *c, struct request
     r->body_to_agent = strcmp(r->method, "POST") == 0;
     struct strbuf head = { 0 };
     if (agent_head(c, r, cfg, user_id, &head)) {
-        bool sent = write_all(r->upstream, head.data, head.len);
+        bool sent = fd_write_all(r->upstream, head.data, head.len);
         if (!sent && r->upstream_pooled) {
             /* the agent closed the kept-alive connection after it was checked: no body byte was
              * sent and no answer read, so this once the request goes on a fresh connection */
             close(r->upstream);
             r->upstream_pooled = false;
             r->upstream = microvm_connect(session_vm(r->session)->vsock_path, r->upstream_port, 10000);
-            sent = r->upstream >= 0 && write_all(r->upstream, head.data, head.len);
+            sent = r->upstream >= 0 && fd_write_all(r->upstream, head.data, head.len);
         }
         if (!sent)
             invoke_agent_failed(api, r, "the agent closed the connection");

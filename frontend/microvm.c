@@ -22,6 +22,7 @@
 #include <json-c/json.h>
 
 #include "base/mono_time.h"
+#include "base/fd_io.h"
 #include "guest/agentd/control_proto.h"
 
 _Static_assert(CP_PORT == GUEST_PORT_CONTROL, "agentd's control port is guest_ports.h's");
@@ -241,36 +242,7 @@ bool microvm_alive(pid_t pid)
 
 int microvm_read_line(int fd, char *buf, size_t len, int64_t deadline_ms)
 {
-    size_t n = 0;
-    while (n + 1 < len) {
-        int left = (int)(deadline_ms - mono_ms());
-        struct pollfd p = { fd, POLLIN, 0 };
-        if (left <= 0 || poll(&p, 1, left) <= 0)
-            return -1;
-        ssize_t r = read(fd, buf + n, 1);
-        if (r <= 0)
-            return -1;
-        if (buf[n] == '\n') {
-            buf[n] = '\0';
-            return 0;
-        }
-        n++;
-    }
-    return -1;
-}
-
-static bool write_all(int fd, const char *s, size_t len)
-{
-    while (len > 0) {
-        ssize_t n = write(fd, s, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return false;
-        s += n;
-        len -= (size_t)n;
-    }
-    return true;
+    return fd_read_line(fd, buf, len, deadline_ms, 0) >= 0 ? 0 : -1;
 }
 
 int microvm_connect(const char *vsock_path, unsigned port, int timeout_ms)
@@ -285,7 +257,7 @@ int microvm_connect(const char *vsock_path, unsigned port, int timeout_ms)
     int64_t deadline = mono_ms() + timeout_ms;
     char line[64];
     int n = snprintf(line, sizeof line, "CONNECT %u\n", port);
-    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0 || !write_all(fd, line, (size_t)n) ||
+    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0 || !fd_write_all(fd, line, (size_t)n) ||
         microvm_read_line(fd, line, sizeof line, deadline) != 0 || strncmp(line, "OK ", 3) != 0) {
         close(fd);
         return -1;
@@ -302,7 +274,7 @@ static int control_send(const char *vsock_path, enum cp_verb verb, int timeout_m
     char req[32];
     int len = cp_encode_request(verb, req, sizeof req);
     int fd = len > 0 ? microvm_connect(vsock_path, GUEST_PORT_CONTROL, timeout_ms) : -1;
-    if (fd >= 0 && !write_all(fd, req, (size_t)len)) {
+    if (fd >= 0 && !fd_write_all(fd, req, (size_t)len)) {
         close(fd);
         fd = -1;
     }
@@ -400,7 +372,7 @@ static int http_status(const char *vsock_path, unsigned port, const char *path, 
     int len = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: agent\r\nAccept: %s\r\nConnection: close\r\n\r\n",
                        path, port == GUEST_PORT_MCP ? "application/json, text/event-stream" : "*/*");
     int status = 0;
-    if (!write_all(fd, req, (size_t)len) || microvm_read_line(fd, line, sizeof line, deadline) != 0 ||
+    if (!fd_write_all(fd, req, (size_t)len) || microvm_read_line(fd, line, sizeof line, deadline) != 0 ||
         sscanf(line, "HTTP/1.%*d %d", &status) != 1)
         status = 0;
     close(fd);

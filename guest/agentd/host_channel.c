@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "base/mono_time.h"
+#include "base/fd_io.h"
 
 static int offset = -1;
 
@@ -59,27 +60,7 @@ int host_channel_wait_readable(int fd, int64_t deadline_ms)
 
 int host_channel_read_line(int fd, char *line, size_t cap, int64_t deadline_ms)
 {
-    size_t used = 0;
-    for (;;) {
-        int ready = host_channel_wait_readable(fd, deadline_ms);
-        if (ready <= 0)
-            return ready == 0 ? -2 : -1;
-        char c;
-        ssize_t n = recv(fd, &c, 1, 0);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return -1;
-        if (c == '\n')
-            break;
-        if (used + 1 >= cap)
-            return -1;
-        line[used++] = c;
-    }
-    if (used > 0 && line[used - 1] == '\r')
-        used--;
-    line[used] = '\0';
-    return (int)used;
+    return fd_read_line(fd, line, cap, deadline_ms, FD_LINE_STRIP_CR);
 }
 
 int host_channel_read_exact(int fd, char *buf, size_t len, int64_t deadline_ms)
@@ -101,15 +82,5 @@ int host_channel_read_exact(int fd, char *buf, size_t len, int64_t deadline_ms)
 
 int host_channel_write_all(int fd, const void *buf, size_t len)
 {
-    const char *p = buf;
-    while (len > 0) {
-        ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return -1;
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
+    return fd_write_all(fd, buf, len) ? 0 : -1;
 }

@@ -1,15 +1,17 @@
 /* tests/unit/test_base_util.c — the header-only shared helpers of base/: the monotonic clock
- * (mono_time.h), eventfd wake/drain (eventfd_util.h) and bounded small-file reads
- * (small_file.h). */
+ * (mono_time.h), eventfd wake/drain (eventfd_util.h), bounded small-file reads (small_file.h)
+ * and descriptor line/whole-buffer I/O (fd_io.h). */
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "base/eventfd_util.h"
+#include "base/fd_io.h"
 #include "base/mono_time.h"
 #include "base/small_file.h"
 #include "tests/unit/check.h"
@@ -102,6 +104,53 @@ static void test_small_file_load(void)
     rmdir(dir);
 }
 
+/* One line at a time, nothing after it consumed; timeouts, refusals and limits. */
+static void test_fd_read_line(void)
+{
+    int sv[2];
+    CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+    char buf[16];
+    CHECK(fd_write_all(sv[0], "OK 42\r\nnext\n", 13));
+    CHECK(fd_read_line(sv[1], buf, sizeof buf, mono_ms() + 1000, FD_LINE_STRIP_CR) == 5);
+    CHECK(strcmp(buf, "OK 42") == 0);
+    CHECK(fd_read_line(sv[1], buf, sizeof buf, mono_ms() + 1000, FD_LINE_TEXT) == 4);
+    CHECK(strcmp(buf, "next") == 0);
+    /* nothing there: -2 at the deadline, not before */
+    int64_t t0 = mono_ms();
+    CHECK(fd_read_line(sv[1], buf, sizeof buf, mono_ms() + 150, 0) == -2);
+    CHECK(mono_ms() - t0 >= 140);
+    /* a control character ends a text line; without FD_LINE_TEXT it is kept */
+    CHECK(fd_write_all(sv[0], "a\x01" "b\n", 4));
+    CHECK(fd_read_line(sv[1], buf, sizeof buf, mono_ms() + 1000, FD_LINE_TEXT) == -1);
+    CHECK(fd_read_line(sv[1], buf, sizeof buf, mono_ms() + 1000, 0) == 1);   /* "b" after the refusal */
+    /* a line that does not fit in cap - 1 bytes */
+    CHECK(fd_write_all(sv[0], "0123456789abcdefXYZ\n", 20));
+    CHECK(fd_read_line(sv[1], buf, sizeof buf, mono_ms() + 1000, 0) == -1);
+    /* EOF */
+    close(sv[0]);
+    char rest[32];
+    CHECK(read(sv[1], rest, sizeof rest) >= 0);
+    CHECK(fd_read_line(sv[1], buf, sizeof buf, mono_ms() + 1000, 0) == -1);
+    close(sv[1]);
+}
+
+/* Whole buffers to a pipe (not a socket) and a refusal, not a SIGPIPE, on a closed peer. */
+static void test_fd_write_all(void)
+{
+    int p[2];
+    CHECK(pipe(p) == 0);
+    CHECK(fd_write_all(p[1], "hello", 5));
+    char buf[8] = "";
+    CHECK(read(p[0], buf, sizeof buf) == 5 && memcmp(buf, "hello", 5) == 0);
+    close(p[0]);
+    close(p[1]);
+    int sv[2];
+    CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+    close(sv[1]);
+    CHECK(!fd_write_all(sv[0], "x", 1));      /* EPIPE; a SIGPIPE would have killed the test */
+    close(sv[0]);
+}
+
 int main(void)
 {
     static const struct unit_test tests[] = {
@@ -109,6 +158,8 @@ int main(void)
         { "eventfd_signal / eventfd_drain: counter read back to zero, never blocks when empty", test_eventfd },
         { "small_file_read: bounded, NUL-terminated, /proc files, refusals", test_small_file_read },
         { "small_file_load: regular files up to a limit, everything else refused with a reason", test_small_file_load },
+        { "fd_read_line: one line, nothing after it consumed; timeout, control characters, length, EOF", test_fd_read_line },
+        { "fd_write_all: pipes and sockets; a closed peer is an error, never SIGPIPE", test_fd_write_all },
     };
     return run_unit_tests(tests, sizeof tests / sizeof tests[0]);
 }
