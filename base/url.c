@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int hex_value(char c)
+int url_hex_value(char c)
 {
     if (c >= '0' && c <= '9')
         return c - '0';
@@ -26,7 +26,7 @@ ssize_t url_decode(const char *in, size_t len, char *out, size_t cap)
         if (c == '%') {
             if (len - i < 3)
                 return -1;
-            int h = hex_value(in[i + 1]), l = hex_value(in[i + 2]);
+            int h = url_hex_value(in[i + 1]), l = url_hex_value(in[i + 2]);
             if (h < 0 || l < 0 || (h == 0 && l == 0))
                 return -1;
             c = (char)(h * 16 + l);

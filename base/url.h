@@ -23,6 +23,9 @@
 /* Percent-decodes in[0..len) into out (cap bytes, NUL-terminated). Returns the decoded length,
  * or -1 on a broken escape, an escaped NUL, or when the result does not fit in cap - 1 bytes.
  * The decoded text is never longer than len, so cap = len + 1 always fits. */
+/* The value of one hex digit (0-9, a-f, A-F), or -1. */
+int url_hex_value(char c);
+
 ssize_t url_decode(const char *in, size_t len, char *out, size_t cap);
 
 /* Whether every key and value of the raw query string (`a=1&b=%20`, "" or NULL) decodes. */

@@ -101,9 +101,9 @@ silod_ARM64_LDFLAGS := $(ARM64_DYNAMIC_LDFLAGS)
 # --- AgentCore Identity foundations (issue 14): the token vault, workload access tokens, the
 # identity store, the OAuth2 client and the 3LO callback parser. Not yet linked into silod
 # (the HTTP routes come later); each module is self-contained and unit-tested here.
-IDENTITY_SRCS := frontend/b64url.c frontend/token_vault.c frontend/workload_token.c
+IDENTITY_SRCS := frontend/b64url.c frontend/token_vault.c frontend/workload_token.c frontend/store.c base/url.c
 UNIT_TESTS += test_token_vault
-test_token_vault_SRCS := tests/unit/test_token_vault.c frontend/token_vault.c
+test_token_vault_SRCS := tests/unit/test_token_vault.c frontend/token_vault.c frontend/store.c base/url.c
 test_token_vault_LIBS := -lsqlite3 -lcrypto
 UNIT_TESTS += test_workload_token
 test_workload_token_SRCS := tests/unit/test_workload_token.c frontend/workload_token.c frontend/b64url.c

@@ -13,6 +13,7 @@
 #include <openssl/rand.h>
 
 #include "frontend/b64url.h"
+#include "frontend/store.h"
 
 /* --- vendor presets: configuration data, one JSON document ---------------------------------
  * Each entry: the vendor name AgentCore uses, and what a CustomOauth2 request would otherwise
@@ -102,17 +103,6 @@ static const char *const migrations[] = {
     "CREATE INDEX identity_oauth2_sessions_by_expiry ON identity_oauth2_sessions (expires_at);",
 };
 
-static bool exec_sql(sqlite3 *db, const char *sql, char *err, size_t err_len)
-{
-    char *msg = NULL;
-    if (sqlite3_exec(db, sql, NULL, NULL, &msg) == SQLITE_OK)
-        return true;
-    if (err)
-        snprintf(err, err_len, "sqlite: %s", msg ? msg : "error");
-    sqlite3_free(msg);
-    return false;
-}
-
 int idstore_schema_version(sqlite3 *db)
 {
     sqlite3_stmt *st;
@@ -127,7 +117,7 @@ int idstore_schema_version(sqlite3 *db)
 bool idstore_init(sqlite3 *db, char *err, size_t err_len)
 {
     if (!vault_schema(db, err, err_len) ||
-        !exec_sql(db, "CREATE TABLE IF NOT EXISTS identity_schema (version INTEGER NOT NULL)", err, err_len))
+        !store_exec_sql(db, "CREATE TABLE IF NOT EXISTS identity_schema (version INTEGER NOT NULL)", err, err_len))
         return false;
     int have = idstore_schema_version(db);
     int want = (int)(sizeof migrations / sizeof migrations[0]);
@@ -138,9 +128,9 @@ bool idstore_init(sqlite3 *db, char *err, size_t err_len)
     for (int v = have; v < want; v++) {
         char bump[96];
         snprintf(bump, sizeof bump, "DELETE FROM identity_schema; INSERT INTO identity_schema VALUES (%d);", v + 1);
-        if (!exec_sql(db, "BEGIN IMMEDIATE", err, err_len) || !exec_sql(db, migrations[v], err, err_len) ||
-            !exec_sql(db, bump, err, err_len) || !exec_sql(db, "COMMIT", err, err_len)) {
-            exec_sql(db, "ROLLBACK", NULL, 0);
+        if (!store_exec_sql(db, "BEGIN IMMEDIATE", err, err_len) || !store_exec_sql(db, migrations[v], err, err_len) ||
+            !store_exec_sql(db, bump, err, err_len) || !store_exec_sql(db, "COMMIT", err, err_len)) {
+            store_exec_sql(db, "ROLLBACK", NULL, 0);
             return false;
         }
     }
@@ -152,16 +142,16 @@ bool idstore_init(sqlite3 *db, char *err, size_t err_len)
 static bool tx_begin(sqlite3 *db, bool *own)
 {
     *own = sqlite3_get_autocommit(db) != 0;
-    return exec_sql(db, *own ? "BEGIN IMMEDIATE" : "SAVEPOINT idstore_tx", NULL, 0);
+    return store_exec_sql(db, *own ? "BEGIN IMMEDIATE" : "SAVEPOINT idstore_tx", NULL, 0);
 }
 static enum idstore_rc tx_end(sqlite3 *db, bool own, enum idstore_rc rc)
 {
     if (rc == ID_OK) {
-        if (exec_sql(db, own ? "COMMIT" : "RELEASE idstore_tx", NULL, 0))
+        if (store_exec_sql(db, own ? "COMMIT" : "RELEASE idstore_tx", NULL, 0))
             return ID_OK;
         rc = ID_ERROR;
     }
-    exec_sql(db, own ? "ROLLBACK" : "ROLLBACK TO idstore_tx; RELEASE idstore_tx", NULL, 0);
+    store_exec_sql(db, own ? "ROLLBACK" : "ROLLBACK TO idstore_tx; RELEASE idstore_tx", NULL, 0);
     return rc;
 }
 
@@ -334,6 +324,22 @@ enum idstore_rc idstore_workload_update(sqlite3 *db, const char *name, json_obje
     return rc == ID_OK && sqlite3_changes(db) == 0 ? ID_NOT_FOUND : rc;
 }
 
+/* The rows sql selects (`... WHERE name > ?1 ORDER BY name LIMIT ?2`) after the name `after`
+ * (NULL: from the start), at most max, each through row; an empty array when the query fails. */
+static json_object *list_by_name(sqlite3 *db, const char *sql, const char *after, int max,
+                                 json_object *(*row)(sqlite3_stmt *))
+{
+    json_object *a = json_object_new_array();
+    sqlite3_stmt *st = prep(db, sql, 1, after ? after : "");
+    if (!st)
+        return a;
+    sqlite3_bind_int(st, 2, max);
+    while (sqlite3_step(st) == SQLITE_ROW)
+        json_object_array_add(a, row(st));
+    sqlite3_finalize(st);
+    return a;
+}
+
 static json_object *workload_row(sqlite3_stmt *st)
 {
     json_object *o = json_object_new_object();
@@ -371,16 +377,8 @@ bool idstore_workload_allows_return_url(sqlite3 *db, const char *name, const cha
 
 json_object *idstore_workload_list(sqlite3 *db, const char *after, int max)
 {
-    json_object *a = json_object_new_array();
-    sqlite3_stmt *st = prep(db, "SELECT name, arn, return_urls, created_at, updated_at FROM identity_workloads "
-                                "WHERE name > ? ORDER BY name LIMIT ?2", 1, after ? after : "");
-    if (!st)
-        return a;
-    sqlite3_bind_int(st, 2, max);
-    while (sqlite3_step(st) == SQLITE_ROW)
-        json_object_array_add(a, workload_row(st));
-    sqlite3_finalize(st);
-    return a;
+    return list_by_name(db, "SELECT name, arn, return_urls, created_at, updated_at FROM identity_workloads "
+                                "WHERE name > ? ORDER BY name LIMIT ?2", after, max, workload_row);
 }
 
 /* Deletes user tokens and sessions matching column = value, their vault rows first. */
@@ -521,16 +519,8 @@ enum idstore_rc idstore_oauth2_get(sqlite3 *db, const char *name, json_object **
 
 json_object *idstore_oauth2_list(sqlite3 *db, const char *after, int max)
 {
-    json_object *a = json_object_new_array();
-    sqlite3_stmt *st = prep(db, "SELECT " PROVIDER_COLS " FROM identity_oauth2_providers WHERE name > ? "
-                                "ORDER BY name LIMIT ?2", 1, after ? after : "");
-    if (!st)
-        return a;
-    sqlite3_bind_int(st, 2, max);
-    while (sqlite3_step(st) == SQLITE_ROW)
-        json_object_array_add(a, provider_row(st));
-    sqlite3_finalize(st);
-    return a;
+    return list_by_name(db, "SELECT " PROVIDER_COLS " FROM identity_oauth2_providers WHERE name > ? "
+                                "ORDER BY name LIMIT ?2", after, max, provider_row);
 }
 
 static enum idstore_rc vault_rc(enum vault_status s)
@@ -644,16 +634,8 @@ enum idstore_rc idstore_apikey_get(sqlite3 *db, const char *name, json_object **
 
 json_object *idstore_apikey_list(sqlite3 *db, const char *after, int max)
 {
-    json_object *a = json_object_new_array();
-    sqlite3_stmt *st = prep(db, "SELECT name, arn, created_at, updated_at FROM identity_apikey_providers "
-                                "WHERE name > ? ORDER BY name LIMIT ?2", 1, after ? after : "");
-    if (!st)
-        return a;
-    sqlite3_bind_int(st, 2, max);
-    while (sqlite3_step(st) == SQLITE_ROW)
-        json_object_array_add(a, apikey_row(st));
-    sqlite3_finalize(st);
-    return a;
+    return list_by_name(db, "SELECT name, arn, created_at, updated_at FROM identity_apikey_providers "
+                                "WHERE name > ? ORDER BY name LIMIT ?2", after, max, apikey_row);
 }
 
 enum idstore_rc idstore_apikey_key(sqlite3 *db, const struct vault *v, const char *name, char **key, size_t *len)

@@ -73,15 +73,20 @@ static const char *const migrations[] = {
     "ALTER TABLE usage_records ADD COLUMN egress_out INTEGER NOT NULL DEFAULT 0; ALTER TABLE usage_records ADD COLUMN egress_in INTEGER NOT NULL DEFAULT 0;",
 };
 
-static bool exec(struct store *s, const char *sql, char *err, size_t err_len)
+bool store_exec_sql(sqlite3 *db, const char *sql, char *err, size_t err_len)
 {
     char *msg = NULL;
-    if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) == SQLITE_OK)
+    if (sqlite3_exec(db, sql, NULL, NULL, &msg) == SQLITE_OK)
         return true;
     if (err)
         snprintf(err, err_len, "sqlite: %s", msg ? msg : "error");
     sqlite3_free(msg);
     return false;
+}
+
+static bool exec(struct store *s, const char *sql, char *err, size_t err_len)
+{
+    return store_exec_sql(s->db, sql, err, err_len);
 }
 
 int store_schema_version(struct store *s)

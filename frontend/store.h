@@ -23,6 +23,10 @@ struct store {
 
 /* Opens (creating if needed) and migrates path (":memory:" for tests). On error returns false
  * and writes a one-line reason to err. */
+/* Runs sql (one or more statements) on db; false with `sqlite: <why>` in err (if not NULL).
+ * Shared by every module that keeps tables in silod's database (token_vault.c,
+ * identity_store.c). */
+bool store_exec_sql(sqlite3 *db, const char *sql, char *err, size_t err_len);
 bool store_open(struct store *s, const char *path, char *err, size_t err_len);
 void store_close(struct store *s);
 int store_schema_version(struct store *s);

@@ -1,6 +1,8 @@
 /* frontend/token_vault.c — the token vault: master key from a key file or a key command,
  * AES-256-GCM sealing bound to a row, the vault_secrets table, rotation (see token_vault.h). */
+#include "base/url.h"
 #include "frontend/token_vault.h"
+#include "frontend/store.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -174,17 +176,6 @@ bool vault_key_file_load(const char *path, bool create, uint8_t key[VAULT_KEY_BY
     return true;
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 bool vault_key_command_run(const char *const argv[], int timeout_ms, uint8_t key[VAULT_KEY_BYTES], char *err,
                            size_t err_len)
 {
@@ -265,7 +256,7 @@ bool vault_key_command_run(const char *const argv[], int timeout_ms, uint8_t key
         if (n != 2 * VAULT_KEY_BYTES)
             why = "did not print 64 hex digits";
         for (size_t i = 0; !why && i < VAULT_KEY_BYTES; i++) {
-            int hi = hexval(buf[2 * i]), lo = hexval(buf[2 * i + 1]);
+            int hi = url_hex_value(buf[2 * i]), lo = url_hex_value(buf[2 * i + 1]);
             if (hi < 0 || lo < 0)
                 why = "did not print 64 hex digits";
             else
@@ -451,38 +442,27 @@ void vault_secret_free(char *pt, size_t len)
 
 /* --- storage --------------------------------------------------------------------------- */
 
-static bool exec_sql(sqlite3 *db, const char *sql, char *err, size_t err_len)
-{
-    char *msg = NULL;
-    if (sqlite3_exec(db, sql, NULL, NULL, &msg) == SQLITE_OK)
-        return true;
-    if (err)
-        snprintf(err, err_len, "sqlite: %s", msg ? msg : "error");
-    sqlite3_free(msg);
-    return false;
-}
-
 /* A unit of work: its own BEGIN IMMEDIATE outside a transaction, a SAVEPOINT inside one. */
 static bool tx_begin(sqlite3 *db, bool *own)
 {
     *own = sqlite3_get_autocommit(db) != 0;
-    return exec_sql(db, *own ? "BEGIN IMMEDIATE" : "SAVEPOINT vault_tx", NULL, 0);
+    return store_exec_sql(db, *own ? "BEGIN IMMEDIATE" : "SAVEPOINT vault_tx", NULL, 0);
 }
 static bool tx_end(sqlite3 *db, bool own, bool commit)
 {
     if (commit)
-        return exec_sql(db, own ? "COMMIT" : "RELEASE vault_tx", NULL, 0) ||
-               (exec_sql(db, own ? "ROLLBACK" : "ROLLBACK TO vault_tx", NULL, 0), false);
+        return store_exec_sql(db, own ? "COMMIT" : "RELEASE vault_tx", NULL, 0) ||
+               (store_exec_sql(db, own ? "ROLLBACK" : "ROLLBACK TO vault_tx", NULL, 0), false);
     if (own)
-        exec_sql(db, "ROLLBACK", NULL, 0);
+        store_exec_sql(db, "ROLLBACK", NULL, 0);
     else
-        exec_sql(db, "ROLLBACK TO vault_tx; RELEASE vault_tx", NULL, 0);
+        store_exec_sql(db, "ROLLBACK TO vault_tx; RELEASE vault_tx", NULL, 0);
     return false;
 }
 
 bool vault_schema(sqlite3 *db, char *err, size_t err_len)
 {
-    return exec_sql(db,
+    return store_exec_sql(db,
                     "CREATE TABLE IF NOT EXISTS vault_secrets ("
                     "  kind TEXT NOT NULL,"
                     "  name TEXT NOT NULL,"
