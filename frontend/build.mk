@@ -26,7 +26,9 @@ CONTROL_PLANE_SRCS := frontend/control_plane.c frontend/control_plane_routes.c f
                       frontend/control_plane_runtimes.c frontend/control_plane_versions.c \
                       frontend/control_plane_endpoints.c frontend/control_plane_tags.c \
                       frontend/control_plane_validate.c base/url.c frontend/store.c \
-                      frontend/aws_error.c frontend/strbuf.c
+                      frontend/aws_error.c frontend/strbuf.c \
+                      frontend/identity_store.c frontend/token_vault.c frontend/workload_token.c frontend/b64url.c
+# (a runtime's workload identity row is created and deleted with the runtime: identity_store.c)
 # url.c: the one percent-decoder (paths, queries) and log-safe URLs
 UNIT_TESTS += test_url
 test_url_SRCS := tests/unit/test_url.c base/url.c
@@ -85,11 +87,15 @@ UNIT_TESTS += test_silod_config
 test_silod_config_SRCS := tests/unit/test_silod_config.c frontend/silod_config.c frontend/egress_rules.c
 test_silod_config_LIBS := -ljson-c
 
+IDENTITY_SERVICE_SRCS := frontend/identity.c frontend/identity_control.c frontend/identity_tokens.c \
+                         frontend/identity_store.c frontend/token_vault.c frontend/workload_token.c \
+                         frontend/oauth2_client.c frontend/oauth2_callback.c frontend/b64url.c base/url.c \
+                         frontend/store.c frontend/aws_error.c
 HOST_PROGRAMS += silod
 silod_SRCS := frontend/silod.c frontend/silod_config.c frontend/image_builder.c frontend/http_api.c frontend/http_auth.c frontend/invoke_proxy.c frontend/agent_http.c frontend/metrics.c $(SIGV4_SRCS) frontend/jwt.c frontend/b64url.c \
               frontend/body_spool.c frontend/conn_guard.c frontend/session_bind.c \
               frontend/sessions.c frontend/vmm_launcher.c frontend/ping_poller.c frontend/usage.c \
-              $(MICROVM_SRCS) $(EGRESS_SRCS) $(CONTROL_PLANE_SRCS)
+              $(MICROVM_SRCS) $(EGRESS_SRCS) $(CONTROL_PLANE_SRCS) $(IDENTITY_SERVICE_SRCS)
 silod_LIBS := -lmicrohttpd -lsqlite3 -ljson-c -lcurl -lcrypto -lpthread
 
 # arm64 silod for the dev host, linked dynamically: libmicrohttpd's Debian build pulls in GnuTLS
@@ -98,9 +104,9 @@ silod_LIBS := -lmicrohttpd -lsqlite3 -ljson-c -lcurl -lcrypto -lpthread
 ARM64_PROGRAMS += silod
 silod_ARM64_LDFLAGS := $(ARM64_DYNAMIC_LDFLAGS)
 
-# --- AgentCore Identity foundations (issue 14): the token vault, workload access tokens, the
-# identity store, the OAuth2 client and the 3LO callback parser. Not yet linked into silod
-# (the HTTP routes come later); each module is self-contained and unit-tested here.
+# --- AgentCore Identity (issue 14): the token vault, workload access tokens, the identity
+# store, the OAuth2 client and the 3LO callback parser, each self-contained and unit-tested;
+# identity.c and its two operation files serve them as silod's /identities/ API.
 IDENTITY_SRCS := frontend/b64url.c frontend/token_vault.c frontend/workload_token.c frontend/store.c base/url.c
 UNIT_TESTS += test_token_vault
 test_token_vault_SRCS := tests/unit/test_token_vault.c frontend/token_vault.c frontend/store.c base/url.c

@@ -13,6 +13,7 @@
 
 #include "frontend/aws_error.h"
 #include "frontend/control_plane_validate.h"
+#include "frontend/identity_store.h"
 #include "base/url.h"
 
 /* AgentCore's agentRuntimeId pattern: [a-zA-Z][a-zA-Z0-9_]{0,99}-[a-zA-Z0-9]{10} */
@@ -199,6 +200,9 @@ struct control_plane *control_plane_new(struct store *store, const struct contro
     cp->store = store;
     cp->cfg = *cfg;
     pthread_mutex_init(&cp->lock, NULL);
+    char err[256];
+    if (!idstore_init(store->db, err, sizeof err))   /* runtimes' workload identities live there */
+        fprintf(stderr, "silod: identity tables: %s\n", err);
     return cp;
 }
 

@@ -54,6 +54,12 @@ struct control_plane_response {
     char *body;                /* JSON, malloc'd */
 };
 
+/* Fills out with a restJson1 error of type (aws_error.h) and message / a JSON answer (takes o);
+ * for every silod API that answers with a control_plane_response (the identity API too). */
+void control_plane_answer_error(struct control_plane_response *out, const char *type, const char *message);
+struct json_object;
+void control_plane_answer_json(struct control_plane_response *out, unsigned status, struct json_object *o);
+
 struct control_plane;
 
 struct control_plane *control_plane_new(struct store *store, const struct control_plane_config *cfg);

@@ -12,6 +12,7 @@
 
 #include "frontend/aws_error.h"
 #include "base/url.h"
+#include "frontend/identity_store.h"
 
 #define DEFAULT_PAGE 10
 #define MAX_PAGE 100
@@ -36,6 +37,23 @@ json_object *cpl_timestamp(int64_t ms)
     return json_object_new_string(buf);
 }
 
+void control_plane_answer_error(struct control_plane_response *out, const char *type, const char *message)
+{
+    free(out->body);
+    out->error_type = type;
+    out->status = aws_error_status(type);
+    out->body = aws_error_body_for(type, message);
+}
+
+void control_plane_answer_json(struct control_plane_response *out, unsigned status, json_object *o)
+{
+    free(out->body);
+    out->error_type = NULL;
+    out->status = status;
+    out->body = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+    json_object_put(o);
+}
+
 void cpl_set_error(struct control_plane_response *out, const char *type, const char *fmt, ...)
 {
     char msg[512];
@@ -43,19 +61,7 @@ void cpl_set_error(struct control_plane_response *out, const char *type, const c
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    free(out->body);
-    out->error_type = type;
-    out->status = aws_error_status(type);
-    out->body = aws_error_body_for(type, msg);
-}
-
-void cpl_set_json(struct control_plane_response *out, unsigned status, json_object *o)
-{
-    free(out->body);
-    out->error_type = NULL;
-    out->status = status;
-    out->body = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
-    json_object_put(o);
+    control_plane_answer_error(out, type, msg);
 }
 
 void cpl_random_suffix(char out[11])
@@ -92,6 +98,28 @@ json_object *cpl_workload_identity(struct control_plane *cp, const char *name)
     json_object *w = json_object_new_object();
     json_object_object_add(w, "workloadIdentityArn", json_object_new_string(arn));
     return w;
+}
+
+/* A runtime's workload identity (AgentCore makes one per runtime, named after it): its row in
+ * identity_store's tables, written in the control plane's transaction. */
+bool cpl_workload_identity_create(struct control_plane *cp, const char *runtime_id, int64_t now_ms)
+{
+    char arn[512], err[256];
+    json_object *w = cpl_workload_identity(cp, runtime_id);
+    json_object *a;
+    json_object_object_get_ex(w, "workloadIdentityArn", &a);
+    snprintf(arn, sizeof arn, "%s", json_object_get_string(a));
+    json_object_put(w);
+    enum idstore_rc rc = idstore_workload_create(cp->store->db, runtime_id, arn, NULL, now_ms, err, sizeof err);
+    if (rc != ID_OK)
+        fprintf(stderr, "silod: workload identity %s not created: %s\n", runtime_id, idstore_rc_text(rc));
+    return rc == ID_OK;
+}
+
+bool cpl_workload_identity_delete(struct control_plane *cp, const char *runtime_id)
+{
+    enum idstore_rc rc = idstore_workload_delete(cp->store->db, runtime_id);
+    return rc == ID_OK || rc == ID_NOT_FOUND;   /* runtimes made before identities had none */
 }
 
 bool cpl_query_param(const char *query, const char *name, char *out, size_t len)

@@ -173,7 +173,7 @@ static enum cpl_apply_result apply_create_endpoint(struct cpl_call *call, void *
     json_object_object_add(o, "endpointName", json_object_new_string(name));
     json_object_object_add(o, "status", json_object_new_string(status));
     json_object_object_add(o, "createdAt", cpl_timestamp(now));
-    cpl_set_json(call->out, 202, o);
+    control_plane_answer_json(call->out, 202, o);
     return ok ? CPL_APPLIED : CPL_STORE_FAILED;
 }
 
@@ -230,7 +230,7 @@ static enum cpl_apply_result apply_update_endpoint(struct cpl_call *call, void *
     json_object_object_del(o, "id");
     json_object_object_del(o, "description");
     json_object_object_del(o, "failureReason");
-    cpl_set_json(call->out, 202, o);
+    control_plane_answer_json(call->out, 202, o);
     return ok ? CPL_APPLIED : CPL_STORE_FAILED;
 }
 
@@ -259,7 +259,7 @@ void cpl_get_endpoint(struct cpl_call *call)
         cpl_set_error(call->out, AWS_NOT_FOUND, "endpoint %s of agent runtime %s not found", call->name, call->id);
         return;
     }
-    cpl_set_json(call->out, 200, o);
+    control_plane_answer_json(call->out, 200, o);
 }
 
 /* ---------------------------------------------------------------- DeleteAgentRuntimeEndpoint */
@@ -278,7 +278,7 @@ static enum cpl_apply_result apply_delete_endpoint(struct cpl_call *call, void *
     json_object_object_add(o, "status", json_object_new_string("DELETING"));
     json_object_object_add(o, "agentRuntimeId", json_object_new_string(call->id));
     json_object_object_add(o, "endpointName", json_object_new_string(call->name));
-    cpl_set_json(call->out, 202, o);
+    control_plane_answer_json(call->out, 202, o);
     return ok ? CPL_APPLIED : CPL_STORE_FAILED;
 }
 
@@ -331,5 +331,5 @@ void cpl_list_endpoints(struct cpl_call *call)
     sqlite3_finalize(st);
     json_object_object_add(o, "runtimeEndpoints", arr);
     cpl_add_next_token(o, &pg, n, more);
-    cpl_set_json(call->out, 200, o);
+    control_plane_answer_json(call->out, 200, o);
 }

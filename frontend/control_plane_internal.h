@@ -109,11 +109,13 @@ int64_t cpl_now_ms(struct control_plane *cp);
 json_object *cpl_timestamp(int64_t ms);       /* ISO 8601 with milliseconds, UTC */
 void cpl_set_error(struct control_plane_response *out, const char *type, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-void cpl_set_json(struct control_plane_response *out, unsigned status, json_object *o);   /* takes o */
 void cpl_random_suffix(char out[11]);         /* 10 random [A-Za-z0-9] */
 void cpl_runtime_arn(struct control_plane *cp, const char *id, char *out, size_t len);
 void cpl_endpoint_arn(struct control_plane *cp, const char *id, const char *name, char *out, size_t len);
 json_object *cpl_workload_identity(struct control_plane *cp, const char *name);
+/* The runtime's workload identity row (identity_store.h), in the caller's transaction. */
+bool cpl_workload_identity_create(struct control_plane *cp, const char *runtime_id, int64_t now_ms);
+bool cpl_workload_identity_delete(struct control_plane *cp, const char *runtime_id);
 /* A query parameter's decoded value (the query was checked to decode as a whole). */
 bool cpl_query_param(const char *query, const char *name, char *out, size_t len);
 /* A version number as the API spells it: ^([1-9][0-9]{0,4})$ */

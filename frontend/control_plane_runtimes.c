@@ -51,7 +51,7 @@ static enum cpl_apply_result apply_create_runtime(struct cpl_call *call, void *c
               cpl_exec_bound(cp, "INSERT INTO endpoints (runtime_id, name, id, target_version, status,"
                                 " created_at, last_updated_at) VALUES (?, 'DEFAULT', ?, 1, 'CREATING', ?, ?)",
                             "ssII", c->id, ep_id, now, now) &&
-              (!c->tags || cpl_tags_store(cp, arn, c->tags));
+              (!c->tags || cpl_tags_store(cp, arn, c->tags)) && cpl_workload_identity_create(cp, c->id, now);
     json_object *o = json_object_new_object();
     json_object_object_add(o, "agentRuntimeArn", json_object_new_string(arn));
     json_object_object_add(o, "agentRuntimeId", json_object_new_string(c->id));
@@ -59,7 +59,7 @@ static enum cpl_apply_result apply_create_runtime(struct cpl_call *call, void *c
     json_object_object_add(o, "createdAt", cpl_timestamp(now));
     json_object_object_add(o, "status", json_object_new_string("CREATING"));
     json_object_object_add(o, "workloadIdentityDetails", cpl_workload_identity(cp, c->id));
-    cpl_set_json(call->out, 202, o);
+    control_plane_answer_json(call->out, 202, o);
     return ok ? CPL_APPLIED : CPL_STORE_FAILED;
 }
 
@@ -130,7 +130,7 @@ static enum cpl_apply_result apply_update_runtime(struct cpl_call *call, void *c
     json_object_object_add(o, "lastUpdatedAt", cpl_timestamp(now));
     json_object_object_add(o, "status", json_object_new_string("UPDATING"));
     json_object_object_add(o, "workloadIdentityDetails", cpl_workload_identity(cp, id));
-    cpl_set_json(call->out, 202, o);
+    control_plane_answer_json(call->out, 202, o);
     return ok ? CPL_APPLIED : CPL_STORE_FAILED;
 }
 
@@ -191,7 +191,7 @@ void cpl_get_runtime(struct cpl_call *call)
         json_object_object_add(o, "failureReason", json_object_new_string(v.failure_reason));
     json_object_object_add(o, "workloadIdentityDetails", cpl_workload_identity(cp, id));
     free(v.config);
-    cpl_set_json(call->out, 200, o);
+    control_plane_answer_json(call->out, 200, o);
 }
 
 /* ---------------------------------------------------------------- DeleteAgentRuntime */
@@ -237,14 +237,15 @@ static enum cpl_apply_result apply_delete_runtime(struct cpl_call *call, void *c
     } else {
         ok = cpl_exec_bound(cp, "DELETE FROM endpoints WHERE runtime_id = ?", "s", id) &&
              cpl_exec_bound(cp, "DELETE FROM versions WHERE runtime_id = ?", "s", id) &&
-             cpl_exec_bound(cp, "DELETE FROM runtimes WHERE id = ?", "s", id) && cpl_tags_forget(cp, r.arn);
+             cpl_exec_bound(cp, "DELETE FROM runtimes WHERE id = ?", "s", id) && cpl_tags_forget(cp, r.arn) &&
+             cpl_workload_identity_delete(cp, id);
     }
     json_object *o = json_object_new_object();
     json_object_object_add(o, "status", json_object_new_string("DELETING"));
     json_object_object_add(o, "agentRuntimeId", json_object_new_string(id));
     if (d->one_version)
         json_object_object_add(o, "agentRuntimeVersion", json_object_new_string(d->vq));
-    cpl_set_json(call->out, 202, o);
+    control_plane_answer_json(call->out, 202, o);
     return ok ? CPL_APPLIED : CPL_STORE_FAILED;
 }
 
@@ -298,7 +299,7 @@ void cpl_list_summaries(sqlite3_stmt *st, const struct cpl_page *pg, struct cont
     }
     json_object_object_add(o, "agentRuntimes", arr);
     cpl_add_next_token(o, pg, n, more);
-    cpl_set_json(out, 200, o);
+    control_plane_answer_json(out, 200, o);
 }
 
 void cpl_list_runtimes(struct cpl_call *call)

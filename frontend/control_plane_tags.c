@@ -127,7 +127,7 @@ void cpl_tag_resource(struct cpl_call *call)
         cpl_set_error(call->out, AWS_INTERNAL, "could not store the tags");
         return;
     }
-    cpl_set_json(call->out, 200, json_object_new_object());
+    control_plane_answer_json(call->out, 200, json_object_new_object());
 }
 
 void cpl_untag_resource(struct cpl_call *call)
@@ -154,7 +154,7 @@ void cpl_untag_resource(struct cpl_call *call)
         cpl_set_error(call->out, AWS_INTERNAL, "could not remove the tags");
         return;
     }
-    cpl_set_json(call->out, 200, json_object_new_object());
+    control_plane_answer_json(call->out, 200, json_object_new_object());
 }
 
 void cpl_list_tags(struct cpl_call *call)
@@ -172,5 +172,5 @@ void cpl_list_tags(struct cpl_call *call)
     }
     json_object *o = json_object_new_object();
     json_object_object_add(o, "tags", tags);
-    cpl_set_json(call->out, 200, o);
+    control_plane_answer_json(call->out, 200, o);
 }

@@ -128,7 +128,7 @@ static void *connection_thread(void *arg)
 static void dispatch(struct guest_channels *ch, int kind, int fd)
 {
     if (kind == CH_API) {
-        ch->cfg->api_connection(ch->cfg->api_ctx, fd, ch->session_id);
+        ch->cfg->api_connection(ch->cfg->api_ctx, fd, ch->session_id, ch->runtime_id);
         return;
     }
     struct conn_job *job = malloc(sizeof *job);

@@ -22,9 +22,9 @@
 struct guest_channels_config {
     const struct egress_config *egress;   /* NULL: no egress socket */
     struct role_creds *creds;             /* NULL: no credentials socket */
-    /* takes ownership of fd, a connection from session_id's guest to silod's API; NULL: no
-     * API socket */
-    void (*api_connection)(void *ctx, int fd, const char *session_id);
+    /* takes ownership of fd, a connection from session_id's guest (a session of runtime_id) to
+     * silod's API; NULL: no API socket */
+    void (*api_connection)(void *ctx, int fd, const char *session_id, const char *runtime_id);
     void *api_ctx;
 };
 

@@ -17,10 +17,13 @@
 
 #include "base/mono_time.h"
 #include "frontend/aws_error.h"
+#include "frontend/identity.h"
+#include "frontend/role_creds.h"
 #include "frontend/metrics.h"
 #include "base/url.h"
 
-static const char *const kind_names[] = { "control", "invoke", "stop", "metrics", "unknown" };
+static const char *const kind_names[] = { "control", "invoke", "stop", "metrics", "identity", "oauth2-callback",
+                                           "unknown" };
 
 /* The connection's conn_guard entry (set when the library accepted it). */
 static struct conn_entry *conn_entry_of(struct MHD_Connection *c)
@@ -30,13 +33,15 @@ static struct conn_entry *conn_entry_of(struct MHD_Connection *c)
 }
 
 /* The session a guest connection (by fd) came from, copied into out ("" for any other). */
-static void guest_session_of(struct http_api *api, int fd, char *out, size_t len)
+static void guest_session_of(struct http_api *api, int fd, struct request *r)
 {
-    out[0] = 0;
+    r->from_session[0] = r->from_runtime[0] = 0;
     pthread_mutex_lock(&api->guest_lock);
     for (struct guest_conn *g = api->guest_conns; g; g = g->next)
-        if (g->fd == fd)
-            snprintf(out, len, "%s", g->session_id);
+        if (g->fd == fd) {
+            snprintf(r->from_session, sizeof r->from_session, "%s", g->session_id);
+            snprintf(r->from_runtime, sizeof r->from_runtime, "%s", g->runtime_id);
+        }
     pthread_mutex_unlock(&api->guest_lock);
 }
 
@@ -53,7 +58,7 @@ static void guest_conn_forget(struct http_api *api, int fd)
     pthread_mutex_unlock(&api->guest_lock);
 }
 
-void http_api_add_guest_connection(void *ctx, int fd, const char *session_id)
+void http_api_add_guest_connection(void *ctx, int fd, const char *session_id, const char *runtime_id)
 {
     struct http_api *api = ctx;
     struct guest_conn *g = calloc(1, sizeof *g);
@@ -64,6 +69,7 @@ void http_api_add_guest_connection(void *ctx, int fd, const char *session_id)
     }
     g->fd = fd;
     snprintf(g->session_id, sizeof g->session_id, "%s", session_id);
+    snprintf(g->runtime_id, sizeof g->runtime_id, "%s", runtime_id ? runtime_id : "");
     pthread_mutex_lock(&api->guest_lock);
     g->next = api->guest_conns;
     api->guest_conns = g;
@@ -101,7 +107,7 @@ static void *log_uri(void *cls, const char *uri, struct MHD_Connection *c)
     r->conn = conn_entry_of(c);
     const union MHD_ConnectionInfo *fdi = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
     if (fdi)
-        guest_session_of(api, fdi->connect_fd, r->from_session, sizeof r->from_session);
+        guest_session_of(api, fdi->connect_fd, r);
     /* the first line of a request on a kept-alive connection: the head is due within head_timeout_s */
     if (conn_guard_current(api->guard, r->conn) == CONN_IDLE)
         conn_guard_phase(api->guard, r->conn, CONN_HEAD);
@@ -176,9 +182,10 @@ enum MHD_Result http_queue(struct MHD_Connection *c, struct request *r, unsigned
 static enum MHD_Result reply(struct MHD_Connection *c, struct request *r, unsigned status,
                              const char *err_type, const char *body, const char *session_id)
 {
-    struct MHD_Response *resp = MHD_create_response_from_buffer(strlen(body), (void *)body,
+    struct MHD_Response *resp = MHD_create_response_from_buffer(body ? strlen(body) : 0, (void *)(body ? body : ""),
                                                                 MHD_RESPMEM_MUST_COPY);
-    MHD_add_response_header(resp, "Content-Type", "application/json");
+    if (body)
+        MHD_add_response_header(resp, "Content-Type", "application/json");
     if (err_type)
         MHD_add_response_header(resp, "x-amzn-errortype", err_type);
     if (session_id && *session_id)
@@ -217,12 +224,73 @@ static enum MHD_Result serve_metrics(struct http_api *api, struct MHD_Connection
     return http_queue(c, r, 200, resp);
 }
 
+/* Bodies silod reads whole into memory (at most CONTROL_MAX_BODY; none for the callback). */
+static bool body_buffered(enum request_kind k)
+{
+    return k == REQ_CONTROL || k == REQ_IDENTITY || k == REQ_METRICS || k == REQ_OAUTH2_CALLBACK;
+}
+
+static unsigned long long body_limit(enum request_kind k)
+{
+    return k == REQ_OAUTH2_CALLBACK ? 0 : body_buffered(k) ? CONTROL_MAX_BODY : INVOKE_MAX_PAYLOAD;
+}
+
+struct identity *http_identity(struct http_api *api)
+{
+    return __atomic_load_n(&api->identity, __ATOMIC_ACQUIRE);
+}
+
+void http_api_attach_identity(struct http_api *api, struct identity *id)
+{
+    __atomic_store_n(&api->identity, id, __ATOMIC_RELEASE);
+}
+
+static enum MHD_Result serve_identity(struct http_api *api, struct MHD_Connection *c, struct request *r)
+{
+    struct identity *id = http_identity(api);
+    if (!id)
+        return http_reply_error(c, r, AWS_SERVICE_UNAVAILABLE, "identity is starting; retry");
+    struct identity_caller caller = { r->principal, role_creds_is_role_principal(r->principal), r->from_session,
+                                      r->from_runtime };
+    struct control_plane_response out;
+    identity_handle(id, r->path, r->body.data, r->body.len, &caller, &out);
+    if (out.error_type)
+        metrics_error(out.error_type);
+    enum MHD_Result ret = reply(c, r, out.status, out.error_type, out.body, NULL);
+    free(out.body);
+    return ret;
+}
+
+/* The browser's return from a provider: a redirect to the application, or a short text page. */
+static enum MHD_Result serve_oauth2_callback(struct http_api *api, struct MHD_Connection *c, struct request *r)
+{
+    struct identity *id = http_identity(api);
+    struct identity_redirect out = { 503, NULL, NULL };
+    if (id)
+        identity_callback(id, r->query ? r->query : "", &out);
+    const char *text = out.body ? out.body : out.location ? "" : "silod is starting; try again\n";
+    struct MHD_Response *resp = MHD_create_response_from_buffer(strlen(text), (void *)text, MHD_RESPMEM_MUST_COPY);
+    MHD_add_response_header(resp, "Content-Type", "text/plain; charset=utf-8");
+    MHD_add_response_header(resp, "Cache-Control", "no-store");
+    MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
+    if (out.location)
+        MHD_add_response_header(resp, "Location", out.location);
+    enum MHD_Result ret = http_queue(c, r, out.status, resp);
+    free(out.location);
+    free(out.body);
+    return ret;
+}
+
 static void classify(struct request *r)
 {
     const char *action = NULL;
     bool data_path = invoke_parse_path(r->path, r->target, sizeof r->target, &action);
     if (control_plane_owns(r->method, r->path))
         r->kind = REQ_CONTROL;
+    else if (identity_is_callback(r->method, r->path))
+        r->kind = REQ_OAUTH2_CALLBACK;
+    else if (identity_owns(r->method, r->path))
+        r->kind = REQ_IDENTITY;
     else if (data_path && strcmp(action, "invocations") == 0 &&
              (!strcmp(r->method, "POST") || !strcmp(r->method, "GET") || !strcmp(r->method, "DELETE")))
         r->kind = REQ_INVOKE;     /* GET/DELETE only reach MCP runtimes (streamable HTTP) */
@@ -287,9 +355,11 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         } else if (r->kind == REQ_METRICS) {
             if (!api->cfg.metrics_public)
                 http_auth_sigv4(api, c, r);
+        } else if (r->kind == REQ_OAUTH2_CALLBACK) {
+            ;                            /* a browser: its single-use state is checked at the end */
         } else if (!http_auth_head(api, c, r)) {
             ;                            /* refused: answered below */
-        } else if (r->kind != REQ_CONTROL) {
+        } else if (r->kind != REQ_CONTROL && r->kind != REQ_IDENTITY) {
             if (r->sig && sigv4_body_pending(r->sig))
                 r->spooling = true;      /* held (bounded memory) until the body is verified */
             else
@@ -297,11 +367,11 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         }
         /* a body announced over the limit is not read at all: answered now, connection closed */
         const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
-        unsigned long long limit = r->kind == REQ_CONTROL ? CONTROL_MAX_BODY : INVOKE_MAX_PAYLOAD;
+        unsigned long long limit = body_limit(r->kind);
         unsigned long long announced = cl ? strtoull(cl, NULL, 10) : 0;
         if (!r->failed && announced > limit)
-            http_fail(r, r->kind == REQ_CONTROL ? AWS_VALIDATION : AWS_PAYLOAD_TOO_LARGE,
-                 r->kind == REQ_CONTROL ? "request body too large" : "payload exceeds 100 MB");
+            http_fail(r, body_buffered(r->kind) ? AWS_VALIDATION : AWS_PAYLOAD_TOO_LARGE,
+                 body_buffered(r->kind) ? "request body too large" : "payload exceeds 100 MB");
         if (!r->failed)
             hold_unverified(api, r, announced);     /* the whole announced body, up front */
         /* refused from the head (auth, quota, size, unknown runtime, ...): answered now, the body
@@ -319,9 +389,9 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         r->body_len += n;
         if (r->sig)
             sigv4_update(r->sig, upload, n);
-        if (r->kind == REQ_CONTROL && r->body_len > CONTROL_MAX_BODY)
+        if (body_buffered(r->kind) && r->body_len > body_limit(r->kind))
             http_fail(r, AWS_VALIDATION, "request body too large");
-        else if (r->kind != REQ_CONTROL && r->body_len > INVOKE_MAX_PAYLOAD)
+        else if (!body_buffered(r->kind) && r->body_len > INVOKE_MAX_PAYLOAD)
             http_fail(r, AWS_PAYLOAD_TOO_LARGE, "payload exceeds 100 MB");
         else if (r->kind == REQ_INVOKE && r->dispatched && !r->body_to_agent)
             http_fail(r, AWS_VALIDATION, "this request cannot have a body");
@@ -333,7 +403,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         } else if (r->spooling) {
             if (!body_spool_write(&r->spool, upload, n))
                 http_fail(r, AWS_INTERNAL, "the request body could not be held");
-        } else if (r->kind == REQ_CONTROL || r->kind == REQ_METRICS)
+        } else if (body_buffered(r->kind))
             strbuf_append(&r->body, upload, n);
         if (r->failed)
             return after_failure(r);
@@ -370,6 +440,10 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         free(out.body);
         return ret;
     }
+    if (r->kind == REQ_IDENTITY)
+        return serve_identity(api, c, r);
+    if (r->kind == REQ_OAUTH2_CALLBACK)
+        return serve_oauth2_callback(api, c, r);
     if (r->kind == REQ_STOP) {
         json_object *o = json_object_new_object();
         json_object_object_add(o, "runtimeSessionId", json_object_new_string(r->session_id));

@@ -82,7 +82,16 @@ unsigned http_api_port(struct http_api *api);
 /* Serves fd, a connection from session_id's guest to silod's API (guest_channels.h's
  * api_connection; ctx is the http_api): an ordinary client connection whose requests are
  * logged with from_session=<id>. Takes ownership of fd. */
-void http_api_add_guest_connection(void *ctx, int fd, const char *session_id);
+void http_api_add_guest_connection(void *ctx, int fd, const char *session_id, const char *runtime_id);
+/* Attaches AgentCore Identity (identity.h) once it is made (it needs the port silod listens on
+ * for its callback URL): /identities/ requests before that are ServiceUnavailableException. */
+struct identity;
+void http_api_attach_identity(struct http_api *api, struct identity *id);
+/* identity.h's verify_user_jwt for silod (ctx: the http_api): the user's JWT checked against
+ * the customJWTAuthorizer of the runtime whose workload identity is `workload` (its runtime id);
+ * "iss|sub" into user_id. */
+bool http_verify_user_jwt(void *ctx, const char *workload, const char *token, char *user_id, size_t user_id_len,
+                          char *why, size_t why_len);
 void http_api_stop(struct http_api *api);
 
 #endif

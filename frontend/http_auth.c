@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "frontend/aws_error.h"
+#include "frontend/identity.h"
 #include "frontend/role_creds.h"
 
 void http_auth_reject(struct request *r, const char *reason, const char *type, const char *msg)
@@ -106,21 +107,14 @@ static const char **json_strings(json_object *list, size_t *count)
     return out;
 }
 
-/* Verifies the bearer token against the runtime's customJWTAuthorizer; on success writes the
- * user identity (iss|sub) into user_id. */
-static bool authenticate_jwt(struct http_api *api, struct MHD_Connection *c, struct request *r,
-                             json_object *jwt_cfg, char *user_id, size_t user_id_len)
+/* Verifies token against a runtime's customJWTAuthorizer (jwt_cfg); on JWT_OK writes the user
+ * identity "iss|sub" ("iss|client_id" without sub) into user_id. */
+static enum jwt_result verify_jwt_user(struct jwt_keystore *keys, json_object *jwt_cfg, const char *token,
+                                       char *user_id, size_t user_id_len)
 {
-    const char *token = bearer_token(c);
     json_object *v;
-    if (!token || !*token) {
-        http_auth_reject(r, "jwt missing token", AWS_UNAUTHORIZED, "missing bearer token");
-        return false;
-    }
-    if (!api->cfg.jwt_keys || !json_object_object_get_ex(jwt_cfg, "discoveryUrl", &v)) {
-        http_fail(r, AWS_INTERNAL, "JWT verification is not available");
-        return false;
-    }
+    if (!keys || !json_object_object_get_ex(jwt_cfg, "discoveryUrl", &v))
+        return JWT_DISCOVERY_FAILED;
     struct jwt_policy policy = { .discovery_url = json_object_get_string(v), .leeway_seconds = 60 };
     const char **aud = NULL, **clients = NULL, **scopes = NULL;
     if (json_object_object_get_ex(jwt_cfg, "allowedAudience", &v))
@@ -132,20 +126,32 @@ static bool authenticate_jwt(struct http_api *api, struct MHD_Connection *c, str
     if (json_object_object_get_ex(jwt_cfg, "customClaims", &v))
         policy.custom_claims = v;
     struct jwt_identity id = { 0 };
-    enum jwt_result res = jwt_verify(api->cfg.jwt_keys, &policy, token, time(NULL), &id);
+    enum jwt_result res = jwt_verify(keys, &policy, token, time(NULL), &id);
     free(aud);
     free(clients);
     free(scopes);
-    bool ok = false;
     if (res == JWT_OK) {
         const char *sub = id.subject ? id.subject : id.client_id;
         int n = sub ? snprintf(user_id, user_id_len, "%s|%s", id.issuer, sub) : -1;
-        ok = n > 0 && (size_t)n < user_id_len && agent_header_value_ok(user_id, USER_ID_MAX);
-        if (!ok)
+        if (n <= 0 || (size_t)n >= user_id_len || !agent_header_value_ok(user_id, USER_ID_MAX))
             res = JWT_MALFORMED;
     }
     jwt_identity_free(&id);
-    if (ok) {
+    return res;
+}
+
+/* Verifies the bearer token against the runtime's customJWTAuthorizer; on success writes the
+ * user identity (iss|sub) into user_id. */
+static bool authenticate_jwt(struct http_api *api, struct MHD_Connection *c, struct request *r,
+                             json_object *jwt_cfg, char *user_id, size_t user_id_len)
+{
+    const char *token = bearer_token(c);
+    if (!token || !*token) {
+        http_auth_reject(r, "jwt missing token", AWS_UNAUTHORIZED, "missing bearer token");
+        return false;
+    }
+    enum jwt_result res = verify_jwt_user(api->cfg.jwt_keys, jwt_cfg, token, user_id, user_id_len);
+    if (res == JWT_OK) {
         r->auth = "jwt";
         return true;
     }
@@ -162,6 +168,29 @@ static bool authenticate_jwt(struct http_api *api, struct MHD_Connection *c, str
     return false;
 }
 
+bool http_verify_user_jwt(void *ctx, const char *workload, const char *token, char *user_id, size_t user_id_len,
+                          char *why, size_t why_len)
+{
+    struct http_api *api = ctx;
+    struct resolved_runtime rr;
+    char msg[256];
+    if (control_plane_resolve(api->cfg.cp, workload, NULL, &rr, msg, sizeof msg)) {
+        snprintf(why, why_len, "workload %s is not an agent runtime's", workload);
+        return false;
+    }
+    json_object *cfg = json_tokener_parse(rr.config_json), *ac = NULL, *jwt = NULL;
+    free(rr.config_json);
+    if (cfg && json_object_object_get_ex(cfg, "authorizerConfiguration", &ac))
+        json_object_object_get_ex(ac, "customJWTAuthorizer", &jwt);
+    enum jwt_result res = jwt ? verify_jwt_user(api->cfg.jwt_keys, jwt, token, user_id, user_id_len) : JWT_MALFORMED;
+    if (!jwt)
+        snprintf(why, why_len, "the agent runtime %s has no JWT authorizer", workload);
+    else if (res != JWT_OK)
+        snprintf(why, why_len, "the user token is not valid for %s (%s)", workload, jwt_result_name(res));
+    json_object_put(cfg);
+    return res == JWT_OK;
+}
+
 bool http_caller_verified(const struct request *r)
 {
     return r->auth && !r->auth_rejected && (strcmp(r->auth, "jwt") == 0 || sigv4_signature_verified(r->sig));
@@ -173,19 +202,21 @@ bool http_auth_head(struct http_api *api, struct MHD_Connection *c, struct reque
         /* a bearer token: data plane only, checked against the runtime's JWT authorizer; the
          * body is not signed, so the invocation may start at once and the body stream */
         r->bearer = true;
-        if (r->kind == REQ_CONTROL) {
-            http_auth_reject(r, "bearer token on the control plane", AWS_ACCESS_DENIED,
-                             "the control plane accepts SigV4 only");
+        if (r->kind == REQ_CONTROL || r->kind == REQ_IDENTITY) {
+            http_auth_reject(r, "bearer token on a SigV4-only operation", AWS_ACCESS_DENIED,
+                             "this operation accepts SigV4 only");
             return false;
         }
         return true;
     }
     if (!http_auth_sigv4(api, c, r))
         return false;
-    if (r->kind == REQ_CONTROL && role_creds_is_role_principal(r->principal)) {
-        /* credentials vended to an agent for its execution role: the data plane only */
+    bool agent = role_creds_is_role_principal(r->principal);
+    if (agent && (r->kind == REQ_CONTROL || (r->kind == REQ_IDENTITY && !identity_agent_may_call(r->path)))) {
+        /* credentials vended to an agent for its execution role: the data plane only, and of
+         * Identity only what the workload access token it holds bounds */
         http_auth_reject(r, "role credentials on the control plane", AWS_ACCESS_DENIED,
-                         "credentials vended to an agent runtime may not call the control plane");
+                         "credentials vended to an agent runtime may not call this operation");
         return false;
     }
     return true;

@@ -31,6 +31,8 @@
 #define REQUEST_ID_HEADER "X-Amzn-Bedrock-AgentCore-Runtime-Request-Id"
 #define USER_ID_HEADER "X-Amzn-Bedrock-AgentCore-Runtime-User-Id"
 #define MCP_SESSION_HEADER "Mcp-Session-Id"
+#define WAT_HEADER "WorkloadAccessToken"          /* the agent's workload access token (identity.h) */
+#define OAUTH2_CALLBACK_HEADER "OAuth2CallbackUrl"   /* the caller's 3LO return URL, passed on */
 #define CONTROL_MAX_BODY (1024 * 1024)
 #define USER_ID_MAX 1024
 #define CUSTOM_HEADER_MAX 4096
@@ -41,6 +43,7 @@
 struct guest_conn {
     int fd;
     char session_id[SESSION_ID_MAX + 1];
+    char runtime_id[160];
     struct guest_conn *next;
 };
 
@@ -52,9 +55,15 @@ struct http_api {
     struct spool_quota unverified;   /* body bytes held for requests whose signature is undecided */
     struct conn_guard *guard;        /* head / keep-alive / body deadlines per connection */
     struct session_binds *binds;     /* session id → the endpoint, auth method and user that opened it */
+    struct identity *identity;       /* AgentCore Identity (http_api_attach_identity); NULL until then */
 };
 
-enum request_kind { REQ_CONTROL, REQ_INVOKE, REQ_STOP, REQ_METRICS, REQ_UNKNOWN };
+/* The identity service, once attached (NULL before: its requests are ServiceUnavailable). */
+struct identity *http_identity(struct http_api *api);
+
+/* REQ_IDENTITY: an /identities/ operation (identity.h); REQ_OAUTH2_CALLBACK: the browser's
+ * return from an OAuth2 provider (no authentication; its single-use state is the credential). */
+enum request_kind { REQ_CONTROL, REQ_INVOKE, REQ_STOP, REQ_METRICS, REQ_IDENTITY, REQ_OAUTH2_CALLBACK, REQ_UNKNOWN };
 
 /* The agent's answer, relayed to the client as it is read; shared by the request (for its log
  * line) and the MHD response (which reads from it), freed when both are done with it.
@@ -94,6 +103,7 @@ struct request {
     bool auth_rejected;          /* refused by authentication (logged "auth rejected", auth=rejected) */
     const char *principal;       /* SigV4 key principal (config), never a secret */
     char from_session[SESSION_ID_MAX + 1];   /* came from this session's guest (or "") */
+    char from_runtime[160];                  /* … a session of this runtime (or "") */
     struct sigv4_verifier *sig;
     bool bearer;
     struct strbuf body;          /* control plane and metrics (at most CONTROL_MAX_BODY) */

@@ -16,6 +16,7 @@
 
 #include "base/mono_time.h"
 #include "frontend/aws_error.h"
+#include "frontend/identity.h"
 #include "frontend/metrics.h"
 #include "frontend/microvm.h"
 #include "base/url.h"
@@ -148,7 +149,7 @@ static const char *const mcp_headers[] = { "Mcp-Protocol-Version", "Mcp-Method",
  * (session, request id, user id), trace headers, MCP headers and the runtime's allow-listed
  * headers. Returns false (and fails r) on a header that cannot be passed on. */
 static bool agent_head(struct MHD_Connection *c, struct request *r, json_object *cfg,
-                       const char *user_id, struct strbuf *head)
+                       const char *user_id, const char *wat, struct strbuf *head)
 {
     /* keep-alive (HTTP/1.1's default): the connection may serve the session's next request */
     strbuf_printf(head, "%s %s HTTP/1.1\r\nHost: 127.0.0.1:%u\r\n", r->method,
@@ -172,6 +173,11 @@ static bool agent_head(struct MHD_Connection *c, struct request *r, json_object 
     strbuf_printf(head, SESSION_HEADER ": %s\r\n" REQUEST_ID_HEADER ": %s\r\n", r->session_id, r->request_id);
     if (user_id[0])
         strbuf_printf(head, USER_ID_HEADER ": %s\r\n", user_id);
+    if (wat[0])
+        strbuf_printf(head, WAT_HEADER ": %s\r\n", wat);
+    const char *callback = MHD_lookup_connection_value(c, MHD_HEADER_KIND, OAUTH2_CALLBACK_HEADER);
+    if (callback && agent_header_value_ok(callback, 2048))
+        strbuf_printf(head, OAUTH2_CALLBACK_HEADER ": %s\r\n", callback);
     for (size_t i = 0; i < sizeof trace_headers / sizeof trace_headers[0]; i++) {
         const char *hv = MHD_lookup_connection_value(c, MHD_HEADER_KIND, trace_headers[i]);
         if (!hv)
@@ -351,8 +357,14 @@ void invoke_start(struct http_api *api, struct MHD_Connection *c, struct request
         }
     }
     r->body_to_agent = strcmp(r->method, "POST") == 0;
+    /* a known user: the agent gets a workload access token for (this runtime's workload, user) */
+    char wat[WAT_MAX_TOKEN + 1] = "";
+    struct identity *idn = http_identity(api);
+    if (idn && user_id[0] &&
+        !identity_mint_wat(idn, rr.runtime_id, jwt ? WAT_USER_JWT : WAT_USER_ID, user_id, wat, sizeof wat))
+        wat[0] = '\0';
     struct strbuf head = { 0 };
-    if (agent_head(c, r, cfg, user_id, &head)) {
+    if (agent_head(c, r, cfg, user_id, wat, &head)) {
         bool sent = fd_write_all(r->upstream, head.data, head.len);
         if (!sent && r->upstream_pooled) {
             /* the agent closed the kept-alive connection after it was checked: no body byte was

@@ -18,12 +18,14 @@
 
 #include <curl/curl.h>
 #include <json-c/json.h>
+#include <openssl/crypto.h>
 
 #include "base/mono_time.h"
 #include "frontend/control_plane.h"
 #include "frontend/egress_relay.h"
 #include "frontend/guest_channels.h"
 #include "frontend/http_api.h"
+#include "frontend/identity.h"
 #include "frontend/image_builder.h"
 #include "frontend/jwt.h"
 #include "frontend/role_creds.h"
@@ -85,9 +87,82 @@ static void usage(void)
 {
     fputs("usage: silod --config FILE\n"
           "  Serves the AgentCore-compatible data and control plane. See frontend/README.md.\n"
+          "       silod --config FILE --rotate-vault-key\n"
+          "  Rotates the token vault's key file (identity.key_file): a new key, every secret\n"
+          "  re-encrypted in one transaction, the old key retired. Run it with silod stopped.\n"
           "       silod --help-config\n"
           "  Lists every config key with its type, bounds and default.\n",
           stderr);
+}
+
+/* identity.key_command (and previous_key_command) as a NULL-terminated argv */
+static bool run_key_command(const struct silod_strings *cmd, uint8_t key[VAULT_KEY_BYTES], char *err, size_t len)
+{
+    const char *argv[65];
+    size_t n = cmd->count < 64 ? cmd->count : 64;
+    for (size_t i = 0; i < n; i++)
+        argv[i] = cmd->items[i];
+    argv[n] = NULL;
+    return vault_key_command_run(argv, 0, key, err, len);
+}
+
+/* The token vault: its master key from identity.key_command (rotation: previous_key_command
+ * opens what the old key sealed, and every row is re-encrypted under the new one) or from the
+ * key file (created 0600 on first start; an interrupted rotation is finished here). */
+static struct vault *open_vault(const struct silod_config *cfg, struct store *store, char *err, size_t len)
+{
+    const struct silod_identity_settings *ids = &cfg->identity;
+    struct vault *v = NULL;
+    if (ids->key_command.count) {
+        uint8_t key[VAULT_KEY_BYTES], old[VAULT_KEY_BYTES];
+        if (!run_key_command(&ids->key_command, key, err, len))
+            return NULL;
+        v = vault_new(key);
+        OPENSSL_cleanse(key, sizeof key);
+        bool ok = vault_schema(store->db, err, len);
+        if (ok && ids->previous_key_command.count) {
+            ok = run_key_command(&ids->previous_key_command, old, err, len) && vault_add_retired_key(v, old);
+            OPENSSL_cleanse(old, sizeof old);
+            int moved = ok ? vault_reencrypt_all(v, store->db, err, len) : -1;
+            ok = moved >= 0;
+            if (ok)
+                fprintf(stderr, "silod: token vault: %d secrets re-encrypted under the new key\n", moved);
+        }
+        if (!ok || !vault_check(v, store->db, err, len)) {
+            vault_free(v);
+            return NULL;
+        }
+        return v;
+    }
+    char path[4200];
+    snprintf(path, sizeof path, "%s", ids->key_file ? ids->key_file : "");
+    if (!ids->key_file)
+        snprintf(path, sizeof path, "%s.vault-key", cfg->database);
+    return vault_open_key_file(path, store->db, &v, err, len) ? v : NULL;
+}
+
+static int rotate_vault_key(const struct silod_config *cfg, struct store *store)
+{
+    char err[512], path[4200], id_hex[VAULT_KEY_ID_HEX];
+    if (cfg->identity.key_command.count) {
+        fputs("silod: the vault key comes from identity.key_command: rotate by configuring the new command as\n"
+              "  key_command and the old one as previous_key_command, then start silod once\n", stderr);
+        return 2;
+    }
+    snprintf(path, sizeof path, "%s", cfg->identity.key_file ? cfg->identity.key_file : "");
+    if (!cfg->identity.key_file)
+        snprintf(path, sizeof path, "%s.vault-key", cfg->database);
+    struct vault *v = NULL;
+    if (!vault_open_key_file(path, store->db, &v, err, sizeof err) ||
+        !vault_rotate_key_file(path, store->db, &v, err, sizeof err)) {
+        fprintf(stderr, "silod: vault key rotation: %s\n", err);
+        vault_free(v);
+        return 1;
+    }
+    vault_key_id_hex(v, id_hex);
+    fprintf(stderr, "silod: token vault rotated to key %s (%s)\n", id_hex, path);
+    vault_free(v);
+    return 0;
 }
 
 static void print_line(void *ctx, const char *text)
@@ -114,9 +189,12 @@ static void channels_counters(void *ctx, void *data, struct vm_usage *out)
 int main(int argc, char **argv)
 {
     const char *config_path = NULL;
+    bool rotate = false;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
             config_path = argv[++i];
+        else if (strcmp(argv[i], "--rotate-vault-key") == 0)
+            rotate = true;
         else if (strcmp(argv[i], "--help") == 0) {
             usage();
             return 0;
@@ -151,6 +229,13 @@ int main(int argc, char **argv)
     struct store store;
     if (!store_open(&store, cfg.database, err, sizeof err)) {
         fprintf(stderr, "silod: %s\n", err);
+        return 1;
+    }
+    if (rotate)
+        return rotate_vault_key(&cfg, &store);
+    struct vault *vault = open_vault(&cfg, &store, err, sizeof err);
+    if (!vault) {
+        fprintf(stderr, "silod: token vault: %s\n", err);
         return 1;
     }
     struct usage_log *records = usage_log_open(cfg.database, err, sizeof err);
@@ -211,18 +296,39 @@ int main(int argc, char **argv)
         return 1;
     }
     gcc.api_ctx = api;       /* sessions start only once requests arrive, after this */
+    /* AgentCore Identity: its callback URL names the port actually bound */
+    char callback[2100];
+    if (cfg.identity.callback_url)
+        snprintf(callback, sizeof callback, "%s", cfg.identity.callback_url);
+    else
+        snprintf(callback, sizeof callback, "http://%s:%u" IDENTITY_CALLBACK_PATH, cfg.listen_address,
+                 http_api_port(api));
+    struct identity_config ic = {
+        .region = cfg.region, .account_id = cfg.account_id, .callback_url = callback,
+        .oauth2 = { cfg.identity.http_allowed_hosts.items, cfg.identity.http_allowed_hosts.count, 0 },
+        .wat_ttl_s = (int)cfg.identity.token_ttl_s, .verify_user_jwt = http_verify_user_jwt, .jwt_ctx = api,
+    };
+    struct identity *identity = identity_new(cfg.database, vault, &ic, err, sizeof err);
+    if (!identity) {
+        fprintf(stderr, "silod: identity: %s\n", err);
+        return 1;
+    }
+    http_api_attach_identity(api, identity);
     signal(SIGPIPE, SIG_IGN);
     signal(SIGTERM, on_signal);
     signal(SIGINT, on_signal);
     struct ping_poller *poller = cfg.ping_interval_s > 0 ? ping_poller_start(sessions, (int)cfg.ping_interval_s, 5000) : NULL;
     fprintf(stderr, "silod: listening on %s:%u (region %s)\n", cfg.listen_address, http_api_port(api), cfg.region);
-    while (!stopping) {
+    for (unsigned tick = 1; !stopping; tick++) {
         sleep(1);
         sessions_reap(sessions);
+        if (tick % 60 == 0)
+            identity_expire_sessions(identity);   /* 3LO sessions nobody finished */
     }
     fprintf(stderr, "silod: stopping\n");
     drain(sessions, poller, (int)cfg.drain_timeout_s);
     http_api_stop(api);
+    identity_free(identity);
     sessions_free(sessions);
     usage_log_close(records);
     control_plane_free(cp);

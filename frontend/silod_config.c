@@ -112,6 +112,16 @@ static const struct cfg_row role_rows[] = {
 };
 static const struct cfg_table role_table = { ROWS(role_rows), sizeof(struct scratch) };
 
+static const struct cfg_row identity_rows[] = {
+    { "key_file", CFG_STRING, 1, 4096, 0, NULL, AT(struct silod_identity_settings, key_file), NULL, false, 0 },
+    { "key_command", CFG_STRINGS, 1, 64, 0, NULL, AT(struct silod_identity_settings, key_command), NULL, false, 0 },
+    { "previous_key_command", CFG_STRINGS, 1, 64, 0, NULL, AT(struct silod_identity_settings, previous_key_command), NULL, false, 0 },
+    { "callback_url", CFG_STRING, 8, 2048, 0, NULL, AT(struct silod_identity_settings, callback_url), NULL, false, 0 },
+    { "http_allowed_hosts", CFG_STRINGS, 0, 64, 0, NULL, AT(struct silod_identity_settings, http_allowed_hosts), NULL, false, 0 },
+    { "token_ttl_s", CFG_UINT, 1, 3600, 900, NULL, AT(struct silod_identity_settings, token_ttl_s), NULL, false, 0 },
+};
+static const struct cfg_table identity_table = { ROWS(identity_rows), sizeof(struct silod_identity_settings) };
+
 static const struct cfg_row silod_rows[] = {
     { "listen_address", CFG_STRING, 1, 255, 0, "127.0.0.1", AT(struct silod_config, listen_address), NULL, false, 0 },
     { "listen_port", CFG_UINT, 0, 65535, 8080, NULL, AT(struct silod_config, listen_port), NULL, false, 0 },
@@ -142,6 +152,7 @@ static const struct cfg_row silod_rows[] = {
     { "egress", CFG_OBJECT, NO_LIMIT, 0, NULL, AT(struct silod_config, egress_settings), &egress_table, false, 0 },
     { "role_credentials", CFG_RAW_OBJECT, NO_LIMIT, 0, NULL, 0, &role_table, false, AT(struct silod_config, role_credentials_json) },
     { "vmm", CFG_OBJECT, NO_LIMIT, 0, NULL, AT(struct silod_config, vmm), &vmm_table, false, 0 },
+    { "identity", CFG_OBJECT, NO_LIMIT, 0, NULL, AT(struct silod_config, identity), &identity_table, false, 0 },
 };
 static const struct cfg_table silod_table = { ROWS(silod_rows), sizeof(struct silod_config) };
 /* CFG_OBJECT_LIST stores its items' pointer and, right after it, their count */

@@ -42,6 +42,17 @@ struct silod_egress_settings {
     unsigned max_connections_per_session, connect_timeout_ms, idle_timeout_s;
 };
 
+/* AgentCore Identity (identity.h): where the vault's master key comes from, silod's OAuth2
+ * callback, which provider URLs may be plain http, and the workload access tokens' lifetime. */
+struct silod_identity_settings {
+    const char *key_file;                /* NULL: the database path + ".vault-key" */
+    struct silod_strings key_command;    /* argv (no shell), instead of key_file */
+    struct silod_strings previous_key_command;   /* the key being rotated away (key_command only) */
+    const char *callback_url;            /* NULL: http://<listen address>:<port>/identities/oauth2/callback */
+    struct silod_strings http_allowed_hosts;
+    unsigned token_ttl_s;
+};
+
 struct silod_config {
     const char *listen_address;
     unsigned listen_port;
@@ -61,6 +72,7 @@ struct silod_config {
     struct silod_egress_settings egress_settings;
     const char *role_credentials_json;  /* the role_credentials object as text (role_creds_new), or NULL */
     struct silod_vmm_settings vmm;
+    struct silod_identity_settings identity;
 
     struct egress_config egress;        /* made from egress_settings (rules.silod_port = listen_port;
                                            the host's own addresses are silod's to load) */

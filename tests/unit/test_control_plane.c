@@ -2,6 +2,7 @@
  * paths, response shapes, the version/endpoint state machine (driven by a test double of the
  * version builder), idempotency, paging, validation, and state surviving a reopen. */
 #include "frontend/control_plane.h"
+#include "frontend/identity_store.h"
 #include "frontend/control_plane_validate.h"
 
 #include <stdio.h>
@@ -966,6 +967,33 @@ static void test_hostile_input(void)
     teardown(&f);
 }
 
+/* Every runtime has a workload identity (identity_store.h's row) named after its id, made and
+ * deleted with it, whose ARN GetAgentRuntime shows. */
+static void test_workload_identity_rows(void)
+{
+    struct fixture f;
+    setup(&f, ":memory:");
+    char id[160], path[256];
+    create_runtime(&f, RUNTIME_BODY("wl_agent", "oci:/images/echo", ""), id);
+    json_object *row = NULL;
+    CHECK_EQ(idstore_workload_get(f.store.db, id, &row), ID_OK);
+    unsigned st;
+    snprintf(path, sizeof path, "/runtimes/%s/", id);
+    json_object *o = call(&f, "GET", path, NULL, NULL, &st, NULL), *w;
+    CHECK_EQ(st, 200);
+    CHECK(json_object_object_get_ex(o, "workloadIdentityDetails", &w));
+    CHECK(row && str(row, "workloadIdentityArn") && str_is(w, "workloadIdentityArn", str(row, "workloadIdentityArn")));
+    json_object_put(o);
+    json_object_put(row);
+    o = call(&f, "DELETE", path, NULL, NULL, &st, NULL);
+    CHECK_EQ(st, 202);
+    json_object_put(o);
+    row = NULL;
+    CHECK_EQ(idstore_workload_get(f.store.db, id, &row), ID_NOT_FOUND);
+    json_object_put(row);
+    teardown(&f);
+}
+
 int main(void)
 {
     static const struct unit_test tests[] = {
@@ -981,6 +1009,7 @@ int main(void)
         { "state survives reopening the database (WAL, foreign keys)", test_state_survives_reopen },
         { "ARN/id parsing and route ownership", test_arn_parsing },
         { "hostile input: NUL/control characters in names, invalid UTF-8, foreign ARNs, queries, routes", test_hostile_input },
+        { "a runtime's workload identity is made and deleted with it", test_workload_identity_rows },
     };
     return run_unit_tests(tests, sizeof tests / sizeof tests[0]);
 }
