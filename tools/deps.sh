@@ -32,6 +32,7 @@ host_packages=(
     libmicrohttpd-dev libsqlite3-dev libcurl4-openssl-dev   # silod (frontend/): HTTP, store, JWKS
     libarchive-dev                                    # silo image build: tar/gzip/zstd layers
     nodejs                                            # npm ci for the sample Node agents (tests/agents)
+    chromium                                          # the user's browser in tests/host/identity_host.sh (puppeteer-core)
 )
 arm64_sysroot_packages=(libfdt-dev libfdt1 zlib1g-dev zlib1g libjson-c-dev libjson-c5
     libmicrohttpd-dev libsqlite3-dev libcurl4-openssl-dev libssl-dev   # silod (dynamic)
