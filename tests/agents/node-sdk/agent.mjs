@@ -22,7 +22,26 @@
 //   {"action":"invoke","runtimeArn":A,"payload":P}  InvokeAgentRuntime on another runtime with
 //        @aws-sdk/client-bedrock-agentcore and no credentials or endpoint in the code
 //   {"action":"env"}                      which of the egress/credential variables are set
+//
+// AgentCore Identity (outbound auth), with the SDK's own helpers (bedrock-agentcore/identity):
+// the runtime hands the agent a workload access token on each invocation whose user is known
+// (header WorkloadAccessToken / X-Amz-Bedrock-AgentCore-Identity-WAT, context.workloadAccessToken)
+// and the caller's OAuth2CallbackUrl header (context.oauth2CallbackUrl); the helpers present it
+// to the identity data plane (AWS_ENDPOINT_URL_BEDROCK_AGENTCORE, the role's credentials).
+//   {"action":"user_resource","provider":P,"scopes":[S...],"url":U,"returnUrl":R}  a tool wrapped
+//        with withAccessToken(USER_FEDERATION): as soon as the SDK's onAuthUrl fires, the
+//        authorization URL comes back as an SSE "authorization_url" event (for the user's
+//        browser); the SDK then polls (every 5 s, up to 600 s) until the user has consented and
+//        the application completed the flow; the tool calls U (through HTTPS_PROXY/HTTP_PROXY)
+//        with `Authorization: Bearer <token>`; its answer comes back as a "resource" event, then
+//        "done". R (the application's return URL) defaults to the OAuth2CallbackUrl header.
+//   {"action":"api_key_resource","provider":P,"url":U}  a tool wrapped with withApiKey: calls U
+//        with the provider's API key in X-Api-Key; JSON answer {provider, status, body}.
+//   {"action":"identity_context"}  what the runtime handed this invocation: whether a workload
+//        access token came (and its length, never its value) and the OAuth2CallbackUrl header
+// Neither a token nor a key is ever put into an answer or a log line.
 import { BedrockAgentCoreApp } from 'bedrock-agentcore/runtime';
+import { withAccessToken, withApiKey } from 'bedrock-agentcore/identity';
 import { BedrockAgentCoreClient, InvokeAgentRuntimeCommand } from '@aws-sdk/client-bedrock-agentcore';
 import { createHash } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
@@ -108,6 +127,52 @@ function getThroughProxy(url) {
 
 const held = [];
 
+/** GET a protected resource (fetch: through HTTPS_PROXY/HTTP_PROXY) with the given headers;
+ * its status and its answer (JSON when it is JSON). */
+async function callResource(url, headers) {
+  const response = await fetch(url, { headers, signal: AbortSignal.timeout(60000) });
+  const text = await response.text();
+  let body = text.slice(0, 2000);
+  try { body = JSON.parse(text); } catch { /* not JSON: the text */ }
+  return { status: response.status, body };
+}
+
+/** The 3LO tool: an SSE stream of "authorization_url" (when the SDK's onAuthUrl fires), then
+ * "resource" (the protected resource's answer) and "done". A failure ends the stream with the
+ * SDK's "error" event. */
+function userResource(request) {
+  const queue = [];
+  let wake = null;
+  const push = (item) => { queue.push(item); if (wake) { wake(); wake = null; } };
+  const tool = withAccessToken({
+    providerName: request.provider,
+    scopes: request.scopes ?? [],
+    authFlow: 'USER_FEDERATION',
+    callbackUrl: request.returnUrl,   // undefined: the OAuth2CallbackUrl header (the SDK's fallback)
+    onAuthUrl: (authorizationUrl) => push({ event: { event: 'authorization_url', data: { authorizationUrl } } }),
+  })(async (url, token) => callResource(url, { authorization: `Bearer ${token}` }));
+  const t0 = Date.now();
+  tool(request.url).then((answer) => push({ answer }), (error) => push({ error }));
+  return (async function* () {
+    for (;;) {
+      while (queue.length === 0) await new Promise((resolve) => { wake = resolve; });
+      const item = queue.shift();
+      if (item.event) { yield item.event; continue; }
+      if (item.error) throw item.error;
+      yield { event: 'resource', data: { provider: request.provider, ...item.answer } };
+      yield { event: 'done', data: { ok: item.answer.status === 200, ms: Date.now() - t0 } };
+      return;
+    }
+  })();
+}
+
+/** The API-key tool. */
+function apiKeyResource(request) {
+  return withApiKey({ providerName: request.provider })(async (url, apiKey) => ({
+    provider: request.provider, ...(await callResource(url, { 'x-api-key': apiKey })),
+  }))(request.url);
+}
+
 async function act(request, context) {
   switch (request.action) {
     case 'chat': {
@@ -166,6 +231,14 @@ async function act(request, context) {
       }));
       return { statusCode: answer.statusCode, body: JSON.parse(await answer.response.transformToString()) };
     }
+    case 'user_resource':
+      return userResource(request);
+    case 'api_key_resource':
+      return apiKeyResource(request);
+    case 'identity_context':
+      return { workloadAccessToken: context.workloadAccessToken ? 'set' : null,
+               workloadAccessTokenLength: context.workloadAccessToken?.length ?? 0,
+               oauth2CallbackUrl: context.oauth2CallbackUrl ?? null };
     case 'env': {
       const names = ['HTTP_PROXY', 'HTTPS_PROXY', 'http_proxy', 'https_proxy', 'NO_PROXY', 'NODE_USE_ENV_PROXY',
         'AWS_REGION', 'AWS_DEFAULT_REGION', 'AWS_ENDPOINT_URL_BEDROCK_AGENTCORE', 'AWS_CONTAINER_CREDENTIALS_FULL_URI'];
