@@ -125,7 +125,7 @@ static void *log_uri(void *cls, const char *uri, struct MHD_Connection *c)
 /* One structured line per request (logfmt); never a secret, a token or a body. */
 static void log_request(const struct request *r, enum MHD_RequestTerminationCode code)
 {
-    uint64_t out = r->relay ? __atomic_load_n(&r->relay->bytes_out, __ATOMIC_RELAXED) : 0;
+    uint64_t out = r->relay ? __atomic_load_n(&r->relay->bytes_out, __ATOMIC_RELAXED) : r->answer_len;
     fprintf(stderr, "silod: request id=%s method=%s op=%s runtime=%s session=%s status=%u latency_ms=%lld"
                     " bytes_in=%llu bytes_out=%llu auth=%s principal=%s%s%s%s%s%s\n",
             r->request_id, r->method[0] ? r->method : "-", kind_names[r->kind],
@@ -182,7 +182,8 @@ enum MHD_Result http_queue(struct MHD_Connection *c, struct request *r, unsigned
 static enum MHD_Result reply(struct MHD_Connection *c, struct request *r, unsigned status,
                              const char *err_type, const char *body, const char *session_id)
 {
-    struct MHD_Response *resp = MHD_create_response_from_buffer(body ? strlen(body) : 0, (void *)(body ? body : ""),
+    r->answer_len = body ? strlen(body) : 0;
+    struct MHD_Response *resp = MHD_create_response_from_buffer(r->answer_len, (void *)(body ? body : ""),
                                                                 MHD_RESPMEM_MUST_COPY);
     if (body)
         MHD_add_response_header(resp, "Content-Type", "application/json");

@@ -112,6 +112,7 @@ struct request {
     uint64_t reserved;           /* bytes of api->unverified this request holds */
     struct conn_entry *conn;     /* this connection's conn_guard entry */
     uint64_t body_len;
+    uint64_t answer_len;         /* bytes of an answer silod made itself (not relayed) */
     /* invoke */
     char target[1024];
     struct session *session;
