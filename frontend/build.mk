@@ -91,6 +91,10 @@ IDENTITY_SERVICE_SRCS := frontend/identity.c frontend/identity_control.c fronten
                          frontend/identity_store.c frontend/token_vault.c frontend/workload_token.c \
                          frontend/oauth2_client.c frontend/oauth2_callback.c frontend/b64url.c base/url.c \
                          frontend/store.c frontend/aws_error.c
+# the identity control plane through identity_handle (answers are control_plane_common.c's)
+UNIT_TESTS += test_identity_control
+test_identity_control_SRCS := tests/unit/test_identity_control.c $(sort $(IDENTITY_SERVICE_SRCS) $(CONTROL_PLANE_SRCS))
+test_identity_control_LIBS := -lsqlite3 -ljson-c -lcurl -lcrypto -lpthread
 HOST_PROGRAMS += silod
 silod_SRCS := frontend/silod.c frontend/silod_config.c frontend/image_builder.c frontend/http_api.c frontend/http_auth.c frontend/invoke_proxy.c frontend/agent_http.c frontend/metrics.c $(SIGV4_SRCS) frontend/jwt.c frontend/b64url.c \
               frontend/body_spool.c frontend/conn_guard.c frontend/session_bind.c \
@@ -124,3 +128,8 @@ test_oauth2_client_LIBS := -lcurl -ljson-c -lcrypto -lpthread
 UNIT_TESTS += test_identity_store
 test_identity_store_SRCS := tests/unit/test_identity_store.c frontend/identity_store.c $(IDENTITY_SRCS)
 test_identity_store_LIBS := -lsqlite3 -ljson-c -lcrypto
+# the data plane (identity_tokens.c): WATs, API keys, M2M and USER_FEDERATION against a fake
+# provider on 127.0.0.1, CompleteResourceTokenAuth and the browser's callback
+UNIT_TESTS += test_identity_tokens
+test_identity_tokens_SRCS := tests/unit/test_identity_tokens.c $(sort $(IDENTITY_SERVICE_SRCS) $(CONTROL_PLANE_SRCS))
+test_identity_tokens_LIBS := -lsqlite3 -ljson-c -lcurl -lcrypto -lpthread

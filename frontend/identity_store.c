@@ -418,10 +418,14 @@ enum idstore_rc idstore_workload_delete(sqlite3 *db, const char *name)
 
 /* --- OAuth2 providers ---------------------------------------------------------------------- */
 
-enum idstore_rc idstore_oauth2_create(sqlite3 *db, const struct vault *v, const struct idstore_oauth2_provider *p,
-                                      const char *client_secret, int64_t now_ms, char *err, size_t err_len)
+/* Checks p and fills in what its vendor implies (q: p with the preset's endpoints and the
+ * default auth method). A vendor without a preset is accepted when the request names all three
+ * of issuer, authorizationEndpoint and tokenEndpoint (includedOauth2ProviderConfig carries them
+ * for tenant-specific vendors such as Okta or Auth0). */
+static enum idstore_rc oauth2_resolve(const struct idstore_oauth2_provider *p, const char *client_secret,
+                                      struct idstore_oauth2_provider *q, char *err, size_t err_len)
 {
-    if (!valid_name(p->name, 1, 128) || !printable(p->arn, 2048)) {
+    if (!valid_name(p->name, 1, 128)) {
         snprintf(err, err_len, "name must be 1-128 characters of [A-Za-z0-9_.-]");
         return ID_INVALID;
     }
@@ -429,49 +433,100 @@ enum idstore_rc idstore_oauth2_create(sqlite3 *db, const struct vault *v, const 
         snprintf(err, err_len, "clientId and clientSecret are required");
         return ID_INVALID;
     }
-    struct idstore_oauth2_provider q = *p;
-    if (!q.vendor || strcmp(q.vendor, "CustomOauth2") == 0) {
-        q.vendor = "CustomOauth2";
-        bool explicit = q.issuer || q.authorization_endpoint || q.token_endpoint;
-        if (!!q.discovery_url == explicit) {
+    *q = *p;
+    bool explicit = q->issuer || q->authorization_endpoint || q->token_endpoint;
+    if (!q->vendor || strcmp(q->vendor, "CustomOauth2") == 0) {
+        q->vendor = "CustomOauth2";
+        if (!!q->discovery_url == explicit) {
             snprintf(err, err_len, "oauthDiscovery needs exactly one of discoveryUrl and authorizationServerMetadata");
             return ID_INVALID;
         }
-        if (q.discovery_url ? !is_url(q.discovery_url, false) && strncmp(q.discovery_url, "http://", 7) != 0
-                            : !q.issuer || !is_url(q.authorization_endpoint, true) || !is_url(q.token_endpoint, true)) {
+        if (q->discovery_url ? !is_url(q->discovery_url, false) && strncmp(q->discovery_url, "http://", 7) != 0
+                             : !q->issuer || !is_url(q->authorization_endpoint, true) || !is_url(q->token_endpoint, true)) {
             snprintf(err, err_len, "discoveryUrl, or issuer, authorizationEndpoint and tokenEndpoint, must be URLs");
             return ID_INVALID;
         }
     } else {
-        const char *iss, *az, *tok, *auth, *disc;
-        if (!idstore_vendor_preset(q.vendor, &iss, &az, &tok, &auth, &disc)) {
-            snprintf(err, err_len, "credentialProviderVendor %.64s is not supported", q.vendor);
+        const char *iss = NULL, *az = NULL, *tok = NULL, *auth = NULL, *disc = NULL;
+        bool complete = q->issuer && q->authorization_endpoint && q->token_endpoint;
+        if (!idstore_vendor_preset(q->vendor, &iss, &az, &tok, &auth, &disc) && !complete) {
+            snprintf(err, err_len, "credentialProviderVendor %.64s is not supported without issuer, "
+                     "authorizationEndpoint and tokenEndpoint", q->vendor);
             return ID_INVALID;
         }
-        q.issuer = q.issuer ? q.issuer : iss;
-        q.authorization_endpoint = q.authorization_endpoint ? q.authorization_endpoint : az;
-        q.token_endpoint = q.token_endpoint ? q.token_endpoint : tok;
-        q.discovery_url = q.discovery_url ? q.discovery_url : disc;
-        q.auth_method = q.auth_method ? q.auth_method : auth;
+        if ((q->authorization_endpoint && !is_url(q->authorization_endpoint, true)) ||
+            (q->token_endpoint && !is_url(q->token_endpoint, true))) {
+            snprintf(err, err_len, "authorizationEndpoint and tokenEndpoint must be https URLs");
+            return ID_INVALID;
+        }
+        q->issuer = q->issuer ? q->issuer : iss;
+        q->authorization_endpoint = q->authorization_endpoint ? q->authorization_endpoint : az;
+        q->token_endpoint = q->token_endpoint ? q->token_endpoint : tok;
+        q->discovery_url = q->discovery_url ? q->discovery_url : disc;
+        q->auth_method = q->auth_method ? q->auth_method : auth;
     }
-    if (!q.auth_method)
-        q.auth_method = "client_secret_basic";
-    if (strcmp(q.auth_method, "client_secret_basic") != 0 && strcmp(q.auth_method, "client_secret_post") != 0) {
+    if (!q->auth_method)
+        q->auth_method = "client_secret_basic";
+    if (strcmp(q->auth_method, "client_secret_basic") != 0 && strcmp(q->auth_method, "client_secret_post") != 0) {
         snprintf(err, err_len, "clientAuthenticationMethod must be client_secret_basic or client_secret_post");
+        return ID_INVALID;
+    }
+    return ID_OK;
+}
+
+static const char *config_text(const struct idstore_oauth2_provider *q)
+{
+    return q->config ? json_object_to_json_string_ext(q->config, JSON_C_TO_STRING_PLAIN) : NULL;
+}
+
+enum idstore_rc idstore_oauth2_create(sqlite3 *db, const struct vault *v, const struct idstore_oauth2_provider *p,
+                                      const char *client_secret, int64_t now_ms, char *err, size_t err_len)
+{
+    struct idstore_oauth2_provider q;
+    enum idstore_rc rc = oauth2_resolve(p, client_secret, &q, err, err_len);
+    if (rc != ID_OK)
+        return rc;
+    if (!printable(q.arn, 2048)) {
+        snprintf(err, err_len, "the provider needs an ARN");
         return ID_INVALID;
     }
     bool own;
     if (!tx_begin(db, &own))
         return ID_ERROR;
-    const char *cfg = q.config ? json_object_to_json_string_ext(q.config, JSON_C_TO_STRING_PLAIN) : NULL;
     sqlite3_stmt *st = prep(db, "INSERT INTO identity_oauth2_providers VALUES (?,?,?,?,?,?,?,?,?,?,?11,?11)", 10,
                             q.name, q.arn, q.vendor, q.client_id, q.auth_method, q.discovery_url, q.issuer,
-                            q.authorization_endpoint, q.token_endpoint, cfg);
+                            q.authorization_endpoint, q.token_endpoint, config_text(&q));
     if (st)
         sqlite3_bind_int64(st, 11, now_ms);
-    enum idstore_rc rc = run(st);
+    rc = run(st);
     if (rc == ID_EXISTS)
         snprintf(err, err_len, "a credential provider named %s already exists", q.name);
+    if (rc == ID_OK && vault_put(v, db, "oauth2-client-secret", q.name, client_secret, strlen(client_secret),
+                                 now_ms) != VAULT_OK)
+        rc = ID_ERROR;
+    return tx_end(db, own, rc);
+}
+
+enum idstore_rc idstore_oauth2_update(sqlite3 *db, const struct vault *v, const struct idstore_oauth2_provider *p,
+                                      const char *client_secret, int64_t now_ms, char *err, size_t err_len)
+{
+    struct idstore_oauth2_provider q;
+    enum idstore_rc rc = oauth2_resolve(p, client_secret, &q, err, err_len);
+    if (rc != ID_OK)
+        return rc;
+    bool own;
+    if (!tx_begin(db, &own))
+        return ID_ERROR;
+    sqlite3_stmt *st = prep(db, "UPDATE identity_oauth2_providers SET vendor = ?2, client_id = ?3, auth_method = ?4, "
+                                "discovery_url = ?5, issuer = ?6, authorization_endpoint = ?7, token_endpoint = ?8, "
+                                "config = ?9, updated_at = ?10 WHERE name = ?1", 9,
+                            q.name, q.vendor, q.client_id, q.auth_method, q.discovery_url, q.issuer,
+                            q.authorization_endpoint, q.token_endpoint, config_text(&q));
+    if (st)
+        sqlite3_bind_int64(st, 10, now_ms);
+    rc = run(st);
+    if (rc == ID_OK && sqlite3_changes(db) == 0)
+        rc = ID_NOT_FOUND;
     if (rc == ID_OK && vault_put(v, db, "oauth2-client-secret", q.name, client_secret, strlen(client_secret),
                                  now_ms) != VAULT_OK)
         rc = ID_ERROR;

@@ -91,10 +91,16 @@ struct idstore_oauth2_provider {
  * CustomOauth2 (which has no preset). */
 bool idstore_vendor_preset(const char *vendor, const char **issuer, const char **authorization_endpoint,
                            const char **token_endpoint, const char **auth_method, const char **discovery_url);
-/* Validates (a vendor preset fills what the request leaves out; CustomOauth2 needs
- * discovery_url xor issuer+authorization_endpoint+token_endpoint), stores the row and the
- * client secret in the vault, in one transaction. */
+/* Validates (a vendor preset fills what the request leaves out; a vendor without a preset
+ * needs issuer+authorization_endpoint+token_endpoint; CustomOauth2 needs discovery_url xor
+ * issuer+authorization_endpoint+token_endpoint), stores the row and the client secret in the
+ * vault, in one transaction. */
 enum idstore_rc idstore_oauth2_create(sqlite3 *db, const struct vault *v, const struct idstore_oauth2_provider *p,
+                                      const char *client_secret, int64_t now_ms, char *err, size_t err_len);
+/* UpdateOauth2CredentialProvider: validates p as create does and replaces the provider's
+ * vendor, client, endpoints, config and secret (its ARN, createdTime, and its users' stored
+ * tokens stay). ID_NOT_FOUND when there is no such provider. */
+enum idstore_rc idstore_oauth2_update(sqlite3 *db, const struct vault *v, const struct idstore_oauth2_provider *p,
                                       const char *client_secret, int64_t now_ms, char *err, size_t err_len);
 /* *out: {name, credentialProviderArn, credentialProviderVendor, clientId,
  * clientAuthenticationMethod, discoveryUrl?, issuer?, authorizationEndpoint?, tokenEndpoint?,

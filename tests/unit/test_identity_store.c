@@ -129,6 +129,37 @@ static void test_providers(void)
     json_object *l = idstore_oauth2_list(db, "", 10);
     CHECK_EQ(json_object_array_length(l), 3);
     json_object_put(l);
+    /* a vendor without a preset (tenant-specific, e.g. Okta) only with all three endpoints */
+    struct idstore_oauth2_provider okta = { .name = "okta", .arn = "arn:p:okta", .vendor = "OktaOauth2", .client_id = "o" };
+    CHECK_EQ(idstore_oauth2_create(db, v, &okta, "s", 1000, err, sizeof err), ID_INVALID);
+    okta.issuer = "https://t.okta.example";
+    okta.authorization_endpoint = "https://t.okta.example/v1/authorize";
+    okta.token_endpoint = "https://t.okta.example/v1/token";
+    CHECK_EQ(idstore_oauth2_create(db, v, &okta, "s", 1000, err, sizeof err), ID_OK);
+    CHECK_EQ(idstore_oauth2_delete(db, "okta"), ID_OK);
+    /* update: new client, endpoints and secret; the ARN and createdTime stay */
+    struct idstore_oauth2_provider upd = explicit_md;
+    upd.client_id = "c2";
+    upd.token_endpoint = "https://idp/t2";
+    upd.auth_method = NULL;
+    upd.arn = NULL;
+    CHECK_EQ(idstore_oauth2_update(db, v, &upd, "s3-new", 5000, err, sizeof err), ID_OK);
+    CHECK_EQ(idstore_oauth2_get(db, "explicit", &o), ID_OK);
+    CHECK(strcmp(jget(o, "clientId"), "c2") == 0 && strcmp(jget(o, "tokenEndpoint"), "https://idp/t2") == 0);
+    CHECK(strcmp(jget(o, "clientAuthenticationMethod"), "client_secret_basic") == 0);
+    CHECK(strcmp(jget(o, "credentialProviderArn"), "arn:p:e") == 0);
+    json_object *t;
+    CHECK(json_object_object_get_ex(o, "createdTime", &t) && json_object_get_int64(t) == 1);
+    CHECK(json_object_object_get_ex(o, "lastUpdatedTime", &t) && json_object_get_int64(t) == 5);
+    json_object_put(o);
+    CHECK_EQ(idstore_oauth2_client_secret(db, v, "explicit", &sec, &sl), ID_OK);
+    CHECK(sec && strcmp(sec, "s3-new") == 0);
+    vault_secret_free(sec, sl);
+    upd.name = "nope";
+    CHECK_EQ(idstore_oauth2_update(db, v, &upd, "s", 5000, err, sizeof err), ID_NOT_FOUND);
+    upd.name = "explicit";
+    upd.discovery_url = "https://idp/.well-known/openid-configuration";
+    CHECK_EQ(idstore_oauth2_update(db, v, &upd, "s", 5000, err, sizeof err), ID_INVALID);
 
     CHECK_EQ(idstore_apikey_create(db, v, "weather", "arn:k:weather", "APIKEY-0123456789", 1000, err, sizeof err), ID_OK);
     CHECK_EQ(idstore_apikey_create(db, v, "weather", "arn:k:weather", "x", 1000, err, sizeof err), ID_EXISTS);
@@ -307,7 +338,7 @@ int main(void)
     snprintf(dbpath, sizeof dbpath, "/tmp/silo-idstore-%d.db", (int)getpid());
     static const struct unit_test tests[] = {
         { "workload identities: create, conflicts, return-URL validation and checks, update, list", test_workloads },
-        { "providers: custom (discovery or explicit metadata), a vendor preset from data, API keys; no secret in Get",
+        { "providers: custom (discovery or explicit metadata), a vendor preset from data, update, API keys; no secret in Get",
           test_providers },
         { "user tokens: bound to workload, user kind and id, provider and normalised scopes; swapped rows refused",
           test_tokens },
