@@ -16,11 +16,9 @@
 #     so silod's identity.callback_url is http://127.0.0.1:PORT/identities/oauth2/callback;
 #   - the dev host -> this machine (silod fetching the providers' discovery, JWKS and token
 #     endpoints; the agent's egress to the resource and the API-key service): the dev host's
-#     QEMU user network is restrict=on (no way out), so this script adds QEMU `guestfwd` rules
-#     for exactly the ports of the test's own servers: REACH_ADDR:PORT inside -> 127.0.0.1:PORT
-#     here (socat per connection). tools/devhost has no option for that, so a wrapper named
-#     qemu-system-aarch64, first on PATH for tools/devhost only, appends them to its -netdev (and
-#     fails loudly if that argument's shape changes). The servers start first (their ports are
+#     QEMU user network is restrict=on (no way out), so this script opens exactly the ports of
+#     the test's own servers with tools/devhost --reach: REACH_ADDR (10.0.2.100):PORT inside ->
+#     127.0.0.1:PORT here (socat per connection). The servers start first (their ports are
 #     the host suite's modules' choice), then the dev host boots with their forwards.
 #   - inside, the two providers keep their http://127.0.0.1:PORT URLs (a busybox nc relay on the
 #     same port to REACH_ADDR:PORT), so silod, the browser here and the tokens' issuers agree on
@@ -103,31 +101,16 @@ relay_ports=$(node -e 'console.log(JSON.parse(require("fs").readFileSync(process
 direct_ports=$(node -e 'console.log(JSON.parse(require("fs").readFileSync(process.argv[1])).direct.join(" "))' "$dir/servers.ready")
 progress "servers up: providers on :${relay_ports// /, :}; resource and API-key service on :${direct_ports// /, :}"
 
-# the QEMU wrapper: tools/devhost's own command line plus a guestfwd rule per server port
-real_qemu=$(command -v qemu-system-aarch64) || { say_fail "qemu-system-aarch64 is needed (make deps)"; exit 1; }
-fwd=""
+# this machine's servers, reachable from inside the dev host at $reach:PORT (tools/devhost --reach)
+reach_args=()
 for p in $relay_ports $direct_ports; do
     case "$p" in ""|*[!0-9]*|"$port"|8080) say_fail "unusable server port '$p' in $dir/servers.ready (silod's: $port)"; exit 1 ;; esac
-    fwd="$fwd,guestfwd=tcp:$reach:$p-cmd:socat STDIO TCP:127.0.0.1:$p"
+    reach_args+=(--reach "$p")
 done
-mkdir -p "$dir/qemu"
-cat >"$dir/qemu/qemu-system-aarch64" <<EOF
-#!/usr/bin/env bash
-# written by tests/host/identity_devhost.sh: tools/devhost's QEMU + guestfwd to this machine's
-# 127.0.0.1 ports $relay_ports $direct_ports (the test's servers) and nothing else
-args=() hit=
-for a in "\$@"; do
-    case "\$a" in user,id=n0,restrict=on*) a="\$a$fwd" hit=1 ;; esac
-    args+=("\$a")
-done
-[ -n "\$hit" ] || { echo "identity_devhost.sh: tools/devhost's -netdev user,id=n0,restrict=on... is gone; no guestfwd added" >&2; exit 1; }
-exec "$real_qemu" "\${args[@]}"
-EOF
-chmod +x "$dir/qemu/qemu-system-aarch64"
 
 # 2. the dev host: silod with the identity configuration
 touch "$dir/console.log"
-PATH="$dir/qemu:$PATH" setsid tools/devhost up --forward "$port:8080" --log "$dir/console.log" \
+setsid tools/devhost up --forward "$port:8080" "${reach_args[@]}" --log "$dir/console.log" \
     -- sh /silo/tests/frontend/devhost/identity-inside.sh "$akid" "$secret" "$role_akid" "$role_secret" \
        "$callback" "$reach" "${relay_ports// /,}" \
     >"$dir/devhost.out" 2>&1 &
