@@ -34,6 +34,10 @@ struct vmm_config {
 
     bool rng;                 /* virtio-rng device */
     bool verify_wipe;         /* debug: check every resident page reads zero before munmap */
+
+    const char *snapshot_to;  /* on SIGUSR2: write a snapshot into this new directory, exit 0 */
+    const char *restore_dir;  /* restore the snapshot in this directory instead of booting; the
+                                 machine (kernel, memory, vCPUs, disks, vsock CID) comes from it */
 };
 
 #endif

@@ -18,12 +18,27 @@ struct guest_mem {
     uint64_t gpa_base; /* guest physical address of the first byte of RAM */
     uint64_t size;     /* bytes; a multiple of the host page size */
     uint8_t *hva;      /* host virtual address of the mapping, NULL when unmapped */
+    bool file_backed;  /* mapped private from a snapshot's memory file (guest_mem_map_file) */
 };
 
 /* Maps `size` bytes (MAP_PRIVATE|MAP_ANONYMOUS|MAP_NORESERVE, never MADV_MERGEABLE) for guest
  * RAM starting at `gpa_base`. Returns 0 or -errno (-EINVAL for a size that is zero or not
  * page-aligned). */
 int guest_mem_map(struct guest_mem *mem, uint64_t gpa_base, uint64_t size);
+
+/* Maps the first `size` bytes of file `fd` (a snapshot's guest memory, at least that long) for
+ * guest RAM, private and copy-on-write: nothing is read until the guest touches it, the file is
+ * never written, and every page the guest writes becomes a private copy. The wipe then zeroes
+ * exactly those private pages (found in /proc/self/pagemap: present and not file-backed, or
+ * swapped); pages only read still belong to the file, which holds nothing of the session.
+ * Returns 0 or -errno. */
+int guest_mem_map_file(struct guest_mem *mem, uint64_t gpa_base, uint64_t size, int fd);
+
+/* Writes guest RAM into fd (truncated to mem->size first) for a snapshot: only resident pages
+ * that are not all zero are written, so the file is sparse and costs what the guest used.
+ * *written_bytes (may be NULL) gets the bytes written. Returns 0 or -errno (-ENOTSUP for memory
+ * that was itself restored from a file). */
+int guest_mem_write_file(const struct guest_mem *mem, int fd, uint64_t *written_bytes);
 
 /* Host pointer for [gpa, gpa + len), or NULL unless the whole range is inside RAM.
  * len 0 is allowed and needs only gpa <= end of RAM. */
@@ -39,7 +54,7 @@ struct guest_mem_wipe_stats {
     uint64_t unmap_ns;       /* time spent in munmap */
 };
 
-/* Zeroes every resident page with explicit_bzero, optionally verifies (verify = true) that
+/* Zeroes every resident page (for file-backed memory: every private page) with explicit_bzero, optionally verifies (verify = true) that
  * every resident page then reads zero, and unmaps. Returns 0, or -EIO if verification found a
  * non-zero byte (the memory is still unmapped). `stats` may be NULL. */
 int guest_mem_wipe(struct guest_mem *mem, bool verify, struct guest_mem_wipe_stats *stats);

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "base/mmio_bus.h"
+#include "base/state_buf.h"
 #include "devices/vm_services.h"
 
 struct devtree_machine;
@@ -36,6 +37,12 @@ struct platform_device_type {
     void (*destroy)(void *state);
     /* Marks the device present in the machine the device tree is built from. */
     void (*describe)(struct devtree_machine *m);
+    /* Snapshot (vCPUs stopped): appends the guest-visible state to w. Optional: NULL means
+     * nothing the guest could tell apart survives (the boot marker). */
+    void (*save)(void *state, struct state_writer *w);
+    /* Restores what save wrote into a just-created device (hostile input: check it all);
+     * 0 or -1 with one line in err. NULL when save is. */
+    int (*restore)(void *state, struct state_reader *r, char *err, size_t errlen);
 };
 
 #endif

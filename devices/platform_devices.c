@@ -67,3 +67,34 @@ void *platform_device_state(const struct platform_device_type *type)
             return states[i];
     return NULL;
 }
+
+size_t platform_devices_count(void)
+{
+    return PLATFORM_DEVICE_COUNT;
+}
+
+int platform_devices_save(size_t i, struct state_writer *w, char *err, size_t errlen)
+{
+    if (i >= PLATFORM_DEVICE_COUNT || states[i] == NULL)
+        return error_message(err, errlen, "platform device %zu does not exist", i);
+    state_put_str(w, registry[i]->name);
+    if (registry[i]->save != NULL)
+        registry[i]->save(states[i], w);
+    return state_writer_ok(w) ? 0 : error_message(err, errlen, "%s: out of memory saving it", registry[i]->name);
+}
+
+int platform_devices_restore(size_t i, const uint8_t *data, size_t len, char *err, size_t errlen)
+{
+    if (i >= PLATFORM_DEVICE_COUNT || states[i] == NULL)
+        return error_message(err, errlen, "the snapshot has platform device %zu; this VMM has %zu", i,
+                             (size_t)PLATFORM_DEVICE_COUNT);
+    struct state_reader r;
+    state_reader_init(&r, data, len);
+    char name[32];
+    state_get_str(&r, name, sizeof name);
+    if (!state_reader_ok(&r, false) || strcmp(name, registry[i]->name) != 0)
+        return error_message(err, errlen, "platform device %zu: the snapshot's is not a %s", i, registry[i]->name);
+    if (registry[i]->restore != NULL)
+        return registry[i]->restore(states[i], &r, err, errlen);
+    return state_reader_ok(&r, true) ? 0 : error_message(err, errlen, "%s: unexpected state in the snapshot", name);
+}

@@ -29,6 +29,13 @@ void platform_devices_describe(struct devtree_machine *m);
  * NULL when it was not created. */
 void *platform_device_state(const struct platform_device_type *type);
 
+/* Snapshot: the number of registered platform devices; device i's name and state (a record
+ * of its save hook); and restoring such a record into the created device i (the name must
+ * match). 0 or -1 with one line in err. */
+size_t platform_devices_count(void);
+int platform_devices_save(size_t i, struct state_writer *w, char *err, size_t errlen);
+int platform_devices_restore(size_t i, const uint8_t *data, size_t len, char *err, size_t errlen);
+
 /* Destroys every created platform device, in reverse order. The MMIO regions stay on the bus;
  * the bus must not be used afterwards. Safe to call twice. */
 void platform_devices_destroy(void);

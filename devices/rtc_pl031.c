@@ -115,8 +115,36 @@ static void rtc_platform_describe(struct devtree_machine *m)
     m->rtc_base = RTC_MMIO_BASE;
 }
 
+/* Snapshot: the guest's offset from the host's wall clock (what it wrote to LR), MR and IMSC.
+ * A restored guest reads the host's clock plus the same offset: wall time moves on. */
+static void rtc_platform_save(void *state, struct state_writer *w)
+{
+    struct rtc_pl031 *rtc = state;
+    pthread_mutex_lock(&rtc->lock);
+    state_put_u64(w, (uint64_t)rtc->offset);
+    state_put_u32(w, rtc->mr);
+    state_put_u32(w, rtc->imsc);
+    pthread_mutex_unlock(&rtc->lock);
+}
+
+static int rtc_platform_restore(void *state, struct state_reader *r, char *err, size_t errlen)
+{
+    struct rtc_pl031 *rtc = state;
+    int64_t offset = (int64_t)state_get_u64(r);
+    uint32_t mr = state_get_u32(r), imsc = state_get_u32(r);
+    if (!state_reader_ok(r, true) || imsc > 1)
+        return error_message(err, errlen, "rtc: the snapshot's state is malformed");
+    pthread_mutex_lock(&rtc->lock);
+    rtc->offset = offset;
+    rtc->mr = mr;
+    rtc->imsc = imsc;
+    pthread_mutex_unlock(&rtc->lock);
+    return 0;
+}
+
 const struct platform_device_type rtc_pl031_platform = {
     .name = "rtc", .base = RTC_MMIO_BASE, .size = RTC_MMIO_SIZE,
     .read = rtc_pl031_mmio_read, .write = rtc_pl031_mmio_write,
     .create = rtc_platform_create, .destroy = rtc_platform_destroy, .describe = rtc_platform_describe,
+    .save = rtc_platform_save, .restore = rtc_platform_restore,
 };

@@ -27,6 +27,43 @@ void uart_8250_destroy(struct uart_8250 *uart)
     pthread_mutex_destroy(&uart->lock);
 }
 
+void uart_8250_save(struct uart_8250 *uart, struct state_writer *w)
+{
+    pthread_mutex_lock(&uart->lock);
+    uint8_t regs[] = { uart->ier, uart->lcr, uart->mcr, uart->scr, uart->fcr, uart->dll, uart->dlm,
+                       uart->thri_pending, uart->irq_asserted };
+    state_put_bytes(w, regs, sizeof regs);
+    state_put_u32(w, uart->fifo_len);
+    for (unsigned i = 0; i < uart->fifo_len; i++)
+        state_put_u8(w, uart->fifo[(uart->fifo_head + i) % UART_FIFO_SIZE]);
+    pthread_mutex_unlock(&uart->lock);
+}
+
+int uart_8250_restore(struct uart_8250 *uart, struct state_reader *r, char *err, size_t errlen)
+{
+    uint8_t regs[9];
+    state_get_bytes(r, regs, sizeof regs);
+    uint32_t fifo_len = state_get_u32(r);
+    if (!state_reader_ok(r, false) || fifo_len > UART_FIFO_SIZE || regs[7] > 1 || regs[8] > 1 ||
+        state_reader_left(r) != fifo_len)
+        return error_message(err, errlen, "uart: the snapshot's state is malformed");
+    pthread_mutex_lock(&uart->lock);
+    uart->ier = regs[0] & 0x0f;
+    uart->lcr = regs[1];
+    uart->mcr = regs[2] & 0x1f;
+    uart->scr = regs[3];
+    uart->fcr = regs[4];
+    uart->dll = regs[5];
+    uart->dlm = regs[6];
+    uart->thri_pending = regs[7];
+    uart->irq_asserted = regs[8];
+    uart->fifo_head = 0;
+    uart->fifo_len = fifo_len;
+    state_get_bytes(r, uart->fifo, fifo_len);
+    pthread_mutex_unlock(&uart->lock);
+    return 0;
+}
+
 /* The IIR value for the current state: the highest-priority pending source. */
 static uint8_t current_iir(const struct uart_8250 *uart)
 {
@@ -233,8 +270,19 @@ static void uart_platform_describe(struct devtree_machine *m)
     m->uart = (struct devtree_mmio_dev){ .base = UART_MMIO_BASE, .size = UART_MMIO_SIZE, .spi = UART_SPI };
 }
 
+static void uart_platform_save(void *state, struct state_writer *w)
+{
+    uart_8250_save(state, w);
+}
+
+static int uart_platform_restore(void *state, struct state_reader *r, char *err, size_t errlen)
+{
+    return uart_8250_restore(state, r, err, errlen);
+}
+
 const struct platform_device_type uart_8250_platform = {
     .name = "uart", .base = UART_MMIO_BASE, .size = UART_MMIO_SIZE,
     .read = uart_8250_mmio_read, .write = uart_8250_mmio_write,
     .create = uart_platform_create, .destroy = uart_platform_destroy, .describe = uart_platform_describe,
+    .save = uart_platform_save, .restore = uart_platform_restore,
 };

@@ -77,6 +77,10 @@ struct uart_8250 {
 void uart_8250_init(struct uart_8250 *uart, struct irq_line irq, int out_fd);
 void uart_8250_destroy(struct uart_8250 *uart);
 
+/* Snapshot: registers and the receive FIFO (the platform save/restore hooks). */
+void uart_8250_save(struct uart_8250 *uart, struct state_writer *w);
+int uart_8250_restore(struct uart_8250 *uart, struct state_reader *r, char *err, size_t errlen);
+
 /* MMIO handlers (struct mmio_region's read/write, opaque = the uart). */
 void uart_8250_mmio_read(void *opaque, uint64_t offset, void *data, uint32_t len);
 void uart_8250_mmio_write(void *opaque, uint64_t offset, const void *data, uint32_t len);

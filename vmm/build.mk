@@ -4,6 +4,7 @@
 # (PLATFORM_SRCS, VIRTIO_SRCS from devices/build.mk).
 ARM64_PROGRAMS += silo-vmm
 silo-vmm_SRCS := vmm/main.c vmm/cli.c vmm/vm.c vmm/console.c vmm/sandbox.c vmm/crash_wipe.c \
+                 vmm/vm_state.c vmm/snapshot.c vmm/snapshot_file.c \
                  $(BASE_SRCS) $(BOOT_SRCS) $(PLATFORM_SRCS) $(VIRTIO_SRCS)
 silo-vmm_LIBS := -lfdt -ljson-c -lz -lpthread
 

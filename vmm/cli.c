@@ -199,7 +199,7 @@ _Static_assert(VMM_MAX_DISKS == 8, "--disk help says 'up to 8'");
 static const struct cli_option option_table[] = {
     { .name = "kernel", .kind = CLI_TEXT, .value_name = "FILE", .target = offsetof(struct vmm_config, kernel_path),
       .help = "guest kernel: arm64 Image, Image.gz (gzip), or a raw binary loaded\n"
-              "at RAM + 0x80000 (required)" },
+              "at RAM + 0x80000 (required, unless --restore)" },
     { .name = "initrd", .kind = CLI_TEXT, .value_name = "FILE", .target = offsetof(struct vmm_config, initrd_path),
       .help = "initial ramdisk, placed above the kernel" },
     { .name = "cmdline", .kind = CLI_TEXT_MAY_BE_EMPTY, .value_name = "STRING",
@@ -229,6 +229,12 @@ static const struct cli_option option_table[] = {
     { .name = "verify-wipe", .kind = CLI_FLAG, .target = offsetof(struct vmm_config, verify_wipe),
       .help = "debug: after the guest memory wipe, check every resident page reads\n"
               "zero before unmapping (a failed check is exit status 1)" },
+    { .name = "snapshot-to", .kind = CLI_TEXT, .value_name = "DIR", .target = offsetof(struct vmm_config, snapshot_to),
+      .help = "on SIGUSR2, pause the VM, write a snapshot into DIR (created; it\n"
+              "must not exist) and exit 0 (docs/snapshots.md)" },
+    { .name = "restore", .kind = CLI_TEXT, .value_name = "DIR", .target = offsetof(struct vmm_config, restore_dir),
+      .help = "restore the snapshot in DIR instead of booting: the machine comes\n"
+              "from it; give --vsock-uds for its vsock device (a new socket)" },
     { .name = "config", .kind = CLI_TEXT, .value_name = "FILE.json", .apply = read_config_file,
       .help = "read options from a JSON object whose keys are the long option names\n"
               "without dashes, e.g. {\"kernel\": \"Image\", \"mem\": \"1G\", \"cpus\": 2,\n"
@@ -423,8 +429,27 @@ static int check_readable(const char *what, const char *path, int mode, char *er
     return 0;
 }
 
+/* --restore: the machine comes from the snapshot, so options that describe one are refused. */
+static int validate_restore(const struct vmm_config *cfg, char *err, size_t errlen)
+{
+    const char *clash = cfg->kernel_path ? "--kernel" : cfg->initrd_path ? "--initrd" : cfg->cmdline ? "--cmdline"
+                      : cfg->disk_count ? "--disk" : cfg->vsock_cid ? "--vsock-cid" : cfg->rng ? "--rng"
+                      : cfg->dump_dtb ? "--dump-dtb" : cfg->snapshot_to ? "--snapshot-to"
+                      : cfg->mem_bytes != VMM_DEFAULT_MEM ? "--mem" : cfg->cpus != 1 ? "--cpus" : NULL;
+    if (clash != NULL)
+        return error_message(err, errlen, "%s cannot be combined with --restore: the machine comes from the snapshot",
+                             clash);
+    if (cfg->restore_dir[0] == '\0')
+        return error_message(err, errlen, "--restore: empty value");
+    if (cfg->console == NULL || cfg->console[0] == '\0')
+        return error_message(err, errlen, "--console: empty value");
+    return 0;
+}
+
 static int validate(const struct vmm_config *cfg, char *err, size_t errlen)
 {
+    if (cfg->restore_dir != NULL)
+        return validate_restore(cfg, err, errlen);
     if (cfg->kernel_path == NULL)
         return error_message(err, errlen, "--kernel is required (see --help)");
     if (check_readable("kernel", cfg->kernel_path, O_RDONLY, err, errlen) != 0)

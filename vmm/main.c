@@ -14,6 +14,7 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include "base/error_message.h"
 #include "base/event_loop.h"
 #include "boot/devtree.h"
 #include "boot/layout.h"
@@ -27,6 +28,7 @@
 #include "vmm/console.h"
 #include "vmm/crash_wipe.h"
 #include "vmm/sandbox.h"
+#include "vmm/snapshot.h"
 #include "vmm/vm.h"
 
 #define EXIT_POWEROFF 0
@@ -55,6 +57,9 @@ struct vmm {
     struct kernel_info kernel;
     uint64_t initrd_gpa, initrd_size;
     uint64_t dtb_gpa;
+
+    struct snapshot_restore *restore; /* --restore: the snapshot being restored */
+    bool snapshot_requested;          /* SIGUSR2 with --snapshot-to */
 };
 
 static void note(const struct vmm *v, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -196,11 +201,48 @@ static int write_file(const char *path, const void *data, size_t len, char *err,
     return close(fd) == 0 ? 0 : -1;
 }
 
+/* --restore: the VM is built from the snapshot (snapshot.h has the order); nothing is loaded,
+ * no device tree is made, no register is set for boot. */
+static int build_restored_vm(struct vmm *v, char *err, size_t errlen)
+{
+    v->restore = calloc(1, sizeof *v->restore);
+    if (v->restore == NULL)
+        return error_message(err, errlen, "out of memory");
+    struct snapshot_restore *s = v->restore;
+    if (snapshot_open(s, v->cfg, err, errlen) != 0)
+        return -1;
+    v->cfg = &s->cfg; /* from here on the machine is the snapshot's */
+    note(v, "snapshot %s read and checked at %llu us", s->cfg.restore_dir, elapsed_us(v));
+    if (vm_open(&v->vm, s->cfg.mem_bytes, s->cfg.cpus, s->mem_fd, err, errlen) != 0)
+        return -1;
+    crash_wipe_arm(&v->vm.mem, v->vm.vm_fd);
+    char why[400];
+    if (vm_create_gic(&v->vm, err, errlen) != 0 || vm_create_vcpus(&v->vm, err, errlen) != 0)
+        return -1;
+    if (snapshot_restore_vcpus(s, &v->vm, why, sizeof why) != 0 ||
+        vm_finalize_gic(&v->vm, why, sizeof why) != 0 || snapshot_restore_gic(s, &v->vm, why, sizeof why) != 0)
+        return error_message(err, errlen, "--restore %s: %s", s->cfg.restore_dir, why);
+    note(v, "VM restored: %llu MiB RAM mapped from the snapshot, %u vCPU(s), vGICv%d (at %llu us)",
+         (unsigned long long)(s->cfg.mem_bytes >> 20), s->cfg.cpus, v->vm.gic_version, elapsed_us(v));
+    v->loop = event_loop_create();
+    if (v->loop == NULL)
+        return error_message(err, errlen, "cannot create the I/O event loop");
+    if (create_devices(v, err, errlen) != 0)
+        return -1;
+    if (snapshot_restore_devices(s, why, sizeof why) != 0)
+        return error_message(err, errlen, "--restore %s: %s", s->cfg.restore_dir, why);
+    snapshot_close(s);
+    note(v, "devices restored (at %llu us)", elapsed_us(v));
+    return 0;
+}
+
 /* Builds the VM up to the point where it can run. Returns 0, 1 for --dump-dtb done, -1 on error. */
 static int build_vm(struct vmm *v, char *err, size_t errlen)
 {
     const struct vmm_config *cfg = v->cfg;
-    if (vm_open(&v->vm, cfg->mem_bytes, cfg->cpus, err, errlen) != 0)
+    if (cfg->restore_dir != NULL)
+        return build_restored_vm(v, err, errlen);
+    if (vm_open(&v->vm, cfg->mem_bytes, cfg->cpus, -1, err, errlen) != 0)
         return -1;
     crash_wipe_arm(&v->vm.mem, v->vm.vm_fd); /* from here on, even a VMM crash wipes guest RAM */
     note(v, "VM: %llu MiB RAM at 0x%llx, IPA %u bits, %u vCPU(s) (at %llu us)",
@@ -246,6 +288,14 @@ static int take_signal(struct vmm *v)
     struct signalfd_siginfo si;
     if (read(v->signal_fd, &si, sizeof si) != (ssize_t)sizeof si)
         return 0;
+    if (si.ssi_signo == SIGUSR2) {
+        if (v->cfg->snapshot_to == NULL) {
+            fprintf(stderr, "silo-vmm: SIGUSR2 ignored: no --snapshot-to DIR was given\n");
+            return 0;
+        }
+        v->snapshot_requested = true;
+        return SIGUSR2;
+    }
     v->vm.end_signal = (int)si.ssi_signo;
     vm_end(&v->vm, VM_END_SIGNAL, "stopped by signal %u", si.ssi_signo);
     return (int)si.ssi_signo;
@@ -272,6 +322,28 @@ static int wait_for_end(struct vmm *v)
     }
 }
 
+/* SIGUSR2 with --snapshot-to: the vCPUs are stopped; stop the I/O thread too, so that no
+ * device is mid-request, write the snapshot, and end the VM (exit 0, or 1 if it failed). */
+static void take_snapshot(struct vmm *v)
+{
+    if (atomic_load(&v->vm.end_reason) != VM_RUNNING)
+        return; /* it ended on its own meanwhile: nothing to snapshot */
+    if (v->loop_running)
+        event_loop_stop(v->loop);
+    v->loop_running = false;
+    char err[400];
+    struct snapshot_save_stats st;
+    if (snapshot_save(v->cfg->snapshot_to, &v->vm, v->cfg, &st, err, sizeof err) != 0) {
+        vm_end(&v->vm, VM_END_ERROR, "snapshot to %s failed: %s", v->cfg->snapshot_to, err);
+        return;
+    }
+    vm_end(&v->vm, VM_END_SNAPSHOT,
+           "snapshot written to %s: %llu KiB of guest memory (of %llu MiB), %llu KiB of state, in %llu ms",
+           v->cfg->snapshot_to, (unsigned long long)(st.memory_bytes >> 10),
+           (unsigned long long)(v->vm.mem.size >> 20), (unsigned long long)(st.state_bytes >> 10),
+           (unsigned long long)(st.elapsed_ns / 1000000));
+}
+
 static int run_vm(struct vmm *v, char *err, size_t errlen)
 {
     /* fds join the loop before it runs */
@@ -282,15 +354,20 @@ static int run_vm(struct vmm *v, char *err, size_t errlen)
         return -1;
     }
     v->loop_running = true;
-    if (take_signal(v) != 0)
+    if (take_signal(v) != 0 && !v->snapshot_requested)
         return 0; /* signalled while the VM was being built: never run it */
     if (sandbox_install_seccomp(err, errlen) != 0)
         return -1;
     note(v, "VM built, seccomp filter on, starting %u vCPU(s) at %llu us", v->vm.vcpu_count, elapsed_us(v));
     if (vm_start(&v->vm, err, errlen) != 0)
         return -1;
-    wait_for_end(v);
+    if (v->restore != NULL)
+        note(v, "restored: vCPUs running at %llu us", elapsed_us(v));
+    if (!v->snapshot_requested)
+        wait_for_end(v);
     vm_stop(&v->vm);
+    if (v->snapshot_requested)
+        take_snapshot(v);
     return 0;
 }
 
@@ -350,6 +427,10 @@ static int teardown(struct vmm *v, int status)
     platform_devices_destroy(); /* whatever part of them was created */
     if (v->console_open)
         console_close(&v->console);
+    if (v->restore != NULL)
+        snapshot_close(v->restore);
+    free(v->restore);
+    v->restore = NULL;
     return status;
 }
 
@@ -366,6 +447,9 @@ static int status_for_end(struct vmm *v)
     case VM_END_SIGNAL:
         fprintf(stderr, "silo-vmm: %s; VM stopped\n", v->vm.end_message);
         return 128 + v->vm.end_signal;
+    case VM_END_SNAPSHOT:
+        fprintf(stderr, "silo-vmm: %s\n", v->vm.end_message);
+        return EXIT_POWEROFF;
     case VM_END_CRASH:
         fprintf(stderr, "silo-vmm: %s\n", v->vm.end_message);
         return EXIT_CRASH;
@@ -382,6 +466,7 @@ static int setup_signals(void)
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGUSR2); /* --snapshot-to */
     sigaddset(&set, VM_KICK_SIGNAL);
     /* Blocked here, before any thread exists, so every thread inherits the mask; SIGTERM and
      * SIGINT are then read from a signalfd at any stage, vCPU threads unblock only the kick. */

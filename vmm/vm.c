@@ -62,14 +62,14 @@ static int check_cpus(struct vm *vm, uint32_t cpus, char *err, size_t errlen)
     int max = ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_MAX_VCPUS);
     if (max <= 0)
         max = ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_NR_VCPUS);
-    if (host > 0 && cpus > (uint64_t)host)
-        return error_message(err, errlen, "--cpus: %u vCPUs but the host has %ld CPUs", cpus, host);
+    if (host > 0 && cpus > (uint64_t)host) /* overcommit: allowed, as in kvmtool, QEMU and Firecracker */
+        fprintf(stderr, "silo-vmm: warning: %u vCPUs on %ld host CPUs (overcommitted)\n", cpus, host);
     if (max > 0 && cpus > (uint32_t)max)
         return error_message(err, errlen, "--cpus: %u vCPUs but KVM allows %d", cpus, max);
     return 0;
 }
 
-int vm_open(struct vm *vm, uint64_t mem_bytes, uint32_t cpus, char *err, size_t errlen)
+int vm_open(struct vm *vm, uint64_t mem_bytes, uint32_t cpus, int mem_fd, char *err, size_t errlen)
 {
     memset(vm, 0, sizeof *vm);
     vm->kvm_fd = vm->vm_fd = vm->gic_fd = vm->end_fd = -1;
@@ -106,7 +106,8 @@ int vm_open(struct vm *vm, uint64_t mem_bytes, uint32_t cpus, char *err, size_t 
     if (vm->end_fd < 0)
         return error_message(err, errlen, "eventfd: %s", strerror(errno));
 
-    int r = guest_mem_map(&vm->mem, DRAM_BASE, mem_bytes);
+    int r = mem_fd >= 0 ? guest_mem_map_file(&vm->mem, DRAM_BASE, mem_bytes, mem_fd)
+                        : guest_mem_map(&vm->mem, DRAM_BASE, mem_bytes);
     if (r != 0)
         return error_message(err, errlen, "cannot map %llu MiB of guest RAM: %s", (unsigned long long)(mem_bytes >> 20),
                     strerror(-r));
@@ -343,7 +344,12 @@ static void *vcpu_thread(void *arg)
             break;
         }
         if (!handle_exit(v))
-            break;
+            return NULL;
+    }
+    /* Stopped from outside: an exit just handled (an MMIO read's value) is completed by the
+     * next KVM_RUN; with immediate_exit set that run returns at once without guest code. */
+    ((volatile struct kvm_run *)v->run)->immediate_exit = 1;
+    for (int tries = 0; tries < 3 && (ioctl(v->fd, KVM_RUN, 0) == 0 || errno == EAGAIN); tries++) {
     }
     return NULL;
 }

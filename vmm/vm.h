@@ -40,6 +40,7 @@ enum vm_end_reason {
     VM_END_CRASH,    /* guest crash, KVM internal error, failed entry, unhandled exit */
     VM_END_ERROR,    /* a VMM-side error while running */
     VM_END_SIGNAL,   /* SIGTERM / SIGINT */
+    VM_END_SNAPSHOT, /* SIGUSR2 with --snapshot-to: the snapshot was written */
 };
 
 struct vm;
@@ -80,9 +81,11 @@ struct vm {
 };
 
 /* Opens KVM, checks capabilities, sizes the IPA space, creates the VM, maps `mem_bytes` of RAM at
- * DRAM_BASE and registers it. Checks `cpus` against the host and KVM. Returns 0 or -1 with a
- * one-line reason in err. After a failure vm_close still works. */
-int vm_open(struct vm *vm, uint64_t mem_bytes, uint32_t cpus, char *err, size_t errlen);
+ * DRAM_BASE and registers it: anonymous memory, or with mem_fd >= 0 a private copy-on-write
+ * mapping of that file (a snapshot's memory; guest_mem_map_file). Checks `cpus` against KVM
+ * (more vCPUs than host CPUs is allowed, with a warning). Returns 0 or -1 with a one-line
+ * reason in err. After a failure vm_close still works. */
+int vm_open(struct vm *vm, uint64_t mem_bytes, uint32_t cpus, int mem_fd, char *err, size_t errlen);
 int vm_create_gic(struct vm *vm, char *err, size_t errlen);
 int vm_create_vcpus(struct vm *vm, char *err, size_t errlen);
 int vm_finalize_gic(struct vm *vm, char *err, size_t errlen);
@@ -97,7 +100,8 @@ int vm_start(struct vm *vm, char *err, size_t errlen);
 
 /* Records why the VM ended (first caller wins) and wakes end_fd. Safe from any thread. */
 void vm_end(struct vm *vm, enum vm_end_reason reason, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-/* Stops and joins every vCPU thread. Idempotent. */
+/* Stops and joins every vCPU thread. Idempotent. Each vCPU leaves with its pending MMIO
+ * completed (one KVM_RUN with immediate_exit), so its registers can be saved as they are. */
 void vm_stop(struct vm *vm);
 /* Closes every fd and frees the vCPUs. Does NOT touch guest RAM: wipe it with guest_mem_wipe. */
 void vm_close(struct vm *vm);

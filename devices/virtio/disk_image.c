@@ -239,3 +239,90 @@ int disk_image_discard(struct disk_image *d, uint64_t off, uint64_t len)
         return -errno;
     return 0;
 }
+
+/* --- snapshot of the private layer ------------------------------------------------------------ */
+
+/* Copies [off, off + len) from in to out at the same offset (copy_file_range, else read/write). */
+static int copy_range(int in, int out, uint64_t off, uint64_t len)
+{
+    while (len > 0) {
+        loff_t a = (loff_t)off, b = (loff_t)off;
+        ssize_t n = copy_file_range(in, &a, out, &b, len, 0);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            if (n < 0 && errno != EXDEV && errno != ENOSYS && errno != EOPNOTSUPP && errno != EINVAL)
+                return -errno;
+            /* no copy_file_range between these files: plain copy */
+            static uint8_t buf[ZERO_CHUNK];
+            size_t chunk = len < sizeof buf ? (size_t)len : sizeof buf;
+            ssize_t r = pread(in, buf, chunk, (off_t)off);
+            if (r <= 0)
+                return r < 0 ? -errno : -EIO;
+            struct iovec v = { buf, (size_t)r };
+            int err = io_all(out, true, off, &v, 1);
+            if (err < 0)
+                return err;
+            n = r;
+        }
+        off += (uint64_t)n;
+        len -= (uint64_t)n;
+    }
+    return 0;
+}
+
+int disk_image_save_layer(const struct disk_image *d, int out_fd, struct state_writer *w)
+{
+    if (!d->cow) {
+        state_put_u32(w, 0);
+        return 0;
+    }
+    uint64_t sectors = d->size / DISK_SECTOR_SIZE;
+    struct state_writer runs;
+    state_writer_init(&runs);
+    uint32_t count = 0;
+    int err = ftruncate(out_fd, (off_t)d->size) == 0 ? 0 : -errno;
+    for (uint64_t s = 0; err == 0 && s < sectors;) {
+        if (d->written[s / BITS_PER_WORD] == 0 && s % BITS_PER_WORD == 0) {
+            s += BITS_PER_WORD;
+            continue;
+        }
+        if (!sector_written(d, s)) {
+            s++;
+            continue;
+        }
+        uint64_t e = s;
+        while (e < sectors && sector_written(d, e))
+            e++;
+        state_put_u64(&runs, s);
+        state_put_u64(&runs, e - s);
+        count++;
+        err = copy_range(d->overlay_fd, out_fd, s * DISK_SECTOR_SIZE, (e - s) * DISK_SECTOR_SIZE);
+        s = e;
+    }
+    state_put_u32(w, count);
+    state_put_bytes(w, runs.data, runs.len);
+    if (err == 0 && (!state_writer_ok(&runs) || !state_writer_ok(w)))
+        err = -ENOMEM;
+    state_writer_free(&runs);
+    return err;
+}
+
+int disk_image_load_layer(struct disk_image *d, int in_fd, struct state_reader *r)
+{
+    uint32_t count = state_get_u32(r);
+    if (!state_reader_ok(r, false) || (count > 0 && !d->cow) || count > state_reader_left(r) / 16)
+        return -EINVAL;
+    uint64_t sectors = d->size / DISK_SECTOR_SIZE, next = 0;
+    for (uint32_t i = 0; i < count; i++) {
+        uint64_t first = state_get_u64(r), n = state_get_u64(r);
+        if (!state_reader_ok(r, false) || n == 0 || first < next || first > sectors || n > sectors - first)
+            return -EINVAL;
+        int err = copy_range(in_fd, d->overlay_fd, first * DISK_SECTOR_SIZE, n * DISK_SECTOR_SIZE);
+        if (err < 0)
+            return err;
+        mark_written(d, first, n);
+        next = first + n;
+    }
+    return 0;
+}

@@ -20,6 +20,8 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
+#include "base/state_buf.h"
+
 #define DISK_SECTOR_SIZE 512u
 
 struct disk_image {
@@ -45,5 +47,14 @@ int disk_image_flush(struct disk_image *d);
 int disk_image_write_zeroes(struct disk_image *d, uint64_t off, uint64_t len, bool may_unmap);
 /* Discards [off, off + len): afterwards it reads as zeroes or as its old contents. */
 int disk_image_discard(struct disk_image *d, uint64_t off, uint64_t len);
+
+/* Snapshot of a cow disk's private layer: copies every run of written sectors into out_fd at
+ * its own offset (out_fd stays sparse elsewhere) and appends the runs to w as u32 n, then n ×
+ * { u64 first sector, u64 sector count }. Returns 0 or -errno. */
+int disk_image_save_layer(const struct disk_image *d, int out_fd, struct state_writer *w);
+/* Loads a layer written by disk_image_save_layer into a cow disk just opened over the same base
+ * image: each run (checked: in order, not overlapping, inside the disk) is copied from in_fd into
+ * this disk's own private layer and marked written. Returns 0 or -errno (-EINVAL: malformed). */
+int disk_image_load_layer(struct disk_image *d, int in_fd, struct state_reader *r);
 
 #endif

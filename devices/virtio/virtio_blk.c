@@ -18,12 +18,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "base/error_message.h"
 #include "devices/virtio/disk_image.h"
 #include "devices/virtio/virtio_blk.h"
 #include "devices/virtio/virtio_device_type.h"
 
 struct virtio_blk {
     struct disk_image disk;
+    uint32_t index;           /* which --disk: names its layer in a snapshot (disk<index>.layer) */
     char id[VIRTIO_BLK_ID_BYTES];
     struct virtq_chain chain; /* scratch for the request being processed */
 };
@@ -194,9 +200,58 @@ static void blk_destroy(struct virtio_mmio *t)
     t->dev = NULL;
 }
 
+/* Snapshot: the base image's identity (size and modification time: a restore over another
+ * image is refused) and, for a cow disk, its private layer as DIR/disk<index>.layer. */
+static int blk_save(struct virtio_mmio *t, struct state_writer *w, int dir_fd, char *err, size_t errlen)
+{
+    struct virtio_blk *b = t->dev;
+    struct stat st;
+    if (fstat(b->disk.base_fd, &st) != 0)
+        return error_message(err, errlen, "disk %u: fstat: %s", b->index, strerror(errno));
+    state_put_u64(w, b->disk.size);
+    state_put_u64(w, (uint64_t)st.st_mtim.tv_sec);
+    state_put_u64(w, (uint64_t)st.st_mtim.tv_nsec);
+    char name[32];
+    snprintf(name, sizeof name, "disk%u.layer", b->index);
+    int fd = b->disk.cow ? openat(dir_fd, name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600) : -1;
+    if (b->disk.cow && fd < 0)
+        return error_message(err, errlen, "disk %u: cannot create %s: %s", b->index, name, strerror(errno));
+    int rc = disk_image_save_layer(&b->disk, fd, w);
+    if (fd >= 0 && close(fd) != 0 && rc == 0)
+        rc = -errno;
+    return rc == 0 ? 0 : error_message(err, errlen, "disk %u: saving its private layer: %s", b->index, strerror(-rc));
+}
+
+static int blk_restore(struct virtio_mmio *t, struct state_reader *r, int dir_fd, char *err, size_t errlen)
+{
+    struct virtio_blk *b = t->dev;
+    uint64_t size = state_get_u64(r), sec = state_get_u64(r), nsec = state_get_u64(r);
+    struct stat st;
+    if (!state_reader_ok(r, false))
+        return error_message(err, errlen, "disk %u: the snapshot's record is malformed", b->index);
+    if (fstat(b->disk.base_fd, &st) != 0 || size != b->disk.size || sec != (uint64_t)st.st_mtim.tv_sec ||
+        nsec != (uint64_t)st.st_mtim.tv_nsec)
+        return error_message(err, errlen, "disk %u: the image changed since the snapshot was taken", b->index);
+    char name[32];
+    snprintf(name, sizeof name, "disk%u.layer", b->index);
+    int fd = b->disk.cow ? openat(dir_fd, name, O_RDONLY | O_CLOEXEC) : -1;
+    if (b->disk.cow && fd < 0)
+        return error_message(err, errlen, "disk %u: cannot open the snapshot's %s: %s", b->index, name, strerror(errno));
+    int rc = disk_image_load_layer(&b->disk, fd, r);
+    if (fd >= 0)
+        close(fd);
+    if (rc == 0 && !state_reader_ok(r, true))
+        rc = -EINVAL;
+    return rc == 0 ? 0
+                   : error_message(err, errlen, "disk %u: loading the snapshot's private layer: %s", b->index,
+                                   rc == -EINVAL ? "malformed" : strerror(-rc));
+}
+
 static const struct virtio_device_ops blk_ops = {
     .queue_notify = blk_queue_notify,
     .destroy = blk_destroy,
+    .save = blk_save,
+    .restore = blk_restore,
 };
 
 /* Fills the config space (struct virtio_blk_config, spec 5.2.4). */
@@ -228,6 +283,7 @@ int virtio_blk_init(struct virtio_mmio *t, struct virtio_blk **out, const char *
         return err;
     }
     snprintf(b->id, sizeof b->id, "silo-disk%u", index);
+    b->index = index;
     t->name = "virtio-blk";
     t->device_id = VIRTIO_ID_BLOCK;
     t->num_queues = 1;

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/error_message.h"
 #include "boot/layout.h"
 #include "devices/virtio/virtio_device_type.h"
 
@@ -92,4 +93,24 @@ int virtio_devices_create(const struct vmm_config *cfg, const struct vm_services
     }
     *slot_count = transport_count;
     return 0;
+}
+
+uint32_t virtio_devices_count(void)
+{
+    return transport_count;
+}
+
+int virtio_devices_save(uint32_t slot, struct state_writer *w, int dir_fd, char *err, size_t errlen)
+{
+    if (slot >= transport_count)
+        return error_message(err, errlen, "no virtio device in slot %u", slot);
+    return virtio_mmio_save(&transports[slot], w, dir_fd, err, errlen);
+}
+
+int virtio_devices_restore(uint32_t slot, const uint8_t *data, size_t len, int dir_fd, char *err, size_t errlen)
+{
+    if (slot >= transport_count)
+        return error_message(err, errlen, "the snapshot has a virtio device in slot %u; this VM has %u", slot,
+                             transport_count);
+    return virtio_mmio_restore(&transports[slot], data, len, dir_fd, err, errlen);
 }

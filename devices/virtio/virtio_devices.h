@@ -26,6 +26,7 @@
 #include "devices/vm_services.h"
 #include "base/config.h"
 #include "base/mmio_bus.h"
+#include "base/state_buf.h"
 
 struct virtio_device_slot {
     uint64_t base;    /* guest physical address of the virtio-mmio register window */
@@ -40,6 +41,13 @@ struct virtio_device_slot {
  * are asked for). May be called again after virtio_devices_destroy. */
 int virtio_devices_create(const struct vmm_config *cfg, const struct vm_services *svc, struct mmio_bus *bus,
                           struct virtio_device_slot *slots, uint32_t max_slots, uint32_t *slot_count);
+
+/* Snapshot: the number of devices created, and slot i's transport and device state (see
+ * virtio_mmio_save; vCPUs and loop stopped). Restore: slot i of devices just created from the
+ * snapshot's configuration (virtio_mmio_restore). Both return 0 or -1 with one line in err. */
+uint32_t virtio_devices_count(void);
+int virtio_devices_save(uint32_t slot, struct state_writer *w, int dir_fd, char *err, size_t errlen);
+int virtio_devices_restore(uint32_t slot, const uint8_t *data, size_t len, int dir_fd, char *err, size_t errlen);
 
 /* Destroys every device created by virtio_devices_create (see the teardown rule above). The
  * MMIO regions stay on the bus but answer like an absent device. Safe to call twice. */

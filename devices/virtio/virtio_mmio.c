@@ -8,6 +8,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "base/error_message.h"
 #include "base/eventfd_util.h"
 
 #define TRANSPORT_FEATURES \
@@ -354,4 +355,109 @@ void virtio_mmio_write(void *opaque, uint64_t offset, const void *data, uint32_t
     virtio_mmio_lock(t);
     write_register(t, offset, v);
     virtio_mmio_unlock(t);
+}
+
+/* --- snapshot ------------------------------------------------------------------------------- */
+
+int virtio_mmio_save(struct virtio_mmio *t, struct state_writer *w, int dir_fd, char *err, size_t errlen)
+{
+    state_put_u32(w, t->device_id);
+    state_put_u32(w, t->status);
+    state_put_u32(w, t->device_features_sel);
+    state_put_u32(w, t->driver_features_sel);
+    state_put_u64(w, t->driver_features);
+    state_put_u32(w, t->queue_sel);
+    state_put_u32(w, __atomic_load_n(&t->interrupt_status, __ATOMIC_SEQ_CST));
+    state_put_u32(w, t->config_generation);
+    state_put_blob(w, t->config, t->config_size);
+    state_put_u32(w, t->num_queues);
+    for (uint16_t i = 0; i < t->num_queues; i++) {
+        const struct virtq *q = &t->queues[i];
+        state_put_u16(w, q->size);
+        state_put_u64(w, q->desc_gpa);
+        state_put_u64(w, q->avail_gpa);
+        state_put_u64(w, q->used_gpa);
+        state_put_u8(w, q->ready);
+        state_put_u16(w, q->last_avail);
+        state_put_u16(w, q->used_idx);
+        state_put_u16(w, q->signalled_used);
+    }
+    struct state_writer dev;
+    state_writer_init(&dev);
+    int rc = t->ops->save != NULL ? t->ops->save(t, &dev, dir_fd, err, errlen) : 0;
+    if (rc == 0) {
+        state_put_blob(w, dev.data, (uint32_t)dev.len);
+        if (!state_writer_ok(&dev) || !state_writer_ok(w))
+            rc = error_message(err, errlen, "%s: out of memory saving its state", t->name);
+    }
+    state_writer_free(&dev);
+    return rc;
+}
+
+int virtio_mmio_restore(struct virtio_mmio *t, const uint8_t *data, size_t len, int dir_fd, char *err,
+                        size_t errlen)
+{
+    struct state_reader r;
+    state_reader_init(&r, data, len);
+    uint32_t device_id = state_get_u32(&r);
+    if (state_reader_ok(&r, false) && device_id != t->device_id)
+        return error_message(err, errlen, "virtio slot at %#llx: the snapshot has device type %u, not %s",
+                             (unsigned long long)t->base, device_id, t->name);
+    uint32_t status = state_get_u32(&r), dsel = state_get_u32(&r), drsel = state_get_u32(&r);
+    uint64_t driver_features = state_get_u64(&r);
+    uint32_t queue_sel = state_get_u32(&r), isr = state_get_u32(&r), generation = state_get_u32(&r);
+    uint32_t config_len;
+    const uint8_t *config = state_get_blob(&r, &config_len);
+    uint32_t nq = state_get_u32(&r);
+    if (!state_reader_ok(&r, false) || nq != t->num_queues)
+        return error_message(err, errlen, "%s: the snapshot's record is malformed", t->name);
+    if (config_len != t->config_size || (config_len > 0 && memcmp(config, t->config, config_len) != 0))
+        return error_message(err, errlen, "%s: its configuration differs from the snapshot's (a disk of another "
+                             "size, another vsock CID)", t->name);
+    if ((driver_features & ~offered_features(t)) != 0 || status > 0xff ||
+        ((status & VIRTIO_STATUS_DRIVER_OK) && !(status & VIRTIO_STATUS_FEATURES_OK)))
+        return error_message(err, errlen, "%s: the snapshot's device status is impossible", t->name);
+    t->status = status;
+    t->device_features_sel = dsel;
+    t->driver_features_sel = drsel;
+    t->driver_features = driver_features;
+    t->queue_sel = queue_sel;
+    t->config_generation = generation;
+    __atomic_store_n(&t->interrupt_status, isr & (VIRTIO_MMIO_INT_VRING | VIRTIO_MMIO_INT_CONFIG), __ATOMIC_SEQ_CST);
+    bool event_idx = virtio_mmio_has_feature(t, VIRTIO_F_RING_EVENT_IDX);
+    bool indirect = virtio_mmio_has_feature(t, VIRTIO_F_RING_INDIRECT_DESC);
+    for (uint16_t i = 0; i < nq; i++) {
+        struct virtq *q = &t->queues[i];
+        q->size = state_get_u16(&r);
+        q->desc_gpa = state_get_u64(&r);
+        q->avail_gpa = state_get_u64(&r);
+        q->used_gpa = state_get_u64(&r);
+        uint8_t ready = state_get_u8(&r);
+        uint16_t last_avail = state_get_u16(&r), used_idx = state_get_u16(&r), signalled = state_get_u16(&r);
+        if (!state_reader_ok(&r, false) || ready > 1)
+            return error_message(err, errlen, "%s: the snapshot's record is malformed", t->name);
+        if (!ready)
+            continue;
+        if (virtq_enable(q, t->svc->mem, t->queue_max_size, event_idx, indirect) != 0)
+            return error_message(err, errlen, "%s: queue %u of the snapshot lies outside guest RAM or is malformed",
+                                 t->name, i);
+        q->last_avail = last_avail;
+        q->used_idx = used_idx;
+        q->signalled_used = signalled;
+    }
+    uint32_t dev_len;
+    const uint8_t *dev = state_get_blob(&r, &dev_len);
+    if (!state_reader_ok(&r, true))
+        return error_message(err, errlen, "%s: the snapshot's record is malformed", t->name);
+    if (t->ops->restore != NULL) {
+        struct state_reader dr;
+        state_reader_init(&dr, dev, dev_len);
+        if (t->ops->restore(t, &dr, dir_fd, err, errlen) != 0)
+            return -1;
+    } else if (dev_len != 0) {
+        return error_message(err, errlen, "%s: the snapshot holds device state this device does not have", t->name);
+    }
+    for (uint16_t i = 0; i < t->num_queues; i++)
+        virtio_mmio_kick(t, i); /* notifications that were in flight at the snapshot */
+    return 0;
 }

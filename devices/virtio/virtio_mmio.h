@@ -29,6 +29,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "base/state_buf.h"
 #include "devices/irq.h"
 #include "devices/virtio/virtio_spec.h"
 #include "devices/virtio/virtq.h"
@@ -49,6 +50,15 @@ struct virtio_device_ops {
     void (*config_write)(struct virtio_mmio *t, uint32_t offset, const void *data, uint32_t len);
     /* Frees the device state, closes its fds (the loop is stopped). Optional. */
     void (*destroy)(struct virtio_mmio *t);
+    /* Snapshot (vCPUs and loop stopped): appends the device's own state to w; files it needs
+     * (a disk's private layer) go into the snapshot directory dir_fd. 0 or -1 with err.
+     * Optional: NULL means the device has no state beyond the transport's. */
+    int (*save)(struct virtio_mmio *t, struct state_writer *w, int dir_fd, char *err, size_t errlen);
+    /* Restore into a device just created from the snapshot's configuration, transport state
+     * and queues already restored, before the loop or any vCPU runs: reads what save wrote
+     * (hostile input: check everything), may use the queues (vsock posts its transport-reset
+     * event). 0 or -1 with err. Optional. */
+    int (*restore)(struct virtio_mmio *t, struct state_reader *r, int dir_fd, char *err, size_t errlen);
 };
 
 struct virtio_mmio {
@@ -109,6 +119,17 @@ void virtio_mmio_fail(struct virtio_mmio *t, const char *why);
 
 /* Whether the driver negotiated feature bit `bit`. */
 bool virtio_mmio_has_feature(const struct virtio_mmio *t, unsigned bit);
+
+/* Snapshot of the transport (registers, feature words, queue addresses and ring positions,
+ * interrupt status, config space) followed by the device's own state (ops->save). Loop and
+ * vCPUs stopped. 0 or -1 with one line in err. */
+int virtio_mmio_save(struct virtio_mmio *t, struct state_writer *w, int dir_fd, char *err, size_t errlen);
+/* Restores a record written by virtio_mmio_save into a transport started from the same
+ * configuration: the device type and config space must match, every ready queue is validated
+ * again (virtq_enable) before its ring positions are set, then ops->restore runs and every
+ * queue is kicked once, so work the guest queued before the snapshot is seen. */
+int virtio_mmio_restore(struct virtio_mmio *t, const uint8_t *data, size_t len, int dir_fd, char *err,
+                        size_t errlen);
 
 /* Makes the loop run ops->queue_notify(q) soon (signals the queue's eventfd); any thread. */
 void virtio_mmio_kick(struct virtio_mmio *t, uint16_t q);

@@ -49,6 +49,7 @@
 #include <unistd.h>
 
 #include "base/mono_time.h"
+#include "base/error_message.h"
 #include "base/eventfd_util.h"
 #include "devices/virtio/virtio_device_type.h"
 
@@ -96,6 +97,7 @@ struct vsock_conn {
     uint8_t *buf;   /* ring of VSOCK_BUF_ALLOC bytes, allocated when needed */
     uint32_t buf_head, buf_len;
     bool peer_no_send, peer_no_rcv, wr_shut;
+    bool request_deferred; /* CONNECT taken while the guest had not yet seen the restore's reset */
 };
 
 struct rst_reply {
@@ -109,6 +111,8 @@ struct virtio_vsock {
     char uds_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
     int listen_fd, wake_fd;
     bool reset_pending, tx_blocked;
+    bool awaiting_reset_ack;  /* restored: the transport reset event is not yet taken by the guest */
+    int event_buffers_left;   /* event buffers still posted right after the reset event took one */
     bool listen_paused;       /* out of file descriptors: not watching the listener */
     struct vsock_conn *buckets[HASH_BUCKETS];
     struct vsock_conn *all;
@@ -769,6 +773,8 @@ static void timer_event(void *opaque, int fd, uint32_t events)
     virtio_mmio_unlock(vs->t);
 }
 
+static void release_deferred_requests(struct virtio_vsock *vs);
+
 static void vsock_queue_notify(struct virtio_mmio *t, uint16_t q)
 {
     struct virtio_vsock *vs = t->dev;
@@ -777,7 +783,10 @@ static void vsock_queue_notify(struct virtio_mmio *t, uint16_t q)
         process_tx(vs);
     if (q == VSOCK_QUEUE_TX || q == VSOCK_QUEUE_RX)
         process_rx(vs);
-    /* the event queue only holds buffers for events we never send */
+    if (q == VSOCK_QUEUE_EVENT && vs->awaiting_reset_ack &&
+        virtq_pending(&t->queues[VSOCK_QUEUE_EVENT]) != vs->event_buffers_left)
+        release_deferred_requests(vs); /* a buffer came back: the guest handled the event */
+    /* otherwise the event queue only holds buffers for the reset event of a restore */
 }
 
 static void vsock_reset(struct virtio_mmio *t)
@@ -871,8 +880,27 @@ static void handshake_step(struct vsock_conn *c)
     }
     conn_hash(c);
     c->state = CONN_CONNECTING; /* the socket stays disarmed until the guest answers */
+    if (c->vs->awaiting_reset_ack) {
+        /* a REQUEST now would race the guest's handling of the transport reset, which resets
+         * every connected socket: it goes out once the guest has taken the event */
+        c->request_deferred = true;
+        return;
+    }
     c->pending |= PEND_REQUEST;
     rx_schedule(c);
+}
+
+/* The guest re-posted its event buffer: it has handled the transport reset. */
+static void release_deferred_requests(struct virtio_vsock *vs)
+{
+    vs->awaiting_reset_ack = false;
+    for (struct vsock_conn *c = vs->all; c != NULL; c = c->all_next)
+        if (c->request_deferred) {
+            c->request_deferred = false;
+            c->pending |= PEND_REQUEST;
+            rx_schedule(c);
+        }
+    process_rx(vs);
 }
 
 static void conn_event(void *opaque, int fd, uint32_t events)
@@ -970,7 +998,38 @@ static void vsock_destroy(struct virtio_mmio *t)
     t->dev = NULL;
 }
 
+/* After a restore: no connection survives a snapshot (the host side of each was a socket of
+ * the VMM that took it), so the guest is told to drop all of them at once with the transport
+ * reset event (spec 5.10.6.8), as Firecracker does; its listeners stay. The event uses one of
+ * the buffers the driver keeps posted on the event queue. */
+static int vsock_restore(struct virtio_mmio *t, struct state_reader *r, int dir_fd, char *err, size_t errlen)
+{
+    struct virtio_vsock *vs = t->dev;
+    (void)dir_fd;
+    if (!state_reader_ok(r, true))
+        return error_message(err, errlen, "virtio-vsock: the snapshot's record is malformed");
+    if (!virtio_mmio_queue_usable(t, VSOCK_QUEUE_EVENT))
+        return 0; /* the driver was not up: it has no connection to reset */
+    struct virtq *q = &t->queues[VSOCK_QUEUE_EVENT];
+    int got = virtq_pop(q, &vs->chain);
+    if (got <= 0) {
+        fprintf(stderr, "silo-vmm: virtio-vsock: no event buffer after restore: the guest's connections from "
+                        "before the snapshot are not reset\n");
+        return 0;
+    }
+    uint32_t event = VSOCK_EVENT_TRANSPORT_RESET;
+    size_t n = virtq_chain_write(&vs->chain, 0, &event, sizeof event);
+    virtq_push(q, vs->chain.head, (uint32_t)n);
+    virtio_mmio_signal_used(t, VSOCK_QUEUE_EVENT);
+    /* the driver re-posts the buffer once it has handled the event; ask for that kick */
+    virtq_kick_on_next_avail(q);
+    vs->event_buffers_left = virtq_pending(q);
+    vs->awaiting_reset_ack = true;
+    return 0;
+}
+
 static const struct virtio_device_ops vsock_ops = {
+    .restore = vsock_restore,
     .queue_notify = vsock_queue_notify,
     .reset = vsock_reset,
     .destroy = vsock_destroy,

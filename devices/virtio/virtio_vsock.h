@@ -23,6 +23,8 @@
 #define VSOCK_OP_CREDIT_UPDATE 6
 #define VSOCK_OP_CREDIT_REQUEST 7
 
+#define VSOCK_EVENT_TRANSPORT_RESET 0u /* the event queue's only event (spec 5.10.6.8) */
+
 #define VSOCK_SHUTDOWN_RCV 1u
 #define VSOCK_SHUTDOWN_SEND 2u
 

@@ -205,6 +205,15 @@ bool virtq_enable_kicks(struct virtq *q)
     return virtq_pending(q) != 0;
 }
 
+void virtq_kick_on_next_avail(struct virtq *q)
+{
+    if (!q->ready || !q->event_idx)
+        return; /* without EVENT_IDX the driver kicks on every buffer anyway */
+    uint16_t avail_idx = load16_acquire(&q->avail[1]);
+    __atomic_store_n((uint16_t *)(q->used + 4 + (uint64_t)q->size * 8), avail_idx, __ATOMIC_RELAXED);
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
+}
+
 int virtq_chain_slice(const struct virtq_chain *c, bool writable, uint64_t offset, uint64_t len,
                       struct iovec *out, int max, uint64_t *covered)
 {

@@ -103,6 +103,11 @@ bool virtq_should_interrupt(struct virtq *q);
  * reports whether the ring is non-empty. */
 bool virtq_enable_kicks(struct virtq *q);
 
+/* With EVENT_IDX, asks for a kick when the driver makes its next buffer available, however
+ * many are available and not taken yet (a queue whose buffers the device keeps, such as
+ * vsock's event queue). Without EVENT_IDX the driver kicks every time anyway. */
+void virtq_kick_on_next_avail(struct virtq *q);
+
 /* Number of available chains not taken yet, or -EINVAL if the driver's index is impossible. */
 int virtq_pending(const struct virtq *q);
 

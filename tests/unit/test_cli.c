@@ -246,7 +246,7 @@ static const char *sample_value(const struct cli_option *opt, const char *empty_
     } samples[] = {
         { "cmdline", "console=ttyS0 quiet" }, { "mem", "256M" },   { "cpus", "2" },
         { "console", "none" },                { "vsock-cid", "5" },   { "vsock-uds", "/tmp/other.sock" },
-        { "dump-dtb", "/tmp/x.dtb" },
+        { "dump-dtb", "/tmp/x.dtb" },         { "snapshot-to", "/tmp/snap" },
     };
     if (strcmp(opt->name, "kernel") == 0 || strcmp(opt->name, "initrd") == 0)
         return kernel;
@@ -283,6 +283,8 @@ static void test_every_table_row_everywhere(void)
             in_help = in_help && strstr(help, short_form) != NULL;
         }
         CHECK(in_help);
+        if (strcmp(opt->name, "restore") == 0)
+            continue; /* excludes --kernel: test_restore_options has it */
         const char *value = opt->kind == CLI_FLAG ? NULL : sample_value(opt, empty_json);
         CHECK(opt->kind == CLI_FLAG || value != NULL);
         if (!in_help || (opt->kind != CLI_FLAG && value == NULL)) {
@@ -319,6 +321,24 @@ static void test_every_table_row_everywhere(void)
     unlink(empty_json);
 }
 
+/* --restore takes the machine from the snapshot: machine options are refused beside it. */
+static void test_restore_options(void)
+{
+    CHECK_EQ(PARSE("--restore", "/tmp/snap", "--vsock-uds", "/tmp/v.sock", "--verify-wipe", "-v"), CLI_RUN);
+    CHECK(cfg.restore_dir != NULL && strcmp(cfg.restore_dir, "/tmp/snap") == 0);
+    CHECK(cfg.verify_wipe && extra.verbose == 1 && cfg.kernel_path == NULL);
+    check_error(PARSE("--restore", "/tmp/snap", "--kernel", kernel), "--kernel cannot be combined with --restore");
+    check_error(PARSE("--restore", "/tmp/snap", "--mem", "1G"), "--mem cannot be combined with --restore");
+    check_error(PARSE("--restore", "/tmp/snap", "--cpus", "2"), "--cpus cannot be combined with --restore");
+    check_error(PARSE("--restore", "/tmp/snap", "--disk", disk), "--disk cannot be combined with --restore");
+    check_error(PARSE("--restore", "/tmp/snap", "--vsock-cid", "4"), "--vsock-cid cannot be combined");
+    check_error(PARSE("--restore", "/tmp/snap", "--snapshot-to", "/tmp/s2"), "--snapshot-to cannot be combined");
+    check_error(PARSE("--restore", "/tmp/snap", "--cmdline", "quiet"), "--cmdline cannot be combined");
+    check_error(PARSE("--restore", ""), "--restore: empty value");
+    CHECK_EQ(PARSE("--kernel", kernel, "--snapshot-to", "/tmp/snapdir"), CLI_RUN);
+    CHECK(cfg.snapshot_to != NULL && strcmp(cfg.snapshot_to, "/tmp/snapdir") == 0);
+}
+
 int main(void)
 {
     int fd = mkstemp(kernel);
@@ -334,6 +354,7 @@ int main(void)
         { "--config JSON with the same keys, applied in order", test_json_config },
         { "--config errors: syntax, type, unknown key, nesting", test_json_errors },
         { "every option table row: in --help, as an option, as a JSON key", test_every_table_row_everywhere },
+        { "--restore: the machine comes from the snapshot; machine options refused", test_restore_options },
     };
     int r = run_unit_tests(tests, sizeof tests / sizeof tests[0]);
     unlink(kernel);

@@ -9,6 +9,12 @@
  *   readbench  read the whole of /dev/vda (or silo.dev=), silo.passes= times, and print MB/s
  *   vsock      start the guest side of the vsock tests (vsock-tool servers on 1234 echo,
  *              5000 sink, 5001 source; then connect out to CID 2 port 7000 and 7001) and stay up
+ *   snapshot   the guest of tests/e2e/snapshot.sh: write /before-snapshot.txt, start the same
+ *              servers plus the probe on vsock port 1240, say "snapshot: ready" and stay up.
+ *              The probe reads one line; `seed=<64 hex> time=<sec>.<nsec>` first reseeds the
+ *              kernel CRNG (RNDADDENTROPY + RNDRESEEDCRNG) and sets the wall clock, as agentd
+ *              does after a restore; then it answers one line: 16 bytes of /dev/urandom, the
+ *              wall and monotonic clocks, /before-snapshot.txt, and a 1 MiB disk write/read check
  * then powers off (except vsock, which the host ends). Every line starts `blk-guest-init:`.
  */
 #include <errno.h>
@@ -18,7 +24,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
 #include <sys/random.h>
 #include <sys/reboot.h>
 #include <sys/stat.h>
@@ -282,6 +290,145 @@ static void mode_vsock(void)
     }
 }
 
+#include <linux/random.h>
+#include <linux/vm_sockets.h>
+
+static int hex_value(char c)
+{
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* `seed=<64 hex> time=<sec>.<nsec>`: what agentd does on RESTORED, for this test guest. */
+static const char *reseed(const char *line)
+{
+    struct {
+        struct rand_pool_info info;
+        uint8_t bytes[32];
+    } pool;
+    const char *p = strstr(line, "seed=");
+    const char *t = strstr(line, "time=");
+    if (p == NULL || t == NULL)
+        return "not reseeded";
+    p += 5;
+    for (int i = 0; i < 32; i++) {
+        int hi = hex_value(p[2 * i]), lo = hex_value(p[2 * i + 1]);
+        if (hi < 0 || lo < 0)
+            return "bad seed";
+        pool.bytes[i] = (uint8_t)(hi << 4 | lo);
+    }
+    pool.info.entropy_count = 256;
+    pool.info.buf_size = 32;
+    int fd = open("/dev/urandom", O_RDWR);
+    if (fd < 0 || ioctl(fd, RNDADDENTROPY, &pool) != 0 || ioctl(fd, RNDRESEEDCRNG) != 0) {
+        if (fd >= 0)
+            close(fd);
+        return "reseed failed";
+    }
+    close(fd);
+    struct timespec ts = { 0, 0 };
+    if (sscanf(t + 5, "%lld.%ld", (long long *)&ts.tv_sec, &ts.tv_nsec) < 1 || clock_settime(CLOCK_REALTIME, &ts) != 0)
+        return "clock not set";
+    return "reseeded";
+}
+
+/* 1 MiB written, synced and read back under a fresh name: the restored disk layer is writable. */
+static const char *disk_check(unsigned n)
+{
+    static uint8_t a[1 << 20], b[1 << 20];
+    char path[64];
+    snprintf(path, sizeof path, "/probe-%u.bin", n);
+    if (getrandom(a, sizeof a, 0) != (ssize_t)sizeof a)
+        return "getrandom";
+    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0 || write(fd, a, sizeof a) != (ssize_t)sizeof a || fsync(fd) != 0 ||
+        pread(fd, b, sizeof b, 0) != (ssize_t)sizeof b || memcmp(a, b, sizeof a) != 0) {
+        if (fd >= 0)
+            close(fd);
+        return "fail";
+    }
+    close(fd);
+    unlink(path);
+    return "ok";
+}
+
+static void serve_probe(void)
+{
+    int ls = socket(AF_VSOCK, SOCK_STREAM, 0);
+    struct sockaddr_vm addr = { .svm_family = AF_VSOCK, .svm_cid = VMADDR_CID_ANY, .svm_port = 1240 };
+    if (ls < 0 || bind(ls, (struct sockaddr *)&addr, sizeof addr) != 0 || listen(ls, 16) != 0) {
+        say("probe: cannot listen on vsock 1240: %s", strerror(errno));
+        _exit(1);
+    }
+    for (unsigned n = 0;; n++) {
+        int c = accept(ls, NULL, NULL);
+        if (c < 0)
+            continue;
+        char line[512];
+        size_t len = 0;
+        while (len < sizeof line - 1) {
+            ssize_t r = read(c, line + len, 1);
+            if (r <= 0 || line[len] == '\n')
+                break;
+            len++;
+        }
+        line[len] = '\0';
+        const char *seeded = reseed(line);
+        uint8_t rnd[16];
+        char hex[33] = "";
+        int fd = open("/dev/urandom", O_RDONLY);
+        if (fd >= 0 && read(fd, rnd, sizeof rnd) == (ssize_t)sizeof rnd)
+            for (int i = 0; i < 16; i++)
+                snprintf(hex + 2 * i, 3, "%02x", rnd[i]);
+        if (fd >= 0)
+            close(fd);
+        struct timespec wall, mono;
+        clock_gettime(CLOCK_REALTIME, &wall);
+        clock_gettime(CLOCK_MONOTONIC, &mono);
+        char before[128] = "missing";
+        if (read_file("/before-snapshot.txt", before, sizeof before) < 0)
+            strcpy(before, "missing");
+        before[strcspn(before, "\n")] = '\0';
+        char answer[512];
+        int alen = snprintf(answer, sizeof answer, "probe: %s urandom=%s realtime=%lld monotonic_ms=%lld before=%s disk=%s\n",
+                            seeded, hex, (long long)wall.tv_sec,
+                            (long long)mono.tv_sec * 1000 + mono.tv_nsec / 1000000, before, disk_check(n));
+        if (write(c, answer, (size_t)alen) != alen)
+            say("probe: answer not written");
+        close(c);
+    }
+}
+
+static void mode_snapshot(void)
+{
+    uint8_t id[8];
+    char text[64];
+    if (getrandom(id, sizeof id, 0) != (ssize_t)sizeof id)
+        memset(id, 0, sizeof id);
+    snprintf(text, sizeof text, "boot-%02x%02x%02x%02x%02x%02x%02x%02x\n", id[0], id[1], id[2], id[3], id[4], id[5],
+             id[6], id[7]);
+    int fd = open("/before-snapshot.txt", O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0 || write(fd, text, strlen(text)) != (ssize_t)strlen(text) || fsync(fd) != 0)
+        say("snapshot: cannot write /before-snapshot.txt: %s", strerror(errno));
+    if (fd >= 0)
+        close(fd);
+    const char *echo[] = { "/bin/vsock-tool", "serve", "vsock:1234", "echo", NULL };
+    const char *sink[] = { "/bin/vsock-tool", "serve", "vsock:5000", "sink", NULL };
+    const char *source[] = { "/bin/vsock-tool", "serve", "vsock:5001", "source", "104857600", NULL };
+    spawn(echo);
+    spawn(sink);
+    spawn(source);
+    if (fork() == 0) {
+        serve_probe();
+        _exit(0);
+    }
+    text[strcspn(text, "\n")] = '\0';
+    say("snapshot: ready (echo 1234, sink 5000, source 5001, probe 1240; %s)", text);
+    for (;;) {
+        if (wait(NULL) < 0 && errno == ECHILD)
+            pause();
+    }
+}
+
 int main(void)
 {
     setup();
@@ -299,6 +446,8 @@ int main(void)
         mode_readbench();
     else if (strcmp(m, "vsock") == 0)
         mode_vsock();
+    else if (strcmp(m, "snapshot") == 0)
+        mode_snapshot();
     else
         say("unknown mode");
     say("done, powering off");

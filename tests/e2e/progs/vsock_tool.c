@@ -11,6 +11,8 @@
  *                                  server, each sending BYTES (its own seed), all verified
  *   vsock-tool refused TARGET                            succeeds if the connection is refused
  *   vsock-tool ping TARGET N                             N 64-byte round trips to an echo server
+ *   vsock-tool ask TARGET LINE                           send LINE and "\n", print the answer
+ *                                  (read to EOF, at most 4 KiB) as is; 0 if there was one
  * TARGET: uds:PATH:PORT  silo-vmm's hybrid socket: connect PATH, "CONNECT PORT\n", "OK n\n"
  *         vsock:CID:PORT AF_VSOCK (in the guest: CID 2 is the host)
  * LISTEN: vsock:PORT (in the guest) | unix:PATH (in the dev host: silo-vmm connects to
@@ -327,6 +329,30 @@ static int cmd_ping(const char *target, int n)
     return 0;
 }
 
+static int cmd_ask(const char *target, const char *line)
+{
+    int fd = connect_target(target);
+    if (fd < 0)
+        return die(strerror(-fd));
+    char buf[4096];
+    size_t len = strlen(line), got = 0;
+    if (write(fd, line, len) != (ssize_t)len || write(fd, "\n", 1) != 1) {
+        close(fd);
+        return die("write failed");
+    }
+    for (;;) {
+        ssize_t n = read(fd, buf + got, sizeof buf - 1 - got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0 || (got += (size_t)n) == sizeof buf - 1)
+            break;
+    }
+    close(fd);
+    buf[got] = '\0';
+    fputs(buf, stdout);
+    return got > 0 ? 0 : die("no answer");
+}
+
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -354,7 +380,9 @@ int main(int argc, char **argv)
         return cmd_refused(target);
     if (strcmp(cmd, "ping") == 0 && rest == 1)
         return cmd_ping(target, atoi(r[0]));
+    if (strcmp(cmd, "ask") == 0 && rest == 1)
+        return cmd_ask(target, r[0]);
 usage:
-    fprintf(stderr, "usage: vsock-tool [--retry-ms N] send|recv|serve|streams|refused|ping TARGET ...\n");
+    fprintf(stderr, "usage: vsock-tool [--retry-ms N] send|recv|serve|streams|refused|ping|ask TARGET ...\n");
     return 2;
 }
