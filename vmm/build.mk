@@ -14,3 +14,12 @@ test_cli_LIBS := -ljson-c
 test_sandbox_SRCS := tests/unit/test_sandbox.c vmm/sandbox.c
 test_sandbox_LIBS := -lpthread
 test_crash_wipe_SRCS := tests/unit/test_crash_wipe.c vmm/crash_wipe.c
+
+# Snapshots, natively: state encoding, the state file, device state, disk layer, memory file.
+UNIT_TESTS += test_snapshot
+test_snapshot_SRCS := tests/unit/test_snapshot.c vmm/snapshot_file.c $(PLATFORM_SRCS) $(VIRTIO_TEST_SRCS)
+test_snapshot_LIBS := -lz -lpthread
+
+FUZZERS += fuzz_snapshot
+fuzz_snapshot_SRCS := tests/fuzz/fuzz_snapshot.c vmm/snapshot_file.c $(PLATFORM_SRCS) $(FUZZ_COMMON_SRCS)
+fuzz_snapshot_LIBS := -lz -lpthread
