@@ -19,7 +19,7 @@ silod-build-image_SRCS := builder/silod_build_image.c $(MICROVM_SRCS)
 silod-build-image_LIBS := -ljson-c -lpthread
 # it, run as silod runs it (frontend/image_builder.c), with a stand-in VMM (x86 has no KVM)
 UNIT_TESTS += test_silod_build_image
-test_silod_build_image_SRCS := tests/unit/test_silod_build_image.c frontend/image_builder.c $(CONTROL_PLANE_SRCS)
+test_silod_build_image_SRCS := tests/unit/test_silod_build_image.c frontend/image_builder.c frontend/vm_template.c $(CONTROL_PLANE_SRCS)
 test_silod_build_image_LIBS := -lsqlite3 -ljson-c -lcrypto -lpthread
 $(BUILD)/unit/test_silod_build_image: | $(BUILD)/host/bin/silod-build-image $(BUILD)/host/bin/silo-image
 

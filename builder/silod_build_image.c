@@ -36,7 +36,15 @@
  *   SILO_VMM_CPUS (default: the VM shape of frontend/microvm.h, as silod's), SILO_BOOT_TIMEOUT_MS
  *   (60000),
  *   SILO_IMAGE_TOOL, SILO_GUEST_INIT, SILO_GUEST_AGENTD (default: silo-image, silo-init and
- *   silo-agentd next to this program).
+ *   silo-agentd next to this program),
+ *   SILO_SNAPSHOTS ("1": the boot check ends by taking the version's template, below).
+ *
+ * The template (docs/snapshots.md): with SILO_SNAPSHOTS=1 the boot-check VM runs with
+ * --snapshot-to; once the agent is ready (and before anything else reached it) it gets SIGUSR2
+ * and writes its snapshot, which is renamed to OUTPUT_IMAGE with ".ext4" replaced by ".snap"
+ * (a directory; its file `shape` says "<guest MiB> <vCPUs>" for silod). A template that cannot
+ * be taken is one line on stdout and no template: the build still succeeds, and sessions of
+ * that version boot cold.
  *
  * Output: progress (silo-image's lines, the guest console) on stdout, and a closing line
  *   silod-build-image: ID vN ready: build S s, boot check S s (PROTOCOL)
@@ -71,6 +79,7 @@
 
 #include "base/mono_time.h"
 #include "frontend/microvm.h"
+#include "frontend/vm_template.h"
 
 static char work_dir[PATH_MAX];         /* private temporary directory, removed at exit */
 static const char *output_image;        /* removed on failure */
@@ -443,6 +452,40 @@ static void last_line_of(const char *file, char *out, size_t cap)
         fclose(f);
 }
 
+#define TEMPLATE_TIMEOUT_MS 120000
+
+/* The agent is ready in the boot-check VM `pid`: SIGUSR2 makes it write its snapshot to tmp
+ * and exit 0; then tmp becomes the version's template. Any failure: a line, no template. */
+static void take_template(pid_t pid, const char *tmp, const char *dir, const struct microvm_shape *shape,
+                          const char *errfile)
+{
+    int64_t t0 = mono_ms();
+    kill(pid, SIGUSR2);
+    int status = -1;
+    pid_t r;
+    while ((r = waitpid(pid, &status, WNOHANG)) == 0 && mono_ms() - t0 < TEMPLATE_TIMEOUT_MS && !cancelled)
+        usleep(20000);
+    if (r == 0) {
+        microvm_stop(pid);
+        printf("silod-build-image: no template: the snapshot took longer than %d s\n", TEMPLATE_TIMEOUT_MS / 1000);
+        vm_template_remove(tmp);
+        return;
+    }
+    bool ok = r == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0 &&
+              vm_template_write_shape(tmp, shape->guest_mib, shape->cpus) == 0;
+    if (ok && rename(tmp, dir) != 0)
+        ok = false;
+    if (!ok) {
+        char last[256];
+        last_line_of(errfile, last, sizeof last);
+        printf("silod-build-image: no template (sessions of this version boot cold): %s\n",
+               last[0] ? last : "silo-vmm did not write its snapshot");
+        vm_template_remove(tmp);
+        return;
+    }
+    printf("silod-build-image: template %s taken in %.1f s\n", dir, (double)(mono_ms() - t0) / 1000.0);
+}
+
 /* Boots the image exactly as silod boots a session (frontend/microvm.h: the same command line,
  * the same spawn policy, the same readiness), holding an agentd WAIT open so that an agent that
  * exits at once fails the check at once. */
@@ -468,6 +511,15 @@ static void boot_check(const char *image, enum microvm_protocol protocol, double
     };
     if (p.stderr_fd < 0)
         p.stderr_fd = MICROVM_FD_NULL;
+    char template_dir[PATH_MAX + 16], template_tmp[PATH_MAX + 16];
+    const char *snap_env = getenv("SILO_SNAPSHOTS");
+    bool want_template = snap_env && strcmp(snap_env, "1") == 0 &&
+                         vm_template_paths(image, template_dir, sizeof template_dir, template_tmp, sizeof template_tmp);
+    if (want_template) {
+        vm_template_remove(template_dir); /* a stale one of an earlier build of this version */
+        vm_template_remove(template_tmp);
+        p.snapshot_to = template_tmp;
+    }
     fflush(stdout);
     int64_t t0 = mono_ms();
     pid_t pid = microvm_spawn(&p, err, sizeof err);
@@ -482,8 +534,11 @@ static void boot_check(const char *image, enum microvm_protocol protocol, double
     char why[256];
     enum microvm_ready r = microvm_wait_ready(&pid, sock, &w, &code, why, sizeof why);
     *seconds = (double)(mono_ms() - t0) / 1000.0;
+    if (r == MICROVM_READY && want_template)
+        take_template(pid, template_tmp, template_dir, &p.shape, errfile); /* the VMM exits */
+    else
+        microvm_stop(pid);         /* pid is 0 when the VMM already exited */
     child_pid = 0;
-    microvm_stop(pid);             /* pid is 0 when the VMM already exited */
     unlink(sock);
     switch (r) {
     case MICROVM_READY:

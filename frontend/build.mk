@@ -40,7 +40,7 @@ test_control_plane_LIBS := -lsqlite3 -ljson-c -lcrypto -lpthread
 # the guest channel (microvm.c): the VMM's command line, spawn policy, vsock client, readiness
 # and agentd's control protocol through its one codec (guest/agentd/control_proto.c); silod and
 # the image builder's boot check (builder/build.mk) both use it
-MICROVM_SRCS := frontend/microvm.c guest/agentd/control_proto.c
+MICROVM_SRCS := frontend/microvm.c frontend/vm_template.c guest/agentd/control_proto.c
 UNIT_TESTS += test_microvm
 test_microvm_SRCS := tests/unit/test_microvm.c frontend/vmm_launcher.c frontend/sessions.c frontend/aws_error.c \
                      $(MICROVM_SRCS)
@@ -49,7 +49,7 @@ $(BUILD)/unit/test_microvm: | $(BUILD)/host/bin/fake_vmm
 
 # fake_vmm: a TEST VMM (speaks the vsock socket protocol, plays a trivial agent); x86 tests only
 HOST_PROGRAMS += fake_vmm
-fake_vmm_SRCS := tests/frontend/fake_vmm.c
+fake_vmm_SRCS := tests/frontend/fake_vmm.c guest/agentd/control_proto.c
 fake_vmm_LIBS := -ljson-c -lpthread
 
 UNIT_TESTS += test_sessions
@@ -69,7 +69,7 @@ test_http_agent_SRCS := tests/unit/test_http_agent.c frontend/agent_http.c
 
 # image_builder.c: silod's side of the image-builder contract, with sh-script builders
 UNIT_TESTS += test_image_builder
-test_image_builder_SRCS := tests/unit/test_image_builder.c frontend/image_builder.c $(CONTROL_PLANE_SRCS)
+test_image_builder_SRCS := tests/unit/test_image_builder.c frontend/image_builder.c frontend/vm_template.c $(CONTROL_PLANE_SRCS)
 test_image_builder_LIBS := -lsqlite3 -ljson-c -lcrypto -lpthread
 
 # the agent's way out (guest_ports.h): egress policy and relay, role credentials, the per-session

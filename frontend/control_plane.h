@@ -34,6 +34,9 @@ struct version_builder {
      * Must not block; must lead to exactly one control_plane_version_built() call. */
     void (*submit)(void *ctx, const char *runtime_id, int version, const char *config_json);
     void *ctx;
+    /* Optional: the version (0: every version of the runtime) was deleted: remove what was
+     * built for it (its image and template). Called after the deletion is committed. */
+    void (*remove)(void *ctx, const char *runtime_id, int version);
 };
 
 struct control_plane_config {

@@ -263,8 +263,11 @@ void cpl_delete_runtime(struct cpl_call *call)
     json_object *meaning = json_object_new_string(d.one_version ? vq : "");
     snprintf(op, sizeof op, "DeleteAgentRuntime/%s", call->id);
     if (cpl_idempotent_write(call, op, &token, meaning, apply_delete_runtime, &d,
-                            "could not delete the agent runtime") == CPL_WRITE_DONE)
+                            "could not delete the agent runtime") == CPL_WRITE_DONE) {
         call->runtime_deleted = !d.one_version;
+        if (call->cp->cfg.builder.remove)   /* its images and templates go with it */
+            call->cp->cfg.builder.remove(call->cp->cfg.builder.ctx, call->id, d.one_version ? d.version : 0);
+    }
     json_object_put(meaning);
 }
 

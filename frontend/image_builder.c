@@ -1,7 +1,9 @@
 /* frontend/image_builder.c — runs the configured image builder per version and reports the
  * result to the control plane (contract in image_builder.h). */
 #include "frontend/image_builder.h"
+#include "frontend/vm_template.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -61,6 +63,7 @@ static void build_env(struct image_builder *b, const struct image_builder_config
         { "SILO_IMAGE_STORE", cfg->image_store },
         { "SILO_IMAGE_PATHS", cfg->image_paths },
         { "SILO_IMAGE_CACHE", cfg->image_cache },
+        { "SILO_SNAPSHOTS", v && v->snapshots ? "1" : "0" },
     };
     size_t n_ours = sizeof ours / sizeof ours[0], n = 0;
     while (environ && environ[n])
@@ -409,7 +412,35 @@ static void submit(void *ctx, const char *runtime_id, int version, const char *c
     pthread_detach(t);
 }
 
+/* A deleted version's image and template (version 0: every version of the runtime). Sessions
+ * still running on them keep their open files; new ones cannot start. */
+static void remove_built(void *ctx, const char *runtime_id, int version)
+{
+    struct image_builder *b = ctx;
+    const char *rootfs_dir = b->vmm && b->vmm->rootfs_dir ? b->vmm->rootfs_dir : "images";
+    char prefix[300];
+    size_t plen = (size_t)snprintf(prefix, sizeof prefix, "%s-v", runtime_id);
+    DIR *d = plen < sizeof prefix ? opendir(rootfs_dir) : NULL;
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        if (strncmp(e->d_name, prefix, plen) != 0)
+            continue;
+        char *end;
+        long v = strtol(e->d_name + plen, &end, 10);
+        if (end == e->d_name + plen || v <= 0 || (version != 0 && v != version))
+            continue;
+        char path[4400];
+        snprintf(path, sizeof path, "%s/%s", rootfs_dir, e->d_name);
+        if (strcmp(end, ".ext4") == 0)
+            unlink(path);
+        else if (strcmp(end, ".snap") == 0 || strcmp(end, ".snap.tmp") == 0)
+            vm_template_remove(path);
+    }
+    if (d)
+        closedir(d);
+}
+
 struct version_builder image_builder_interface(struct image_builder *b)
 {
-    return (struct version_builder){ submit, b };
+    return (struct version_builder){ submit, b, remove_built };
 }

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -53,6 +54,18 @@ static const char *arg_printf(struct arg_buf *b, const char *fmt, ...)
 
 int microvm_argv(const struct microvm_params *p, const char **argv, size_t cap, char *buf, size_t buf_len)
 {
+    if (p->restore_dir && *p->restore_dir) {
+        if (!p->vmm_path || !p->vsock_path || cap < 7)
+            return -1;
+        size_t a = 0;
+        argv[a++] = p->vmm_path;
+        argv[a++] = "--restore"; argv[a++] = p->restore_dir;
+        argv[a++] = "--vsock-uds"; argv[a++] = p->vsock_path;
+        if (p->verify_wipe)
+            argv[a++] = "--verify-wipe";
+        argv[a] = NULL;
+        return (int)a;
+    }
     if (!p->vmm_path || !p->kernel || !p->disk || !p->vsock_path)
         return -1;
     struct arg_buf b = { buf, buf_len, 0 };
@@ -73,6 +86,9 @@ int microvm_argv(const struct microvm_params *p, const char **argv, size_t cap, 
     args[a++] = "--vsock-uds"; args[a++] = p->vsock_path;
     if (p->verify_wipe)
         args[a++] = "--verify-wipe";
+    if (p->snapshot_to && *p->snapshot_to) {
+        args[a++] = "--snapshot-to"; args[a++] = p->snapshot_to;
+    }
     if (a + 1 > cap)
         return -1;
     for (size_t i = 0; i < a; i++)
@@ -292,6 +308,48 @@ static int control(const char *vsock_path, enum cp_verb verb, struct cp_response
     int rc = microvm_read_line(fd, line, sizeof line, deadline) == 0 &&
              cp_decode_response(line, strlen(line), resp) == 0 && resp->ok && resp->verb == verb ? 0 : -1;
     close(fd);
+    return rc;
+}
+
+int microvm_restored(pid_t pid, const char *vsock_path, int timeout_ms, char *err, size_t err_len)
+{
+    struct cp_restored a;
+    struct timespec now;
+    char req[CP_MAX_LINE + 1], line[CP_MAX_LINE + 1];
+    if (getrandom(a.seed, sizeof a.seed, 0) != (ssize_t)sizeof a.seed) {
+        snprintf(err, err_len, "getrandom: %s", strerror(errno));
+        return -1;
+    }
+    clock_gettime(CLOCK_REALTIME, &now);
+    a.sec = now.tv_sec;
+    a.nsec = (int32_t)now.tv_nsec;
+    int len = cp_encode_restored(&a, req, sizeof req);
+    explicit_bzero(&a, sizeof a);
+    int64_t deadline = mono_ms() + timeout_ms;
+    int fd = -1;
+    /* the VMM creates its socket while it restores: retry until then, unless it exited */
+    while (len > 0 && (fd = microvm_connect(vsock_path, GUEST_PORT_CONTROL, timeout_ms)) < 0 &&
+           mono_ms() < deadline && microvm_alive(pid))
+        usleep(5000);
+    if (fd < 0) {
+        explicit_bzero(req, sizeof req);
+        snprintf(err, err_len, microvm_alive(pid) ? "agentd's control port cannot be reached"
+                                                  : "the VMM exited (the snapshot was refused; its stderr says why)");
+        return -1;
+    }
+    bool sent = fd_write_all(fd, req, (size_t)len);
+    explicit_bzero(req, sizeof req);
+    struct cp_response r;
+    int rc = sent && microvm_read_line(fd, line, sizeof line, deadline) == 0 &&
+                     cp_decode_response(line, strlen(line), &r) == 0 && r.verb == CP_RESTORED
+                 ? 0 : -1;
+    close(fd);
+    if (rc != 0)
+        snprintf(err, err_len, "agentd did not answer RESTORED (an image older than snapshots?)");
+    else if (!r.ok) {
+        snprintf(err, err_len, "agentd refused RESTORED: %s", r.error);
+        rc = -1;
+    }
     return rc;
 }
 

@@ -69,6 +69,10 @@ struct microvm_params {
     const char *disk;           /* the agent image, booted copy-on-write */
     const char *vsock_path;     /* the VMM's vsock Unix socket */
     bool verify_wipe;           /* --verify-wipe (debug: the VMM proves its wipe on stderr) */
+    const char *snapshot_to;    /* boot, and on SIGUSR2 write a snapshot there (--snapshot-to) */
+    const char *restore_dir;    /* restore this snapshot instead of booting: the argv is then
+                                   VMM --restore DIR --vsock-uds PATH [--verify-wipe]; kernel,
+                                   disk, shape and command line come from the snapshot */
     int stdout_fd, stderr_fd;   /* a descriptor, MICROVM_FD_INHERIT or MICROVM_FD_NULL */
 };
 
@@ -104,6 +108,12 @@ int microvm_read_line(int fd, char *buf, size_t len, int64_t deadline_ms);
 /* Asks agentd (`STATUS`) whether the agent process is starting or running; false when it has
  * exited, was killed, could not start, or agentd cannot be reached (the guest is going down). */
 bool microvm_agent_running(const char *vsock_path, int timeout_ms);
+
+/* After a restore, before anything else reaches the guest: sends agentd RESTORED with 32 bytes
+ * of getrandom() and the host's CLOCK_REALTIME, and checks its `OK RESTORED`; retries the
+ * connection while the VMM `pid` (restoring) has not made its socket yet. 0, or -1 with one
+ * line in err. */
+int microvm_restored(pid_t pid, const char *vsock_path, int timeout_ms, char *err, size_t err_len);
 
 /* Decodes one agentd answer to STATUS or WAIT: 1 when it says the agent is starting or running,
  * 0 when it has ended (why says how: "the agent exited with status 3", ...), -1 when the line is

@@ -260,7 +260,7 @@ int main(int argc, char **argv)
     struct vmm_launcher_config lc = {
         cfg.vmm.path, cfg.vmm.kernel, cfg.vmm.initrd, cfg.vmm.rootfs_dir, cfg.vmm.socket_dir,
         cfg.vmm.shape.cpus, (int)cfg.vmm.ready_timeout_ms, cmdline, cfg.vmm.verify_wipe,
-        channels_open, channels_close, channels_counters, &gcc,
+        channels_open, channels_close, channels_counters, &gcc, cfg.vmm.snapshots,
     };
     struct sessions_config sc = { cfg.max_sessions, cfg.max_guest_mib, NULL, NULL, vmm_launcher(&lc),
                                   usage_log_record, records };

@@ -33,6 +33,7 @@ struct silod_vmm_settings {
     struct microvm_shape shape;         /* vmm.guest_mib, vmm.cpus */
     unsigned ready_timeout_ms;
     bool verify_wipe;
+    bool snapshots;                     /* vmm.snapshots (default true): templates and restores */
 };
 
 /* The egress object as the table reads it (lists still text); egress_config below is made of it. */

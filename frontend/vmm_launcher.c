@@ -15,6 +15,7 @@
 
 #include "base/mono_time.h"
 #include "base/small_file.h"
+#include "frontend/vm_template.h"
 
 static void close_extras(const struct vmm_launcher_config *cfg, struct session_vm *vm)
 {
@@ -32,18 +33,39 @@ static void stop_vm(void *ctx, struct session_vm *vm)
         unlink(vm->vsock_path);
 }
 
+/* Spawns the VMM (a restore when p->restore_dir is set) and, for a restore, sends RESTORED.
+ * 0 with vm->pid set, or -1 with err set and nothing left running. */
+static int spawn_vm(const struct vmm_launcher_config *cfg, const struct microvm_params *p, struct session_vm *vm,
+                    char *err, size_t err_len)
+{
+    unlink(vm->vsock_path);
+    pid_t pid = microvm_spawn(p, err, err_len);
+    if (pid < 0)
+        return -1;
+    vm->pid = pid;
+    if (p->restore_dir == NULL)
+        return 0;
+    int timeout = cfg->ready_timeout_ms ? cfg->ready_timeout_ms : MICROVM_DEFAULT_READY_TIMEOUT_MS;
+    if (microvm_restored(vm->pid, vm->vsock_path, timeout < 10000 ? timeout : 10000, err, err_len) == 0)
+        return 0;
+    microvm_stop(vm->pid);
+    vm->pid = 0;
+    return -1;
+}
+
 static int start_vm(void *ctx, const struct session_spec *spec, struct session_vm *vm, char *err,
                     size_t err_len)
 {
     const struct vmm_launcher_config *cfg = ctx;
     static unsigned counter;
+    int64_t t0 = mono_ms();
     int len = snprintf(vm->vsock_path, sizeof vm->vsock_path, "%s/s%d-%u.sock", cfg->socket_dir,
                        (int)getpid(), __atomic_add_fetch(&counter, 1, __ATOMIC_RELAXED));
     if (len < 0 || (size_t)len >= sizeof vm->vsock_path) {
         snprintf(err, err_len, "socket directory path too long");
         return -1;
     }
-    char rootfs[4096];
+    char rootfs[4096], template_dir[4200];
     if ((size_t)snprintf(rootfs, sizeof rootfs, "%s/%s-v%d.ext4", cfg->rootfs_dir, spec->runtime_id, spec->version) >=
         sizeof rootfs) {
         snprintf(err, err_len, "rootfs_dir path too long");
@@ -55,16 +77,27 @@ static int start_vm(void *ctx, const struct session_spec *spec, struct session_v
         .verify_wipe = cfg->verify_wipe,
         .stdout_fd = MICROVM_FD_NULL, .stderr_fd = MICROVM_FD_INHERIT,   /* stderr: silod's log */
     };
-    unlink(vm->vsock_path);
     vm->launcher_data = NULL;
     if (cfg->vm_open && !(vm->launcher_data = cfg->vm_open(cfg->vm_ctx, spec, vm->vsock_path, err, err_len)))
         return -1;
-    pid_t pid = microvm_spawn(&p, err, err_len);
-    if (pid < 0) {
+    /* the template, when there is a usable one; a failed restore falls back to a cold boot */
+    char why[300] = "snapshots are off (vmm.snapshots)";
+    bool restored = false;
+    unsigned mib = spec->guest_mib ? spec->guest_mib : MICROVM_DEFAULT_GUEST_MIB;
+    unsigned cpus = cfg->cpus ? cfg->cpus : MICROVM_DEFAULT_CPUS;
+    if (cfg->snapshots && vm_template_paths(rootfs, template_dir, sizeof template_dir, NULL, 0) &&
+        vm_template_usable(template_dir, mib, cpus, why, sizeof why)) {
+        p.restore_dir = template_dir;
+        restored = spawn_vm(cfg, &p, vm, why, sizeof why) == 0;
+        if (!restored)
+            fprintf(stderr, "silod: session %s: restore from the template failed (%s); booting cold\n",
+                    spec->session_id, why);
+        p.restore_dir = NULL;
+    }
+    if (!restored && spawn_vm(cfg, &p, vm, err, err_len) != 0) {
         close_extras(cfg, vm);
         return -1;
     }
-    vm->pid = pid;
     enum microvm_protocol protocol = microvm_protocol_of(spec->config_json);
     vm->no_ping = protocol == MICROVM_MCP;
     struct microvm_wait w = {
@@ -72,10 +105,18 @@ static int start_vm(void *ctx, const struct session_spec *spec, struct session_v
         .deadline_ms = mono_ms() + (cfg->ready_timeout_ms ? cfg->ready_timeout_ms : MICROVM_DEFAULT_READY_TIMEOUT_MS),
     };
     int status = 0;
-    char why[256];
-    switch (microvm_wait_ready(&vm->pid, vm->vsock_path, &w, &status, why, sizeof why)) {
-    case MICROVM_READY:
+    char wait_why[256];
+    switch (microvm_wait_ready(&vm->pid, vm->vsock_path, &w, &status, wait_why, sizeof wait_why)) {
+    case MICROVM_READY: {
+        long long ms = (long long)(mono_ms() - t0);
+        if (restored)
+            fprintf(stderr, "silod: session %s: restored from the version's template, ready in %lld ms\n",
+                    spec->session_id, ms);
+        else
+            fprintf(stderr, "silod: session %s: booted, ready in %lld ms (not restored: %s)\n", spec->session_id, ms,
+                    why);
         return 0;
+    }
     case MICROVM_VMM_EXITED:
         snprintf(err, err_len, "the VMM exited before the agent was ready (status %d)", status);
         close_extras(cfg, vm);
@@ -83,7 +124,7 @@ static int start_vm(void *ctx, const struct session_spec *spec, struct session_v
         return -1;
     default:
         snprintf(err, err_len, "the agent did not answer %s in time (%s)", protocol == MICROVM_MCP ? "/mcp" : "/ping",
-                 why);
+                 wait_why);
         stop_vm((void *)cfg, vm);
         return -1;
     }

@@ -3,9 +3,13 @@
  * vsock client, readiness and agentd's control protocol).
  *
  * start: the session's vsock socket is DIR/s<silod pid>-<n>.sock; the per-VM extras (vm_open)
- * are opened; the VMM boots ROOTFS_DIR/<runtime_id>-v<version>.ext4 copy-on-write with the
- * session's guest_mib and cfg->cpus; then start waits (up to ready_timeout_ms) until the agent
- * is ready by its version's protocol (protocolConfiguration.serverProtocol; microvm.h).
+ * are opened; with snapshots on and the version's template there (ROOTFS_DIR/<runtime_id>-
+ * v<version>.snap, taken with the session's shape), the VMM restores it and agentd gets RESTORED
+ * (fresh entropy, the wall clock) before anything else; otherwise, or when that fails (logged
+ * with its reason), the VMM boots ROOTFS_DIR/<runtime_id>-v<version>.ext4 copy-on-write with the
+ * session's guest_mib and cfg->cpus. Then start waits (up to ready_timeout_ms) until the agent
+ * is ready by its version's protocol (protocolConfiguration.serverProtocol; microvm.h). Each
+ * start logs one line: restored or booted, and in how many ms.
  * stop: the extras are closed, the VMM stopped (SIGTERM, SIGKILL after 15 s, reaped), the
  * socket removed.
  *
@@ -44,6 +48,9 @@ struct vmm_launcher_config {
     void (*vm_close)(void *ctx, void *data);
     void (*vm_counters)(void *ctx, void *data, struct vm_usage *out);
     void *vm_ctx;
+    bool snapshots;             /* `vmm.snapshots`: the boot check takes each version's template
+                                   (ROOTFS_DIR/<runtime_id>-v<version>.snap) and sessions restore
+                                   it (docs/snapshots.md); false: every session boots cold */
 };
 
 /* A session_launcher over this config (the config must outlive it). */

@@ -216,11 +216,15 @@ static int build_restored_vm(struct vmm *v, char *err, size_t errlen)
     if (vm_open(&v->vm, s->cfg.mem_bytes, s->cfg.cpus, s->mem_fd, err, errlen) != 0)
         return -1;
     crash_wipe_arm(&v->vm.mem, v->vm.vm_fd);
+    note(v, "VM created, RAM mapped from the snapshot (at %llu us)", elapsed_us(v));
     char why[400];
     if (vm_create_gic(&v->vm, err, errlen) != 0 || vm_create_vcpus(&v->vm, err, errlen) != 0)
         return -1;
-    if (snapshot_restore_vcpus(s, &v->vm, why, sizeof why) != 0 ||
-        vm_finalize_gic(&v->vm, why, sizeof why) != 0 || snapshot_restore_gic(s, &v->vm, why, sizeof why) != 0)
+    note(v, "vGIC and vCPUs created (at %llu us)", elapsed_us(v));
+    if (snapshot_restore_vcpus(s, &v->vm, why, sizeof why) != 0)
+        return error_message(err, errlen, "--restore %s: %s", s->cfg.restore_dir, why);
+    note(v, "vCPU registers restored (at %llu us)", elapsed_us(v));
+    if (vm_finalize_gic(&v->vm, why, sizeof why) != 0 || snapshot_restore_gic(s, &v->vm, why, sizeof why) != 0)
         return error_message(err, errlen, "--restore %s: %s", s->cfg.restore_dir, why);
     note(v, "VM restored: %llu MiB RAM mapped from the snapshot, %u vCPU(s), vGICv%d (at %llu us)",
          (unsigned long long)(s->cfg.mem_bytes >> 20), s->cfg.cpus, v->vm.gic_version, elapsed_us(v));
@@ -229,6 +233,7 @@ static int build_restored_vm(struct vmm *v, char *err, size_t errlen)
         return error_message(err, errlen, "cannot create the I/O event loop");
     if (create_devices(v, err, errlen) != 0)
         return -1;
+    note(v, "devices created (at %llu us)", elapsed_us(v));
     if (snapshot_restore_devices(s, why, sizeof why) != 0)
         return error_message(err, errlen, "--restore %s: %s", s->cfg.restore_dir, why);
     snapshot_close(s);

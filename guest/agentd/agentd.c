@@ -30,6 +30,8 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <linux/vm_sockets.h>   /* after sys/socket.h, which it needs */
+#include <linux/random.h>
+#include <sys/ioctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -245,6 +247,38 @@ static void answer(enum cp_verb verb, struct cp_response *r)
             cp_set_error(r, CP_SHUTDOWN, "cannot-signal-main-loop");
         break;
     }
+    case CP_RESTORED: /* only with its arguments (answer_restored) */
+        cp_set_error(r, CP_RESTORED, "needs-seed-and-time");
+        break;
+    }
+}
+
+/* RESTORED: the kernel CRNG gets the host's seed (credited) and is reseeded at once, so no two
+ * microVMs restored from one template share random output; then the wall clock is the host's. */
+static void answer_restored(const struct cp_restored *a, struct cp_response *r)
+{
+    struct {
+        struct rand_pool_info info;
+        uint8_t bytes[CP_SEED_BYTES];
+    } pool;
+    memset(r, 0, sizeof *r);
+    pool.info.entropy_count = CP_SEED_BYTES * 8;
+    pool.info.buf_size = CP_SEED_BYTES;
+    memcpy(pool.bytes, a->seed, CP_SEED_BYTES);
+    int fd = open("/dev/urandom", O_RDWR | O_CLOEXEC);
+    bool seeded = fd >= 0 && ioctl(fd, RNDADDENTROPY, &pool) == 0 && ioctl(fd, RNDRESEEDCRNG) == 0;
+    if (fd >= 0)
+        close(fd);
+    explicit_bzero(&pool, sizeof pool);
+    struct timespec ts = { .tv_sec = (time_t)a->sec, .tv_nsec = a->nsec };
+    if (!seeded)
+        cp_set_error(r, CP_RESTORED, "cannot-reseed-crng");
+    else if (clock_settime(CLOCK_REALTIME, &ts) != 0)
+        cp_set_error(r, CP_RESTORED, "cannot-set-clock");
+    else {
+        r->verb = CP_RESTORED;
+        r->ok = true;
+        fprintf(stderr, "silo-agentd: restored from a snapshot: CRNG reseeded, clock set\n");
     }
 }
 
@@ -264,7 +298,14 @@ static void *control_thread(void *arg)
             size_t len = (size_t)(nl - line) + 1;
             enum cp_verb verb = 0;
             struct cp_response r = { 0 };
-            if (cp_decode_request(line, len, &verb) < 0) {
+            struct cp_restored restored;
+            if (cp_decode_restored(line, len, &restored) == 0) {
+                verb = CP_RESTORED;
+                answer_restored(&restored, &r);
+                explicit_bzero(&restored, sizeof restored);
+                if (cp_encode_response(&r, out, sizeof out) < 0)
+                    snprintf(out, sizeof out, "ERR RESTORED cannot-encode\n");
+            } else if (cp_decode_request(line, len, &verb) < 0) {
                 /* the verb is unknown, so the answer names STATUS; the reason says why */
                 snprintf(out, sizeof out, "ERR STATUS bad-request\n");
             } else {

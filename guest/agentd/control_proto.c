@@ -12,7 +12,7 @@
 
 static const char *const verb_names[] = {
     [CP_READY] = "READY", [CP_HEALTH] = "HEALTH", [CP_USAGE] = "USAGE",
-    [CP_STATUS] = "STATUS", [CP_WAIT] = "WAIT", [CP_SHUTDOWN] = "SHUTDOWN",
+    [CP_STATUS] = "STATUS", [CP_WAIT] = "WAIT", [CP_SHUTDOWN] = "SHUTDOWN", [CP_RESTORED] = "RESTORED",
 };
 static const char *const health_names[] = {
     [CP_HEALTH_HEALTHY] = "Healthy", [CP_HEALTH_BUSY] = "HealthyBusy",
@@ -86,9 +86,19 @@ static int put(char *buf, size_t cap, const char *fmt, ...)
 int cp_encode_request(enum cp_verb verb, char *buf, size_t cap)
 {
     const char *name = cp_verb_name(verb);
-    if (name == NULL || buf == NULL)
+    if (name == NULL || buf == NULL || verb == CP_RESTORED)
         return -1;
     return put(buf, cap, "%s\n", name);
+}
+
+int cp_encode_restored(const struct cp_restored *a, char *buf, size_t cap)
+{
+    if (buf == NULL || a->sec < 0 || a->nsec < 0 || a->nsec > 999999999)
+        return -1;
+    char hex[2 * CP_SEED_BYTES + 1];
+    for (int i = 0; i < CP_SEED_BYTES; i++)
+        snprintf(hex + 2 * i, 3, "%02x", a->seed[i]);
+    return put(buf, cap, "RESTORED seed=%s time=%" PRId64 ".%09" PRId32 "\n", hex, a->sec, a->nsec);
 }
 
 int cp_encode_response(const struct cp_response *r, char *buf, size_t cap)
@@ -135,6 +145,8 @@ int cp_encode_response(const struct cp_response *r, char *buf, size_t cap)
         if (r->u.shutdown.grace_ms < 0)
             return -1;
         return put(buf, cap, "OK SHUTDOWN grace_ms=%" PRId64 "\n", r->u.shutdown.grace_ms);
+    case CP_RESTORED:
+        return put(buf, cap, "OK RESTORED\n");
     }
     return -1;
 }
@@ -186,9 +198,50 @@ int cp_decode_request(const char *line, size_t len, enum cp_verb *verb)
     if (split_line(line, len, &w) < 0 || w.count != 1)
         return -1;
     int v = value_of(verb_names, COUNT(verb_names), w.word[0]);
-    if (v < 0)
+    if (v < 0 || v == CP_RESTORED) /* RESTORED has arguments: cp_decode_restored */
         return -1;
     *verb = (enum cp_verb)v;
+    return 0;
+}
+
+static const char *value_for(const char *word, const char *key);
+
+static int hex_digit(char c)
+{
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+int cp_decode_restored(const char *line, size_t len, struct cp_restored *a)
+{
+    struct words w;
+    memset(a, 0, sizeof *a);
+    if (split_line(line, len, &w) < 0 || w.count != 3 || strcmp(w.word[0], "RESTORED") != 0)
+        return -1;
+    const char *seed = value_for(w.word[1], "seed"), *time = value_for(w.word[2], "time");
+    if (seed == NULL || time == NULL || strlen(seed) != 2 * CP_SEED_BYTES)
+        return -1;
+    for (int i = 0; i < CP_SEED_BYTES; i++) {
+        int hi = hex_digit(seed[2 * i]), lo = hex_digit(seed[2 * i + 1]);
+        if (hi < 0 || lo < 0)
+            return -1;
+        a->seed[i] = (uint8_t)(hi << 4 | lo);
+    }
+    const char *dot = strchr(time, '.');
+    if (dot == NULL || dot == time || strlen(dot + 1) != 9)
+        return -1;
+    int64_t sec = 0, nsec = 0;
+    for (const char *p = time; p < dot; p++) {
+        if (*p < '0' || *p > '9' || sec > (INT64_MAX - 9) / 10)
+            return -1;
+        sec = sec * 10 + (*p - '0');
+    }
+    for (const char *p = dot + 1; *p; p++) {
+        if (*p < '0' || *p > '9')
+            return -1;
+        nsec = nsec * 10 + (*p - '0');
+    }
+    a->sec = sec;
+    a->nsec = (int32_t)nsec;
     return 0;
 }
 
@@ -288,6 +341,8 @@ static int decode_ok(struct words *w, struct cp_response *r)
         if (n != 1 || parse_i64(a[0], "grace_ms", 0, INT64_MAX, &r->u.shutdown.grace_ms) < 0)
             return -1;
         return 0;
+    case CP_RESTORED:
+        return n == 0 ? 0 : -1;
     }
     return -1;
 }

@@ -6,6 +6,7 @@
  * of printable ASCII ending in "\n", at most CP_MAX_LINE bytes including the newline:
  *
  *   request:  VERB                       (READY | HEALTH | USAGE | STATUS | WAIT | SHUTDOWN)
+ *             RESTORED seed=<64 hex> time=<sec>.<9 digits>   (the one request with arguments)
  *   response: OK VERB key=value ...      or   ERR VERB reason-word
  *
  * Decoders accept exactly what the encoders produce (plus an optional "\r" before "\n") and
@@ -30,6 +31,18 @@ enum cp_verb {
     CP_STATUS,      /* the agent process: starting, running, exited */
     CP_WAIT,        /* like STATUS, but answered only once the agent process has ended */
     CP_SHUTDOWN,    /* stop the agent (SIGTERM, then SIGKILL) and power the VM off */
+    CP_RESTORED,    /* the VM was just restored from a snapshot: fresh entropy and the wall clock */
+};
+
+/* RESTORED's arguments: 32 bytes from the host's CSPRNG and the host's CLOCK_REALTIME. Every
+ * microVM restored from one template starts with the template's kernel CRNG state; agentd mixes
+ * the seed in (RNDADDENTROPY, credited) and forces a reseed (RNDRESEEDCRNG), then sets the
+ * clock, before the host sends the agent anything (docs/snapshots.md). */
+#define CP_SEED_BYTES 32
+struct cp_restored {
+    uint8_t seed[CP_SEED_BYTES];
+    int64_t sec;   /* >= 0 */
+    int32_t nsec;  /* 0 .. 999999999 */
 };
 
 /* bits of cp_response.ready.ports */
@@ -85,12 +98,17 @@ const char *cp_health_name(enum cp_health health);
 const char *cp_agent_state_name(enum cp_agent_state state);
 
 /* Encoders write one line with its "\n" and a terminating NUL into buf; they return the
- * line's length without the NUL, or -1 when it does not fit or a value is invalid. */
+ * line's length without the NUL, or -1 when it does not fit or a value is invalid.
+ * cp_encode_request does the bare verbs (not RESTORED: cp_encode_restored). */
 int cp_encode_request(enum cp_verb verb, char *buf, size_t cap);
+int cp_encode_restored(const struct cp_restored *args, char *buf, size_t cap);
 int cp_encode_response(const struct cp_response *resp, char *buf, size_t cap);
 
-/* Decoders take one line (with or without its "\n"); 0 on success, -1 when malformed. */
+/* Decoders take one line (with or without its "\n"); 0 on success, -1 when malformed.
+ * cp_decode_request takes the bare verbs; a RESTORED line is decoded by cp_decode_restored
+ * (exactly 64 lower-case hex digits, seconds >= 0, exactly 9 digits of nanoseconds). */
 int cp_decode_request(const char *line, size_t len, enum cp_verb *verb);
+int cp_decode_restored(const char *line, size_t len, struct cp_restored *args);
 int cp_decode_response(const char *line, size_t len, struct cp_response *resp);
 
 /* Helper for ERR responses: copies `reason` into resp->error, replacing characters outside

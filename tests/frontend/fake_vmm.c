@@ -40,6 +40,11 @@
  *   JSON of the arguments and the Mcp-Session-Id / runtime session headers received);
  *   notifications → 202. tools/call answers text/event-stream when the client accepts it,
  *   everything else application/json. GET and DELETE → 405.
+ * guest port 1024 (agentd's control port): only RESTORED (control_proto's codec): a valid line is
+ *   answered `OK RESTORED` and noted in PATH.restored, anything else `ERR STATUS bad-request`.
+ * --restore DIR (a snapshot restore, docs/snapshots.md) is played as a boot, except that when
+ *   DIR/fail exists it exits 1 at once with one line, as a refused snapshot would; --snapshot-to
+ *   DIR makes SIGUSR2 write DIR/state and DIR/memory (fake contents) and exit 0.
  * Other ports are refused. Both ports keep connections alive the same way. Exits on SIGTERM, removing the socket and ending every connection
  * (its own process group), as a VM that goes away would. State shared between its
  * per-connection processes lives in PATH.ping / PATH.burn (removed on exit). */
@@ -54,6 +59,7 @@
 #include <poll.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -61,8 +67,11 @@
 
 #include <json-c/json.h>
 
+#include "guest/agentd/control_proto.h"
+
 static const char *socket_path;
 static const char *disk_path;
+static const char *snapshot_to;
 static pid_t vmm_pid;
 static char ping_path[4200], burn_path[4200];
 
@@ -498,11 +507,58 @@ static void serve_mcp(int fd, struct http_request *rqp)
     json_object_put(req);
 }
 
+/* SIGUSR2 with --snapshot-to: a fake snapshot, then exit 0 as silo-vmm does. */
+static void on_usr2(int sig)
+{
+    (void)sig;
+    if (!snapshot_to)
+        return;
+    char path[4200];
+    mkdir(snapshot_to, 0700);
+    snprintf(path, sizeof path, "%s/state", snapshot_to);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    if (fd >= 0 && write(fd, "SILOSNAP", 8) == 8)
+        close(fd);
+    snprintf(path, sizeof path, "%s/memory", snapshot_to);
+    fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    if (fd >= 0)
+        close(fd);
+    unlink(socket_path);
+    kill(0, SIGKILL); /* the whole group: no connection outlives the "VM" */
+}
+
+/* Guest port 1024: agentd's RESTORED. */
+static void serve_control(int fd)
+{
+    char line[CP_MAX_LINE + 1];
+    struct cp_restored a;
+    if (read_line(fd, line, sizeof line) == 0 && cp_decode_restored(line, strlen(line), &a) == 0) {
+        char mark[4300];
+        snprintf(mark, sizeof mark, "%s.restored", socket_path);
+        int m = open(mark, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        if (m >= 0)
+            close(m);
+        write_all(fd, "OK RESTORED\n", 12);
+    } else {
+        write_all(fd, "ERR STATUS bad-request\n", 23);
+    }
+}
+
 int main(int argc, char **argv)
 {
     for (int i = 1; i + 1 < argc; i++) {
         if (strcmp(argv[i], "--vsock-uds") == 0)
             socket_path = argv[i + 1];
+        else if (strcmp(argv[i], "--snapshot-to") == 0)
+            snapshot_to = argv[i + 1];
+        else if (strcmp(argv[i], "--restore") == 0) {
+            char fail[4200];
+            snprintf(fail, sizeof fail, "%s/fail", argv[i + 1]);
+            if (access(fail, F_OK) == 0) {
+                fprintf(stderr, "silo-vmm: --restore %s: refused (fake_vmm)\n", argv[i + 1]);
+                return 1;
+            }
+        }
         else if (strcmp(argv[i], "--disk") == 0 && !disk_path) {
             char *d = strdup(argv[i + 1]), *comma = strrchr(d, ',');
             if (comma && (strcmp(comma, ",ro") == 0 || strcmp(comma, ",cow") == 0))
@@ -527,6 +583,7 @@ int main(int argc, char **argv)
         pthread_setname_np(vcpu, "vcpu0");
     setpgid(0, 0);              /* its own group: the connection children die with it */
     signal(SIGTERM, on_term);
+    signal(SIGUSR2, on_usr2);
     signal(SIGPIPE, SIG_IGN);
     int ls = socket(AF_UNIX, SOCK_STREAM, 0);
     struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -545,8 +602,12 @@ int main(int argc, char **argv)
             signal(SIGTERM, SIG_DFL);
             char line[64];
             unsigned port = 0;
-            if (read_line(c, line, sizeof line) == 0 && sscanf(line, "CONNECT %u", &port) == 1 &&
-                (port == 8080 || port == 8000)) {
+            if (read_line(c, line, sizeof line) == 0 && sscanf(line, "CONNECT %u", &port) == 1 && port == 1024) {
+                write_all(c, "OK 1073741824\n", 14);
+                serve_control(c);
+                _exit(0);
+            }
+            if (port == 8080 || port == 8000) {
                 write_all(c, "OK 1073741824\n", 14);
                 struct http_request rq;
                 while (next_request(c, &rq)) {      /* keep-alive: request after request */

@@ -36,6 +36,56 @@ static void test_requests(void)
     CHECK_EQ(cp_encode_request(CP_READY, buf, 3), -1);          /* does not fit */
 }
 
+/* RESTORED: the one request with arguments; strict about every byte of them */
+static void test_restored(void)
+{
+    struct cp_restored a = { .sec = 1796454963, .nsec = 5 }, b;
+    for (int i = 0; i < CP_SEED_BYTES; i++)
+        a.seed[i] = (uint8_t)(i * 37 + 1);
+    char buf[CP_MAX_LINE + 1];
+    int n = cp_encode_restored(&a, buf, sizeof buf);
+    CHECK(n > 0 && buf[n - 1] == '\n');
+    CHECK(strncmp(buf, "RESTORED seed=01", 16) == 0 && strstr(buf, " time=1796454963.000000005\n") != NULL);
+    CHECK_EQ(cp_decode_restored(buf, (size_t)n, &b), 0);
+    CHECK(memcmp(&a.seed, &b.seed, sizeof a.seed) == 0 && b.sec == a.sec && b.nsec == a.nsec);
+    enum cp_verb v;
+    CHECK_EQ(cp_decode_request(buf, (size_t)n, &v), -1);          /* not a bare verb */
+    CHECK_EQ(cp_decode_request("RESTORED\n", 9, &v), -1);          /* needs its arguments */
+    CHECK_EQ(cp_encode_request(CP_RESTORED, buf, sizeof buf), -1);
+    a.nsec = 1000000000;
+    CHECK_EQ(cp_encode_restored(&a, buf, sizeof buf), -1);
+    const char *seed = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+    char line[300];
+    const char *bad_times[] = { "1.5", "-1.000000000", ".000000000", "1.0000000000", "1.00000000a", "1", "x.000000000",
+                                "99999999999999999999.000000000" };
+    for (size_t i = 0; i < sizeof bad_times / sizeof bad_times[0]; i++) {
+        snprintf(line, sizeof line, "RESTORED seed=%s time=%s\n", seed, bad_times[i]);
+        CHECK_EQ(cp_decode_restored(line, strlen(line), &b), -1);
+    }
+    const char *bad_lines[] = {
+        "RESTORED seed=0123 time=1.000000000\n",                                           /* short seed */
+        "RESTORED seed=0123456789ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef time=1.000000000\n",
+        "RESTORED time=1.000000000 seed=0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\n",
+        "RESTORED seed=0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\n",
+        "RESTORED seed=0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef time=1.000000000 x=1\n",
+        "STATUS seed=0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef time=1.000000000\n",
+    };
+    for (size_t i = 0; i < sizeof bad_lines / sizeof bad_lines[0]; i++)
+        CHECK_EQ(cp_decode_restored(bad_lines[i], strlen(bad_lines[i]), &b), -1);
+    snprintf(line, sizeof line, "RESTORED seed=%s time=0.999999999\r\n", seed);
+    CHECK_EQ(cp_decode_restored(line, strlen(line), &b), 0);
+    CHECK(b.seed[0] == 0x01 && b.seed[31] == 0xef && b.sec == 0 && b.nsec == 999999999);
+    /* its answer */
+    struct cp_response r = { .verb = CP_RESTORED, .ok = true }, back;
+    n = cp_encode_response(&r, buf, sizeof buf);
+    CHECK(n > 0 && strcmp(buf, "OK RESTORED\n") == 0);
+    CHECK_EQ(cp_decode_response(buf, (size_t)n, &back), 0);
+    CHECK(back.ok && back.verb == CP_RESTORED);
+    CHECK_EQ(cp_decode_response("OK RESTORED x=1\n", 16, &back), -1);
+    CHECK_EQ(cp_decode_response("ERR RESTORED cannot-reseed-crng\n", 32, &back), 0);
+    CHECK(!back.ok && strcmp(back.error, "cannot-reseed-crng") == 0);
+}
+
 static void test_bad_requests(void)
 {
     enum cp_verb v;
@@ -157,6 +207,7 @@ int main(void)
     static const struct unit_test tests[] = {
         { "every request verb round-trips", test_requests },
         { "malformed requests are refused", test_bad_requests },
+        { "RESTORED: seed and wall clock round-trip; every malformed argument refused", test_restored },
         { "READY and HEALTH round-trip", test_ready_health },
         { "USAGE, STATUS, WAIT and SHUTDOWN round-trip", test_usage_status_shutdown },
         { "ERR responses are sanitised and round-trip", test_errors },

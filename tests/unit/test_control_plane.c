@@ -54,7 +54,7 @@ static void setup(struct fixture *f, const char *path)
     if (!ok)
         printf("#   %s\n", err);
     struct control_plane_config cfg = {
-        "us-east-1", "123456789012", { test_builder_submit, &f->builder }, on_deleted, NULL, test_clock, NULL,
+        "us-east-1", "123456789012", { test_builder_submit, &f->builder, NULL }, on_deleted, NULL, test_clock, NULL,
     };
     f->cp = control_plane_new(&f->store, &cfg);
 }

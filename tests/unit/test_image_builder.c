@@ -52,7 +52,7 @@ static struct image_builder *builder_with(const char *script, unsigned timeout_s
 {
     image_builder_free(current);
     static struct vmm_launcher_config lc;
-    lc = (struct vmm_launcher_config){ "/opt/silo-vmm", "/opt/Image", NULL, dir, dir, 1, 45000, NULL, false, NULL, NULL, NULL, NULL };
+    lc = (struct vmm_launcher_config){ "/opt/silo-vmm", "/opt/Image", NULL, dir, dir, 1, 45000, NULL, false, NULL, NULL, NULL, NULL, false };
     char cmd[128];
     snprintf(cmd, sizeof cmd, "%s/%s", dir, script);
     struct image_builder_config cfg = { cmd, "/srv/store", "/a:/b", NULL, &lc, 384, timeout_s, max_concurrent };

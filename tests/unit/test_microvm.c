@@ -20,6 +20,7 @@
 
 #include "base/mono_time.h"
 #include "frontend/microvm.h"
+#include "frontend/vm_template.h"
 #include "frontend/vmm_launcher.h"
 #include "guest/agentd/control_proto.h"
 #include "tests/unit/check.h"
@@ -90,6 +91,21 @@ static void test_argv(void)
     CHECK_EQ(microvm_argv(&p, argv, 10, buf, sizeof buf), -1);
     d.kernel = NULL;
     CHECK_EQ(microvm_argv(&d, argv, MICROVM_ARGV_MAX, buf, sizeof buf), -1);
+    /* taking a template: the boot command line plus --snapshot-to */
+    p.snapshot_to = "/img/a-v1.snap.tmp";
+    n = microvm_argv(&p, argv, MICROVM_ARGV_MAX, buf, sizeof buf);
+    CHECK(n == 20 && strcmp(argv[18], "--snapshot-to") == 0 && strcmp(argv[19], "/img/a-v1.snap.tmp") == 0);
+    /* restoring: only the snapshot, the new socket and the wipe check */
+    p.restore_dir = "/img/a-v1.snap";
+    n = microvm_argv(&p, argv, MICROVM_ARGV_MAX, buf, sizeof buf);
+    static const char *const rwant[] = { "/bin/silo-vmm", "--restore", "/img/a-v1.snap", "--vsock-uds",
+                                         "/run/s1.sock", "--verify-wipe" };
+    CHECK_EQ(n, 6);
+    for (int i = 0; i < n && i < 6; i++)
+        CHECK(strcmp(argv[i], rwant[i]) == 0);
+    CHECK(argv[6] == NULL);
+    p.vsock_path = NULL;
+    CHECK_EQ(microvm_argv(&p, argv, MICROVM_ARGV_MAX, buf, sizeof buf), -1);
 }
 
 /* ---- agentd's control protocol through the codec ---------------------------------------- */
@@ -354,7 +370,7 @@ static void test_session_vmm_gets_sigterm(void)
     pid_t harness = fork();
     if (harness == 0) {
         struct vmm_launcher_config lc = { vmm, "/nonexistent/Image", NULL, "/nonexistent", dir, 1, 5000,
-                                          NULL, false, NULL, NULL, NULL, NULL };
+                                          NULL, false, NULL, NULL, NULL, NULL, false };
         struct session_launcher l = vmm_launcher(&lc);
         struct session_spec spec = { "session-0123456789abcdef0123456789abc", "rt-0123456789", 1, "{}", 128 };
         struct session_vm vm = { 0 };
@@ -381,6 +397,87 @@ static void test_session_vmm_gets_sigterm(void)
         kill(vmm_pid, SIGKILL);
 }
 
+/* One session start through the launcher with a stand-in VMM (fake_vmm behind a script that
+ * logs each argv line): 0 and the log, or -1. */
+static int start_logged(bool snapshots, const char *rootfs_dir, unsigned mib, char *log_text, size_t log_len,
+                        char *err, size_t err_len)
+{
+    char self[4096], fake[4200], vmm[128], log[128], script[5000];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    self[n > 0 ? n : 0] = '\0';
+    snprintf(fake, sizeof fake, "%s/../host/bin/fake_vmm", dirname(self));
+    snprintf(vmm, sizeof vmm, "%s/vmm-logged.sh", dir);
+    snprintf(log, sizeof log, "%s/argv.log", dir);
+    snprintf(script, sizeof script, "#!/bin/sh\necho \"$*\" >>%s\nexec %s \"$@\"\n", log, fake);
+    write_file(vmm, script, 0755);
+    unlink(log);
+    struct vmm_launcher_config lc = { vmm, "/nonexistent/Image", NULL, rootfs_dir, dir, 1, 5000,
+                                      NULL, false, NULL, NULL, NULL, NULL, snapshots };
+    struct session_launcher l = vmm_launcher(&lc);
+    struct session_spec spec = { "session-0123456789abcdef0123456789abc", "rt-0123456789", 1, "{}", mib };
+    struct session_vm vm = { 0 };
+    int rc = l.start(l.ctx, &spec, &vm, err, err_len);
+    read_file(log, log_text, log_len);
+    if (rc == 0) {
+        char mark[300];
+        snprintf(mark, sizeof mark, "%s.restored", vm.vsock_path);
+        if (access(mark, F_OK) == 0)
+            strncat(log_text, "[RESTORED received]\n", log_len - strlen(log_text) - 1);
+        unlink(mark);
+        l.stop(l.ctx, &vm);
+    }
+    return rc;
+}
+
+/* Sessions restore the version's template when it fits, agentd gets RESTORED first; no
+ * template, another shape, or a refused restore: a cold boot. */
+static void test_session_restores_template(void)
+{
+    char images[128], image[256], snap[256], path[300], log[4096], err[256];
+    snprintf(images, sizeof images, "%s/images", dir);
+    mkdir(images, 0700);
+    snprintf(image, sizeof image, "%s/rt-0123456789-v1.ext4", images);
+    write_file(image, "image v1\n", 0600);
+    CHECK(vm_template_paths(image, snap, sizeof snap, NULL, 0));
+    CHECK(strstr(snap, "rt-0123456789-v1.snap") != NULL);
+    char why[256];
+    CHECK(!vm_template_usable(snap, 128, 1, why, sizeof why) && strstr(why, "no template") != NULL);
+
+    /* no template yet: cold */
+    CHECK_EQ(start_logged(true, images, 128, log, sizeof log, err, sizeof err), 0);
+    CHECK(strstr(log, "--kernel") != NULL && strstr(log, "--restore") == NULL);
+
+    mkdir(snap, 0700);
+    snprintf(path, sizeof path, "%s/state", snap);
+    write_file(path, "SILOSNAP", 0600);
+    CHECK(!vm_template_usable(snap, 128, 1, why, sizeof why) && strstr(why, "shape") != NULL);
+    CHECK_EQ(vm_template_write_shape(snap, 128, 1), 0);
+    CHECK(vm_template_usable(snap, 128, 1, why, sizeof why));
+    CHECK(!vm_template_usable(snap, 256, 1, why, sizeof why) && strstr(why, "128 MiB and 1 vCPUs, the session 256") != NULL);
+
+    /* the template: restored, RESTORED sent, nothing booted */
+    CHECK_EQ(start_logged(true, images, 128, log, sizeof log, err, sizeof err), 0);
+    CHECK(strstr(log, "--restore") != NULL && strstr(log, snap) != NULL && strstr(log, "--kernel") == NULL);
+    CHECK(strstr(log, "[RESTORED received]") != NULL);
+    /* snapshots off, or another shape: cold */
+    CHECK_EQ(start_logged(false, images, 128, log, sizeof log, err, sizeof err), 0);
+    CHECK(strstr(log, "--restore") == NULL && strstr(log, "--kernel") != NULL);
+    CHECK_EQ(start_logged(true, images, 256, log, sizeof log, err, sizeof err), 0);
+    CHECK(strstr(log, "--restore") == NULL && strstr(log, "--kernel") != NULL);
+    /* a restore the VMM refuses: then a cold boot, and the session still starts */
+    snprintf(path, sizeof path, "%s/fail", snap);
+    write_file(path, "", 0600);
+    CHECK_EQ(start_logged(true, images, 128, log, sizeof log, err, sizeof err), 0);
+    char *restore = strstr(log, "--restore"), *boot = strstr(log, "--kernel");
+    CHECK(restore != NULL && boot != NULL && restore < boot);
+    CHECK(strstr(log, "[RESTORED received]") == NULL);
+    unlink(path);
+    vm_template_remove(snap);
+    CHECK(access(snap, F_OK) != 0);
+    unlink(image);
+    rmdir(images);
+}
+
 int main(void)
 {
     snprintf(dir, sizeof dir, "/tmp/silo-test-microvm-XXXXXX");
@@ -394,6 +491,7 @@ int main(void)
         { "vsock client and readiness against a stand-in agentd: STATUS, READY (A2A), timeout, WAIT, cancel", test_control_and_readiness },
         { "a boot-check VMM: own process group, no leaked descriptor, outlives its spawning thread, SIGTERM when its parent is SIGKILLed", test_boot_check_vmm_gets_sigterm },
         { "a session's VMM (silod's launcher): own process group, SIGTERM when silod is SIGKILLed", test_session_vmm_gets_sigterm },
+        { "sessions restore the version's template (RESTORED first); no template, other shape, refusal: cold boot", test_session_restores_template },
     };
     int rc = run_unit_tests(tests, sizeof tests / sizeof tests[0]);
     char cmd[128];

@@ -99,7 +99,7 @@ static void setup(void)
 static bool run(const char *uri, const char *vmm_script, int timeout_ms, char *reason, size_t len)
 {
     write_file(vmm_path, vmm_script ? vmm_script : "#!/bin/sh\nexit 99\n", 0755);
-    lc = (struct vmm_launcher_config){ vmm_path, kernel, NULL, rootfs, dir, 1, timeout_ms, NULL, false, NULL, NULL, NULL, NULL };
+    lc = (struct vmm_launcher_config){ vmm_path, kernel, NULL, rootfs, dir, 1, timeout_ms, NULL, false, NULL, NULL, NULL, NULL, false };
     char cmd[PATH_MAX + 32];
     snprintf(cmd, sizeof cmd, "%s/silod-build-image", bin);
     struct image_builder_config cfg = { cmd, store, paths, NULL, &lc, 256, 0, 0 };
