@@ -90,8 +90,8 @@ static int start_vm(void *ctx, const struct session_spec *spec, struct session_v
         p.restore_dir = template_dir;
         restored = spawn_vm(cfg, &p, vm, why, sizeof why) == 0;
         if (!restored)
-            fprintf(stderr, "silod: session %s: restore from the template failed (%s); booting cold\n",
-                    spec->session_id, why);
+            fprintf(stderr, "silod: session %s (runtime %s v%d): restore from the template failed (%s); booting cold\n",
+                    spec->session_id, spec->runtime_id, spec->version, why);
         p.restore_dir = NULL;
     }
     if (!restored && spawn_vm(cfg, &p, vm, err, err_len) != 0) {
@@ -110,11 +110,11 @@ static int start_vm(void *ctx, const struct session_spec *spec, struct session_v
     case MICROVM_READY: {
         long long ms = (long long)(mono_ms() - t0);
         if (restored)
-            fprintf(stderr, "silod: session %s: restored from the version's template, ready in %lld ms\n",
-                    spec->session_id, ms);
+            fprintf(stderr, "silod: session %s (runtime %s v%d): restored from the version's template, ready in %lld ms\n",
+                    spec->session_id, spec->runtime_id, spec->version, ms);
         else
-            fprintf(stderr, "silod: session %s: booted, ready in %lld ms (not restored: %s)\n", spec->session_id, ms,
-                    why);
+            fprintf(stderr, "silod: session %s (runtime %s v%d): booted, ready in %lld ms (not restored: %s)\n",
+                    spec->session_id, spec->runtime_id, spec->version, ms, why);
         return 0;
     }
     case MICROVM_VMM_EXITED:

@@ -27,7 +27,9 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/random.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <sys/socket.h>
 #include <linux/vm_sockets.h>   /* after sys/socket.h, which it needs */
 #include <linux/random.h>
@@ -253,6 +255,31 @@ static void answer(enum cp_verb verb, struct cp_response *r)
     }
 }
 
+#define VM_ID_FILE "/run/silo/vm-id"
+
+/* This microVM's identity for the agent, /run/silo/vm-id: a random UUID made at boot and made
+ * again after a restore (each microVM restored from one template is a machine of its own; the
+ * kernel's boot_id is the template's). Written only inside a guest (agentd started by init). */
+static void write_vm_id(void)
+{
+    uint8_t b[16];
+    if (getppid() != 1 || getrandom(b, sizeof b, 0) != (ssize_t)sizeof b)
+        return;
+    b[6] = (uint8_t)((b[6] & 0x0f) | 0x40); /* version 4 */
+    b[8] = (uint8_t)((b[8] & 0x3f) | 0x80); /* variant 1 */
+    char text[40];
+    int n = snprintf(text, sizeof text,
+                     "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x\n", b[0], b[1], b[2], b[3],
+                     b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
+    mkdir("/run/silo", 0755);
+    int fd = open(VM_ID_FILE ".tmp", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0444);
+    if (fd < 0)
+        return;
+    bool ok = write(fd, text, (size_t)n) == n;
+    if (close(fd) == 0 && ok)
+        rename(VM_ID_FILE ".tmp", VM_ID_FILE);
+}
+
 /* RESTORED: the kernel CRNG gets the host's seed (credited) and is reseeded at once, so no two
  * microVMs restored from one template share random output; then the wall clock is the host's. */
 static void answer_restored(const struct cp_restored *a, struct cp_response *r)
@@ -278,7 +305,8 @@ static void answer_restored(const struct cp_restored *a, struct cp_response *r)
     else {
         r->verb = CP_RESTORED;
         r->ok = true;
-        fprintf(stderr, "silo-agentd: restored from a snapshot: CRNG reseeded, clock set\n");
+        write_vm_id(); /* from the reseeded CRNG */
+        fprintf(stderr, "silo-agentd: restored from a snapshot: CRNG reseeded, clock set, new vm-id\n");
     }
 }
 
@@ -383,6 +411,7 @@ int main(int argc, char **argv)
         else usage_exit();
     }
     setvbuf(stderr, NULL, _IOLBF, 0);
+    write_vm_id();
 
     struct agent_config cfg;
     char err[512];

@@ -7,6 +7,7 @@
  *   POST /invocations   body {"prompt": "...", "action": "echo"|"stream"|"slow"|"crash", ...}
  *     echo (default)    {"echo": <the request JSON>, "bytes": N, "session": "<session id>",
  *                        "boot_id": "<this VM's /proc/sys/kernel/random/boot_id>",
+ *                        "vm_id": "<agentd's /run/silo/vm-id: new for every microVM, restored too>",
  *                        "echo_tag": <the environment variable ECHO_TAG, null when unset>}
  *                       a body that is not JSON is counted and answered
  *                       {"bytes": N, "fnv1a32": "<FNV-1a 32-bit of the body, 8 hex digits>"}
@@ -55,6 +56,21 @@ static pthread_mutex_t status_lock = PTHREAD_MUTEX_INITIALIZER;
 static long long last_update;
 static bool last_busy;
 static char boot_id[64] = "unknown";
+
+/* This microVM's identity: agentd's /run/silo/vm-id (new after a snapshot restore), read per
+ * request; the kernel's boot_id where there is none. */
+static const char *read_vm_id(char *buf, size_t len)
+{
+    FILE *f = fopen("/run/silo/vm-id", "r");
+    bool ok = f != NULL && fgets(buf, (int)len, f) != NULL;
+    if (f != NULL)
+        fclose(f);
+    if (!ok)
+        return boot_id;
+    buf[strcspn(buf, "\n")] = '\0';
+    return buf;
+}
+
 
 static uint32_t fnv1a32(uint32_t h, const void *data, size_t len)
 {
@@ -362,6 +378,8 @@ static int handle_invocation(int fd, const struct request *req, const char *body
         json_object_object_add(out, "bytes", json_object_new_int64((int64_t)req->content_length));
         json_object_object_add(out, "session", json_object_new_string(req->session));
         json_object_object_add(out, "boot_id", json_object_new_string(boot_id));
+        char vm_id[64];
+        json_object_object_add(out, "vm_id", json_object_new_string(read_vm_id(vm_id, sizeof vm_id)));
         const char *tag = getenv("ECHO_TAG");
         json_object_object_add(out, "echo_tag", tag ? json_object_new_string(tag) : NULL);
         rc = respond(fd, 200, "OK", "application/json", json_object_to_json_string_ext(out, JSON_C_TO_STRING_PLAIN),

@@ -10,8 +10,9 @@
 // store (/silo/extra/oci-store) or under /silo/extra/oci, built and boot-checked inside the dev
 // host before it is READY (the Node MCP server too, whose boot check waits for GET /mcp).
 //
-// "Which microVM answered" is the c-echo agent's boot_id (/proc/sys/kernel/random/boot_id of the
-// guest kernel it runs on): a fresh microVM has a fresh one. The side channel (SILO_SIDE_PORT,
+// "Which microVM answered" is the c-echo agent's vm_id (agentd's /run/silo/vm-id: a random UUID
+// made at boot and again when a microVM is restored from its version's template, whose kernel
+// boot_id is the template's): a fresh microVM has a fresh one. The side channel (SILO_SIDE_PORT,
 // tests/frontend/devhost/control.sh) can SIGKILL the newest silo-vmm inside the dev host.
 // Figures are written to $SILO_TEST_DIR/bench.txt for the script to print as `# bench:` lines.
 import { test, before } from 'node:test';
@@ -145,8 +146,8 @@ before(async () => {
   // the idle-expiry probes start now and are checked by the last test, IDLE_TIMEOUT_S later
   const [i, c] = [sessionId(), sessionId()];
   const [ia, ca] = [await echo(idleRt, i), await echo(echoRt, c)];
-  idleProbe = { sid: i, boot: ia.boot_id, at: Date.now() };
-  controlProbe = { sid: c, boot: ca.boot_id };
+  idleProbe = { sid: i, boot: ia.vm_id, at: Date.now() };
+  controlProbe = { sid: c, boot: ca.vm_id };
   // a session of the short-timeout runtime whose agent stays busy in the background (/ping
   // HealthyBusy) with no request in flight, for longer than the idle timeout — and for longer
   // than the whole suite takes on a loaded machine (30 min), so the busy window cannot end
@@ -158,7 +159,7 @@ before(async () => {
   let bgText = '';
   for await (const piece of bg.response) bgText += Buffer.from(piece).toString();
   assert.match(bgText, /"background_ms"/);
-  busyProbe = { sid: b, boot: ba.boot_id };
+  busyProbe = { sid: b, boot: ba.vm_id };
 });
 
 test('InvokeAgentRuntime (AWS SDK) answers from the C agent in a fresh microVM; cold start to first byte', async () => {
@@ -169,7 +170,7 @@ test('InvokeAgentRuntime (AWS SDK) answers from the C agent in a fresh microVM; 
     assert.deepEqual(a.echo, { prompt: `cold ${k}` });
     assert.equal(a.session, sid, 'the agent saw the session id');
     assert.equal(a.sessionOut, sid);
-    assert.match(a.boot_id, uuid);
+    assert.match(a.vm_id, uuid);
     cold.push(a.firstByteMs);
     const warm = [];
     for (let w = 0; w < 5; w++) warm.push((await echo(echoRt, sid, 'warm')).firstByteMs);
@@ -183,10 +184,10 @@ test('two session ids get two different microVMs; the same id reuses one', async
   const a = sessionId(), b = sessionId();
   const [a1, b1] = await Promise.all([echo(echoRt, a), echo(echoRt, b)]);
   const a2 = await echo(echoRt, a), a3 = await echo(echoRt, a), b2 = await echo(echoRt, b);
-  assert.notEqual(a1.boot_id, b1.boot_id, 'two sessions, two guest kernels');
-  assert.equal(a2.boot_id, a1.boot_id);
-  assert.equal(a3.boot_id, a1.boot_id);
-  assert.equal(b2.boot_id, b1.boot_id);
+  assert.notEqual(a1.vm_id, b1.vm_id, 'two sessions, two guest kernels');
+  assert.equal(a2.vm_id, a1.vm_id);
+  assert.equal(a3.vm_id, a1.vm_id);
+  assert.equal(b2.vm_id, b1.vm_id);
   await Promise.all([stop(echoRt, a), stop(echoRt, b)]);
 });
 
@@ -224,7 +225,7 @@ test('StopRuntimeSession ends the session (its microVM too); the next call boots
   const vmmsAfter = Number((await side('count-vmms')).split(' ')[1]);
   assert.equal(vmmsAfter, vmmsBefore - 1, 'one silo-vmm process fewer in the dev host');
   const after1 = await echo(echoRt, sid);
-  assert.notEqual(after1.boot_id, before1.boot_id);
+  assert.notEqual(after1.vm_id, before1.vm_id);
   // metering: the stopped session's usage record, with the vCPU time read from the real
   // silo-vmm's vCPU threads just before it stopped, its peak memory and its wall time
   let rec;
@@ -269,7 +270,7 @@ test('an agent that crashes gives RuntimeClientError 424; the same session id th
   await assert.rejects(invokeOn(echoRt, JSON.stringify({ action: 'crash' }), { runtimeSessionId: sid }),
     (e) => e instanceof RuntimeClientError && e.$metadata.httpStatusCode === 424);
   const a = await echo(echoRt, sid);
-  assert.notEqual(a.boot_id, b.boot_id);
+  assert.notEqual(a.vm_id, b.vm_id);
   await stop(echoRt, sid);
 });
 
@@ -286,7 +287,7 @@ test('a killed silo-vmm fails the invocation in flight (424/500); the same sessi
   assert.ok([424, 500].includes(res.status), `the in-flight invocation got ${JSON.stringify(res)}`);
   assert.ok(performance.now() - t0 < 10000, 'and promptly, not after the agent\'s 30 s');
   const a = await echo(echoRt, sid);
-  assert.notEqual(a.boot_id, b.boot_id, 'a fresh microVM');
+  assert.notEqual(a.vm_id, b.vm_id, 'a fresh microVM');
   await stop(echoRt, sid);
 });
 
@@ -365,8 +366,8 @@ test('real image builder: CreateAgentRuntime from an OCI archive stays CREATING 
   const a = await echo(imgRt, sid);
   assert.equal(a.echo_tag, tag1, 'the agent sees the version\'s environment variable');
   assert.equal(a.session, sid);
-  assert.match(a.boot_id, uuid);
-  preUpdate = { sid, boot: a.boot_id };
+  assert.match(a.vm_id, uuid);
+  preUpdate = { sid, boot: a.vm_id };
   bench(`real image builder: CreateAgentRuntime (OCI archive of the C agent) -> READY ${readyS.toFixed(1)} s from x86 (inside the dev host: silo-image build ${line.build} s, boot check ${line.boot} s)`);
 });
 
@@ -385,7 +386,7 @@ test('real image builder: UpdateAgentRuntime with another ECHO_TAG builds v2 whi
   assert.equal(u.status, 'UPDATING');
   const during = await echo(imgRt, preUpdate.sid, 'during the update');
   assert.equal(during.echo_tag, tag1);
-  assert.equal(during.boot_id, preUpdate.boot, 'the v1 session keeps its microVM while v2 builds');
+  assert.equal(during.vm_id, preUpdate.boot, 'the v1 session keeps its microVM while v2 builds');
   const g = await waitRuntime(id, (x) => x.agentRuntimeVersion === '2' && settled(x), 'version 2 built');
   const readyS = (performance.now() - t0) / 1000;
   assert.equal(g.status, 'READY', g.failureReason);
@@ -410,10 +411,10 @@ test('real image builder: UpdateAgentRuntime with another ECHO_TAG builds v2 whi
   assert.equal(a.echo_tag, tag2, 'a new DEFAULT session runs v2');
   const p = await echo(imgRt, pinned, 'pinned', { qualifier: 'pinned' });
   assert.equal(p.echo_tag, tag1, 'a new session of the endpoint pinned to v1 runs v1');
-  assert.notEqual(p.boot_id, a.boot_id);
+  assert.notEqual(p.vm_id, a.vm_id);
   const old = await echo(imgRt, preUpdate.sid, 'after the update');
   assert.equal(old.echo_tag, tag1, 'the session started before the update still runs v1');
-  assert.equal(old.boot_id, preUpdate.boot, 'in the same microVM (zero downtime)');
+  assert.equal(old.vm_id, preUpdate.boot, 'in the same microVM (zero downtime)');
   imgSessions.push(fresh, pinned);
   bench(`real image builder: UpdateAgentRuntime (new ECHO_TAG) -> v2 READY ${readyS.toFixed(1)} s from x86 (inside: build ${line.build} s, boot check ${line.boot} s)`);
 });
@@ -468,9 +469,9 @@ test(`idle expiry: a session idle ${IDLE_TIMEOUT_S} s is terminated and the next
   const i = await echo(idleRt, idleProbe.sid);
   const c = await echo(echoRt, controlProbe.sid);
   const b = await echo(idleRt, busyProbe.sid);
-  assert.notEqual(i.boot_id, idleProbe.boot, 'the idle session got a fresh microVM');
-  assert.equal(c.boot_id, controlProbe.boot, 'the 900 s session kept its microVM');
-  assert.equal(b.boot_id, busyProbe.boot, 'the session whose agent reported HealthyBusy on /ping kept its microVM past the idle timeout');
+  assert.notEqual(i.vm_id, idleProbe.boot, 'the idle session got a fresh microVM');
+  assert.equal(c.vm_id, controlProbe.boot, 'the 900 s session kept its microVM');
+  assert.equal(b.vm_id, busyProbe.boot, 'the session whose agent reported HealthyBusy on /ping kept its microVM past the idle timeout');
   // the expired session's usage record says why it ended
   assert.match(readFileSync(`${testDir}/console.log`, 'latin1'),
     new RegExp(`silod: usage session=${idleProbe.sid} runtime=${idleRt.agentRuntimeId} version=1 reason=idle `));
