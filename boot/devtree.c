@@ -163,6 +163,7 @@ static long add_platform_devices(void *fdt, const struct devtree_machine *m, cha
         TRY(fdt_begin_node(fdt, name));
         TRY(fdt_property(fdt, "compatible", compat, sizeof compat));
         TRY(prop_reg(fdt, m->rtc_base, RTC_MMIO_SIZE));
+        TRY(prop_irq(fdt, GIC_FDT_IRQ_TYPE_SPI, m->rtc_spi, IRQ_TYPE_EDGE_RISING));
         TRY(fdt_property_u32(fdt, "clocks", DEVTREE_PHANDLE_CLOCK));
         TRY(fdt_property_string(fdt, "clock-names", "apb_pclk"));
         TRY(fdt_end_node(fdt));

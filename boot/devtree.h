@@ -59,6 +59,7 @@ struct devtree_machine {
     struct devtree_mmio_dev uart;
     bool has_rtc;
     uint64_t rtc_base;
+    uint32_t rtc_spi;         /* its match interrupt (edge-rising) */
     bool has_boot_marker;
     uint64_t boot_marker_base;
 

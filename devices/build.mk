@@ -6,10 +6,10 @@ PLATFORM_SRCS := devices/platform_devices.c devices/uart_8250.c devices/rtc_pl03
 UNIT_TESTS += test_uart test_rtc test_boot_marker test_platform_devices
 test_uart_SRCS := tests/unit/test_uart.c devices/uart_8250.c base/state_buf.c
 test_uart_LIBS := -lpthread
-test_rtc_SRCS := tests/unit/test_rtc.c devices/rtc_pl031.c base/state_buf.c
+test_rtc_SRCS := tests/unit/test_rtc.c devices/rtc_pl031.c base/state_buf.c base/event_loop.c
 test_rtc_LIBS := -lpthread
 test_boot_marker_SRCS := tests/unit/test_boot_marker.c devices/boot_marker.c
-test_platform_devices_SRCS := tests/unit/test_platform_devices.c $(PLATFORM_SRCS) base/mmio_bus.c base/state_buf.c
+test_platform_devices_SRCS := tests/unit/test_platform_devices.c $(PLATFORM_SRCS) base/mmio_bus.c base/state_buf.c base/event_loop.c
 test_platform_devices_LIBS := -lpthread
 
 FUZZERS += fuzz_uart

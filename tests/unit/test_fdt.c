@@ -32,6 +32,7 @@ static void full_machine(struct devtree_machine *m)
     m->uart = (struct devtree_mmio_dev){ UART_MMIO_BASE, UART_MMIO_SIZE, UART_SPI };
     m->has_rtc = true;
     m->rtc_base = RTC_MMIO_BASE;
+    m->rtc_spi = RTC_SPI;
     m->has_boot_marker = true;
     m->boot_marker_base = BOOT_MARKER_BASE;
     m->virtio_count = 2;
@@ -215,7 +216,9 @@ static void test_platform_devices(void)
     CHECK_EQ(prop_u64(rtc, "reg", 0), RTC_MMIO_BASE);
     CHECK_EQ(prop_u32(rtc, "clocks", 0), DEVTREE_PHANDLE_CLOCK);
     CHECK(prop_is_string(rtc, "clock-names", "apb_pclk"));
-    CHECK(!prop_exists(rtc, "interrupts"));
+    CHECK_EQ(prop_u32(rtc, "interrupts", 0), 0);       /* SPI */
+    CHECK_EQ(prop_u32(rtc, "interrupts", 1), RTC_SPI);  /* its match (alarm) interrupt */
+    CHECK_EQ(prop_u32(rtc, "interrupts", 2), 1);        /* edge rising */
     CHECK_EQ(fdt_node_offset_by_phandle(blob, DEVTREE_PHANDLE_CLOCK), node("/apb-pclk"));
     CHECK(prop_is_string("/apb-pclk", "compatible", "fixed-clock"));
     CHECK_EQ(prop_u32("/apb-pclk", "#clock-cells", 0), 0);

@@ -1,7 +1,12 @@
 /* tests/unit/test_rtc.c — devices/rtc_pl031.c: PrimeCell IDs, the counter seeded from host time,
  * loading a new time, and the registers that only store. */
 #include <string.h>
+#include <sys/eventfd.h>
 #include <time.h>
+#include <unistd.h>
+
+#include "base/event_loop.h"
+#include "boot/layout.h"
 
 #include "devices/rtc_pl031.h"
 #include "tests/unit/check.h"
@@ -77,12 +82,72 @@ static void test_store_only_registers_and_bad_accesses(void)
     rtc_pl031_destroy(&rtc);
 }
 
+/* The match interrupt: RIS when the counter reaches MR, MIS and the edge only when unmasked,
+ * unmasking a pending match raises it, ICR clears it. */
+static void test_match_interrupt(void)
+{
+    struct rtc_pl031 rtc;
+    rtc_pl031_init(&rtc);
+    rtc.irq.fd = eventfd(0, EFD_NONBLOCK);
+    uint64_t n;
+    wr(&rtc, PL031_MR, 1234);
+    rtc_pl031_match(&rtc); /* masked: raw status only */
+    CHECK_EQ(rd(&rtc, PL031_RIS), 1);
+    CHECK_EQ(rd(&rtc, PL031_MIS), 0);
+    CHECK(read(rtc.irq.fd, &n, sizeof n) < 0);
+    wr(&rtc, PL031_IMSC, 1); /* unmasking the pending match raises it */
+    CHECK_EQ(rd(&rtc, PL031_MIS), 1);
+    CHECK(read(rtc.irq.fd, &n, sizeof n) == (ssize_t)sizeof n && n == 1);
+    wr(&rtc, PL031_ICR, 1);
+    CHECK_EQ(rd(&rtc, PL031_RIS), 0);
+    CHECK_EQ(rd(&rtc, PL031_MIS), 0);
+    rtc_pl031_match(&rtc); /* unmasked: the edge at once */
+    CHECK(read(rtc.irq.fd, &n, sizeof n) == (ssize_t)sizeof n && n == 1);
+    close(rtc.irq.fd);
+    rtc_pl031_destroy(&rtc);
+}
+
+static int recorded_spi = -1, recorded_fd = -1;
+static int record_irqfd(void *vm, uint32_t spi, int fd)
+{
+    (void)vm;
+    recorded_spi = (int)spi;
+    recorded_fd = fd;
+    return 0;
+}
+
+/* The platform device's real timer: MR one second ahead fires within ~2 s on the loop. */
+static void test_alarm_fires_on_the_loop(void)
+{
+    struct event_loop *loop = event_loop_create();
+    struct vm_services vm = { .loop = loop, .add_irqfd = record_irqfd };
+    struct platform_services ps = { .vm = &vm, .console_out_fd = -1 };
+    char err[200];
+    struct rtc_pl031 *rtc = rtc_pl031_platform.create(&ps, err, sizeof err);
+    CHECK(rtc != NULL && recorded_spi == RTC_SPI && recorded_fd >= 0);
+    if (rtc == NULL) {
+        event_loop_destroy(loop);
+        return;
+    }
+    wr(rtc, PL031_IMSC, 1);
+    wr(rtc, PL031_MR, rd(rtc, PL031_DR) + 1);
+    uint64_t n = 0;
+    for (int i = 0; i < 30 && read(recorded_fd, &n, sizeof n) != (ssize_t)sizeof n; i++)
+        event_loop_run_once(loop, 100);
+    CHECK_EQ(n, 1);
+    CHECK_EQ(rd(rtc, PL031_RIS), 1);
+    rtc_pl031_platform.destroy(rtc);
+    event_loop_destroy(loop);
+}
+
 int main(void)
 {
     static const struct unit_test tests[] = {
         { "PrimeCell peripheral and cell IDs", test_ids },
         { "counter starts at host time and follows loads", test_counter_follows_host_time },
         { "match/mask registers store; bad accesses are harmless", test_store_only_registers_and_bad_accesses },
+        { "match interrupt: RIS, MIS, masking, ICR", test_match_interrupt },
+        { "the alarm fires on the I/O loop when the counter reaches MR", test_alarm_fires_on_the_loop },
     };
     return run_unit_tests(tests, sizeof tests / sizeof tests[0]);
 }
