@@ -285,6 +285,64 @@ static void test_boot_checks_reserve_guest_memory(void)
     CHECK(cap.free_mib == 100);
 }
 
+static void touch(const char *name)
+{
+    char p[256];
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    if (fd >= 0)
+        close(fd);
+}
+
+static bool exists(const char *name)
+{
+    char p[256];
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    return access(p, F_OK) == 0;
+}
+
+static void make_template(const char *name)
+{
+    char p[256];
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    mkdir(p, 0700);
+    static const char *const files[] = { "state", "memory", "disk0.layer", "shape" };
+    for (size_t i = 0; i < 4; i++) {
+        char f[300];
+        snprintf(f, sizeof f, "%s/%s", name, files[i]);
+        touch(f);
+    }
+}
+
+/* A deleted version takes its image and template with it (the whole runtime: every version);
+ * nothing of another runtime, and nothing that only looks alike, is touched. */
+static void test_deletion_removes_images_and_templates(void)
+{
+    struct version_builder vb = image_builder_interface(builder("ok.sh"));
+    CHECK(vb.remove != NULL);
+    touch("rt_d-0123456789-v1.ext4");
+    make_template("rt_d-0123456789-v1.snap");
+    touch("rt_d-0123456789-v2.ext4");
+    make_template("rt_d-0123456789-v2.snap");
+    make_template("rt_d-0123456789-v3.snap.tmp");
+    touch("rt_d-0123456789-v2.ext4.bak");
+    touch("rt_e-0123456789-v1.ext4");
+    make_template("rt_e-0123456789-v1.snap");
+    vb.remove(vb.ctx, "rt_d-0123456789", 2);
+    CHECK(!exists("rt_d-0123456789-v2.ext4") && !exists("rt_d-0123456789-v2.snap"));
+    CHECK(exists("rt_d-0123456789-v1.ext4") && exists("rt_d-0123456789-v1.snap/state"));
+    vb.remove(vb.ctx, "rt_d-0123456789", 0);
+    CHECK(!exists("rt_d-0123456789-v1.ext4") && !exists("rt_d-0123456789-v1.snap"));
+    CHECK(!exists("rt_d-0123456789-v3.snap.tmp"));
+    CHECK(exists("rt_d-0123456789-v2.ext4.bak"));
+    CHECK(exists("rt_e-0123456789-v1.ext4") && exists("rt_e-0123456789-v1.snap/memory"));
+    vb.remove(vb.ctx, "rt_e-0123456789", 0);
+    CHECK(!exists("rt_e-0123456789-v1.snap"));
+    char p[256];
+    snprintf(p, sizeof p, "%s/rt_d-0123456789-v2.ext4.bak", dir);
+    unlink(p);
+}
+
 int main(void)
 {
     snprintf(dir, sizeof dir, "/tmp/silo-test-builder-XXXXXX");
@@ -300,6 +358,7 @@ int main(void)
         { "a builder that ignores SIGTERM is killed 5 s later", test_a_builder_ignoring_sigterm_is_killed },
         { "builds beyond max_concurrent wait their turn instead of running beside the others", test_builds_beyond_the_bound_wait_their_turn },
         { "each boot check reserves its guest memory: builds wait for room, or fail after the timeout", test_boot_checks_reserve_guest_memory },
+        { "a deleted version's image and template are removed; every version's with the runtime", test_deletion_removes_images_and_templates },
     };
     int rc = run_unit_tests(tests, sizeof tests / sizeof tests[0]);
     image_builder_free(current);

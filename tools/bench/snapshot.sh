@@ -19,12 +19,12 @@ cmdline="console=ttyS0 root=/dev/vda rw rootfstype=ext4 init=/silo/init panic=-1
 body='{"prompt":"cold"}'
 now_ms() { read -r up _ </proc/uptime; echo $(( ${up%.*} * 1000 + 1${up#*.} * 10 - 1000 )); }
 invoke() { # TARGET: the first bytes of the answer to one POST /invocations
-    printf 'POST /invocations HTTP/1.1\r\nHost: l\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s' \
-        ${#body} "$body" | silo-vsock --timeout 120 --retry-ms 120000 "$1" | head -c 12
+    printf 'POST /invocations HTTP/1.1\r\nHost: l\r\nConnection: close\r\nContent-Type: application/json\r\nX-Amzn-Bedrock-AgentCore-Runtime-Session-Id: %s\r\nContent-Length: %d\r\n\r\n%s' \
+        bench-session-0123456789abcdef0123456789abcdef ${#body} "$body" | silo-vsock --timeout 120 --retry-ms 120000 "$1" | head -c 12
 }
 restored() { # SOCKET: agentd's RESTORED; prints its answer (nothing when the agentd predates it)
     seed=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
-    printf 'RESTORED seed=%s time=%s.000000000\n' "$seed" "$(date +%s)" | silo-vsock --timeout 30 --retry-ms 30000 "uds:$1:1024" | head -1
+    printf 'RESTORED seed=%s time=%s.000000000\n' "$seed" "$(date +%s)" | silo-vsock --timeout 10 --retry-ms 10000 "uds:$1:1024" | head -1
 }
 
 # template NAME: boots the image with --snapshot-to, waits for /ping 200, snapshots. 0 when made.
@@ -52,6 +52,7 @@ template() {
         return 1
     fi
     eval "ready_$2=$ready"
+    echo "# snapshot bench: $name template taken (agent ready at $ready ms)" >&2
     eval "snap_ms_$2=\$(sed -n 's/.* in \([0-9]*\) ms$/\1/p' $d/$name.t.err)"
     eval "snap_kib_$2=\$(du -k $snap/memory | cut -f1)"
 }
@@ -67,6 +68,7 @@ one_restore() { # NAME KEY
     t1=$(now_ms)
     kill -TERM $vpid 2>/dev/null; wait $vpid 2>/dev/null
     case "$first" in "HTTP/1.1 200") echo $((t1 - t0)) >>$d/$2.restore ;; *) echo "# restore $1: answer '$first'" >&2 ;; esac
+    echo "# snapshot bench: $1 restore: $((t1 - t0)) ms (RESTORED: ${r:-no answer})" >&2
     case "$r" in "OK RESTORED"*) echo yes >$d/$2.reseeded ;; esac
     sed -n 's/.*restored: vCPUs running at \([0-9]*\) us.*/\1/p' $d/$1.r.err >>$d/$2.vmm_us
     sed -n 's/.*wiped \([0-9]*\) KiB of touched memory.*/\1/p' $d/$1.r.err >>$d/$2.touched
@@ -83,6 +85,7 @@ one_boot() { # NAME KEY
     t1=$(now_ms)
     kill -TERM $vpid 2>/dev/null; wait $vpid 2>/dev/null
     case "$first" in "HTTP/1.1 200") echo $((t1 - t0)) >>$d/$2.boot ;; *) echo "# boot $1: answer '$first'" >&2 ;; esac
+    echo "# snapshot bench: $1 boot: $((t1 - t0)) ms" >&2
 }
 
 one_qemu() { # NAME KEY
@@ -97,6 +100,7 @@ one_qemu() { # NAME KEY
     t1=$(now_ms)
     kill -TERM $qpid 2>/dev/null; wait $qpid 2>/dev/null
     case "$first" in "HTTP/1.1 200") echo $((t1 - t0)) >>$d/$2.qemu ;; *) echo "# qemu $1: answer '$first'" >&2 ;; esac
+    echo "# snapshot bench: $1 QEMU boot: $((t1 - t0)) ms" >&2
 }
 
 for pair in c-echo:c node-sdk:node; do
@@ -116,7 +120,7 @@ echo
 echo "== snapshots: exec -> first bytes of a cold invocation, 1 vCPU, $mib MiB, median of $runs (dev host)"
 printf '%-34s %10s %10s %10s %12s %12s\n' "agent" "restore" "boot" "QEMU boot" "boot/restore" "QEMU/restore"
 for key in c node; do
-    r=$(median <$d/$key.restore 2>/dev/null) b=$(median <$d/$key.boot 2>/dev/null) q=$(median <$d/$key.qemu 2>/dev/null)
+    r=$(cat $d/$key.restore 2>/dev/null | median) b=$(cat $d/$key.boot 2>/dev/null | median) q=$(cat $d/$key.qemu 2>/dev/null | median)
     label="C sample agent (ms)"
     [ $key = node ] && label="Node AgentCore SDK agent (ms)"
     printf '%-34s %10s %10s %10s %12s %12s\n' "$label" "${r:--}" "${b:--}" "${q:--}" "$(ratio "$r" "$b")" "$(ratio "$r" "$q")"
