@@ -210,7 +210,8 @@ static const struct cli_option option_table[] = {
       .help = "guest RAM: 512M, 2G, 65536K, or a plain number of MiB (default 512M;\n"
               "at least 16M, a multiple of 64K, within the host's IPA size)" },
     { .name = "cpus", .kind = CLI_NUMBER, .value_name = "N", .apply = set_cpus,
-      .help = "vCPUs, 1 up to the host's CPU count (default 1; at most 64)" },
+      .help = "vCPUs (default 1; at most 64 and KVM's limit; more than the host's\n"
+              "CPUs is allowed, with a warning)" },
     { .name = "console", .kind = CLI_TEXT, .value_name = "WHERE", .target = offsetof(struct vmm_config, console),
       .help = "guest serial console: stdio (default: output to stdout, input from\n"
               "stdin), none, or a FILE that receives the output" },
