@@ -18,9 +18,17 @@ mkdir -p $d
 cmdline="console=ttyS0 root=/dev/vda rw rootfstype=ext4 init=/silo/init panic=-1 quiet"
 body='{"prompt":"cold"}'
 now_ms() { read -r up _ </proc/uptime; echo $(( ${up%.*} * 1000 + 1${up#*.} * 10 - 1000 )); }
-invoke() { # TARGET: the first bytes of the answer to one POST /invocations
-    printf 'POST /invocations HTTP/1.1\r\nHost: l\r\nConnection: close\r\nContent-Type: application/json\r\nX-Amzn-Bedrock-AgentCore-Runtime-Session-Id: %s\r\nContent-Length: %d\r\n\r\n%s' \
-        bench-session-0123456789abcdef0123456789abcdef ${#body} "$body" | silo-vsock --timeout 120 --retry-ms 120000 "$1" | head -c 12
+invoke() { # TARGET: the first bytes of the answer to one POST /invocations; retried (up to
+    # 300 s) while the guest has no answer yet: agentd holds an early connection only 60 s
+    # for the agent, and a Node agent booting in the dev host can take longer
+    deadline=$(($(now_ms) + 300000))
+    while :; do
+        a=$(printf 'POST /invocations HTTP/1.1\r\nHost: l\r\nConnection: close\r\nContent-Type: application/json\r\nX-Amzn-Bedrock-AgentCore-Runtime-Session-Id: %s\r\nContent-Length: %d\r\n\r\n%s' \
+            bench-session-0123456789abcdef0123456789abcdef ${#body} "$body" | silo-vsock --timeout 120 --retry-ms 120000 "$1" | head -c 12)
+        [ -n "$a" ] || [ "$(now_ms)" -ge $deadline ] && break
+        sleep 0.05
+    done
+    echo "$a"
 }
 restored() { # SOCKET: agentd's RESTORED; prints its answer (nothing when the agentd predates it)
     seed=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
