@@ -284,14 +284,14 @@ static void write_vm_id(void)
  * microVMs restored from one template share random output; then the wall clock is the host's. */
 static void answer_restored(const struct cp_restored *a, struct cp_response *r)
 {
-    struct {
+    union { /* struct rand_pool_info ends in the seed's words */
         struct rand_pool_info info;
-        uint8_t bytes[CP_SEED_BYTES];
+        uint32_t words[sizeof(struct rand_pool_info) / 4 + CP_SEED_BYTES / 4];
     } pool;
     memset(r, 0, sizeof *r);
     pool.info.entropy_count = CP_SEED_BYTES * 8;
     pool.info.buf_size = CP_SEED_BYTES;
-    memcpy(pool.bytes, a->seed, CP_SEED_BYTES);
+    memcpy(&pool.words[sizeof(struct rand_pool_info) / 4], a->seed, CP_SEED_BYTES);
     int fd = open("/dev/urandom", O_RDWR | O_CLOEXEC);
     bool seeded = fd >= 0 && ioctl(fd, RNDADDENTROPY, &pool) == 0 && ioctl(fd, RNDRESEEDCRNG) == 0;
     if (fd >= 0)

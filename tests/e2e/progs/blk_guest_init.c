@@ -303,9 +303,9 @@ static int hex_value(char c)
 /* `seed=<64 hex> time=<sec>.<nsec>`: what agentd does on RESTORED, for this test guest. */
 static const char *reseed(const char *line)
 {
-    struct {
+    union { /* struct rand_pool_info ends in the seed's words */
         struct rand_pool_info info;
-        uint8_t bytes[32];
+        uint32_t words[sizeof(struct rand_pool_info) / 4 + 8];
     } pool;
     const char *p = strstr(line, "seed=");
     const char *t = strstr(line, "time=");
@@ -316,7 +316,7 @@ static const char *reseed(const char *line)
         int hi = hex_value(p[2 * i]), lo = hex_value(p[2 * i + 1]);
         if (hi < 0 || lo < 0)
             return "bad seed";
-        pool.bytes[i] = (uint8_t)(hi << 4 | lo);
+        ((uint8_t *)&pool.words[sizeof(struct rand_pool_info) / 4])[i] = (uint8_t)(hi << 4 | lo);
     }
     pool.info.entropy_count = 256;
     pool.info.buf_size = 32;
