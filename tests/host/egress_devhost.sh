@@ -68,6 +68,8 @@ SILO_TEST_PREFIX="$label" AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED=true 
     "$sdk/egress.devhost.mjs"
 status=$?
 [ -s "$dir/bench.txt" ] && sed 's/^/# bench: /' "$dir/bench.txt"
+# warm starts (docs/snapshots.md): the Node agent's sessions above were restored from its template
+check_restored_sessions "$label" "$dir/console.log" node-sdk || status=1
 for s in "$secret" "$role_secret"; do
     if grep -aqF "$s" "$dir/console.log"; then
         say_fail "the dev host console (silod's and the guests' logs) contains a secret key"; status=1

@@ -85,33 +85,8 @@ grep -a "silod: build .*silod-build-image: .* ready: " "$dir/console.log" | tr -
     sed 's/^.*silod-build-image: /# bench: image build + boot check in the dev host: /'
 
 
-# warm starts (docs/snapshots.md): the image builder took each version's template, and the SDK
-# sessions above were restored from them — the C, Node and MCP agents each — with no restore
-# refused; figures: restored vs booted time to ready, as silod logged them
-snap_ok=1
-for agent in c-echo node-sdk mcp-server; do
-    rids=$(grep -a "silod-build-image: [^ ]* v[0-9]*: .*agents/$agent" "$dir/console.log" | tr -d '\r' |
-           sed -n 's/.*silod-build-image: \([^ ]*\) v[0-9]*: .*/\1/p' | sort -u)
-    taken=0 restored=0
-    for rid in $rids; do
-        taken=$((taken + $(grep -ac "silod-build-image: template .*/$rid-v[0-9]*.snap taken" "$dir/console.log")))
-        restored=$((restored + $(grep -ac "(runtime $rid v[0-9]*): restored from the version's template" "$dir/console.log")))
-    done
-    if [ "$taken" -ge 1 ] && [ "$restored" -ge 1 ]; then
-        echo "ok - $label: $agent: the image builder took $taken template(s); $restored session(s) through the AWS SDK were restored from them"
-    else
-        say_fail "$agent: templates taken $taken, sessions restored $restored (want at least 1 each)"; snap_ok=
-    fi
-done
-if grep -aq "restore from the template failed" "$dir/console.log"; then
-    grep -a "restore from the template failed" "$dir/console.log" | tr -d '\r' | head -3 | sed 's/^/#   /'
-    say_fail "a restore from a template failed (the session booted cold instead)"; snap_ok=
-fi
-[ -n "$snap_ok" ] || node_status=1
-ms_of() { grep -a "$1, ready in" "$dir/console.log" | tr -d '\r' | sed -n 's/.*ready in \([0-9]*\) ms.*/\1/p' | sort -n; }
-mapfile -t rms < <(ms_of "restored from the version's template")
-mapfile -t bms < <(ms_of "booted")
-echo "# bench: session start to ready through silod, dev host: restored median ${rms[$(( (${#rms[@]} - 1) / 2 ))]:-?} ms of ${#rms[@]}, booted median ${bms[$(( (${#bms[@]} - 1) / 2 ))]:-?} ms of ${#bms[@]}"
+# warm starts (docs/snapshots.md): the builder's templates served the C and MCP sessions above
+check_restored_sessions "$label" "$dir/console.log" c-echo mcp-server || node_status=1
 
 # the side channel (tests/frontend/devhost/control.sh): one verb, one answer line
 side() {
