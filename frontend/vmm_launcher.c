@@ -94,35 +94,47 @@ static int start_vm(void *ctx, const struct session_spec *spec, struct session_v
                     spec->session_id, spec->runtime_id, spec->version, why);
         p.restore_dir = NULL;
     }
-    if (!restored && spawn_vm(cfg, &p, vm, err, err_len) != 0) {
-        close_extras(cfg, vm);
-        return -1;
-    }
     enum microvm_protocol protocol = microvm_protocol_of(spec->config_json);
     vm->no_ping = protocol == MICROVM_MCP;
-    struct microvm_wait w = {
-        .protocol = protocol,
-        .deadline_ms = mono_ms() + (cfg->ready_timeout_ms ? cfg->ready_timeout_ms : MICROVM_DEFAULT_READY_TIMEOUT_MS),
-    };
-    int status = 0;
-    char wait_why[256];
-    switch (microvm_wait_ready(&vm->pid, vm->vsock_path, &w, &status, wait_why, sizeof wait_why)) {
-    case MICROVM_READY: {
-        long long ms = (long long)(mono_ms() - t0);
-        if (restored)
-            fprintf(stderr, "silod: session %s (runtime %s v%d): restored from the version's template, ready in %lld ms\n",
-                    spec->session_id, spec->runtime_id, spec->version, ms);
-        else
-            fprintf(stderr, "silod: session %s (runtime %s v%d): booted, ready in %lld ms (not restored: %s)\n",
-                    spec->session_id, spec->runtime_id, spec->version, ms, why);
-        return 0;
-    }
-    case MICROVM_VMM_EXITED:
-        snprintf(err, err_len, "the VMM exited before the agent was ready (status %d)", status);
-        close_extras(cfg, vm);
-        unlink(vm->vsock_path);
-        return -1;
-    default:
+    for (;;) { /* once, or twice when a restored microVM does not become ready: then cold */
+        if (!restored && spawn_vm(cfg, &p, vm, err, err_len) != 0) {
+            close_extras(cfg, vm);
+            return -1;
+        }
+        struct microvm_wait w = {
+            .protocol = protocol,
+            .deadline_ms = mono_ms() + (cfg->ready_timeout_ms ? cfg->ready_timeout_ms : MICROVM_DEFAULT_READY_TIMEOUT_MS),
+        };
+        int status = 0;
+        char wait_why[256];
+        enum microvm_ready r = microvm_wait_ready(&vm->pid, vm->vsock_path, &w, &status, wait_why, sizeof wait_why);
+        if (r == MICROVM_READY) {
+            long long ms = (long long)(mono_ms() - t0);
+            if (restored)
+                fprintf(stderr, "silod: session %s (runtime %s v%d): restored from the version's template, ready in %lld ms\n",
+                        spec->session_id, spec->runtime_id, spec->version, ms);
+            else
+                fprintf(stderr, "silod: session %s (runtime %s v%d): booted, ready in %lld ms (not restored: %s)\n",
+                        spec->session_id, spec->runtime_id, spec->version, ms, why);
+            return 0;
+        }
+        if (restored && r != MICROVM_CANCELLED) {
+            if (r == MICROVM_VMM_EXITED)
+                snprintf(wait_why, sizeof wait_why, "its VMM exited with status %d", status);
+            fprintf(stderr, "silod: session %s (runtime %s v%d): the restored microVM did not become ready (%s); booting cold\n",
+                    spec->session_id, spec->runtime_id, spec->version, wait_why);
+            microvm_stop(vm->pid); /* the session's channels stay: the cold VM uses the same socket */
+            vm->pid = 0;
+            snprintf(why, sizeof why, "the restored microVM did not become ready: %.200s", wait_why);
+            restored = false;
+            continue;
+        }
+        if (r == MICROVM_VMM_EXITED) {
+            snprintf(err, err_len, "the VMM exited before the agent was ready (status %d)", status);
+            close_extras(cfg, vm);
+            unlink(vm->vsock_path);
+            return -1;
+        }
         snprintf(err, err_len, "the agent did not answer %s in time (%s)", protocol == MICROVM_MCP ? "/mcp" : "/ping",
                  wait_why);
         stop_vm((void *)cfg, vm);

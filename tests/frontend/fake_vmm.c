@@ -43,7 +43,8 @@
  * guest port 1024 (agentd's control port): only RESTORED (control_proto's codec): a valid line is
  *   answered `OK RESTORED` and noted in PATH.restored, anything else `ERR STATUS bad-request`.
  * --restore DIR (a snapshot restore, docs/snapshots.md) is played as a boot, except that when
- *   DIR/fail exists it exits 1 at once with one line, as a refused snapshot would; --snapshot-to
+ *   DIR/fail exists it exits 1 at once with one line, as a refused snapshot would, and when
+ *   DIR/die exists the whole fake VM dies (SIGKILL) right after answering RESTORED; --snapshot-to
  *   DIR makes SIGUSR2 write DIR/state and DIR/memory (fake contents) and exit 0.
  * Other ports are refused. Both ports keep connections alive the same way. Exits on SIGTERM, removing the socket and ending every connection
  * (its own process group), as a VM that goes away would. State shared between its
@@ -72,6 +73,7 @@
 static const char *socket_path;
 static const char *disk_path;
 static const char *snapshot_to;
+static bool die_after_restored;
 static pid_t vmm_pid;
 static char ping_path[4200], burn_path[4200];
 
@@ -539,6 +541,10 @@ static void serve_control(int fd)
         if (m >= 0)
             close(m);
         write_all(fd, "OK RESTORED\n", 12);
+        if (die_after_restored) {
+            shutdown(fd, SHUT_RDWR);
+            kill(vmm_pid, SIGKILL);
+        }
     } else {
         write_all(fd, "ERR STATUS bad-request\n", 23);
     }
@@ -558,6 +564,8 @@ int main(int argc, char **argv)
                 fprintf(stderr, "silo-vmm: --restore %s: refused (fake_vmm)\n", argv[i + 1]);
                 return 1;
             }
+            snprintf(fail, sizeof fail, "%s/die", argv[i + 1]);
+            die_after_restored = access(fail, F_OK) == 0;
         }
         else if (strcmp(argv[i], "--disk") == 0 && !disk_path) {
             char *d = strdup(argv[i + 1]), *comma = strrchr(d, ',');

@@ -472,6 +472,14 @@ static void test_session_restores_template(void)
     CHECK(restore != NULL && boot != NULL && restore < boot);
     CHECK(strstr(log, "[RESTORED received]") == NULL);
     unlink(path);
+    /* a restored microVM that dies before it is ready: a cold boot too */
+    snprintf(path, sizeof path, "%s/die", snap);
+    write_file(path, "", 0600);
+    CHECK_EQ(start_logged(true, images, 128, log, sizeof log, err, sizeof err), 0);
+    restore = strstr(log, "--restore");
+    boot = strstr(log, "--kernel");
+    CHECK(restore != NULL && boot != NULL && restore < boot);
+    unlink(path);
     vm_template_remove(snap);
     CHECK(access(snap, F_OK) != 0);
     unlink(image);
@@ -491,7 +499,7 @@ int main(void)
         { "vsock client and readiness against a stand-in agentd: STATUS, READY (A2A), timeout, WAIT, cancel", test_control_and_readiness },
         { "a boot-check VMM: own process group, no leaked descriptor, outlives its spawning thread, SIGTERM when its parent is SIGKILLed", test_boot_check_vmm_gets_sigterm },
         { "a session's VMM (silod's launcher): own process group, SIGTERM when silod is SIGKILLed", test_session_vmm_gets_sigterm },
-        { "sessions restore the version's template (RESTORED first); no template, other shape, refusal: cold boot", test_session_restores_template },
+        { "sessions restore the version's template (RESTORED first); no template, other shape, refusal, a restored VM that dies: cold boot", test_session_restores_template },
     };
     int rc = run_unit_tests(tests, sizeof tests / sizeof tests[0]);
     char cmd[128];
