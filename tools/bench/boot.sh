@@ -53,7 +53,7 @@ row "max RSS of the VMM process (KiB)" "$(median </tmp/b.s.rss)" "$(median </tmp
 k3() { printf '%-44s %12s %12s %12s %10s\n' "$1" "$2" "$3" "$4" "$(ratio "$2" "$3")"; }
 echo
 echo "== boot against kvmtool: the same runs, median of $runs"
-k3 "figure" "silo-vmm" "kvmtool" "QEMU" "kvmtool/ours"
+printf '%-44s %12s %12s %12s %10s\n' "figure" "silo-vmm" "kvmtool" "QEMU" "kvmtool/ours"
 if [ $have_kvmtool = 1 ]; then
     k3 "exec -> init's first console line (ms)" "$(median </tmp/b.s.init)" "$(median </tmp/b.k.init)" "$(median </tmp/b.q.init)"
     k3 "exec -> process exit after poweroff (ms)" "$(median </tmp/b.s.exit)" "$(median </tmp/b.k.exit)" "$(median </tmp/b.q.exit)"
