@@ -102,7 +102,7 @@ static int write_all_at(int fd, const uint8_t *p, size_t len)
     return 0;
 }
 
-/* Appends one section made by `fill`: 0, or -1 with err. */
+/* Appends one section and frees its payload: 0, or -1 when memory ran out. */
 static int add_section(struct state_writer *file, uint32_t type, uint32_t index, struct state_writer *payload)
 {
     snapshot_file_add(file, type, index, payload);

@@ -415,8 +415,6 @@ static void test_guest_memory_file(void)
     r.hva[4096 * 3] = 0x66;
     CHECK_EQ(guest_mem_resident_bytes(&r), 2 * 4096);
     struct guest_mem_wipe_stats ws;
-    uint8_t *hva = r.hva;
-    (void)hva;
     CHECK_EQ(guest_mem_wipe(&r, true, &ws), 0);
     CHECK_EQ(ws.resident_bytes, 2 * 4096);
     uint8_t b = 0;

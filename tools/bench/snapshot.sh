@@ -65,6 +65,14 @@ template() {
     eval "snap_kib_$2=\$(du -k $snap/memory | cut -f1)"
 }
 
+# finish PID KIND NAME KEY: stops the VM, then records exec -> first bytes ($t0, $t1) in
+# $d/KEY.KIND when the answer ($first) was a 200, and says so
+finish() {
+    kill -TERM $1 2>/dev/null; wait $1 2>/dev/null
+    case "$first" in "HTTP/1.1 200") echo $((t1 - t0)) >>$d/$4.$2 ;; *) echo "# $2 $3: answer '$first'" >&2 ;; esac
+    echo "# snapshot bench: $3 $2: $((t1 - t0)) ms" >&2
+}
+
 one_restore() { # NAME KEY
     sock=$d/$1.r.sock
     rm -f $sock
@@ -74,9 +82,8 @@ one_restore() { # NAME KEY
     r=$(restored $sock)
     first=$(invoke "uds:$sock:8080")
     t1=$(now_ms)
-    kill -TERM $vpid 2>/dev/null; wait $vpid 2>/dev/null
-    case "$first" in "HTTP/1.1 200") echo $((t1 - t0)) >>$d/$2.restore ;; *) echo "# restore $1: answer '$first'" >&2 ;; esac
-    echo "# snapshot bench: $1 restore: $((t1 - t0)) ms (RESTORED: ${r:-no answer})" >&2
+    finish $vpid restore $1 $2
+    echo "# snapshot bench: $1 RESTORED: ${r:-no answer}" >&2
     case "$r" in "OK RESTORED"*) echo yes >$d/$2.reseeded ;; esac
     sed -n 's/.*restored: vCPUs running at \([0-9]*\) us.*/\1/p' $d/$1.r.err >>$d/$2.vmm_us
     sed -n 's/.*wiped \([0-9]*\) KiB of touched memory.*/\1/p' $d/$1.r.err >>$d/$2.touched
@@ -91,9 +98,7 @@ one_boot() { # NAME KEY
     vpid=$!
     first=$(invoke "uds:$sock:8080")
     t1=$(now_ms)
-    kill -TERM $vpid 2>/dev/null; wait $vpid 2>/dev/null
-    case "$first" in "HTTP/1.1 200") echo $((t1 - t0)) >>$d/$2.boot ;; *) echo "# boot $1: answer '$first'" >&2 ;; esac
-    echo "# snapshot bench: $1 boot: $((t1 - t0)) ms" >&2
+    finish $vpid boot $1 $2
 }
 
 one_qemu() { # NAME KEY
@@ -106,9 +111,7 @@ one_qemu() { # NAME KEY
     qpid=$!
     first=$(invoke "vsock:3:8080")
     t1=$(now_ms)
-    kill -TERM $qpid 2>/dev/null; wait $qpid 2>/dev/null
-    case "$first" in "HTTP/1.1 200") echo $((t1 - t0)) >>$d/$2.qemu ;; *) echo "# qemu $1: answer '$first'" >&2 ;; esac
-    echo "# snapshot bench: $1 QEMU boot: $((t1 - t0)) ms" >&2
+    finish $qpid qemu $1 $2
 }
 
 for pair in c-echo:c node-sdk:node; do
