@@ -44,6 +44,9 @@ ARM64_DYNAMIC_LDFLAGS := -L$(ARM64_SYSROOT)/usr/lib/aarch64-linux-gnu \
                  -Wl,-rpath-link,$(ARM64_SYSROOT)/lib/aarch64-linux-gnu:$(ARM64_SYSROOT)/usr/lib/aarch64-linux-gnu
 FUZZ_CFLAGS   := $(COMMON_CFLAGS) -O1 -fsanitize=fuzzer,address,undefined -DSILO_FUZZ
 
+# `make` alone builds everything (the included fragments define targets of their own first)
+.DEFAULT_GOAL := all
+
 ARM64_PROGRAMS :=
 HOST_PROGRAMS  :=
 UNIT_TESTS     :=

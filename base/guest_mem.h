@@ -21,9 +21,13 @@ struct guest_mem {
     bool file_backed;  /* mapped private from a snapshot's memory file (guest_mem_map_file) */
 };
 
+/* Transparent huge page size the anonymous mapping is aligned to and advised for. */
+#define GUEST_MEM_HUGE_PAGE (2ULL << 20)
+
 /* Maps `size` bytes (MAP_PRIVATE|MAP_ANONYMOUS|MAP_NORESERVE, never MADV_MERGEABLE) for guest
- * RAM starting at `gpa_base`. Returns 0 or -errno (-EINVAL for a size that is zero or not
- * page-aligned). */
+ * RAM starting at `gpa_base`: 2 MiB-aligned and MADV_HUGEPAGE when at least 2 MiB, so the
+ * host backs it with transparent huge pages where it can. Returns 0 or -errno (-EINVAL for a
+ * size that is zero or not page-aligned). */
 int guest_mem_map(struct guest_mem *mem, uint64_t gpa_base, uint64_t size);
 
 /* Maps the first `size` bytes of file `fd` (a snapshot's guest memory, at least that long) for
@@ -33,6 +37,15 @@ int guest_mem_map(struct guest_mem *mem, uint64_t gpa_base, uint64_t size);
  * swapped); pages only read still belong to the file, which holds nothing of the session.
  * Returns 0 or -errno. */
 int guest_mem_map_file(struct guest_mem *mem, uint64_t gpa_base, uint64_t size, int fd);
+
+/* Places the first `len` bytes of file `fd` at guest address `gpa` by mapping the file over
+ * that part of RAM, private and copy-on-write (MAP_FIXED|MAP_PRIVATE): the guest reads the
+ * page cache itself, nothing is copied, and only pages the guest writes become private. The
+ * file must not change while the VM runs (its unwritten pages would follow it). `gpa` must be
+ * page-aligned and [gpa, gpa + len) inside RAM; the part of the last page beyond the file reads
+ * zero, as with a copy. Pages still of the file hold nothing of the session, so the wipe skips
+ * them. Returns 0, or -errno (then RAM is unchanged and the caller can copy instead). */
+int guest_mem_place_file(struct guest_mem *mem, uint64_t gpa, int fd, uint64_t len);
 
 /* Writes guest RAM into fd (truncated to mem->size first) for a snapshot: only resident pages
  * that are not all zero are written, so the file is sparse and costs what the guest used.
@@ -49,15 +62,23 @@ bool guest_mem_contains(const struct guest_mem *mem, uint64_t gpa, uint64_t len)
 
 /* Statistics of the last wipe, for logs and benchmarks. */
 struct guest_mem_wipe_stats {
-    uint64_t resident_bytes; /* bytes found resident and zeroed */
+    uint64_t resident_bytes; /* bytes found resident, each page checked */
+    uint64_t zeroed_bytes;   /* of those, the bytes of pages that held data and were zeroed */
     uint64_t wipe_ns;        /* time spent finding and zeroing them */
     uint64_t unmap_ns;       /* time spent in munmap */
 };
 
-/* Zeroes every resident page (for file-backed memory: every private page) with explicit_bzero, optionally verifies (verify = true) that
+/* Zeroes every resident page (for file-backed memory: every private page) that does not already
+ * read zero with explicit_bzero, optionally verifies (verify = true) that
  * every resident page then reads zero, and unmaps. Returns 0, or -EIO if verification found a
  * non-zero byte (the memory is still unmapped). `stats` may be NULL. */
 int guest_mem_wipe(struct guest_mem *mem, bool verify, struct guest_mem_wipe_stats *stats);
+
+/* guest_mem_wipe in two steps, so the owner can release what else maps the memory (the KVM
+ * VM and its stage-2 tables) in between: guest_mem_clear zeroes (and verifies) but leaves RAM
+ * mapped, guest_mem_unmap unmaps. Same statistics, each filling its own fields. */
+int guest_mem_clear(struct guest_mem *mem, bool verify, struct guest_mem_wipe_stats *stats);
+void guest_mem_unmap(struct guest_mem *mem, struct guest_mem_wipe_stats *stats);
 
 /* True when every resident page of the mapping reads zero (the --verify-wipe check; also true
  * for an unmapped guest_mem). */

@@ -8,6 +8,7 @@
 #ifndef SILO_BASE_MMIO_BUS_H
 #define SILO_BASE_MMIO_BUS_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -29,15 +30,17 @@ struct mmio_region {
 struct mmio_bus {
     struct mmio_region regions[MMIO_BUS_MAX_REGIONS];
     size_t count;
+    _Atomic unsigned long long accesses[MMIO_BUS_MAX_REGIONS]; /* per region, for --timings */
 };
 
 /* Adds a region. Returns 0, -EINVAL (empty or overflowing range), -EEXIST (overlaps another
  * region) or -ENOSPC (bus full). */
 int mmio_bus_add(struct mmio_bus *bus, const struct mmio_region *region);
 
-/* Dispatches an access. Returns false when no region covers [addr, addr + len); a read then
- * fills data with zeros. An access straddling a region's end is treated as uncovered. */
-bool mmio_bus_read(const struct mmio_bus *bus, uint64_t addr, void *data, uint32_t len);
-bool mmio_bus_write(const struct mmio_bus *bus, uint64_t addr, const void *data, uint32_t len);
+/* Dispatches an access and counts it for its region. Returns false when no region covers
+ * [addr, addr + len); a read then fills data with zeros. An access straddling a region's end is
+ * treated as uncovered. */
+bool mmio_bus_read(struct mmio_bus *bus, uint64_t addr, void *data, uint32_t len);
+bool mmio_bus_write(struct mmio_bus *bus, uint64_t addr, const void *data, uint32_t len);
 
 #endif

@@ -139,7 +139,19 @@ static int finish_image(const struct guest_mem *mem, const struct image_header *
     out->load_gpa = load;
     out->file_bytes = file_bytes;
     out->reserved_end = load + reserved;
+    out->mapped = false;
     return 0;
+}
+
+/* Puts the whole source at gpa: a file is mapped copy-on-write where it can be (nothing is
+ * copied and the page cache is shared between VMs booting the same file), else read. */
+static int place_source(struct guest_mem *mem, const struct source *src, uint64_t gpa, struct kernel_info *out)
+{
+    if (src->buf == NULL && guest_mem_place_file(mem, gpa, src->fd, src->size) == 0) {
+        out->mapped = true;
+        return 0;
+    }
+    return source_read(src, 0, guest_mem_ptr(mem, gpa, src->size), src->size);
 }
 
 static int load_plain_image(struct guest_mem *mem, const struct source *src, const uint8_t *h,
@@ -152,7 +164,7 @@ static int load_plain_image(struct guest_mem *mem, const struct source *src, con
         return -1;
     if (finish_image(mem, &ih, src->size, KERNEL_IMAGE, out, err, errlen) != 0)
         return -1;
-    if (source_read(src, 0, guest_mem_ptr(mem, out->load_gpa, src->size), src->size) != 0)
+    if (place_source(mem, src, out->load_gpa, out) != 0)
         return error_message(err, errlen, "read error while loading the Image");
     return 0;
 }
@@ -399,6 +411,8 @@ int boot_load_initrd_file(struct guest_mem *mem, const char *path, uint64_t gpa,
              (unsigned long long)st.st_size);
     } else {
         struct source src = { .buf = NULL, .fd = fd, .size = (uint64_t)st.st_size };
+        /* Copied, not mapped: the guest frees the initrd once unpacked and reuses its pages,
+         * so mapping it would only add faults and copy-on-write copies. */
         if (source_read(&src, 0, guest_mem_ptr(mem, gpa, src.size), src.size) != 0) {
             error_message(err, errlen, "read error (file changed while loading?)");
         } else {

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "base/error_message.h"
+#include "base/mono_time.h"
 #include "boot/devtree.h"
 #include "boot/layout.h"
 
@@ -98,7 +99,8 @@ static void transmit(struct uart_8250 *uart, uint8_t byte)
         fifo_push(uart, byte);
         return;
     }
-    uart->tx_bytes++;
+    if (uart->tx_bytes++ == 0)
+        uart->first_tx_ns = mono_ns();
     if (uart->out_fd < 0)
         return;
     /* One attempt: a broken console never stops the guest, and EINTR means the VMM is

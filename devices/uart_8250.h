@@ -72,6 +72,7 @@ struct uart_8250 {
     bool rx_blocked;
 
     uint64_t tx_bytes;
+    uint64_t first_tx_ns; /* CLOCK_MONOTONIC of the guest's first byte out (0: none yet), for --timings */
 };
 
 void uart_8250_init(struct uart_8250 *uart, struct irq_line irq, int out_fd);

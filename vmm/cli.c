@@ -190,6 +190,14 @@ static int set_verbose(struct cli_target *t, const char *value, bool flag, char 
     return 0;
 }
 
+/* --timings: the run's timeline on stderr at exit (also printed by -v). */
+static int set_timings(struct cli_target *t, const char *value, bool flag, char *err, size_t errlen)
+{
+    (void)value, (void)err, (void)errlen;
+    t->extra->timings = flag;
+    return 0;
+}
+
 /* The help texts below name these limits in words; keep them in step. */
 _Static_assert(VMM_MAX_CPUS == 64, "--cpus help says 'at most 64'");
 _Static_assert(VMM_MAX_DISKS == 8, "--disk help says 'up to 8'");
@@ -241,8 +249,14 @@ static const struct cli_option option_table[] = {
               "without dashes, e.g. {\"kernel\": \"Image\", \"mem\": \"1G\", \"cpus\": 2,\n"
               "\"disk\": [\"root.ext4,ro\"], \"rng\": true}; applied where it appears\n"
               "on the command line, so later options win" },
+    { .name = "timings", .kind = CLI_FLAG, .apply = set_timings,
+      .help = "at exit, print the run's timeline on stderr: each set-up step (wall\n"
+              "and CPU time), the guest's first console output and boot marker,\n"
+              "exits by kind, page faults on guest RAM, each teardown step\n"
+              "(docs/boot-timeline.md); -v prints it too" },
     { .name = "verbose", .short_name = 'v', .kind = CLI_FLAG, .apply = set_verbose,
-      .help = "set-up and teardown details on stderr (wipe statistics)" },
+      .help = "set-up and teardown details on stderr (wipe statistics, the\n"
+              "timeline of --timings)" },
 };
 
 const struct cli_option *cli_options(size_t *count)

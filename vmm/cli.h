@@ -32,7 +32,8 @@ enum cli_result {
 };
 
 struct cli_extra {
-    int verbose; /* -v: set-up and teardown details (wipe statistics) on stderr */
+    int verbose;  /* -v: set-up and teardown details (wipe statistics) on stderr */
+    bool timings; /* --timings: the run's timeline on stderr at exit (vmm/timeline.h) */
 };
 
 enum cli_result cli_parse(int argc, char **argv, struct vmm_config *cfg, struct cli_extra *extra, FILE *out,

@@ -11,11 +11,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
 #include "base/error_message.h"
 #include "base/event_loop.h"
+#include "base/mono_time.h"
 #include "boot/devtree.h"
 #include "boot/layout.h"
 #include "boot/loader.h"
@@ -28,7 +30,9 @@
 #include "vmm/console.h"
 #include "vmm/crash_wipe.h"
 #include "vmm/sandbox.h"
+#include "vmm/kvm_stats.h"
 #include "vmm/snapshot.h"
+#include "vmm/timeline.h"
 #include "vmm/vm.h"
 
 #define EXIT_POWEROFF 0
@@ -40,7 +44,10 @@
 struct vmm {
     const struct vmm_config *cfg;
     int verbose;
+    bool timings; /* --timings or -v: the timeline is printed at exit */
     uint64_t start_ns;
+    struct timeline timeline;
+    long setup_minor_faults; /* the process's, when the vCPUs were started */
     int signal_fd;
 
     struct vm vm;
@@ -98,9 +105,9 @@ static int load_guest(struct vmm *v, char *err, size_t errlen)
         end = v->initrd_gpa + v->initrd_size;
     }
     v->dtb_gpa = boot_dtb_gpa(end);
-    note(v, "kernel (%s) at 0x%llx, %llu bytes; initrd at 0x%llx, %llu bytes; DTB at 0x%llx (at %llu us)",
+    note(v, "kernel (%s, %s) at 0x%llx, %llu bytes; initrd at 0x%llx, %llu bytes; DTB at 0x%llx (at %llu us)",
          v->kernel.format == KERNEL_IMAGE ? "Image" : v->kernel.format == KERNEL_IMAGE_GZ ? "Image.gz" : "raw",
-         (unsigned long long)v->kernel.load_gpa, (unsigned long long)v->kernel.file_bytes,
+         v->kernel.mapped ? "mapped copy-on-write" : "copied", (unsigned long long)v->kernel.load_gpa, (unsigned long long)v->kernel.file_bytes,
          (unsigned long long)v->initrd_gpa, (unsigned long long)v->initrd_size, (unsigned long long)v->dtb_gpa,
          elapsed_us(v));
     return 0;
@@ -212,10 +219,12 @@ static int build_restored_vm(struct vmm *v, char *err, size_t errlen)
     if (snapshot_open(s, v->cfg, err, errlen) != 0)
         return -1;
     v->cfg = &s->cfg; /* from here on the machine is the snapshot's */
+    timeline_mark(&v->timeline, "snapshot read and checked");
     note(v, "snapshot %s read and checked at %llu us", s->cfg.restore_dir, elapsed_us(v));
     if (vm_open(&v->vm, s->cfg.mem_bytes, s->cfg.cpus, s->mem_fd, err, errlen) != 0)
         return -1;
     crash_wipe_arm(&v->vm.mem, v->vm.vm_fd);
+    timeline_mark(&v->timeline, "VM created, guest RAM mapped from the snapshot");
     note(v, "VM created, RAM mapped from the snapshot (at %llu us)", elapsed_us(v));
     char why[400];
     if (vm_create_gic(&v->vm, err, errlen) != 0 || vm_create_vcpus(&v->vm, err, errlen) != 0)
@@ -226,6 +235,7 @@ static int build_restored_vm(struct vmm *v, char *err, size_t errlen)
     note(v, "vCPU registers restored (at %llu us)", elapsed_us(v));
     if (vm_finalize_gic(&v->vm, why, sizeof why) != 0 || snapshot_restore_gic(s, &v->vm, why, sizeof why) != 0)
         return error_message(err, errlen, "--restore %s: %s", s->cfg.restore_dir, why);
+    timeline_mark(&v->timeline, "vGIC and vCPUs created and restored");
     note(v, "VM restored: %llu MiB RAM mapped from the snapshot, %u vCPU(s), vGICv%d (at %llu us)",
          (unsigned long long)(s->cfg.mem_bytes >> 20), s->cfg.cpus, v->vm.gic_version, elapsed_us(v));
     v->loop = event_loop_create();
@@ -237,6 +247,7 @@ static int build_restored_vm(struct vmm *v, char *err, size_t errlen)
     if (snapshot_restore_devices(s, why, sizeof why) != 0)
         return error_message(err, errlen, "--restore %s: %s", s->cfg.restore_dir, why);
     snapshot_close(s);
+    timeline_mark(&v->timeline, "devices created and restored");
     note(v, "devices restored (at %llu us)", elapsed_us(v));
     return 0;
 }
@@ -250,14 +261,17 @@ static int build_vm(struct vmm *v, char *err, size_t errlen)
     if (vm_open(&v->vm, cfg->mem_bytes, cfg->cpus, -1, err, errlen) != 0)
         return -1;
     crash_wipe_arm(&v->vm.mem, v->vm.vm_fd); /* from here on, even a VMM crash wipes guest RAM */
+    timeline_mark(&v->timeline, "VM created, guest RAM mapped and registered");
     note(v, "VM: %llu MiB RAM at 0x%llx, IPA %u bits, %u vCPU(s) (at %llu us)",
          (unsigned long long)(cfg->mem_bytes >> 20), (unsigned long long)DRAM_BASE, v->vm.ipa_bits, cfg->cpus,
          elapsed_us(v));
     if (load_guest(v, err, errlen) != 0)
         return -1;
+    timeline_mark(&v->timeline, "kernel and initrd placed in guest RAM");
     if (vm_create_gic(&v->vm, err, errlen) != 0 || vm_create_vcpus(&v->vm, err, errlen) != 0 ||
         vm_finalize_gic(&v->vm, err, errlen) != 0)
         return -1;
+    timeline_mark(&v->timeline, "vGIC and vCPUs created");
     note(v, "vGICv%d, vCPU 0 MPIDR 0x%llx (at %llu us)", v->vm.gic_version, (unsigned long long)v->vm.vcpus[0].mpidr,
          elapsed_us(v));
     v->loop = event_loop_create();
@@ -267,6 +281,7 @@ static int build_vm(struct vmm *v, char *err, size_t errlen)
     }
     if (create_devices(v, err, errlen) != 0)
         return -1;
+    timeline_mark(&v->timeline, "devices created");
 
     void *blob;
     long size;
@@ -284,7 +299,10 @@ static int build_vm(struct vmm *v, char *err, size_t errlen)
     free(blob);
     if (rc != 0)
         return -1;
-    return vm_set_boot_regs(&v->vm, v->kernel.load_gpa, v->dtb_gpa, err, errlen);
+    if (vm_set_boot_regs(&v->vm, v->kernel.load_gpa, v->dtb_gpa, err, errlen) != 0)
+        return -1;
+    timeline_mark(&v->timeline, "device tree placed, boot registers set");
+    return 0;
 }
 
 /* Takes a pending SIGTERM/SIGINT/SIGHUP, if any, as the end of the VM. Returns the signal or 0. */
@@ -359,11 +377,16 @@ static int run_vm(struct vmm *v, char *err, size_t errlen)
         return -1;
     }
     v->loop_running = true;
+    timeline_mark(&v->timeline, "I/O thread started");
     if (take_signal(v) != 0 && !v->snapshot_requested)
         return 0; /* signalled while the VM was being built: never run it */
     if (sandbox_install_seccomp(err, errlen) != 0)
         return -1;
     note(v, "VM built, seccomp filter on, starting %u vCPU(s) at %llu us", v->vm.vcpu_count, elapsed_us(v));
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) == 0)
+        v->setup_minor_faults = ru.ru_minflt;
+    timeline_mark(&v->timeline, "seccomp on; vCPU threads start (first KVM_RUN)");
     if (vm_start(&v->vm, err, errlen) != 0)
         return -1;
     if (v->restore != NULL)
@@ -390,17 +413,60 @@ static long rss_kib(void)
     return kib;
 }
 
+/* The guest's events and the run's counters, for the timeline: read after the vCPU threads and
+ * the I/O thread have stopped, before the devices and KVM descriptors go. */
+static void gather_counts(struct vmm *v, struct timeline_counts *c)
+{
+    memset(c, 0, sizeof *c);
+    const struct uart_8250 *uart = platform_device_state(&uart_8250_platform);
+    if (uart != NULL)
+        timeline_add_at(&v->timeline, "guest: first console output", uart->first_tx_ns);
+    const struct boot_marker *marker = platform_device_state(&boot_marker_platform);
+    int64_t marker_us = marker != NULL ? boot_marker_elapsed_us(marker) : -1;
+    if (marker_us >= 0)
+        timeline_add_at(&v->timeline, "guest: boot-complete marker", v->start_ns + (uint64_t)marker_us * 1000);
+    if (v->vm.end_ns != 0) {
+        char what[TIMELINE_WHAT_MAX];
+        snprintf(what, sizeof what, "VM ended: %.100s", v->vm.end_message);
+        timeline_add_at(&v->timeline, what, v->vm.end_ns);
+    }
+    for (size_t i = 0; i < v->vm.bus.count && c->mmio_devices < TIMELINE_MAX_DEVICES; i++) {
+        c->mmio[c->mmio_devices].name = v->vm.bus.regions[i].name;
+        c->mmio[c->mmio_devices].accesses = atomic_load(&v->vm.bus.accesses[i]);
+        c->mmio_devices++;
+    }
+    c->system_events = atomic_load(&v->vm.system_events);
+    for (uint32_t i = 0; v->vm.vcpus != NULL && i < v->vm.vcpu_count; i++) {
+        const struct vcpu *cpu = &v->vm.vcpus[i];
+        if (cpu->fd >= 0)
+            kvm_stats_add_vcpu(cpu->fd, &c->kvm);
+        c->guest_minor_faults += cpu->minor_faults;
+        c->guest_major_faults += cpu->major_faults;
+        c->guest_cpu_ns += cpu->cpu_ns;
+    }
+    c->setup_minor_faults = v->setup_minor_faults;
+}
+
 /* Stops everything, wipes guest RAM and releases the rest. Returns EXIT_ERROR when the wipe
  * verification failed, else `status`. */
 static int teardown(struct vmm *v, int status)
 {
-    if (v->vm_opened)
+    if (v->vm_opened) {
         vm_stop(&v->vm);
-    if (v->loop_running)
+        timeline_mark(&v->timeline, "vCPU threads stopped and joined");
+    }
+    if (v->loop_running) {
         event_loop_stop(v->loop);
+        timeline_mark(&v->timeline, "I/O thread stopped and joined");
+    }
     v->loop_running = false;
-    if (v->virtio_created)
+    struct timeline_counts counts;
+    if (v->timings)
+        gather_counts(v, &counts); /* vCPU descriptors and devices are still there */
+    if (v->virtio_created) {
         virtio_devices_destroy(); /* after the vCPUs and the loop stopped, before the wipe */
+        timeline_mark(&v->timeline, "virtio devices destroyed");
+    }
     v->virtio_created = false;
     crash_wipe_disarm(); /* the normal wipe takes over */
     if (v->vm_opened && v->vm.mem.hva != NULL) {
@@ -412,10 +478,21 @@ static int teardown(struct vmm *v, int status)
         }
         uint64_t mem_size = v->vm.mem.size;
         struct guest_mem_wipe_stats ws;
-        int wr = guest_mem_wipe(&v->vm.mem, v->cfg->verify_wipe, &ws);
+        int wr = guest_mem_clear(&v->vm.mem, v->cfg->verify_wipe, &ws);
+        char what[TIMELINE_WHAT_MAX];
+        snprintf(what, sizeof what, "guest RAM wiped: %llu KiB resident, %llu KiB held data and were zeroed",
+                 (unsigned long long)(ws.resident_bytes >> 10), (unsigned long long)(ws.zeroed_bytes >> 10));
+        timeline_mark(&v->timeline, what);
+        /* KVM goes before the RAM: destroying the VM frees its stage-2 tables in one go, so
+         * munmap has no KVM mapping left to invalidate */
+        vm_close(&v->vm);
+        timeline_mark(&v->timeline, "KVM closed (vCPUs, vGIC, VM)");
+        guest_mem_unmap(&v->vm.mem, &ws);
+        timeline_mark(&v->timeline, "guest RAM unmapped");
         note(v, "%llu MMIO exits to user space", (unsigned long long)atomic_load(&v->vm.mmio_exits));
-        note(v, "wiped %llu KiB of touched memory (of %llu MiB) in %llu us, munmap %llu us",
+        note(v, "wiped %llu KiB of touched memory (of %llu MiB; %llu KiB held data and were zeroed) in %llu us, munmap %llu us",
              (unsigned long long)(ws.resident_bytes >> 10), (unsigned long long)(mem_size >> 20),
+             (unsigned long long)(ws.zeroed_bytes >> 10),
              (unsigned long long)(ws.wipe_ns / 1000), (unsigned long long)(ws.unmap_ns / 1000));
         if (v->cfg->verify_wipe && wr == 0)
             fprintf(stderr, "silo-vmm: wipe verified: all %llu KiB of touched guest memory read zero before munmap\n",
@@ -426,7 +503,7 @@ static int teardown(struct vmm *v, int status)
         }
     }
     if (v->vm_opened)
-        vm_close(&v->vm);
+        vm_close(&v->vm); /* idempotent: already closed when there was RAM to wipe */
     event_loop_destroy(v->loop);
     v->loop = NULL;
     platform_devices_destroy(); /* whatever part of them was created */
@@ -436,6 +513,10 @@ static int teardown(struct vmm *v, int status)
         snapshot_close(v->restore);
     free(v->restore);
     v->restore = NULL;
+    if (v->timings) {
+        timeline_mark(&v->timeline, "everything released; exit");
+        timeline_print(&v->timeline, &counts, stderr);
+    }
     return status;
 }
 
@@ -503,6 +584,9 @@ int main(int argc, char **argv)
     }
     v.cfg = &cfg;
     v.verbose = extra.verbose;
+    v.timings = extra.timings || extra.verbose > 0;
+    timeline_start(&v.timeline, v.start_ns);
+    timeline_mark(&v.timeline, "command line parsed");
     note(&v, "command line parsed at %llu us", elapsed_us(&v));
     v.signal_fd = setup_signals();
     if (v.signal_fd < 0) {

@@ -53,6 +53,8 @@ struct vcpu {
     pthread_t thread;
     bool thread_started;
     uint64_t mpidr;
+    long minor_faults, major_faults; /* the thread's, recorded as it ends (--timings) */
+    uint64_t cpu_ns;                 /* the thread's CPU time, recorded as it ends */
 };
 
 struct vm {
@@ -78,6 +80,8 @@ struct vm {
     _Atomic bool stopping;
     _Atomic unsigned unhandled_mmio_reports;
     _Atomic unsigned long long mmio_exits; /* for -v: every exit costs a round trip to user space */
+    _Atomic unsigned long long system_events; /* PSCI system-event exits */
+    uint64_t end_ns;                       /* when vm_end recorded the end (CLOCK_MONOTONIC) */
 };
 
 /* Opens KVM, checks capabilities, sizes the IPA space, creates the VM, maps `mem_bytes` of RAM at

@@ -139,10 +139,54 @@ static void test_large_guest_touching_little_wipes_fast(void)
         fprintf(stderr, "    4 GiB wipe took %llu us with %ld faults\n", (unsigned long long)(elapsed / 1000), faults);
 }
 
+static void test_wipe_skips_pages_only_read(void)
+{
+    struct guest_mem m = { 0 };
+    uint64_t pg = page(), size = 512 * pg;
+    CHECK_EQ(guest_mem_map(&m, BASE, size), 0);
+    madvise(m.hva, size, MADV_NOHUGEPAGE);
+    volatile uint8_t sink = 0;
+    for (uint64_t i = 256; i < 512; i++)
+        sink += m.hva[i * pg]; /* read only: the shared zero page, resident but empty */
+    (void)sink;
+    m.hva[20 * pg + 5] = 1;
+    m.hva[21 * pg + pg - 1] = 2;
+    memset(m.hva + 30 * pg, 0, pg); /* written, but holds nothing */
+    struct guest_mem_wipe_stats st;
+    long faults0 = minor_faults();
+    CHECK_EQ(guest_mem_wipe(&m, true, &st), 0);
+    CHECK(minor_faults() - faults0 < 128); /* clearing the 256 pages only read would copy each */
+    CHECK(st.resident_bytes >= 3 * pg);
+    CHECK_EQ(st.zeroed_bytes, 2 * pg);
+}
+
+static void test_huge_pages_aligned_and_wipe_follows_touched_memory(void)
+{
+    /* The same two touched bytes in a 1 GiB and a 4 GiB guest: the mapping is 2 MiB-aligned
+     * (huge pages where the host allows them) and the wipe covers the same bytes in both. */
+    uint64_t wiped[2] = { 0, 0 };
+    const uint64_t sizes[2] = { 1ULL << 30, 4ULL << 30 };
+    for (int k = 0; k < 2; k++) {
+        struct guest_mem m = { 0 };
+        CHECK_EQ(guest_mem_map(&m, BASE, sizes[k]), 0);
+        if (m.hva == NULL)
+            return;
+        CHECK_EQ((uint64_t)(uintptr_t)m.hva % GUEST_MEM_HUGE_PAGE, 0);
+        m.hva[12345] = 1;
+        m.hva[sizes[k] / 2 + 7] = 2;
+        struct guest_mem_wipe_stats st;
+        CHECK_EQ(guest_mem_wipe(&m, true, &st), 0);
+        CHECK(st.resident_bytes <= 2 * GUEST_MEM_HUGE_PAGE);
+        CHECK_EQ(st.zeroed_bytes, 2 * page());
+        wiped[k] = st.resident_bytes;
+    }
+    CHECK_EQ(wiped[0], wiped[1]);
+}
+
 static void test_wipe_of_unmapped_is_noop(void)
 {
     struct guest_mem m = { 0 };
-    struct guest_mem_wipe_stats st = { 1, 1, 1 };
+    struct guest_mem_wipe_stats st = { 1, 1, 1, 1 };
     CHECK_EQ(guest_mem_wipe(&m, true, &st), 0);
     CHECK_EQ(st.resident_bytes, 0);
     CHECK_EQ(guest_mem_resident_bytes(&m), 0);
@@ -157,6 +201,8 @@ int main(void)
         { "zero check finds a single non-zero byte", test_zero_check_finds_a_single_byte },
         { "wipe zeroes, verifies and unmaps; twice is harmless", test_wipe_zeroes_before_unmap },
         { "a 4 GiB guest that touched 64 pages wipes fast without faulting in", test_large_guest_touching_little_wipes_fast },
+        { "the wipe reads pages only read by the guest and clears only pages holding data", test_wipe_skips_pages_only_read },
+        { "huge-page mapping is 2 MiB-aligned; 1 GiB and 4 GiB guests wipe the same", test_huge_pages_aligned_and_wipe_follows_touched_memory },
         { "wipe of an unmapped guest is a no-op", test_wipe_of_unmapped_is_noop },
     };
     return run_unit_tests(tests, sizeof tests / sizeof tests[0]);

@@ -122,6 +122,33 @@ static void test_real_image_from_file(void)
     CHECK(strstr(err, "not a regular file") != NULL);
 }
 
+static void test_file_image_mapped_copy_on_write(void)
+{
+    const char *path = getenv("SILO_GUEST_IMAGE") ? getenv("SILO_GUEST_IMAGE") : "build/guest/Image";
+    map_ram(RAM_SIZE);
+    struct kernel_info ki;
+    CHECK_EQ(boot_load_kernel_file(&mem, path, &ki, err, sizeof err), 0);
+    CHECK(ki.mapped);
+    uint8_t *k = guest_mem_ptr(&mem, ki.load_gpa, image_len);
+    CHECK(k != NULL && image != NULL && memcmp(k, image, image_len) == 0);
+    /* the tail of the last mapped page reads zero, like RAM */
+    uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
+    uint64_t tail = (page - image_len % page) % page;
+    for (uint64_t i = 0; i < tail; i++)
+        CHECK_EQ(k[image_len + i], 0);
+    /* a guest write makes that page private: the file keeps its bytes */
+    k[4096 + 3] ^= 0xff;
+    size_t again_len = 0;
+    uint8_t *again = read_file(path, &again_len);
+    CHECK(again != NULL && again_len == image_len && memcmp(again, image, image_len) == 0);
+    free(again);
+    /* the wipe zeroes the written page and leaves the file's pages alone */
+    struct guest_mem_wipe_stats st;
+    CHECK_EQ(guest_mem_wipe(&mem, true, &st), 0);
+    CHECK_EQ(st.zeroed_bytes, page);
+    CHECK_EQ(st.resident_bytes, page);
+}
+
 static void test_gzip_image_inflates(void)
 {
     size_t gz_len;
@@ -311,6 +338,9 @@ static void test_initrd_and_dtb_placement(void)
     CHECK_EQ(boot_load_initrd_file(&mem, path, initrd, &size, err, sizeof err), 0);
     CHECK_EQ(size, sizeof data);
     CHECK(memcmp(guest_mem_ptr(&mem, initrd, size), data, size) == 0);
+    const uint8_t *after = guest_mem_ptr(&mem, initrd + size, 12288 - sizeof data);
+    for (size_t i = 0; after != NULL && i < 12288 - sizeof data; i++)
+        CHECK_EQ(after[i], 0); /* the rest of the last page, as RAM */
     /* an initrd that would run past the end of RAM */
     CHECK_EQ(boot_load_initrd_file(&mem, path, DRAM_BASE + RAM_SIZE - 100, &size, err, sizeof err), -1);
     CHECK(strstr(err, "does not fit") != NULL);
@@ -345,6 +375,7 @@ int main(void)
         return 1;
     }
     static const struct unit_test tests[] = {
+        { "an uncompressed Image file is mapped copy-on-write; the wipe skips its unwritten pages", test_file_image_mapped_copy_on_write },
         { "loads the real guest Image at DRAM + text_offset", test_real_image_loads },
         { "loads the real Image from a file", test_real_image_from_file },
         { "inflates Image.gz (memory and file) and refuses truncated/corrupt gzip", test_gzip_image_inflates },
