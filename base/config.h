@@ -10,6 +10,11 @@
 
 #define VMM_MAX_DISKS 8
 
+/* CPU features beyond the base ARMv8 vCPU (--cpu-features, --pmu) */
+#define VMM_CPU_SVE 1u   /* the Scalable Vector Extension, every vector length the host has */
+#define VMM_CPU_PAUTH 2u /* pointer authentication (address and generic keys) */
+#define VMM_CPU_PMU 4u   /* a PMUv3, its overflow interrupt on PPI 7 (INTID 23) */
+
 struct vmm_disk {
     const char *path;
     bool read_only; /* ",ro": the guest sees a read-only disk */
@@ -33,6 +38,10 @@ struct vmm_config {
     const char *vsock_uds;    /* host Unix socket path (Firecracker's hybrid vsock convention) */
 
     bool rng;                 /* virtio-rng device */
+    int irqchip;              /* 0: GICv3, GICv2 where the host has no v3; 3 or 2: only that */
+    uint32_t cpu_features;    /* VMM_CPU_*: with cpu_features_auto, those the host offers */
+    bool cpu_features_auto;   /* --cpu-features auto (the default): SVE and PAuth where available */
+    bool pmu;                 /* --pmu: a PMUv3 (required then) */
     bool verify_wipe;         /* debug: check every resident page reads zero before munmap */
 
     const char *snapshot_to;  /* on SIGUSR2: write a snapshot into this new directory, exit 0 */

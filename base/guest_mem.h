@@ -4,9 +4,12 @@
  * Everything a guest hands us (descriptor addresses, lengths) goes through guest_mem_ptr, which
  * refuses any range that is not entirely inside RAM, including ranges whose end overflows.
  *
- * The wipe (guest_mem_wipe) zeroes with explicit_bzero only the pages that are resident
- * (mincore), so its cost follows touched memory, not guest size, and then unmaps. It is safe to
- * call more than once and on a guest_mem that was never mapped.
+ * The wipe (guest_mem_wipe) looks only at the pages /proc/self/pagemap shows present (or
+ * swapped), so its cost follows touched memory, not guest size; it zeroes with explicit_bzero
+ * each anonymous one that holds anything, leaves pages still of a mapped file alone (they hold
+ * nothing of the session), and then unmaps. Without pagemap it falls back to mincore, and
+ * without either to zeroing everything. It is safe to call more than once and on a guest_mem
+ * that was never mapped.
  */
 #ifndef SILO_BASE_GUEST_MEM_H
 #define SILO_BASE_GUEST_MEM_H
@@ -80,8 +83,8 @@ int guest_mem_wipe(struct guest_mem *mem, bool verify, struct guest_mem_wipe_sta
 int guest_mem_clear(struct guest_mem *mem, bool verify, struct guest_mem_wipe_stats *stats);
 void guest_mem_unmap(struct guest_mem *mem, struct guest_mem_wipe_stats *stats);
 
-/* True when every resident page of the mapping reads zero (the --verify-wipe check; also true
- * for an unmapped guest_mem). */
+/* True when every page the wipe answers for reads zero: every resident page but those still of
+ * a mapped file (the --verify-wipe check; also true for an unmapped guest_mem). */
 bool guest_mem_resident_pages_zero(const struct guest_mem *mem);
 
 /* Number of resident bytes in the mapping right now (mincore). */

@@ -130,6 +130,13 @@ static long add_timer_psci_clock(void *fdt, const struct devtree_machine *m, cha
     TRY(fdt_property(fdt, "interrupts", irqs, sizeof irqs));
     TRY(fdt_end_node(fdt));
 
+    if (m->has_pmu) {
+        TRY(fdt_begin_node(fdt, "pmu"));
+        TRY(fdt_property_string(fdt, "compatible", "arm,armv8-pmuv3"));
+        TRY(prop_irq(fdt, GIC_FDT_IRQ_TYPE_PPI, PMU_PPI, flags));
+        TRY(fdt_end_node(fdt));
+    }
+
     TRY(fdt_begin_node(fdt, "psci"));
     TRY(fdt_property_string(fdt, "compatible", "arm,psci-0.2"));
     TRY(fdt_property_string(fdt, "method", "hvc"));

@@ -46,6 +46,7 @@ struct devtree_machine {
     uint64_t mpidr[DEVTREE_MAX_CPUS]; /* as read back from KVM (MPIDR_EL1) */
 
     int gic_version;        /* 3 or 2 */
+    bool has_pmu;           /* a PMUv3 node, its interrupt PMU_PPI */
     uint64_t gic_dist_base;
     uint64_t gic_dist_size;
     uint64_t gic_redist_base; /* GICv3: redistributors; GICv2: CPU interface */

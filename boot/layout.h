@@ -45,6 +45,9 @@
 #define DRAM_BASE 0x80000000ULL
 #define DRAM_MIN_SIZE (16ULL << 20)
 
+/* The PMUv3 overflow interrupt: PPI 7 (INTID 23), where QEMU's virt machine and kvmtool put it */
+#define PMU_PPI 7
+
 /* arm64 architected timer PPIs (secure phys, non-secure phys, virtual, hyp) */
 #define TIMER_PPI_SEC_PHYS 13
 #define TIMER_PPI_PHYS 14

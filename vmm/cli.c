@@ -158,6 +158,50 @@ static int set_cpus(struct cli_target *t, const char *value, bool flag, char *er
     return 0;
 }
 
+static int set_irqchip(struct cli_target *t, const char *value, bool flag, char *err, size_t errlen)
+{
+    (void)flag;
+    if (strcmp(value, "auto") == 0)
+        t->cfg->irqchip = 0;
+    else if (strcmp(value, "gicv3") == 0)
+        t->cfg->irqchip = 3;
+    else if (strcmp(value, "gicv2") == 0)
+        t->cfg->irqchip = 2;
+    else
+        return error_message(err, errlen, "--irqchip: '%s' is not auto, gicv3 or gicv2", value);
+    return 0;
+}
+
+/* --cpu-features auto | none | a comma-separated list of sve, pauth */
+static int set_cpu_features(struct cli_target *t, const char *value, bool flag, char *err, size_t errlen)
+{
+    (void)flag;
+    t->cfg->cpu_features = 0;
+    t->cfg->cpu_features_auto = false;
+    if (strcmp(value, "auto") == 0) {
+        t->cfg->cpu_features = VMM_CPU_SVE | VMM_CPU_PAUTH;
+        t->cfg->cpu_features_auto = true;
+        return 0;
+    }
+    if (strcmp(value, "none") == 0)
+        return 0;
+    const char *p = value;
+    while (*p != '\0') {
+        size_t n = strcspn(p, ",");
+        if (n == 3 && strncmp(p, "sve", 3) == 0)
+            t->cfg->cpu_features |= VMM_CPU_SVE;
+        else if (n == 5 && strncmp(p, "pauth", 5) == 0)
+            t->cfg->cpu_features |= VMM_CPU_PAUTH;
+        else
+            return error_message(err, errlen, "--cpu-features: '%.*s' is not sve or pauth (or use auto, none)", (int)n,
+                                 p);
+        p += n;
+        if (*p == ',')
+            p++;
+    }
+    return 0;
+}
+
 static int set_disk(struct cli_target *t, const char *value, bool flag, char *err, size_t errlen)
 {
     (void)flag;
@@ -220,6 +264,17 @@ static const struct cli_option option_table[] = {
     { .name = "cpus", .kind = CLI_NUMBER, .value_name = "N", .apply = set_cpus,
       .help = "vCPUs (default 1; at most 64 and KVM's limit; more than the host's\n"
               "CPUs is allowed, with a warning)" },
+    { .name = "irqchip", .kind = CLI_TEXT, .value_name = "KIND", .apply = set_irqchip,
+      .help = "the interrupt controller: auto (default: GICv3, or GICv2 on a host\n"
+              "that has no v3), gicv3, or gicv2 (at most 8 vCPUs; refused where\n"
+              "the host's KVM cannot emulate it)" },
+    { .name = "cpu-features", .kind = CLI_TEXT, .value_name = "LIST", .apply = set_cpu_features,
+      .help = "what the vCPUs get beyond ARMv8.0: auto (default: SVE and pointer\n"
+              "authentication where the host's KVM has them), none, or a list of\n"
+              "sve, pauth (each then required)" },
+    { .name = "pmu", .kind = CLI_FLAG, .target = offsetof(struct vmm_config, pmu),
+      .help = "a PMUv3 for the guest (perf), interrupt on PPI 7; refused where the\n"
+              "host's KVM has none" },
     { .name = "console", .kind = CLI_TEXT, .value_name = "WHERE", .target = offsetof(struct vmm_config, console),
       .help = "guest serial console: stdio (default: output to stdout, input from\n"
               "stdin), none, or a FILE that receives the output" },
@@ -450,7 +505,9 @@ static int validate_restore(const struct vmm_config *cfg, char *err, size_t errl
     const char *clash = cfg->kernel_path ? "--kernel" : cfg->initrd_path ? "--initrd" : cfg->cmdline ? "--cmdline"
                       : cfg->disk_count ? "--disk" : cfg->vsock_cid ? "--vsock-cid" : cfg->rng ? "--rng"
                       : cfg->dump_dtb ? "--dump-dtb" : cfg->snapshot_to ? "--snapshot-to"
-                      : cfg->mem_bytes != VMM_DEFAULT_MEM ? "--mem" : cfg->cpus != 1 ? "--cpus" : NULL;
+                      : cfg->mem_bytes != VMM_DEFAULT_MEM ? "--mem" : cfg->cpus != 1 ? "--cpus"
+                      : cfg->irqchip != 0 ? "--irqchip" : cfg->pmu ? "--pmu"
+                      : !cfg->cpu_features_auto ? "--cpu-features" : NULL;
     if (clash != NULL)
         return error_message(err, errlen, "%s cannot be combined with --restore: the machine comes from the snapshot",
                              clash);
@@ -490,6 +547,8 @@ enum cli_result cli_parse(int argc, char **argv, struct vmm_config *cfg, struct 
     memset(extra, 0, sizeof *extra);
     cfg->mem_bytes = VMM_DEFAULT_MEM;
     cfg->cpus = 1;
+    cfg->cpu_features = VMM_CPU_SVE | VMM_CPU_PAUTH;
+    cfg->cpu_features_auto = true;
     cfg->console = "stdio";
 
     struct cli_target target = { .cfg = cfg, .extra = extra, .from_json = false };

@@ -158,6 +158,7 @@ static int build_device_tree(struct vmm *v, void **blob, long *size, char *err, 
     for (uint32_t i = 0; i < m->cpu_count && i < DEVTREE_MAX_CPUS; i++)
         m->mpidr[i] = v->vm.vcpus[i].mpidr;
     m->gic_version = v->vm.gic_version;
+    m->has_pmu = (v->vm.cpu_features & VMM_CPU_PMU) != 0;
     m->gic_dist_base = v->vm.gic_dist_base;
     m->gic_dist_size = v->vm.gic_dist_size;
     m->gic_redist_base = v->vm.gic_redist_base;
@@ -208,6 +209,25 @@ static int write_file(const char *path, const void *data, size_t len, char *err,
     return close(fd) == 0 ? 0 : -1;
 }
 
+/* The interrupt controller and the vCPUs' features the config asks for (a snapshot's config
+ * when restoring: exactly its features, or a refusal). */
+static int choose_machine(struct vmm *v, char *err, size_t errlen)
+{
+    v->vm.gic_wanted = v->cfg->irqchip;
+    uint32_t wanted = v->cfg->cpu_features | (v->cfg->pmu ? VMM_CPU_PMU : 0);
+    if (v->cfg->cpu_features_auto) {
+        /* auto: SVE and PAuth where the host has them; the PMU, when asked, is required */
+        if (vm_choose_cpu_features(&v->vm, v->cfg->pmu ? VMM_CPU_PMU : 0, false, err, errlen) != 0)
+            return -1;
+        uint32_t pmu = v->vm.cpu_features;
+        if (vm_choose_cpu_features(&v->vm, v->cfg->cpu_features, true, err, errlen) != 0)
+            return -1;
+        v->vm.cpu_features |= pmu;
+        return 0;
+    }
+    return vm_choose_cpu_features(&v->vm, wanted, false, err, errlen);
+}
+
 /* --restore: the VM is built from the snapshot (snapshot.h has the order); nothing is loaded,
  * no device tree is made, no register is set for boot. */
 static int build_restored_vm(struct vmm *v, char *err, size_t errlen)
@@ -227,7 +247,8 @@ static int build_restored_vm(struct vmm *v, char *err, size_t errlen)
     timeline_mark(&v->timeline, "VM created, guest RAM mapped from the snapshot");
     note(v, "VM created, RAM mapped from the snapshot (at %llu us)", elapsed_us(v));
     char why[400];
-    if (vm_create_gic(&v->vm, err, errlen) != 0 || vm_create_vcpus(&v->vm, err, errlen) != 0)
+    if (choose_machine(v, err, errlen) != 0 || vm_create_gic(&v->vm, err, errlen) != 0 ||
+        vm_create_vcpus(&v->vm, err, errlen) != 0)
         return -1;
     note(v, "vGIC and vCPUs created (at %llu us)", elapsed_us(v));
     if (snapshot_restore_vcpus(s, &v->vm, why, sizeof why) != 0)
@@ -268,12 +289,14 @@ static int build_vm(struct vmm *v, char *err, size_t errlen)
     if (load_guest(v, err, errlen) != 0)
         return -1;
     timeline_mark(&v->timeline, "kernel and initrd placed in guest RAM");
-    if (vm_create_gic(&v->vm, err, errlen) != 0 || vm_create_vcpus(&v->vm, err, errlen) != 0 ||
-        vm_finalize_gic(&v->vm, err, errlen) != 0)
+    if (choose_machine(v, err, errlen) != 0 || vm_create_gic(&v->vm, err, errlen) != 0 ||
+        vm_create_vcpus(&v->vm, err, errlen) != 0 || vm_finalize_gic(&v->vm, err, errlen) != 0)
         return -1;
     timeline_mark(&v->timeline, "vGIC and vCPUs created");
-    note(v, "vGICv%d, vCPU 0 MPIDR 0x%llx (at %llu us)", v->vm.gic_version, (unsigned long long)v->vm.vcpus[0].mpidr,
-         elapsed_us(v));
+    note(v, "vGICv%d, vCPU 0 MPIDR 0x%llx, CPU features:%s%s%s%s (at %llu us)", v->vm.gic_version,
+         (unsigned long long)v->vm.vcpus[0].mpidr, (v->vm.cpu_features & VMM_CPU_SVE) ? " sve" : "",
+         (v->vm.cpu_features & VMM_CPU_PAUTH) ? " pauth" : "", (v->vm.cpu_features & VMM_CPU_PMU) ? " pmu" : "",
+         v->vm.cpu_features == 0 ? " none" : "", elapsed_us(v));
     v->loop = event_loop_create();
     if (v->loop == NULL) {
         snprintf(err, errlen, "cannot create the I/O event loop");

@@ -38,6 +38,7 @@ static void save_machine(struct state_writer *w, const struct vm *vm, const stru
     state_put_u32(w, cfg->vsock_cid);
     state_put_u8(w, cfg->rng);
     state_put_str(w, cfg->cmdline != NULL ? cfg->cmdline : "");
+    state_put_u32(w, vm->cpu_features); /* the vCPUs must be created alike */
 }
 
 static int load_machine(struct snapshot_restore *s, const uint8_t *data, size_t len, char *err, size_t errlen)
@@ -63,10 +64,15 @@ static int load_machine(struct snapshot_restore *s, const uint8_t *data, size_t 
     c->vsock_cid = state_get_u32(&r);
     uint8_t rng = state_get_u8(&r);
     state_get_str(&r, s->cmdline, sizeof s->cmdline);
-    if (!state_reader_ok(&r, true) || rng > 1 || (c->vsock_cid != 0 && c->vsock_cid < 3))
+    uint32_t features = state_get_u32(&r);
+    if (!state_reader_ok(&r, true) || rng > 1 || (c->vsock_cid != 0 && c->vsock_cid < 3) ||
+        (features & ~(VMM_CPU_SVE | VMM_CPU_PAUTH | VMM_CPU_PMU)) != 0)
         return error_message(err, errlen, "the snapshot's machine record is malformed");
     c->rng = rng;
     c->cmdline = s->cmdline;
+    c->cpu_features = features & (VMM_CPU_SVE | VMM_CPU_PAUTH);
+    c->cpu_features_auto = false; /* exactly these, or the restore is refused */
+    c->pmu = (features & VMM_CPU_PMU) != 0;
     if (s->gic_version != 3)
         return error_message(err, errlen, "the snapshot's machine has a GICv%u; only vGICv3 snapshots exist",
                              s->gic_version);

@@ -29,7 +29,7 @@
 
 #include "base/state_buf.h"
 
-#define SNAPSHOT_FORMAT_VERSION 1u
+#define SNAPSHOT_FORMAT_VERSION 2u
 #define SNAPSHOT_HEADER_SIZE 64u
 #define SNAPSHOT_BUILD_ID_MAX 32u
 #define SNAPSHOT_MAX_SECTIONS 256u

@@ -130,10 +130,37 @@ static int set_device_attr(int fd, uint32_t group, uint64_t attr, const void *va
     return xioctl(fd, KVM_SET_DEVICE_ATTR, &a);
 }
 
+int vm_choose_cpu_features(struct vm *vm, uint32_t wanted, bool only_available, char *err, size_t errlen)
+{
+    static const struct {
+        uint32_t feature;
+        const char *name;
+        long cap, cap2;
+    } known[] = {
+        { VMM_CPU_SVE, "sve", KVM_CAP_ARM_SVE, KVM_CAP_ARM_SVE },
+        { VMM_CPU_PAUTH, "pauth", KVM_CAP_ARM_PTRAUTH_ADDRESS, KVM_CAP_ARM_PTRAUTH_GENERIC },
+        { VMM_CPU_PMU, "pmu", KVM_CAP_ARM_PMU_V3, KVM_CAP_ARM_PMU_V3 },
+    };
+    vm->cpu_features = 0;
+    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++) {
+        if (!(wanted & known[i].feature))
+            continue;
+        bool has = ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, known[i].cap) > 0 &&
+                   ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, known[i].cap2) > 0;
+        if (has)
+            vm->cpu_features |= known[i].feature;
+        else if (!only_available)
+            return error_message(err, errlen, "--cpu-features %s: this host's KVM does not offer it", known[i].name);
+    }
+    return 0;
+}
+
 int vm_create_gic(struct vm *vm, char *err, size_t errlen)
 {
+    if (vm->gic_wanted == 2 && vm->vcpu_count > 8)
+        return error_message(err, errlen, "--irqchip gicv2: a GICv2 serves at most 8 vCPUs, not %u", vm->vcpu_count);
     struct kvm_create_device cd = { .type = KVM_DEV_TYPE_ARM_VGIC_V3 };
-    if (xioctl(vm->vm_fd, KVM_CREATE_DEVICE, &cd) == 0) {
+    if (vm->gic_wanted != 2 && xioctl(vm->vm_fd, KVM_CREATE_DEVICE, &cd) == 0) {
         vm->gic_version = 3;
         vm->gic_fd = (int)cd.fd;
         vm->gic_dist_base = GIC_DIST_BASE;
@@ -146,9 +173,20 @@ int vm_create_gic(struct vm *vm, char *err, size_t errlen)
         return 0;
     }
     int v3_errno = errno;
+    if (vm->gic_wanted == 3)
+        return error_message(err, errlen, "--irqchip gicv3: this host's KVM cannot create a vGICv3: %s", strerror(v3_errno));
+    if (vm->vcpu_count > 8)
+        return error_message(err, errlen, "cannot create a vGICv3 (%s), and a GICv2 serves at most 8 vCPUs, not %u",
+                             strerror(v3_errno), vm->vcpu_count);
     cd = (struct kvm_create_device){ .type = KVM_DEV_TYPE_ARM_VGIC_V2 };
-    if (xioctl(vm->vm_fd, KVM_CREATE_DEVICE, &cd) != 0)
+    if (xioctl(vm->vm_fd, KVM_CREATE_DEVICE, &cd) != 0) {
+        if (vm->gic_wanted == 2)
+            return error_message(err, errlen,
+                                 "--irqchip gicv2: this host's KVM cannot emulate a GICv2 (%s; a GICv3 host needs "
+                                 "the GICv2-compatible CPU interface for it)",
+                                 strerror(errno));
         return error_message(err, errlen, "cannot create a vGIC: GICv3: %s; GICv2: %s", strerror(v3_errno), strerror(errno));
+    }
     vm->gic_version = 2;
     vm->gic_fd = (int)cd.fd;
     vm->gic_dist_base = GIC_DIST_BASE;
@@ -186,8 +224,19 @@ int vm_create_vcpus(struct vm *vm, char *err, size_t errlen)
         init.features[0] |= 1u << KVM_ARM_VCPU_PSCI_0_2;
         if (i > 0)
             init.features[0] |= 1u << KVM_ARM_VCPU_POWER_OFF; /* waits for PSCI CPU_ON */
+        if (vm->cpu_features & VMM_CPU_SVE)
+            init.features[0] |= 1u << KVM_ARM_VCPU_SVE;
+        if (vm->cpu_features & VMM_CPU_PAUTH)
+            init.features[0] |= (1u << KVM_ARM_VCPU_PTRAUTH_ADDRESS) | (1u << KVM_ARM_VCPU_PTRAUTH_GENERIC);
+        if (vm->cpu_features & VMM_CPU_PMU)
+            init.features[0] |= 1u << KVM_ARM_VCPU_PMU_V3;
         if (xioctl(v->fd, KVM_ARM_VCPU_INIT, &init) != 0)
             return error_message(err, errlen, "KVM_ARM_VCPU_INIT %u: %s", i, strerror(errno));
+        /* SVE: the vector lengths stay KVM's default (all the host has); finalizing fixes them
+         * and makes the SVE registers exist */
+        int sve = KVM_ARM_VCPU_SVE;
+        if ((vm->cpu_features & VMM_CPU_SVE) && xioctl(v->fd, KVM_ARM_VCPU_FINALIZE, &sve) != 0)
+            return error_message(err, errlen, "vCPU %u: finalizing SVE: %s", i, strerror(errno));
         struct kvm_one_reg reg = { .id = MPIDR_EL1_REG, .addr = (uint64_t)(uintptr_t)&v->mpidr };
         if (xioctl(v->fd, KVM_GET_ONE_REG, &reg) != 0)
             return error_message(err, errlen, "reading vCPU %u's MPIDR_EL1: %s", i, strerror(errno));
@@ -202,6 +251,12 @@ int vm_finalize_gic(struct vm *vm, char *err, size_t errlen)
         return error_message(err, errlen, "vGIC NR_IRQS: %s", strerror(errno));
     if (set_device_attr(vm->gic_fd, KVM_DEV_ARM_VGIC_GRP_CTRL, KVM_DEV_ARM_VGIC_CTRL_INIT, NULL) != 0)
         return error_message(err, errlen, "vGIC CTRL_INIT: %s", strerror(errno));
+    for (uint32_t i = 0; (vm->cpu_features & VMM_CPU_PMU) && i < vm->vcpu_count; i++) {
+        int irq = 16 + PMU_PPI; /* a PPI, as an INTID */
+        if (set_device_attr(vm->vcpus[i].fd, KVM_ARM_VCPU_PMU_V3_CTRL, KVM_ARM_VCPU_PMU_V3_IRQ, &irq) != 0 ||
+            set_device_attr(vm->vcpus[i].fd, KVM_ARM_VCPU_PMU_V3_CTRL, KVM_ARM_VCPU_PMU_V3_INIT, NULL) != 0)
+            return error_message(err, errlen, "vCPU %u: PMUv3 set-up: %s", i, strerror(errno));
+    }
     return 0;
 }
 

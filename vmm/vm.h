@@ -6,8 +6,10 @@
  *   vm_open          /dev/kvm, API 12, required caps, IPA size -> KVM_CREATE_VM, RAM + memslot
  *   vm_create_gic    KVM_CREATE_DEVICE(VGIC_V3) or VGIC_V2; distributor/redistributor addresses
  *   vm_create_vcpus  KVM_CREATE_VCPU, KVM_ARM_PREFERRED_TARGET, PSCI 0.2, secondaries POWER_OFF,
- *                    KVM_ARM_VCPU_INIT, MPIDR_EL1 read back for the device tree
- *   vm_finalize_gic  NR_IRQS, then CTRL_INIT (after the vCPUs exist)
+ *                    SVE / pointer authentication / PMUv3 as chosen (vm_choose_cpu_features),
+ *                    KVM_ARM_VCPU_INIT, SVE finalized, MPIDR_EL1 read back for the device tree
+ *   vm_finalize_gic  NR_IRQS, then CTRL_INIT (after the vCPUs exist), then each vCPU's PMU
+ *                    (its interrupt, then PMU_V3_INIT: KVM wants the vGIC initialized first)
  *   ... devices (irqfds, ioeventfds, MMIO regions), device tree ...
  *   vm_set_boot_regs PC = kernel, X0 = DTB (vCPU 0); PSTATE = EL1h with DAIF masked (all)
  *   vm_start         one thread per vCPU
@@ -28,6 +30,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/config.h"
 #include "base/guest_mem.h"
 #include "base/mmio_bus.h"
 
@@ -65,12 +68,14 @@ struct vm {
     struct mmio_bus bus;
 
     int gic_fd;
+    int gic_wanted;  /* 0: GICv3, else GICv2 (auto); 3 or 2: only that one (--irqchip) */
     int gic_version; /* 3 or 2 */
     uint64_t gic_dist_base, gic_dist_size;
     uint64_t gic_redist_base, gic_redist_size; /* v2: the CPU interface */
 
     uint32_t vcpu_count;
     struct vcpu *vcpus;
+    uint32_t cpu_features; /* VMM_CPU_* (base/config.h) the vCPUs get (vm_choose_cpu_features) */
     size_t run_mmap_size;
 
     _Atomic int end_reason;
@@ -90,6 +95,10 @@ struct vm {
  * (more vCPUs than host CPUs is allowed, with a warning). Returns 0 or -1 with a one-line
  * reason in err. After a failure vm_close still works. */
 int vm_open(struct vm *vm, uint64_t mem_bytes, uint32_t cpus, int mem_fd, char *err, size_t errlen);
+/* Before vm_create_vcpus: with `only_available`, the features of `wanted` this host's KVM has;
+ * otherwise exactly `wanted`, or -1 with the missing one named in err. */
+int vm_choose_cpu_features(struct vm *vm, uint32_t wanted, bool only_available, char *err, size_t errlen);
+/* Creates the vGIC vm->gic_wanted asks for (0: v3, falling back to v2). */
 int vm_create_gic(struct vm *vm, char *err, size_t errlen);
 int vm_create_vcpus(struct vm *vm, char *err, size_t errlen);
 int vm_finalize_gic(struct vm *vm, char *err, size_t errlen);

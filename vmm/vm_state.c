@@ -47,11 +47,14 @@ static struct kvm_reg_list *reg_list(int fd)
 }
 
 /* CPU identification: compared on restore, never written. op0=3 op1=0 CRn=0 is the ID space
- * (MIDR, MPIDR, REVIDR, ID_AA64*); the DEMUX group holds the cache geometry (CCSIDR). */
+ * (MIDR, MPIDR, REVIDR, ID_AA64*); the DEMUX group holds the cache geometry (CCSIDR); with SVE,
+ * the vector-length set. */
 static bool is_cpu_id_reg(uint64_t id)
 {
     if ((id & KVM_REG_ARM_COPROC_MASK) == KVM_REG_ARM_DEMUX)
         return true;
+    if (id == KVM_REG_ARM64_SVE_VLS)
+        return true; /* the SVE vector lengths: fixed when SVE was finalized, must match */
     if ((id & KVM_REG_ARM_COPROC_MASK) != KVM_REG_ARM64_SYSREG)
         return false;
     unsigned op0 = (unsigned)((id & KVM_REG_ARM64_SYSREG_OP0_MASK) >> KVM_REG_ARM64_SYSREG_OP0_SHIFT);

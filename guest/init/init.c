@@ -192,7 +192,9 @@ int main(void)
     sigfillset(&mask);
     sigprocmask(SIG_BLOCK, &mask, NULL);
 
+    double started = uptime_s(); /* the kernel's part of the boot ends here */
     mount_all();
+    double mounted = uptime_s();
     char hostname[65];
     cmdline_options(hostname, sizeof hostname);
     if (sethostname(hostname, strlen(hostname)) < 0)
@@ -205,7 +207,8 @@ int main(void)
 
     pid_t agentd = start_agentd();
     write_boot_marker();
-    SAY("up at %.3fs, agentd pid %d", uptime_s(), (int)agentd);
+    SAY("up at %.3fs, agentd pid %d (init started at %.3fs; mounts took %.3fs)", uptime_s(), (int)agentd, started,
+        mounted - started);
     if (agentd < 0)
         power_off();
 

@@ -9,18 +9,30 @@
  *   silo.tiny=hang                stay up, idle, until killed from outside
  *   silo.tiny=touch:<MiB>         write <MiB> of memory, print a checksum, then power off
  *   silo.tiny=cpus                print the number of online CPUs, then power off
+ *   silo.tiny=machine             print what the machine offers: SVE (vector length), pointer
+ *                                 authentication, a PMU that counts (perf_event_open), the GIC
+ *   silo.tiny=dmesg               print the kernel log (timestamped) and init's uptime: the
+ *                                 guest's side of a cold boot
  * The same binary boots under silo-vmm and under QEMU, so their figures compare like for like.
  */
 #include "guest/init/boot_marker.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <asm/hwcap.h>
+#include <linux/perf_event.h>
+#include <sys/auxv.h>
+#include <sys/klog.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/mount.h>
 #include <sys/reboot.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -84,6 +96,80 @@ static void touch_memory(unsigned long mib)
     printf("silo-tiny-init: touched %lu MiB, sum %llu\n", mib, (unsigned long long)sum);
 }
 
+/* One line per feature, the same words under every VMM so the tests compare them. */
+static void print_machine(void)
+{
+    unsigned long hw = getauxval(AT_HWCAP);
+    if (hw & HWCAP_SVE)
+        printf("silo-tiny-init: sve vl=%d bytes\n", prctl(PR_SVE_GET_VL) & PR_SVE_VL_LEN_MASK);
+    else
+        printf("silo-tiny-init: sve none\n");
+    printf("silo-tiny-init: pauth %s%s\n", (hw & HWCAP_PACA) ? "address " : "", (hw & HWCAP_PACG) ? "generic" : "");
+    struct perf_event_attr attr = {
+        .type = PERF_TYPE_HARDWARE,
+        .size = sizeof attr,
+        .config = PERF_COUNT_HW_CPU_CYCLES,
+        .disabled = 1,
+        .exclude_hv = 1,
+    };
+    int fd = (int)syscall(SYS_perf_event_open, &attr, 0, -1, -1, 0);
+    if (fd < 0) {
+        printf("silo-tiny-init: pmu none (%s)\n", strerror(errno));
+    } else {
+        ioctl(fd, PERF_EVENT_IOC_ENABLE, 0);
+        volatile unsigned long spin = 0;
+        for (unsigned long i = 0; i < 2000000; i++)
+            spin += i;
+        ioctl(fd, PERF_EVENT_IOC_DISABLE, 0);
+        unsigned long long cycles = 0;
+        if (read(fd, &cycles, sizeof cycles) != (ssize_t)sizeof cycles)
+            cycles = 0;
+        printf("silo-tiny-init: pmu cycles=%llu\n", cycles);
+        close(fd);
+    }
+    char line[256];
+    FILE *f = fopen("/proc/interrupts", "r");
+    const char *gic = "unknown";
+    while (f != NULL && fgets(line, sizeof line, f) != NULL) {
+        if (strstr(line, "GICv3") != NULL) {
+            gic = "gicv3";
+            break;
+        }
+        if (strstr(line, "GIC-0") != NULL || strstr(line, "GICv2") != NULL) {
+            gic = "gicv2";
+            break;
+        }
+    }
+    if (f != NULL)
+        fclose(f);
+    printf("silo-tiny-init: gic %s\n", gic);
+}
+
+/* The kernel log, each line prefixed, and how long the kernel ran before init (its uptime). */
+static void print_dmesg(void)
+{
+    char uptime[64] = "?";
+    int fd = open("/proc/uptime", O_RDONLY);
+    if (fd >= 0) {
+        ssize_t n = read(fd, uptime, sizeof uptime - 1);
+        uptime[n > 0 ? n : 0] = '\0';
+        uptime[strcspn(uptime, " \n")] = '\0';
+        close(fd);
+    }
+    int size = klogctl(10 /* SYSLOG_ACTION_SIZE_BUFFER */, NULL, 0);
+    char *buf = size > 0 ? malloc((size_t)size + 1) : NULL;
+    int n = buf != NULL ? klogctl(3 /* SYSLOG_ACTION_READ_ALL */, buf, size) : -1;
+    for (char *line = buf; n > 0 && line < buf + n;) {
+        char *end = memchr(line, '\n', (size_t)(buf + n - line));
+        if (end == NULL)
+            end = buf + n;
+        printf("silo-tiny-init: dmesg: %.*s\n", (int)(end - line), line);
+        line = end + 1;
+    }
+    free(buf);
+    printf("silo-tiny-init: uptime at init %s s\n", uptime);
+}
+
 int main(void)
 {
     console_setup();
@@ -102,6 +188,10 @@ int main(void)
         touch_memory(strtoul(mode + 6, NULL, 10));
     } else if (strcmp(mode, "cpus") == 0) {
         printf("silo-tiny-init: cpus %ld\n", sysconf(_SC_NPROCESSORS_ONLN));
+    } else if (strcmp(mode, "machine") == 0) {
+        print_machine();
+    } else if (strcmp(mode, "dmesg") == 0) {
+        print_dmesg();
     }
     printf("silo-tiny-init: powering off\n");
     reboot(RB_POWER_OFF);

@@ -246,7 +246,8 @@ static const char *sample_value(const struct cli_option *opt, const char *empty_
     } samples[] = {
         { "cmdline", "console=ttyS0 quiet" }, { "mem", "256M" },   { "cpus", "2" },
         { "console", "none" },                { "vsock-cid", "5" },   { "vsock-uds", "/tmp/other.sock" },
-        { "dump-dtb", "/tmp/x.dtb" },         { "snapshot-to", "/tmp/snap" },
+        { "dump-dtb", "/tmp/x.dtb" },         { "snapshot-to", "/tmp/snap" }, { "irqchip", "gicv2" },
+        { "cpu-features", "sve,pauth" },
     };
     if (strcmp(opt->name, "kernel") == 0 || strcmp(opt->name, "initrd") == 0)
         return kernel;
@@ -258,6 +259,22 @@ static const char *sample_value(const struct cli_option *opt, const char *empty_
         if (strcmp(samples[i].name, opt->name) == 0)
             return samples[i].value;
     return NULL;
+}
+
+static void test_machine_options(void)
+{
+    CHECK_EQ(PARSE("--kernel", kernel), CLI_RUN);
+    CHECK_EQ(cfg.irqchip, 0);
+    CHECK(cfg.cpu_features_auto && cfg.cpu_features == (VMM_CPU_SVE | VMM_CPU_PAUTH) && !cfg.pmu);
+    CHECK_EQ(PARSE("--kernel", kernel, "--irqchip", "gicv2", "--cpu-features", "pauth", "--pmu"), CLI_RUN);
+    CHECK(cfg.irqchip == 2 && !cfg.cpu_features_auto && cfg.cpu_features == VMM_CPU_PAUTH && cfg.pmu);
+    CHECK_EQ(PARSE("--kernel", kernel, "--irqchip", "gicv3", "--cpu-features", "none"), CLI_RUN);
+    CHECK(cfg.irqchip == 3 && !cfg.cpu_features_auto && cfg.cpu_features == 0);
+    CHECK_EQ(PARSE("--kernel", kernel, "--cpu-features", "none", "--cpu-features", "auto"), CLI_RUN);
+    CHECK(cfg.cpu_features_auto); /* later options win */
+    check_error(PARSE("--kernel", kernel, "--irqchip", "gicv4"), "--irqchip: 'gicv4' is not auto, gicv3 or gicv2");
+    check_error(PARSE("--kernel", kernel, "--cpu-features", "sve,,mte"), "--cpu-features: '' is not sve or pauth");
+    check_error(PARSE("--kernel", kernel, "--cpu-features", "sve,mte"), "--cpu-features: 'mte' is not sve or pauth");
 }
 
 /* Every row of the option table is in --help, works as an option and as a JSON key (with its
@@ -330,6 +347,10 @@ static void test_restore_options(void)
     check_error(PARSE("--restore", "/tmp/snap", "--kernel", kernel), "--kernel cannot be combined with --restore");
     check_error(PARSE("--restore", "/tmp/snap", "--mem", "1G"), "--mem cannot be combined with --restore");
     check_error(PARSE("--restore", "/tmp/snap", "--cpus", "2"), "--cpus cannot be combined with --restore");
+    check_error(PARSE("--restore", "/tmp/snap", "--irqchip", "gicv3"), "--irqchip cannot be combined with --restore");
+    check_error(PARSE("--restore", "/tmp/snap", "--pmu"), "--pmu cannot be combined with --restore");
+    check_error(PARSE("--restore", "/tmp/snap", "--cpu-features", "none"),
+                "--cpu-features cannot be combined with --restore");
     check_error(PARSE("--restore", "/tmp/snap", "--disk", disk), "--disk cannot be combined with --restore");
     check_error(PARSE("--restore", "/tmp/snap", "--vsock-cid", "4"), "--vsock-cid cannot be combined");
     check_error(PARSE("--restore", "/tmp/snap", "--snapshot-to", "/tmp/s2"), "--snapshot-to cannot be combined");
@@ -346,6 +367,7 @@ int main(void)
     fd = mkstemp(disk);
     close(fd);
     static const struct unit_test tests[] = {
+        { "--irqchip, --cpu-features, --pmu: defaults, values, refusals", test_machine_options },
         { "defaults", test_defaults },
         { "every option, and --opt=value", test_every_option },
         { "sizes: suffixes, plain MiB, junk and overflow", test_sizes },

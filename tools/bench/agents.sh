@@ -14,14 +14,28 @@ one_boot() {
         control SHUTDOWN >/dev/null
         wait_vm_exit 60 || stop_agent
         field ready_ms "$(cat "$W/$2.boottime" 2>/dev/null)"
+        [ "$1" = silo ] && phases "$W/$2.console" >>/tmp/ba.phases.$2
     else
         stop_agent
         echo "# $1 $2: did not become ready" >&2
     fi
 }
 
+# phases CONSOLE: the guest's side of the boot, in seconds of guest uptime, from the lines
+# silo-init and agentd print: init_start mounts init_up agent_start agent_ready
+phases() {
+    tr -d '\r' <"$1" | awk '
+        /silo-init: up at/ { for (i = 1; i <= NF; i++) { if ($i == "at" && up == "") up = $(i + 1);
+                                                       if ($i == "(init") start = $(i + 3); if ($i == "took") mounts = $(i + 1) } }
+        /silo-agentd: agent started/ { as = $NF }
+        /silo-agentd: agent ready/ { for (i = 1; i <= NF; i++) if ($i == "after" && $(i + 1) == "boot") ar = $(i - 1) }
+        END { gsub(/[s;)]/, "", start); gsub(/[s;)]/, "", mounts); gsub(/[s,]/, "", up); gsub(/s/, "", as); gsub(/s/, "", ar);
+              print start, mounts, up, as, ar }'
+}
+col() { awk -v c="$1" '{ print $c * 1000 }' "$2" | median; }
+
 for agent in c-echo node-sdk; do
-    : >/tmp/ba.silo; : >/tmp/ba.qemu
+    : >/tmp/ba.silo; : >/tmp/ba.qemu; : >/tmp/ba.phases.$agent
     i=0
     while [ $i -lt "$runs" ]; do
         one_boot silo "$agent" >>/tmp/ba.silo
@@ -37,6 +51,12 @@ echo "== agents: exec -> agent ready (its port accepts), 2 vCPUs, 1 GiB, median 
 header "figure"
 row "C sample agent (ms)" "$silo_c_echo" "$qemu_c_echo"
 row "Node AgentCore SDK agent (ms)" "$silo_node_sdk" "$qemu_node_sdk"
+for agent in c-echo node-sdk; do
+    f=/tmp/ba.phases.$agent
+    [ -s $f ] || continue
+    echo "guest side of a silo-vmm cold start, $agent (ms of guest uptime, medians): kernel until init $(col 1 $f);" \
+        "mounts $(col 2 $f); init up $(col 3 $f); agentd started the agent $(col 4 $f); agent ready $(col 5 $f)"
+done
 echo "image sizes (apparent / allocated):"
 for f in /silo/extra/images/*.ext4; do
     echo "  $(basename "$f"): $(( $(stat -c %s "$f") / 1048576 )) MiB / $(du -m "$f" | cut -f1) MiB"
