@@ -139,8 +139,8 @@ static void test_container_refusals(void)
     }
     expect_refused(f.data, f.len - 1, "checksum mismatch"); /* truncated */
     memcpy(copy, f.data, f.len);
-    copy[8] = 2; /* format version */
-    expect_refused(copy, f.len, "format version 2");
+    copy[8] = SNAPSHOT_FORMAT_VERSION + 1; /* format version */
+    expect_refused(copy, f.len, "format version 3");
     memcpy(copy, f.data, f.len);
     copy[52] = 4; /* one section more than there is */
     expect_refused(copy, f.len, "overruns");
