@@ -92,6 +92,8 @@ int guest_mem_place_file(struct guest_mem *mem, uint64_t gpa, int fd, uint64_t l
      * len would show its later bytes: clear them, which makes that one page private. */
     if ((uint64_t)st.st_size > len && mapped > len)
         memset(at + len, 0, mapped - len);
+    mem->placed_offset = gpa - mem->gpa_base;
+    mem->placed_len = mapped;
     return 0;
 }
 
@@ -358,6 +360,7 @@ void guest_mem_unmap(struct guest_mem *mem, struct guest_mem_wipe_stats *stats)
         munmap(mem->hva, mem->size);
     mem->hva = NULL;
     mem->file_backed = false;
+    mem->placed_offset = mem->placed_len = 0;
     if (stats != NULL)
         stats->unmap_ns = mono_ns() - t0;
 }
@@ -377,6 +380,7 @@ struct write_ctx {
     int fd;
     uint64_t written;
     int err;
+    bool skip_placed; /* leave the placed file's pages out (they are written in one go later) */
 };
 
 static bool page_is_zero(const uint8_t *p, uint64_t len)
@@ -389,13 +393,16 @@ static bool write_run(uint8_t *start, uint64_t len, void *arg)
 {
     struct write_ctx *c = arg;
     const uint64_t page = page_size();
+    const uint8_t *placed = c->mem->hva + c->mem->placed_offset, *placed_end = placed + c->mem->placed_len;
     for (uint64_t i = 0; i < len;) {
-        if (page_is_zero(start + i, page)) {
+        bool skip = c->skip_placed && start + i >= placed && start + i < placed_end;
+        if (skip || page_is_zero(start + i, page)) {
             i += page;
             continue;
         }
         uint64_t j = i + page;
-        while (j < len && !page_is_zero(start + j, page))
+        while (j < len && !page_is_zero(start + j, page) &&
+               !(c->skip_placed && start + j >= placed && start + j < placed_end))
             j += page;
         uint64_t off = (uint64_t)(start - c->mem->hva) + i;
         for (uint64_t done = 0; done < j - i;) {
@@ -422,10 +429,16 @@ int guest_mem_write_file(const struct guest_mem *mem, int fd, uint64_t *written_
         return -ENOTSUP;
     if (ftruncate(fd, (off_t)mem->size) != 0)
         return -errno;
-    struct write_ctx c = { .mem = mem, .fd = fd };
+    struct write_ctx c = { .mem = mem, .fd = fd, .skip_placed = mem->placed_len != 0 };
     uint64_t r = for_each_resident_run(mem, write_run, &c);
-    if (r == UINT64_MAX) /* mincore failed: write every non-zero page */
+    if (r == UINT64_MAX) /* mincore failed: write every non-zero page (the placed file's below) */
         write_run(mem->hva, mem->size, &c);
+    /* A placed file's pages hold guest memory whether or not the page cache has them now
+     * (mincore looks at the cache, and a clean page may have been dropped): write them all. */
+    if (c.err == 0 && mem->placed_len != 0) {
+        c.skip_placed = false;
+        write_run(mem->hva + mem->placed_offset, mem->placed_len, &c);
+    }
     if (written_bytes != NULL)
         *written_bytes = c.written;
     return c.err;

@@ -22,6 +22,7 @@ struct guest_mem {
     uint64_t size;     /* bytes; a multiple of the host page size */
     uint8_t *hva;      /* host virtual address of the mapping, NULL when unmapped */
     bool file_backed;  /* mapped private from a snapshot's memory file (guest_mem_map_file) */
+    uint64_t placed_offset, placed_len; /* a file placed over RAM (guest_mem_place_file), 0: none */
 };
 
 /* Transparent huge page size the anonymous mapping is aligned to and advised for. */

@@ -2,8 +2,10 @@
  * resident-page walk, the wipe with its zero check, and a large guest that touched little
  * being wiped fast (cost follows touched memory, not guest size). */
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <time.h>
@@ -183,6 +185,42 @@ static void test_huge_pages_aligned_and_wipe_follows_touched_memory(void)
     CHECK_EQ(wiped[0], wiped[1]);
 }
 
+static void test_placed_file_written_whole_to_a_snapshot(void)
+{
+    struct guest_mem m = { 0 };
+    uint64_t pg = page();
+    CHECK_EQ(guest_mem_map(&m, BASE, 64 * pg), 0);
+    char path[] = "/tmp/test_guest_mem_place.XXXXXX";
+    int fd = mkstemp(path);
+    unlink(path);
+    static uint8_t data[3 * 4096 + 100];
+    for (size_t i = 0; i < sizeof data; i++)
+        data[i] = (uint8_t)(i * 7 + 1);
+    CHECK(write(fd, data, sizeof data) == (ssize_t)sizeof data);
+    CHECK_EQ(guest_mem_place_file(&m, BASE + 8 * pg, fd, sizeof data), 0);
+    CHECK_EQ(guest_mem_place_file(&m, BASE + 8 * pg + 1, fd, sizeof data), -EINVAL); /* unaligned */
+    CHECK_EQ(guest_mem_place_file(&m, BASE + 63 * pg, fd, sizeof data), -EINVAL);     /* past the end */
+    /* the guest wrote one page elsewhere; the page cache may drop the file's pages meanwhile */
+    m.hva[40 * pg] = 9;
+    fdatasync(fd);
+    posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+    char out_path[] = "/tmp/test_guest_mem_out.XXXXXX";
+    int out = mkstemp(out_path);
+    unlink(out_path);
+    uint64_t written = 0;
+    CHECK_EQ(guest_mem_write_file(&m, out, &written), 0);
+    CHECK_EQ(written, 5 * pg); /* the file's 4 pages once, and the written page */
+    static uint8_t back[sizeof data];
+    CHECK(pread(out, back, sizeof back, (off_t)(8 * pg)) == (ssize_t)sizeof back);
+    CHECK(memcmp(back, data, sizeof data) == 0);
+    uint8_t b = 0;
+    CHECK(pread(out, &b, 1, (off_t)(40 * pg)) == 1 && b == 9);
+    close(out);
+    close(fd);
+    CHECK_EQ(guest_mem_wipe(&m, true, NULL), 0);
+    CHECK_EQ(m.placed_len, 0);
+}
+
 static void test_wipe_of_unmapped_is_noop(void)
 {
     struct guest_mem m = { 0 };
@@ -203,6 +241,7 @@ int main(void)
         { "a 4 GiB guest that touched 64 pages wipes fast without faulting in", test_large_guest_touching_little_wipes_fast },
         { "the wipe reads pages only read by the guest and clears only pages holding data", test_wipe_skips_pages_only_read },
         { "huge-page mapping is 2 MiB-aligned; 1 GiB and 4 GiB guests wipe the same", test_huge_pages_aligned_and_wipe_follows_touched_memory },
+        { "a placed file is written whole into a snapshot's memory, cached or not", test_placed_file_written_whole_to_a_snapshot },
         { "wipe of an unmapped guest is a no-op", test_wipe_of_unmapped_is_noop },
     };
     return run_unit_tests(tests, sizeof tests / sizeof tests[0]);
