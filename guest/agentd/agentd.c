@@ -411,6 +411,7 @@ int main(int argc, char **argv)
         else usage_exit();
     }
     setvbuf(stderr, NULL, _IOLBF, 0);
+    int64_t t_start = mono_ms();
     write_vm_id();
 
     struct agent_config cfg;
@@ -429,8 +430,10 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     /* after the signal mask: the service threads inherit it, so signals reach the signalfd */
+    int64_t t_config = mono_ms();
     struct guest_services services;
     guest_services_start(tcp_offset, cmdline_path, &services);
+    int64_t t_services = mono_ms();
     if (guest_env_add(&cfg.envp, services.token, services.region) < 0)
         LOG("out of memory adding the egress and credentials variables to the agent's environment");
 
@@ -478,8 +481,10 @@ int main(int argc, char **argv)
         LOG("cannot start the agent %s: %s", cfg.argv[0], strerror(exec_errno));
         pthread_cond_broadcast(&agent.ended);
     } else {
-        LOG("agent started: pid %d, %s (workdir %s, user \"%s\") at %.3fs", (int)pid, cfg.argv[0],
-            cfg.workdir, cfg.user, uptime_s());
+        LOG("agent started: pid %d, %s (workdir %s, user \"%s\"; agentd set-up: vm id and config %lld ms, "
+            "services %lld ms, listeners and start %lld ms) at %.3fs",
+            (int)pid, cfg.argv[0], cfg.workdir, cfg.user, (long long)(t_config - t_start),
+            (long long)(t_services - t_config), (long long)(mono_ms() - t_services), uptime_s());
     }
 
     int64_t exit_at = pid < 0 ? mono_ms() + linger_ms : -1;  /* when agentd itself exits */
