@@ -279,24 +279,6 @@ static bool zero_nonzero_pages(uint8_t *start, uint64_t len, void *arg)
     return true;
 }
 
-struct wipe_walk {
-    uint64_t resident; /* anonymous bytes seen */
-    uint64_t zeroed;
-};
-
-/* The wipe, by page kind: anonymous pages are checked and zeroed where they hold data (the
- * zero page cannot be told from a written page without privileges: pagemap's "exclusive" bit
- * differs between kernels); pages of a snapshot file hold nothing of this session and are
- * left alone. */
-static bool wipe_run(uint8_t *start, uint64_t len, enum page_kind kind, void *arg)
-{
-    struct wipe_walk *w = arg;
-    if (kind == PAGE_FILE)
-        return true;
-    w->resident += len;
-    return zero_nonzero_pages(start, len, &w->zeroed);
-}
-
 uint64_t guest_mem_resident_bytes(const struct guest_mem *mem)
 {
     if (mem->hva == NULL)
@@ -331,11 +313,13 @@ int guest_mem_clear(struct guest_mem *mem, bool verify, struct guest_mem_wipe_st
         return 0;
     }
     uint64_t t0 = mono_ns();
-    struct wipe_walk w = { 0 };
+    /* Anonymous pages are checked and zeroed where they hold data (the zero page cannot be told
+     * from a written page without privileges: pagemap's "exclusive" bit differs between
+     * kernels); pages still of a mapped file hold nothing of this session and are left alone. */
     uint64_t resident, zeroed = 0;
-    if (walk_pagemap(mem, wipe_run, &w) == 0) {
-        resident = w.resident;
-        zeroed = w.zeroed;
+    struct session_runs runs = { .fn = zero_nonzero_pages, .arg = &zeroed };
+    if (walk_pagemap(mem, session_run, &runs) == 0) {
+        resident = runs.bytes;
     } else if (!mem->file_backed && (resident = for_each_resident_run(mem, zero_nonzero_pages, &zeroed)) != UINT64_MAX) {
         /* no pagemap (no /proc): every resident page checked, the non-zero ones zeroed */
     } else {

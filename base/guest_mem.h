@@ -72,10 +72,10 @@ struct guest_mem_wipe_stats {
     uint64_t unmap_ns;       /* time spent in munmap */
 };
 
-/* Zeroes every resident page (for file-backed memory: every private page) that does not already
- * read zero with explicit_bzero, optionally verifies (verify = true) that
- * every resident page then reads zero, and unmaps. Returns 0, or -EIO if verification found a
- * non-zero byte (the memory is still unmapped). `stats` may be NULL. */
+/* Zeroes with explicit_bzero every resident page that holds data, except pages still of a
+ * mapped file (snapshot memory, a placed kernel), optionally verifies (verify = true) that
+ * those pages then read zero (guest_mem_resident_pages_zero), and unmaps. Returns 0, or -EIO
+ * if verification found a non-zero byte (the memory is still unmapped). `stats` may be NULL. */
 int guest_mem_wipe(struct guest_mem *mem, bool verify, struct guest_mem_wipe_stats *stats);
 
 /* guest_mem_wipe in two steps, so the owner can release what else maps the memory (the KVM

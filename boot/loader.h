@@ -37,16 +37,16 @@ struct kernel_info {
     uint64_t load_gpa;     /* first byte of the loaded kernel == entry point */
     uint64_t file_bytes;   /* bytes copied into RAM (after inflating) */
     uint64_t reserved_end; /* gpa just past the memory the kernel may use at boot (.bss too) */
-    bool mapped;           /* an uncompressed file mapped copy-on-write, not copied (guest_mem_place_file) */
+    bool mapped;           /* an Image file mapped copy-on-write, not copied (guest_mem_place_file) */
 };
 
 /* Loads a kernel held in memory (len bytes). Returns 0 or -1 with a reason in err. */
 int boot_load_kernel_buffer(struct guest_mem *mem, const uint8_t *data, size_t len, struct kernel_info *out,
                             char *err, size_t errlen);
-/* Loads a kernel from an open file descriptor: an uncompressed Image or raw binary is mapped
- * into guest RAM copy-on-write (guest_mem_place_file: nothing copied, and the wipe skips what
- * the guest never wrote), or read with pread where mapping fails; Image.gz inflates through a
- * small window. No whole-file buffer either way. */
+/* Loads a kernel from an open file descriptor: an uncompressed Image is mapped into guest RAM
+ * copy-on-write (guest_mem_place_file: nothing copied, and the wipe skips what the guest never
+ * wrote), or read with pread where mapping fails; a raw binary is read; Image.gz inflates
+ * through a small window. No whole-file buffer either way. */
 int boot_load_kernel_fd(struct guest_mem *mem, int fd, struct kernel_info *out, char *err, size_t errlen);
 /* Opens `path` and loads it. */
 int boot_load_kernel_file(struct guest_mem *mem, const char *path, struct kernel_info *out, char *err,

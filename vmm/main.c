@@ -214,18 +214,11 @@ static int write_file(const char *path, const void *data, size_t len, char *err,
 static int choose_machine(struct vmm *v, char *err, size_t errlen)
 {
     v->vm.gic_wanted = v->cfg->irqchip;
-    uint32_t wanted = v->cfg->cpu_features | (v->cfg->pmu ? VMM_CPU_PMU : 0);
-    if (v->cfg->cpu_features_auto) {
-        /* auto: SVE and PAuth where the host has them; the PMU, when asked, is required */
-        if (vm_choose_cpu_features(&v->vm, v->cfg->pmu ? VMM_CPU_PMU : 0, false, err, errlen) != 0)
-            return -1;
-        uint32_t pmu = v->vm.cpu_features;
-        if (vm_choose_cpu_features(&v->vm, v->cfg->cpu_features, true, err, errlen) != 0)
-            return -1;
-        v->vm.cpu_features |= pmu;
-        return 0;
-    }
-    return vm_choose_cpu_features(&v->vm, wanted, false, err, errlen);
+    /* auto: SVE and PAuth where the host has them; a listed feature, and the PMU when asked,
+     * are required */
+    uint32_t listed = v->cfg->cpu_features_auto ? 0 : v->cfg->cpu_features;
+    uint32_t optional = v->cfg->cpu_features_auto ? v->cfg->cpu_features : 0;
+    return vm_choose_cpu_features(&v->vm, listed | (v->cfg->pmu ? VMM_CPU_PMU : 0), optional, err, errlen);
 }
 
 /* --restore: the VM is built from the snapshot (snapshot.h has the order); nothing is loaded,

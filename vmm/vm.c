@@ -130,7 +130,7 @@ static int set_device_attr(int fd, uint32_t group, uint64_t attr, const void *va
     return xioctl(fd, KVM_SET_DEVICE_ATTR, &a);
 }
 
-int vm_choose_cpu_features(struct vm *vm, uint32_t wanted, bool only_available, char *err, size_t errlen)
+int vm_choose_cpu_features(struct vm *vm, uint32_t required, uint32_t optional, char *err, size_t errlen)
 {
     static const struct {
         uint32_t feature;
@@ -143,13 +143,13 @@ int vm_choose_cpu_features(struct vm *vm, uint32_t wanted, bool only_available, 
     };
     vm->cpu_features = 0;
     for (size_t i = 0; i < sizeof known / sizeof known[0]; i++) {
-        if (!(wanted & known[i].feature))
+        if (!((required | optional) & known[i].feature))
             continue;
         bool has = ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, known[i].cap) > 0 &&
                    ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, known[i].cap2) > 0;
         if (has)
             vm->cpu_features |= known[i].feature;
-        else if (!only_available)
+        else if (required & known[i].feature)
             return error_message(err, errlen, "--cpu-features %s: this host's KVM does not offer it", known[i].name);
     }
     return 0;

@@ -95,9 +95,9 @@ struct vm {
  * (more vCPUs than host CPUs is allowed, with a warning). Returns 0 or -1 with a one-line
  * reason in err. After a failure vm_close still works. */
 int vm_open(struct vm *vm, uint64_t mem_bytes, uint32_t cpus, int mem_fd, char *err, size_t errlen);
-/* Before vm_create_vcpus: with `only_available`, the features of `wanted` this host's KVM has;
- * otherwise exactly `wanted`, or -1 with the missing one named in err. */
-int vm_choose_cpu_features(struct vm *vm, uint32_t wanted, bool only_available, char *err, size_t errlen);
+/* Before vm_create_vcpus: the vCPUs get every feature of `required` (or -1 with the first
+ * missing one named in err) and those of `optional` this host's KVM has. */
+int vm_choose_cpu_features(struct vm *vm, uint32_t required, uint32_t optional, char *err, size_t errlen);
 /* Creates the vGIC vm->gic_wanted asks for (0: v3, falling back to v2). */
 int vm_create_gic(struct vm *vm, char *err, size_t errlen);
 int vm_create_vcpus(struct vm *vm, char *err, size_t errlen);
