@@ -148,36 +148,46 @@ static int load_manifest(const char *dir, json_object *m, struct oci_image *img,
     return 0;
 }
 
+json_object *oci_pick_arm64(json_object *index, char *err, size_t errlen)
+{
+    json_object *manifests;
+    char found[256] = "";
+    if (!json_object_object_get_ex(index, "manifests", &manifests) || !json_object_is_type(manifests, json_type_array) ||
+        json_object_array_length(manifests) == 0) {
+        error_message(err, errlen, "image index lists no manifests");
+        return NULL;
+    }
+    size_t n = json_object_array_length(manifests);
+    for (size_t i = 0; i < n; i++) {
+        json_object *m = json_object_array_get_idx(manifests, i), *platform;
+        if (!json_object_is_type(m, json_type_object))
+            continue;
+        if (!json_object_object_get_ex(m, "platform", &platform))
+            return m;               /* no platform given: the config decides */
+        const char *arch = get_str(platform, "architecture"), *os = get_str(platform, "os");
+        const char *variant = get_str(platform, "variant");
+        if (arch != NULL && strcmp(arch, "arm64") == 0 && (os == NULL || strcmp(os, "linux") == 0) &&
+            (variant == NULL || strcmp(variant, "v8") == 0))
+            return m;
+        if (arch != NULL && strcmp(arch, "unknown") != 0 && strlen(found) + strlen(arch) + 40 < sizeof found)
+            snprintf(found + strlen(found), sizeof found - strlen(found), "%s%.20s/%.20s%s%.10s", found[0] ? ", " : "",
+                     os ? os : "?", arch, variant ? "/" : "", variant ? variant : "");
+    }
+    error_message(err, errlen,
+                  "The container image has no linux/arm64 variant (it has: %s); AgentCore Runtime requires "
+                  "arm64 images", found[0] ? found : "none");
+    return NULL;
+}
+
 /* Follows an index to the linux/arm64 manifest (recursively), then loads it. */
 static int load_from_index(const char *dir, json_object *index, int depth, struct oci_image *img, char *err,
                            size_t errlen)
 {
-    json_object *manifests;
-    char found[256] = "";
     if (depth > MAX_INDEX_DEPTH)
         return error_message(err, errlen, "image index nested more than %d deep", MAX_INDEX_DEPTH);
-    if (!json_object_object_get_ex(index, "manifests", &manifests) || !json_object_is_type(manifests, json_type_array) ||
-        json_object_array_length(manifests) == 0)
-        return error_message(err, errlen, "image index lists no manifests");
-    size_t n = json_object_array_length(manifests);
-    json_object *pick = NULL;
-    for (size_t i = 0; i < n && pick == NULL; i++) {
-        json_object *m = json_object_array_get_idx(manifests, i), *platform;
-        if (!json_object_object_get_ex(m, "platform", &platform)) {
-            pick = m;               /* no platform given: the config decides below */
-            break;
-        }
-        const char *arch = get_str(platform, "architecture"), *os = get_str(platform, "os");
-        if (arch != NULL && strcmp(arch, "arm64") == 0 && (os == NULL || strcmp(os, "linux") == 0))
-            pick = m;
-        else if (arch != NULL && strcmp(arch, "unknown") != 0 && strlen(found) + strlen(arch) + 16 < sizeof found)
-            snprintf(found + strlen(found), sizeof found - strlen(found), "%s%s/%s", found[0] ? ", " : "",
-                     os ? os : "?", arch);
-    }
+    json_object *pick = oci_pick_arm64(index, err, errlen);
     if (pick == NULL)
-        return error_message(err, errlen,
-                    "image has no linux/arm64 variant (it has: %s); Silo runs only arm64 images "
-                    "(AgentCore requires ARM64 too)", found[0] ? found : "none");
+        return -1;
     char *path = verified_blob(dir, get_str(pick, "digest"), err, errlen);
     if (path == NULL)
         return -1;

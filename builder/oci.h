@@ -33,4 +33,10 @@ void oci_free(struct oci_image *img);
  * directory source path (a --config file). */
 int oci_check_platform(const char *config_json, size_t len, char *err, size_t errlen);
 
+/* The linux/arm64 entry (variant "v8" or none) of an image index's "manifests" (OCI index or
+ * Docker manifest list), or the first entry without a platform; NULL with the reason (which
+ * platforms the index has) in err. Shared with the registry client (registry_pull.h). */
+struct json_object;
+struct json_object *oci_pick_arm64(struct json_object *index, char *err, size_t errlen);
+
 #endif

@@ -59,6 +59,7 @@
  * stopped with SIGTERM (silo-vmm wipes its memory); on SIGTERM this program stops its children
  * the same way and fails with "image build cancelled".
  */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -78,6 +79,7 @@
 #include <json-c/json.h>
 
 #include "base/mono_time.h"
+#include "builder/registry_pull.h"
 #include "frontend/microvm.h"
 #include "frontend/vm_template.h"
 
@@ -85,6 +87,8 @@ static char work_dir[PATH_MAX];         /* private temporary directory, removed 
 static const char *output_image;        /* removed on failure */
 static volatile sig_atomic_t cancelled;
 static volatile pid_t child_pid;        /* silo-image or silo-vmm while one runs */
+static struct registry_settings registries;   /* from $SILO_REGISTRIES (then unset) */
+static char pulled_layout[PATH_MAX];    /* a registry pull's OCI layout, removed at exit */
 
 static void on_sigterm(int sig)
 {
@@ -96,6 +100,10 @@ static void on_sigterm(int sig)
 
 static void remove_work_dir(void)
 {
+    if (pulled_layout[0] != '\0') {
+        registry_layout_remove(pulled_layout);
+        pulled_layout[0] = '\0';
+    }
     if (work_dir[0] == '\0')
         return;
     const char *names[] = { "env.json", "vmm.sock", "vmm.err" };
@@ -171,40 +179,6 @@ static void sibling(const char *env_name, const char *name, char *out, size_t ca
 
 /* --- resolving CONTAINER_URI ---------------------------------------------------------------- */
 
-static bool is_lower_alnum(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
-
-/* [a-z0-9]+([._-][a-z0-9]+)* components joined by '/' (at most 255 characters). */
-static bool valid_repository(const char *s, size_t len)
-{
-    if (len == 0 || len > 255)
-        return false;
-    bool want_alnum = true;              /* at a component start or after a separator */
-    for (size_t i = 0; i < len; i++) {
-        char c = s[i];
-        if (is_lower_alnum(c)) {
-            want_alnum = false;
-        } else if ((c == '.' || c == '_' || c == '-' || c == '/') && !want_alnum) {
-            want_alnum = true;
-            if (c == '_' && i + 1 < len && s[i + 1] == '_')   /* "__" is one separator */
-                i++;
-        } else {
-            return false;
-        }
-    }
-    return !want_alnum;
-}
-
-static bool valid_tag(const char *s)
-{
-    size_t len = strlen(s);
-    if (len == 0 || len > 128 || s[0] == '.' || s[0] == '-')
-        return false;
-    for (const char *c = s; *c; c++)
-        if (!is_lower_alnum(*c) && !(*c >= 'A' && *c <= 'Z') && *c != '_' && *c != '.' && *c != '-')
-            return false;
-    return true;
-}
-
 /* true when path (resolved through symlinks) lies inside root (resolved too). */
 static bool inside(const char *path, const char *root)
 {
@@ -224,47 +198,34 @@ static bool is_oci_dir(const char *dir)
     return stat(p, &a) == 0 && S_ISREG(a.st_mode) && stat(q, &b) == 0 && S_ISREG(b.st_mode);
 }
 
-static void resolve_uri(const char *uri, char *source, size_t cap)
+/* The absolute-path form: under one of $SILO_IMAGE_PATHS. */
+static void resolve_path(const char *uri, char *source, size_t cap)
 {
-    if (uri[0] == '/') {
-        const char *paths = getenv("SILO_IMAGE_PATHS");
-        if (!paths || !*paths)
-            fail("image build failed: containerUri '%.200s' is a local path, but silod accepts none "
-                 "(configure image_paths, or put the image in the local image store)", uri);
-        /* One answer for a path that is missing, outside image_paths, or not an image: the
-         * reason goes back to whoever called the control plane, and must not tell them which
-         * host paths exist. */
-        bool allowed = false;
-        char list[4096];
-        snprintf(list, sizeof list, "%s", paths);
-        for (char *save = NULL, *root = strtok_r(list, ":", &save); root && !allowed; root = strtok_r(NULL, ":", &save))
-            allowed = root[0] == '/' && inside(uri, root);
-        struct stat st;
-        if (!allowed || stat(uri, &st) != 0 || !(S_ISREG(st.st_mode) || (S_ISDIR(st.st_mode) && is_oci_dir(uri))))
-            fail("image build failed: containerUri '%.200s' is not an OCI layout directory or image tarball in "
-                 "the directories silod reads images from (image_paths)", uri);
-        snprintf(source, cap, "%s", uri);
-        return;
-    }
-    if (strchr(uri, '@'))
-        fail("image build failed: containerUri '%.200s': digest references are not supported by the "
-             "local image store; use NAME[:TAG]", uri);
-    char name[512], tag[160] = "latest";
-    const char *colon = strrchr(uri, ':');
-    if (colon && strchr(colon, '/'))                 /* a ':' before the last '/' is no tag */
-        colon = NULL;
-    size_t nlen = colon ? (size_t)(colon - uri) : strlen(uri);
-    if (!valid_repository(uri, nlen) || (colon && !valid_tag(colon + 1)) ||
-        (colon && strlen(colon + 1) >= sizeof tag))
-        fail("image build failed: containerUri '%.200s' is neither an absolute path nor a NAME[:TAG] "
-             "of the local image store (silod pulls nothing from registries)", uri);
-    memcpy(name, uri, nlen);
-    name[nlen] = '\0';
-    if (colon)
-        snprintf(tag, sizeof tag, "%s", colon + 1);
+    const char *paths = getenv("SILO_IMAGE_PATHS");
+    if (!paths || !*paths)
+        fail("image build failed: containerUri '%.200s' is a local path, but silod accepts none "
+             "(configure image_paths, or put the image in the local image store)", uri);
+    /* One answer for a path that is missing, outside image_paths, or not an image: the
+     * reason goes back to whoever called the control plane, and must not tell them which
+     * host paths exist. */
+    bool allowed = false;
+    char list[4096];
+    snprintf(list, sizeof list, "%s", paths);
+    for (char *save = NULL, *root = strtok_r(list, ":", &save); root && !allowed; root = strtok_r(NULL, ":", &save))
+        allowed = root[0] == '/' && inside(uri, root);
+    struct stat st;
+    if (!allowed || stat(uri, &st) != 0 || !(S_ISREG(st.st_mode) || (S_ISDIR(st.st_mode) && is_oci_dir(uri))))
+        fail("image build failed: containerUri '%.200s' is not an OCI layout directory or image tarball in "
+             "the directories silod reads images from (image_paths)", uri);
+    snprintf(source, cap, "%s", uri);
+}
+
+/* NAME:TAG in the local image store: true with source set, false when it is not there. */
+static bool in_store(const char *name, const char *tag, char *source, size_t cap)
+{
     const char *store = getenv("SILO_IMAGE_STORE");
     if (!store || !*store)
-        fail("image build failed: no local image store configured (image_store) to find '%s:%s' in", name, tag);
+        return false;
     const char *suffixes[] = { "", ".tar", ".tar.gz", ".tgz" };
     for (size_t i = 0; i < sizeof suffixes / sizeof suffixes[0]; i++) {
         snprintf(source, cap, "%s/%s/%s%s", store, name, tag, suffixes[i]);
@@ -273,10 +234,111 @@ static void resolve_uri(const char *uri, char *source, size_t cap)
             continue;
         if (!inside(source, store))
             fail("image build failed: '%s:%s' in the local image store leads outside it", name, tag);
+        return true;
+    }
+    return false;
+}
+
+/* The registry cache: registry.cache, else the image cache's "registry" directory. */
+static void registry_cache_dir(const char *out, char *dir, size_t cap)
+{
+    const char *ic = getenv("SILO_IMAGE_CACHE");
+    if ((registries.cache && *registries.cache && (size_t)snprintf(dir, cap, "%s", registries.cache) < cap) ||
+        (ic && *ic && (size_t)snprintf(dir, cap, "%s/registry", ic) < cap))
+        return;
+    char base[PATH_MAX];
+    snprintf(base, sizeof base, "%s", out);
+    char *slash = strrchr(base, '/');
+    if (slash)
+        *slash = '\0';
+    if ((size_t)snprintf(dir, cap, "%s/.cache/registry", slash ? base : ".") >= cap)
+        fail("image build failed: the registry cache path is too long");
+}
+
+/* HOST[:PORT]/REPO[:TAG|@sha256:…] from the configured registry serving HOST, into an OCI
+ * layout under the registry cache (removed at exit). */
+static void pull(const char *uri, const struct registry_entry *e, const char *out, char *source, size_t cap)
+{
+    struct registry_ref ref;
+    char err[400], cache[PATH_MAX];
+    if (registry_parse_ref(uri, &ref, err, sizeof err) < 0)
+        fail("image build failed: containerUri %s", err);
+    registry_cache_dir(out, cache, sizeof cache);
+    if ((size_t)snprintf(pulled_layout, sizeof pulled_layout, "%s/layouts/%s", cache, strrchr(work_dir, '/') + 1) >=
+        sizeof pulled_layout)
+        fail("image build failed: the registry cache path is too long");
+    printf("silod-build-image: pulling %s from registry %s%s\n", uri, e->host,
+           strcmp(e->host, ref.host) != 0 ? " (configured for that host)" : "");
+    fflush(stdout);
+    struct registry_pull_stats st;
+    if (registry_pull(&registries, e, &ref, cache, pulled_layout, &st, err, sizeof err) < 0) {
+        pulled_layout[0] = '\0';
+        fail("image build failed: %s", err);
+    }
+    printf("silod-build-image: pulled %s (%s): %u blobs downloaded (%llu bytes), %u from the cache, %u requests\n",
+           uri, st.manifest_digest, st.blobs_downloaded, (unsigned long long)st.bytes_downloaded, st.blobs_cached,
+           st.requests);
+    snprintf(source, cap, "%s", pulled_layout);
+}
+
+static void resolve_uri(const char *uri, const char *out, char *source, size_t cap)
+{
+    if (uri[0] == '/') {
+        resolve_path(uri, source, cap);
         return;
     }
-    fail("image build failed: no such image '%s:%s' in the local image store (silod pulls nothing from "
-         "registries; put an OCI layout or image tarball at %.100s/%s/%s[.tar])", name, tag, store, name, tag);
+    /* A registry reference whose host a configured registry serves: the local image store
+     * still comes first for a tag (an image put there by hand wins), digests only from the
+     * registry. */
+    const struct registry_entry *e = NULL;
+    if (registry_names_host(uri)) {
+        char host[256];
+        snprintf(host, sizeof host, "%.*s", (int)strcspn(uri, "/"), uri);
+        for (char *c = host; *c; c++)
+            *c = (char)tolower((unsigned char)*c);
+        e = registry_find(&registries, host);
+    }
+    if (strchr(uri, '@')) {
+        if (e)
+            {
+            pull(uri, e, out, source, cap);
+            return;
+        }
+        fail("image build failed: containerUri '%.200s': a digest reference needs a registry configured for its "
+             "host (silod's registries); the local image store takes NAME[:TAG]", uri);
+    }
+    char name[512], tag[160] = "latest";
+    const char *colon = strrchr(uri, ':');
+    if (colon && strchr(colon, '/'))                 /* a ':' before the last '/' is no tag */
+        colon = NULL;
+    size_t nlen = colon ? (size_t)(colon - uri) : strlen(uri);
+    if (e && !registry_valid_repository(uri, nlen))  /* HOST:PORT/REPO: not a store name */
+        {
+            pull(uri, e, out, source, cap);
+            return;
+        }
+    if (!registry_valid_repository(uri, nlen) || (colon && !registry_valid_tag(colon + 1)) ||
+        (colon && strlen(colon + 1) >= sizeof tag))
+        fail("image build failed: containerUri '%.200s' is neither an absolute path, a NAME[:TAG] of the local "
+             "image store, nor HOST[:PORT]/REPO[:TAG|@sha256:DIGEST] of a configured registry", uri);
+    memcpy(name, uri, nlen);
+    name[nlen] = '\0';
+    if (colon)
+        snprintf(tag, sizeof tag, "%s", colon + 1);
+    if (in_store(name, tag, source, cap))
+        return;
+    if (e)
+        {
+            pull(uri, e, out, source, cap);
+            return;
+        }
+    const char *store = getenv("SILO_IMAGE_STORE");
+    if (!store || !*store)
+        fail("image build failed: no local image store configured (image_store) to find '%s:%s' in, and no "
+             "registry configured for it (registries)", name, tag);
+    fail("image build failed: no such image '%s:%s' in the local image store, and no registry configured for it "
+         "(put an OCI layout or image tarball at %.100s/%s/%s[.tar], or configure registries)", name, tag, store,
+         name, tag);
 }
 
 /* --- the version's configuration ------------------------------------------------------------ */
@@ -580,10 +642,17 @@ int main(int argc, char **argv)
         work_dir[0] = '\0';
         fail("image build failed: cannot make a directory in %s: %s", tmp, strerror(errno));
     }
+    /* registry credentials: read once, then out of the environment of everything we start */
+    char reg_err[400];
+    int reg_rc = registry_settings_parse(getenv("SILO_REGISTRIES"), &registries, reg_err, sizeof reg_err);
+    unsetenv("SILO_REGISTRIES");
+    registries.cancelled = &cancelled;
+    if (reg_rc < 0)
+        fail("image build failed: %s", reg_err);
     struct version_settings vs = { .env_count = 0 };
     read_version_config(argc == 6 ? argv[5] : NULL, &vs);
     char source[PATH_MAX + 64];
-    resolve_uri(uri, source, sizeof source);
+    resolve_uri(uri, out, source, sizeof source);
     printf("silod-build-image: %s v%s: %s -> %s (%zu environment variables, protocol %s)\n", runtime_id, version,
            source, out, vs.env_count, vs.protocol_name);
     int64_t t0 = mono_ms();
@@ -595,6 +664,7 @@ int main(int argc, char **argv)
     double build_s = (double)(mono_ms() - t0) / 1000.0, boot_s = 0;
     boot_check(out, vs.protocol, &boot_s);
     remove_work_dir();
+    registry_settings_free(&registries);
     printf("silod-build-image: %s v%s ready: build %.1f s, boot check %.1f s (%s)\n", runtime_id, version, build_s,
            boot_s, vs.protocol_name);
     return 0;

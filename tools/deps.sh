@@ -33,6 +33,7 @@ host_packages=(
     libarchive-dev                                    # silo image build: tar/gzip/zstd layers
     nodejs                                            # npm ci for the sample Node agents (tests/agents)
     chromium                                          # the user's browser in tests/host/identity_host.sh (puppeteer-core)
+    docker-registry skopeo apache2-utils              # tests/host/oci_registry.sh: a loopback registry, pushes, htpasswd -B
 )
 arm64_sysroot_packages=(libfdt-dev libfdt1 zlib1g-dev zlib1g libjson-c-dev libjson-c5
     libmicrohttpd-dev libsqlite3-dev libcurl4-openssl-dev libssl-dev   # silod (dynamic)

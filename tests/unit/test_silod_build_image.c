@@ -119,13 +119,23 @@ static void test_refusals(void)
 {
     char r[IMAGE_BUILDER_REASON_MAX + 1];
     CHECK(!run("agents/none", NULL, 5000, r, sizeof r));
-    CHECK(starts(r, "image build failed: no such image 'agents/none:latest' in the local image store"));
+    CHECK(starts(r, "image build failed: no such image 'agents/none:latest' in the local image store, and no registry "
+                    "configured for it"));
+    /* a URL is no reference; a registry reference is pulled only from a configured registry
+     * (tests/host/oci_registry.sh pulls from one); a digest never from the local store */
     CHECK(!run("https://registry.example/agent:1", NULL, 5000, r, sizeof r));
     CHECK(starts(r, "image build failed: containerUri 'https://registry.example/agent:1' is neither an absolute path"));
+    CHECK(!run("registry.example:5000/agent:1", NULL, 5000, r, sizeof r));
+    CHECK(starts(r, "image build failed: containerUri 'registry.example:5000/agent:1' is neither an absolute path, a "
+                    "NAME[:TAG] of the local image store, nor HOST[:PORT]/REPO[:TAG|@sha256:DIGEST] of a configured registry"));
+    CHECK(!run("registry.example/agent:1", NULL, 5000, r, sizeof r));   /* a store name too: not in the store */
+    CHECK(starts(r, "image build failed: no such image 'registry.example/agent:1' in the local image store, and no "
+                    "registry configured for it"));
     CHECK(!run("agents/echo@sha256:0123", NULL, 5000, r, sizeof r));
-    CHECK(starts(r, "image build failed: containerUri 'agents/echo@sha256:0123': digest references are not supported"));
+    CHECK(starts(r, "image build failed: containerUri 'agents/echo@sha256:0123': a digest reference needs a registry "
+                    "configured for its host"));
     CHECK(!run("agents/../../etc:x", NULL, 5000, r, sizeof r));
-    CHECK(strstr(r, "is neither an absolute path nor a NAME[:TAG]") != NULL);
+    CHECK(strstr(r, "is neither an absolute path, a NAME[:TAG] of the local image store") != NULL);
     CHECK(!run("evil:t", NULL, 5000, r, sizeof r));           /* store/evil -> outside the store */
     CHECK(strcmp(r, "image build failed: 'evil:t' in the local image store leads outside it") == 0);
     char abs[256];
