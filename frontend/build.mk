@@ -69,7 +69,8 @@ test_http_agent_SRCS := tests/unit/test_http_agent.c frontend/agent_http.c
 
 # image_builder.c: silod's side of the image-builder contract, with sh-script builders
 UNIT_TESTS += test_image_builder
-test_image_builder_SRCS := tests/unit/test_image_builder.c frontend/image_builder.c frontend/vm_template.c $(CONTROL_PLANE_SRCS)
+test_image_builder_SRCS := tests/unit/test_image_builder.c frontend/image_builder.c frontend/vm_template.c $(CONTROL_PLANE_SRCS) \
+                           frontend/silod_config.c frontend/egress_rules.c
 test_image_builder_LIBS := -lsqlite3 -ljson-c -lcrypto -lpthread
 
 # the agent's way out (guest_ports.h): egress policy and relay, role credentials, the per-session

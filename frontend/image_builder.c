@@ -64,6 +64,7 @@ static void build_env(struct image_builder *b, const struct image_builder_config
         { "SILO_IMAGE_PATHS", cfg->image_paths },
         { "SILO_IMAGE_CACHE", cfg->image_cache },
         { "SILO_SNAPSHOTS", v && v->snapshots ? "1" : "0" },
+        { "SILO_REGISTRIES", cfg->registries_json },
     };
     size_t n_ours = sizeof ours / sizeof ours[0], n = 0;
     while (environ && environ[n])
@@ -103,13 +104,49 @@ struct image_builder *image_builder_new(const struct image_builder_config *cfg)
     return b;
 }
 
+/* `registries` and `registry` as builder/registry_pull.h's SILO_REGISTRIES JSON (malloc'd). */
+static char *registries_json(const struct silod_config *c)
+{
+    json_object *root = json_object_new_object(), *list = json_object_new_array();
+    for (size_t i = 0; i < c->registry_count; i++) {
+        const struct silod_registry *r = &c->registries[i];
+        json_object *e = json_object_new_object(), *match = json_object_new_array();
+        json_object_object_add(e, "host", json_object_new_string(r->host));
+        if (r->username) {
+            json_object_object_add(e, "username", json_object_new_string(r->username));
+            json_object_object_add(e, "password", json_object_new_string(r->password));
+        }
+        json_object_object_add(e, "insecure_http", json_object_new_boolean(r->insecure_http));
+        for (size_t k = 0; k < r->match.count; k++)
+            json_object_array_add(match, json_object_new_string(r->match.items[k]));
+        json_object_object_add(e, "match", match);
+        json_object_array_add(list, e);
+    }
+    json_object_object_add(root, "registries", list);
+    const struct silod_registry_limits *l = &c->registry;
+    if (l->cache)
+        json_object_object_add(root, "cache", json_object_new_string(l->cache));
+    json_object_object_add(root, "max_manifest_kib", json_object_new_int64(l->max_manifest_kib));
+    json_object_object_add(root, "max_layer_mib", json_object_new_int64(l->max_layer_mib));
+    json_object_object_add(root, "max_image_mib", json_object_new_int64(l->max_image_mib));
+    json_object_object_add(root, "timeout_s", json_object_new_int64(l->timeout_s));
+    char *text = strdup(json_object_to_json_string_ext(root, JSON_C_TO_STRING_PLAIN));
+    json_object_put(root);
+    if (!text)
+        abort();
+    return text;
+}
+
 struct image_builder *image_builder_from_config(const struct silod_config *c, const struct vmm_launcher_config *vmm)
 {
+    char *registries = registries_json(c);
     struct image_builder_config cfg = {
         c->image_builder, c->image_store, c->image_paths, c->image_cache, vmm, c->vmm.shape.guest_mib,
-        c->image_build_timeout_s, c->max_concurrent_builds,
+        c->image_build_timeout_s, c->max_concurrent_builds, registries,
     };
-    return image_builder_new(&cfg);
+    struct image_builder *b = image_builder_new(&cfg);
+    free(registries);
+    return b;
 }
 
 void image_builder_free(struct image_builder *b)

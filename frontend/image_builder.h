@@ -14,7 +14,10 @@
  *                   the way sessions will: SILO_VMM, SILO_VMM_KERNEL, SILO_VMM_INITRD,
  *                   SILO_VMM_CMDLINE, SILO_VMM_GUEST_MIB, SILO_VMM_CPUS, SILO_BOOT_TIMEOUT_MS (from
  *                   the `vmm` settings) and SILO_IMAGE_STORE, SILO_IMAGE_PATHS (':'-joined),
- *                   SILO_IMAGE_CACHE (from image_store, image_paths, image_cache) when configured
+ *                   SILO_IMAGE_CACHE (from image_store, image_paths, image_cache) when configured,
+ *                   and SILO_REGISTRIES: the `registries` (credentials included) and `registry`
+ *                   settings as JSON (builder/registry_pull.h) — in the environment, never on the
+ *                   command line nor in a log; the builder takes it out of its environment first
  *   exit status 0   the image was built and verified bootable: the version becomes READY
  *   otherwise       CREATE_FAILED / UPDATE_FAILED; failureReason is the builder's last non-empty
  *                   line on stderr (at most IMAGE_BUILDER_REASON_MAX bytes, control characters
@@ -54,6 +57,7 @@ struct image_builder_config {
     unsigned guest_mib;        /* the sessions' guest RAM, for the boot check */
     unsigned timeout_s;        /* 0: IMAGE_BUILD_TIMEOUT_S */
     unsigned max_concurrent;   /* 0: IMAGE_BUILDS_CONCURRENT */
+    const char *registries_json;   /* SILO_REGISTRIES (builder/registry_pull.h), or NULL */
 };
 
 #define IMAGE_BUILD_TIMEOUT_S 900
@@ -72,8 +76,8 @@ struct image_builder;
 /* The config's strings are copied. */
 struct image_builder *image_builder_new(const struct image_builder_config *cfg);
 /* The same from silod's config (silod_config.h): `image_builder`, `image_store`, `image_paths`,
- * `image_cache`, `image_build_timeout_s`, `max_concurrent_builds` and the VM shape
- * (`vmm.guest_mib`). */
+ * `image_cache`, `image_build_timeout_s`, `max_concurrent_builds`, `registries`, `registry` and
+ * the VM shape (`vmm.guest_mib`). */
 struct silod_config;
 struct image_builder *image_builder_from_config(const struct silod_config *silod_config,
                                                 const struct vmm_launcher_config *vmm);

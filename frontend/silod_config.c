@@ -64,6 +64,24 @@ static const struct cfg_row credential_rows[] = {
 };
 static const struct cfg_table credential_table = { ROWS(credential_rows), sizeof(struct silod_credential) };
 
+static const struct cfg_row registry_rows[] = {
+    { "host", CFG_STRING, 1, 255, 0, NULL, AT(struct silod_registry, host), NULL, true, 0 },
+    { "username", CFG_STRING, 1, 255, 0, NULL, AT(struct silod_registry, username), NULL, false, 0 },
+    { "password", CFG_STRING, 1, 4096, 0, NULL, AT(struct silod_registry, password), NULL, false, 0 },
+    { "insecure_http", CFG_BOOL, NO_LIMIT, 0, NULL, AT(struct silod_registry, insecure_http), NULL, false, 0 },
+    { "match", CFG_STRINGS, 0, 16, 0, NULL, AT(struct silod_registry, match), NULL, false, 0 },
+};
+static const struct cfg_table registry_table = { ROWS(registry_rows), sizeof(struct silod_registry) };
+
+static const struct cfg_row registry_limit_rows[] = {
+    { "cache", CFG_STRING, 1, 4000, 0, NULL, AT(struct silod_registry_limits, cache), NULL, false, 0 },
+    { "max_manifest_kib", CFG_UINT, 1, 1u << 20, 4096, NULL, AT(struct silod_registry_limits, max_manifest_kib), NULL, false, 0 },
+    { "max_layer_mib", CFG_UINT, 1, 1u << 24, 4096, NULL, AT(struct silod_registry_limits, max_layer_mib), NULL, false, 0 },
+    { "max_image_mib", CFG_UINT, 1, 1u << 24, 8192, NULL, AT(struct silod_registry_limits, max_image_mib), NULL, false, 0 },
+    { "timeout_s", CFG_UINT, 1, 86400, 600, NULL, AT(struct silod_registry_limits, timeout_s), NULL, false, 0 },
+};
+static const struct cfg_table registry_limit_table = { ROWS(registry_limit_rows), sizeof(struct silod_registry_limits) };
+
 static const struct cfg_row vmm_rows[] = {
     { "path", CFG_STRING, 1, 4096, 0, "silo-vmm", AT(struct silod_vmm_settings, path), NULL, false, 0 },
     { "kernel", CFG_STRING, 1, 4096, 0, "Image", AT(struct silod_vmm_settings, kernel), NULL, false, 0 },
@@ -136,6 +154,8 @@ static const struct cfg_row silod_rows[] = {
     { "image_cache", CFG_STRING, 1, 4096, 0, NULL, AT(struct silod_config, image_cache), NULL, false, 0 },
     { "image_build_timeout_s", CFG_UINT, 1, 86400, IMAGE_BUILD_TIMEOUT_S, NULL, AT(struct silod_config, image_build_timeout_s), NULL, false, 0 },
     { "max_concurrent_builds", CFG_UINT, 1, 1000, IMAGE_BUILDS_CONCURRENT, NULL, AT(struct silod_config, max_concurrent_builds), NULL, false, 0 },
+    { "registries", CFG_OBJECT_LIST, 0, 64, 0, NULL, AT(struct silod_config, registries), &registry_table, false, 0 },
+    { "registry", CFG_OBJECT, NO_LIMIT, 0, NULL, AT(struct silod_config, registry), &registry_limit_table, false, 0 },
     { "max_sessions", CFG_UINT, 1, 1000000, 100, NULL, AT(struct silod_config, max_sessions), NULL, false, 0 },
     { "max_guest_mib", CFG_UINT, MICROVM_MIN_GUEST_MIB, 1u << 30, 16384, NULL, AT(struct silod_config, max_guest_mib), NULL, false, 0 },
     { "metrics_public", CFG_BOOL, NO_LIMIT, 0, NULL, AT(struct silod_config, metrics_public), NULL, false, 0 },
@@ -159,6 +179,8 @@ static const struct cfg_table silod_table = { ROWS(silod_rows), sizeof(struct si
 /* CFG_OBJECT_LIST stores its items' pointer and, right after it, their count */
 _Static_assert(offsetof(struct silod_config, credential_count) ==
                    offsetof(struct silod_config, credentials) + sizeof(void *), "credentials, then their count");
+_Static_assert(offsetof(struct silod_config, registry_count) ==
+                   offsetof(struct silod_config, registries) + sizeof(void *), "registries, then their count");
 
 /* ---- the walk ----------------------------------------------------------------------------- */
 
@@ -432,6 +454,25 @@ static bool walk_object(struct walk *w, const struct cfg_table *t, json_object *
     return true;
 }
 
+/* registries[]: a bare HOST[:PORT] (no scheme, path or credentials in it), and a username only
+ * with a password (the builder checks the rest again, registry_pull.c) */
+static bool check_registries(struct walk *w, const struct silod_config *c)
+{
+    for (size_t i = 0; i < c->registry_count; i++) {
+        const struct silod_registry *r = &c->registries[i];
+        char item[64];
+        snprintf(item, sizeof item, "registries[%zu].host", i);
+        for (const char *p = r->host; *p; p++)
+            if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || strchr(".-:[]", *p)))
+                return refuse(w, item, "must be HOST[:PORT] (no scheme, path or user), not \"%.100s\"", r->host);
+        if ((r->username == NULL) != (r->password == NULL)) {
+            snprintf(item, sizeof item, "registries[%zu]", i);
+            return refuse(w, item, "needs both username and password, or neither");
+        }
+    }
+    return true;
+}
+
 /* egress_settings → egress (CIDRs and domains parsed, each refusal naming its key) */
 static bool make_egress(struct walk *w, struct silod_config *c)
 {
@@ -495,7 +536,7 @@ bool silod_config_parse(const char *text, size_t text_len, struct silod_config *
         return false;
     }
     struct walk w = { out, err, err_len };
-    return walk_object(&w, &silod_table, root, out, "") && make_egress(&w, out);
+    return walk_object(&w, &silod_table, root, out, "") && make_egress(&w, out) && check_registries(&w, out);
 }
 
 bool silod_config_load(const char *path, struct silod_config *out, char *err, size_t err_len)

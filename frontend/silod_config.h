@@ -28,6 +28,20 @@ struct silod_credential {
     const char *principal;              /* NULL: the access key id stands in */
 };
 
+/* One OCI registry silod's image builder may pull from (builder/registry_pull.h). */
+struct silod_registry {
+    const char *host;                   /* the endpoint, HOST[:PORT] */
+    const char *username, *password;    /* NULL: anonymous (or a Bearer token without login) */
+    bool insecure_http;                 /* plain http allowed (loopback hosts always are) */
+    struct silod_strings match;         /* other host names it serves ("*.dkr.ecr.*.amazonaws.com") */
+};
+
+/* Bounds and cache of registry pulls (the `registry` object). */
+struct silod_registry_limits {
+    const char *cache;                  /* NULL: image_cache's (or rootfs_dir/.cache's) "registry" */
+    unsigned max_manifest_kib, max_layer_mib, max_image_mib, timeout_s;
+};
+
 struct silod_vmm_settings {
     const char *path, *kernel, *initrd, *rootfs_dir, *socket_dir, *cmdline;
     struct microvm_shape shape;         /* vmm.guest_mib, vmm.cpus */
@@ -63,6 +77,9 @@ struct silod_config {
     const char *image_builder, *image_store, *image_cache;
     const char *image_paths;            /* ':'-joined (array or one ':'-separated string), or NULL */
     unsigned image_build_timeout_s, max_concurrent_builds;
+    struct silod_registry *registries;  /* `registries`, pulled from by the image builder */
+    size_t registry_count;
+    struct silod_registry_limits registry;
     unsigned max_sessions, max_guest_mib;
     bool metrics_public;
     unsigned ping_interval_s, drain_timeout_s;

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "frontend/image_builder.h"
+#include "frontend/silod_config.h"
 #include "tests/unit/check.h"
 
 static char dir[64];
@@ -55,7 +56,7 @@ static struct image_builder *builder_with(const char *script, unsigned timeout_s
     lc = (struct vmm_launcher_config){ "/opt/silo-vmm", "/opt/Image", NULL, dir, dir, 1, 45000, NULL, false, NULL, NULL, NULL, NULL, false };
     char cmd[128];
     snprintf(cmd, sizeof cmd, "%s/%s", dir, script);
-    struct image_builder_config cfg = { cmd, "/srv/store", "/a:/b", NULL, &lc, 384, timeout_s, max_concurrent };
+    struct image_builder_config cfg = { cmd, "/srv/store", "/a:/b", NULL, &lc, 384, timeout_s, max_concurrent, NULL };
     return current = image_builder_new(&cfg);
 }
 
@@ -96,6 +97,42 @@ static void test_success_gets_the_contract(void)
     }
 }
 
+/* `registries` reach the builder in SILO_REGISTRIES (credentials too), never on its command line */
+static void test_registries_reach_the_builder_in_its_environment(void)
+{
+    static const char text[] =
+        "{\"credentials\": [{\"access_key_id\": \"a\", \"secret_access_key\": \"b\"}], \"image_builder\": \"%s/reg.sh\","
+        " \"vmm\": {\"rootfs_dir\": \"%s\"}, \"registries\": [{\"host\": \"r.example:5000\", \"username\": \"u\","
+        " \"password\": \"pw-1234\", \"match\": [\"*.dkr.ecr.*.amazonaws.com\"]}], \"registry\": {\"max_layer_mib\": 7}}";
+    char json[1024], err[256];
+    snprintf(json, sizeof json, text, dir, dir);
+    struct silod_config c;
+    CHECK(silod_config_parse(json, strlen(json), &c, err, sizeof err));
+    write_script("reg.sh", "out=$(dirname \"$4\")/record-reg\n"
+                           "{ echo \"argv=$*\"; echo \"reg=$SILO_REGISTRIES\"; } >\"$out\"\n");
+    static struct vmm_launcher_config lc;
+    lc = (struct vmm_launcher_config){ "/opt/silo-vmm", "/opt/Image", NULL, dir, dir, 1, 45000, NULL, false, NULL, NULL, NULL, NULL, false };
+    struct image_builder *b = image_builder_from_config(&c, &lc);
+    silod_config_free(&c);
+    char reason[IMAGE_BUILDER_REASON_MAX + 1] = "";
+    CHECK(image_builder_run(b, "rt_r-0123456789", 1, config, reason, sizeof reason));
+    image_builder_free(b);
+    char p[128];
+    snprintf(p, sizeof p, "%s/record-reg", dir);
+    char *rec = slurp(p);
+    CHECK(rec != NULL);
+    if (!rec)
+        return;
+    CHECK(strstr(rec, "reg={\"registries\":[{\"host\":\"r.example:5000\",\"username\":\"u\",\"password\":\"pw-1234\","
+                      "\"insecure_http\":false,\"match\":[\"*.dkr.ecr.*.amazonaws.com\"]}],\"max_manifest_kib\":4096,"
+                      "\"max_layer_mib\":7,\"max_image_mib\":8192,\"timeout_s\":600}\n") != NULL);
+    const char *argv_line = strstr(rec, "argv=");
+    char argv_text[512] = "";
+    if (argv_line)
+        snprintf(argv_text, sizeof argv_text, "%.*s", (int)strcspn(argv_line, "\n"), argv_line);
+    CHECK(strstr(argv_text, "rt_r-0123456789 1 agents/x:v2") != NULL && strstr(argv_text, "pw-1234") == NULL);
+}
+
 static void test_failure_reason_is_the_last_stderr_line(void)
 {
     write_script("fail.sh", "echo 'silo-image: layer 1/1' >&2\necho stdout line\n"
@@ -133,7 +170,7 @@ static void test_missing_builder(void)
     char reason[IMAGE_BUILDER_REASON_MAX + 1] = "";
     CHECK(!image_builder_run(builder("does-not-exist"), "rt_e-0123456789", 1, config, reason, sizeof reason));
     CHECK(strcmp(reason, "image build failed: cannot run the image builder") == 0);
-    struct image_builder_config none = { NULL, NULL, NULL, NULL, NULL, 0, 0, 0 };
+    struct image_builder_config none = { NULL, NULL, NULL, NULL, NULL, 0, 0, 0, NULL };
     struct image_builder *b = image_builder_new(&none);
     CHECK(!image_builder_run(b, "rt_e-0123456789", 1, config, reason, sizeof reason));
     CHECK(strcmp(reason, "no image builder configured") == 0);
@@ -350,6 +387,8 @@ int main(void)
         return 1;
     static const struct unit_test tests[] = {
         { "a successful builder gets the arguments, the 0600 version config and the VMM settings", test_success_gets_the_contract },
+        { "registries (credentials included) reach the builder in SILO_REGISTRIES, not its command line",
+          test_registries_reach_the_builder_in_its_environment },
         { "failureReason is the builder's last stderr line", test_failure_reason_is_the_last_stderr_line },
         { "a builder without a stderr line fails with its exit status or signal", test_failure_without_a_line_says_the_status },
         { "an overlong line with control characters becomes a bounded printable reason", test_long_and_hostile_lines_are_bounded },

@@ -102,7 +102,7 @@ static bool run(const char *uri, const char *vmm_script, int timeout_ms, char *r
     lc = (struct vmm_launcher_config){ vmm_path, kernel, NULL, rootfs, dir, 1, timeout_ms, NULL, false, NULL, NULL, NULL, NULL, false };
     char cmd[PATH_MAX + 32];
     snprintf(cmd, sizeof cmd, "%s/silod-build-image", bin);
-    struct image_builder_config cfg = { cmd, store, paths, NULL, &lc, 256, 0, 0 };
+    struct image_builder_config cfg = { cmd, store, paths, NULL, &lc, 256, 0, 0, NULL };
     struct image_builder *b = image_builder_new(&cfg);
     char config[512];
     snprintf(config, sizeof config, "{\"agentRuntimeArtifact\":{\"containerConfiguration\":{\"containerUri\":\"%s\"}},"

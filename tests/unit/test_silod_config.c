@@ -152,6 +152,32 @@ static void test_bounds_and_required(void)
     CHECK(refused("{" CRED ", \"egress\": {\"vpc_domains\": [\"a..b\"]}}", "egress.vpc_domains[0] \"a..b\" is not a domain suffix"));
 }
 
+static void test_registries(void)
+{
+    struct silod_config c;
+    char err[512];
+    CHECK(parse("{" CRED ", \"registries\": [{\"host\": \"127.0.0.1:5000\", \"match\": [\"*.dkr.ecr.*.amazonaws.com\"]},"
+                " {\"host\": \"reg.example\", \"username\": \"u\", \"password\": \"p\", \"insecure_http\": true}],"
+                " \"registry\": {\"max_layer_mib\": 100, \"cache\": \"/var/cache/silo-registry\"}}", &c, err, sizeof err));
+    CHECK(c.registry_count == 2 && strcmp(c.registries[0].host, "127.0.0.1:5000") == 0 && c.registries[0].match.count == 1 &&
+          !c.registries[0].insecure_http && c.registries[0].username == NULL);
+    CHECK(c.registry_count == 2 && c.registries[1].insecure_http && strcmp(c.registries[1].password, "p") == 0);
+    CHECK(c.registry.max_layer_mib == 100 && c.registry.max_image_mib == 8192 && c.registry.max_manifest_kib == 4096 &&
+          c.registry.timeout_s == 600 && strcmp(c.registry.cache, "/var/cache/silo-registry") == 0);
+    silod_config_free(&c);
+    CHECK(parse("{" CRED "}", &c, err, sizeof err));            /* none: nothing is pulled */
+    CHECK(c.registry_count == 0 && c.registry.cache == NULL && c.registry.timeout_s == 600);
+    silod_config_free(&c);
+    CHECK(refused("{" CRED ", \"registries\": [{}]}", "registries[0].host is required"));
+    CHECK(refused("{" CRED ", \"registries\": [{\"host\": \"https://r.example\"}]}",
+                  "registries[0].host must be HOST[:PORT] (no scheme, path or user)"));
+    CHECK(refused("{" CRED ", \"registries\": [{\"host\": \"r.example\", \"password\": \"p\"}]}",
+                  "registries[0] needs both username and password, or neither"));
+    CHECK(refused("{" CRED ", \"registries\": [{\"host\": \"r.example\", \"token\": \"t\"}]}",
+                  "registries[0].token is not a config key"));
+    CHECK(refused("{" CRED ", \"registry\": {\"max_layer_mib\": 0}}", "registry.max_layer_mib must be an integer 1..16777216, not 0"));
+}
+
 /* Every config a test or tool writes (their keys and value types, with shell variables filled
  * in) is accepted. The texts mirror the configs of tests/host, tests/frontend/devhost,
  * tests/frontend/sdk, tools/up and tools/bench (grep silod.json, listen_port). */
@@ -256,6 +282,7 @@ int main(void)
         { "wrong types are refused, the key named (\"listen_port\": \"8080\" is no longer 8080 silently)", test_wrong_types },
         { "out-of-bounds values, missing required keys and bad egress rules are refused, the key named", test_bounds_and_required },
         { "the configs the tests and tools write are accepted", test_configs_in_the_tree },
+        { "registries and registry: entries, limits with defaults, bad hosts and half credentials refused", test_registries },
         { "frontend/README.md names every key of the table", test_readme_names_every_key },
     };
     return run_unit_tests(tests, sizeof tests / sizeof tests[0]);
