@@ -836,6 +836,26 @@ void registry_layout_remove(const char *layout)
     rmdir(layout);
 }
 
+/* The (verified, cached) image config must be linux/arm64 (oci.h's rule). */
+static int check_config(const char *cache, const char *digest, uint64_t size, char *err, size_t errlen)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/blobs/sha256/%s", cache, digest + 7);
+    char *text = malloc((size_t)size + 1);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    ssize_t n = text && fd >= 0 ? read(fd, text, (size_t)size) : -1;
+    if (fd >= 0)
+        close(fd);
+    if (n != (ssize_t)size) {
+        free(text);
+        return error_message(err, errlen, "cannot read the image config from the registry cache");
+    }
+    text[size] = '\0';
+    int rc = oci_check_platform(text, (size_t)size, err, errlen);
+    free(text);
+    return rc;
+}
+
 /* The manifest's config and layers: sizes checked against the limits, each fetched (or found in
  * the cache) and verified. */
 static int fetch_image_blobs(struct puller *p, const char *cache, json_object *m, char *err, size_t errlen)
@@ -869,7 +889,8 @@ static int fetch_image_blobs(struct puller *p, const char *cache, json_object *m
     if (total > p->s->max_image)
         return error_message(err, errlen, "the image's layers are %llu MiB, more than registry.max_image_mib (%llu)",
                              (unsigned long long)(total >> 20), (unsigned long long)(p->s->max_image >> 20));
-    if (fetch_blob(p, cache, cdigest, csize, "the image config", err, errlen) < 0)
+    if (fetch_blob(p, cache, cdigest, csize, "the image config", err, errlen) < 0 ||
+        check_config(cache, cdigest, csize, err, errlen) < 0)       /* before any layer is fetched */
         return -1;
     for (size_t i = 0; i < n; i++) {
         const char *d;
