@@ -738,9 +738,15 @@ static int fetch_blob(struct puller *p, const char *cache, const char *digest, u
     char path[4200], tmp[4200];
     snprintf(path, sizeof path, "%s/blobs/sha256/%s", cache, digest + 7);
     struct stat st;
+    char have[DIGEST_HEX];
     if (stat(path, &st) == 0 && S_ISREG(st.st_mode) && (uint64_t)st.st_size == size) {
-        p->stats->blobs_cached++;
-        return 0;
+        /* verified when it went in; hashed again so that a damaged cache heals itself */
+        if (sha256_file_hex(path, have) == 0 && strcmp(have, digest + 7) == 0) {
+            p->stats->blobs_cached++;
+            return 0;
+        }
+        printf("silod-build-image: cached blob %.19s... is damaged; fetching it again\n", digest);
+        unlink(path);
     }
     snprintf(tmp, sizeof tmp, "%s/tmp/%s.XXXXXX", cache, digest + 7);
     int fd = mkostemp(tmp, O_CLOEXEC);
@@ -998,7 +1004,7 @@ int registry_pull(const struct registry_settings *s, const struct registry_entry
     if (rc == 0)
         rc = fetch_image_blobs(&p, cache, doc, err, errlen);
     if (rc == 0) {
-        if (mtype[0] == '\0' || strchr(mtype, '"') || strchr(mtype, '\\'))
+        if (mtype[0] == '\0' || strspn(mtype, "abcdefghijklmnopqrstuvwxyz0123456789.+-/") != strlen(mtype))
             snprintf(mtype, sizeof mtype, "application/vnd.oci.image.manifest.v1+json");
         rc = write_layout(cache, layout, digest, mtype, len, doc, err, errlen);
         if (rc < 0)

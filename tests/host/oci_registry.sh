@@ -17,8 +17,9 @@
 # amd64-only index and an amd64-only image refused with a clear reason, basic and token auth
 # (right, missing and wrong credentials), an ECR-style name mapped to a configured registry, a
 # corrupted blob (digest mismatch → the build fails with the reason, nothing cached), the layer
-# cache reused on a second pull (no second blob download in the registry's access log), a layer
-# over registry.max_layer_mib refused before it is downloaded, an unconfigured host refused, and
+# cache reused on a second pull (no second blob download in the registry's access log) and a
+# damaged cache entry fetched again, a layer over registry.max_layer_mib refused before it is
+# downloaded, an unconfigured host refused, and
 # the whole path through silod: CreateAgentRuntime with a registry containerUri → READY, and an
 # amd64 image → CREATE_FAILED with the reason.
 set -uo pipefail
@@ -196,6 +197,23 @@ if build "$A/agents/echo:v1" "$regs_a" && grep -q "0 blobs downloaded (0 bytes),
 else
     not_ok "second pull reuses the layer cache (blob GETs before $gets_before, after $(blob_gets agents/echo))"
 fi
+# a damaged cache entry (same size, other bytes) is noticed, dropped and fetched again
+layer_of() {   # layer_of IMAGE: the hex digest of the first layer of $dir/IMAGE.tar
+    mkdir -p "$dir/x-$1" && tar -xf "$dir/$1.tar" -C "$dir/x-$1"
+    local m
+    m=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["manifests"][0]["digest"][7:])' "$dir/x-$1/index.json")
+    python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["layers"][0]["digest"][7:])' "$dir/x-$1/blobs/sha256/$m"
+}
+cached=$(layer_of echo)
+python3 -c 'import sys; p = sys.argv[1]; b = bytearray(open(p, "rb").read()); b[0] ^= 0xff; open(p, "wb").write(b)' \
+    "$dir/reg-cache/blobs/sha256/$cached"
+if build "$A/agents/echo:v1" "$regs_a" && grep -q "cached blob sha256:${cached:0:12}... is damaged; fetching it again" <<<"$out" &&
+   grep -q "1 blobs downloaded" <<<"$out" && [ "$(blob_gets agents/echo)" = $((gets_before + 1)) ] &&
+   [ "$(sha256sum "$dir/reg-cache/blobs/sha256/$cached" | cut -d' ' -f1)" = "$cached" ]; then
+    ok "a damaged blob in the cache is verified on reuse, dropped and downloaded again (fake VMM)"
+else
+    not_ok "a damaged cache blob is fetched again"
+fi
 check "the pull's OCI layout is removed after the build (the cache keeps only blobs)" \
     test -z "$(ls -A "$dir/reg-cache/layouts" 2>/dev/null)"
 
@@ -251,9 +269,7 @@ else
 fi
 
 # a corrupted blob: the registry serves the layer with one byte changed
-mkdir -p "$dir/x-corrupt" && tar -xf "$dir/corrupt.tar" -C "$dir/x-corrupt"
-m=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["manifests"][0]["digest"][7:])' "$dir/x-corrupt/index.json")
-corrupt_layer=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["layers"][0]["digest"][7:])' "$dir/x-corrupt/blobs/sha256/$m")
+corrupt_layer=$(layer_of corrupt)
 data=$dir/a-data/docker/registry/v2/blobs/sha256/${corrupt_layer:0:2}/$corrupt_layer/data
 if [ -f "$data" ] && python3 -c 'import sys; p = sys.argv[1]; b = bytearray(open(p, "rb").read()); b[len(b) // 2] ^= 0xff; open(p, "wb").write(b)' "$data" &&
    ! build "$A/agents/corrupt:v1" "$regs_a" &&
