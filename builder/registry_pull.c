@@ -482,10 +482,11 @@ static int http_get(struct puller *p, const char *url, const char *accept, bool 
         curl_easy_setopt(c, CURLOPT_USERNAME, p->e->username);
         curl_easy_setopt(c, CURLOPT_PASSWORD, p->e->password);
     }
-    const char *protos = p->http_ok ? "http,https" : "https";
+    /* plain http: to a loopback or insecure_http registry; a redirect (to a blob store, maybe
+     * elsewhere) only for insecure_http */
     curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, protos);
-    curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, protos);
+    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, p->http_ok ? "http,https" : "https");
+    curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, p->e->insecure_http ? "http,https" : "https");
     curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);   /* blob stores; credentials stay on this host */
     curl_easy_setopt(c, CURLOPT_MAXREDIRS, 5L);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);

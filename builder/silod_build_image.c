@@ -1,6 +1,7 @@
 /* builder/silod_build_image.c — `silod-build-image`, silod's real image builder (the
  * program its `image_builder` setting names; frontend/image_builder.h runs it). For one new
- * version of a runtime it resolves the version's containerUri to a local agent image, builds
+ * version of a runtime it resolves the version's containerUri to a local agent image (or pulls
+ * it from a configured OCI registry, builder/registry_pull.h), builds
  * the version's root filesystem with silo-image (the version's environmentVariables baked into
  * the image config, so they are as immutable as the version and reach the agent through
  * agentd), then proves the image boots: it starts silo-vmm on it exactly as silod starts a
@@ -16,8 +17,11 @@
  *                   name ([a-z0-9]+([._-][a-z0-9]+)* components joined by '/', e.g.
  *                   "silo.local/agents/c-echo" or an ECR-style "123.dkr.ecr.R.amazonaws.com/x"),
  *                   so nothing can climb out of the store; a name or path that resolves (through
- *                   symlinks) outside its root is refused. Nothing is ever pulled from a
- *                   registry; anything else (URLs, relative paths, digests) is refused.
+ *                   symlinks) outside its root is refused. Or HOST[:PORT]/REPO[:TAG|@sha256:HEX]
+ *                   when a registry in $SILO_REGISTRIES serves HOST (and, for a tag, the store
+ *                   has no such image): pulled into the registry cache (builder/registry_pull.h)
+ *                   as an OCI layout. Anything else (URLs, relative paths, digests of the
+ *                   store, hosts no registry serves) is refused.
  *   OUTPUT_IMAGE    the ext4 root to write (a hard link into silo-image's cache), mode 0600 (it
  *                   holds the version's environment); removed again when the build or the boot
  *                   check fails.
@@ -37,7 +41,9 @@
  *   (60000),
  *   SILO_IMAGE_TOOL, SILO_GUEST_INIT, SILO_GUEST_AGENTD (default: silo-image, silo-init and
  *   silo-agentd next to this program),
- *   SILO_SNAPSHOTS ("1": the boot check ends by taking the version's template, below).
+ *   SILO_SNAPSHOTS ("1": the boot check ends by taking the version's template, below),
+ *   SILO_REGISTRIES (the registries, their credentials and the pull limits as JSON,
+ *   builder/registry_pull.h; read first, then removed from the environment).
  *
  * The template (docs/snapshots.md): with SILO_SNAPSHOTS=1 the boot-check VM runs with
  * --snapshot-to; once the agent is ready (and before anything else reached it) it gets SIGUSR2
