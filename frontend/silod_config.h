@@ -1,7 +1,7 @@
 /* frontend/silod_config.h — silod's config file (`silod --config FILE`, JSON; frontend/README.md,
  * "Configuration"), read through ONE strict table in silod_config.c: every key is one row with
- * its type, bounds and default, nested objects (vmm, egress, role_credentials, credentials[])
- * included. An unknown key, a value of the wrong type or out of bounds, or a missing required
+ * its type, bounds and default, nested objects (vmm, egress, role_credentials, credentials[],
+ * registries[], registry) included. An unknown key, a value of the wrong type or out of bounds, or a missing required
  * key is refused with one line naming the key ("vmm.cpus must be an integer 1..64, not 0"), so
  * silod refuses to start rather than run with a default the operator did not choose. `null`
  * stands for "not set" where a key is an optional string (e.g. "initrd": null).
