@@ -64,6 +64,11 @@ test_usage_SRCS := tests/unit/test_usage.c frontend/usage.c frontend/sessions.c 
                    frontend/metrics.c frontend/egress_relay.c frontend/egress_rules.c frontend/store.c frontend/strbuf.c frontend/aws_error.c
 test_usage_LIBS := -lsqlite3 -ljson-c -lpthread
 
+# InvokeAgentRuntimeCommand's answer framing: the AWS event stream encoder, against SDK vectors
+UNIT_TESTS += test_event_stream
+test_event_stream_SRCS := tests/unit/test_event_stream.c frontend/event_stream.c frontend/strbuf.c
+test_event_stream_LIBS := -lz
+
 UNIT_TESTS += test_http_agent
 test_http_agent_SRCS := tests/unit/test_http_agent.c frontend/agent_http.c
 
