@@ -6,13 +6,20 @@
 // the commands really run (on this machine, not in a microVM).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import {
-  InvokeAgentRuntimeCommandCommand, InvokeAgentRuntimeCommand,
+  BedrockAgentCoreClient, InvokeAgentRuntimeCommandCommand, InvokeAgentRuntimeCommand,
   AccessDeniedException, ValidationException, ResourceNotFoundException,
 } from '@aws-sdk/client-bedrock-agentcore';
-import { DeleteAgentRuntimeCommand } from '@aws-sdk/client-bedrock-agentcore-control';
-import { control, data, readyRuntime, sessionId, testDir, sleep, endpoint, signedFetch } from './lib.mjs';
+import {
+  BedrockAgentCoreControlClient, CreateAgentRuntimeCommand, GetAgentRuntimeCommand, DeleteAgentRuntimeCommand,
+} from '@aws-sdk/client-bedrock-agentcore-control';
+import {
+  control, data, readyRuntime, sessionId, testDir, sleep, endpoint, signedFetch, credentials, region,
+  baseRuntime, uniqueName, waitFor,
+} from './lib.mjs';
 
 let rt, refused;
 before(async () => {
@@ -159,4 +166,34 @@ test('command: command and timeout are validated (ValidationException)', async (
 test('command: an unknown runtime is ResourceNotFoundException', async () => {
   await assert.rejects(send('echo', {}, { agentRuntimeArn: `${rt.agentRuntimeArn.replace(/-[^-]+$/, '')}-nosuchxxxx` }),
     (e) => e instanceof ResourceNotFoundException);
+});
+
+test('command: a silod with commands_enabled false refuses every runtime (AccessDeniedException); invocations still work', async (t) => {
+  const dir = `${testDir}/commands-off-${randomBytes(4).toString('hex')}`;
+  mkdirSync(`${dir}/images`, { recursive: true });
+  mkdirSync(`${dir}/sockets`);
+  const build = process.env.BUILD ?? 'build';
+  writeFileSync(`${dir}/silod.json`, JSON.stringify({
+    listen_address: '127.0.0.1', listen_port: 0, region, account_id: '123456789012', database: `${dir}/silod.db`,
+    credentials: [{ access_key_id: credentials.accessKeyId, secret_access_key: credentials.secretAccessKey,
+      principal: 'commands-off' }],
+    image_builder: `${process.cwd()}/tests/frontend/test_image_builder.sh`, commands_enabled: false,
+    vmm: { path: `${process.cwd()}/${build}/host/bin/fake_vmm`, kernel: '/nonexistent/Image',
+      rootfs_dir: `${dir}/images`, socket_dir: `${dir}/sockets`, cpus: 1, guest_mib: 128, ready_timeout_ms: 5000 },
+  }));
+  const proc = spawn(`${build}/host/bin/silod`, ['--config', `${dir}/silod.json`], { stdio: ['ignore', 'ignore', 'pipe'] });
+  t.after(() => proc.kill('SIGKILL'));
+  let log = '';
+  proc.stderr.on('data', (b) => { log += b; });
+  const base = await waitFor(async () => log.match(/^silod: listening on 127\.0\.0\.1:(\d+) /m), Boolean, 'the second silod');
+  const cfg = { endpoint: `http://127.0.0.1:${base[1]}`, region, credentials, maxAttempts: 1 };
+  const ctl = new BedrockAgentCoreControlClient(cfg), dp = new BedrockAgentCoreClient(cfg);
+  const c = await ctl.send(new CreateAgentRuntimeCommand(baseRuntime(uniqueName('commands_off'))));
+  await waitFor(() => ctl.send(new GetAgentRuntimeCommand({ agentRuntimeId: c.agentRuntimeId })),
+    (g) => g.status === 'READY', 'READY');
+  await assert.rejects(dp.send(new InvokeAgentRuntimeCommandCommand({
+    agentRuntimeArn: c.agentRuntimeArn, body: { command: 'echo no' },
+  })), (e) => e instanceof AccessDeniedException && /commands_enabled/.test(e.message), 'refused, the switch named');
+  const inv = await dp.send(new InvokeAgentRuntimeCommand({ agentRuntimeArn: c.agentRuntimeArn, payload: Buffer.from('hello') }));
+  assert.equal(await inv.response.transformToString(), 'hello');
 });
