@@ -49,7 +49,7 @@ $(BUILD)/unit/test_microvm: | $(BUILD)/host/bin/fake_vmm
 
 # fake_vmm: a TEST VMM (speaks the vsock socket protocol, plays a trivial agent); x86 tests only
 HOST_PROGRAMS += fake_vmm
-fake_vmm_SRCS := tests/frontend/fake_vmm.c guest/agentd/control_proto.c
+fake_vmm_SRCS := tests/frontend/fake_vmm.c guest/agentd/control_proto.c guest/agentd/command_exec.c
 fake_vmm_LIBS := -ljson-c -lpthread
 
 UNIT_TESTS += test_sessions
@@ -63,6 +63,11 @@ UNIT_TESTS += test_usage
 test_usage_SRCS := tests/unit/test_usage.c frontend/usage.c frontend/sessions.c frontend/vmm_launcher.c $(MICROVM_SRCS) \
                    frontend/metrics.c frontend/egress_relay.c frontend/egress_rules.c frontend/store.c frontend/strbuf.c frontend/aws_error.c
 test_usage_LIBS := -lsqlite3 -ljson-c -lpthread
+
+# InvokeAgentRuntimeCommand's answer framing: the AWS event stream encoder, against SDK vectors
+UNIT_TESTS += test_event_stream
+test_event_stream_SRCS := tests/unit/test_event_stream.c frontend/event_stream.c frontend/strbuf.c
+test_event_stream_LIBS := -lz
 
 UNIT_TESTS += test_http_agent
 test_http_agent_SRCS := tests/unit/test_http_agent.c frontend/agent_http.c
@@ -97,11 +102,12 @@ UNIT_TESTS += test_identity_control
 test_identity_control_SRCS := tests/unit/test_identity_control.c $(sort $(IDENTITY_SERVICE_SRCS) $(CONTROL_PLANE_SRCS))
 test_identity_control_LIBS := -lsqlite3 -ljson-c -lcurl -lcrypto -lpthread
 HOST_PROGRAMS += silod
-silod_SRCS := frontend/silod.c frontend/silod_config.c frontend/image_builder.c frontend/http_api.c frontend/http_auth.c frontend/invoke_proxy.c frontend/agent_http.c frontend/metrics.c $(SIGV4_SRCS) frontend/jwt.c frontend/b64url.c \
+silod_SRCS := frontend/silod.c frontend/silod_config.c frontend/image_builder.c frontend/http_api.c frontend/http_auth.c frontend/invoke_proxy.c \
+              frontend/runtime_command.c frontend/event_stream.c frontend/agent_http.c frontend/metrics.c $(SIGV4_SRCS) frontend/jwt.c frontend/b64url.c \
               frontend/body_spool.c frontend/conn_guard.c frontend/session_bind.c \
               frontend/sessions.c frontend/vmm_launcher.c frontend/ping_poller.c frontend/usage.c \
               $(MICROVM_SRCS) $(EGRESS_SRCS) $(CONTROL_PLANE_SRCS) $(IDENTITY_SERVICE_SRCS)
-silod_LIBS := -lmicrohttpd -lsqlite3 -ljson-c -lcurl -lcrypto -lpthread
+silod_LIBS := -lmicrohttpd -lsqlite3 -ljson-c -lcurl -lcrypto -lz -lpthread
 
 # arm64 silod for the dev host, linked dynamically: libmicrohttpd's Debian build pulls in GnuTLS
 # and libcurl is impractical to link statically. Its libraries come from the arm64 sysroot

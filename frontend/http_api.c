@@ -23,7 +23,7 @@
 #include "base/url.h"
 
 static const char *const kind_names[] = { "control", "invoke", "stop", "metrics", "identity", "oauth2-callback",
-                                           "unknown" };
+                                           "command", "unknown" };
 
 /* The connection's conn_guard entry (set when the library accepted it). */
 static struct conn_entry *conn_entry_of(struct MHD_Connection *c)
@@ -125,7 +125,9 @@ static void *log_uri(void *cls, const char *uri, struct MHD_Connection *c)
 /* One structured line per request (logfmt); never a secret, a token or a body. */
 static void log_request(const struct request *r, enum MHD_RequestTerminationCode code)
 {
-    uint64_t out = r->relay ? __atomic_load_n(&r->relay->bytes_out, __ATOMIC_RELAXED) : r->answer_len;
+    uint64_t out = r->relay     ? __atomic_load_n(&r->relay->bytes_out, __ATOMIC_RELAXED)
+                   : r->command ? command_bytes_out(r->command)
+                                : r->answer_len;
     fprintf(stderr, "silod: request id=%s method=%s op=%s runtime=%s session=%s status=%u latency_ms=%lld"
                     " bytes_in=%llu bytes_out=%llu auth=%s principal=%s%s%s%s%s%s\n",
             r->request_id, r->method[0] ? r->method : "-", kind_names[r->kind],
@@ -160,6 +162,7 @@ static void request_done(void *cls, struct MHD_Connection *c, void **state,
     if (r->relay)
         r->relay->session = NULL;     /* released below: nothing is given back after this */
     invoke_relay_put(r->relay);
+    command_stream_put(r->command);
     if (r->session)
         sessions_release(api->cfg.sessions, r->session);
     free(r->raw_uri);
@@ -228,7 +231,7 @@ static enum MHD_Result serve_metrics(struct http_api *api, struct MHD_Connection
 /* Bodies silod reads whole into memory (at most CONTROL_MAX_BODY; none for the callback). */
 static bool body_buffered(enum request_kind k)
 {
-    return k == REQ_CONTROL || k == REQ_IDENTITY || k == REQ_METRICS || k == REQ_OAUTH2_CALLBACK;
+    return k == REQ_CONTROL || k == REQ_IDENTITY || k == REQ_METRICS || k == REQ_OAUTH2_CALLBACK || k == REQ_COMMAND;
 }
 
 static unsigned long long body_limit(enum request_kind k)
@@ -297,6 +300,8 @@ static void classify(struct request *r)
         r->kind = REQ_INVOKE;     /* GET/DELETE only reach MCP runtimes (streamable HTTP) */
     else if (data_path && strcmp(action, "stopruntimesession") == 0 && !strcmp(r->method, "POST"))
         r->kind = REQ_STOP;
+    else if (data_path && strcmp(action, "commands") == 0 && !strcmp(r->method, "POST"))
+        r->kind = REQ_COMMAND;    /* its JSON body is read whole and verified before it starts */
     else if (strcmp(r->path, "/metrics") == 0 && !strcmp(r->method, "GET"))
         r->kind = REQ_METRICS;
     else
@@ -360,6 +365,9 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
             ;                            /* a browser: its single-use state is checked at the end */
         } else if (!http_auth_head(api, c, r)) {
             ;                            /* refused: answered below */
+        } else if (r->kind == REQ_COMMAND) {
+            if (r->bearer)
+                command_check_head(api, c, r);   /* the token checked before any body is held */
         } else if (r->kind != REQ_CONTROL && r->kind != REQ_IDENTITY) {
             if (r->sig && sigv4_body_pending(r->sig))
                 r->spooling = true;      /* held (bounded memory) until the body is verified */
@@ -427,6 +435,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
             !body_spool_replay(&r->spool, replay_piece, r))
             invoke_agent_failed(api, r, "the agent closed the connection");
     }
+    if (!r->failed && r->kind == REQ_COMMAND)
+        command_start(api, c, r);    /* verified: the command goes to the guest */
     body_spool_free(&r->spool);
     if (r->failed)
         return http_reply_error(c, r, r->err_type, r->err_msg);
@@ -452,6 +462,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         json_object_put(o);
         return ret;
     }
+    if (r->kind == REQ_COMMAND)
+        return command_finish(api, c, r);
     return invoke_finish(api, c, r);
 }
 

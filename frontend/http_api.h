@@ -62,6 +62,7 @@ struct http_api_config {
     struct jwt_keystore *jwt_keys;   /* for runtimes with a customJWTAuthorizer */
     struct role_creds *role_creds;   /* credentials vended to agents are SigV4 keys too (NULL: none) */
     bool metrics_public;             /* GET /metrics without SigV4 (a scraper on a trusted network) */
+    bool commands_enabled;           /* InvokeAgentRuntimeCommand allowed (runtimes may still opt out) */
     /* the front door's limits (0: the default in brackets); see frontend/README.md */
     const char *spool_dir;           /* unverified bodies are spooled here [$TMPDIR or /tmp] */
     unsigned spool_max_unauthenticated_mib;  /* body bytes held at once before verification [512] */

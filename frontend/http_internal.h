@@ -8,6 +8,8 @@
  *                   for a request and for a runtime, and the "auth rejected" log line
  *   invoke_proxy.c  InvokeAgentRuntime and StopRuntimeSession: the data path, the session,
  *                   the request head and body to the agent, its answer streamed back
+ *   runtime_command.c  InvokeAgentRuntimeCommand: the command to agentd (EXEC), its output
+ *                   back as an AWS event stream
  *
  * All three run on the MHD connection's own thread (thread per connection). */
 #ifndef SILO_FRONTEND_HTTP_INTERNAL_H
@@ -63,7 +65,8 @@ struct identity *http_identity(struct http_api *api);
 
 /* REQ_IDENTITY: an /identities/ operation (identity.h); REQ_OAUTH2_CALLBACK: the browser's
  * return from an OAuth2 provider (no authentication; its single-use state is the credential). */
-enum request_kind { REQ_CONTROL, REQ_INVOKE, REQ_STOP, REQ_METRICS, REQ_IDENTITY, REQ_OAUTH2_CALLBACK, REQ_UNKNOWN };
+enum request_kind { REQ_CONTROL, REQ_INVOKE, REQ_STOP, REQ_METRICS, REQ_IDENTITY, REQ_OAUTH2_CALLBACK, REQ_COMMAND,
+                    REQ_UNKNOWN };
 
 /* The agent's answer, relayed to the client as it is read; shared by the request (for its log
  * line) and the MHD response (which reads from it), freed when both are done with it.
@@ -130,6 +133,7 @@ struct request {
     uint64_t body_sent;          /* body bytes written to the agent */
     bool last_chunk_sent;
     struct relay *relay;
+    struct command_stream *command;   /* InvokeAgentRuntimeCommand's answer (runtime_command.c) */
 };
 
 /* ---- http_api.c: answers (each sets r->status; the request id goes with every answer) */
@@ -169,6 +173,22 @@ void http_auth_reject(struct request *r, const char *reason, const char *type, c
 
 /* ---- invoke_proxy.c */
 
+struct resolved_runtime;
+/* The data path's common start (invoke, stop, command): the query (qualifier, accountId), the
+ * runtime resolved (r->runtime_id), the caller checked against it (http_auth_runtime: user_id,
+ * jwt), its protocol (r->mcp; A2A refused). True with *cfg the version's configuration (the
+ * caller puts it); false with r failed. */
+bool invoke_resolve(struct http_api *api, struct MHD_Connection *c, struct request *r, struct resolved_runtime *rr,
+                    json_object **cfg, char *user_id, size_t user_id_len, bool *jwt);
+/* The session id chosen (header, Mcp-Session-Id, or a new one) and claimed for this caller
+ * (session_bind.h); false with r failed (another owner: AccessDenied, or NotFound for a stop). */
+bool invoke_claim_session(struct http_api *api, struct MHD_Connection *c, struct request *r,
+                          const struct resolved_runtime *rr, const char *user_id, bool jwt);
+/* Takes the session (started if need be, once more if its VMM had died) and connects
+ * r->upstream to guest port `port`; false with r failed. */
+bool invoke_open_session(struct http_api *api, struct request *r, const struct resolved_runtime *rr, json_object *cfg,
+                         unsigned port);
+
 /* Whether path is /runtimes/{arn-or-id}/invocations or …/stopruntimesession: the decoded
  * target into target (len bytes) and the action's name into *action. */
 bool invoke_parse_path(const char *path, char *target, size_t len, const char **action);
@@ -184,5 +204,20 @@ void invoke_agent_failed(struct http_api *api, struct request *r, const char *ms
 enum MHD_Result invoke_finish(struct http_api *api, struct MHD_Connection *c, struct request *r);
 /* Drops a reference to the relay (the request's or the response's). */
 void invoke_relay_put(struct relay *rl);
+
+/* ---- runtime_command.c */
+
+/* A bearer caller of InvokeAgentRuntimeCommand is verified from the head, before any of its
+ * (buffered) body is read: the runtime resolved and the token checked. False with r failed. */
+bool command_check_head(struct http_api *api, struct MHD_Connection *c, struct request *r);
+/* The whole verified body in r->body: validates it, checks that commands are allowed for the
+ * runtime, takes the session and starts the command in the guest; r fails otherwise. */
+void command_start(struct http_api *api, struct MHD_Connection *c, struct request *r);
+/* Queues the event-stream answer that streams the command's output as agentd sends it. */
+enum MHD_Result command_finish(struct http_api *api, struct MHD_Connection *c, struct request *r);
+/* Bytes of the event stream handed to the client so far (for the request log). */
+uint64_t command_bytes_out(const struct command_stream *cs);
+/* Drops the request's reference to its command stream. */
+void command_stream_put(struct command_stream *cs);
 
 #endif

@@ -68,7 +68,8 @@ bool invoke_parse_path(const char *path, char *target, size_t len, const char **
     for (ssize_t i = 0; i < n; i++)
         if ((unsigned char)target[i] < 0x20 || target[i] == 0x7f)
             return false;
-    return strcmp(*action, "invocations") == 0 || strcmp(*action, "stopruntimesession") == 0;
+    return strcmp(*action, "invocations") == 0 || strcmp(*action, "stopruntimesession") == 0 ||
+           strcmp(*action, "commands") == 0;
 }
 
 static bool send_chunk(int fd, const void *data, size_t n)
@@ -246,60 +247,53 @@ static bool choose_session_id(struct MHD_Connection *c, struct request *r)
     return true;
 }
 
-/* Resolves the runtime, checks the caller's auth method and token against it, takes the
- * session and opens the agent connection with the request head. */
-void invoke_start(struct http_api *api, struct MHD_Connection *c, struct request *r)
+bool invoke_resolve(struct http_api *api, struct MHD_Connection *c, struct request *r, struct resolved_runtime *rr,
+                    json_object **cfg_out, char *user_id, size_t user_id_len, bool *jwt)
 {
-    r->dispatched = true;
-    char qualifier[64] = "", account[32] = "", msg[320], user_id[USER_ID_MAX + 2] = "";
+    char qualifier[64] = "", account[32] = "", msg[320];
+    *cfg_out = NULL;
     if (!url_query_valid(r->query)) {
         http_fail(r, AWS_VALIDATION, "the query string is not valid percent-encoding");
-        return;
+        return false;
     }
     int q = url_query_param(r->query, "qualifier", qualifier, sizeof qualifier);
     if (q < 0) {
         http_fail(r, AWS_VALIDATION, "qualifier is not a valid endpoint name");
-        return;
+        return false;
     }
     if (q > 0 && !qualifier[0]) {
         http_fail(r, AWS_VALIDATION, "qualifier must not be empty");
-        return;
+        return false;
     }
     if (url_query_param(r->query, "accountId", account, sizeof account) != 0 &&
         (strlen(account) != 12 || strspn(account, "0123456789") != 12)) {
         http_fail(r, AWS_VALIDATION, "accountId must be 12 digits");
-        return;
+        return false;
     }
     const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
     if (cl && strtoull(cl, NULL, 10) > INVOKE_MAX_PAYLOAD) {
         http_fail(r, AWS_PAYLOAD_TOO_LARGE, "payload exceeds 100 MB");
-        return;
+        return false;
     }
-    struct resolved_runtime rr;
-    const char *err = control_plane_resolve(api->cfg.cp, r->target, qualifier[0] ? qualifier : NULL, &rr,
+    const char *err = control_plane_resolve(api->cfg.cp, r->target, qualifier[0] ? qualifier : NULL, rr,
                                             msg, sizeof msg);
     if (err) {
         http_fail(r, err, msg);
-        return;
+        return false;
     }
-    snprintf(r->runtime_id, sizeof r->runtime_id, "%s", rr.runtime_id);
-    json_object *cfg = json_tokener_parse(rr.config_json), *lc = NULL, *pc = NULL, *v;
-    free(rr.config_json);
+    snprintf(r->runtime_id, sizeof r->runtime_id, "%s", rr->runtime_id);
+    json_object *cfg = json_tokener_parse(rr->config_json), *pc = NULL, *v;
+    free(rr->config_json);
+    rr->config_json = NULL;
     if (!cfg) {
         http_fail(r, AWS_INTERNAL, "the runtime's configuration cannot be read");
-        return;
+        return false;
     }
-    bool jwt;
-    if (!http_auth_runtime(api, c, r, cfg, user_id, sizeof user_id, &jwt))
-        goto out;
-    int idle = 900, max = 28800;
+    if (!http_auth_runtime(api, c, r, cfg, user_id, user_id_len, jwt)) {
+        json_object_put(cfg);
+        return false;
+    }
     const char *protocol = "HTTP";
-    if (json_object_object_get_ex(cfg, "lifecycleConfiguration", &lc)) {
-        if (json_object_object_get_ex(lc, "idleRuntimeSessionTimeout", &v))
-            idle = json_object_get_int(v);
-        if (json_object_object_get_ex(lc, "maxLifetime", &v))
-            max = json_object_get_int(v);
-    }
     if (json_object_object_get_ex(cfg, "protocolConfiguration", &pc) &&
         json_object_object_get_ex(pc, "serverProtocol", &v))
         protocol = json_object_get_string(v);
@@ -310,16 +304,20 @@ void invoke_start(struct http_api *api, struct MHD_Connection *c, struct request
          * after auth, before any microVM is started */
         http_fail(r, AWS_VALIDATION, "A2A is not supported yet: this server invokes agent runtimes with "
                                 "serverProtocol HTTP, MCP or AGUI only");
-        goto out;
+        json_object_put(cfg);
+        return false;
     }
-    if (r->kind == REQ_INVOKE && !r->mcp && strcmp(r->method, "POST") != 0) {
-        http_fail(r, AWS_UNKNOWN_OPERATION, "no such operation");
-        goto out;
-    }
+    *cfg_out = cfg;
+    return true;
+}
+
+bool invoke_claim_session(struct http_api *api, struct MHD_Connection *c, struct request *r,
+                          const struct resolved_runtime *rr, const char *user_id, bool jwt)
+{
     if (!choose_session_id(c, r))
-        goto out;
+        return false;
     /* a session serves only the endpoint, auth method and (JWT) user that opened it */
-    struct session_owner owner = { rr.runtime_id, rr.endpoint_name, r->auth, jwt ? user_id : "" };
+    struct session_owner owner = { rr->runtime_id, rr->endpoint_name, r->auth, jwt ? user_id : "" };
     if (!session_bind_claim(api->binds, r->session_id, &owner)) {
         fprintf(stderr, "silod: refused id=%s session=%s: the session belongs to another endpoint, auth method "
                         "or user\n", r->request_id, r->session_id);
@@ -327,14 +325,25 @@ void invoke_start(struct http_api *api, struct MHD_Connection *c, struct request
             http_fail(r, AWS_NOT_FOUND, "no such session");
         else
             http_fail(r, AWS_ACCESS_DENIED, "the runtime session was opened by another caller or through another endpoint");
-        goto out;
+        return false;
     }
-    if (r->kind == REQ_STOP) {
-        if (!sessions_stop(api->cfg.sessions, r->runtime_id, r->session_id, SESSION_END_STOPPED))
-            http_fail(r, AWS_NOT_FOUND, "no such session");
-        goto out;
+    return true;
+}
+
+bool invoke_open_session(struct http_api *api, struct request *r, const struct resolved_runtime *rr, json_object *cfg,
+                         unsigned port)
+{
+    int idle = 900, max = 28800;
+    json_object *lc = NULL, *v;
+    if (json_object_object_get_ex(cfg, "lifecycleConfiguration", &lc)) {
+        if (json_object_object_get_ex(lc, "idleRuntimeSessionTimeout", &v))
+            idle = json_object_get_int(v);
+        if (json_object_object_get_ex(lc, "maxLifetime", &v))
+            max = json_object_get_int(v);
     }
-    struct session_acquire a = { r->session_id, rr.runtime_id, rr.version, json_object_to_json_string(cfg),
+    const char *err;
+    char msg[320];
+    struct session_acquire a = { r->session_id, rr->runtime_id, rr->version, json_object_to_json_string(cfg),
                                  api->cfg.guest_mib, idle, max };
     for (int attempt = 0; attempt < 2 && r->upstream < 0; attempt++) {
         bool existed = sessions_state(api->cfg.sessions, r->session_id) >= 0;
@@ -342,20 +351,47 @@ void invoke_start(struct http_api *api, struct MHD_Connection *c, struct request
         r->session = sessions_acquire(api->cfg.sessions, &a, &err, msg, sizeof msg);
         if (!r->session) {
             http_fail(r, err, msg);
-            goto out;
+            return false;
         }
         if (!existed)
             metrics_session_start(mono_ms() - t0);
-        r->upstream = upstream_open(api, r, r->mcp ? GUEST_PORT_MCP : GUEST_PORT_HTTP);
+        r->upstream = upstream_open(api, r, port);
         if (r->upstream < 0 && attempt == 0 && !sessions_check_vm(api->cfg.sessions, r->session)) {
             /* the session's VMM had died: that session is over, this request gets a fresh one */
             sessions_release(api->cfg.sessions, r->session);
             r->session = NULL;
         } else if (r->upstream < 0) {
             invoke_agent_failed(api, r, "the agent is not reachable");
-            goto out;
+            return false;
         }
     }
+    return true;
+}
+
+/* Resolves the runtime, checks the caller's auth method and token against it, takes the
+ * session and opens the agent connection with the request head. */
+void invoke_start(struct http_api *api, struct MHD_Connection *c, struct request *r)
+{
+    r->dispatched = true;
+    char user_id[USER_ID_MAX + 2] = "";
+    struct resolved_runtime rr;
+    json_object *cfg = NULL;
+    bool jwt;
+    if (!invoke_resolve(api, c, r, &rr, &cfg, user_id, sizeof user_id, &jwt))
+        return;
+    if (r->kind == REQ_INVOKE && !r->mcp && strcmp(r->method, "POST") != 0) {
+        http_fail(r, AWS_UNKNOWN_OPERATION, "no such operation");
+        goto out;
+    }
+    if (!invoke_claim_session(api, c, r, &rr, user_id, jwt))
+        goto out;
+    if (r->kind == REQ_STOP) {
+        if (!sessions_stop(api->cfg.sessions, r->runtime_id, r->session_id, SESSION_END_STOPPED))
+            http_fail(r, AWS_NOT_FOUND, "no such session");
+        goto out;
+    }
+    if (!invoke_open_session(api, r, &rr, cfg, r->mcp ? GUEST_PORT_MCP : GUEST_PORT_HTTP))
+        goto out;
     r->body_to_agent = strcmp(r->method, "POST") == 0;
     /* a known user: the agent gets a workload access token for (this runtime's workload, user) */
     char wat[WAT_MAX_TOKEN + 1] = "";

@@ -284,6 +284,7 @@ int main(int argc, char **argv)
     struct http_api_config hc = {
         .region = cfg.region, .keys = keys, .key_count = cfg.credential_count, .cp = cp, .sessions = sessions,
         .guest_mib = cfg.vmm.shape.guest_mib, .jwt_keys = jwt_keys, .metrics_public = cfg.metrics_public,
+        .commands_enabled = cfg.commands_enabled,
         .role_creds = role_creds,
         .spool_dir = cfg.spool_dir, .spool_max_unauthenticated_mib = cfg.spool_max_unauthenticated_mib,
         .max_connections = cfg.max_connections, .max_connections_per_client = cfg.max_connections_per_client,

@@ -159,6 +159,7 @@ static const struct cfg_row silod_rows[] = {
     { "max_sessions", CFG_UINT, 1, 1000000, 100, NULL, AT(struct silod_config, max_sessions), NULL, false, 0 },
     { "max_guest_mib", CFG_UINT, MICROVM_MIN_GUEST_MIB, 1u << 30, 16384, NULL, AT(struct silod_config, max_guest_mib), NULL, false, 0 },
     { "metrics_public", CFG_BOOL, NO_LIMIT, 0, NULL, AT(struct silod_config, metrics_public), NULL, false, 0 },
+    { "commands_enabled", CFG_BOOL, NO_LIMIT, 1, NULL, AT(struct silod_config, commands_enabled), NULL, false, 0 },
     { "ping_interval_s", CFG_UINT, 0, 86400, 5, NULL, AT(struct silod_config, ping_interval_s), NULL, false, 0 },
     { "drain_timeout_s", CFG_UINT, 0, 86400, 30, NULL, AT(struct silod_config, drain_timeout_s), NULL, false, 0 },
     { "spool_dir", CFG_STRING, 1, 4000, 0, NULL, AT(struct silod_config, spool_dir), NULL, false, 0 },

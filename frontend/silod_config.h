@@ -82,6 +82,7 @@ struct silod_config {
     struct silod_registry_limits registry;
     unsigned max_sessions, max_guest_mib;
     bool metrics_public;
+    bool commands_enabled;              /* InvokeAgentRuntimeCommand (default true) */
     unsigned ping_interval_s, drain_timeout_s;
     const char *spool_dir;
     unsigned spool_max_unauthenticated_mib, max_connections, max_connections_per_client;

@@ -16,7 +16,8 @@ AGENTD_EGRESS_SRCS := guest/agentd/proxy_request.c guest/agentd/http_head.c gues
                       guest/agentd/credentials_server.c guest/agentd/kernel_cmdline.c \
                       guest/agentd/guest_env.c guest/agentd/guest_services.c
 AGENTD_SRCS := guest/agentd/agentd.c guest/agentd/bridge.c guest/agentd/probe.c \
-               guest/agentd/agent_config.c guest/agentd/control_proto.c $(AGENTD_EGRESS_SRCS)
+               guest/agentd/agent_config.c guest/agentd/control_proto.c guest/agentd/command_exec.c \
+               $(AGENTD_EGRESS_SRCS)
 ARM64_PROGRAMS += silo-agentd
 silo-agentd_SRCS := $(AGENTD_SRCS)
 silo-agentd_LIBS := -ljson-c -lpthread
@@ -26,6 +27,10 @@ silo-agentd_LIBS := -ljson-c -lpthread
 
 UNIT_TESTS += test_agentd_proto
 test_agentd_proto_SRCS := tests/unit/test_agentd_proto.c guest/agentd/control_proto.c
+# EXEC (InvokeAgentRuntimeCommand in the guest): real /bin/sh commands over a socket pair
+UNIT_TESTS += test_command_exec
+test_command_exec_SRCS := tests/unit/test_command_exec.c guest/agentd/command_exec.c guest/agentd/control_proto.c
+test_command_exec_LIBS := -lpthread
 UNIT_TESTS += test_agent_config
 test_agent_config_SRCS := tests/unit/test_agent_config.c guest/agentd/agent_config.c guest/agentd/probe.c
 test_agent_config_LIBS := -ljson-c

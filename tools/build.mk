@@ -98,7 +98,7 @@ comma := ,
 # local image store /silo/extra/oci-store as silo.local/agents/NAME:latest. c-echo-exits is a
 # broken image: its command exits with status 3 at once. mcp-server is the Node MCP server with
 # its Debian runtime libraries (the tree the MCP client uses, without the client): ~45 MB.
-OCI_TEST_IMAGES := c-echo c-echo-exits
+OCI_TEST_IMAGES := c-echo c-echo-exits c-echo-shell
 .PHONY: devhost-oci-images
 devhost-oci-images: $(foreach i,$(OCI_TEST_IMAGES),$(BUILD)/devhost-extra/oci-store/silo.local/agents/$(i)/latest.tar) \
                     $(BUILD)/devhost-extra/oci-store/silo.local/agents/mcp-server/latest.tar
@@ -122,6 +122,21 @@ $(BUILD)/devhost-extra/oci/c-echo.tar: $(BUILD)/agents/c-echo-oci/app/agent test
 $(BUILD)/devhost-extra/oci/c-echo-exits.tar: $(BUILD)/agents/c-echo-oci/app/agent tests/agents/c-echo/image-config-exits.json builder/oci-archive.sh
 	@mkdir -p $(dir $@)
 	builder/oci-archive.sh $(BUILD)/agents/c-echo-oci tests/agents/c-echo/image-config-exits.json $@
+# c-echo-shell: the C agent plus Debian's static busybox as /bin/sh (and the few applets the
+# tests call), for InvokeAgentRuntimeCommand on the real path (tests/host/command_devhost.sh);
+# the other sample images have no shell at all
+C_ECHO_SHELL_ROOT := $(BUILD)/agents/c-echo-shell-oci
+$(C_ECHO_SHELL_ROOT).ready: $(BUILD)/arm64/bin/c-echo-agent
+	rm -rf $(C_ECHO_SHELL_ROOT) $(C_ECHO_SHELL_ROOT).deb && mkdir -p $(C_ECHO_SHELL_ROOT)/app $(C_ECHO_SHELL_ROOT)/bin
+	cp $< $(C_ECHO_SHELL_ROOT)/app/agent
+	dpkg-deb -x "$$(ls $(SILO_CACHE)/debs/busybox-static_*_arm64.deb | sort -V | tail -1)" $(C_ECHO_SHELL_ROOT).deb
+	cp $(C_ECHO_SHELL_ROOT).deb/bin/busybox $(C_ECHO_SHELL_ROOT)/bin/busybox
+	rm -rf $(C_ECHO_SHELL_ROOT).deb
+	for a in sh cat sleep id env ls head printf; do ln -s busybox $(C_ECHO_SHELL_ROOT)/bin/$$a; done
+	touch $@
+$(BUILD)/devhost-extra/oci/c-echo-shell.tar: $(C_ECHO_SHELL_ROOT).ready tests/agents/c-echo/image-config.json builder/oci-archive.sh
+	@mkdir -p $(dir $@)
+	builder/oci-archive.sh $(C_ECHO_SHELL_ROOT) tests/agents/c-echo/image-config.json $@
 $(BUILD)/devhost-extra/oci-store/silo.local/agents/%/latest.tar: $(BUILD)/devhost-extra/oci/%.tar
 	@mkdir -p $(dir $@)
 	ln -f $< $@ || cp $< $@

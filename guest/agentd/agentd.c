@@ -42,6 +42,7 @@
 #include "base/mono_time.h"
 #include "guest/agentd/agent_config.h"
 #include "guest/agentd/bridge.h"
+#include "guest/agentd/command_exec.h"
 #include "guest/agentd/control_proto.h"
 #include "guest/agentd/guest_env.h"
 #include "guest/agentd/guest_services.h"
@@ -72,6 +73,8 @@ static int wake_fd = -1;               /* eventfd: a control thread asks for shu
 static atomic_int control_threads;
 static atomic_int waiters;             /* WAIT requests not yet answered: agentd stays for them */
 static int64_t grace_ms = 2000;
+static struct command_identity command_id;   /* EXEC runs as the agent; set before any control thread */
+static bool command_id_ok;
 
 static double uptime_s(void)
 {
@@ -252,6 +255,9 @@ static void answer(enum cp_verb verb, struct cp_response *r)
     case CP_RESTORED: /* only with its arguments (answer_restored) */
         cp_set_error(r, CP_RESTORED, "needs-seed-and-time");
         break;
+    case CP_EXEC: /* only with its arguments (command_exec_serve) */
+        cp_set_error(r, CP_EXEC, "needs-bytes-and-timeout");
+        break;
     }
 }
 
@@ -327,6 +333,14 @@ static void *control_thread(void *arg)
             enum cp_verb verb = 0;
             struct cp_response r = { 0 };
             struct cp_restored restored;
+            struct cp_exec_request exec;
+            if (cp_decode_exec(line, len, &exec) == 0) {
+                /* the connection is the command's now; it closes when the command has ended */
+                if (command_id_ok)
+                    command_exec_serve(fd, &exec, line + len, used - len, &command_id);
+                else if (send(fd, "ERR EXEC agent-user-unknown\n", 28, MSG_NOSIGNAL) < 0) {}
+                goto done;
+            }
             if (cp_decode_restored(line, len, &restored) == 0) {
                 verb = CP_RESTORED;
                 answer_restored(&restored, &r);
@@ -436,6 +450,8 @@ int main(int argc, char **argv)
     int64_t t_services = mono_ms();
     if (guest_env_add(&cfg.envp, services.token, services.region) < 0)
         LOG("out of memory adding the egress and credentials variables to the agent's environment");
+    command_id = (struct command_identity){ cfg.envp, cfg.workdir, 0, 0, "/bin/sh" };
+    command_id_ok = agent_user_resolve(cfg.user, "/", &command_id.uid, &command_id.gid, err, sizeof err) == 0;
 
     int epfd = epoll_create1(EPOLL_CLOEXEC);
     int sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
@@ -567,9 +583,8 @@ int main(int argc, char **argv)
                 }
                 int status;
                 pid_t p;
-                while ((p = waitpid(-1, &status, WNOHANG)) > 0) {
-                    if (p != pid)
-                        continue;
+                /* the agent only: EXEC's threads reap their own shells */
+                while (pid > 0 && (p = waitpid(pid, &status, WNOHANG)) > 0) {
                     if (WIFEXITED(status)) {
                         exit_status = WEXITSTATUS(status);
                         set_agent_state(CP_AGENT_EXITED, exit_status, 0);

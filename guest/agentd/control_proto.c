@@ -13,6 +13,7 @@
 static const char *const verb_names[] = {
     [CP_READY] = "READY", [CP_HEALTH] = "HEALTH", [CP_USAGE] = "USAGE",
     [CP_STATUS] = "STATUS", [CP_WAIT] = "WAIT", [CP_SHUTDOWN] = "SHUTDOWN", [CP_RESTORED] = "RESTORED",
+    [CP_EXEC] = "EXEC",
 };
 static const char *const health_names[] = {
     [CP_HEALTH_HEALTHY] = "Healthy", [CP_HEALTH_BUSY] = "HealthyBusy",
@@ -86,7 +87,7 @@ static int put(char *buf, size_t cap, const char *fmt, ...)
 int cp_encode_request(enum cp_verb verb, char *buf, size_t cap)
 {
     const char *name = cp_verb_name(verb);
-    if (name == NULL || buf == NULL || verb == CP_RESTORED)
+    if (name == NULL || buf == NULL || verb == CP_RESTORED || verb == CP_EXEC)
         return -1;
     return put(buf, cap, "%s\n", name);
 }
@@ -147,6 +148,37 @@ int cp_encode_response(const struct cp_response *r, char *buf, size_t cap)
         return put(buf, cap, "OK SHUTDOWN grace_ms=%" PRId64 "\n", r->u.shutdown.grace_ms);
     case CP_RESTORED:
         return put(buf, cap, "OK RESTORED\n");
+    case CP_EXEC:
+        if (r->u.exec.pid <= 0)
+            return -1;
+        return put(buf, cap, "OK EXEC pid=%" PRId32 "\n", r->u.exec.pid);
+    }
+    return -1;
+}
+
+int cp_encode_exec(const struct cp_exec_request *q, char *buf, size_t cap)
+{
+    if (buf == NULL || q->bytes < 1 || q->bytes > CP_EXEC_MAX_COMMAND || q->timeout_ms < 1 ||
+        q->timeout_ms > CP_EXEC_MAX_TIMEOUT_MS)
+        return -1;
+    return put(buf, cap, "EXEC bytes=%" PRIu32 " timeout_ms=%" PRId64 "\n", q->bytes, q->timeout_ms);
+}
+
+int cp_encode_exec_frame(const struct cp_exec_frame *f, char *buf, size_t cap)
+{
+    if (buf == NULL)
+        return -1;
+    switch (f->kind) {
+    case CP_EXEC_STDOUT:
+    case CP_EXEC_STDERR:
+        if (f->bytes < 1 || f->bytes > CP_EXEC_MAX_CHUNK)
+            return -1;
+        return put(buf, cap, "%s bytes=%" PRIu32 "\n", f->kind == CP_EXEC_STDOUT ? "STDOUT" : "STDERR", f->bytes);
+    case CP_EXEC_EXIT:
+        if (f->code < 0 || f->code > 255 || f->signal < 0 || f->signal > 127)
+            return -1;
+        return put(buf, cap, "EXIT code=%" PRId32 " signal=%" PRId32 " timed_out=%d\n", f->code, f->signal,
+                   f->timed_out ? 1 : 0);
     }
     return -1;
 }
@@ -198,7 +230,7 @@ int cp_decode_request(const char *line, size_t len, enum cp_verb *verb)
     if (split_line(line, len, &w) < 0 || w.count != 1)
         return -1;
     int v = value_of(verb_names, COUNT(verb_names), w.word[0]);
-    if (v < 0 || v == CP_RESTORED) /* RESTORED has arguments: cp_decode_restored */
+    if (v < 0 || v == CP_RESTORED || v == CP_EXEC) /* with arguments: cp_decode_restored, cp_decode_exec */
         return -1;
     *verb = (enum cp_verb)v;
     return 0;
@@ -343,7 +375,52 @@ static int decode_ok(struct words *w, struct cp_response *r)
         return 0;
     case CP_RESTORED:
         return n == 0 ? 0 : -1;
+    case CP_EXEC:
+        if (n != 1 || parse_i64(a[0], "pid", 1, INT32_MAX, &x) < 0)
+            return -1;
+        r->u.exec.pid = (int32_t)x;
+        return 0;
     }
+    return -1;
+}
+
+int cp_decode_exec(const char *line, size_t len, struct cp_exec_request *q)
+{
+    struct words w;
+    int64_t bytes;
+    memset(q, 0, sizeof *q);
+    if (split_line(line, len, &w) < 0 || w.count != 3 || strcmp(w.word[0], "EXEC") != 0 ||
+        parse_i64(w.word[1], "bytes", 1, CP_EXEC_MAX_COMMAND, &bytes) < 0 ||
+        parse_i64(w.word[2], "timeout_ms", 1, CP_EXEC_MAX_TIMEOUT_MS, &q->timeout_ms) < 0) {
+        memset(q, 0, sizeof *q);
+        return -1;
+    }
+    q->bytes = (uint32_t)bytes;
+    return 0;
+}
+
+int cp_decode_exec_frame(const char *line, size_t len, struct cp_exec_frame *f)
+{
+    struct words w;
+    int64_t a, b, c;
+    memset(f, 0, sizeof *f);
+    if (split_line(line, len, &w) < 0)
+        return -1;
+    bool out = strcmp(w.word[0], "STDOUT") == 0, err = strcmp(w.word[0], "STDERR") == 0;
+    if ((out || err) && w.count == 2 && parse_i64(w.word[1], "bytes", 1, CP_EXEC_MAX_CHUNK, &a) == 0) {
+        f->kind = out ? CP_EXEC_STDOUT : CP_EXEC_STDERR;
+        f->bytes = (uint32_t)a;
+        return 0;
+    }
+    if (strcmp(w.word[0], "EXIT") == 0 && w.count == 4 && parse_i64(w.word[1], "code", 0, 255, &a) == 0 &&
+        parse_i64(w.word[2], "signal", 0, 127, &b) == 0 && parse_i64(w.word[3], "timed_out", 0, 1, &c) == 0) {
+        f->kind = CP_EXEC_EXIT;
+        f->code = (int32_t)a;
+        f->signal = (int32_t)b;
+        f->timed_out = c == 1;
+        return 0;
+    }
+    memset(f, 0, sizeof *f);
     return -1;
 }
 

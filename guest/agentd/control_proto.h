@@ -6,8 +6,12 @@
  * of printable ASCII ending in "\n", at most CP_MAX_LINE bytes including the newline:
  *
  *   request:  VERB                       (READY | HEALTH | USAGE | STATUS | WAIT | SHUTDOWN)
- *             RESTORED seed=<64 hex> time=<sec>.<9 digits>   (the one request with arguments)
+ *             RESTORED seed=<64 hex> time=<sec>.<9 digits>   (arguments, one line)
+ *             EXEC bytes=<n> timeout_ms=<ms>  followed by n raw bytes: the command
  *   response: OK VERB key=value ...      or   ERR VERB reason-word
+ *   EXEC's stream, after its "OK EXEC pid=N" (frame heads, one line each):
+ *             STDOUT bytes=<n> / STDERR bytes=<n>   followed by n raw bytes of output
+ *             EXIT code=<c> signal=<s> timed_out=<0|1>   the last frame; agentd then closes
  *
  * Decoders accept exactly what the encoders produce (plus an optional "\r" before "\n") and
  * reject anything else with -1: unknown verbs or keys, a missing key, a number out of range,
@@ -32,6 +36,35 @@ enum cp_verb {
     CP_WAIT,        /* like STATUS, but answered only once the agent process has ended */
     CP_SHUTDOWN,    /* stop the agent (SIGTERM, then SIGKILL) and power the VM off */
     CP_RESTORED,    /* the VM was just restored from a snapshot: fresh entropy and the wall clock */
+    CP_EXEC,        /* run a shell command in the guest, its output streamed (cp_exec_*) */
+};
+
+/* EXEC (InvokeAgentRuntimeCommand): `EXEC bytes=N timeout_ms=T\n` and then exactly N bytes, the
+ * command for `/bin/sh -c` (no NUL byte). agentd answers `OK EXEC pid=P` (or `ERR EXEC reason`)
+ * and then streams frames: STDOUT/STDERR heads each followed by their bytes, and one EXIT; the
+ * connection then closes. The host closing the connection (or sending anything) ends the
+ * command. Bounds both sides enforce: */
+#define CP_EXEC_MAX_COMMAND (256 * 1024)       /* command bytes (65536 characters of UTF-8) */
+#define CP_EXEC_MAX_TIMEOUT_MS 3600000         /* one hour, the API's maximum */
+#define CP_EXEC_MAX_CHUNK (64 * 1024)          /* bytes after one STDOUT/STDERR head */
+
+struct cp_exec_request {
+    uint32_t bytes;        /* 1 .. CP_EXEC_MAX_COMMAND */
+    int64_t timeout_ms;    /* 1 .. CP_EXEC_MAX_TIMEOUT_MS */
+};
+
+enum cp_exec_frame_kind {
+    CP_EXEC_STDOUT = 1,
+    CP_EXEC_STDERR,
+    CP_EXEC_EXIT,
+};
+
+struct cp_exec_frame {
+    enum cp_exec_frame_kind kind;
+    uint32_t bytes;        /* STDOUT/STDERR: 1 .. CP_EXEC_MAX_CHUNK bytes follow the head */
+    int32_t code;          /* EXIT: the exit status (0..255), 0 when killed by a signal */
+    int32_t signal;        /* EXIT: the signal that ended the shell, else 0 */
+    bool timed_out;        /* EXIT: the timeout ended it (its process group got SIGKILL) */
 };
 
 /* RESTORED's arguments: 32 bytes from the host's CSPRNG and the host's CLOCK_REALTIME. Every
@@ -88,6 +121,7 @@ struct cp_response {
             int32_t signal;                /* for KILLED, else 0 */
         } agent;                           /* STATUS, WAIT */
         struct { int64_t grace_ms; } shutdown;
+        struct { int32_t pid; } exec;      /* EXEC: the shell's pid in the guest */
     } u;
     char error[64];                        /* [A-Za-z0-9_.:/-]+ when !ok */
 };
@@ -110,6 +144,14 @@ int cp_encode_response(const struct cp_response *resp, char *buf, size_t cap);
 int cp_decode_request(const char *line, size_t len, enum cp_verb *verb);
 int cp_decode_restored(const char *line, size_t len, struct cp_restored *args);
 int cp_decode_response(const char *line, size_t len, struct cp_response *resp);
+
+/* EXEC: the request line (its command bytes follow it on the wire, not in the line) and the
+ * stream's frame heads. Same conventions as above: encoders return the line's length or -1,
+ * decoders 0 or -1; a decoder refuses any value out of the bounds above. */
+int cp_encode_exec(const struct cp_exec_request *req, char *buf, size_t cap);
+int cp_decode_exec(const char *line, size_t len, struct cp_exec_request *req);
+int cp_encode_exec_frame(const struct cp_exec_frame *f, char *buf, size_t cap);
+int cp_decode_exec_frame(const char *line, size_t len, struct cp_exec_frame *f);
 
 /* Helper for ERR responses: copies `reason` into resp->error, replacing characters outside
  * the allowed set with '_' (truncating to fit). */

@@ -40,8 +40,10 @@
  *   JSON of the arguments and the Mcp-Session-Id / runtime session headers received);
  *   notifications → 202. tools/call answers text/event-stream when the client accepts it,
  *   everything else application/json. GET and DELETE → 405.
- * guest port 1024 (agentd's control port): only RESTORED (control_proto's codec): a valid line is
- *   answered `OK RESTORED` and noted in PATH.restored, anything else `ERR STATUS bad-request`.
+ * guest port 1024 (agentd's control port), through control_proto's codec: RESTORED (answered
+ *   `OK RESTORED` and noted in PATH.restored) and EXEC, served by agentd's own EXEC code
+ *   (guest/agentd/command_exec.c): the command really runs here, `/bin/sh -c` with this process's
+ *   environment, working directory and user; anything else `ERR STATUS bad-request`.
  * --restore DIR (a snapshot restore, docs/snapshots.md) is played as a boot, except that when
  *   DIR/fail exists it exits 1 at once with one line, as a refused snapshot would, and when
  *   DIR/die exists the whole fake VM dies (SIGKILL) right after answering RESTORED; --snapshot-to
@@ -68,6 +70,7 @@
 
 #include <json-c/json.h>
 
+#include "guest/agentd/command_exec.h"
 #include "guest/agentd/control_proto.h"
 
 static const char *socket_path;
@@ -529,12 +532,17 @@ static void on_usr2(int sig)
     kill(0, SIGKILL); /* the whole group: no connection outlives the "VM" */
 }
 
-/* Guest port 1024: agentd's RESTORED. */
+/* Guest port 1024: agentd's RESTORED and EXEC. */
 static void serve_control(int fd)
 {
-    char line[CP_MAX_LINE + 1];
+    char line[CP_MAX_LINE + 1], cwd[4096];
     struct cp_restored a;
-    if (read_line(fd, line, sizeof line) == 0 && cp_decode_restored(line, strlen(line), &a) == 0) {
+    struct cp_exec_request exec;
+    bool got = read_line(fd, line, sizeof line) == 0;
+    if (got && cp_decode_exec(line, strlen(line), &exec) == 0) {
+        struct command_identity id = { environ, getcwd(cwd, sizeof cwd) ? cwd : "/", getuid(), getgid(), "/bin/sh" };
+        command_exec_serve(fd, &exec, "", 0, &id);   /* read_line read nothing past the line */
+    } else if (got && cp_decode_restored(line, strlen(line), &a) == 0) {
         char mark[4300];
         snprintf(mark, sizeof mark, "%s.restored", socket_path);
         int m = open(mark, O_WRONLY | O_CREAT | O_TRUNC, 0600);

@@ -202,6 +202,80 @@ static void test_hostile_responses(void)
     }
 }
 
+/* EXEC: the request line, its answer and the stream's frame heads; every bound enforced */
+static void test_exec(void)
+{
+    char buf[CP_MAX_LINE + 1];
+    struct cp_exec_request q = { .bytes = 42, .timeout_ms = 300000 }, q2;
+    int n = cp_encode_exec(&q, buf, sizeof buf);
+    CHECK(n > 0 && strcmp(buf, "EXEC bytes=42 timeout_ms=300000\n") == 0);
+    CHECK_EQ(cp_decode_exec(buf, (size_t)n, &q2), 0);
+    CHECK(q2.bytes == 42 && q2.timeout_ms == 300000);
+    enum cp_verb v;
+    CHECK_EQ(cp_decode_request(buf, (size_t)n, &v), -1);          /* not a bare verb */
+    CHECK_EQ(cp_decode_request("EXEC\n", 5, &v), -1);
+    CHECK_EQ(cp_encode_request(CP_EXEC, buf, sizeof buf), -1);
+    const struct cp_exec_request bad_q[] = { { 0, 1 }, { CP_EXEC_MAX_COMMAND + 1, 1 }, { 1, 0 },
+                                             { 1, CP_EXEC_MAX_TIMEOUT_MS + 1 } };
+    for (size_t i = 0; i < sizeof bad_q / sizeof bad_q[0]; i++)
+        CHECK_EQ(cp_encode_exec(&bad_q[i], buf, sizeof buf), -1);
+    const char *bad_lines[] = { "EXEC bytes=0 timeout_ms=1\n", "EXEC bytes=262145 timeout_ms=1\n",
+                                "EXEC bytes=1 timeout_ms=3600001\n", "EXEC bytes=1 timeout_ms=0\n",
+                                "EXEC timeout_ms=1 bytes=1\n", "EXEC bytes=1\n", "EXEC bytes=1 timeout_ms=1 x=1\n",
+                                "EXEC bytes=-1 timeout_ms=1\n", "EXEC bytes=1x timeout_ms=1\n",
+                                "EXEC bytes=99999999999999999999999 timeout_ms=1\n", "EXEC  bytes=1 timeout_ms=1\n",
+                                "exec bytes=1 timeout_ms=1\n" };
+    for (size_t i = 0; i < sizeof bad_lines / sizeof bad_lines[0]; i++)
+        CHECK_EQ(cp_decode_exec(bad_lines[i], strlen(bad_lines[i]), &q2), -1);
+    CHECK_EQ(cp_decode_exec("EXEC bytes=262144 timeout_ms=3600000\r\n", 38, &q2), 0);
+    CHECK(q2.bytes == CP_EXEC_MAX_COMMAND && q2.timeout_ms == CP_EXEC_MAX_TIMEOUT_MS);
+
+    /* the answer */
+    struct cp_response r = { .verb = CP_EXEC, .ok = true, .u.exec.pid = 57 };
+    struct cp_response out = roundtrip(&r, "OK EXEC pid=57\n");
+    CHECK(out.ok && out.verb == CP_EXEC && out.u.exec.pid == 57);
+    r.u.exec.pid = 0;
+    CHECK_EQ(cp_encode_response(&r, buf, sizeof buf), -1);
+    CHECK_EQ(cp_decode_response("OK EXEC pid=0\n", 14, &out), -1);
+    CHECK_EQ(cp_decode_response("OK EXEC\n", 8, &out), -1);
+    CHECK_EQ(cp_decode_response("ERR EXEC too-many-commands\n", 27, &out), 0);
+    CHECK(!out.ok && out.verb == CP_EXEC && strcmp(out.error, "too-many-commands") == 0);
+
+    /* frames */
+    struct cp_exec_frame f = { .kind = CP_EXEC_STDOUT, .bytes = 5 }, g;
+    n = cp_encode_exec_frame(&f, buf, sizeof buf);
+    CHECK(n > 0 && strcmp(buf, "STDOUT bytes=5\n") == 0);
+    CHECK_EQ(cp_decode_exec_frame(buf, (size_t)n, &g), 0);
+    CHECK(g.kind == CP_EXEC_STDOUT && g.bytes == 5);
+    f = (struct cp_exec_frame){ .kind = CP_EXEC_STDERR, .bytes = CP_EXEC_MAX_CHUNK };
+    n = cp_encode_exec_frame(&f, buf, sizeof buf);
+    CHECK(n > 0 && strcmp(buf, "STDERR bytes=65536\n") == 0);
+    CHECK_EQ(cp_decode_exec_frame(buf, (size_t)n, &g), 0);
+    CHECK(g.kind == CP_EXEC_STDERR && g.bytes == CP_EXEC_MAX_CHUNK);
+    f = (struct cp_exec_frame){ .kind = CP_EXEC_EXIT, .code = 3 };
+    n = cp_encode_exec_frame(&f, buf, sizeof buf);
+    CHECK(n > 0 && strcmp(buf, "EXIT code=3 signal=0 timed_out=0\n") == 0);
+    CHECK_EQ(cp_decode_exec_frame(buf, (size_t)n, &g), 0);
+    CHECK(g.kind == CP_EXEC_EXIT && g.code == 3 && g.signal == 0 && !g.timed_out);
+    f = (struct cp_exec_frame){ .kind = CP_EXEC_EXIT, .signal = 9, .timed_out = true };
+    n = cp_encode_exec_frame(&f, buf, sizeof buf);
+    CHECK_EQ(cp_decode_exec_frame(buf, (size_t)n, &g), 0);
+    CHECK(g.kind == CP_EXEC_EXIT && g.signal == 9 && g.timed_out);
+    const struct cp_exec_frame bad_f[] = { { CP_EXEC_STDOUT, 0, 0, 0, false },
+                                           { CP_EXEC_STDERR, CP_EXEC_MAX_CHUNK + 1, 0, 0, false },
+                                           { CP_EXEC_EXIT, 0, 256, 0, false }, { CP_EXEC_EXIT, 0, -1, 0, false },
+                                           { CP_EXEC_EXIT, 0, 0, 128, false }, { (enum cp_exec_frame_kind)9, 1, 0, 0, false } };
+    for (size_t i = 0; i < sizeof bad_f / sizeof bad_f[0]; i++)
+        CHECK_EQ(cp_encode_exec_frame(&bad_f[i], buf, sizeof buf), -1);
+    const char *bad_frames[] = { "STDOUT bytes=0\n", "STDOUT bytes=65537\n", "STDOUT\n", "STDOUT bytes=1 x=1\n",
+                                 "STDIN bytes=1\n", "EXIT code=3 signal=0\n", "EXIT code=256 signal=0 timed_out=0\n",
+                                 "EXIT code=0 signal=0 timed_out=2\n", "EXIT signal=0 code=0 timed_out=0\n",
+                                 "EXIT code=0 signal=128 timed_out=0\n", "OK EXEC pid=1\n", "STDOUT bytes=1\0\n",
+                                 "STDOUT bytes=4294967297\n" };
+    for (size_t i = 0; i < sizeof bad_frames / sizeof bad_frames[0]; i++)
+        CHECK_EQ(cp_decode_exec_frame(bad_frames[i], strlen(bad_frames[i]) + (i == 11 ? 2 : 0), &g), -1);
+}
+
 int main(void)
 {
     static const struct unit_test tests[] = {
@@ -212,6 +286,7 @@ int main(void)
         { "USAGE, STATUS, WAIT and SHUTDOWN round-trip", test_usage_status_shutdown },
         { "ERR responses are sanitised and round-trip", test_errors },
         { "hostile or malformed responses are refused", test_hostile_responses },
+        { "EXEC: request, answer and stream frames round-trip; out-of-bounds values refused", test_exec },
     };
     return run_unit_tests(tests, sizeof tests / sizeof tests[0]);
 }

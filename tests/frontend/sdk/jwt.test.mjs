@@ -4,14 +4,19 @@
 // the user id. SigV4 is refused for that runtime, and bearer tokens for SigV4 runtimes.
 // customClaims: the provider adds `department`/`groups` claims per client (extraTokenClaims), and
 // a runtime whose rules they meet or miss answers 200 or 403. Also here: an A2A runtime can be
-// created but invoking it says plainly that A2A is not supported yet.
+// created but invoking it says plainly that A2A is not supported yet. InvokeAgentRuntimeCommand
+// takes the same bearer tokens (its event stream decoded with the SDK's codec).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import { generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import Provider from 'oidc-provider';
-import { InvokeAgentRuntimeCommand, AccessDeniedException, ValidationException as DataValidationException }
-  from '@aws-sdk/client-bedrock-agentcore';
+import { EventStreamCodec } from '@smithy/core/event-streams';
+import { toUtf8, fromUtf8 } from '@smithy/core/serde';
+import {
+  InvokeAgentRuntimeCommand, InvokeAgentRuntimeCommandCommand, AccessDeniedException,
+  ValidationException as DataValidationException,
+} from '@aws-sdk/client-bedrock-agentcore';
 import { DeleteAgentRuntimeCommand, CreateAgentRuntimeCommand, ValidationException }
   from '@aws-sdk/client-bedrock-agentcore-control';
 import { control, data, endpoint, readyRuntime, sessionId, invokeUrl, baseRuntime, uniqueName } from './lib.mjs';
@@ -262,4 +267,52 @@ test('protocol: an A2A runtime is created (the API allows it) but invoking it is
     agentRuntimeArn: a2aRuntime.agentRuntimeArn, payload: Buffer.from('{"jsonrpc":"2.0","id":1,"method":"message/send"}'),
   })), (e) => e instanceof DataValidationException && e.$metadata.httpStatusCode === 400 &&
     /A2A is not supported yet/.test(e.message));
+});
+
+/** InvokeAgentRuntimeCommand with a bearer token over fetch; the event stream decoded with the
+ * AWS SDK's own codec: [{type, body}] of every message. */
+async function bearerCommand(rt, tok, command, headers = {}) {
+  const res = await fetch(`${endpoint}/runtimes/${encodeURIComponent(rt.agentRuntimeArn)}/commands`, {
+    method: 'POST', body: JSON.stringify({ command, timeout: 10 }),
+    headers: { authorization: `Bearer ${tok}`, 'content-type': 'application/json', ...headers },
+  });
+  if (res.status !== 200) return { res };
+  const bytes = Buffer.from(await res.arrayBuffer());
+  const codec = new EventStreamCodec(toUtf8, fromUtf8);
+  const messages = [];
+  for (let off = 0; off < bytes.length;) {
+    const len = bytes.readUInt32BE(off);
+    const m = codec.decode(bytes.subarray(off, off + len));
+    messages.push({ type: m.headers[':event-type']?.value, body: JSON.parse(toUtf8(m.body)) });
+    off += len;
+  }
+  return { res, messages };
+}
+
+test('jwt: InvokeAgentRuntimeCommand with the bearer token runs in the session its invocation opened', async () => {
+  const tok = await token(clients.allowed);
+  const sid = `jwt-command-session-${randomBytes(12).toString('hex')}`;
+  const who = await (await bearerInvoke(jwtRuntime, tok, 'whoami', { 'x-amzn-bedrock-agentcore-runtime-session-id': sid })).json();
+  const { res, messages } = await bearerCommand(jwtRuntime, tok, "cut -d' ' -f4 /proc/$PPID/stat; exit 4",
+    { 'x-amzn-bedrock-agentcore-runtime-session-id': sid });
+  assert.equal(res.status, 200);
+  assert.equal(res.headers.get('content-type'), 'application/vnd.amazon.eventstream');
+  assert.ok(messages.every((m) => m.type === 'chunk'));
+  assert.deepEqual(messages[0].body, { contentStart: {} });
+  assert.equal(Number(messages.filter((m) => m.body.contentDelta).map((m) => m.body.contentDelta.stdout).join('').trim()),
+    who.vmm_pid, 'the same microVM (fake VMM) as the invocation');
+  assert.deepEqual(messages.at(-1).body, { contentStop: { exitCode: 4, status: 'COMPLETED' } });
+});
+
+test('jwt: InvokeAgentRuntimeCommand refuses a bad token (401), another client (403) and SigV4 on a JWT runtime', async () => {
+  const tok = await token(clients.allowed);
+  const [h, p, s] = tok.split('.');
+  await expectError((await bearerCommand(jwtRuntime, `${h}.${p}.${s.slice(0, -4)}AAAA`, 'echo no')).res, 401,
+    'UnauthorizedException');
+  await expectError((await bearerCommand(jwtRuntime, await token(clients.other), 'echo no')).res, 403,
+    'AccessDeniedException');
+  await expectError((await bearerCommand(sigv4Runtime, tok, 'echo no')).res, 403, 'AccessDeniedException');
+  await assert.rejects(data.send(new InvokeAgentRuntimeCommandCommand({
+    agentRuntimeArn: jwtRuntime.agentRuntimeArn, body: { command: 'echo no' },
+  })), (e) => e instanceof AccessDeniedException && /mismatch/i.test(e.message));
 });
