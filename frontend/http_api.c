@@ -75,7 +75,7 @@ void http_api_add_guest_connection(void *ctx, int fd, const char *session_id, co
     api->guest_conns = g;
     pthread_mutex_unlock(&api->guest_lock);
     struct sockaddr_un from = { .sun_family = AF_UNIX };
-    if (MHD_add_connection(api->daemon, fd, (struct sockaddr *)&from, sizeof from) != MHD_YES)
+    if (MHD_add_connection(api->guest_daemon, fd, (struct sockaddr *)&from, sizeof from) != MHD_YES)
         guest_conn_forget(api, fd);   /* the library closed it */
 }
 
@@ -457,6 +457,52 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 
 static bool session_alive(void *ctx, const char *session_id) { return sessions_state(ctx, session_id) >= 0; }
 
+/* TLS 1.2 and 1.3 only (GnuTLS priority string; libmicrohttpd's Debian build uses GnuTLS) */
+#define TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
+
+/* One libmicrohttpd daemon with silod's callbacks and limits: listening on sa (NULL: none, for
+ * guest connections handed over by http_api_add_guest_connection), with TLS when tls is set.
+ * poll(), not select(): descriptors past FD_SETSIZE work; the library refuses connections past
+ * the limits at accept (closed at once, nothing read). The connection timeout is an idle
+ * timeout; conn_guard's head deadline runs from the connection's start, so a TLS handshake that
+ * never completes (nothing sent, a partial ClientHello) is cut off at head_timeout_s too. */
+static struct MHD_Daemon *start_daemon(struct http_api *api, const struct sockaddr_in *sa, bool tls)
+{
+    const struct http_api_config *k = &api->cfg;
+    struct MHD_OptionItem tls_options[] = {
+        { MHD_OPTION_HTTPS_MEM_CERT, 0, (void *)k->tls_cert_pem },
+        { MHD_OPTION_HTTPS_MEM_KEY, 0, (void *)k->tls_key_pem },
+        { MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)TLS_PRIORITIES },
+        { MHD_OPTION_END, 0, NULL },
+    };
+    struct MHD_OptionItem no_options[] = { { MHD_OPTION_END, 0, NULL } };
+    unsigned flags = MHD_USE_POLL_INTERNAL_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG | MHD_USE_ITC;
+    if (tls)
+        flags |= MHD_USE_TLS;
+    if (!sa)
+        flags |= MHD_USE_NO_LISTEN_SOCKET;
+    return MHD_start_daemon(
+        flags, 0, NULL, NULL, handle, api, MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)sa,
+        MHD_OPTION_URI_LOG_CALLBACK, log_uri, api, MHD_OPTION_NOTIFY_COMPLETED, request_done, api,
+        MHD_OPTION_NOTIFY_CONNECTION, notify_connection, api,
+        MHD_OPTION_CONNECTION_LIMIT, k->max_connections,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, k->max_connections_per_client,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
+        MHD_OPTION_CONNECTION_TIMEOUT, k->idle_timeout_s,
+        MHD_OPTION_ARRAY, tls ? tls_options : no_options, MHD_OPTION_END);
+}
+
+static void api_free(struct http_api *api)
+{
+    if (api->guest_daemon && api->guest_daemon != api->daemon)
+        MHD_stop_daemon(api->guest_daemon);
+    if (api->daemon)
+        MHD_stop_daemon(api->daemon);
+    conn_guard_free(api->guard);
+    session_binds_free(api->binds);
+    free(api);
+}
+
 struct http_api *http_api_start(const struct http_api_config *cfg, const char *addr, unsigned port,
                                 char *err, size_t err_len)
 {
@@ -471,6 +517,12 @@ struct http_api *http_api_start(const struct http_api_config *cfg, const char *a
         free(api);
         return NULL;
     }
+    bool tls = cfg->tls_cert_pem && cfg->tls_key_pem;
+    if (tls && MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+        snprintf(err, err_len, "this libmicrohttpd was built without TLS: tls_cert_file cannot be served");
+        free(api);
+        return NULL;
+    }
     struct http_api_config *k = &api->cfg;
     k->spool_max_unauthenticated_mib = k->spool_max_unauthenticated_mib ? k->spool_max_unauthenticated_mib : 512;
     k->max_connections = k->max_connections ? k->max_connections : 1024;
@@ -480,22 +532,18 @@ struct http_api *http_api_start(const struct http_api_config *cfg, const char *a
     struct conn_guard_config gc = { k->head_timeout_s, k->keepalive_timeout_s, k->body_timeout_s };
     api->guard = conn_guard_new(&gc);
     api->binds = session_binds_new(session_alive, cfg->sessions);
-    /* poll(), not select(): descriptors past FD_SETSIZE work; the library refuses connections
-     * past the limits at accept (closed at once, nothing read) */
-    api->daemon = MHD_start_daemon(
-        MHD_USE_POLL_INTERNAL_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG | MHD_USE_ITC, 0,
-        NULL, NULL, handle, api, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
-        MHD_OPTION_URI_LOG_CALLBACK, log_uri, api, MHD_OPTION_NOTIFY_COMPLETED, request_done, api,
-        MHD_OPTION_NOTIFY_CONNECTION, notify_connection, api,
-        MHD_OPTION_CONNECTION_LIMIT, k->max_connections,
-        MHD_OPTION_PER_IP_CONNECTION_LIMIT, k->max_connections_per_client,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
-        MHD_OPTION_CONNECTION_TIMEOUT, k->idle_timeout_s, MHD_OPTION_END);
+    api->daemon = start_daemon(api, &sa, tls);
     if (!api->daemon) {
-        snprintf(err, err_len, "cannot listen on %s:%u", addr, port);
-        conn_guard_free(api->guard);
-        session_binds_free(api->binds);
-        free(api);
+        snprintf(err, err_len, "cannot listen on %s:%u%s", addr, port, tls ? " with TLS" : "");
+        api_free(api);
+        return NULL;
+    }
+    /* guests reach silod's API over their own vsock channel (guest_channels.c), in plain HTTP:
+     * with TLS on the network side they are served by a second daemon without a listen socket */
+    api->guest_daemon = tls ? start_daemon(api, NULL, false) : api->daemon;
+    if (!api->guest_daemon) {
+        snprintf(err, err_len, "cannot start the HTTP server for guest connections");
+        api_free(api);
         return NULL;
     }
     return api;
@@ -509,10 +557,6 @@ unsigned http_api_port(struct http_api *api)
 
 void http_api_stop(struct http_api *api)
 {
-    if (!api)
-        return;
-    MHD_stop_daemon(api->daemon);
-    conn_guard_free(api->guard);
-    session_binds_free(api->binds);
-    free(api);
+    if (api)
+        api_free(api);
 }

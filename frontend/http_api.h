@@ -71,11 +71,15 @@ struct http_api_config {
     unsigned body_timeout_s;         /* a body may stall at most [60] */
     unsigned keepalive_timeout_s;    /* an idle kept-alive connection lives [120] */
     unsigned idle_timeout_s;         /* no byte either way while answering (the library's) [900] */
+    /* HTTPS: the PEM certificate chain and key (tls_files.h; both or neither). Guests' own
+     * connections to the API (http_api_add_guest_connection) stay plain HTTP over vsock. */
+    const char *tls_cert_pem, *tls_key_pem;
 };
 
 struct http_api;
 
-/* Listens on addr:port; NULL with a reason in err on failure. */
+/* Listens on addr:port (HTTPS when cfg names a certificate and key); NULL with a reason in err
+ * on failure. */
 struct http_api *http_api_start(const struct http_api_config *cfg, const char *addr, unsigned port,
                                 char *err, size_t err_len);
 unsigned http_api_port(struct http_api *api);

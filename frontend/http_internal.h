@@ -49,7 +49,8 @@ struct guest_conn {
 
 struct http_api {
     struct http_api_config cfg;
-    struct MHD_Daemon *daemon;
+    struct MHD_Daemon *daemon;       /* the listen address (TLS when configured) */
+    struct MHD_Daemon *guest_daemon; /* guest connections: plain HTTP (== daemon without TLS) */
     pthread_mutex_t guest_lock;
     struct guest_conn *guest_conns;
     struct spool_quota unverified;   /* body bytes held for requests whose signature is undecided */

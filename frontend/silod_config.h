@@ -57,6 +57,8 @@ struct silod_identity_settings {
 struct silod_config {
     const char *listen_address;
     unsigned listen_port;
+    const char *tls_cert_file, *tls_key_file;   /* both (HTTPS) or neither (plain HTTP) */
+    bool allow_plain_http;              /* plain HTTP on a non-loopback listen_address */
     const char *region, *account_id, *database;
     struct silod_credential *credentials;
     size_t credential_count;
