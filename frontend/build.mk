@@ -96,7 +96,7 @@ UNIT_TESTS += test_identity_control
 test_identity_control_SRCS := tests/unit/test_identity_control.c $(sort $(IDENTITY_SERVICE_SRCS) $(CONTROL_PLANE_SRCS))
 test_identity_control_LIBS := -lsqlite3 -ljson-c -lcurl -lcrypto -lpthread
 HOST_PROGRAMS += silod
-silod_SRCS := frontend/silod.c frontend/silod_config.c frontend/tls_files.c frontend/image_builder.c frontend/http_api.c frontend/http_auth.c frontend/invoke_proxy.c frontend/agent_http.c frontend/metrics.c $(SIGV4_SRCS) frontend/jwt.c frontend/b64url.c \
+silod_SRCS := frontend/silod.c frontend/silod_config.c frontend/tls_files.c frontend/image_upload.c frontend/image_builder.c frontend/http_api.c frontend/http_auth.c frontend/invoke_proxy.c frontend/agent_http.c frontend/metrics.c $(SIGV4_SRCS) frontend/jwt.c frontend/b64url.c \
               frontend/body_spool.c frontend/conn_guard.c frontend/session_bind.c \
               frontend/sessions.c frontend/vmm_launcher.c frontend/ping_poller.c frontend/usage.c \
               $(MICROVM_SRCS) $(EGRESS_SRCS) $(CONTROL_PLANE_SRCS) $(IDENTITY_SERVICE_SRCS)

@@ -23,7 +23,7 @@
 #include "base/url.h"
 
 static const char *const kind_names[] = { "control", "invoke", "stop", "metrics", "identity", "oauth2-callback",
-                                           "unknown" };
+                                           "image-upload", "unknown" };
 
 /* The connection's conn_guard entry (set when the library accepted it). */
 static struct conn_entry *conn_entry_of(struct MHD_Connection *c)
@@ -104,6 +104,7 @@ static void *log_uri(void *cls, const char *uri, struct MHD_Connection *c)
     if (!r)
         abort();
     body_spool_init(&r->spool, api->cfg.spool_dir, BODY_SPOOL_MEM_LIMIT);
+    image_upload_init(&r->upload);
     r->conn = conn_entry_of(c);
     const union MHD_ConnectionInfo *fdi = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
     if (fdi)
@@ -153,6 +154,9 @@ static void request_done(void *cls, struct MHD_Connection *c, void **state,
     sigv4_free(r->sig);
     strbuf_free(&r->body);
     body_spool_free(&r->spool);
+    image_upload_abort(&r->upload);          /* an upload not committed leaves nothing behind */
+    if (r->upload_slot)
+        __atomic_sub_fetch(&api->uploads, 1, __ATOMIC_RELAXED);
     spool_quota_release(&api->unverified, r->reserved);
     conn_guard_phase(api->guard, r->conn, CONN_IDLE);     /* kept alive: the next head may come */
     if (r->upstream >= 0)
@@ -231,9 +235,79 @@ static bool body_buffered(enum request_kind k)
     return k == REQ_CONTROL || k == REQ_IDENTITY || k == REQ_METRICS || k == REQ_OAUTH2_CALLBACK;
 }
 
-static unsigned long long body_limit(enum request_kind k)
+static unsigned long long body_limit(const struct http_api *api, enum request_kind k)
 {
+    if (k == REQ_IMAGE_UPLOAD)
+        return (unsigned long long)api->cfg.image_upload_max_mib << 20;
     return k == REQ_OAUTH2_CALLBACK ? 0 : body_buffered(k) ? CONTROL_MAX_BODY : INVOKE_MAX_PAYLOAD;
+}
+
+static const char *too_large(enum request_kind k)
+{
+    return k == REQ_IMAGE_UPLOAD ? "the image archive is larger than image_upload_max_mib"
+         : body_buffered(k) ? "request body too large" : "payload exceeds 100 MB";
+}
+
+/* POST /silo/images from its head (the caller is authenticated; image_upload.h): the archive's
+ * file is made, or the answer is that its digest is stored already. r fails otherwise. */
+static void upload_start(struct http_api *api, struct MHD_Connection *c, struct request *r)
+{
+    const char *hash = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "x-amz-content-sha256");
+    char err[300];
+    if (!api->cfg.image_store || !api->cfg.image_upload_max_mib) {
+        http_fail(r, AWS_VALIDATION, "image uploads are off: silod has no image_store (or image_upload_max_mib is 0)");
+        return;
+    }
+    if (!http_caller_verified(r) || !sigv4_body_pending(r->sig)) {
+        http_fail(r, AWS_VALIDATION, "an image upload must be SigV4-signed with the body's SHA-256 in "
+                                     "x-amz-content-sha256 (not UNSIGNED-PAYLOAD)");
+        return;
+    }
+    if (!MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length")) {
+        http_fail(r, AWS_VALIDATION, "an image upload needs a Content-Length");
+        return;
+    }
+    if (__atomic_add_fetch(&api->uploads, 1, __ATOMIC_RELAXED) > IMAGE_UPLOADS_CONCURRENT) {
+        __atomic_sub_fetch(&api->uploads, 1, __ATOMIC_RELAXED);
+        http_fail(r, AWS_SERVICE_UNAVAILABLE, "too many image uploads in progress; retry later");
+        return;
+    }
+    r->upload_slot = true;
+    switch (image_upload_begin(&r->upload, api->cfg.image_store, hash, err, sizeof err)) {
+    case UPLOAD_OPEN:
+    case UPLOAD_PRESENT:
+        return;
+    case UPLOAD_REFUSED:
+        http_fail(r, AWS_VALIDATION, err);
+        return;
+    case UPLOAD_FAILED:
+        fprintf(stderr, "silod: image upload id=%s: %s\n", r->request_id, err);
+        http_fail(r, AWS_INTERNAL, "the image could not be stored");
+        return;
+    }
+}
+
+/* The answer to an upload: its containerUri (the body, if any, arrived whole and verified). */
+static enum MHD_Result serve_upload(struct MHD_Connection *c, struct request *r)
+{
+    char uri[128], err[300];
+    bool present = r->upload.present;
+    if (!image_upload_commit(&r->upload, uri, sizeof uri, err, sizeof err)) {
+        fprintf(stderr, "silod: image upload id=%s refused: %s\n", r->request_id, err);
+        return http_reply_error(c, r, strstr(err, "not an image archive") ? AWS_VALIDATION : AWS_INTERNAL, err);
+    }
+    fprintf(stderr, "silod: image upload id=%s principal=%s %s %s (%llu bytes)\n", r->request_id,
+            r->principal ? r->principal : "-", uri, present ? "already stored" : "stored",
+            (unsigned long long)r->upload.len);
+    json_object *o = json_object_new_object();
+    char digest[80];
+    snprintf(digest, sizeof digest, "sha256:%s", r->upload.hex);
+    json_object_object_add(o, "containerUri", json_object_new_string(uri));
+    json_object_object_add(o, "digest", json_object_new_string(digest));
+    json_object_object_add(o, "alreadyStored", json_object_new_boolean(present));
+    enum MHD_Result ret = reply(c, r, present ? 200 : 201, NULL, json_object_to_json_string(o), NULL);
+    json_object_put(o);
+    return ret;
 }
 
 struct identity *http_identity(struct http_api *api)
@@ -299,6 +373,8 @@ static void classify(struct request *r)
         r->kind = REQ_STOP;
     else if (strcmp(r->path, "/metrics") == 0 && !strcmp(r->method, "GET"))
         r->kind = REQ_METRICS;
+    else if (image_upload_owns(r->method, r->path))
+        r->kind = REQ_IMAGE_UPLOAD;
     else
         r->kind = REQ_UNKNOWN;
 }
@@ -307,7 +383,9 @@ static void classify(struct request *r)
  * counts against spool_max_unverified; false when there is no room (the request is refused). */
 static bool hold_unverified(struct http_api *api, struct request *r, uint64_t total)
 {
-    if (!r->sig || !sigv4_body_pending(r->sig) || total <= r->reserved)
+    /* (an image upload's caller is verified from the head: only its body's hash is pending,
+     * and its bytes go to the store's file, bounded by image_upload_max_mib) */
+    if (!r->sig || !sigv4_body_pending(r->sig) || total <= r->reserved || r->kind == REQ_IMAGE_UPLOAD)
         return true;
     if (!spool_quota_reserve(&api->unverified, total - r->reserved)) {
         fprintf(stderr, "silod: refused id=%s %s %s: the unverified body spool is full (%llu bytes held)\n",
@@ -332,6 +410,11 @@ static enum MHD_Result after_failure(const struct request *r)
 {
     bool drain = http_caller_verified(r) && strcmp(r->err_type, AWS_PAYLOAD_TOO_LARGE) != 0 &&
                  strcmp(r->err_type, AWS_VALIDATION) != 0 && strcmp(r->err_type, AWS_SERVICE_UNAVAILABLE) != 0;
+    /* an authenticated upload that is no archive: the rest (at most image_upload_max_mib, as
+     * announced) is read and dropped so its caller gets the reason */
+    if (r->kind == REQ_IMAGE_UPLOAD && http_caller_verified(r) && strcmp(r->err_type, AWS_VALIDATION) == 0 &&
+        r->upload.fd >= 0)
+        drain = true;
     if (!drain)
         fprintf(stderr, "silod: request id=%s refused mid-body (%s): connection closed\n", r->request_id,
                 r->err_type);
@@ -360,6 +443,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
             ;                            /* a browser: its single-use state is checked at the end */
         } else if (!http_auth_head(api, c, r)) {
             ;                            /* refused: answered below */
+        } else if (r->kind == REQ_IMAGE_UPLOAD) {
+            upload_start(api, c, r);
         } else if (r->kind != REQ_CONTROL && r->kind != REQ_IDENTITY) {
             if (r->sig && sigv4_body_pending(r->sig))
                 r->spooling = true;      /* held (bounded memory) until the body is verified */
@@ -368,17 +453,19 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         }
         /* a body announced over the limit is not read at all: answered now, connection closed */
         const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
-        unsigned long long limit = body_limit(r->kind);
+        unsigned long long limit = body_limit(api, r->kind);
         unsigned long long announced = cl ? strtoull(cl, NULL, 10) : 0;
         if (!r->failed && announced > limit)
-            http_fail(r, body_buffered(r->kind) ? AWS_VALIDATION : AWS_PAYLOAD_TOO_LARGE,
-                 body_buffered(r->kind) ? "request body too large" : "payload exceeds 100 MB");
+            http_fail(r, body_buffered(r->kind) || r->kind == REQ_IMAGE_UPLOAD ? AWS_VALIDATION : AWS_PAYLOAD_TOO_LARGE,
+                      too_large(r->kind));
         if (!r->failed)
             hold_unverified(api, r, announced);     /* the whole announced body, up front */
         /* refused from the head (auth, quota, size, unknown runtime, ...): answered now, the body
          * is never read and the connection is closed */
         if (r->failed)
             return http_reply_error(c, r, r->err_type, r->err_msg);
+        if (r->kind == REQ_IMAGE_UPLOAD && r->upload.present)
+            return serve_upload(c, r);   /* stored already: answered now, the body never read */
         conn_guard_phase(api->guard, r->conn, CONN_BODY);
         return MHD_YES;
     }
@@ -390,15 +477,18 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         r->body_len += n;
         if (r->sig)
             sigv4_update(r->sig, upload, n);
-        if (body_buffered(r->kind) && r->body_len > body_limit(r->kind))
-            http_fail(r, AWS_VALIDATION, "request body too large");
-        else if (!body_buffered(r->kind) && r->body_len > INVOKE_MAX_PAYLOAD)
-            http_fail(r, AWS_PAYLOAD_TOO_LARGE, "payload exceeds 100 MB");
+        if (r->body_len > body_limit(api, r->kind))
+            http_fail(r, body_buffered(r->kind) || r->kind == REQ_IMAGE_UPLOAD ? AWS_VALIDATION : AWS_PAYLOAD_TOO_LARGE,
+                      too_large(r->kind));
         else if (r->kind == REQ_INVOKE && r->dispatched && !r->body_to_agent)
             http_fail(r, AWS_VALIDATION, "this request cannot have a body");
         else if (!hold_unverified(api, r, r->body_len))
             ;                            /* refused: no room for more unverified bytes */
-        else if (r->upstream >= 0) {
+        else if (r->kind == REQ_IMAGE_UPLOAD) {
+            char err[300];
+            if (!image_upload_write(&r->upload, upload, n, err, sizeof err))
+                http_fail(r, strstr(err, "not an image archive") ? AWS_VALIDATION : AWS_INTERNAL, err);
+        } else if (r->upstream >= 0) {
             if (!invoke_send_body(r, upload, n))
                 invoke_agent_failed(api, r, "the agent closed the connection");
         } else if (r->spooling) {
@@ -445,6 +535,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         return serve_identity(api, c, r);
     if (r->kind == REQ_OAUTH2_CALLBACK)
         return serve_oauth2_callback(api, c, r);
+    if (r->kind == REQ_IMAGE_UPLOAD)
+        return serve_upload(c, r);
     if (r->kind == REQ_STOP) {
         json_object *o = json_object_new_object();
         json_object_object_add(o, "runtimeSessionId", json_object_new_string(r->session_id));

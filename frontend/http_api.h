@@ -74,6 +74,10 @@ struct http_api_config {
     /* HTTPS: the PEM certificate chain and key (tls_files.h; both or neither). Guests' own
      * connections to the API (http_api_add_guest_connection) stay plain HTTP over vsock. */
     const char *tls_cert_pem, *tls_key_pem;
+    /* POST /silo/images (image_upload.h): into image_store/uploads, at most image_upload_max_mib
+     * per archive; no image_store or 0 MiB: uploads are refused */
+    const char *image_store;
+    unsigned image_upload_max_mib;
 };
 
 struct http_api;

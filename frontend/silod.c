@@ -297,6 +297,7 @@ int main(int argc, char **argv)
         .head_timeout_s = cfg.head_timeout_s, .body_timeout_s = cfg.body_timeout_s,
         .keepalive_timeout_s = cfg.keepalive_timeout_s, .idle_timeout_s = cfg.idle_timeout_s,
         .tls_cert_pem = tls.cert_pem, .tls_key_pem = tls.key_pem,
+        .image_store = cfg.image_store, .image_upload_max_mib = cfg.image_upload_max_mib,
     };
     struct http_api *api = http_api_start(&hc, cfg.listen_address, cfg.listen_port, err, sizeof err);
     if (!api) {

@@ -137,6 +137,7 @@ static const struct cfg_row silod_rows[] = {
     { "image_builder", CFG_STRING, 1, 4096, 0, NULL, AT(struct silod_config, image_builder), NULL, false, 0 },
     { "image_store", CFG_STRING, 1, 4096, 0, NULL, AT(struct silod_config, image_store), NULL, false, 0 },
     { "image_paths", CFG_PATHS, 0, 4000, 0, NULL, AT(struct silod_config, image_paths), NULL, false, 0 },
+    { "image_upload_max_mib", CFG_UINT, 0, 1u << 20, 2048, NULL, AT(struct silod_config, image_upload_max_mib), NULL, false, 0 },
     { "image_cache", CFG_STRING, 1, 4096, 0, NULL, AT(struct silod_config, image_cache), NULL, false, 0 },
     { "image_build_timeout_s", CFG_UINT, 1, 86400, IMAGE_BUILD_TIMEOUT_S, NULL, AT(struct silod_config, image_build_timeout_s), NULL, false, 0 },
     { "max_concurrent_builds", CFG_UINT, 1, 1000, IMAGE_BUILDS_CONCURRENT, NULL, AT(struct silod_config, max_concurrent_builds), NULL, false, 0 },

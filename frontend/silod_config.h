@@ -65,6 +65,7 @@ struct silod_config {
     const char *image_builder, *image_store, *image_cache;
     const char *image_paths;            /* ':'-joined (array or one ':'-separated string), or NULL */
     unsigned image_build_timeout_s, max_concurrent_builds;
+    unsigned image_upload_max_mib;      /* POST /silo/images into image_store (0: off) */
     unsigned max_sessions, max_guest_mib;
     bool metrics_public;
     unsigned ping_interval_s, drain_timeout_s;

@@ -1,9 +1,10 @@
-/* tools/cli/silo_api.c — `silo runtime|endpoint|invoke|stop-session`: the CLI as a thin,
+/* tools/cli/silo_api.c — `silo runtime|endpoint|invoke|stop-session|image push|deploy`: the CLI as a thin,
  * SigV4-signing client of silod's AgentCore API (tools/silo execs this program, silo-api).
  * This file owns the command table, option parsing, help texts, the connection settings
  * (--endpoint-url/SILO_ENDPOINT, AWS_* credentials, --region/AWS_REGION) and the helpers the
  * command files share (API calls with error lines, paths, UUIDs, paging through lists).
- * The commands themselves: commands_runtime.c, commands_endpoint.c, commands_invoke.c;
+ * The commands themselves: commands_runtime.c, commands_endpoint.c, commands_invoke.c,
+ * commands_image.c (image push), commands_deploy.c (deploy);
  * --wait: wait.c; HTTP and signing: api_client.c, sigv4_sign.c; output: output.c.
  * Exit status: 0 done, 1 an API error / failed wait / connection failure, 2 a usage error.
  */
@@ -52,6 +53,7 @@ static const struct option_info option_infos[] = {
     { OPT_ACCEPT, "accept", "T", "the Accept header for the agent" },
     { OPT_FILE, "file", "F", "send the contents of F ('-': standard input)" },
     { OPT_PAGE_SIZE, "page-size", "N", "items per request, 1-100 (default 100; every page is fetched)" },
+    { OPT_NAME, "name", "NAME", "the runtime to create, or to update when it exists" },
     { OPT_JSON, "json", NULL, "print the API's JSON answer" },
     { OPT_ENDPOINT_URL, "endpoint-url", "URL", "silod's address (default $SILO_ENDPOINT, else " DEFAULT_ENDPOINT ")" },
     { OPT_REGION, "region", "R", "the signing region (default $AWS_REGION, else " DEFAULT_REGION ")" },
@@ -82,6 +84,7 @@ static const enum cli_option opts_ep_delete[] = { OPT_WAIT, OPT_WAIT_TIMEOUT, OP
 static const enum cli_option opts_invoke[] = { OPT_QUALIFIER, OPT_SESSION, OPT_USER_ID, OPT_CONTENT_TYPE,
                                                OPT_ACCEPT, OPT_FILE, OPT_NONE };
 static const enum cli_option opts_stop[] = { OPT_QUALIFIER, OPT_NONE };
+static const enum cli_option opts_deploy[] = { OPT_NAME, RUNTIME_SETTINGS, OPT_NONE };
 
 static const struct cli_command commands[] = {
     { "runtime", "create", "NAME --image URI", "create an agent runtime (its version 1)",
@@ -106,6 +109,11 @@ static const struct cli_command commands[] = {
       opts_invoke, 1, 2, false, cmd_invoke },
     { NULL, "stop-session", "RUNTIME_ID_OR_ARN SESSION_ID", "stop a runtime session (its microVM)",
       opts_stop, 2, 2, true, cmd_stop_session },
+    { "image", "push", "ARCHIVE", "upload an image archive (.tar/.tar.gz) into silod's image store; prints its containerUri",
+      opts_none, 1, 1, true, cmd_image_push },
+    { NULL, "deploy", "ARCHIVE|CONTAINER_URI --name NAME",
+      "upload the archive, create the runtime NAME or update it (a new version), wait until READY, "
+      "print how to invoke it", opts_deploy, 1, 1, false, cmd_deploy },
 };
 #define COMMAND_COUNT (sizeof commands / sizeof commands[0])
 
@@ -240,6 +248,7 @@ static int set_option(struct cli *cli, int id, const char *arg, const char **end
     case OPT_CONTENT_TYPE: cli->content_type = arg; break;
     case OPT_ACCEPT: cli->accept = arg; break;
     case OPT_FILE: cli->file = arg; break;
+    case OPT_NAME: cli->name = arg; break;
     case OPT_PAGE_SIZE: {
         char *end;
         long v = strtol(arg, &end, 10);
@@ -422,7 +431,7 @@ int main(int argc, char **argv)
     }
     const char *group = NULL;
     int first = 1;                      /* argv[first] names the command */
-    if (strcmp(argv[1], "runtime") == 0 || strcmp(argv[1], "endpoint") == 0) {
+    if (strcmp(argv[1], "runtime") == 0 || strcmp(argv[1], "endpoint") == 0 || strcmp(argv[1], "image") == 0) {
         group = argv[1];
         if (argc < 3 || is_help(argv[2])) {
             print_group_help(argc < 3 ? stderr : stdout, group);
