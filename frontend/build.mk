@@ -15,6 +15,10 @@ UNIT_TESTS += test_front_door
 test_front_door_SRCS := tests/unit/test_front_door.c frontend/body_spool.c frontend/conn_guard.c frontend/session_bind.c
 test_front_door_LIBS := -lpthread
 
+# image archives uploaded into the store (POST /silo/images): digest names, sniffing, refusals
+UNIT_TESTS += test_image_upload
+test_image_upload_SRCS := tests/unit/test_image_upload.c frontend/image_upload.c
+
 UNIT_TESTS += test_jwt
 test_jwt_SRCS := tests/unit/test_jwt.c frontend/jwt.c frontend/b64url.c frontend/strbuf.c
 test_jwt_LIBS := -ljson-c -lcrypto -lcurl -lmicrohttpd -lpthread

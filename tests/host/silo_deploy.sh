@@ -12,7 +12,7 @@
 #   - deploy again after a change: the runtime is updated (version 2, READY), a new session
 #     runs v2's image; the same archive again is not re-sent (alreadyStored, no body read);
 #   - deploy an archive file and a containerUri;
-#   - the upload's front door: no or bad signature, UNSIGNED-PAYLOAD / no payload hash, a body
+#   - the upload's front door: no or bad signature, a bearer token, UNSIGNED-PAYLOAD / no payload hash, a body
 #     that does not match its signed hash, a body that is no archive, an announced size over
 #     image_upload_max_mib — each refused, nothing left in the store.
 set -uo pipefail
@@ -162,6 +162,8 @@ check "no signature: 401 (code $code)" test "$code" = 401
 up --aws-sigv4 aws:amz:us-east-1:bedrock-agentcore --user "$akid:wrong" -H "x-amz-content-sha256: $ohash" \
     --data-binary @"$dir/other.tar"
 check "a wrong secret: 403 (code $code)" test "$code" = 403
+up -H "Authorization: Bearer eyJhbGciOiJub25lIn0.e30." -H "x-amz-content-sha256: $ohash" --data-binary @"$dir/other.tar"
+check "a bearer token: 403, uploads are SigV4 only (code $code)" test "$code" = 403
 up "${sig[@]}" --data-binary @"$arch"
 check "signed without the payload hash header: 400 (code $code: $(head -c 120 "$out"))" \
     test "$code" = 400 -a -n "$(grep -e 'x-amz-content-sha256' "$out")"
