@@ -41,9 +41,12 @@ int cli_image_push(struct cli *cli, const char *file, char *uri, size_t uri_len,
         return EXIT_FAIL;
     }
     struct answer_buf a = { .len = 0 };
-    struct api_header h[1] = { { "Content-Type", "application/octet-stream" } };
+    /* Expect: 100-continue whatever the size: silod answers an archive it has from the head, and
+     * the body is then never sent (without it, a client still sending could see the connection
+     * closed before it reads that answer) */
+    struct api_header h[2] = { { "Content-Type", "application/octet-stream" }, { "Expect", "100-continue" } };
     struct api_stream_request rq = {
-        .method = "POST", .path = "/silo/images", .query = "", .headers = h, .header_count = 1,
+        .method = "POST", .path = "/silo/images", .query = "", .headers = h, .header_count = 2,
         .body = { .kind = API_BODY_FILE, .file = f, .size = (long long)sb.st_size },
         .on_data = collect, .ctx = &a,
     };
