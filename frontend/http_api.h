@@ -2,7 +2,10 @@
  * HTTP/1.1 keep-alive and chunked encoding): authentication, then dispatch to the control
  * plane (`/runtimes/…/` with trailing slashes) or the data plane
  * (`POST /runtimes/{arn-or-id}/invocations`, `…/stopruntimesession`); anything else is
- * UnknownOperationException. Errors are restJson1: `x-amzn-errortype` + {"message":...}.
+ * UnknownOperationException; silod's own `POST /silo/images` takes image archives into the
+ * image store (image_upload.h). Errors are restJson1: `x-amzn-errortype` + {"message":...}.
+ * With a certificate and key (tls_files.h) the listener speaks HTTPS only; guests' own
+ * connections to the API stay plain HTTP over their vsock channel.
  *
  * A SigV4 request body reaches the agent only once it is verified: whether the signature was
  * computed over the body (no x-amz-content-sha256, as botocore and the AWS JS SDK send
