@@ -15,6 +15,10 @@ UNIT_TESTS += test_front_door
 test_front_door_SRCS := tests/unit/test_front_door.c frontend/body_spool.c frontend/conn_guard.c frontend/session_bind.c
 test_front_door_LIBS := -lpthread
 
+# image archives uploaded into the store (POST /silo/images): digest names, sniffing, refusals
+UNIT_TESTS += test_image_upload
+test_image_upload_SRCS := tests/unit/test_image_upload.c frontend/image_upload.c
+
 UNIT_TESTS += test_jwt
 test_jwt_SRCS := tests/unit/test_jwt.c frontend/jwt.c frontend/b64url.c frontend/strbuf.c
 test_jwt_LIBS := -ljson-c -lcrypto -lcurl -lmicrohttpd -lpthread
@@ -102,7 +106,7 @@ UNIT_TESTS += test_identity_control
 test_identity_control_SRCS := tests/unit/test_identity_control.c $(sort $(IDENTITY_SERVICE_SRCS) $(CONTROL_PLANE_SRCS))
 test_identity_control_LIBS := -lsqlite3 -ljson-c -lcurl -lcrypto -lpthread
 HOST_PROGRAMS += silod
-silod_SRCS := frontend/silod.c frontend/silod_config.c frontend/image_builder.c frontend/http_api.c frontend/http_auth.c frontend/invoke_proxy.c \
+silod_SRCS := frontend/silod.c frontend/silod_config.c frontend/tls_files.c frontend/image_upload.c frontend/image_builder.c frontend/http_api.c frontend/http_auth.c frontend/invoke_proxy.c \
               frontend/runtime_command.c frontend/event_stream.c frontend/agent_http.c frontend/metrics.c $(SIGV4_SRCS) frontend/jwt.c frontend/b64url.c \
               frontend/body_spool.c frontend/conn_guard.c frontend/session_bind.c \
               frontend/sessions.c frontend/vmm_launcher.c frontend/ping_poller.c frontend/usage.c \

@@ -23,7 +23,7 @@
 #include "base/url.h"
 
 static const char *const kind_names[] = { "control", "invoke", "stop", "metrics", "identity", "oauth2-callback",
-                                           "command", "unknown" };
+                                           "command", "image-upload", "unknown" };
 
 /* The connection's conn_guard entry (set when the library accepted it). */
 static struct conn_entry *conn_entry_of(struct MHD_Connection *c)
@@ -75,7 +75,7 @@ void http_api_add_guest_connection(void *ctx, int fd, const char *session_id, co
     api->guest_conns = g;
     pthread_mutex_unlock(&api->guest_lock);
     struct sockaddr_un from = { .sun_family = AF_UNIX };
-    if (MHD_add_connection(api->daemon, fd, (struct sockaddr *)&from, sizeof from) != MHD_YES)
+    if (MHD_add_connection(api->guest_daemon, fd, (struct sockaddr *)&from, sizeof from) != MHD_YES)
         guest_conn_forget(api, fd);   /* the library closed it */
 }
 
@@ -104,6 +104,7 @@ static void *log_uri(void *cls, const char *uri, struct MHD_Connection *c)
     if (!r)
         abort();
     body_spool_init(&r->spool, api->cfg.spool_dir, BODY_SPOOL_MEM_LIMIT);
+    image_upload_init(&r->upload);
     r->conn = conn_entry_of(c);
     const union MHD_ConnectionInfo *fdi = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
     if (fdi)
@@ -155,6 +156,9 @@ static void request_done(void *cls, struct MHD_Connection *c, void **state,
     sigv4_free(r->sig);
     strbuf_free(&r->body);
     body_spool_free(&r->spool);
+    image_upload_abort(&r->upload);          /* an upload not committed leaves nothing behind */
+    if (r->upload_slot)
+        __atomic_sub_fetch(&api->uploads, 1, __ATOMIC_RELAXED);
     spool_quota_release(&api->unverified, r->reserved);
     conn_guard_phase(api->guard, r->conn, CONN_IDLE);     /* kept alive: the next head may come */
     if (r->upstream >= 0)
@@ -234,9 +238,79 @@ static bool body_buffered(enum request_kind k)
     return k == REQ_CONTROL || k == REQ_IDENTITY || k == REQ_METRICS || k == REQ_OAUTH2_CALLBACK || k == REQ_COMMAND;
 }
 
-static unsigned long long body_limit(enum request_kind k)
+static unsigned long long body_limit(const struct http_api *api, enum request_kind k)
 {
+    if (k == REQ_IMAGE_UPLOAD)
+        return (unsigned long long)api->cfg.image_upload_max_mib << 20;
     return k == REQ_OAUTH2_CALLBACK ? 0 : body_buffered(k) ? CONTROL_MAX_BODY : INVOKE_MAX_PAYLOAD;
+}
+
+static const char *too_large(enum request_kind k)
+{
+    return k == REQ_IMAGE_UPLOAD ? "the image archive is larger than image_upload_max_mib"
+         : body_buffered(k) ? "request body too large" : "payload exceeds 100 MB";
+}
+
+/* POST /silo/images from its head (the caller is authenticated; image_upload.h): the archive's
+ * file is made, or the answer is that its digest is stored already. r fails otherwise. */
+static void upload_start(struct http_api *api, struct MHD_Connection *c, struct request *r)
+{
+    const char *hash = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "x-amz-content-sha256");
+    char err[300];
+    if (!api->cfg.image_store || !api->cfg.image_upload_max_mib) {
+        http_fail(r, AWS_VALIDATION, "image uploads are off: silod has no image_store (or image_upload_max_mib is 0)");
+        return;
+    }
+    if (!http_caller_verified(r) || !sigv4_body_pending(r->sig)) {
+        http_fail(r, AWS_VALIDATION, "an image upload must be SigV4-signed with the body's SHA-256 in "
+                                     "x-amz-content-sha256 (not UNSIGNED-PAYLOAD)");
+        return;
+    }
+    if (!MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length")) {
+        http_fail(r, AWS_VALIDATION, "an image upload needs a Content-Length");
+        return;
+    }
+    if (__atomic_add_fetch(&api->uploads, 1, __ATOMIC_RELAXED) > IMAGE_UPLOADS_CONCURRENT) {
+        __atomic_sub_fetch(&api->uploads, 1, __ATOMIC_RELAXED);
+        http_fail(r, AWS_SERVICE_UNAVAILABLE, "too many image uploads in progress; retry later");
+        return;
+    }
+    r->upload_slot = true;
+    switch (image_upload_begin(&r->upload, api->cfg.image_store, hash, err, sizeof err)) {
+    case UPLOAD_OPEN:
+    case UPLOAD_PRESENT:
+        return;
+    case UPLOAD_REFUSED:
+        http_fail(r, AWS_VALIDATION, err);
+        return;
+    case UPLOAD_FAILED:
+        fprintf(stderr, "silod: image upload id=%s: %s\n", r->request_id, err);
+        http_fail(r, AWS_INTERNAL, "the image could not be stored");
+        return;
+    }
+}
+
+/* The answer to an upload: its containerUri (the body, if any, arrived whole and verified). */
+static enum MHD_Result serve_upload(struct MHD_Connection *c, struct request *r)
+{
+    char uri[128], err[300];
+    bool present = r->upload.present;
+    if (!image_upload_commit(&r->upload, uri, sizeof uri, err, sizeof err)) {
+        fprintf(stderr, "silod: image upload id=%s refused: %s\n", r->request_id, err);
+        return http_reply_error(c, r, strstr(err, "not an image archive") ? AWS_VALIDATION : AWS_INTERNAL, err);
+    }
+    fprintf(stderr, "silod: image upload id=%s principal=%s %s %s (%llu bytes)\n", r->request_id,
+            r->principal ? r->principal : "-", uri, present ? "already stored" : "stored",
+            (unsigned long long)r->upload.len);
+    json_object *o = json_object_new_object();
+    char digest[80];
+    snprintf(digest, sizeof digest, "sha256:%s", r->upload.hex);
+    json_object_object_add(o, "containerUri", json_object_new_string(uri));
+    json_object_object_add(o, "digest", json_object_new_string(digest));
+    json_object_object_add(o, "alreadyStored", json_object_new_boolean(present));
+    enum MHD_Result ret = reply(c, r, present ? 200 : 201, NULL, json_object_to_json_string(o), NULL);
+    json_object_put(o);
+    return ret;
 }
 
 struct identity *http_identity(struct http_api *api)
@@ -304,6 +378,8 @@ static void classify(struct request *r)
         r->kind = REQ_COMMAND;    /* its JSON body is read whole and verified before it starts */
     else if (strcmp(r->path, "/metrics") == 0 && !strcmp(r->method, "GET"))
         r->kind = REQ_METRICS;
+    else if (image_upload_owns(r->method, r->path))
+        r->kind = REQ_IMAGE_UPLOAD;
     else
         r->kind = REQ_UNKNOWN;
 }
@@ -312,7 +388,9 @@ static void classify(struct request *r)
  * counts against spool_max_unverified; false when there is no room (the request is refused). */
 static bool hold_unverified(struct http_api *api, struct request *r, uint64_t total)
 {
-    if (!r->sig || !sigv4_body_pending(r->sig) || total <= r->reserved)
+    /* (an image upload's caller is verified from the head: only its body's hash is pending,
+     * and its bytes go to the store's file, bounded by image_upload_max_mib) */
+    if (!r->sig || !sigv4_body_pending(r->sig) || total <= r->reserved || r->kind == REQ_IMAGE_UPLOAD)
         return true;
     if (!spool_quota_reserve(&api->unverified, total - r->reserved)) {
         fprintf(stderr, "silod: refused id=%s %s %s: the unverified body spool is full (%llu bytes held)\n",
@@ -337,6 +415,11 @@ static enum MHD_Result after_failure(const struct request *r)
 {
     bool drain = http_caller_verified(r) && strcmp(r->err_type, AWS_PAYLOAD_TOO_LARGE) != 0 &&
                  strcmp(r->err_type, AWS_VALIDATION) != 0 && strcmp(r->err_type, AWS_SERVICE_UNAVAILABLE) != 0;
+    /* an authenticated upload that is no archive: the rest (at most image_upload_max_mib, as
+     * announced) is read and dropped so its caller gets the reason */
+    if (r->kind == REQ_IMAGE_UPLOAD && http_caller_verified(r) && strcmp(r->err_type, AWS_VALIDATION) == 0 &&
+        r->upload.fd >= 0)
+        drain = true;
     if (!drain)
         fprintf(stderr, "silod: request id=%s refused mid-body (%s): connection closed\n", r->request_id,
                 r->err_type);
@@ -368,6 +451,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         } else if (r->kind == REQ_COMMAND) {
             if (r->bearer)
                 command_check_head(api, c, r);   /* the token checked before any body is held */
+        } else if (r->kind == REQ_IMAGE_UPLOAD) {
+            upload_start(api, c, r);
         } else if (r->kind != REQ_CONTROL && r->kind != REQ_IDENTITY) {
             if (r->sig && sigv4_body_pending(r->sig))
                 r->spooling = true;      /* held (bounded memory) until the body is verified */
@@ -376,17 +461,19 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         }
         /* a body announced over the limit is not read at all: answered now, connection closed */
         const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
-        unsigned long long limit = body_limit(r->kind);
+        unsigned long long limit = body_limit(api, r->kind);
         unsigned long long announced = cl ? strtoull(cl, NULL, 10) : 0;
         if (!r->failed && announced > limit)
-            http_fail(r, body_buffered(r->kind) ? AWS_VALIDATION : AWS_PAYLOAD_TOO_LARGE,
-                 body_buffered(r->kind) ? "request body too large" : "payload exceeds 100 MB");
+            http_fail(r, body_buffered(r->kind) || r->kind == REQ_IMAGE_UPLOAD ? AWS_VALIDATION : AWS_PAYLOAD_TOO_LARGE,
+                      too_large(r->kind));
         if (!r->failed)
             hold_unverified(api, r, announced);     /* the whole announced body, up front */
         /* refused from the head (auth, quota, size, unknown runtime, ...): answered now, the body
          * is never read and the connection is closed */
         if (r->failed)
             return http_reply_error(c, r, r->err_type, r->err_msg);
+        if (r->kind == REQ_IMAGE_UPLOAD && r->upload.present)
+            return serve_upload(c, r);   /* stored already: answered now, the body never read */
         conn_guard_phase(api->guard, r->conn, CONN_BODY);
         return MHD_YES;
     }
@@ -398,15 +485,18 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         r->body_len += n;
         if (r->sig)
             sigv4_update(r->sig, upload, n);
-        if (body_buffered(r->kind) && r->body_len > body_limit(r->kind))
-            http_fail(r, AWS_VALIDATION, "request body too large");
-        else if (!body_buffered(r->kind) && r->body_len > INVOKE_MAX_PAYLOAD)
-            http_fail(r, AWS_PAYLOAD_TOO_LARGE, "payload exceeds 100 MB");
+        if (r->body_len > body_limit(api, r->kind))
+            http_fail(r, body_buffered(r->kind) || r->kind == REQ_IMAGE_UPLOAD ? AWS_VALIDATION : AWS_PAYLOAD_TOO_LARGE,
+                      too_large(r->kind));
         else if (r->kind == REQ_INVOKE && r->dispatched && !r->body_to_agent)
             http_fail(r, AWS_VALIDATION, "this request cannot have a body");
         else if (!hold_unverified(api, r, r->body_len))
             ;                            /* refused: no room for more unverified bytes */
-        else if (r->upstream >= 0) {
+        else if (r->kind == REQ_IMAGE_UPLOAD) {
+            char err[300];
+            if (!image_upload_write(&r->upload, upload, n, err, sizeof err))
+                http_fail(r, strstr(err, "not an image archive") ? AWS_VALIDATION : AWS_INTERNAL, err);
+        } else if (r->upstream >= 0) {
             if (!invoke_send_body(r, upload, n))
                 invoke_agent_failed(api, r, "the agent closed the connection");
         } else if (r->spooling) {
@@ -455,6 +545,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         return serve_identity(api, c, r);
     if (r->kind == REQ_OAUTH2_CALLBACK)
         return serve_oauth2_callback(api, c, r);
+    if (r->kind == REQ_IMAGE_UPLOAD)
+        return serve_upload(c, r);
     if (r->kind == REQ_STOP) {
         json_object *o = json_object_new_object();
         json_object_object_add(o, "runtimeSessionId", json_object_new_string(r->session_id));
@@ -468,6 +560,52 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 }
 
 static bool session_alive(void *ctx, const char *session_id) { return sessions_state(ctx, session_id) >= 0; }
+
+/* TLS 1.2 and 1.3 only (GnuTLS priority string; libmicrohttpd's Debian build uses GnuTLS) */
+#define TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
+
+/* One libmicrohttpd daemon with silod's callbacks and limits: listening on sa (NULL: none, for
+ * guest connections handed over by http_api_add_guest_connection), with TLS when tls is set.
+ * poll(), not select(): descriptors past FD_SETSIZE work; the library refuses connections past
+ * the limits at accept (closed at once, nothing read). The connection timeout is an idle
+ * timeout; conn_guard's head deadline runs from the connection's start, so a TLS handshake that
+ * never completes (nothing sent, a partial ClientHello) is cut off at head_timeout_s too. */
+static struct MHD_Daemon *start_daemon(struct http_api *api, const struct sockaddr_in *sa, bool tls)
+{
+    const struct http_api_config *k = &api->cfg;
+    struct MHD_OptionItem tls_options[] = {
+        { MHD_OPTION_HTTPS_MEM_CERT, 0, (void *)k->tls_cert_pem },
+        { MHD_OPTION_HTTPS_MEM_KEY, 0, (void *)k->tls_key_pem },
+        { MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)TLS_PRIORITIES },
+        { MHD_OPTION_END, 0, NULL },
+    };
+    struct MHD_OptionItem no_options[] = { { MHD_OPTION_END, 0, NULL } };
+    unsigned flags = MHD_USE_POLL_INTERNAL_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG | MHD_USE_ITC;
+    if (tls)
+        flags |= MHD_USE_TLS;
+    if (!sa)
+        flags |= MHD_USE_NO_LISTEN_SOCKET;
+    return MHD_start_daemon(
+        flags, 0, NULL, NULL, handle, api, MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)sa,
+        MHD_OPTION_URI_LOG_CALLBACK, log_uri, api, MHD_OPTION_NOTIFY_COMPLETED, request_done, api,
+        MHD_OPTION_NOTIFY_CONNECTION, notify_connection, api,
+        MHD_OPTION_CONNECTION_LIMIT, k->max_connections,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, k->max_connections_per_client,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
+        MHD_OPTION_CONNECTION_TIMEOUT, k->idle_timeout_s,
+        MHD_OPTION_ARRAY, tls ? tls_options : no_options, MHD_OPTION_END);
+}
+
+static void api_free(struct http_api *api)
+{
+    if (api->guest_daemon && api->guest_daemon != api->daemon)
+        MHD_stop_daemon(api->guest_daemon);
+    if (api->daemon)
+        MHD_stop_daemon(api->daemon);
+    conn_guard_free(api->guard);
+    session_binds_free(api->binds);
+    free(api);
+}
 
 struct http_api *http_api_start(const struct http_api_config *cfg, const char *addr, unsigned port,
                                 char *err, size_t err_len)
@@ -483,6 +621,12 @@ struct http_api *http_api_start(const struct http_api_config *cfg, const char *a
         free(api);
         return NULL;
     }
+    bool tls = cfg->tls_cert_pem && cfg->tls_key_pem;
+    if (tls && MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+        snprintf(err, err_len, "this libmicrohttpd was built without TLS: tls_cert_file cannot be served");
+        free(api);
+        return NULL;
+    }
     struct http_api_config *k = &api->cfg;
     k->spool_max_unauthenticated_mib = k->spool_max_unauthenticated_mib ? k->spool_max_unauthenticated_mib : 512;
     k->max_connections = k->max_connections ? k->max_connections : 1024;
@@ -492,22 +636,18 @@ struct http_api *http_api_start(const struct http_api_config *cfg, const char *a
     struct conn_guard_config gc = { k->head_timeout_s, k->keepalive_timeout_s, k->body_timeout_s };
     api->guard = conn_guard_new(&gc);
     api->binds = session_binds_new(session_alive, cfg->sessions);
-    /* poll(), not select(): descriptors past FD_SETSIZE work; the library refuses connections
-     * past the limits at accept (closed at once, nothing read) */
-    api->daemon = MHD_start_daemon(
-        MHD_USE_POLL_INTERNAL_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG | MHD_USE_ITC, 0,
-        NULL, NULL, handle, api, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
-        MHD_OPTION_URI_LOG_CALLBACK, log_uri, api, MHD_OPTION_NOTIFY_COMPLETED, request_done, api,
-        MHD_OPTION_NOTIFY_CONNECTION, notify_connection, api,
-        MHD_OPTION_CONNECTION_LIMIT, k->max_connections,
-        MHD_OPTION_PER_IP_CONNECTION_LIMIT, k->max_connections_per_client,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
-        MHD_OPTION_CONNECTION_TIMEOUT, k->idle_timeout_s, MHD_OPTION_END);
+    api->daemon = start_daemon(api, &sa, tls);
     if (!api->daemon) {
-        snprintf(err, err_len, "cannot listen on %s:%u", addr, port);
-        conn_guard_free(api->guard);
-        session_binds_free(api->binds);
-        free(api);
+        snprintf(err, err_len, "cannot listen on %s:%u%s", addr, port, tls ? " with TLS" : "");
+        api_free(api);
+        return NULL;
+    }
+    /* guests reach silod's API over their own vsock channel (guest_channels.c), in plain HTTP:
+     * with TLS on the network side they are served by a second daemon without a listen socket */
+    api->guest_daemon = tls ? start_daemon(api, NULL, false) : api->daemon;
+    if (!api->guest_daemon) {
+        snprintf(err, err_len, "cannot start the HTTP server for guest connections");
+        api_free(api);
         return NULL;
     }
     return api;
@@ -521,10 +661,6 @@ unsigned http_api_port(struct http_api *api)
 
 void http_api_stop(struct http_api *api)
 {
-    if (!api)
-        return;
-    MHD_stop_daemon(api->daemon);
-    conn_guard_free(api->guard);
-    session_binds_free(api->binds);
-    free(api);
+    if (api)
+        api_free(api);
 }

@@ -2,7 +2,10 @@
  * HTTP/1.1 keep-alive and chunked encoding): authentication, then dispatch to the control
  * plane (`/runtimes/…/` with trailing slashes) or the data plane
  * (`POST /runtimes/{arn-or-id}/invocations`, `…/stopruntimesession`); anything else is
- * UnknownOperationException. Errors are restJson1: `x-amzn-errortype` + {"message":...}.
+ * UnknownOperationException; silod's own `POST /silo/images` takes image archives into the
+ * image store (image_upload.h). Errors are restJson1: `x-amzn-errortype` + {"message":...}.
+ * With a certificate and key (tls_files.h) the listener speaks HTTPS only; guests' own
+ * connections to the API stay plain HTTP over their vsock channel.
  *
  * A SigV4 request body reaches the agent only once it is verified: whether the signature was
  * computed over the body (no x-amz-content-sha256, as botocore and the AWS JS SDK send
@@ -72,11 +75,19 @@ struct http_api_config {
     unsigned body_timeout_s;         /* a body may stall at most [60] */
     unsigned keepalive_timeout_s;    /* an idle kept-alive connection lives [120] */
     unsigned idle_timeout_s;         /* no byte either way while answering (the library's) [900] */
+    /* HTTPS: the PEM certificate chain and key (tls_files.h; both or neither). Guests' own
+     * connections to the API (http_api_add_guest_connection) stay plain HTTP over vsock. */
+    const char *tls_cert_pem, *tls_key_pem;
+    /* POST /silo/images (image_upload.h): into image_store/uploads, at most image_upload_max_mib
+     * per archive; no image_store or 0 MiB: uploads are refused */
+    const char *image_store;
+    unsigned image_upload_max_mib;
 };
 
 struct http_api;
 
-/* Listens on addr:port; NULL with a reason in err on failure. */
+/* Listens on addr:port (HTTPS when cfg names a certificate and key); NULL with a reason in err
+ * on failure. */
 struct http_api *http_api_start(const struct http_api_config *cfg, const char *addr, unsigned port,
                                 char *err, size_t err_len);
 unsigned http_api_port(struct http_api *api);

@@ -202,7 +202,7 @@ bool http_auth_head(struct http_api *api, struct MHD_Connection *c, struct reque
         /* a bearer token: data plane only, checked against the runtime's JWT authorizer; the
          * body is not signed, so the invocation may start at once and the body stream */
         r->bearer = true;
-        if (r->kind == REQ_CONTROL || r->kind == REQ_IDENTITY) {
+        if (r->kind == REQ_CONTROL || r->kind == REQ_IDENTITY || r->kind == REQ_IMAGE_UPLOAD) {
             http_auth_reject(r, "bearer token on a SigV4-only operation", AWS_ACCESS_DENIED,
                              "this operation accepts SigV4 only");
             return false;
@@ -212,7 +212,8 @@ bool http_auth_head(struct http_api *api, struct MHD_Connection *c, struct reque
     if (!http_auth_sigv4(api, c, r))
         return false;
     bool agent = role_creds_is_role_principal(r->principal);
-    if (agent && (r->kind == REQ_CONTROL || (r->kind == REQ_IDENTITY && !identity_agent_may_call(r->path)))) {
+    if (agent && (r->kind == REQ_CONTROL || r->kind == REQ_IMAGE_UPLOAD ||
+                  (r->kind == REQ_IDENTITY && !identity_agent_may_call(r->path)))) {
         /* credentials vended to an agent for its execution role: the data plane only, and of
          * Identity only what the workload access token it holds bounds */
         http_auth_reject(r, "role credentials on the control plane", AWS_ACCESS_DENIED,

@@ -10,6 +10,7 @@
  *                   the request head and body to the agent, its answer streamed back
  *   runtime_command.c  InvokeAgentRuntimeCommand: the command to agentd (EXEC), its output
  *                   back as an AWS event stream
+ * (http_api.c also serves POST /silo/images through image_upload.c)
  *
  * All three run on the MHD connection's own thread (thread per connection). */
 #ifndef SILO_FRONTEND_HTTP_INTERNAL_H
@@ -25,6 +26,7 @@
 #include "frontend/agent_http.h"
 #include "frontend/body_spool.h"
 #include "frontend/conn_guard.h"
+#include "frontend/image_upload.h"
 #include "frontend/http_api.h"
 #include "frontend/session_bind.h"
 #include "frontend/strbuf.h"
@@ -51,22 +53,25 @@ struct guest_conn {
 
 struct http_api {
     struct http_api_config cfg;
-    struct MHD_Daemon *daemon;
+    struct MHD_Daemon *daemon;       /* the listen address (TLS when configured) */
+    struct MHD_Daemon *guest_daemon; /* guest connections: plain HTTP (== daemon without TLS) */
     pthread_mutex_t guest_lock;
     struct guest_conn *guest_conns;
     struct spool_quota unverified;   /* body bytes held for requests whose signature is undecided */
     struct conn_guard *guard;        /* head / keep-alive / body deadlines per connection */
     struct session_binds *binds;     /* session id → the endpoint, auth method and user that opened it */
     struct identity *identity;       /* AgentCore Identity (http_api_attach_identity); NULL until then */
+    unsigned uploads;                /* image uploads in progress (atomic) */
 };
 
 /* The identity service, once attached (NULL before: its requests are ServiceUnavailable). */
 struct identity *http_identity(struct http_api *api);
 
+/* REQ_IMAGE_UPLOAD: POST /silo/images (image_upload.h). */
 /* REQ_IDENTITY: an /identities/ operation (identity.h); REQ_OAUTH2_CALLBACK: the browser's
  * return from an OAuth2 provider (no authentication; its single-use state is the credential). */
 enum request_kind { REQ_CONTROL, REQ_INVOKE, REQ_STOP, REQ_METRICS, REQ_IDENTITY, REQ_OAUTH2_CALLBACK, REQ_COMMAND,
-                    REQ_UNKNOWN };
+                    REQ_IMAGE_UPLOAD, REQ_UNKNOWN };
 
 /* The agent's answer, relayed to the client as it is read; shared by the request (for its log
  * line) and the MHD response (which reads from it), freed when both are done with it.
@@ -114,6 +119,8 @@ struct request {
     bool spooling;               /* the body goes to the spool (SigV4 with the body undecided) */
     uint64_t reserved;           /* bytes of api->unverified this request holds */
     struct conn_entry *conn;     /* this connection's conn_guard entry */
+    struct image_upload upload;  /* REQ_IMAGE_UPLOAD: the archive on its way into the store */
+    bool upload_slot;            /* holds one of api->uploads (IMAGE_UPLOADS_CONCURRENT) */
     uint64_t body_len;
     uint64_t answer_len;         /* bytes of an answer silod made itself (not relayed) */
     /* invoke */

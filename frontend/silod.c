@@ -33,6 +33,7 @@
 #include "frontend/sessions.h"
 #include "frontend/silod_config.h"
 #include "frontend/store.h"
+#include "frontend/tls_files.h"
 #include "frontend/usage.h"
 #include "frontend/vmm_launcher.h"
 
@@ -281,6 +282,12 @@ int main(int argc, char **argv)
     /* discoveryUrl/jwks_uri: https, or plain http to the hosts of jwt_http_allowed_hosts only */
     struct jwt_fetch_policy jwt_fetch = { cfg.jwt_http_allowed_hosts.items, cfg.jwt_http_allowed_hosts.count };
     struct jwt_keystore *jwt_keys = jwt_keystore_new(jwt_curl_fetch, &jwt_fetch);
+    /* HTTPS: the certificate and key must be readable and belong together, or silod stops here */
+    struct tls_files tls = { 0 };
+    if (cfg.tls_cert_file && !tls_files_load(&tls, cfg.tls_cert_file, cfg.tls_key_file, err, sizeof err)) {
+        fprintf(stderr, "silod: config %s: %s\n", config_path, err);
+        return 1;
+    }
     struct http_api_config hc = {
         .region = cfg.region, .keys = keys, .key_count = cfg.credential_count, .cp = cp, .sessions = sessions,
         .guest_mib = cfg.vmm.shape.guest_mib, .jwt_keys = jwt_keys, .metrics_public = cfg.metrics_public,
@@ -290,6 +297,8 @@ int main(int argc, char **argv)
         .max_connections = cfg.max_connections, .max_connections_per_client = cfg.max_connections_per_client,
         .head_timeout_s = cfg.head_timeout_s, .body_timeout_s = cfg.body_timeout_s,
         .keepalive_timeout_s = cfg.keepalive_timeout_s, .idle_timeout_s = cfg.idle_timeout_s,
+        .tls_cert_pem = tls.cert_pem, .tls_key_pem = tls.key_pem,
+        .image_store = cfg.image_store, .image_upload_max_mib = cfg.image_upload_max_mib,
     };
     struct http_api *api = http_api_start(&hc, cfg.listen_address, cfg.listen_port, err, sizeof err);
     if (!api) {
@@ -302,8 +311,8 @@ int main(int argc, char **argv)
     if (cfg.identity.callback_url)
         snprintf(callback, sizeof callback, "%s", cfg.identity.callback_url);
     else
-        snprintf(callback, sizeof callback, "http://%s:%u" IDENTITY_CALLBACK_PATH, cfg.listen_address,
-                 http_api_port(api));
+        snprintf(callback, sizeof callback, "%s://%s:%u" IDENTITY_CALLBACK_PATH, tls.cert_pem ? "https" : "http",
+                 cfg.listen_address, http_api_port(api));
     struct identity_config ic = {
         .region = cfg.region, .account_id = cfg.account_id, .callback_url = callback,
         .oauth2 = { cfg.identity.http_allowed_hosts.items, cfg.identity.http_allowed_hosts.count, 0 },
@@ -319,7 +328,10 @@ int main(int argc, char **argv)
     signal(SIGTERM, on_signal);
     signal(SIGINT, on_signal);
     struct ping_poller *poller = cfg.ping_interval_s > 0 ? ping_poller_start(sessions, (int)cfg.ping_interval_s, 5000) : NULL;
-    fprintf(stderr, "silod: listening on %s:%u (region %s)\n", cfg.listen_address, http_api_port(api), cfg.region);
+    if (tls.cert_pem)
+        fprintf(stderr, "silod: TLS certificate %s\n", tls.subject);
+    fprintf(stderr, "silod: listening on %s:%u (region %s, %s)\n", cfg.listen_address, http_api_port(api), cfg.region,
+            tls.cert_pem ? "https" : "plain http");
     for (unsigned tick = 1; !stopping; tick++) {
         sleep(1);
         sessions_reap(sessions);
@@ -329,6 +341,7 @@ int main(int argc, char **argv)
     fprintf(stderr, "silod: stopping\n");
     drain(sessions, poller, (int)cfg.drain_timeout_s);
     http_api_stop(api);
+    tls_files_free(&tls);
     identity_free(identity);
     sessions_free(sessions);
     usage_log_close(records);

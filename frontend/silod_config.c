@@ -6,6 +6,7 @@
  * to an object. The walk refuses anything the tables do not name. */
 #include "frontend/silod_config.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -144,6 +145,9 @@ static const struct cfg_table identity_table = { ROWS(identity_rows), sizeof(str
 static const struct cfg_row silod_rows[] = {
     { "listen_address", CFG_STRING, 1, 255, 0, "127.0.0.1", AT(struct silod_config, listen_address), NULL, false, 0 },
     { "listen_port", CFG_UINT, 0, 65535, 8080, NULL, AT(struct silod_config, listen_port), NULL, false, 0 },
+    { "tls_cert_file", CFG_STRING, 1, 4096, 0, NULL, AT(struct silod_config, tls_cert_file), NULL, false, 0 },
+    { "tls_key_file", CFG_STRING, 1, 4096, 0, NULL, AT(struct silod_config, tls_key_file), NULL, false, 0 },
+    { "allow_plain_http", CFG_BOOL, NO_LIMIT, 0, NULL, AT(struct silod_config, allow_plain_http), NULL, false, 0 },
     { "region", CFG_STRING, 1, 64, 0, "us-east-1", AT(struct silod_config, region), NULL, false, 0 },
     { "account_id", CFG_STRING, 12, 12, 0, "000000000000", AT(struct silod_config, account_id), NULL, false, 0 },
     { "database", CFG_STRING, 1, 4096, 0, "silod.db", AT(struct silod_config, database), NULL, false, 0 },
@@ -151,6 +155,7 @@ static const struct cfg_row silod_rows[] = {
     { "image_builder", CFG_STRING, 1, 4096, 0, NULL, AT(struct silod_config, image_builder), NULL, false, 0 },
     { "image_store", CFG_STRING, 1, 4096, 0, NULL, AT(struct silod_config, image_store), NULL, false, 0 },
     { "image_paths", CFG_PATHS, 0, 4000, 0, NULL, AT(struct silod_config, image_paths), NULL, false, 0 },
+    { "image_upload_max_mib", CFG_UINT, 0, 1u << 20, 2048, NULL, AT(struct silod_config, image_upload_max_mib), NULL, false, 0 },
     { "image_cache", CFG_STRING, 1, 4096, 0, NULL, AT(struct silod_config, image_cache), NULL, false, 0 },
     { "image_build_timeout_s", CFG_UINT, 1, 86400, IMAGE_BUILD_TIMEOUT_S, NULL, AT(struct silod_config, image_build_timeout_s), NULL, false, 0 },
     { "max_concurrent_builds", CFG_UINT, 1, 1000, IMAGE_BUILDS_CONCURRENT, NULL, AT(struct silod_config, max_concurrent_builds), NULL, false, 0 },
@@ -512,6 +517,27 @@ static bool make_egress(struct walk *w, struct silod_config *c)
     return true;
 }
 
+/* 127.0.0.0/8 (listen_address is an IPv4 address; http_api.c refuses anything else) */
+static bool is_loopback(const char *addr)
+{
+    struct in_addr a;
+    return inet_pton(AF_INET, addr, &a) == 1 && (ntohl(a.s_addr) >> 24) == 127;
+}
+
+/* TLS: both files or neither; plain HTTP on a non-loopback address only when allowed */
+static bool check_tls(struct walk *w, const struct silod_config *c)
+{
+    if (!c->tls_cert_file != !c->tls_key_file)
+        return refuse(w, c->tls_cert_file ? "tls_key_file" : "tls_cert_file",
+                      "is required with %s (both, or neither for plain HTTP)",
+                      c->tls_cert_file ? "tls_cert_file" : "tls_key_file");
+    if (!c->tls_cert_file && !c->allow_plain_http && !is_loopback(c->listen_address))
+        return refuse(w, "listen_address", "%.64s is not a loopback address: plain HTTP there would carry "
+                      "requests and tokens in the clear; set tls_cert_file and tls_key_file, or "
+                      "\"allow_plain_http\": true (frontend/README.md, \"TLS\")", c->listen_address);
+    return true;
+}
+
 bool silod_config_parse(const char *text, size_t text_len, struct silod_config *out, char *err, size_t err_len)
 {
     memset(out, 0, sizeof *out);
@@ -537,7 +563,7 @@ bool silod_config_parse(const char *text, size_t text_len, struct silod_config *
         return false;
     }
     struct walk w = { out, err, err_len };
-    return walk_object(&w, &silod_table, root, out, "") && make_egress(&w, out) && check_registries(&w, out);
+    return walk_object(&w, &silod_table, root, out, "") && make_egress(&w, out) && check_registries(&w, out) && check_tls(&w, out);
 }
 
 bool silod_config_load(const char *path, struct silod_config *out, char *err, size_t err_len)

@@ -71,6 +71,8 @@ struct silod_identity_settings {
 struct silod_config {
     const char *listen_address;
     unsigned listen_port;
+    const char *tls_cert_file, *tls_key_file;   /* both (HTTPS) or neither (plain HTTP) */
+    bool allow_plain_http;              /* plain HTTP on a non-loopback listen_address */
     const char *region, *account_id, *database;
     struct silod_credential *credentials;
     size_t credential_count;
@@ -80,6 +82,7 @@ struct silod_config {
     struct silod_registry *registries;  /* `registries`, pulled from by the image builder */
     size_t registry_count;
     struct silod_registry_limits registry;
+    unsigned image_upload_max_mib;      /* POST /silo/images into image_store (0: off) */
     unsigned max_sessions, max_guest_mib;
     bool metrics_public;
     bool commands_enabled;              /* InvokeAgentRuntimeCommand (default true) */

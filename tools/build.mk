@@ -9,7 +9,8 @@ boottime_SRCS := tools/bench/boottime.c
 HOST_PROGRAMS += silo-api
 silo-api_SRCS := tools/cli/silo_api.c tools/cli/api_client.c tools/cli/sigv4_sign.c tools/cli/output.c \
                  tools/cli/wait.c tools/cli/commands_runtime.c tools/cli/commands_endpoint.c \
-                 tools/cli/commands_invoke.c base/sigv4_canon.c base/url.c
+                 tools/cli/commands_invoke.c tools/cli/commands_image.c tools/cli/commands_deploy.c \
+                 base/sigv4_canon.c base/url.c
 silo-api_LIBS := -lcurl -ljson-c -lcrypto
 # the CLI's signer over every case of the AWS SigV4 suite, each signature checked by silod's verifier
 UNIT_TESTS += test_sigv4_sign

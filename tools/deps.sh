@@ -28,6 +28,7 @@ host_packages=(
     qemu-system-arm                                   # the dev host (qemu-system-aarch64, TCG)
     linux-source-6.1 bc flex bison libssl-dev xz-utils   # guest kernel build
     e2fsprogs cpio socat kmod                         # images, initramfs (depmod), tests
+    openssl                                           # the throwaway test CA of tests/host/silod_tls.sh
     libfdt-dev zlib1g-dev libjson-c-dev               # host copies for unit tests
     libmicrohttpd-dev libsqlite3-dev libcurl4-openssl-dev   # silod (frontend/): HTTP, store, JWKS
     libarchive-dev                                    # silo image build: tar/gzip/zstd layers

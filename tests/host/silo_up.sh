@@ -63,6 +63,39 @@ if command -v curl >/dev/null && [ -n "$curl_cmd" ]; then
     esac
 fi
 
+# silo deploy against the dev host's silod: a directory agent (the C echo agent's built program
+# and its image config, ECHO_TAG baked into the config) uploaded into the store inside the dev
+# host, created (v1), deployed again after a change (v2 of the same runtime), each invoked with
+# the command deploy printed; the agent's echo_tag says which image answered
+mkdir -p "$dir/agent/app"
+cp "$BUILD/arm64/bin/c-echo-agent" "$dir/agent/app/agent"
+# deploy_tag TAG: deploys $dir/agent with ECHO_TAG=TAG; sets deploy_rc, deploy_invoke, dep_*
+deploy_tag() {
+    sed "s/\"PORT=8080\"/\"PORT=8080\", \"ECHO_TAG=$1\"/" tests/agents/c-echo/image-config.json >"$dir/agent/image-config.json"
+    local t=$(date +%s)
+    bash -c "$creds; tools/silo deploy '$dir/agent' --name deployed_echo" >"$dir/deploy.out" 2>"$dir/deploy.err"
+    deploy_rc=$? deploy_s=$(( $(date +%s) - t ))
+    dep_id=$(sed -n 's/^agentRuntimeId: *//p' "$dir/deploy.out")
+    dep_version=$(sed -n 's/^agentRuntimeVersion: *//p' "$dir/deploy.out")
+    dep_status=$(sed -n 's/^status: *//p' "$dir/deploy.out")
+    deploy_invoke=$(grep -m1 '^  tools/silo invoke ' "$dir/deploy.out" | sed 's/^ *//')
+}
+for v in 1 2; do
+    deploy_tag "deploy-v$v"
+    if [ "$deploy_rc" = 0 ] && [ "$dep_status" = READY ] && [ "$dep_version" = "$v" ] && [ -n "$deploy_invoke" ]; then
+        ok "silo deploy DIR $( [ $v = 1 ] && echo creates || echo updates) deployed_echo: version $v READY in $deploy_s s ($(grep -c 'uploaded into' "$dir/deploy.err") upload)"
+    else
+        fail "silo deploy (v$v): exit $deploy_rc, version $dep_version, status $dep_status; $(tail -3 "$dir/deploy.err" | tr '\n' ' ')"
+        continue
+    fi
+    answer=$(bash -c "$creds; $deploy_invoke" 2>"$dir/invoke.err")
+    if printf '%s' "$answer" | grep -q "\"echo_tag\": *\"deploy-v$v\"" && printf '%s' "$answer" | grep -q '"boot_id"'; then
+        ok "the command deploy printed reaches version $v's image in a real microVM: $deploy_invoke -> $(printf '%s' "$answer" | head -c 100)"
+    else
+        fail "version $v: '$deploy_invoke' answered: $answer $(cat "$dir/invoke.err")"
+    fi
+done
+
 # Ctrl-C: silod drains in the dev host, every microVM stops, the dev host goes, exit 0
 kill -INT "$up_pid"
 stopped=

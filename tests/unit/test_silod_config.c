@@ -34,7 +34,7 @@ static bool refused(const char *text, const char *want)
 static void test_good_config_and_defaults(void)
 {
     static const char text[] =
-        "{ \"listen_address\": \"0.0.0.0\", \"listen_port\": 9090, \"region\": \"eu-west-1\",\n"
+        "{ \"listen_address\": \"0.0.0.0\", \"listen_port\": 9090, \"region\": \"eu-west-1\", \"allow_plain_http\": true,\n"
         "  \"account_id\": \"123456789012\", \"database\": \"/var/lib/silo/silod.db\",\n"
         "  \"credentials\": [ { \"access_key_id\": \"AKID1\", \"secret_access_key\": \"x\", \"session_token\": null,\n"
         "                     \"principal\": \"alice\" },\n"
@@ -178,6 +178,38 @@ static void test_registries(void)
     CHECK(refused("{" CRED ", \"registry\": {\"max_layer_mib\": 0}}", "registry.max_layer_mib must be an integer 1..16777216, not 0"));
 }
 
+/* TLS: both files or neither; a non-loopback listen address needs TLS or allow_plain_http. */
+static void test_tls_and_plain_http(void)
+{
+    CHECK(refused("{" CRED ", \"tls_cert_file\": \"/c.pem\"}", "tls_key_file is required with tls_cert_file"));
+    CHECK(refused("{" CRED ", \"tls_key_file\": \"/k.pem\"}", "tls_cert_file is required with tls_key_file"));
+    CHECK(refused("{" CRED ", \"listen_address\": \"0.0.0.0\"}", "listen_address 0.0.0.0 is not a loopback address"));
+    CHECK(refused("{" CRED ", \"listen_address\": \"192.0.2.7\", \"allow_plain_http\": false}",
+                  "listen_address 192.0.2.7 is not a loopback address"));
+    CHECK(refused("{" CRED ", \"allow_plain_http\": \"yes\"}", "allow_plain_http must be true or false"));
+    static const char *const accepted[] = {
+        "{" CRED "}",                                                        /* 127.0.0.1, plain */
+        "{" CRED ", \"listen_address\": \"127.0.0.2\"}",                       /* 127/8 is loopback */
+        "{" CRED ", \"listen_address\": \"0.0.0.0\", \"allow_plain_http\": true}",
+        "{" CRED ", \"listen_address\": \"0.0.0.0\", \"tls_cert_file\": \"/c\", \"tls_key_file\": \"/k\"}",
+        "{" CRED ", \"tls_cert_file\": \"/c\", \"tls_key_file\": \"/k\"}",
+    };
+    for (size_t i = 0; i < sizeof accepted / sizeof accepted[0]; i++) {
+        struct silod_config c;
+        char err[512];
+        bool ok = parse(accepted[i], &c, err, sizeof err);
+        CHECK(ok);
+        if (!ok)
+            printf("#   %s: %s\n", accepted[i], err);
+        silod_config_free(&c);
+    }
+    struct silod_config c;
+    char err[512];
+    CHECK(parse("{" CRED ", \"tls_cert_file\": \"/c\", \"tls_key_file\": \"/k\"}", &c, err, sizeof err) &&
+          strcmp(c.tls_cert_file, "/c") == 0 && strcmp(c.tls_key_file, "/k") == 0 && !c.allow_plain_http);
+    silod_config_free(&c);
+}
+
 /* Every config a test or tool writes (their keys and value types, with shell variables filled
  * in) is accepted. The texts mirror the configs of tests/host, tests/frontend/devhost,
  * tests/frontend/sdk, tools/up and tools/bench (grep silod.json, listen_port). */
@@ -207,7 +239,7 @@ static void test_configs_in_the_tree(void)
         "  \"image_builder\": \"/w/t.sh\",\n"
         "  \"vmm\": { \"path\": \"/w/fake_vmm\", \"kernel\": \"/nonexistent/Image\", \"rootfs_dir\": \"/d/images\", \"socket_dir\": \"/d/sockets\", \"cpus\": 1, \"guest_mib\": 128 } }",
         /* tests/frontend/devhost/silod-inside.sh (tools/up/up-inside.sh, tools/up/silo-up, tools/bench/silod.sh alike) */
-        "{ \"listen_address\": \"0.0.0.0\", \"listen_port\": 8080, \"region\": \"us-east-1\", \"account_id\": \"123456789012\",\n"
+        "{ \"listen_address\": \"0.0.0.0\", \"listen_port\": 8080, \"allow_plain_http\": true, \"region\": \"us-east-1\", \"account_id\": \"123456789012\",\n"
         "  \"database\": \"/d/silod.db\", \"credentials\": [ { \"access_key_id\": \"A\", \"secret_access_key\": \"S\", \"principal\": \"devhost-test\" } ],\n"
         "  \"image_builder\": \"/silo/bin/silod-build-image\", \"image_store\": \"/silo/extra/oci-store\", \"image_paths\": [\"/silo/extra/oci\"],\n"
         "  \"max_sessions\": 12, \"max_guest_mib\": 2560,\n"
@@ -215,7 +247,7 @@ static void test_configs_in_the_tree(void)
         "           \"cpus\": 1, \"guest_mib\": 256, \"ready_timeout_ms\": 120000, \"cmdline\": \"console=ttyS0 root=/dev/vda\",\n"
         "           \"verify_wipe\": true } }",
         /* tests/frontend/devhost/egress-inside.sh (tools/bench/egress.sh alike) */
-        "{ \"listen_address\": \"0.0.0.0\", \"listen_port\": 8080, \"region\": \"us-east-1\", \"account_id\": \"123456789012\",\n"
+        "{ \"listen_address\": \"0.0.0.0\", \"listen_port\": 8080, \"allow_plain_http\": true, \"region\": \"us-east-1\", \"account_id\": \"123456789012\",\n"
         "  \"database\": \"/d/silod.db\", \"credentials\": [ { \"access_key_id\": \"A\", \"secret_access_key\": \"S\", \"principal\": \"egress-test\" } ],\n"
         "  \"image_builder\": \"/silo/tests/frontend/devhost/image-builder.sh\", \"max_sessions\": 8, \"max_guest_mib\": 2048,\n"
         "  \"egress\": { \"allow_cidrs\": [\"10.99.0.1/32\"], \"allow_domains\": [\"model.test\"],\n"
@@ -281,6 +313,7 @@ int main(void)
         { "unknown keys are refused at every level, the key named", test_unknown_keys },
         { "wrong types are refused, the key named (\"listen_port\": \"8080\" is no longer 8080 silently)", test_wrong_types },
         { "out-of-bounds values, missing required keys and bad egress rules are refused, the key named", test_bounds_and_required },
+        { "TLS needs both files; plain HTTP off loopback only with allow_plain_http", test_tls_and_plain_http },
         { "the configs the tests and tools write are accepted", test_configs_in_the_tree },
         { "registries and registry: entries, limits with defaults, bad hosts and half credentials refused", test_registries },
         { "frontend/README.md names every key of the table", test_readme_names_every_key },

@@ -365,6 +365,8 @@ static enum api_result perform(struct api_conn *conn, struct call *c, const char
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, c);
     curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+    if (conn->ca_file)
+        curl_easy_setopt(h, CURLOPT_CAINFO, conn->ca_file);   /* the peer and its name are verified either way */
 
     switch (body->kind) {
     case API_BODY_NONE:

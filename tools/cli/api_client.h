@@ -32,6 +32,7 @@ struct api_conn {
     const char *secret_key;
     const char *session_token;  /* NULL for long-term keys */
     bool own_signer_always;     /* SILO_CLI_OWN_SIGV4=1: sign every call with sigv4_sign.c */
+    const char *ca_file;        /* https: trust this PEM bundle (--ca-file) instead of the system's */
 };
 
 /* An error answer (or a transport failure, status 0) in the shape the CLI prints. */

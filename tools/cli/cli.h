@@ -22,16 +22,17 @@ enum {
 /* Every option any command takes; each command lists the ones it accepts. */
 enum cli_option {
     OPT_NONE = 0,
-    OPT_JSON = 1000, OPT_ENDPOINT_URL, OPT_REGION, OPT_HELP,
+    OPT_JSON = 1000, OPT_ENDPOINT_URL, OPT_REGION, OPT_CA_FILE, OPT_HELP,
     OPT_IMAGE, OPT_PROTOCOL, OPT_ENV, OPT_CLEAR_ENV, OPT_IDLE_TIMEOUT, OPT_MAX_LIFETIME,
     OPT_DESCRIPTION, OPT_ROLE_ARN, OPT_NETWORK_MODE, OPT_WAIT, OPT_WAIT_TIMEOUT, OPT_VERSION,
-    OPT_QUALIFIER, OPT_SESSION, OPT_USER_ID, OPT_CONTENT_TYPE, OPT_ACCEPT, OPT_FILE, OPT_PAGE_SIZE,
+    OPT_QUALIFIER, OPT_SESSION, OPT_USER_ID, OPT_CONTENT_TYPE, OPT_ACCEPT, OPT_FILE, OPT_PAGE_SIZE, OPT_NAME,
 };
 
 struct cli {
     struct api_conn conn;
     bool json;
     const char *image, *protocol, *description, *role_arn, *network_mode, *version;
+    const char *name;                       /* deploy --name */
     const char *env[CLI_MAX_ENV];
     size_t env_count;
     bool clear_env;
@@ -46,7 +47,7 @@ struct cli {
 };
 
 struct cli_command {
-    const char *group;          /* "runtime", "endpoint", or NULL for a top-level command */
+    const char *group;          /* "runtime", "endpoint", "image", or NULL for a top-level command */
     const char *name;
     const char *args;           /* positional synopsis, e.g. "ID" */
     const char *summary;
@@ -105,5 +106,11 @@ int cmd_endpoint_list(struct cli *cli);
 int cmd_endpoint_delete(struct cli *cli);
 int cmd_invoke(struct cli *cli);
 int cmd_stop_session(struct cli *cli);
+int cmd_image_push(struct cli *cli);
+int cmd_deploy(struct cli *cli);
+
+/* Uploads an image archive into silod's image store (POST /silo/images); its containerUri into
+ * uri, whether silod had it already into *already. The exit status (error lines printed). */
+int cli_image_push(struct cli *cli, const char *file, char *uri, size_t uri_len, bool *already);
 
 #endif

@@ -1,18 +1,21 @@
-/* tools/cli/silo_api.c — `silo runtime|endpoint|invoke|stop-session`: the CLI as a thin,
+/* tools/cli/silo_api.c — `silo runtime|endpoint|invoke|stop-session|image push|deploy`: the CLI as a thin,
  * SigV4-signing client of silod's AgentCore API (tools/silo execs this program, silo-api).
  * This file owns the command table, option parsing, help texts, the connection settings
  * (--endpoint-url/SILO_ENDPOINT, AWS_* credentials, --region/AWS_REGION) and the helpers the
  * command files share (API calls with error lines, paths, UUIDs, paging through lists).
- * The commands themselves: commands_runtime.c, commands_endpoint.c, commands_invoke.c;
+ * The commands themselves: commands_runtime.c, commands_endpoint.c, commands_invoke.c,
+ * commands_image.c (image push), commands_deploy.c (deploy);
  * --wait: wait.c; HTTP and signing: api_client.c, sigv4_sign.c; output: output.c.
  * Exit status: 0 done, 1 an API error / failed wait / connection failure, 2 a usage error.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <unistd.h>
 
 #include "tools/cli/cli.h"
 #include "tools/cli/output.h"
@@ -50,9 +53,12 @@ static const struct option_info option_infos[] = {
     { OPT_ACCEPT, "accept", "T", "the Accept header for the agent" },
     { OPT_FILE, "file", "F", "send the contents of F ('-': standard input)" },
     { OPT_PAGE_SIZE, "page-size", "N", "items per request, 1-100 (default 100; every page is fetched)" },
+    { OPT_NAME, "name", "NAME", "the runtime to create, or to update when it exists" },
     { OPT_JSON, "json", NULL, "print the API's JSON answer" },
     { OPT_ENDPOINT_URL, "endpoint-url", "URL", "silod's address (default $SILO_ENDPOINT, else " DEFAULT_ENDPOINT ")" },
     { OPT_REGION, "region", "R", "the signing region (default $AWS_REGION, else " DEFAULT_REGION ")" },
+    { OPT_CA_FILE, "ca-file", "PEM", "for an https:// endpoint: trust the CA certificates in PEM (default $SILO_CA_FILE,"
+                                      " else the system's)" },
     { OPT_HELP, "help", NULL, "this help" },
 };
 
@@ -78,6 +84,7 @@ static const enum cli_option opts_ep_delete[] = { OPT_WAIT, OPT_WAIT_TIMEOUT, OP
 static const enum cli_option opts_invoke[] = { OPT_QUALIFIER, OPT_SESSION, OPT_USER_ID, OPT_CONTENT_TYPE,
                                                OPT_ACCEPT, OPT_FILE, OPT_NONE };
 static const enum cli_option opts_stop[] = { OPT_QUALIFIER, OPT_NONE };
+static const enum cli_option opts_deploy[] = { OPT_NAME, RUNTIME_SETTINGS, OPT_NONE };
 
 static const struct cli_command commands[] = {
     { "runtime", "create", "NAME --image URI", "create an agent runtime (its version 1)",
@@ -102,6 +109,11 @@ static const struct cli_command commands[] = {
       opts_invoke, 1, 2, false, cmd_invoke },
     { NULL, "stop-session", "RUNTIME_ID_OR_ARN SESSION_ID", "stop a runtime session (its microVM)",
       opts_stop, 2, 2, true, cmd_stop_session },
+    { "image", "push", "ARCHIVE", "upload an image archive (.tar/.tar.gz) into silod's image store; prints its containerUri",
+      opts_none, 1, 1, true, cmd_image_push },
+    { NULL, "deploy", "ARCHIVE|CONTAINER_URI --name NAME",
+      "upload the archive, create the runtime NAME or update it (a new version), wait until READY, "
+      "print how to invoke it", opts_deploy, 1, 1, false, cmd_deploy },
 };
 #define COMMAND_COUNT (sizeof commands / sizeof commands[0])
 
@@ -128,6 +140,7 @@ static void print_common_options(FILE *f, bool json)
         print_option(f, OPT_JSON);
     print_option(f, OPT_ENDPOINT_URL);
     print_option(f, OPT_REGION);
+    print_option(f, OPT_CA_FILE);
     print_option(f, OPT_HELP);
     fprintf(f, "  credentials: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN) - a key in\n"
                "  silod's config; requests are SigV4-signed for the service bedrock-agentcore\n");
@@ -188,13 +201,15 @@ static bool parse_seconds(const char *s, long *out)
     return true;
 }
 
-static int set_option(struct cli *cli, int id, const char *arg, const char **endpoint, const char **region)
+static int set_option(struct cli *cli, int id, const char *arg, const char **endpoint, const char **region,
+                      const char **ca_file)
 {
     const struct option_info *o = option_info((enum cli_option)id);
     switch (id) {
     case OPT_JSON: cli->json = true; break;
     case OPT_ENDPOINT_URL: *endpoint = arg; break;
     case OPT_REGION: *region = arg; break;
+    case OPT_CA_FILE: *ca_file = arg; break;
     case OPT_IMAGE: cli->image = arg; break;
     case OPT_PROTOCOL: cli->protocol = arg; break;
     case OPT_ENV:
@@ -233,6 +248,7 @@ static int set_option(struct cli *cli, int id, const char *arg, const char **end
     case OPT_CONTENT_TYPE: cli->content_type = arg; break;
     case OPT_ACCEPT: cli->accept = arg; break;
     case OPT_FILE: cli->file = arg; break;
+    case OPT_NAME: cli->name = arg; break;
     case OPT_PAGE_SIZE: {
         char *end;
         long v = strtol(arg, &end, 10);
@@ -247,7 +263,8 @@ static int set_option(struct cli *cli, int id, const char *arg, const char **end
 }
 
 /* Parses argv (argv[0] names the command) into cli; returns -1 to go on, else an exit code. */
-static int parse_command_line(struct cli *cli, int argc, char **argv, const char **endpoint, const char **region)
+static int parse_command_line(struct cli *cli, int argc, char **argv, const char **endpoint, const char **region,
+                              const char **ca_file)
 {
     const struct cli_command *c = cli->cmd;
     struct option longopts[64];
@@ -256,7 +273,7 @@ static int parse_command_line(struct cli *cli, int argc, char **argv, const char
         const struct option_info *oi = option_info(*o);
         longopts[n++] = (struct option){ oi->name, oi->arg ? required_argument : no_argument, NULL, (int)*o };
     }
-    static const enum cli_option common[] = { OPT_JSON, OPT_ENDPOINT_URL, OPT_REGION, OPT_HELP };
+    static const enum cli_option common[] = { OPT_JSON, OPT_ENDPOINT_URL, OPT_REGION, OPT_CA_FILE, OPT_HELP };
     for (size_t i = 0; i < sizeof common / sizeof common[0]; i++) {
         if (common[i] == OPT_JSON && !c->takes_json)
             continue;
@@ -276,7 +293,7 @@ static int parse_command_line(struct cli *cli, int argc, char **argv, const char
             return cli_usage_error(cli, "unknown option '%s'", argv[optind - 1]);
         if (ch == ':')
             return cli_usage_error(cli, "option '%s' needs a value", argv[optind - 1]);
-        int r = set_option(cli, ch, optarg, endpoint, region);
+        int r = set_option(cli, ch, optarg, endpoint, region, ca_file);
         if (r != EXIT_OK)
             return r;
     }
@@ -414,7 +431,7 @@ int main(int argc, char **argv)
     }
     const char *group = NULL;
     int first = 1;                      /* argv[first] names the command */
-    if (strcmp(argv[1], "runtime") == 0 || strcmp(argv[1], "endpoint") == 0) {
+    if (strcmp(argv[1], "runtime") == 0 || strcmp(argv[1], "endpoint") == 0 || strcmp(argv[1], "image") == 0) {
         group = argv[1];
         if (argc < 3 || is_help(argv[2])) {
             print_group_help(argc < 3 ? stderr : stdout, group);
@@ -432,9 +449,14 @@ int main(int argc, char **argv)
     }
     const char *endpoint = env_or("SILO_ENDPOINT", DEFAULT_ENDPOINT);
     const char *region = env_or("AWS_REGION", DEFAULT_REGION);
-    int r = parse_command_line(&cli, argc - first, argv + first, &endpoint, &region);
+    const char *ca_file = env_or("SILO_CA_FILE", NULL);
+    int r = parse_command_line(&cli, argc - first, argv + first, &endpoint, &region, &ca_file);
     if (r >= 0)
         return r;
+    if (ca_file && access(ca_file, R_OK) != 0) {
+        fprintf(stderr, "silo: --ca-file %s: %s\n", ca_file, strerror(errno));
+        return EXIT_USAGE;
+    }
 
     cli.conn.region = region;
     const char *akid = env_or("AWS_ACCESS_KEY_ID", NULL), *secret = env_or("AWS_SECRET_ACCESS_KEY", NULL);
@@ -457,6 +479,7 @@ int main(int argc, char **argv)
     cli.conn.access_key = akid;
     cli.conn.secret_key = secret;
     cli.conn.session_token = env_or("AWS_SESSION_TOKEN", NULL);
+    cli.conn.ca_file = ca_file;
     cli.conn.own_signer_always = strcmp(env_or("SILO_CLI_OWN_SIGV4", "0"), "1") == 0;
     r = cli.cmd->run(&cli);
     fflush(stdout);

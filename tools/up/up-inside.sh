@@ -2,7 +2,8 @@
 # tools/up/up-inside.sh AKID SECRET — the dev host side of `silo up` (tools/up/silo-up), run
 # INSIDE the dev host (busybox sh): starts silod on 0.0.0.0:8080 (forwarded to this machine's
 # 127.0.0.1) with the real silo-vmm and the real image builder, whose local image store holds
-# the sample agent as an OCI archive; and a one-verb side channel on port 9999 ("stop": SIGTERM
+# the sample agent as an OCI archive and takes uploads (`silo deploy`, POST /silo/images; in the
+# dev host's RAM, at most 512 MiB each); and a one-verb side channel on port 9999 ("stop": SIGTERM
 # silod, which drains and stops every microVM, then answers "stopped"). The host side creates
 # the sample runtime through the API once silod listens.
 set -u
@@ -18,14 +19,18 @@ stop_verb() {
 }
 if [ "${SILO_UP_SIDE:-}" = 1 ]; then stop_verb; exit 0; fi
 mkdir -p $d/images $d/sock
+# HTTPS when silo up was given a certificate (it put it into the payload); otherwise plain HTTP,
+# allowed on 0.0.0.0 because QEMU forwards the port from the machine's 127.0.0.1 only
+tls=
+[ -f /silo/extra/up-tls/silod.pem ] && tls='"tls_cert_file": "/silo/extra/up-tls/silod.pem", "tls_key_file": "/silo/extra/up-tls/silod.key",'
 cat >$d/silod.json <<JSON
 {
-  "listen_address": "0.0.0.0", "listen_port": 8080,
+  "listen_address": "0.0.0.0", "listen_port": 8080, "allow_plain_http": true, $tls
   "region": "us-east-1", "account_id": "123456789012",
   "database": "$d/silod.db",
   "credentials": [ { "access_key_id": "$akid", "secret_access_key": "$secret", "principal": "silo-up" } ],
   "image_builder": "/silo/bin/silod-build-image",
-  "image_store": "/silo/extra/oci-store",
+  "image_store": "/silo/extra/oci-store", "image_upload_max_mib": 512,
   "max_sessions": 8, "max_guest_mib": 2048,
   "vmm": { "path": "/silo/bin/silo-vmm", "kernel": "/silo/guest/Image",
            "rootfs_dir": "$d/images", "socket_dir": "$d/sock",

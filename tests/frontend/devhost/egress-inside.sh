@@ -29,7 +29,7 @@ silo-model-standin --tls-port 443 --cert $tls/server.pem --key $tls/server.key -
 
 cat >$d/silod.json <<JSON
 {
-  "listen_address": "0.0.0.0", "listen_port": 8080,
+  "listen_address": "0.0.0.0", "listen_port": 8080, "allow_plain_http": true,
   "region": "us-east-1", "account_id": "123456789012",
   "database": "$d/silod.db",
   "credentials": [ { "access_key_id": "$akid", "secret_access_key": "$secret", "principal": "egress-test" } ],
