@@ -4,7 +4,7 @@
 # silo-image: `silo image build` (tools/silo dispatches to it), the agent image builder
 IMAGE_SRCS := builder/layers.c builder/oci.c builder/digest.c builder/open_beneath.c guest/agentd/agent_config.c
 HOST_PROGRAMS += silo-image
-silo-image_SRCS := builder/image_build.c $(IMAGE_SRCS)
+silo-image_SRCS := builder/image_build.c builder/python_bytecode.c $(IMAGE_SRCS)
 silo-image_LIBS := -larchive -ljson-c -lcrypto
 # arm64 too, for silod's builder on the arm64 host (and in the dev host): dynamic like silod
 # (libarchive's closure comes from the arm64 sysroot, tools/deps.sh; tools/devhost copies it)
