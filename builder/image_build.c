@@ -32,7 +32,7 @@
  * built once, and the second call only links the cached file.
  * Environment overrides are not part of the built tree: the image is first built (or found)
  * under the key of everything else (the "base"), and an image with overrides is a copy of the
- * base (reflink where the filesystem can) whose /silo/config.json alone is rewritten in place
+ * base (reflink where the filesystem can, else a sparse copy) whose /silo/config.json alone is rewritten in place
  * with debugfs, then read back and compared. So a new version that changes only the
  * environment (UpdateAgentRuntime with the same containerUri) costs a copy, not a build.
  * Without debugfs the overrides are applied before the one full build, as before.
@@ -56,6 +56,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -768,6 +770,45 @@ static int run_debugfs(char *const argv[], char *out, size_t cap)
     return rc;
 }
 
+/* to = a copy of the image from: a reflink where the filesystem shares blocks, else its data
+ * extents only (SEEK_DATA/SEEK_HOLE), so the copy stays as sparse as the original. Done here
+ * because the dev host's cp (busybox) has neither --reflink nor --sparse. */
+static void copy_image(const char *from, const char *to)
+{
+    int in = open(from, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (in < 0 || fstat(in, &st) < 0)
+        DIE("%s: %s", from, strerror(errno));
+    unlink(to);
+    int out = open(to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, st.st_mode & 0777);
+    if (out < 0)
+        DIE("%s: %s", to, strerror(errno));
+    if (ioctl(out, FICLONE, in) != 0) {
+        if (ftruncate(out, st.st_size) < 0)
+            DIE("%s: %s", to, strerror(errno));
+        static char buf[1 << 20];
+        off_t pos = 0;
+        while (pos < st.st_size) {
+            off_t data = lseek(in, pos, SEEK_DATA);
+            if (data < 0 && errno == ENXIO)
+                break;                                          /* a hole to the end */
+            off_t hole = data < 0 ? -1 : lseek(in, data, SEEK_HOLE);
+            if (data < 0 || hole < 0)
+                DIE("%s: %s", from, strerror(errno));
+            for (pos = data; pos < hole;) {
+                size_t want = (size_t)(hole - pos) < sizeof buf ? (size_t)(hole - pos) : sizeof buf;
+                ssize_t n = pread(in, buf, want, pos);
+                if (n <= 0 || pwrite(out, buf, (size_t)n, pos) != n)
+                    DIE("copying %s to %s failed: %s", from, to, n == 0 ? "short read" : strerror(errno));
+                pos += n;
+            }
+        }
+    }
+    close(in);
+    if (close(out) < 0)
+        DIE("%s: %s", to, strerror(errno));
+}
+
 /* /silo/config.json of an ext4 image, read with debugfs (NUL-ended, static storage). */
 static char *image_config(const char *debugfs, const char *image)
 {
@@ -787,9 +828,7 @@ static void reconfigure_image(const char *debugfs, const char *base, const char 
     pathf(img, sizeof img, "%s/image.ext4", stage_dir);
     pathf(cfg_file, sizeof cfg_file, "%s/config.json", stage_dir);
     pathf(cmds, sizeof cmds, "%s/debugfs.cmds", stage_dir);
-    char *cp[] = { (char *)"cp", (char *)"--reflink=auto", (char *)"--sparse=always", (char *)base, img, NULL };
-    if (run(cp, NULL, NULL, 0) != 0)
-        DIE("cannot copy %s to %s", base, img);
+    copy_image(base, img);
     char *config = strdup(image_config(debugfs, base));
     if (config == NULL)
         DIE("out of memory");
