@@ -2,9 +2,10 @@
 # inside the dev host (busybox sh):
 #  1. its image (Debian's arm64 python3.11, bytecode precompiled by silo-image) boots under
 #     silo-vmm and answers /ping, /invocations (JSON and SSE) over vsock;
+#  0. its ext4 images are built here by silo-image from its OCI archive (python_agent_images);
 #  2. cold start, exec silo-vmm -> agentd's "agent ready", PY_RUNS times each (default 3),
-#     alternating: the C agent, the Python agent with bytecode, the same image without it
-#     (python-agent-nopyc); medians and ratios as "# bench:" lines;
+#     alternating: the C agent, the Python agent with bytecode, the same image with bytecode
+#     ignored (python-agent-nopyc, PYTHONPYCACHEPREFIX); medians and ratios as "# bench:" lines;
 #  3. silod with the REAL image builder (silod-build-image, the local image store
 #     /silo/extra/oci-store): CreateAgentRuntime from silo.local/agents/python-agent:latest,
 #     an invocation, then an environment-only UpdateAgentRuntime (same containerUri, ECHO_TAG
@@ -19,11 +20,15 @@ if ! command -v silo-vmm >/dev/null; then fail "python agent: silo-vmm is not in
 # busybox date has no %N: /proc/uptime, 10 ms steps
 now_ms() { read -r up _ </proc/uptime; echo $(( ${up%.*} * 1000 + 1${up#*.} * 10 - 1000 )); }
 
-# --- 1. the image boots and answers --------------------------------------------------------------
-n=python-agent
-if [ ! -s "$IMAGES/$n.ext4" ] || [ ! -s "$IMAGES/$n-nopyc.ext4" ]; then
-    fail "python agent: no images $IMAGES/$n.ext4 and $n-nopyc.ext4 (make devhost-agent-images)"; exit 0
+# --- 0. its images, built here from its OCI archive (python_agent_images, guest_agents.lib) ------
+t0=$(now_ms)
+if python_agent_images /tmp/python-agent-images; then
+    pass "python agent: silo-image built its images in the dev host from the OCI archive ($(( $(now_ms) - t0 )) ms)"
+else
+    fail "python agent: silo-image could not build its images from the OCI archive in the dev host"; exit 0
 fi
+IMAGES=/tmp/python-agent-images
+n=python-agent
 if boot_agent $n; then
     pass "python agent: booted from its ext4 image (Debian arm64 python3.11), agentd reports it ready"
     expect "python agent: GET /ping answers Healthy" '"status":"Healthy"' "$(http GET /ping)"
@@ -53,12 +58,12 @@ one_ready() {   # one_ready IMAGE: exec -> agent ready in ms (empty when it did 
     fi
 }
 : >/tmp/py.c; : >/tmp/py.pyc; : >/tmp/py.nopyc
-i=0
-while [ $i -lt "$runs" ]; do
+round=0                      # (not i: boot_agent uses that)
+while [ $round -lt "$runs" ]; do
     one_ready c-echo >>/tmp/py.c
     one_ready python-agent >>/tmp/py.pyc
     one_ready python-agent-nopyc >>/tmp/py.nopyc
-    i=$((i + 1))
+    round=$((round + 1))
 done
 med() { grep -v '^$' "$1" | sort -n | awk '{ v[NR] = $1 } END { if (NR == 0) print ""; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 c=$(med /tmp/py.c); pyc=$(med /tmp/py.pyc); nopyc=$(med /tmp/py.nopyc)
@@ -104,9 +109,10 @@ while [ $i -lt 300 ] && ! grep -q "silod: listening" $d/silod.log; do sleep 0.2;
 image=silo.local/agents/python-agent:latest
 json_str() { sed -n "s/.*\"$1\": *\"\([^\"]*\)\".*/\1/p" | head -1; }
 t0=$(now_ms)
-rt=$(silo-api runtime create python_e2e --image $image --env ECHO_TAG=first --wait --json 2>$d/cli.err | json_str agentRuntimeId)
+silo-api runtime create python_e2e --image $image --env ECHO_TAG=first --wait --json >$d/create.json 2>$d/cli.err
 t1=$(now_ms)
-if [ -z "$rt" ]; then
+rt=$(json_str agentRuntimeId <$d/create.json)
+if [ -z "$rt" ] || ! grep -q '"status": *"READY"' $d/create.json; then
     tail -5 $d/cli.err | sed 's/^/#   /'; grep "silod: build" $d/silod.log | tail -8 | sed 's/^/#   /'
     fail "python agent via silod: CreateAgentRuntime from $image did not become READY"
 else

@@ -1,11 +1,16 @@
 # tools/bench/agents.sh — exec -> "agent ready" (agentd saw the agent's port accept) for the C,
-# the Node SDK and the Python (standard library; with and without precompiled bytecode) sample
-# agents, each in its own microVM booted from its ext4 image
+# the Node SDK and the Python (standard library; with precompiled bytecode, and with it ignored:
+# PYTHONPYCACHEPREFIX, see python_agent_images in guest_agents.lib) sample agents, each in its own microVM booted from its ext4 image
 # (copy-on-write root, vsock), under silo-vmm and under the peer (QEMU -accel kvm, virtio-blk
 # snapshot=on, vhost-vsock), alternating, median of BENCH_AGENT_RUNS (default 3). Then the
 # image sizes. In the dev host: nested KVM under TCG, so only the ratio is meaningful.
 . /silo/tools/bench/common.lib
 runs=${BENCH_AGENT_RUNS:-3}
+# the Python agent's images are built here from its OCI archive (guest_agents.lib)
+VMM=silo
+. /silo/tests/e2e/guest_agents.lib
+python_agent_images /tmp/bench-agent-images || echo "# the Python agent's images could not be built" >&2
+export SILO_AGENT_IMAGES=/tmp/bench-agent-images
 
 # one_boot VMM NAME: boots, waits for ready, asks agentd to shut down, prints ready_ms
 one_boot() {
@@ -63,6 +68,6 @@ for agent in c-echo node-sdk python-agent python-agent-nopyc; do
         "mounts $(col 2 $f); init up $(col 3 $f); agentd started the agent $(col 4 $f); agent ready $(col 5 $f)"
 done
 echo "image sizes (apparent / allocated):"
-for f in /silo/extra/images/*.ext4; do
-    echo "  $(basename "$f"): $(( $(stat -c %s "$f") / 1048576 )) MiB / $(du -m "$f" | cut -f1) MiB"
+for f in /tmp/bench-agent-images/*.ext4; do
+    echo "  $(basename "$f"): $(( $(stat -L -c %s "$f") / 1048576 )) MiB / $(du -mL "$f" | cut -f1) MiB"
 done
