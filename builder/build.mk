@@ -40,3 +40,6 @@ test_open_beneath_LIBS := -lcrypto
 UNIT_TESTS += test_oci_symlinks
 test_oci_symlinks_SRCS := tests/unit/test_oci_symlinks.c builder/oci.c builder/layers.c builder/digest.c builder/open_beneath.c
 test_oci_symlinks_LIBS := -larchive -ljson-c -lcrypto
+# the bytecode step on small roots (needs this host's python3.11 for its main case)
+UNIT_TESTS += test_python_bytecode
+test_python_bytecode_SRCS := tests/unit/test_python_bytecode.c builder/python_bytecode.c

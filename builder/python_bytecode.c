@@ -204,8 +204,12 @@ static bool host_python(int minor, const char *magic, char *out, size_t cap, cha
     char dirs[4096];
     snprintf(dirs, sizeof dirs, "%s", path ? path : "");
     for (char *save = NULL, *d = strtok_r(dirs, ":", &save); d && n < 16; d = strtok_r(NULL, ":", &save))
-        if (d[0] == '/' && snprintf(cands[n], PATH_MAX, "%s/%s", d, name) < PATH_MAX)
-            n++;
+        if (d[0] == '/' && snprintf(cands[n], PATH_MAX, "%s/%s", d, name) < PATH_MAX) {
+            bool dup = false;
+            for (size_t k = 0; k < n && !dup; k++)
+                dup = strcmp(cands[k], cands[n]) == 0;
+            n += !dup;
+        }
     seen[0] = '\0';
     for (size_t i = 0; i < n; i++) {
         if (access(cands[i], X_OK) != 0)
