@@ -271,6 +271,14 @@ unsigned python_bytecode_compile(const char *root, const char *const *extra_dirs
             continue;
         }
         if (!host_python(minors[v], magic, python, sizeof python, seen, sizeof seen)) {
+            char shipped[PATH_MAX + 64];
+            if (snprintf(shipped, sizeof shipped, "%s/__pycache__/os.cpython-3%d.pyc", stdlib, minors[v]) <
+                    (int)sizeof shipped && access(shipped, R_OK) == 0) {
+                fprintf(stderr, "silo-image: python bytecode: python3.%d in the image already carries its bytecode "
+                                "(its layers have __pycache__); this build host has no python3.%d with magic %s to "
+                                "add more\n", minors[v], minors[v], magic);
+                continue;
+            }
             fprintf(stderr, "silo-image: python bytecode: python3.%d in the image (magic %s), but this build host has "
                             "no python3.%d with that magic number%s%s; not precompiled (the agent compiles what it "
                             "imports at every cold start)\n", minors[v], magic, minors[v], seen[0] ? ": " : "", seen);
