@@ -23,10 +23,26 @@
  *                       ({"NAME": "value", ...}); silod's builder (silod-build-image) passes
  *                       a version's environmentVariables this way, so they are baked into the
  *                       version's immutable image and reach the agent through agentd
+ *     --no-python-bytecode   do not precompile the image's Python bytecode (below)
+ *   silo image python-bytecode ROOT_DIR [GUEST_DIR...]
+ *                       only the bytecode step, on a root tree (how the Python sample agent's
+ *                       OCI archive is made); GUEST_DIRs are the agent's own directories
  * The cache key hashes the builder version, every input (file contents, directory trees,
  * resolved package versions, the config, init, agentd) and the options: the same input is
- * built once, and the second call only links the cached file. Prints one line at the end:
- *   silo-image: OUT (built|cached) key=K size_mib=N allocated_mib=N seconds=S
+ * built once, and the second call only links the cached file.
+ * Environment overrides are not part of the built tree: the image is first built (or found)
+ * under the key of everything else (the "base"), and an image with overrides is a copy of the
+ * base (reflink where the filesystem can, else a sparse copy) whose /silo/config.json alone is rewritten in place
+ * with debugfs, then read back and compared. So a new version that changes only the
+ * environment (UpdateAgentRuntime with the same containerUri) costs a copy, not a build.
+ * Without debugfs the overrides are applied before the one full build, as before.
+ * Python: every CPython 3.N found in the image gets its standard library, dist/site-packages
+ * and the agent's directories (WorkingDir, the directory of a .py in the command) compiled to
+ * bytecode (builder/python_bytecode.c: only by a python3.N of this host with the same magic
+ * number; without one the build log says so and nothing is compiled).
+ * Prints one line at the end:
+ *   silo-image: OUT (built|reconfigured|cached) key=K size_mib=N allocated_mib=N seconds=S
+ * ("reconfigured": the base was in the cache and only the environment was written).
  * Every image gets /silo/init, /silo/agentd and /silo/config.json (what agentd starts), mount
  * points (/proc /sys /dev /tmp /run), and /etc/hosts and /etc/passwd when it has none.
  */
@@ -40,6 +56,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -52,8 +70,9 @@
 #include "builder/digest.h"
 #include "builder/layers.h"
 #include "builder/oci.h"
+#include "builder/python_bytecode.h"
 
-#define BUILDER_VERSION "silo-image 1"
+#define BUILDER_VERSION "silo-image 2"
 #define MAX_SOURCES 32
 #define MAX_PACKAGES 512
 
@@ -597,13 +616,260 @@ static char *apply_env_overrides(char *config)
     return out;
 }
 
+/* --- the full build ------------------------------------------------------------------------ */
+
+struct build_inputs {
+    const struct source *sources;
+    size_t nsrc;
+    const struct package *pkgs;
+    size_t npkgs;
+    const char *config_file, *init, *agentd;
+    unsigned long free_mib;
+    bool python_bytecode;
+};
+
+/* The agent's own directories for the bytecode step: WorkingDir and the directory of every
+ * .py file in the command (relative ones taken from WorkingDir). Returns how many (at most cap). */
+static size_t agent_dirs(const struct agent_config *cfg, char dirs[][PATH_MAX], size_t cap)
+{
+    size_t n = 0;
+    if (strcmp(cfg->workdir, "/") != 0 && n < cap)
+        pathf(dirs[n++], PATH_MAX, "%s", cfg->workdir);
+    for (size_t k = 1; cfg->argv[k] && n < cap; k++) {
+        size_t l = strlen(cfg->argv[k]);
+        if (l < 4 || strcmp(cfg->argv[k] + l - 3, ".py") != 0 || strstr(cfg->argv[k], "..") != NULL)
+            continue;
+        char full[PATH_MAX];
+        if (cfg->argv[k][0] == '/')
+            pathf(full, sizeof full, "%s", cfg->argv[k]);
+        else
+            pathf(full, sizeof full, "%s/%s", strcmp(cfg->workdir, "/") == 0 ? "" : cfg->workdir, cfg->argv[k]);
+        *strrchr(full, '/') = '\0';
+        if (full[0] == '\0')
+            continue;
+        bool dup = false;
+        for (size_t i = 0; i < n && !dup; i++)
+            dup = strcmp(dirs[i], full) == 0;
+        if (!dup)
+            pathf(dirs[n++], PATH_MAX, "%s", full);
+    }
+    return n;
+}
+
+/* Builds the image of `in` (with the environment overrides when with_env) into `cached`. */
+static void build_image(const struct build_inputs *in, bool with_env, const char *cache, const char *key,
+                        const char *cached)
+{
+    pathf(stage_dir, sizeof stage_dir, "%s/.stage-%d", cache, (int)getpid());
+    char root[PATH_MAX], tmp[PATH_MAX];
+    pathf(root, sizeof root, "%s/root", stage_dir);
+    mkdirs(root, 0755);
+    for (size_t k = 0; k < in->npkgs; k++) {
+        char *x[] = { (char *)"dpkg-deb", (char *)"-x", (char *)in->pkgs[k].file, root, NULL };
+        if (run(x, NULL, NULL, 0) != 0)
+            DIE("dpkg-deb -x %s failed", in->pkgs[k].file);
+    }
+    if (in->npkgs > 0)
+        fprintf(stderr, "silo-image: unpacked %zu Debian arm64 packages\n", in->npkgs);
+    char *config = NULL;
+    for (size_t k = 0; k < in->nsrc; k++) {
+        const char *p = in->sources[k].path;
+        if (in->sources[k].kind == SRC_DIR) {
+            char from[PATH_MAX];
+            pathf(from, sizeof from, "%s/.", p);
+            char *x[] = { (char *)"cp", (char *)"-a", from, root, NULL };
+            if (run(x, NULL, NULL, 0) != 0)
+                DIE("copying %s failed", p);
+        } else if (in->sources[k].kind == SRC_OCI_DIR) {
+            free(config);
+            config = apply_image(p, root, p);
+        } else {
+            pathf(tmp, sizeof tmp, "%s/src-%zu", stage_dir, k);
+            if (is_archive_image(p, tmp)) {
+                free(config);
+                config = apply_image(tmp, root, p);
+            } else {
+                struct layer_stats st = { 0 };
+                if (layer_apply(root, p, &st, err, sizeof err) < 0)
+                    DIE("%s", err);
+            }
+        }
+    }
+    if (in->config_file != NULL) {
+        free(config);
+        size_t n = 0;
+        config = small_file_load(in->config_file, AGENT_CONFIG_MAX_BYTES, &n, err, sizeof err);
+        if (config == NULL || n == 0)
+            DIE("%s", config == NULL ? err : "the --config file is empty");
+    }
+    if (config == NULL)
+        DIE("no image config: the sources carry none; pass --config FILE (an OCI image config with "
+            "\"architecture\": \"arm64\" and config.Entrypoint/Cmd)");
+    if (with_env)
+        config = apply_env_overrides(config);
+    if (oci_check_platform(config, strlen(config), err, sizeof err) < 0)
+        DIE("%s", err);
+    struct agent_config cfg;
+    if (agent_config_parse(config, strlen(config), &cfg, err, sizeof err) < 0)
+        DIE("%s", err);
+    check_command(root, &cfg);
+    if (in->python_bytecode) {
+        static char dirs[8][PATH_MAX];
+        const char *dir_ptrs[8];
+        size_t ndirs = agent_dirs(&cfg, dirs, 8);
+        for (size_t k = 0; k < ndirs; k++)
+            dir_ptrs[k] = dirs[k];
+        python_bytecode_compile(root, dir_ptrs, ndirs);
+    }
+    install_silo_files(root, in->init, in->agentd, config);
+    uid_t uid;
+    gid_t gid;
+    if (agent_user_resolve(cfg.user, root, &uid, &gid, err, sizeof err) < 0)
+        DIE("%s", err);
+    agent_config_free(&cfg);
+    free(config);
+
+    pathf(tmp, sizeof tmp, "%s/image.ext4", stage_dir);
+    make_ext4(root, tmp, in->free_mib, key);
+    if (rename(tmp, cached) < 0)
+        DIE("rename %s -> %s: %s", tmp, cached, strerror(errno));
+    cleanup();
+}
+
+/* --- the environment of a built image, rewritten in place ----------------------------------- */
+
+/* debugfs (e2fsprogs) on PATH or in /sbin, /usr/sbin: its path, or false. */
+static bool find_debugfs(char *out, size_t cap)
+{
+    const char *path = getenv("PATH");
+    char dirs[4096];
+    pathf(dirs, sizeof dirs, "%s:/sbin:/usr/sbin", path ? path : "");
+    for (char *save = NULL, *d = strtok_r(dirs, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
+        if (d[0] != '/')
+            continue;
+        pathf(out, cap, "%s/debugfs", d);
+        if (access(out, X_OK) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* debugfs with stderr silenced (its banner); stdout into out when cap > 0. */
+static int run_debugfs(char *const argv[], char *out, size_t cap)
+{
+    int saved = dup(2), devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
+    if (saved >= 0 && devnull >= 0)
+        dup2(devnull, 2);
+    int rc = run(argv, NULL, out, cap);
+    if (saved >= 0) {
+        dup2(saved, 2);
+        close(saved);
+    }
+    if (devnull >= 0)
+        close(devnull);
+    return rc;
+}
+
+/* to = a copy of the image from: a reflink where the filesystem shares blocks, else its data
+ * extents only (SEEK_DATA/SEEK_HOLE), so the copy stays as sparse as the original. Done here
+ * because the dev host's cp (busybox) has neither --reflink nor --sparse. */
+static void copy_image(const char *from, const char *to)
+{
+    int in = open(from, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (in < 0 || fstat(in, &st) < 0)
+        DIE("%s: %s", from, strerror(errno));
+    unlink(to);
+    int out = open(to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, st.st_mode & 0777);
+    if (out < 0)
+        DIE("%s: %s", to, strerror(errno));
+    if (ioctl(out, FICLONE, in) != 0) {
+        if (ftruncate(out, st.st_size) < 0)
+            DIE("%s: %s", to, strerror(errno));
+        static char buf[1 << 20];
+        off_t pos = 0;
+        while (pos < st.st_size) {
+            off_t data = lseek(in, pos, SEEK_DATA);
+            if (data < 0 && errno == ENXIO)
+                break;                                          /* a hole to the end */
+            off_t hole = data < 0 ? -1 : lseek(in, data, SEEK_HOLE);
+            if (data < 0 || hole < 0)
+                DIE("%s: %s", from, strerror(errno));
+            for (pos = data; pos < hole;) {
+                size_t want = (size_t)(hole - pos) < sizeof buf ? (size_t)(hole - pos) : sizeof buf;
+                ssize_t n = pread(in, buf, want, pos);
+                if (n <= 0 || pwrite(out, buf, (size_t)n, pos) != n)
+                    DIE("copying %s to %s failed: %s", from, to, n == 0 ? "short read" : strerror(errno));
+                pos += n;
+            }
+        }
+    }
+    close(in);
+    if (close(out) < 0)
+        DIE("%s: %s", to, strerror(errno));
+}
+
+/* /silo/config.json of an ext4 image, read with debugfs (NUL-ended, static storage). */
+static char *image_config(const char *debugfs, const char *image)
+{
+    static char buf[AGENT_CONFIG_MAX_BYTES + 1];
+    char *x[] = { (char *)debugfs, (char *)"-R", (char *)"cat /silo/config.json", (char *)image, NULL };
+    if (run_debugfs(x, buf, sizeof buf) != 0)
+        DIE("debugfs could not read /silo/config.json of %s", image);
+    return buf;
+}
+
+/* cached = a copy of base whose /silo/config.json carries the environment overrides. */
+static void reconfigure_image(const char *debugfs, const char *base, const char *cache, const char *cached)
+{
+    pathf(stage_dir, sizeof stage_dir, "%s/.stage-%d", cache, (int)getpid());
+    mkdirs(stage_dir, 0700);
+    char img[PATH_MAX], cfg_file[PATH_MAX], cmds[PATH_MAX];
+    pathf(img, sizeof img, "%s/image.ext4", stage_dir);
+    pathf(cfg_file, sizeof cfg_file, "%s/config.json", stage_dir);
+    pathf(cmds, sizeof cmds, "%s/debugfs.cmds", stage_dir);
+    copy_image(base, img);
+    char *config = strdup(image_config(debugfs, base));
+    if (config == NULL)
+        DIE("out of memory");
+    config = apply_env_overrides(config);
+    if (oci_check_platform(config, strlen(config), err, sizeof err) < 0)
+        DIE("%s", err);
+    struct agent_config cfg;
+    if (agent_config_parse(config, strlen(config), &cfg, err, sizeof err) < 0)
+        DIE("%s", err);
+    agent_config_free(&cfg);
+    if (strchr(cfg_file, '"') != NULL || strchr(cfg_file, '\n') != NULL)
+        DIE("the cache directory's path cannot be given to debugfs: %s", cache);
+    FILE *f = fopen(cfg_file, "we");
+    if (f == NULL || fputs(config, f) < 0 || fclose(f) != 0)
+        DIE("%s: %s", cfg_file, strerror(errno));
+    chmod(cfg_file, 0644);
+    f = fopen(cmds, "we");
+    if (f == NULL || fprintf(f, "cd /silo\nrm config.json\nwrite \"%s\" config.json\n"
+                                "set_inode_field config.json uid 0\nset_inode_field config.json gid 0\n", cfg_file) < 0 ||
+        fclose(f) != 0)
+        DIE("%s: %s", cmds, strerror(errno));
+    char *w[] = { (char *)debugfs, (char *)"-w", (char *)"-f", cmds, img, NULL };
+    static char echo[16384];                                   /* debugfs echoes each command */
+    if (run_debugfs(w, echo, sizeof echo) != 0)
+        DIE("debugfs could not write /silo/config.json into %s", img);
+    if (strcmp(image_config(debugfs, img), config) != 0)        /* debugfs exits 0 on most errors */
+        DIE("debugfs did not write /silo/config.json into %s as asked", img);
+    free(config);
+    if (rename(img, cached) < 0)
+        DIE("rename %s -> %s: %s", img, cached, strerror(errno));
+    cleanup();
+}
+
 /* --- main --------------------------------------------------------------------------------- */
 
 static void usage_exit(void)
 {
     fprintf(stderr, "usage: silo image build [--packages P,Q] [--no-deps] [--config FILE] [--cache DIR]\n"
                     "                        [--init F] [--agentd F] [--free-mib N] [--env NAME=VALUE]...\n"
-                    "                        [--env-json FILE] [SOURCE...] [-o OUT.ext4]\n");
+                    "                        [--env-json FILE] [--no-python-bytecode] [SOURCE...] [-o OUT.ext4]\n"
+                    "       silo image python-bytecode ROOT_DIR [GUEST_DIR...]\n");
     exit(2);
 }
 
@@ -628,13 +894,18 @@ int main(int argc, char **argv)
     size_t nsrc = 0;
     char *packages = NULL, *config_file = NULL, *out = NULL, *cache = NULL;
     char init[PATH_MAX], agentd[PATH_MAX];
-    bool no_deps = false;
+    bool no_deps = false, python_bytecode = true;
     unsigned long free_mib = 64;
     double t0 = now_s();
 
     default_sibling(argv[0], "silo-init", init, sizeof init);
     default_sibling(argv[0], "silo-agentd", agentd, sizeof agentd);
     int i = 1;
+    if (i < argc && strcmp(argv[i], "python-bytecode") == 0) {
+        if (argc < 3)
+            usage_exit();
+        return python_bytecode_compile(argv[2], (const char *const *)argv + 3, (size_t)(argc - 3)) > 0 ? 0 : 1;
+    }
     if (i < argc && strcmp(argv[i], "build") == 0)
         i++;
     for (; i < argc; i++) {
@@ -649,6 +920,7 @@ int main(int argc, char **argv)
         else if (strcmp(argv[i], "--free-mib") == 0 && v) free_mib = strtoul(argv[++i], NULL, 10);
         else if (strcmp(argv[i], "--env") == 0 && v && strchr(v, '=')) add_env(v, (size_t)(strchr(v, '=') - v), strchr(v, '=') + 1, strlen(strchr(v, '=') + 1)), i++;
         else if (strcmp(argv[i], "--env-json") == 0 && v) add_env_json(argv[++i]);
+        else if (strcmp(argv[i], "--no-python-bytecode") == 0) python_bytecode = false;
         else if (argv[i][0] == '-') usage_exit();
         else if (nsrc == MAX_SOURCES) DIE("more than %d sources", MAX_SOURCES);
         else {
@@ -678,11 +950,11 @@ int main(int argc, char **argv)
         cache = images_dir;
     mkdirs(cache, 0755);
 
-    /* the content address */
+    /* the content address: the base (everything but the environment), then the whole */
     struct digest *d = digest_new();
     digest_add_str(d, BUILDER_VERSION);
     char fmt[64];
-    pathf(fmt, sizeof fmt, "free=%lu", free_mib);
+    pathf(fmt, sizeof fmt, "free=%lu pyc=%d", free_mib, python_bytecode ? 1 : 0);
     digest_add_str(d, fmt);
     if (digest_add_file(d, init) < 0 || digest_add_file(d, agentd) < 0)
         DIE("cannot read %s or %s", init, agentd);
@@ -708,83 +980,37 @@ int main(int argc, char **argv)
         if (digest_add_file(d, config_file) < 0)
             DIE("%s: %s", config_file, strerror(errno));
     }
+    char base_key[DIGEST_HEX], key[DIGEST_HEX];
+    digest_finish(d, base_key);
+    d = digest_new();
+    digest_add_str(d, base_key);
     for (size_t k = 0; k < env_override_count; k++) {
         digest_add_str(d, "env");
         digest_add_str(d, env_overrides[k]);
     }
-    char key[DIGEST_HEX];
     digest_finish(d, key);
-    char cached[PATH_MAX];
+    if (env_override_count == 0)
+        memcpy(key, base_key, sizeof key);
+    char cached[PATH_MAX], base[PATH_MAX], debugfs[PATH_MAX];
     pathf(cached, sizeof cached, "%s/%.32s.ext4", cache, key);
+    pathf(base, sizeof base, "%s/%.32s.ext4", cache, base_key);
 
-    bool built = false;
+    struct build_inputs in = { sources, nsrc, pkgs, npkgs, config_file, init, agentd, free_mib, python_bytecode };
+    const char *how = "cached";
     if (access(cached, R_OK) != 0) {
-        pathf(stage_dir, sizeof stage_dir, "%s/.stage-%d", cache, (int)getpid());
-        char root[PATH_MAX], tmp[PATH_MAX];
-        pathf(root, sizeof root, "%s/root", stage_dir);
-        mkdirs(root, 0755);
-        for (size_t k = 0; k < npkgs; k++) {
-            char *x[] = { (char *)"dpkg-deb", (char *)"-x", pkgs[k].file, root, NULL };
-            if (run(x, NULL, NULL, 0) != 0)
-                DIE("dpkg-deb -x %s failed", pkgs[k].file);
-        }
-        if (npkgs > 0)
-            fprintf(stderr, "silo-image: unpacked %zu Debian arm64 packages\n", npkgs);
-        char *config = NULL;
-        for (size_t k = 0; k < nsrc; k++) {
-            const char *p = sources[k].path;
-            if (sources[k].kind == SRC_DIR) {
-                char from[PATH_MAX];
-                pathf(from, sizeof from, "%s/.", p);
-                char *x[] = { (char *)"cp", (char *)"-a", from, root, NULL };
-                if (run(x, NULL, NULL, 0) != 0)
-                    DIE("copying %s failed", p);
-            } else if (sources[k].kind == SRC_OCI_DIR) {
-                free(config);
-                config = apply_image(p, root, p);
-            } else {
-                pathf(tmp, sizeof tmp, "%s/src-%zu", stage_dir, k);
-                if (is_archive_image(p, tmp)) {
-                    free(config);
-                    config = apply_image(tmp, root, p);
-                } else {
-                    struct layer_stats st = { 0 };
-                    if (layer_apply(root, p, &st, err, sizeof err) < 0)
-                        DIE("%s", err);
-                }
+        if (env_override_count > 0 && find_debugfs(debugfs, sizeof debugfs)) {
+            how = "reconfigured";
+            if (access(base, R_OK) != 0) {
+                build_image(&in, false, cache, base_key, base);
+                how = "built";
             }
+            reconfigure_image(debugfs, base, cache, cached);
+        } else {
+            if (env_override_count > 0)
+                fprintf(stderr, "silo-image: no debugfs (e2fsprogs): the environment is built into the image\n");
+            build_image(&in, true, cache, key, cached);
+            how = "built";
         }
-        if (config_file != NULL) {
-            free(config);
-            size_t n = 0;
-            config = small_file_load(config_file, AGENT_CONFIG_MAX_BYTES, &n, err, sizeof err);
-            if (config == NULL || n == 0)
-                DIE("%s", config == NULL ? err : "the --config file is empty");
-        }
-        if (config == NULL)
-            DIE("no image config: the sources carry none; pass --config FILE (an OCI image config with "
-                "\"architecture\": \"arm64\" and config.Entrypoint/Cmd)");
-        config = apply_env_overrides(config);
-        if (oci_check_platform(config, strlen(config), err, sizeof err) < 0)
-            DIE("%s", err);
-        struct agent_config cfg;
-        if (agent_config_parse(config, strlen(config), &cfg, err, sizeof err) < 0)
-            DIE("%s", err);
-        check_command(root, &cfg);
-        install_silo_files(root, init, agentd, config);
-        uid_t uid;
-        gid_t gid;
-        if (agent_user_resolve(cfg.user, root, &uid, &gid, err, sizeof err) < 0)
-            DIE("%s", err);
-        agent_config_free(&cfg);
-        free(config);
-
-        pathf(tmp, sizeof tmp, "%s/image.ext4", stage_dir);
-        make_ext4(root, tmp, free_mib, key);
-        if (rename(tmp, cached) < 0)
-            DIE("rename %s -> %s: %s", tmp, cached, strerror(errno));
-        cleanup();
-        built = true;
     }
     const char *result = cached;
     if (out != NULL) {
@@ -799,7 +1025,7 @@ int main(int argc, char **argv)
     struct stat st;
     stat(cached, &st);
     printf("silo-image: %s (%s) key=%.32s size_mib=%lld allocated_mib=%lld seconds=%.2f\n", result,
-           built ? "built" : "cached", key, (long long)(st.st_size >> 20), (long long)(st.st_blocks * 512 >> 20),
+           how, key, (long long)(st.st_size >> 20), (long long)(st.st_blocks * 512 >> 20),
            now_s() - t0);
     free(packages);
     return 0;

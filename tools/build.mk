@@ -35,7 +35,8 @@ ARM64_PROGRAMS += silo-vsock
 silo-vsock_SRCS := tests/e2e/progs/silo_vsock.c
 
 .PHONY: agent-images
-agent-images: $(BUILD)/images/c-echo.ext4 $(BUILD)/images/node-sdk.ext4 $(BUILD)/images/mcp-server.ext4
+agent-images: $(BUILD)/images/c-echo.ext4 $(BUILD)/images/node-sdk.ext4 $(BUILD)/images/mcp-server.ext4 \
+              $(BUILD)/images/python-agent.ext4
 
 # free space left in each sample image for the agent's own writes (they go to the VMM's
 # copy-on-write layer); small, because the dev host carries the images in its initramfs
@@ -73,6 +74,21 @@ node-sdk_APP_FILES := tests/frontend/devhost/standin-tls/silo-test-ca.pem
 $(eval $(call node_agent_image,node-sdk,agent.mjs))
 $(eval $(call node_agent_image,mcp-server,server.mjs))
 
+# python-agent: the standard-library Python agent on Debian's arm64 python3.11 and the libraries
+# its stdlib modules load (--no-deps: not python3's whole Depends closure, which pulls in perl),
+# its bytecode precompiled by silo-image (builder/python_bytecode.c, this host's python3.11).
+# The dev host gets it as an OCI archive only (18 MB; an ext4 image would be ~100 MB more in its
+# initramfs): tests/e2e/python_agent.sh and tools/bench/agents.sh build the ext4 images there.
+PYTHON_RUNTIME_PACKAGES := python3.11-minimal,libpython3.11-minimal,libpython3.11-stdlib,libc6,zlib1g,libexpat1,libssl3,libffi8,libbz2-1.0,liblzma5,libuuid1
+PY_AGENT_ROOT := $(BUILD)/agents/python-agent/root
+$(PY_AGENT_ROOT)/app/agent.py: tests/agents/python-agent/agent.py
+	@mkdir -p $(dir $@)
+	cp $< $@
+$(BUILD)/images/python-agent.ext4: $(IMAGE_TOOLS) $(PY_AGENT_ROOT)/app/agent.py tests/agents/python-agent/image-config.json
+	@mkdir -p $(dir $@)
+	SILO_BIN=$(BUILD)/host/bin tools/silo image build --packages $(PYTHON_RUNTIME_PACKAGES) --no-deps $(PY_AGENT_ROOT) \
+	    --config tests/agents/python-agent/image-config.json --free-mib $(AGENT_IMAGE_FREE_MIB) -o $@
+
 # the node-sdk agent's answers outside any VM (this machine's node), for guest_agents.lib
 .PHONY: agent-references
 agent-references: $(BUILD)/devhost-extra/expected/node-sdk-json.body
@@ -102,7 +118,8 @@ comma := ,
 OCI_TEST_IMAGES := c-echo c-echo-exits c-echo-shell
 .PHONY: devhost-oci-images
 devhost-oci-images: $(foreach i,$(OCI_TEST_IMAGES),$(BUILD)/devhost-extra/oci-store/silo.local/agents/$(i)/latest.tar) \
-                    $(BUILD)/devhost-extra/oci-store/silo.local/agents/mcp-server/latest.tar
+                    $(BUILD)/devhost-extra/oci-store/silo.local/agents/mcp-server/latest.tar \
+                    $(BUILD)/devhost-extra/oci-store/silo.local/agents/python-agent/latest.tar
 MCP_OCI_ROOT := $(BUILD)/agents/mcp-server-oci
 $(MCP_OCI_ROOT).ready: $(BUILD)/images/mcp-server.ext4
 	rm -rf $(MCP_OCI_ROOT) && mkdir -p $(MCP_OCI_ROOT)
@@ -138,13 +155,28 @@ $(C_ECHO_SHELL_ROOT).ready: $(BUILD)/arm64/bin/c-echo-agent
 $(BUILD)/devhost-extra/oci/c-echo-shell.tar: $(C_ECHO_SHELL_ROOT).ready tests/agents/c-echo/image-config.json builder/oci-archive.sh
 	@mkdir -p $(dir $@)
 	builder/oci-archive.sh $(C_ECHO_SHELL_ROOT) tests/agents/c-echo/image-config.json $@
+# the Python agent's OCI archive: its Debian packages unpacked (the .debs the ext4 image's build
+# downloaded) and its bytecode precompiled HERE (`silo image python-bytecode`), because the dev
+# host, like an arm64 silod host, has no python3.11 for silo-image to compile with
+PY_OCI_ROOT := $(BUILD)/agents/python-agent-oci
+$(PY_OCI_ROOT).ready: $(BUILD)/images/python-agent.ext4 $(PY_AGENT_ROOT)/app/agent.py
+	rm -rf $(PY_OCI_ROOT) && mkdir -p $(PY_OCI_ROOT)/app
+	cp $(PY_AGENT_ROOT)/app/agent.py $(PY_OCI_ROOT)/app/
+	for p in $(subst $(comma), ,$(PYTHON_RUNTIME_PACKAGES)); do \
+	    dpkg-deb -x "$$(ls $(SILO_CACHE)/debs/$${p}_*_arm64.deb $(SILO_CACHE)/debs/$${p}_*_all.deb 2>/dev/null | sort -V | tail -1)" $(PY_OCI_ROOT) || exit 1; done
+	SILO_BIN=$(BUILD)/host/bin tools/silo image python-bytecode $(PY_OCI_ROOT) /app
+	touch $@
+$(BUILD)/devhost-extra/oci-store/silo.local/agents/python-agent/latest.tar: $(PY_OCI_ROOT).ready tests/agents/python-agent/image-config.json builder/oci-archive.sh
+	@mkdir -p $(dir $@)
+	builder/oci-archive.sh $(PY_OCI_ROOT) tests/agents/python-agent/image-config.json $@
 $(BUILD)/devhost-extra/oci-store/silo.local/agents/%/latest.tar: $(BUILD)/devhost-extra/oci/%.tar
 	@mkdir -p $(dir $@)
 	ln -f $< $@ || cp $< $@
 
 # the dev host gets the images under /silo/extra/images (tools/devhost copies devhost-extra)
 .PHONY: devhost-agent-images
-devhost-agent-images: agent-images agent-references $(MCP_CLIENT)/.ready
+devhost-agent-images: agent-images agent-references $(MCP_CLIENT)/.ready \
+                      $(BUILD)/devhost-extra/oci-store/silo.local/agents/python-agent/latest.tar
 	@mkdir -p $(BUILD)/devhost-extra/images
 	for i in c-echo node-sdk mcp-server; do ln -f $(BUILD)/images/$$i.ext4 $(BUILD)/devhost-extra/images/$$i.ext4 \
 	    || cp --sparse=always $(BUILD)/images/$$i.ext4 $(BUILD)/devhost-extra/images/; done

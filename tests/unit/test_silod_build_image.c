@@ -5,6 +5,7 @@
  * VMM (a sh script: x86 has no /dev/kvm; the passing boot check is exercised in the dev host by
  * tests/host/silod_devhost.sh). Each case checks the failureReason silod would store. Needs
  * builder/oci-archive.sh (run from the top of the tree, as `make unit` does) and debugfs. */
+#include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
 #include <signal.h>
@@ -166,10 +167,13 @@ static void test_env_in_image_and_vmm_failure(void)
     char out[256];
     snprintf(out, sizeof out, "%s/rt_x-0123456789-v7.ext4", rootfs);
     CHECK(access(out, F_OK) != 0);                              /* a failed version leaves no image */
-    /* the built image (kept in the cache) carries the version's environment over the image's */
-    char cmd[512];
-    snprintf(cmd, sizeof cmd, "for f in %s/.cache/*.ext4; do debugfs -R 'cat /silo/config.json' $f 2>/dev/null; done"
-             " >%s/config.out", rootfs, dir);
+    /* the built image (kept in the cache) carries the version's environment over the image's,
+     * owner only; the cache's other image is the base without the version's environment */
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "n=0; for f in %s/.cache/*.ext4; do c=$(debugfs -R 'cat /silo/config.json' $f 2>/dev/null);"
+             " case \"$c\" in *ECHO_TAG=version-7*) n=$((n+1)); [ \"$(stat -c %%a $f)\" = 600 ] || exit 2;"
+             " echo \"$c\" >%s/config.out;; *) case \"$c\" in *EXTRA=*) exit 3;; esac;; esac; done; [ $n = 1 ]",
+             rootfs, dir);
     CHECK(system(cmd) == 0);
     snprintf(cmd, sizeof cmd, "%s/config.out", dir);
     FILE *f = fopen(cmd, "r");
@@ -181,8 +185,56 @@ static void test_env_in_image_and_vmm_failure(void)
     CHECK(strstr(text, "\"ECHO_TAG=version-7\"") != NULL);
     CHECK(strstr(text, "\"EXTRA=x y\"") != NULL);
     CHECK(strstr(text, "ECHO_TAG=from-image") == NULL);
-    snprintf(cmd, sizeof cmd, "for f in %s/.cache/*.ext4; do [ \"$(stat -c %%a $f)\" = 600 ] || exit 1; done", rootfs);
-    CHECK(system(cmd) == 0);                                    /* owner only: it holds the environment */
+}
+
+/* The builder's log (silod logs it on its stderr) for one version with environment `env_json`. */
+static bool run_logged(int version, const char *env_json, char *log, size_t cap)
+{
+    write_file(vmm_path, "#!/bin/sh\nexit 99\n", 0755);
+    lc = (struct vmm_launcher_config){ vmm_path, kernel, NULL, rootfs, dir, 1, 5000, NULL, false, NULL, NULL, NULL, NULL, false };
+    char cmd[PATH_MAX + 32], logfile[256], config[512], reason[IMAGE_BUILDER_REASON_MAX + 1];
+    snprintf(cmd, sizeof cmd, "%s/silod-build-image", bin);
+    struct image_builder_config cfg = { cmd, store, paths, NULL, &lc, 256, 0, 0 };
+    struct image_builder *b = image_builder_new(&cfg);
+    snprintf(config, sizeof config, "{\"agentRuntimeArtifact\":{\"containerConfiguration\":{\"containerUri\":"
+             "\"agents/echo\"}},\"environmentVariables\":%s}", env_json);
+    snprintf(logfile, sizeof logfile, "%s/builder.log", dir);
+    fflush(stderr);
+    int saved = dup(2), fd = open(logfile, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    CHECK(saved >= 0 && fd >= 0);
+    dup2(fd, 2);
+    close(fd);
+    bool ok = image_builder_run(b, "rt_env-0123456789", version, config, reason, sizeof reason);
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    image_builder_free(b);
+    FILE *f = fopen(logfile, "r");
+    CHECK(f != NULL);
+    log[fread(log, 1, cap - 1, f)] = '\0';
+    fclose(f);
+    return ok;
+}
+
+/* An UpdateAgentRuntime that changes only the environment: the builder does not build the image
+ * again (no layer is applied, no mkfs): silo-image copies the cached base and rewrites its
+ * /silo/config.json ("reconfigured"); the same environment again is a cache hit. */
+static void test_env_only_version_is_not_rebuilt(void)
+{
+    static char log[65536];
+    run_logged(8, "{\"ECHO_TAG\":\"update-a\"}", log, sizeof log);
+    CHECK(strstr(log, "silo-image: ") != NULL);
+    run_logged(9, "{\"ECHO_TAG\":\"update-b\"}", log, sizeof log);
+    CHECK(strstr(log, ".ext4 (reconfigured) key=") != NULL);
+    CHECK(strstr(log, "layer 1/1") == NULL);                    /* nothing unpacked */
+    CHECK(strstr(log, "(built)") == NULL);
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "n=0; for f in %s/.cache/*.ext4; do c=$(debugfs -R 'cat /silo/config.json' $f 2>/dev/null);"
+             " case \"$c\" in *ECHO_TAG=update-b*) n=$((n+1)); case \"$c\" in *update-a*|*from-image*) exit 2;; esac;;"
+             " esac; done; [ $n = 1 ]", rootfs);
+    CHECK(system(cmd) == 0);                                    /* exactly one image has update-b, alone */
+    run_logged(10, "{\"ECHO_TAG\":\"update-b\"}", log, sizeof log);
+    CHECK(strstr(log, ".ext4 (cached) key=") != NULL);
 }
 
 static void test_guest_powers_off(void)
@@ -266,6 +318,7 @@ int main(void)
     static const struct unit_test tests[] = {
         { "containerUri: missing names, URLs, digests, '..', store symlink escapes, paths outside image_paths are refused", test_refusals },
         { "the version's environment is in the built image (mode 0600); a failing VMM fails the version and leaves no image", test_env_in_image_and_vmm_failure },
+        { "an environment-only version reuses the cached image (only /silo/config.json rewritten); the same environment is a cache hit", test_env_only_version_is_not_rebuilt },
         { "a guest that powers off before the agent is ready fails the version", test_guest_powers_off },
         { "a VM whose agent never answers fails after the timeout and is stopped", test_timeout_stops_the_vm },
         { "the builder SIGKILLed during its boot check: the boot-check VMM gets SIGTERM (parent-death signal)", test_builder_killed_vmm_gets_sigterm },

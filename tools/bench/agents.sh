@@ -1,10 +1,16 @@
-# tools/bench/agents.sh — exec -> "agent ready" (agentd saw the agent's port accept) for the C
-# and the Node SDK sample agents, each in its own microVM booted from its ext4 image
+# tools/bench/agents.sh — exec -> "agent ready" (agentd saw the agent's port accept) for the C,
+# the Node SDK and the Python (standard library; with precompiled bytecode, and with it ignored:
+# PYTHONPYCACHEPREFIX, see python_agent_images in guest_agents.lib) sample agents, each in its own microVM booted from its ext4 image
 # (copy-on-write root, vsock), under silo-vmm and under the peer (QEMU -accel kvm, virtio-blk
 # snapshot=on, vhost-vsock), alternating, median of BENCH_AGENT_RUNS (default 3). Then the
 # image sizes. In the dev host: nested KVM under TCG, so only the ratio is meaningful.
 . /silo/tools/bench/common.lib
 runs=${BENCH_AGENT_RUNS:-3}
+# the Python agent's images are built here from its OCI archive (guest_agents.lib)
+VMM=silo
+. /silo/tests/e2e/guest_agents.lib
+python_agent_images /tmp/bench-agent-images || echo "# the Python agent's images could not be built" >&2
+export SILO_AGENT_IMAGES=/tmp/bench-agent-images
 
 # one_boot VMM NAME: boots, waits for ready, asks agentd to shut down, prints ready_ms
 one_boot() {
@@ -34,7 +40,7 @@ phases() {
 }
 col() { awk -v c="$1" '{ print $c * 1000 }' "$2" | median; }
 
-for agent in c-echo node-sdk; do
+for agent in c-echo node-sdk python-agent python-agent-nopyc; do
     : >/tmp/ba.silo; : >/tmp/ba.qemu; : >/tmp/ba.phases.$agent
     i=0
     while [ $i -lt "$runs" ]; do
@@ -51,13 +57,17 @@ echo "== agents: exec -> agent ready (its port accepts), 2 vCPUs, 1 GiB, median 
 header "figure"
 row "C sample agent (ms)" "$silo_c_echo" "$qemu_c_echo"
 row "Node AgentCore SDK agent (ms)" "$silo_node_sdk" "$qemu_node_sdk"
-for agent in c-echo node-sdk; do
+row "Python stdlib agent, bytecode (ms)" "$silo_python_agent" "$qemu_python_agent"
+row "Python stdlib agent, no bytecode (ms)" "$silo_python_agent_nopyc" "$qemu_python_agent_nopyc"
+echo "Python agent / C agent under silo-vmm: $(ratio "$silo_c_echo" "$silo_python_agent") with bytecode," \
+    "$(ratio "$silo_c_echo" "$silo_python_agent_nopyc") without"
+for agent in c-echo node-sdk python-agent python-agent-nopyc; do
     f=/tmp/ba.phases.$agent
     [ -s $f ] || continue
     echo "guest side of a silo-vmm cold start, $agent (ms of guest uptime, medians): kernel until init $(col 1 $f);" \
         "mounts $(col 2 $f); init up $(col 3 $f); agentd started the agent $(col 4 $f); agent ready $(col 5 $f)"
 done
 echo "image sizes (apparent / allocated):"
-for f in /silo/extra/images/*.ext4; do
-    echo "  $(basename "$f"): $(( $(stat -c %s "$f") / 1048576 )) MiB / $(du -m "$f" | cut -f1) MiB"
+for f in /tmp/bench-agent-images/*.ext4; do
+    echo "  $(basename "$f"): $(( $(stat -L -c %s "$f") / 1048576 )) MiB / $(du -mL "$f" | cut -f1) MiB"
 done
