@@ -23,7 +23,7 @@
 #include "base/url.h"
 
 static const char *const kind_names[] = { "control", "invoke", "stop", "metrics", "identity", "oauth2-callback",
-                                           "unknown" };
+                                           "agent-card", "unknown" };
 
 /* The connection's conn_guard entry (set when the library accepted it). */
 static struct conn_entry *conn_entry_of(struct MHD_Connection *c)
@@ -297,6 +297,8 @@ static void classify(struct request *r)
         r->kind = REQ_INVOKE;     /* GET/DELETE only reach MCP runtimes (streamable HTTP) */
     else if (data_path && strcmp(action, "stopruntimesession") == 0 && !strcmp(r->method, "POST"))
         r->kind = REQ_STOP;
+    else if (data_path && strcmp(action, INVOKE_CARD_ACTION) == 0 && !strcmp(r->method, "GET"))
+        r->kind = REQ_AGENT_CARD;
     else if (strcmp(r->path, "/metrics") == 0 && !strcmp(r->method, "GET"))
         r->kind = REQ_METRICS;
     else
@@ -394,7 +396,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
             http_fail(r, AWS_VALIDATION, "request body too large");
         else if (!body_buffered(r->kind) && r->body_len > INVOKE_MAX_PAYLOAD)
             http_fail(r, AWS_PAYLOAD_TOO_LARGE, "payload exceeds 100 MB");
-        else if (r->kind == REQ_INVOKE && r->dispatched && !r->body_to_agent)
+        else if ((r->kind == REQ_INVOKE || r->kind == REQ_AGENT_CARD) && r->dispatched && !r->body_to_agent)
             http_fail(r, AWS_VALIDATION, "this request cannot have a body");
         else if (!hold_unverified(api, r, r->body_len))
             ;                            /* refused: no room for more unverified bytes */
@@ -420,7 +422,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         r->upstream = -1;
         http_fail(r, AWS_INVALID_SIGNATURE, "the request signature is not valid");
     }
-    if (!r->failed && (r->kind == REQ_INVOKE || r->kind == REQ_STOP) && !r->dispatched) {
+    if (!r->failed && (r->kind == REQ_INVOKE || r->kind == REQ_STOP || r->kind == REQ_AGENT_CARD) && !r->dispatched) {
         /* verified: now the invocation starts and the held body is replayed to the agent */
         invoke_start(api, c, r);
         if (!r->failed && r->upstream >= 0 && r->spool.len && r->body_to_agent &&
