@@ -175,7 +175,7 @@ void http_auth_reject(struct request *r, const char *reason, const char *type, c
 
 /* ---- invoke_proxy.c */
 
-/* Whether path is /runtimes/{arn-or-id}/invocations, …/stopruntimesession or
+/* Whether path is /runtimes/{arn-or-id}/invocations (or …/invocations/, the same), …/stopruntimesession or
  * …/invocations/.well-known/agent-card.json (INVOKE_CARD_ACTION): the decoded target into
  * target (len bytes) and the action into *action. */
 #define INVOKE_CARD_ACTION "invocations" MICROVM_A2A_CARD_PATH

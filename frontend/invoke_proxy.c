@@ -70,6 +70,8 @@ bool invoke_parse_path(const char *path, char *target, size_t len, const char **
     for (ssize_t i = 0; i < n; i++)
         if ((unsigned char)target[i] < 0x20 || target[i] == 0x7f)
             return false;
+    if (strcmp(*action, "invocations/") == 0)
+        *action = "invocations";   /* the runtime URL as A2A clients take it, ending in a slash */
     return strcmp(*action, "invocations") == 0 || strcmp(*action, "stopruntimesession") == 0 ||
            strcmp(*action, INVOKE_CARD_ACTION) == 0;
 }
@@ -428,7 +430,9 @@ static enum MHD_Result agent_card_finish(struct MHD_Connection *c, struct reques
         if (!tok)
             abort();
         o = json_tokener_parse_ex(tok, card.data ? card.data : "", (int)card.len);
-        if (json_tokener_get_error(tok) != json_tokener_success || !json_object_is_type(o, json_type_object)) {
+        size_t end = json_tokener_get_parse_end(tok);   /* only whitespace may follow the object */
+        bool trailing = !card.data || end > card.len || strspn(card.data + end, " \t\r\n") != card.len - end;
+        if (json_tokener_get_error(tok) != json_tokener_success || trailing || !json_object_is_type(o, json_type_object)) {
             json_object_put(o);
             o = NULL;
         }
