@@ -43,7 +43,8 @@
  * guest port 9000 (A2A protocol), a minimal JSON-RPC 2.0 responder:
  *   GET /.well-known/agent-card.json → 200 an agent card (name "fake-vmm-a2a", streaming) that
  *   also carries "x-silo-seen": this VMM's pid and the session / A2A-Version headers received;
- *   when the --disk file's first line contains "badcard", the card is `not json` instead.
+ *   when the --disk file's first line contains "badcard", the card is `not json` instead, and
+ *   with "trailcard" a JSON object followed by more bytes.
  *   POST / → "message/send" (or "SendMessage"): a message whose one text part is JSON of the
  *   vmm_pid, the session header, A2A-Version and the request's params; "message/stream" (or
  *   "SendStreamingMessage") with Accept: text/event-stream: three SSE events 50 ms apart
@@ -552,6 +553,10 @@ static void a2a_card(int fd, const struct http_request *rq)
     }
     if (strstr(image, "badcard")) {
         answer(fd, 200, "application/json", "", "not json", 8);
+        return;
+    }
+    if (strstr(image, "trailcard")) {
+        answer(fd, 200, "application/json", "", "{\"name\":\"x\"} {}", 16);
         return;
     }
     json_object *card = json_object_new_object(), *caps = json_object_new_object(), *modes = json_object_new_array();

@@ -13,7 +13,7 @@ import { InvokeAgentRuntimeCommand, GetAgentCardCommand, ValidationException, Ru
 import { DeleteAgentRuntimeCommand } from '@aws-sdk/client-bedrock-agentcore-control';
 import { control, data, readyRuntime, sessionId, testDir, invokeUrl, signedFetch } from './lib.mjs';
 
-let a2a, http, badCard;
+let a2a, http, badCard, trailCard;
 before(async () => {
   a2a = await readyRuntime('a2a', { protocolConfiguration: { serverProtocol: 'A2A' } });
   http = await readyRuntime('a2a_http');
@@ -23,9 +23,15 @@ before(async () => {
     protocolConfiguration: { serverProtocol: 'A2A' },
     agentRuntimeArtifact: { containerConfiguration: { containerUri: dir } },
   });
+  const trail = `${testDir}/agent-a2a-trailcard`;
+  mkdirSync(trail, { recursive: true });
+  trailCard = await readyRuntime('a2a_trail', {
+    protocolConfiguration: { serverProtocol: 'A2A' },
+    agentRuntimeArtifact: { containerConfiguration: { containerUri: trail } },
+  });
 });
 after(async () => {
-  for (const rt of [a2a, http, badCard])
+  for (const rt of [a2a, http, badCard, trailCard])
     if (rt) await control.send(new DeleteAgentRuntimeCommand({ agentRuntimeId: rt.agentRuntimeId }));
 });
 
@@ -106,6 +112,14 @@ test('a2a: the A2A-Version header reaches the agent (a v1.0 client\'s SendMessag
   assert.equal(seen.a2aVersion, '1.0');
 });
 
+test('a2a: the runtime URL with a trailing slash (…/invocations/, as A2A clients use a base URL) is the same operation', async () => {
+  const url = invokeUrl(a2a.agentRuntimeArn).replace('/invocations?', '/invocations/?');
+  const res = await signedFetch(url, { method: 'POST', body: rpc('slash', 'message/send', 'slash').toString(),
+    headers: { 'content-type': 'application/json' } });
+  assert.equal(res.status, 200);
+  assert.equal(seenOf((await res.json()).result.parts[0]).params.message.parts[0].text, 'slash');
+});
+
 test('a2a: GetAgentCard answers the guest\'s agent card as the agentCard document, through the session', async () => {
   const sid = sessionId();
   const card = await data.send(new GetAgentCardCommand({ agentRuntimeArn: a2a.agentRuntimeArn, runtimeSessionId: sid }));
@@ -131,13 +145,16 @@ test('a2a: GetAgentCard answers the guest\'s agent card as the agentCard documen
   assert.equal(q.agentCard['x-silo-seen'].vmm_pid, seen.vmm_pid);
 });
 
-test('a2a: GetAgentCard on an HTTP runtime is ValidationException (400), and a card that is not JSON is RuntimeClientError (424)', async () => {
+test('a2a: GetAgentCard on an HTTP runtime is ValidationException (400), and a card that is not one JSON object is RuntimeClientError (424)', async () => {
   await assert.rejects(data.send(new GetAgentCardCommand({ agentRuntimeArn: http.agentRuntimeArn })),
     (e) => e instanceof ValidationException && e.$metadata.httpStatusCode === 400 && /serverProtocol A2A/.test(e.message),
     'HTTP runtime');
   await assert.rejects(data.send(new GetAgentCardCommand({ agentRuntimeArn: badCard.agentRuntimeArn })),
     (e) => e instanceof RuntimeClientError && e.$metadata.httpStatusCode === 424 && /not a JSON object/.test(e.message),
     'bad card');
+  await assert.rejects(data.send(new GetAgentCardCommand({ agentRuntimeArn: trailCard.agentRuntimeArn })),
+    (e) => e instanceof RuntimeClientError && e.$metadata.httpStatusCode === 424 && /not a JSON object/.test(e.message),
+    'a card with bytes after the object');
   // and a GET with a body, or a POST to the card path, is no operation
   const res = await signedFetch(`${invokeUrl(a2a.agentRuntimeArn).replace('/invocations?', '/invocations/.well-known/agent-card.json?')}`,
     { method: 'POST', body: '{}' });
