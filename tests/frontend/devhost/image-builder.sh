@@ -1,11 +1,11 @@
 #!/bin/sh
 # tests/frontend/devhost/image-builder.sh — a TEST image builder for silod inside the dev host,
-# used as silod's `image_builder` by tools/bench/silod.sh and the egress, identity and A2A
-# dev-host suites (tests/host/silod_devhost.sh uses the REAL builder, silod-build-image):
+# used as silod's `image_builder` by tools/bench/silod.sh and the egress and identity dev-host
+# suites (tests/host/silod_devhost.sh uses the REAL builder, silod-build-image):
 #   image-builder.sh RUNTIME_ID VERSION CONTAINER_URI OUTPUT_IMAGE [VERSION_CONFIG]
 # It builds nothing: the container URI's last path component (without tag or digest) names one
 # of the sample images `make devhost-agent-images` already built with `silo image build` and
-# put in /silo/extra/images (c-echo, node-sdk, mcp-server, a2a-agent); that image is linked to
+# put in /silo/extra/images (c-echo, node-sdk, mcp-server); that image is linked to
 # OUTPUT_IMAGE. An unknown name fails, so the version becomes CREATE_FAILED.
 # With SILO_SNAPSHOTS=1 (silod's vmm.snapshots) it then takes the version's template as the real
 # builder does (docs/snapshots.md): boots the image with silod's VMM settings (SILO_VMM_*) and
