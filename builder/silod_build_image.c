@@ -29,7 +29,8 @@
  *                   GetAgentRuntime shows): environmentVariables (set in the image config's Env,
  *                   replacing same-named entries) and protocolConfiguration.serverProtocol
  *                   (what "ready" means: HTTP/AGUI: GET /ping on guest port 8080 answers 200;
- *                   MCP: GET /mcp on 8000 answers at all; A2A: agentd reports port 9000 open).
+ *                   MCP: GET /mcp on 8000 answers at all; A2A: GET /.well-known/agent-card.json
+ *                   on 9000 answers 200 — microvm_contract() in frontend/microvm.h).
  *                   Without it: no environment changes, protocol HTTP.
  *
  * Environment (silod sets these from its config file; see frontend/README.md):

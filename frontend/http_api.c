@@ -23,7 +23,7 @@
 #include "base/url.h"
 
 static const char *const kind_names[] = { "control", "invoke", "stop", "metrics", "identity", "oauth2-callback",
-                                           "command", "image-upload", "unknown" };
+                                           "command", "image-upload", "agent-card", "unknown" };
 
 /* The connection's conn_guard entry (set when the library accepted it). */
 static struct conn_entry *conn_entry_of(struct MHD_Connection *c)
@@ -376,6 +376,8 @@ static void classify(struct request *r)
         r->kind = REQ_STOP;
     else if (data_path && strcmp(action, "commands") == 0 && !strcmp(r->method, "POST"))
         r->kind = REQ_COMMAND;    /* its JSON body is read whole and verified before it starts */
+    else if (data_path && strcmp(action, INVOKE_CARD_ACTION) == 0 && !strcmp(r->method, "GET"))
+        r->kind = REQ_AGENT_CARD;
     else if (strcmp(r->path, "/metrics") == 0 && !strcmp(r->method, "GET"))
         r->kind = REQ_METRICS;
     else if (image_upload_owns(r->method, r->path))
@@ -488,7 +490,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         if (r->body_len > body_limit(api, r->kind))
             http_fail(r, body_buffered(r->kind) || r->kind == REQ_IMAGE_UPLOAD ? AWS_VALIDATION : AWS_PAYLOAD_TOO_LARGE,
                       too_large(r->kind));
-        else if (r->kind == REQ_INVOKE && r->dispatched && !r->body_to_agent)
+        else if ((r->kind == REQ_INVOKE || r->kind == REQ_AGENT_CARD) && r->dispatched && !r->body_to_agent)
             http_fail(r, AWS_VALIDATION, "this request cannot have a body");
         else if (!hold_unverified(api, r, r->body_len))
             ;                            /* refused: no room for more unverified bytes */
@@ -518,7 +520,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         r->upstream = -1;
         http_fail(r, AWS_INVALID_SIGNATURE, "the request signature is not valid");
     }
-    if (!r->failed && (r->kind == REQ_INVOKE || r->kind == REQ_STOP) && !r->dispatched) {
+    if (!r->failed && (r->kind == REQ_INVOKE || r->kind == REQ_STOP || r->kind == REQ_AGENT_CARD) && !r->dispatched) {
         /* verified: now the invocation starts and the held body is replayed to the agent */
         invoke_start(api, c, r);
         if (!r->failed && r->upstream >= 0 && r->spool.len && r->body_to_agent &&

@@ -6,8 +6,9 @@
  *                   loop (spooling, limits), answers and restJson1 errors, GET /metrics
  *   http_auth.c     inbound authentication: SigV4 or a bearer JWT, the choice between them
  *                   for a request and for a runtime, and the "auth rejected" log line
- *   invoke_proxy.c  InvokeAgentRuntime and StopRuntimeSession: the data path, the session,
- *                   the request head and body to the agent, its answer streamed back
+ *   invoke_proxy.c  InvokeAgentRuntime, GetAgentCard and StopRuntimeSession: the data path,
+ *                   the session, the request head and body to the agent, its answer streamed
+ *                   back (the agent card: read whole, checked, answered)
  *   runtime_command.c  InvokeAgentRuntimeCommand: the command to agentd (EXEC), its output
  *                   back as an AWS event stream
  * (http_api.c also serves POST /silo/images through image_upload.c)
@@ -28,6 +29,7 @@
 #include "frontend/conn_guard.h"
 #include "frontend/image_upload.h"
 #include "frontend/http_api.h"
+#include "frontend/microvm.h"
 #include "frontend/session_bind.h"
 #include "frontend/strbuf.h"
 
@@ -41,6 +43,7 @@
 #define USER_ID_MAX 1024
 #define CUSTOM_HEADER_MAX 4096
 #define AGENT_ERROR_SNIPPET 512
+#define AGENT_CARD_MAX (256 * 1024)     /* the largest A2A agent card GetAgentCard relays */
 
 /* Connections from a guest to silod's API (guest_channels.c, HOST_PORT_API): the session each
  * came from, by socket, recorded in the request log as from_session= */
@@ -69,9 +72,10 @@ struct identity *http_identity(struct http_api *api);
 
 /* REQ_IMAGE_UPLOAD: POST /silo/images (image_upload.h). */
 /* REQ_IDENTITY: an /identities/ operation (identity.h); REQ_OAUTH2_CALLBACK: the browser's
- * return from an OAuth2 provider (no authentication; its single-use state is the credential). */
+ * return from an OAuth2 provider (no authentication; its single-use state is the credential);
+ * REQ_AGENT_CARD: GetAgentCard (an A2A runtime's card, through a session like an invocation). */
 enum request_kind { REQ_CONTROL, REQ_INVOKE, REQ_STOP, REQ_METRICS, REQ_IDENTITY, REQ_OAUTH2_CALLBACK, REQ_COMMAND,
-                    REQ_IMAGE_UPLOAD, REQ_UNKNOWN };
+                    REQ_IMAGE_UPLOAD, REQ_AGENT_CARD, REQ_UNKNOWN };
 
 /* The agent's answer, relayed to the client as it is read; shared by the request (for its log
  * line) and the MHD response (which reads from it), freed when both are done with it.
@@ -128,13 +132,14 @@ struct request {
     struct session *session;
     char session_id[SESSION_ID_MAX + 1];
     char runtime_id[160];
-    bool mcp;
+    enum microvm_protocol protocol;   /* the runtime's serverProtocol (AGUI is HTTP's contract) */
+    bool mcp;                    /* protocol == MICROVM_MCP */
     bool mcp_session_added;      /* silod made up the Mcp-Session-Id (= session_id) */
     bool body_to_agent;          /* the agent request carries a body: */
     bool body_chunked;           /* chunked, or (the caller sent Content-Length) that length, so
                                   * agents without chunked request support work too */
     int upstream;
-    unsigned upstream_port;      /* guest port: GUEST_PORT_HTTP or GUEST_PORT_MCP */
+    unsigned upstream_port;      /* guest port: the protocol's (microvm_contract) */
     bool upstream_pooled;        /* upstream came from the session's idle pool */
     uint64_t agent_length;       /* the Content-Length sent to the agent (not chunked) */
     uint64_t body_sent;          /* body bytes written to the agent */
@@ -183,7 +188,7 @@ void http_auth_reject(struct request *r, const char *reason, const char *type, c
 struct resolved_runtime;
 /* The data path's common start (invoke, stop, command): the query (qualifier, accountId), the
  * runtime resolved (r->runtime_id), the caller checked against it (http_auth_runtime: user_id,
- * jwt), its protocol (r->mcp; A2A refused). True with *cfg the version's configuration (the
+ * jwt), its protocol (r->protocol, r->mcp). True with *cfg the version's configuration (the
  * caller puts it); false with r failed. */
 bool invoke_resolve(struct http_api *api, struct MHD_Connection *c, struct request *r, struct resolved_runtime *rr,
                     json_object **cfg, char *user_id, size_t user_id_len, bool *jwt);
@@ -196,18 +201,23 @@ bool invoke_claim_session(struct http_api *api, struct MHD_Connection *c, struct
 bool invoke_open_session(struct http_api *api, struct request *r, const struct resolved_runtime *rr, json_object *cfg,
                          unsigned port);
 
-/* Whether path is /runtimes/{arn-or-id}/invocations or …/stopruntimesession: the decoded
- * target into target (len bytes) and the action's name into *action. */
+/* Whether path is /runtimes/{arn-or-id}/invocations (or …/invocations/, the same), …/stopruntimesession or
+ * …/invocations/.well-known/agent-card.json (INVOKE_CARD_ACTION): the decoded target into
+ * target (len bytes) and the action into *action. */
+#define INVOKE_CARD_ACTION "invocations" MICROVM_A2A_CARD_PATH
 bool invoke_parse_path(const char *path, char *target, size_t len, const char **action);
 /* Resolves the runtime, checks the caller against it (http_auth_runtime), takes the session
- * (StopRuntimeSession: stops it) and sends the agent the request head. r fails otherwise. */
+ * (StopRuntimeSession: stops it) and sends the agent the request head (GetAgentCard: GET of the
+ * card on the A2A port; ValidationException for a runtime of another protocol). r fails
+ * otherwise. */
 void invoke_start(struct http_api *api, struct MHD_Connection *c, struct request *r);
 /* A piece of the request body to the agent, framed as the head announced it. */
 bool invoke_send_body(struct request *r, const void *data, size_t n);
 /* The agent could not be reached or went away: ends the session when its agent is gone; r
  * fails with RuntimeClientError. */
 void invoke_agent_failed(struct http_api *api, struct request *r, const char *msg);
-/* The whole request was sent: reads the agent's head and queues the answer streaming its body. */
+/* The whole request was sent: reads the agent's head and queues the answer streaming its body
+ * (GetAgentCard: the card read whole, at most AGENT_CARD_MAX, answered if it is a JSON object). */
 enum MHD_Result invoke_finish(struct http_api *api, struct MHD_Connection *c, struct request *r);
 /* Drops a reference to the relay (the request's or the response's). */
 void invoke_relay_put(struct relay *rl);

@@ -1,8 +1,10 @@
-/* frontend/invoke_proxy.c — InvokeAgentRuntime and StopRuntimeSession: the data path
- * (/runtimes/{arn-or-id}/invocations|stopruntimesession, qualifier), the runtime resolved and
- * its protocol, the session chosen and bound to its opener (session_bind.h), the connection to
- * the agent's guest port (GUEST_PORT_HTTP or GUEST_PORT_MCP, guest_ports.h; pooled when kept
- * alive), the request head and body sent on, and the agent's answer relayed as it is read.
+/* frontend/invoke_proxy.c — InvokeAgentRuntime, GetAgentCard and StopRuntimeSession: the data
+ * path (/runtimes/{arn-or-id}/invocations|stopruntimesession|invocations/.well-known/
+ * agent-card.json, qualifier), the runtime resolved and its protocol (HTTP/AGUI, MCP, A2A: the
+ * port and path are microvm_contract's), the session chosen and bound to its opener
+ * (session_bind.h), the connection to the agent's guest port (pooled when kept alive), the
+ * request head and body sent on, and the agent's answer relayed as it is read (an A2A agent
+ * card: read whole, checked to be a JSON object, answered as GetAgentCard's document).
  * Authentication against the runtime is http_auth.c's; the HTTP glue (http_api.c) decides
  * when to start and finish. See http_internal.h for the interface, http_api.h for the rules. */
 #include "frontend/http_internal.h"
@@ -25,8 +27,8 @@
 #include "guest/agentd/guest_ports.h"
 
 /* the session's idle pool is keyed by these guest ports */
-_Static_assert(SESSION_CONN_PORT_HTTP == GUEST_PORT_HTTP && SESSION_CONN_PORT_MCP == GUEST_PORT_MCP,
-               "sessions.h pools the guest ports of guest_ports.h");
+_Static_assert(SESSION_CONN_PORT_HTTP == GUEST_PORT_HTTP && SESSION_CONN_PORT_MCP == GUEST_PORT_MCP &&
+               SESSION_CONN_PORT_A2A == GUEST_PORT_A2A, "sessions.h pools the guest ports of guest_ports.h");
 
 void invoke_relay_put(struct relay *rl)
 {
@@ -68,8 +70,10 @@ bool invoke_parse_path(const char *path, char *target, size_t len, const char **
     for (ssize_t i = 0; i < n; i++)
         if ((unsigned char)target[i] < 0x20 || target[i] == 0x7f)
             return false;
+    if (strcmp(*action, "invocations/") == 0)
+        *action = "invocations";   /* the runtime URL as A2A clients take it, ending in a slash */
     return strcmp(*action, "invocations") == 0 || strcmp(*action, "stopruntimesession") == 0 ||
-           strcmp(*action, "commands") == 0;
+           strcmp(*action, INVOKE_CARD_ACTION) == 0 || strcmp(*action, "commands") == 0;
 }
 
 static bool send_chunk(int fd, const void *data, size_t n)
@@ -145,16 +149,20 @@ void invoke_agent_failed(struct http_api *api, struct request *r, const char *ms
 static const char *const trace_headers[] = { "X-Amzn-Trace-Id", "traceparent", "tracestate", "baggage" };
 static const size_t trace_limits[] = { 128, 128, 512, 8192 };
 static const char *const mcp_headers[] = { "Mcp-Protocol-Version", "Mcp-Method", "Mcp-Name", "Last-Event-ID" };
+/* A2A's own headers: the protocol version a client speaks (1.0 clients send it; without it an
+ * A2A 1.0 server takes the request for 0.3) and the extensions it activates */
+static const char *const a2a_headers[] = { "A2A-Version", "A2A-Extensions" };
 
 /* The request head to the agent: method, path, framing, content type, the platform headers
- * (session, request id, user id), trace headers, MCP headers and the runtime's allow-listed
- * headers. Returns false (and fails r) on a header that cannot be passed on. */
+ * (session, request id, user id), trace headers, MCP or A2A headers and the runtime's
+ * allow-listed headers. Returns false (and fails r) on a header that cannot be passed on. */
 static bool agent_head(struct MHD_Connection *c, struct request *r, json_object *cfg,
                        const char *user_id, const char *wat, struct strbuf *head)
 {
     /* keep-alive (HTTP/1.1's default): the connection may serve the session's next request */
+    const struct microvm_contract *k = microvm_contract(r->protocol);
     strbuf_printf(head, "%s %s HTTP/1.1\r\nHost: 127.0.0.1:%u\r\n", r->method,
-                  r->mcp ? "/mcp" : "/invocations", r->mcp ? GUEST_PORT_MCP : GUEST_PORT_HTTP);
+                  r->kind == REQ_AGENT_CARD ? MICROVM_A2A_CARD_PATH : k->invoke_path, k->port);
     const char *ctype = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
     const char *accept = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Accept");
     const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
@@ -199,6 +207,11 @@ static bool agent_head(struct MHD_Connection *c, struct request *r, json_object 
             if (hv && agent_header_value_ok(hv, 1024))
                 strbuf_printf(head, "%s: %s\r\n", mcp_headers[i], hv);
         }
+    }
+    for (size_t i = 0; r->protocol == MICROVM_A2A && i < sizeof a2a_headers / sizeof a2a_headers[0]; i++) {
+        const char *hv = MHD_lookup_connection_value(c, MHD_HEADER_KIND, a2a_headers[i]);
+        if (hv && agent_header_value_ok(hv, 1024))
+            strbuf_printf(head, "%s: %s\r\n", a2a_headers[i], hv);
     }
     json_object *hc, *list;
     if (json_object_object_get_ex(cfg, "requestHeaderConfiguration", &hc) &&
@@ -297,13 +310,13 @@ bool invoke_resolve(struct http_api *api, struct MHD_Connection *c, struct reque
     if (json_object_object_get_ex(cfg, "protocolConfiguration", &pc) &&
         json_object_object_get_ex(pc, "serverProtocol", &v))
         protocol = json_object_get_string(v);
-    r->mcp = strcmp(protocol, "MCP") == 0;
-    if (!r->mcp && strcmp(protocol, "HTTP") != 0 && strcmp(protocol, "AGUI") != 0) {
-        /* A2A (the only other protocol validation lets through) may be created, as the API's
-         * enum allows, but nothing can be invoked or stopped on it yet: 400, said plainly,
-         * after auth, before any microVM is started */
-        http_fail(r, AWS_VALIDATION, "A2A is not supported yet: this server invokes agent runtimes with "
-                                "serverProtocol HTTP, MCP or AGUI only");
+    r->protocol = microvm_protocol_named(protocol);     /* validation allows HTTP, MCP, A2A, AGUI */
+    r->mcp = r->protocol == MICROVM_MCP;
+    if (r->kind == REQ_AGENT_CARD && r->protocol != MICROVM_A2A) {
+        /* after auth, before any microVM is started */
+        snprintf(msg, sizeof msg, "GetAgentCard needs a runtime with serverProtocol A2A; this one's is %.16s",
+                 protocol);
+        http_fail(r, AWS_VALIDATION, msg);
         json_object_put(cfg);
         return false;
     }
@@ -390,7 +403,7 @@ void invoke_start(struct http_api *api, struct MHD_Connection *c, struct request
             http_fail(r, AWS_NOT_FOUND, "no such session");
         goto out;
     }
-    if (!invoke_open_session(api, r, &rr, cfg, r->mcp ? GUEST_PORT_MCP : GUEST_PORT_HTTP))
+    if (!invoke_open_session(api, r, &rr, cfg, microvm_contract(r->protocol)->port))
         goto out;
     r->body_to_agent = strcmp(r->method, "POST") == 0;
     /* a known user: the agent gets a workload access token for (this runtime's workload, user) */
@@ -434,6 +447,48 @@ static ssize_t relay_agent(void *cls, uint64_t pos, char *buf, size_t max)
 }
 
 static void relay_done(void *cls) { invoke_relay_put(cls); }
+
+/* GetAgentCard's answer: the agent's card read whole (at most AGENT_CARD_MAX), which must be a
+ * JSON object; answered as the API's agentCard document (the whole body, application/json),
+ * with the session id. Anything else is RuntimeClientError. */
+static enum MHD_Result agent_card_finish(struct MHD_Connection *c, struct request *r, struct relay *rl)
+{
+    struct strbuf card = { 0 };
+    char buf[16384];
+    ssize_t k;
+    while ((k = agent_read_body(&rl->rd, buf, sizeof buf)) > 0 && card.len + (size_t)k <= AGENT_CARD_MAX)
+        strbuf_append(&card, buf, (size_t)k);
+    json_object *o = NULL;
+    if (k == 0) {
+        relay_give_back(rl);      /* read exactly to its end: the connection may serve again */
+        json_tokener *tok = json_tokener_new();
+        if (!tok)
+            abort();
+        o = json_tokener_parse_ex(tok, card.data ? card.data : "", (int)card.len);
+        size_t end = json_tokener_get_parse_end(tok);   /* only whitespace may follow the object */
+        bool trailing = !card.data || end > card.len || strspn(card.data + end, " \t\r\n") != card.len - end;
+        if (json_tokener_get_error(tok) != json_tokener_success || trailing || !json_object_is_type(o, json_type_object)) {
+            json_object_put(o);
+            o = NULL;
+        }
+        json_tokener_free(tok);
+    }
+    if (!o) {
+        strbuf_free(&card);
+        http_fail(r, AWS_RUNTIME_CLIENT_ERROR,
+                  k < 0 ? "the agent's card answer broke off"
+                  : k > 0 ? "the agent's card is larger than 256 KiB"
+                          : "the agent's card at " MICROVM_A2A_CARD_PATH " is not a JSON object");
+        return http_reply_error(c, r, r->err_type, r->err_msg);
+    }
+    json_object_put(o);
+    r->answer_len = card.len;
+    struct MHD_Response *resp = MHD_create_response_from_buffer(card.len, card.data, MHD_RESPMEM_MUST_COPY);
+    strbuf_free(&card);
+    MHD_add_response_header(resp, "Content-Type", "application/json");
+    MHD_add_response_header(resp, SESSION_HEADER, r->session_id);
+    return http_queue(c, r, 200, resp);
+}
 
 enum MHD_Result invoke_finish(struct http_api *api, struct MHD_Connection *c, struct request *r)
 {
@@ -479,6 +534,8 @@ enum MHD_Result invoke_finish(struct http_api *api, struct MHD_Connection *c, st
         http_fail(r, AWS_RUNTIME_CLIENT_ERROR, m);
         return http_reply_error(c, r, r->err_type, r->err_msg);
     }
+    if (r->kind == REQ_AGENT_CARD)
+        return agent_card_finish(c, r, rl);
     __atomic_add_fetch(&rl->refs, 1, __ATOMIC_ACQ_REL);      /* the response's reference */
     /* unknown size: chunked to the client, each read from the agent flushed as it comes */
     struct MHD_Response *resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64 * 1024,

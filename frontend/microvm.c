@@ -413,14 +413,23 @@ enum microvm_protocol microvm_protocol_of(const char *config_json)
     return p;
 }
 
-const char *microvm_protocol_name(enum microvm_protocol p)
+static const struct microvm_contract contracts[] = {
+    [MICROVM_HTTP] = { "HTTP", GUEST_PORT_HTTP, "/invocations", "/ping", false, "*/*", true },
+    [MICROVM_MCP] = { "MCP", GUEST_PORT_MCP, "/mcp", "/mcp", true, "application/json, text/event-stream", false },
+    [MICROVM_A2A] = { "A2A", GUEST_PORT_A2A, "/", MICROVM_A2A_CARD_PATH, false, "application/json", false },
+};
+
+const struct microvm_contract *microvm_contract(enum microvm_protocol p)
 {
-    return p == MICROVM_MCP ? "MCP" : p == MICROVM_A2A ? "A2A" : "HTTP";
+    return (unsigned)p < sizeof contracts / sizeof contracts[0] ? &contracts[p] : &contracts[MICROVM_HTTP];
 }
+
+const char *microvm_protocol_name(enum microvm_protocol p) { return microvm_contract(p)->name; }
 
 /* GET `path` on guest `port`: the HTTP status, 0 for a connection without an answer, -1 when
  * the port cannot be reached. */
-static int http_status(const char *vsock_path, unsigned port, const char *path, int timeout_ms)
+static int http_status(const char *vsock_path, unsigned port, const char *path, const char *accept,
+                       int timeout_ms)
 {
     int64_t deadline = mono_ms() + timeout_ms;
     int fd = microvm_connect(vsock_path, port, timeout_ms);
@@ -428,7 +437,7 @@ static int http_status(const char *vsock_path, unsigned port, const char *path, 
         return -1;
     char req[256], line[256];
     int len = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: agent\r\nAccept: %s\r\nConnection: close\r\n\r\n",
-                       path, port == GUEST_PORT_MCP ? "application/json, text/event-stream" : "*/*");
+                       path, accept);
     int status = 0;
     if (!fd_write_all(fd, req, (size_t)len) || microvm_read_line(fd, line, sizeof line, deadline) != 0 ||
         sscanf(line, "HTTP/1.%*d %d", &status) != 1)
@@ -437,26 +446,17 @@ static int http_status(const char *vsock_path, unsigned port, const char *path, 
     return status;
 }
 
-/* One readiness probe by protocol; false with `state` saying what was seen. */
+/* One readiness probe by the protocol's contract; false with `state` saying what was seen. */
 static bool probe(const char *vsock_path, enum microvm_protocol protocol, int timeout_ms, char *state, size_t len)
 {
-    if (protocol == MICROVM_A2A) {
-        struct cp_response r;
-        if (control(vsock_path, CP_READY, &r, timeout_ms) == 0 && (r.u.ready.ports & CP_PORT_A2A))
-            return true;
-        snprintf(state, len, "the agent does not accept connections on port %d", GUEST_PORT_A2A);
-        return false;
-    }
-    bool mcp = protocol == MICROVM_MCP;
-    unsigned port = mcp ? GUEST_PORT_MCP : GUEST_PORT_HTTP;
-    const char *path = mcp ? "/mcp" : "/ping";
-    int s = http_status(vsock_path, port, path, timeout_ms);
-    if (mcp ? s >= 100 : s == 200)
+    const struct microvm_contract *k = microvm_contract(protocol);
+    int s = http_status(vsock_path, k->port, k->ready_path, k->ready_accept, timeout_ms);
+    if (k->ready_any_answer ? s >= 100 : s == 200)
         return true;
     if (s > 0)
-        snprintf(state, len, "the agent answers GET %s with %d", path, s);
+        snprintf(state, len, "the agent answers GET %s with %d", k->ready_path, s);
     else
-        snprintf(state, len, "the agent does not answer GET %s on port %u", path, port);
+        snprintf(state, len, "the agent does not answer GET %s on port %u", k->ready_path, k->port);
     return false;
 }
 

@@ -15,10 +15,15 @@
  *   forked exits, so every VMM is forked by one spawner thread that lives as long as the process.
  * - The vsock client (Interfaces 2): connect to the VMM's Unix socket, send `CONNECT <port>\n`,
  *   expect `OK <hostport>\n` (Firecracker's convention).
- * - Readiness: until the deadline, the agent is probed by its protocol — HTTP/AGUI: `GET /ping`
- *   on GUEST_PORT_HTTP answers 200; MCP: `GET /mcp` on GUEST_PORT_MCP answers at all; A2A:
- *   agentd's READY reports GUEST_PORT_A2A open — while the VMM is watched for its exit and,
- *   optionally, an agentd `WAIT` is held open to learn at once of an agent that exits.
+ * - The protocol contracts (microvm_contract): per serverProtocol, the guest port, the path
+ *   invocations go to, how readiness is probed and whether /ping is polled — the one place a
+ *   protocol's facts live (silod's invoke proxy, its ping poller, the image builder's boot check).
+ * - Readiness: until the deadline, the agent is probed by its protocol's contract — HTTP/AGUI:
+ *   `GET /ping` on GUEST_PORT_HTTP answers 200; MCP: `GET /mcp` on GUEST_PORT_MCP answers at
+ *   all; A2A: `GET /.well-known/agent-card.json` on GUEST_PORT_A2A answers 200 (the card is the
+ *   one GET the A2A contract requires; /ping on 9000 is only the Python SDK's) — while the VMM
+ *   is watched for its exit and, optionally, an agentd `WAIT` is held open to learn at once of
+ *   an agent that exits.
  * - agentd's control protocol (GUEST_PORT_CONTROL), spoken only through its one codec,
  *   guest/agentd/control_proto.h.
  * - Stopping: SIGTERM (the VMM wipes guest memory and exits), SIGKILL after
@@ -123,6 +128,21 @@ int microvm_agent_state_line(const char *line, char *why, size_t why_len);
 /* ---- readiness -------------------------------------------------------------------------- */
 
 enum microvm_protocol { MICROVM_HTTP, MICROVM_MCP, MICROVM_A2A };
+
+/* What AgentCore's container contract says for one protocol (agentcore-api.md §3.1). */
+struct microvm_contract {
+    const char *name;          /* "HTTP", "MCP", "A2A" */
+    unsigned port;             /* the guest port the agent listens on (guest_ports.h) */
+    const char *invoke_path;   /* where InvokeAgentRuntime's body goes: /invocations, /mcp, / */
+    const char *ready_path;    /* readiness: GET this path on port ... */
+    bool ready_any_answer;     /* ... any HTTP answer means ready (MCP); else only 200 */
+    const char *ready_accept;  /* the probe's Accept header */
+    bool pinged;               /* GET /ping on port is polled for health (HTTP only) */
+};
+/* The contract of p (never NULL). */
+const struct microvm_contract *microvm_contract(enum microvm_protocol p);
+/* The A2A agent card's path on GUEST_PORT_A2A (GetAgentCard, A2A readiness). */
+#define MICROVM_A2A_CARD_PATH "/.well-known/agent-card.json"
 
 /* A version's protocolConfiguration.serverProtocol: "MCP", "A2A"; anything else (HTTP, AGUI,
  * absent) is HTTP. */

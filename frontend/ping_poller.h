@@ -6,8 +6,9 @@
  * SESSION_PING_FAILURES consecutive failures (no answer in time, not 200, not the /ping JSON)
  * end it while its VMM runs and no request is in flight.
  *
- * MCP sessions (session_vm.no_ping) are not pinged: MCP has no /ping contract, and a GET /mcp
- * says nothing about being busy; their liveness is the VMM's (the reaper) and their requests'.
+ * MCP and A2A sessions (session_vm.no_ping, microvm_contract's `pinged`) are not pinged: their
+ * contracts have no /ping (a GET /mcp or an agent card says nothing about being busy); their
+ * liveness is the VMM's (the reaper) and their requests'.
  * Each pass also samples every session's usage (sessions_sample_usage), the metering fallback
  * for a VMM that dies on its own.
  *

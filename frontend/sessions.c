@@ -41,7 +41,7 @@ struct session {
     enum session_end_reason end_reason;
     int64_t ended_ms;
     struct session_vm vm;
-    struct conn_pool pools[2];   /* idle connections: [0] guest port 8080, [1] 8000 */
+    struct conn_pool pools[3];   /* idle connections: [0] guest port 8080, [1] 8000, [2] 9000 */
     struct session *next;
 };
 
@@ -124,7 +124,10 @@ static struct session *find(struct sessions *t, const char *id)
 
 static struct conn_pool *pool_of(struct session *s, unsigned port)
 {
-    return port == SESSION_CONN_PORT_HTTP ? &s->pools[0] : port == SESSION_CONN_PORT_MCP ? &s->pools[1] : NULL;
+    return port == SESSION_CONN_PORT_HTTP  ? &s->pools[0]
+           : port == SESSION_CONN_PORT_MCP ? &s->pools[1]
+           : port == SESSION_CONN_PORT_A2A ? &s->pools[2]
+                                           : NULL;
 }
 
 /* Closes every idle connection of s (lock held; closing an idle socket does not block). */

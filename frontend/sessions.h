@@ -48,7 +48,7 @@
 struct session_vm {
     pid_t pid;                /* the VMM process, or 0 */
     char vsock_path[108];     /* its vsock Unix socket */
-    bool no_ping;             /* the agent has no /ping contract (MCP): not polled */
+    bool no_ping;             /* the agent has no /ping contract (MCP, A2A): not polled */
     void *launcher_data;
 };
 
@@ -166,7 +166,7 @@ const char *session_id_of(const struct session *s);
 
 /* ---- idle upstream connections (keep-alive to the agent), owned by the session
  *
- * Only guest ports SESSION_CONN_PORT_HTTP and SESSION_CONN_PORT_MCP are pooled. A session keeps
+ * Only guest ports SESSION_CONN_PORT_HTTP, _MCP and _A2A are pooled. A session keeps
  * at most SESSION_CONN_IDLE_MAX idle connections per port; one idle for SESSION_CONN_MAX_IDLE_MS
  * or longer (on the table's clock) is closed rather than handed out (and sessions_reap closes
  * it), since agents close idle keep-alive connections after a few seconds (uvicorn, node: 5 s)
@@ -174,6 +174,7 @@ const char *session_id_of(const struct session *s);
  * session ends, for any reason, as it is removed from the table (before its VM stops). */
 #define SESSION_CONN_PORT_HTTP 8080u
 #define SESSION_CONN_PORT_MCP 8000u
+#define SESSION_CONN_PORT_A2A 9000u
 #define SESSION_CONN_IDLE_MAX 8
 #define SESSION_CONN_MAX_IDLE_MS 4000
 /* Takes an idle connection to guest port `port` of a held session, most recently given first;

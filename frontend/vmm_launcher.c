@@ -95,7 +95,7 @@ static int start_vm(void *ctx, const struct session_spec *spec, struct session_v
         p.restore_dir = NULL;
     }
     enum microvm_protocol protocol = microvm_protocol_of(spec->config_json);
-    vm->no_ping = protocol == MICROVM_MCP;
+    vm->no_ping = !microvm_contract(protocol)->pinged;
     for (;;) { /* once, or twice when a restored microVM does not become ready: then cold */
         if (!restored && spawn_vm(cfg, &p, vm, err, err_len) != 0) {
             close_extras(cfg, vm);

@@ -36,7 +36,7 @@ silo-vsock_SRCS := tests/e2e/progs/silo_vsock.c
 
 .PHONY: agent-images
 agent-images: $(BUILD)/images/c-echo.ext4 $(BUILD)/images/node-sdk.ext4 $(BUILD)/images/mcp-server.ext4 \
-              $(BUILD)/images/python-agent.ext4
+              $(BUILD)/images/python-agent.ext4 $(BUILD)/images/a2a-agent.ext4
 
 # free space left in each sample image for the agent's own writes (they go to the VMM's
 # copy-on-write layer); small, because the dev host carries the images in its initramfs
@@ -73,6 +73,7 @@ endef
 node-sdk_APP_FILES := tests/frontend/devhost/standin-tls/silo-test-ca.pem
 $(eval $(call node_agent_image,node-sdk,agent.mjs))
 $(eval $(call node_agent_image,mcp-server,server.mjs))
+$(eval $(call node_agent_image,a2a-agent,agent.mjs))
 
 # python-agent: the standard-library Python agent on Debian's arm64 python3.11 and the libraries
 # its stdlib modules load (--no-deps: not python3's whole Depends closure, which pulls in perl),
@@ -113,24 +114,30 @@ comma := ,
 # OCI image archives of the sample agents for the real image builder in the dev host
 # (tests/host/silod_devhost.sh): the C agent's in /silo/extra/oci/*.tar, and all of them in the
 # local image store /silo/extra/oci-store as silo.local/agents/NAME:latest. c-echo-exits is a
-# broken image: its command exits with status 3 at once. mcp-server is the Node MCP server with
-# its Debian runtime libraries (the tree the MCP client uses, without the client): ~45 MB.
+# broken image: its command exits with status 3 at once. mcp-server (the Node MCP server) comes
+# with its Debian runtime libraries (the tree the MCP client uses, without the client): ~45 MB.
+# devhost-a2a-images: the A2A agent's archive alone (~41 MB; tests/host/a2a_devhost.sh), kept out
+# of the others because everything under $(BUILD)/devhost-extra rides in the dev host's
+# initramfs, which must unpack into half of its RAM.
 OCI_TEST_IMAGES := c-echo c-echo-exits c-echo-shell
-.PHONY: devhost-oci-images
-devhost-oci-images: $(foreach i,$(OCI_TEST_IMAGES),$(BUILD)/devhost-extra/oci-store/silo.local/agents/$(i)/latest.tar) \
-                    $(BUILD)/devhost-extra/oci-store/silo.local/agents/mcp-server/latest.tar \
+OCI_NODE_IMAGES := mcp-server a2a-agent
+.PHONY: devhost-oci-images devhost-a2a-images
+devhost-oci-images: $(foreach i,$(OCI_TEST_IMAGES) mcp-server,$(BUILD)/devhost-extra/oci-store/silo.local/agents/$(i)/latest.tar) \
                     $(BUILD)/devhost-extra/oci-store/silo.local/agents/python-agent/latest.tar
-MCP_OCI_ROOT := $(BUILD)/agents/mcp-server-oci
-$(MCP_OCI_ROOT).ready: $(BUILD)/images/mcp-server.ext4
-	rm -rf $(MCP_OCI_ROOT) && mkdir -p $(MCP_OCI_ROOT)
-	cp -al $(BUILD)/agents/mcp-server/root/. $(MCP_OCI_ROOT)/
+devhost-a2a-images: $(BUILD)/devhost-extra/oci-store/silo.local/agents/a2a-agent/latest.tar
+define node_oci_image
+$(BUILD)/agents/$(1)-oci.ready: $(BUILD)/images/$(1).ext4
+	rm -rf $(BUILD)/agents/$(1)-oci && mkdir -p $(BUILD)/agents/$(1)-oci
+	cp -al $(BUILD)/agents/$(1)/root/. $(BUILD)/agents/$(1)-oci/
 	for p in $(subst $(comma), ,$(NODE_RUNTIME_PACKAGES)); do \
-	    dpkg-deb -x "$$(ls $(SILO_CACHE)/debs/$${p}_*_arm64.deb | sort -V | tail -1)" $(MCP_OCI_ROOT) || exit 1; done
-	rm -rf $(MCP_OCI_ROOT)/etc $(MCP_OCI_ROOT)/usr/share $(MCP_OCI_ROOT)/usr/lib/aarch64-linux-gnu/gconv
-	touch $@
-$(BUILD)/devhost-extra/oci-store/silo.local/agents/mcp-server/latest.tar: $(MCP_OCI_ROOT).ready tests/agents/mcp-server/image-config.json builder/oci-archive.sh
-	@mkdir -p $(dir $@)
-	builder/oci-archive.sh $(MCP_OCI_ROOT) tests/agents/mcp-server/image-config.json $@
+	    dpkg-deb -x "$$$$(ls $(SILO_CACHE)/debs/$$$${p}_*_arm64.deb | sort -V | tail -1)" $(BUILD)/agents/$(1)-oci || exit 1; done
+	rm -rf $(BUILD)/agents/$(1)-oci/etc $(BUILD)/agents/$(1)-oci/usr/share $(BUILD)/agents/$(1)-oci/usr/lib/aarch64-linux-gnu/gconv
+	touch $$@
+$(BUILD)/devhost-extra/oci-store/silo.local/agents/$(1)/latest.tar: $(BUILD)/agents/$(1)-oci.ready tests/agents/$(1)/image-config.json builder/oci-archive.sh
+	@mkdir -p $$(dir $$@)
+	builder/oci-archive.sh $(BUILD)/agents/$(1)-oci tests/agents/$(1)/image-config.json $$@
+endef
+$(foreach i,$(OCI_NODE_IMAGES),$(eval $(call node_oci_image,$(i))))
 $(BUILD)/agents/c-echo-oci/app/agent: $(BUILD)/arm64/bin/c-echo-agent
 	@mkdir -p $(dir $@)
 	cp $< $@

@@ -40,6 +40,16 @@
  *   JSON of the arguments and the Mcp-Session-Id / runtime session headers received);
  *   notifications → 202. tools/call answers text/event-stream when the client accepts it,
  *   everything else application/json. GET and DELETE → 405.
+ * guest port 9000 (A2A protocol), a minimal JSON-RPC 2.0 responder:
+ *   GET /.well-known/agent-card.json → 200 an agent card (name "fake-vmm-a2a", streaming) that
+ *   also carries "x-silo-seen": this VMM's pid and the session / A2A-Version headers received;
+ *   when the --disk file's first line contains "badcard", the card is `not json` instead, and
+ *   with "trailcard" a JSON object followed by more bytes.
+ *   POST / → "message/send" (or "SendMessage"): a message whose one text part is JSON of the
+ *   vmm_pid, the session header, A2A-Version and the request's params; "message/stream" (or
+ *   "SendStreamingMessage") with Accept: text/event-stream: three SSE events 50 ms apart
+ *   (working, an artifact carrying the same JSON, completed with final:true), chunked;
+ *   any other method: a JSON-RPC error -32601. Other paths 404.
  * guest port 1024 (agentd's control port), through control_proto's codec: RESTORED (answered
  *   `OK RESTORED` and noted in PATH.restored) and EXEC, served by agentd's own EXEC code
  *   (guest/agentd/command_exec.c): the command really runs here, `/bin/sh -c` with this process's
@@ -48,7 +58,7 @@
  *   DIR/fail exists it exits 1 at once with one line, as a refused snapshot would, and when
  *   DIR/die exists the whole fake VM dies (SIGKILL) right after answering RESTORED; --snapshot-to
  *   DIR makes SIGUSR2 write DIR/state and DIR/memory (fake contents) and exit 0.
- * Other ports are refused. Both ports keep connections alive the same way. Exits on SIGTERM, removing the socket and ending every connection
+ * Other ports are refused. All three agent ports keep connections alive the same way. Exits on SIGTERM, removing the socket and ending every connection
  * (its own process group), as a VM that goes away would. State shared between its
  * per-connection processes lives in PATH.ping / PATH.burn (removed on exit). */
 #include <fcntl.h>
@@ -512,6 +522,147 @@ static void serve_mcp(int fd, struct http_request *rqp)
     json_object_put(req);
 }
 
+/* ---------------------------------------------------------------- port 9000: A2A */
+
+/* What the A2A agent saw: the VMM, the session and A2A-Version headers (and params if any). */
+static json_object *a2a_seen(const struct http_request *rq, json_object *params)
+{
+    json_object *o = json_object_new_object();
+    const char *sid = header(rq, "x-amzn-bedrock-agentcore-runtime-session-id"), *ver = header(rq, "a2a-version");
+    json_object_object_add(o, "vmm_pid", json_object_new_int(vmm_pid));
+    json_object_object_add(o, "runtimeSessionId", sid ? json_object_new_string(sid) : NULL);
+    json_object_object_add(o, "a2aVersion", ver ? json_object_new_string(ver) : NULL);
+    if (params)
+        json_object_object_add(o, "params", json_object_get(params));
+    return o;
+}
+
+static json_object *a2a_text_part(json_object *seen)
+{
+    json_object *part = json_object_new_object();
+    json_object_object_add(part, "kind", json_object_new_string("text"));
+    json_object_object_add(part, "text", json_object_new_string(json_object_to_json_string_ext(seen, JSON_C_TO_STRING_PLAIN)));
+    return part;
+}
+
+static void a2a_card(int fd, const struct http_request *rq)
+{
+    char image[512] = "";
+    FILE *f = disk_path ? fopen(disk_path, "r") : NULL;
+    if (f) {
+        if (!fgets(image, sizeof image, f))
+            image[0] = '\0';
+        fclose(f);
+    }
+    if (strstr(image, "badcard")) {
+        answer(fd, 200, "application/json", "", "not json", 8);
+        return;
+    }
+    if (strstr(image, "trailcard")) {
+        answer(fd, 200, "application/json", "", "{\"name\":\"x\"} {}", 16);
+        return;
+    }
+    json_object *card = json_object_new_object(), *caps = json_object_new_object(), *modes = json_object_new_array();
+    json_object_object_add(card, "name", json_object_new_string("fake-vmm-a2a"));
+    json_object_object_add(card, "description", json_object_new_string("the fake VMM's A2A responder"));
+    json_object_object_add(card, "url", json_object_new_string("http://127.0.0.1:9000/"));
+    json_object_object_add(card, "protocolVersion", json_object_new_string("0.3.0"));
+    json_object_object_add(card, "version", json_object_new_string("0.0.1"));
+    json_object_object_add(caps, "streaming", json_object_new_boolean(1));
+    json_object_object_add(card, "capabilities", caps);
+    json_object_array_add(modes, json_object_new_string("text"));
+    json_object_object_add(card, "defaultInputModes", json_object_get(modes));
+    json_object_object_add(card, "defaultOutputModes", modes);
+    json_object_object_add(card, "skills", json_object_new_array());
+    json_object_object_add(card, "x-silo-seen", a2a_seen(rq, NULL));
+    answer_json(fd, 200, card, "");
+    json_object_put(card);
+}
+
+/* One SSE event of a message/stream answer, as a chunk: a JSON-RPC result of `kind`. */
+static void a2a_event(int fd, json_object *id, const char *kind, const char *state, json_object *seen, bool final)
+{
+    json_object *ev = json_object_new_object(), *res = json_object_new_object();
+    json_object_object_add(ev, "jsonrpc", json_object_new_string("2.0"));
+    json_object_object_add(ev, "id", json_object_get(id));
+    json_object_object_add(res, "kind", json_object_new_string(kind));
+    json_object_object_add(res, "taskId", json_object_new_string("fake-task"));
+    json_object_object_add(res, "contextId", json_object_new_string("fake-context"));
+    if (state) {
+        json_object *st = json_object_new_object();
+        json_object_object_add(st, "state", json_object_new_string(state));
+        json_object_object_add(res, "status", st);
+        json_object_object_add(res, "final", json_object_new_boolean(final));
+    } else {
+        json_object *art = json_object_new_object(), *parts = json_object_new_array();
+        json_object_object_add(art, "artifactId", json_object_new_string("fake-artifact"));
+        json_object_array_add(parts, a2a_text_part(seen));
+        json_object_object_add(art, "parts", parts);
+        json_object_object_add(res, "artifact", art);
+    }
+    json_object_object_add(ev, "result", res);
+    char *line = NULL;
+    int n = asprintf(&line, "data: %s\n\n", json_object_to_json_string_ext(ev, JSON_C_TO_STRING_PLAIN));
+    if (n > 0)
+        write_chunk(fd, line, (size_t)n);
+    free(line);
+    json_object_put(ev);
+}
+
+/* One request on guest port 9000. */
+static void serve_a2a(int fd, struct http_request *rqp)
+{
+    struct http_request rq = *rqp;
+    json_object *req = NULL, *m, *id = NULL;
+    if (strcmp(rq.method, "GET") == 0 && strcmp(rq.path, "/.well-known/agent-card.json") == 0) {
+        a2a_card(fd, &rq);
+    } else if (strcmp(rq.path, "/") != 0 || strcmp(rq.method, "POST") != 0) {
+        answer(fd, 404, "text/plain", "", "not found", 9);
+    } else if (!(req = json_tokener_parse(rq.body)) || !json_object_object_get_ex(req, "method", &m) ||
+               !json_object_object_get_ex(req, "id", &id)) {
+        static const char s[] = "{\"jsonrpc\":\"2.0\",\"id\":null,\"error\":{\"code\":-32700,\"message\":\"parse error\"}}";
+        answer(fd, 200, "application/json", "", s, sizeof s - 1);
+    } else {
+        const char *method = json_object_get_string(m), *accept = header(&rq, "accept");
+        json_object *seen = a2a_seen(&rq, json_object_object_get(req, "params"));
+        bool stream = !strcmp(method, "message/stream") || !strcmp(method, "SendStreamingMessage");
+        if (stream && accept && strstr(accept, "text/event-stream")) {
+            static const char head[] = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+                                       "Transfer-Encoding: chunked\r\n";
+            write_all(fd, head, sizeof head - 1);
+            write_all(fd, closing ? "Connection: close\r\n\r\n" : "\r\n", closing ? 21 : 2);
+            a2a_event(fd, id, "status-update", "working", seen, false);
+            usleep(50000);
+            a2a_event(fd, id, "artifact-update", NULL, seen, false);
+            usleep(50000);
+            a2a_event(fd, id, "status-update", "completed", seen, true);
+            write_chunk(fd, "", 0);
+        } else {
+            json_object *resp = json_object_new_object();
+            json_object_object_add(resp, "jsonrpc", json_object_new_string("2.0"));
+            json_object_object_add(resp, "id", json_object_get(id));
+            if (!strcmp(method, "message/send") || !strcmp(method, "SendMessage")) {
+                json_object *msg = json_object_new_object(), *parts = json_object_new_array();
+                json_object_object_add(msg, "kind", json_object_new_string("message"));
+                json_object_object_add(msg, "role", json_object_new_string("agent"));
+                json_object_object_add(msg, "messageId", json_object_new_string("fake-reply"));
+                json_object_array_add(parts, a2a_text_part(seen));
+                json_object_object_add(msg, "parts", parts);
+                json_object_object_add(resp, "result", msg);
+            } else {
+                json_object *e = json_object_new_object();
+                json_object_object_add(e, "code", json_object_new_int(-32601));
+                json_object_object_add(e, "message", json_object_new_string("method not found"));
+                json_object_object_add(resp, "error", e);
+            }
+            answer_json(fd, 200, resp, "");
+            json_object_put(resp);
+        }
+        json_object_put(seen);
+    }
+    json_object_put(req);
+}
+
 /* SIGUSR2 with --snapshot-to: a fake snapshot, then exit 0 as silo-vmm does. */
 static void on_usr2(int sig)
 {
@@ -623,14 +774,16 @@ int main(int argc, char **argv)
                 serve_control(c);
                 _exit(0);
             }
-            if (port == 8080 || port == 8000) {
+            if (port == 8080 || port == 8000 || port == 9000) {
                 write_all(c, "OK 1073741824\n", 14);
                 struct http_request rq;
                 while (next_request(c, &rq)) {      /* keep-alive: request after request */
                     if (port == 8080)
                         serve_agent(c, &rq);
-                    else
+                    else if (port == 8000)
                         serve_mcp(c, &rq);
+                    else
+                        serve_a2a(c, &rq);
                     free_request(&rq);
                     if (closing)
                         break;

@@ -160,13 +160,34 @@ static void test_protocols(void)
 static int server_fd = -1;
 static pthread_t server_thread;
 static struct cp_response served;       /* the answer to STATUS / WAIT / READY */
+static int card_status;                 /* non-zero: GUEST_PORT_A2A answers any GET with it */
+static char card_request[256];          /* the request line it was sent */
+
+/* An A2A agent on GUEST_PORT_A2A: one GET, answered with card_status. */
+static void serve_a2a(int c)
+{
+    char line[256], answer[128];
+    static const char ok[] = "OK 1073741824\n";
+    if (write(c, ok, sizeof ok - 1) != (ssize_t)(sizeof ok - 1) ||
+        microvm_read_line(c, line, sizeof line, mono_ms() + 2000) != 0)
+        return;
+    snprintf(card_request, sizeof card_request, "%s", line);
+    int n = snprintf(answer, sizeof answer, "HTTP/1.1 %d X\r\nContent-Length: 2\r\n\r\n{}", card_status);
+    if (write(c, answer, (size_t)n) != n)
+        return;
+}
 
 static void serve_one(int c)
 {
     char line[128];
     unsigned port = 0;
-    if (microvm_read_line(c, line, sizeof line, mono_ms() + 2000) != 0 ||
-        sscanf(line, "CONNECT %u", &port) != 1 || port != GUEST_PORT_CONTROL)
+    if (microvm_read_line(c, line, sizeof line, mono_ms() + 2000) != 0 || sscanf(line, "CONNECT %u", &port) != 1)
+        return;
+    if (port == GUEST_PORT_A2A && card_status) {
+        serve_a2a(c);
+        return;
+    }
+    if (port != GUEST_PORT_CONTROL)
         return;                          /* any other port: refused (closed) */
     static const char ok[] = "OK 1073741824\n";
     enum cp_verb verb;
@@ -238,11 +259,24 @@ static void test_control_and_readiness(void)
     CHECK(microvm_connect(sock, GUEST_PORT_HTTP, 1000) < 0);        /* refused port */
     CHECK(!microvm_agent_running("/nonexistent/sock", 500));
 
-    /* A2A readiness: agentd's READY says 9000 accepts */
-    served.u.ready.ports = CP_PORT_A2A;
+    /* A2A readiness: GET of the agent card on 9000 answers 200 (a port that merely accepts, or
+     * a 404, is not ready) */
     pid_t none = 0;
-    struct microvm_wait w = { .protocol = MICROVM_A2A, .deadline_ms = mono_ms() + 3000 };
+    card_status = 404;
+    struct microvm_wait w = { .protocol = MICROVM_A2A, .deadline_ms = mono_ms() + 300 };
+    CHECK_EQ(microvm_wait_ready(&none, sock, &w, NULL, why, sizeof why), MICROVM_TIMED_OUT);
+    CHECK(strcmp(why, "the agent answers GET /.well-known/agent-card.json with 404") == 0);
+    card_status = 200;
+    w = (struct microvm_wait){ .protocol = MICROVM_A2A, .deadline_ms = mono_ms() + 3000 };
     CHECK_EQ(microvm_wait_ready(&none, sock, &w, NULL, why, sizeof why), MICROVM_READY);
+    CHECK(strncmp(card_request, "GET /.well-known/agent-card.json HTTP/1.1", 41) == 0);
+    card_status = 0;
+    /* the contracts: one place per protocol */
+    CHECK_EQ(microvm_contract(MICROVM_A2A)->port, GUEST_PORT_A2A);
+    CHECK(strcmp(microvm_contract(MICROVM_A2A)->invoke_path, "/") == 0);
+    CHECK(!microvm_contract(MICROVM_A2A)->pinged && !microvm_contract(MICROVM_MCP)->pinged &&
+          microvm_contract(MICROVM_HTTP)->pinged);
+    CHECK(strcmp(microvm_protocol_name(MICROVM_A2A), "A2A") == 0);
     /* HTTP: nothing answers /ping — timed out, saying so */
     w = (struct microvm_wait){ .protocol = MICROVM_HTTP, .deadline_ms = mono_ms() + 300 };
     CHECK_EQ(microvm_wait_ready(&none, sock, &w, NULL, why, sizeof why), MICROVM_TIMED_OUT);
@@ -496,7 +530,7 @@ int main(void)
         { "the VMM's command line is built once: every option, the defaults, nothing cut", test_argv },
         { "agentd's STATUS/WAIT answers are decoded by control_proto's codec, hostile lines refused", test_agent_state_codec },
         { "readiness protocols from a version's configuration", test_protocols },
-        { "vsock client and readiness against a stand-in agentd: STATUS, READY (A2A), timeout, WAIT, cancel", test_control_and_readiness },
+        { "vsock client and readiness against a stand-in agentd: STATUS, A2A (agent card), timeout, WAIT, cancel", test_control_and_readiness },
         { "a boot-check VMM: own process group, no leaked descriptor, outlives its spawning thread, SIGTERM when its parent is SIGKILLed", test_boot_check_vmm_gets_sigterm },
         { "a session's VMM (silod's launcher): own process group, SIGTERM when silod is SIGKILLed", test_session_vmm_gets_sigterm },
         { "sessions restore the version's template (RESTORED first); no template, other shape, refusal, a restored VM that dies: cold boot", test_session_restores_template },

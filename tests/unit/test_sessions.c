@@ -740,11 +740,18 @@ static void test_conn_pool_take_give_bound(void)
     CHECK_EQ(session_conn_idle(t, a, SESSION_CONN_PORT_MCP), SESSION_CONN_IDLE_MAX);
     for (int i = 0; i < SESSION_CONN_IDLE_MAX + 3; i++)
         CHECK_EQ(peer_closed(peers[i]), i >= SESSION_CONN_IDLE_MAX);
+    /* the A2A port is pooled too */
+    int a2a_fd, a2a_peer = conn_pair(&a2a_fd);
+    session_conn_give(t, a, SESSION_CONN_PORT_A2A, a2a_fd);
+    CHECK(!peer_closed(a2a_peer));
+    CHECK_EQ(session_conn_take(t, a, SESSION_CONN_PORT_A2A), a2a_fd);
+    close(a2a_fd);
+    close(a2a_peer);
     /* a port that is not pooled: closed at once; fd -1 is ignored */
     int z, pz = conn_pair(&z);
-    session_conn_give(t, a, 9000, z);
+    session_conn_give(t, a, 1024, z);
     CHECK(peer_closed(pz));
-    CHECK_EQ(session_conn_take(t, a, 9000), -1);
+    CHECK_EQ(session_conn_take(t, a, 1024), -1);
     session_conn_give(t, a, SESSION_CONN_PORT_HTTP, -1);
     CHECK_EQ(session_conn_idle(t, a, SESSION_CONN_PORT_HTTP), 0);
 

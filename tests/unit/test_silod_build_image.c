@@ -194,7 +194,7 @@ static bool run_logged(int version, const char *env_json, char *log, size_t cap)
     lc = (struct vmm_launcher_config){ vmm_path, kernel, NULL, rootfs, dir, 1, 5000, NULL, false, NULL, NULL, NULL, NULL, false };
     char cmd[PATH_MAX + 32], logfile[256], config[512], reason[IMAGE_BUILDER_REASON_MAX + 1];
     snprintf(cmd, sizeof cmd, "%s/silod-build-image", bin);
-    struct image_builder_config cfg = { cmd, store, paths, NULL, &lc, 256, 0, 0 };
+    struct image_builder_config cfg = { cmd, store, paths, NULL, &lc, 256, 0, 0, NULL };
     struct image_builder *b = image_builder_new(&cfg);
     snprintf(config, sizeof config, "{\"agentRuntimeArtifact\":{\"containerConfiguration\":{\"containerUri\":"
              "\"agents/echo\"}},\"environmentVariables\":%s}", env_json);

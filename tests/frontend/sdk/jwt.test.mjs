@@ -3,8 +3,7 @@
 // customJWTAuthorizer accepts only its valid bearer tokens, and iss|sub reaches the guest as
 // the user id. SigV4 is refused for that runtime, and bearer tokens for SigV4 runtimes.
 // customClaims: the provider adds `department`/`groups` claims per client (extraTokenClaims), and
-// a runtime whose rules they meet or miss answers 200 or 403. Also here: an A2A runtime can be
-// created but invoking it says plainly that A2A is not supported yet. InvokeAgentRuntimeCommand
+// a runtime whose rules they meet or miss answers 200 or 403. InvokeAgentRuntimeCommand
 // takes the same bearer tokens (its event stream decoded with the SDK's codec).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -42,7 +41,7 @@ const customClaims = [
   rule('groups', 'STRING_ARRAY', 'CONTAINS', { matchValueString: 'agents' }),
   rule('groups', 'STRING_ARRAY', 'CONTAINS_ANY', { matchValueStringList: ['owners', 'admins'] }),
 ];
-let server, issuer, jwtRuntime, sigv4Runtime, claimsRuntime, a2aRuntime;
+let server, issuer, jwtRuntime, sigv4Runtime, claimsRuntime;
 
 function jwk(kid) {
   const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
@@ -92,11 +91,10 @@ before(async () => {
       },
     },
   });
-  a2aRuntime = await readyRuntime('a2a', { protocolConfiguration: { serverProtocol: 'A2A' } });
 });
 
 after(async () => {
-  for (const rt of [jwtRuntime, sigv4Runtime, claimsRuntime, a2aRuntime])
+  for (const rt of [jwtRuntime, sigv4Runtime, claimsRuntime])
     if (rt) await control.send(new DeleteAgentRuntimeCommand({ agentRuntimeId: rt.agentRuntimeId }));
   server?.close();
 });
@@ -258,15 +256,6 @@ test('jwt: customClaims that make no sense are ValidationException at create', a
     }))), (e) => e instanceof ValidationException && e.$metadata.httpStatusCode === 400 && /customClaims/.test(e.message),
     JSON.stringify(cc));
   }
-});
-
-test('protocol: an A2A runtime is created (the API allows it) but invoking it is a clear 400 "not supported yet"', async () => {
-  assert.equal(a2aRuntime.status, 'READY');
-  assert.equal(a2aRuntime.protocolConfiguration.serverProtocol, 'A2A');
-  await assert.rejects(data.send(new InvokeAgentRuntimeCommand({
-    agentRuntimeArn: a2aRuntime.agentRuntimeArn, payload: Buffer.from('{"jsonrpc":"2.0","id":1,"method":"message/send"}'),
-  })), (e) => e instanceof DataValidationException && e.$metadata.httpStatusCode === 400 &&
-    /A2A is not supported yet/.test(e.message));
 });
 
 /** InvokeAgentRuntimeCommand with a bearer token over fetch; the event stream decoded with the
