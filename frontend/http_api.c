@@ -23,7 +23,7 @@
 #include "base/url.h"
 
 static const char *const kind_names[] = { "control", "invoke", "stop", "metrics", "identity", "oauth2-callback",
-                                           "unknown" };
+                                           "ws", "unknown" };
 
 /* The connection's conn_guard entry (set when the library accepted it). */
 static struct conn_entry *conn_entry_of(struct MHD_Connection *c)
@@ -127,14 +127,15 @@ static void log_request(const struct request *r, enum MHD_RequestTerminationCode
 {
     uint64_t out = r->relay ? __atomic_load_n(&r->relay->bytes_out, __ATOMIC_RELAXED) : r->answer_len;
     fprintf(stderr, "silod: request id=%s method=%s op=%s runtime=%s session=%s status=%u latency_ms=%lld"
-                    " bytes_in=%llu bytes_out=%llu auth=%s principal=%s%s%s%s%s%s\n",
+                    " bytes_in=%llu bytes_out=%llu auth=%s principal=%s%s%s%s%s%s%s%s\n",
             r->request_id, r->method[0] ? r->method : "-", kind_names[r->kind],
             r->runtime_id[0] ? r->runtime_id : "-", r->session_id[0] ? r->session_id : "-", r->status,
             (long long)(mono_ms() - r->start_ms), (unsigned long long)r->body_len,
             (unsigned long long)out, r->auth_rejected ? "rejected" : r->auth ? r->auth : "none", r->principal ? r->principal : "-",
             r->failed ? " error=" : "", r->failed ? r->err_type : "",
             code == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " aborted=1",
-            r->from_session[0] ? " from_session=" : "", r->from_session);
+            r->from_session[0] ? " from_session=" : "", r->from_session,
+            r->ws_end ? " ws_end=" : "", r->ws_end ? r->ws_end : "");
 }
 
 static void request_done(void *cls, struct MHD_Connection *c, void **state,
@@ -151,6 +152,7 @@ static void request_done(void *cls, struct MHD_Connection *c, void **state,
         metrics_invocation(r->status, r->body_len, r->relay ? r->relay->bytes_out : 0);
     }
     sigv4_free(r->sig);
+    free(r->ws_bearer);
     strbuf_free(&r->body);
     body_spool_free(&r->spool);
     spool_quota_release(&api->unverified, r->reserved);
@@ -297,6 +299,8 @@ static void classify(struct request *r)
         r->kind = REQ_INVOKE;     /* GET/DELETE only reach MCP runtimes (streamable HTTP) */
     else if (data_path && strcmp(action, "stopruntimesession") == 0 && !strcmp(r->method, "POST"))
         r->kind = REQ_STOP;
+    else if (data_path && strcmp(action, "ws") == 0 && !strcmp(r->method, "GET"))
+        r->kind = REQ_WS;         /* a WebSocket connection (ws_proxy.c) */
     else if (strcmp(r->path, "/metrics") == 0 && !strcmp(r->method, "GET"))
         r->kind = REQ_METRICS;
     else
@@ -358,8 +362,12 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
                 http_auth_sigv4(api, c, r);
         } else if (r->kind == REQ_OAUTH2_CALLBACK) {
             ;                            /* a browser: its single-use state is checked at the end */
+        } else if (r->kind == REQ_WS && !ws_check_request(c, r)) {
+            ;                            /* not a WebSocket upgrade silod can make: answered below */
         } else if (!http_auth_head(api, c, r)) {
             ;                            /* refused: answered below */
+        } else if (r->kind == REQ_WS) {
+            ;                            /* no body: started once the (empty) request is complete */
         } else if (r->kind != REQ_CONTROL && r->kind != REQ_IDENTITY) {
             if (r->sig && sigv4_body_pending(r->sig))
                 r->spooling = true;      /* held (bounded memory) until the body is verified */
@@ -420,7 +428,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         r->upstream = -1;
         http_fail(r, AWS_INVALID_SIGNATURE, "the request signature is not valid");
     }
-    if (!r->failed && (r->kind == REQ_INVOKE || r->kind == REQ_STOP) && !r->dispatched) {
+    if (!r->failed && (r->kind == REQ_INVOKE || r->kind == REQ_STOP || r->kind == REQ_WS) && !r->dispatched) {
         /* verified: now the invocation starts and the held body is replayed to the agent */
         invoke_start(api, c, r);
         if (!r->failed && r->upstream >= 0 && r->spool.len && r->body_to_agent &&
@@ -452,6 +460,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         json_object_put(o);
         return ret;
     }
+    if (r->kind == REQ_WS)
+        return ws_answer(api, c, r);
     return invoke_finish(api, c, r);
 }
 
@@ -480,10 +490,12 @@ struct http_api *http_api_start(const struct http_api_config *cfg, const char *a
     struct conn_guard_config gc = { k->head_timeout_s, k->keepalive_timeout_s, k->body_timeout_s };
     api->guard = conn_guard_new(&gc);
     api->binds = session_binds_new(session_alive, cfg->sessions);
+    api->ws = ws_relays_new();
     /* poll(), not select(): descriptors past FD_SETSIZE work; the library refuses connections
      * past the limits at accept (closed at once, nothing read) */
     api->daemon = MHD_start_daemon(
-        MHD_USE_POLL_INTERNAL_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG | MHD_USE_ITC, 0,
+        MHD_USE_POLL_INTERNAL_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG | MHD_USE_ITC |
+            MHD_ALLOW_UPGRADE, 0,
         NULL, NULL, handle, api, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
         MHD_OPTION_URI_LOG_CALLBACK, log_uri, api, MHD_OPTION_NOTIFY_COMPLETED, request_done, api,
         MHD_OPTION_NOTIFY_CONNECTION, notify_connection, api,
@@ -495,6 +507,7 @@ struct http_api *http_api_start(const struct http_api_config *cfg, const char *a
         snprintf(err, err_len, "cannot listen on %s:%u", addr, port);
         conn_guard_free(api->guard);
         session_binds_free(api->binds);
+        ws_relays_free(api->ws);
         free(api);
         return NULL;
     }
@@ -511,8 +524,10 @@ void http_api_stop(struct http_api *api)
 {
     if (!api)
         return;
+    ws_relays_close_all(api->ws, 5000);   /* the library waits for upgraded connections */
     MHD_stop_daemon(api->daemon);
     conn_guard_free(api->guard);
     session_binds_free(api->binds);
+    ws_relays_free(api->ws);
     free(api);
 }

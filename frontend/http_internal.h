@@ -8,6 +8,8 @@
  *                   for a request and for a runtime, and the "auth rejected" log line
  *   invoke_proxy.c  InvokeAgentRuntime and StopRuntimeSession: the data path, the session,
  *                   the request head and body to the agent, its answer streamed back
+ *   ws_proxy.c      WebSocket connections (…/ws): the client's upgrade checked, the agent's
+ *                   101 checked, silod's 101 and the relay (ws_relay.c) on the upgraded socket
  *
  * All three run on the MHD connection's own thread (thread per connection). */
 #ifndef SILO_FRONTEND_HTTP_INTERNAL_H
@@ -26,6 +28,7 @@
 #include "frontend/http_api.h"
 #include "frontend/session_bind.h"
 #include "frontend/strbuf.h"
+#include "frontend/ws_relay.h"
 
 #define SESSION_HEADER "X-Amzn-Bedrock-AgentCore-Runtime-Session-Id"
 #define REQUEST_ID_HEADER "X-Amzn-Bedrock-AgentCore-Runtime-Request-Id"
@@ -56,14 +59,17 @@ struct http_api {
     struct conn_guard *guard;        /* head / keep-alive / body deadlines per connection */
     struct session_binds *binds;     /* session id → the endpoint, auth method and user that opened it */
     struct identity *identity;       /* AgentCore Identity (http_api_attach_identity); NULL until then */
+    struct ws_relays *ws;            /* open WebSocket relays (ended before the daemon stops) */
 };
 
 /* The identity service, once attached (NULL before: its requests are ServiceUnavailable). */
 struct identity *http_identity(struct http_api *api);
 
 /* REQ_IDENTITY: an /identities/ operation (identity.h); REQ_OAUTH2_CALLBACK: the browser's
- * return from an OAuth2 provider (no authentication; its single-use state is the credential). */
-enum request_kind { REQ_CONTROL, REQ_INVOKE, REQ_STOP, REQ_METRICS, REQ_IDENTITY, REQ_OAUTH2_CALLBACK, REQ_UNKNOWN };
+ * return from an OAuth2 provider (no authentication; its single-use state is the credential);
+ * REQ_WS: a WebSocket connection to an agent runtime (GET …/ws with an upgrade). */
+enum request_kind { REQ_CONTROL, REQ_INVOKE, REQ_STOP, REQ_METRICS, REQ_IDENTITY, REQ_OAUTH2_CALLBACK, REQ_WS,
+                    REQ_UNKNOWN };
 
 /* The agent's answer, relayed to the client as it is read; shared by the request (for its log
  * line) and the MHD response (which reads from it), freed when both are done with it.
@@ -130,6 +136,12 @@ struct request {
     uint64_t body_sent;          /* body bytes written to the agent */
     bool last_chunk_sent;
     struct relay *relay;
+    int idle_s;                  /* the runtime's idleRuntimeSessionTimeout */
+    /* WebSocket (REQ_WS) */
+    char ws_key[25];             /* the client's Sec-WebSocket-Key (checked) */
+    char *ws_bearer;             /* a bearer token from Sec-WebSocket-Protocol (malloc'd), or NULL */
+    bool ws_bearer_protocol;     /* … so the 101 names base64UrlBearerAuthorization */
+    const char *ws_end;          /* why the relay ended (the log line), NULL before */
 };
 
 /* ---- http_api.c: answers (each sets r->status; the request id goes with every answer) */
@@ -184,5 +196,20 @@ void invoke_agent_failed(struct http_api *api, struct request *r, const char *ms
 enum MHD_Result invoke_finish(struct http_api *api, struct MHD_Connection *c, struct request *r);
 /* Drops a reference to the relay (the request's or the response's). */
 void invoke_relay_put(struct relay *rl);
+
+/* ---- ws_proxy.c */
+
+/* From the head of GET …/ws: an RFC 6455 upgrade (Upgrade: websocket, Connection: Upgrade,
+ * Sec-WebSocket-Version 13, a valid Sec-WebSocket-Key), no body, and a bearer token carried
+ * in Sec-WebSocket-Protocol (base64UrlBearerAuthorization.<b64url>) taken out for
+ * http_auth.c. False with r failed (ValidationException) otherwise; nothing else is done. */
+bool ws_check_request(struct MHD_Connection *c, struct request *r);
+/* The upgrade lines of the request head to the agent (GET /ws): Upgrade, Connection, the
+ * client's key and version, its subprotocols (bearer entries left out) and extensions. */
+void ws_agent_head(struct MHD_Connection *c, const struct request *r, struct strbuf *head);
+/* After invoke_start sent the head: reads the agent's answer; a 101 with the right
+ * Sec-WebSocket-Accept is answered 101 to the client and the relay runs on the upgraded
+ * socket; anything else is an AWS error (RuntimeClientError for the agent's refusal). */
+enum MHD_Result ws_answer(struct http_api *api, struct MHD_Connection *c, struct request *r);
 
 #endif

@@ -68,7 +68,8 @@ bool invoke_parse_path(const char *path, char *target, size_t len, const char **
     for (ssize_t i = 0; i < n; i++)
         if ((unsigned char)target[i] < 0x20 || target[i] == 0x7f)
             return false;
-    return strcmp(*action, "invocations") == 0 || strcmp(*action, "stopruntimesession") == 0;
+    return strcmp(*action, "invocations") == 0 || strcmp(*action, "stopruntimesession") == 0 ||
+           strcmp(*action, "ws") == 0;
 }
 
 static bool send_chunk(int fd, const void *data, size_t n)
@@ -106,7 +107,8 @@ static int upstream_open(struct http_api *api, struct request *r, unsigned port)
 {
     int fd;
     r->upstream_port = port;
-    while ((fd = session_conn_take(api->cfg.sessions, r->session, port)) >= 0) {
+    /* a WebSocket keeps its connection for good: never a pooled one (nor given back) */
+    while (r->kind != REQ_WS && (fd = session_conn_take(api->cfg.sessions, r->session, port)) >= 0) {
         if (idle_conn_healthy(fd)) {
             r->upstream_pooled = true;
             return fd;
@@ -153,7 +155,10 @@ static bool agent_head(struct MHD_Connection *c, struct request *r, json_object 
 {
     /* keep-alive (HTTP/1.1's default): the connection may serve the session's next request */
     strbuf_printf(head, "%s %s HTTP/1.1\r\nHost: 127.0.0.1:%u\r\n", r->method,
-                  r->mcp ? "/mcp" : "/invocations", r->mcp ? GUEST_PORT_MCP : GUEST_PORT_HTTP);
+                  r->mcp ? "/mcp" : r->kind == REQ_WS ? "/ws" : "/invocations",
+                  r->mcp ? GUEST_PORT_MCP : GUEST_PORT_HTTP);
+    if (r->kind == REQ_WS)
+        ws_agent_head(c, r, head);
     const char *ctype = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
     const char *accept = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Accept");
     const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
@@ -232,6 +237,16 @@ static bool choose_session_id(struct MHD_Connection *c, struct request *r)
     if (msid && !session_id_valid(msid)) {
         http_fail(r, AWS_VALIDATION, "Mcp-Session-Id must be 33 to 256 printable characters");
         return false;
+    }
+    char query_sid[SESSION_ID_MAX + 1];
+    if (!sid && r->kind == REQ_WS) {
+        /* a presigned WebSocket URL carries the session id in its (signed) query string */
+        int q = url_query_param(r->query, SESSION_HEADER, query_sid, sizeof query_sid);
+        if (q < 0 || (q > 0 && !session_id_valid(query_sid))) {
+            http_fail(r, AWS_VALIDATION, "runtimeSessionId must be 33 to 256 printable characters");
+            return false;
+        }
+        sid = q > 0 ? query_sid : NULL;
     }
     if (sid)
         snprintf(r->session_id, sizeof r->session_id, "%s", sid);
@@ -312,6 +327,12 @@ void invoke_start(struct http_api *api, struct MHD_Connection *c, struct request
                                 "serverProtocol HTTP, MCP or AGUI only");
         goto out;
     }
+    if (r->kind == REQ_WS && r->mcp) {
+        http_fail(r, AWS_VALIDATION, "WebSocket connections reach agent runtimes with serverProtocol HTTP or "
+                                     "AGUI (the agent's /ws on port 8080); this runtime is MCP");
+        goto out;
+    }
+    r->idle_s = idle;
     if (r->kind == REQ_INVOKE && !r->mcp && strcmp(r->method, "POST") != 0) {
         http_fail(r, AWS_UNKNOWN_OPERATION, "no such operation");
         goto out;
