@@ -34,7 +34,8 @@ ARM64_PROGRAMS += silo-vsock
 silo-vsock_SRCS := tests/e2e/progs/silo_vsock.c
 
 .PHONY: agent-images
-agent-images: $(BUILD)/images/c-echo.ext4 $(BUILD)/images/node-sdk.ext4 $(BUILD)/images/mcp-server.ext4
+agent-images: $(BUILD)/images/c-echo.ext4 $(BUILD)/images/node-sdk.ext4 $(BUILD)/images/mcp-server.ext4 \
+              $(BUILD)/images/ws-agent.ext4
 
 # free space left in each sample image for the agent's own writes (they go to the VMM's
 # copy-on-write layer); small, because the dev host carries the images in its initramfs
@@ -71,6 +72,8 @@ endef
 node-sdk_APP_FILES := tests/frontend/devhost/standin-tls/silo-test-ca.pem
 $(eval $(call node_agent_image,node-sdk,agent.mjs))
 $(eval $(call node_agent_image,mcp-server,server.mjs))
+# the WebSocket sample (BedrockAgentCoreApp with a websocketHandler; tests/host/websocket_devhost.sh)
+$(eval $(call node_agent_image,ws-agent,agent.mjs))
 
 # the node-sdk agent's answers outside any VM (this machine's node), for guest_agents.lib
 .PHONY: agent-references
@@ -130,7 +133,7 @@ $(BUILD)/devhost-extra/oci-store/silo.local/agents/%/latest.tar: $(BUILD)/devhos
 .PHONY: devhost-agent-images
 devhost-agent-images: agent-images agent-references $(MCP_CLIENT)/.ready
 	@mkdir -p $(BUILD)/devhost-extra/images
-	for i in c-echo node-sdk mcp-server; do ln -f $(BUILD)/images/$$i.ext4 $(BUILD)/devhost-extra/images/$$i.ext4 \
+	for i in c-echo node-sdk mcp-server ws-agent; do ln -f $(BUILD)/images/$$i.ext4 $(BUILD)/devhost-extra/images/$$i.ext4 \
 	    || cp --sparse=always $(BUILD)/images/$$i.ext4 $(BUILD)/devhost-extra/images/; done
 
 # invoke_load: the invocation load generator of tools/bench/silod.sh (libcurl: dynamic, like silod)

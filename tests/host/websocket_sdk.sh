@@ -20,7 +20,7 @@ if ! make -s -j2 BUILD="$BUILD" "$BUILD/host/bin/silod" "$BUILD/host/bin/fake_vm
     exit 1
 fi
 . tests/host/sdk_clients.lib
-if ! why=$(install_sdk_clients "$dir_sdk"); then
+if ! why=$(install_sdk_clients "$dir_sdk" --force); then
     say_fail "$why"
     exit 1
 fi
