@@ -56,7 +56,7 @@ if ! start_silod "$dir/silod.json" "$dir/silod.log"; then
 fi
 
 SILOD_ENDPOINT="http://127.0.0.1:$port" SILO_ACCESS_KEY_ID="$akid" SILO_SECRET_ACCESS_KEY="$secret" \
-SILO_REGION=us-east-1 SILO_ACCOUNT_ID=123456789012 WS_CONTAINER_URI="$dir/agent" WS_AGENT=fake \
+SILO_REGION=us-east-1 SILO_ACCOUNT_ID=123456789012 WS_CONTAINER_URI="$dir/agent" WS_AGENT=fake WS_SLOW=1 \
 SILO_TEST_PREFIX="$label" AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED=true \
     node --test --test-concurrency=1 --test-reporter=./tests/frontend/sdk/reporter.mjs \
     "$dir_sdk/client.test.mjs"
@@ -67,8 +67,9 @@ upgraded=$(grep -c 'op=ws .*status=101 .*ws_end=' "$dir/silod.log")
 opened=$(grep -c '^silod: websocket id=.* open$' "$dir/silod.log")
 if [ "$upgraded" -ge 8 ] && [ "$upgraded" -eq "$opened" ] &&
    grep -q 'op=ws .*status=101 .*bytes_in=[1-9][0-9]* bytes_out=[1-9][0-9]* .*ws_end=agent_closed' "$dir/silod.log" &&
-   grep -q 'op=ws .*status=101 .*ws_end=client_closed' "$dir/silod.log"; then
-    echo "ok - $label: silod logged $upgraded upgraded connections (op=ws status=101, bytes both ways, ws_end=client_closed / agent_closed)"
+   grep -q 'op=ws .*status=101 .*ws_end=client_closed' "$dir/silod.log" &&
+   grep -q 'op=ws .*status=101 .*ws_end=idle_timeout' "$dir/silod.log"; then
+    echo "ok - $label: silod logged $upgraded upgraded connections (op=ws status=101, bytes both ways, ws_end=client_closed / agent_closed / idle_timeout)"
 else
     say_fail "log lines: $upgraded op=ws status=101 lines, $opened opened"
     grep 'op=ws' "$dir/silod.log" | head -20 | sed 's/^/#   /'

@@ -336,3 +336,33 @@ test('StopRuntimeSession ends the session\'s open WebSocket', async () => {
   assert.notEqual(c.code, 'timeout', 'the connection closed');
   assert.ok(Date.now() - t0 < 15000);
 });
+
+// ~2.5 minutes (WS_SLOW=1, the x86 suite): with idleRuntimeSessionTimeout 60 s, a session whose
+// only traffic is an open WebSocket is not idle-reaped (the same microVM answers after 75 s
+// without any invocation); when no byte moves either way for 60 s, silod ends the connection.
+test('an open WebSocket keeps its session from the idle reaper; 60 s of silence ends the connection', {
+  skip: process.env.WS_SLOW !== '1' && 'WS_SLOW=1 only (2.5 minutes)', timeout: 240000,
+}, async () => {
+  const short = await readyRuntime({ lifecycleConfiguration: { idleRuntimeSessionTimeout: 60, maxLifetime: 3600 } });
+  try {
+    const { url, headers } = await client.generateWsConnection({ runtimeArn: short.agentRuntimeArn, sessionId: sessionId() });
+    const conn = await open(url, { headers });
+    const first = await whoami(conn);
+    const t0 = Date.now();
+    await sleep(40000);
+    conn.ws.send('still here');
+    assert.equal(String((await conn.next()).data), 'still here');
+    await sleep(35000);                       // 75 s since the last request began: past the idle timeout
+    const later = await whoami(conn);
+    assert.equal(agentKind === 'fake' ? later.vmm_pid : later.pid, agentKind === 'fake' ? first.vmm_pid : first.pid,
+      'the same microVM: the session was not reaped while its WebSocket was open');
+    const quiet = Date.now();
+    const c = await Promise.race([conn.closed, sleep(90000).then(() => ({ code: 'timeout' }))]);
+    assert.notEqual(c.code, 'timeout', 'silod ended the silent connection');
+    const silent = (Date.now() - quiet) / 1000;
+    assert.ok(silent >= 55 && silent < 75, `ended after ${silent} s of silence (idle limit 60 s)`);
+    assert.ok(Date.now() - t0 > 130000);
+  } finally {
+    await control.send(new DeleteAgentRuntimeCommand({ agentRuntimeId: short.agentRuntimeId })).catch(() => {});
+  }
+});
