@@ -39,7 +39,8 @@
  *                    except the text messages
  *        "whoami"    → the whoami JSON (below) of the upgrade request, as a text message
  *        "big:N"     → one binary message of N bytes (byte i = i % 251)
- *        "close"     → a close frame (1000, "bye") from the agent, then the connection ends
+ *        "close"     → a close frame (1000, "bye") from the agent; on the client's answering
+ *                    close frame it ends its side (half-close) and waits for the client's end
  *                    ping → pong; a close frame is answered with one and ends it. A session id
  *                    starting "ws-refuse" is refused: 403 before any upgrade.
  * Connections are kept alive (HTTP/1.1): each serves requests until the client closes it or a
@@ -491,6 +492,7 @@ static void serve_ws(int fd, struct http_request *rq)
                                          "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n%s\r\n", accept, proto);
     write_all(fd, head, (size_t)hn);
     closing = true;                     /* the connection is the WebSocket's from now on */
+    bool close_sent = false;
     for (;;) {
         unsigned char h[2], ext[8], mask[4];
         if (!read_exact(fd, h, 2))
@@ -515,7 +517,15 @@ static void serve_ws(int fd, struct http_request *rq)
             data[i] ^= mask[i % 4];
         data[len] = '\0';
         bool more = true;
-        if (opcode == 0x8) {            /* close: answered with the same code, then the end */
+        if (opcode == 0x8 && close_sent) {
+            /* the answer to our close: end our side (FIN) and wait for the client's, as a ws
+             * server does, so the half-close has to travel back through silod */
+            shutdown(fd, SHUT_WR);
+            char drain[256];
+            while (read(fd, drain, sizeof drain) > 0)
+                ;
+            more = false;
+        } else if (opcode == 0x8) {     /* close: answered with the same code, then the end */
             ws_send(fd, 0x8, data, len >= 2 ? 2 : 0);
             more = false;
         } else if (opcode == 0x9) {
@@ -535,7 +545,7 @@ static void serve_ws(int fd, struct http_request *rq)
             free(big);
         } else if (opcode == 0x1 && strcmp((char *)data, "close") == 0) {
             ws_send(fd, 0x8, "\x03\xe8" "bye", 5);
-            more = false;
+            close_sent = true;
         } else if (opcode == 0x1 || opcode == 0x2 || opcode == 0x0) {
             more = ws_send(fd, opcode ? opcode : 0x1, data, len);
         }

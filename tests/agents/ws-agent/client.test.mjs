@@ -308,7 +308,7 @@ test('OAuth as a browser sends it: the token in Sec-WebSocket-Protocol (base64Ur
   await closeCleanly(conn);
 });
 
-test('a large message from the agent, and the agent closing the connection', async () => {
+test('a large message from the agent: 1 MB, every byte as sent', async () => {
   const { url, headers } = await client.generateWsConnection({ runtimeArn: runtime.agentRuntimeArn, sessionId: sessionId() });
   const conn = await open(url, { headers });
   conn.ws.send('big:1000000');
@@ -318,9 +318,20 @@ test('a large message from the agent, and the agent closing the connection', asy
   let same = true;
   for (let i = 0; i < buf.length && same; i++) same = buf[i] === i % 251;
   assert.ok(same, 'every byte as the agent sent it');
+  await closeCleanly(conn);
+});
+
+// The agent closes: its close frame, then (after the client's answering close frame) its FIN,
+// which must reach the client through silod so the client's 'close' comes at once (the ws
+// client otherwise gives up after its 30 s closeTimeout).
+test('the agent closing the connection: close frame and end of stream reach the client', async () => {
+  const { url, headers } = await client.generateWsConnection({ runtimeArn: runtime.agentRuntimeArn, sessionId: sessionId() });
+  const conn = await open(url, { headers });
+  conn.ws.send('hello');
+  assert.equal(String((await conn.next()).data), 'hello');
   conn.ws.send('close');
   const c = await Promise.race([conn.closed, sleep(10000).then(() => ({ code: 'timeout' }))]);
-  assert.equal(c.code, 1000);
+  assert.equal(c.code, 1000, 'closed within 10 s with the agent\'s code');
   assert.equal(c.reason, 'bye');
 });
 
