@@ -4,7 +4,9 @@
 # with the real silo-vmm (every VMM with --verify-wipe) and the TEST image builder that links the
 # prebuilt sample images (tests/frontend/devhost/image-builder.sh: a runtime whose containerUri
 # ends in ws-agent gets /silo/extra/images/ws-agent.ext4, the WebSocket sample agent on the
-# AgentCore TS SDK). silod's log goes to the console, which the host script reads.
+# AgentCore TS SDK). Each test opens its own sessions and leaves them idle, so the guest-memory
+# budget is above the dev host's RAM on purpose: an idle Node agent touches ~20 MiB of its 512.
+# silod's log goes to the console, which the host script reads.
 set -u
 akid=$1 secret=$2
 d=/tmp/ws
@@ -19,7 +21,7 @@ cat >$d/silod.json <<JSON
   "database": "$d/silod.db",
   "credentials": [ { "access_key_id": "$akid", "secret_access_key": "$secret", "principal": "ws-test" } ],
   "image_builder": "/silo/tests/frontend/devhost/image-builder.sh",
-  "max_sessions": 8, "max_guest_mib": 2560,
+  "max_sessions": 12, "max_guest_mib": 6144,
   "vmm": { "path": "/silo/bin/silo-vmm", "kernel": "/silo/guest/Image",
            "rootfs_dir": "$d/images", "socket_dir": "$d/sock",
            "cpus": 2, "guest_mib": 512, "ready_timeout_ms": 180000, "cmdline": "$cmdline",
