@@ -188,6 +188,16 @@ bool agent_read_head(struct agent_reader *rd, struct agent_head *h)
                 snprintf(h->mcp_session, sizeof h->mcp_session, "%s", v);
             else if (strcasecmp(line, "mcp-protocol-version") == 0 && agent_header_value_ok(v, sizeof h->mcp_version - 1))
                 snprintf(h->mcp_version, sizeof h->mcp_version, "%s", v);
+            else if (strcasecmp(line, "upgrade") == 0 && agent_header_value_ok(v, sizeof h->upgrade - 1))
+                snprintf(h->upgrade, sizeof h->upgrade, "%s", v);
+            else if (strcasecmp(line, "sec-websocket-accept") == 0 && agent_header_value_ok(v, sizeof h->ws_accept - 1))
+                snprintf(h->ws_accept, sizeof h->ws_accept, "%s", v);
+            else if (strcasecmp(line, "sec-websocket-protocol") == 0 &&
+                     agent_header_value_ok(v, sizeof h->ws_protocol - 1))
+                snprintf(h->ws_protocol, sizeof h->ws_protocol, "%s", v);
+            else if (strcasecmp(line, "sec-websocket-extensions") == 0 &&
+                     agent_header_value_ok(v, sizeof h->ws_extensions - 1))
+                snprintf(h->ws_extensions, sizeof h->ws_extensions, "%s", v);
             else if (strcasecmp(line, "transfer-encoding") == 0) {
                 rd->chunked = strcasestr(v, "chunked") != NULL;
                 if (te_seen || !token_is(v, "chunked"))
@@ -196,6 +206,8 @@ bool agent_read_head(struct agent_reader *rd, struct agent_head *h)
             } else if (strcasecmp(line, "connection") == 0) {
                 if (has_token(v, "close"))
                     rd->conn_close = true;
+                if (has_token(v, "upgrade"))
+                    h->conn_upgrade = true;
             } else if (strcasecmp(line, "content-length") == 0) {
                 lengths++;
                 char *end;
@@ -219,6 +231,8 @@ bool agent_reader_reusable(const struct agent_reader *rd)
         return rd->ch == CH_DONE;
     return rd->has_length && rd->remaining == 0;
 }
+
+bool http_list_has_token(const char *v, const char *tok) { return v && has_token(v, tok); }
 
 /* A header value safe to put on a line to the agent: printable ASCII (and tabs) only. */
 bool agent_header_value_ok(const char *v, size_t max)

@@ -39,6 +39,12 @@ struct agent_head {
     char ctype[256];             /* Content-Type, or unchanged when absent */
     char mcp_session[257];       /* Mcp-Session-Id, or "" */
     char mcp_version[64];        /* Mcp-Protocol-Version, or "" */
+    /* a WebSocket upgrade's answer (101), each "" when absent */
+    char upgrade[32];            /* Upgrade */
+    bool conn_upgrade;           /* Connection has the token "upgrade" */
+    char ws_accept[64];          /* Sec-WebSocket-Accept */
+    char ws_protocol[256];       /* Sec-WebSocket-Protocol */
+    char ws_extensions[512];     /* Sec-WebSocket-Extensions */
 };
 
 void agent_reader_init(struct agent_reader *rd, int fd);
@@ -53,6 +59,9 @@ ssize_t agent_read_body(struct agent_reader *rd, char *out, size_t max);
  * read) or chunked (read through the last chunk and the trailer), the framing was unambiguous,
  * no read failed, and no byte beyond the answer is buffered. EOF-framed answers never are. */
 bool agent_reader_reusable(const struct agent_reader *rd);
+
+/* true when the comma-separated header value v holds the token tok (case-insensitive). */
+bool http_list_has_token(const char *v, const char *tok);
 
 /* true when v is at most max characters of printable ASCII or tabs (safe on a header line). */
 bool agent_header_value_ok(const char *v, size_t max);

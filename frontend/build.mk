@@ -54,7 +54,7 @@ $(BUILD)/unit/test_microvm: | $(BUILD)/host/bin/fake_vmm
 # fake_vmm: a TEST VMM (speaks the vsock socket protocol, plays a trivial agent); x86 tests only
 HOST_PROGRAMS += fake_vmm
 fake_vmm_SRCS := tests/frontend/fake_vmm.c guest/agentd/control_proto.c guest/agentd/command_exec.c
-fake_vmm_LIBS := -ljson-c -lpthread
+fake_vmm_LIBS := -ljson-c -lcrypto -lpthread
 
 UNIT_TESTS += test_sessions
 test_sessions_SRCS := tests/unit/test_sessions.c frontend/sessions.c frontend/vmm_launcher.c \
@@ -75,6 +75,11 @@ test_event_stream_LIBS := -lz
 
 UNIT_TESTS += test_http_agent
 test_http_agent_SRCS := tests/unit/test_http_agent.c frontend/agent_http.c
+
+# ws_relay.c: the RFC 6455 key arithmetic and the WebSocket byte relay over socket pairs
+UNIT_TESTS += test_ws_relay
+test_ws_relay_SRCS := tests/unit/test_ws_relay.c frontend/ws_relay.c
+test_ws_relay_LIBS := -lcrypto -lpthread
 
 # image_builder.c: silod's side of the image-builder contract, with sh-script builders
 UNIT_TESTS += test_image_builder
@@ -106,7 +111,7 @@ UNIT_TESTS += test_identity_control
 test_identity_control_SRCS := tests/unit/test_identity_control.c $(sort $(IDENTITY_SERVICE_SRCS) $(CONTROL_PLANE_SRCS))
 test_identity_control_LIBS := -lsqlite3 -ljson-c -lcurl -lcrypto -lpthread
 HOST_PROGRAMS += silod
-silod_SRCS := frontend/silod.c frontend/silod_config.c frontend/tls_files.c frontend/image_upload.c frontend/image_builder.c frontend/http_api.c frontend/http_auth.c frontend/invoke_proxy.c \
+silod_SRCS := frontend/silod.c frontend/silod_config.c frontend/tls_files.c frontend/image_upload.c frontend/image_builder.c frontend/http_api.c frontend/http_auth.c frontend/invoke_proxy.c frontend/ws_proxy.c frontend/ws_relay.c \
               frontend/runtime_command.c frontend/event_stream.c frontend/agent_http.c frontend/metrics.c $(SIGV4_SRCS) frontend/jwt.c frontend/b64url.c \
               frontend/body_spool.c frontend/conn_guard.c frontend/session_bind.c \
               frontend/sessions.c frontend/vmm_launcher.c frontend/ping_poller.c frontend/usage.c \

@@ -23,7 +23,7 @@
 #include "base/url.h"
 
 static const char *const kind_names[] = { "control", "invoke", "stop", "metrics", "identity", "oauth2-callback",
-                                           "command", "image-upload", "agent-card", "unknown" };
+                                           "command", "image-upload", "agent-card", "ws", "unknown" };
 
 /* The connection's conn_guard entry (set when the library accepted it). */
 static struct conn_entry *conn_entry_of(struct MHD_Connection *c)
@@ -130,14 +130,15 @@ static void log_request(const struct request *r, enum MHD_RequestTerminationCode
                    : r->command ? command_bytes_out(r->command)
                                 : r->answer_len;
     fprintf(stderr, "silod: request id=%s method=%s op=%s runtime=%s session=%s status=%u latency_ms=%lld"
-                    " bytes_in=%llu bytes_out=%llu auth=%s principal=%s%s%s%s%s%s\n",
+                    " bytes_in=%llu bytes_out=%llu auth=%s principal=%s%s%s%s%s%s%s%s\n",
             r->request_id, r->method[0] ? r->method : "-", kind_names[r->kind],
             r->runtime_id[0] ? r->runtime_id : "-", r->session_id[0] ? r->session_id : "-", r->status,
             (long long)(mono_ms() - r->start_ms), (unsigned long long)r->body_len,
             (unsigned long long)out, r->auth_rejected ? "rejected" : r->auth ? r->auth : "none", r->principal ? r->principal : "-",
             r->failed ? " error=" : "", r->failed ? r->err_type : "",
             code == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " aborted=1",
-            r->from_session[0] ? " from_session=" : "", r->from_session);
+            r->from_session[0] ? " from_session=" : "", r->from_session,
+            r->ws_end ? " ws_end=" : "", r->ws_end ? r->ws_end : "");
 }
 
 static void request_done(void *cls, struct MHD_Connection *c, void **state,
@@ -154,6 +155,7 @@ static void request_done(void *cls, struct MHD_Connection *c, void **state,
         metrics_invocation(r->status, r->body_len, r->relay ? r->relay->bytes_out : 0);
     }
     sigv4_free(r->sig);
+    free(r->ws_bearer);
     strbuf_free(&r->body);
     body_spool_free(&r->spool);
     image_upload_abort(&r->upload);          /* an upload not committed leaves nothing behind */
@@ -378,6 +380,8 @@ static void classify(struct request *r)
         r->kind = REQ_COMMAND;    /* its JSON body is read whole and verified before it starts */
     else if (data_path && strcmp(action, INVOKE_CARD_ACTION) == 0 && !strcmp(r->method, "GET"))
         r->kind = REQ_AGENT_CARD;
+    else if (data_path && strcmp(action, "ws") == 0 && !strcmp(r->method, "GET"))
+        r->kind = REQ_WS;         /* a WebSocket connection (ws_proxy.c) */
     else if (strcmp(r->path, "/metrics") == 0 && !strcmp(r->method, "GET"))
         r->kind = REQ_METRICS;
     else if (image_upload_owns(r->method, r->path))
@@ -448,6 +452,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
                 http_auth_sigv4(api, c, r);
         } else if (r->kind == REQ_OAUTH2_CALLBACK) {
             ;                            /* a browser: its single-use state is checked at the end */
+        } else if (r->kind == REQ_WS && !ws_check_request(c, r)) {
+            ;                            /* not a WebSocket upgrade silod can make: answered below */
         } else if (!http_auth_head(api, c, r)) {
             ;                            /* refused: answered below */
         } else if (r->kind == REQ_COMMAND) {
@@ -455,6 +461,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
                 command_check_head(api, c, r);   /* the token checked before any body is held */
         } else if (r->kind == REQ_IMAGE_UPLOAD) {
             upload_start(api, c, r);
+        } else if (r->kind == REQ_WS) {
+            ;                            /* no body: started once the (empty) request is complete */
         } else if (r->kind != REQ_CONTROL && r->kind != REQ_IDENTITY) {
             if (r->sig && sigv4_body_pending(r->sig))
                 r->spooling = true;      /* held (bounded memory) until the body is verified */
@@ -520,7 +528,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         r->upstream = -1;
         http_fail(r, AWS_INVALID_SIGNATURE, "the request signature is not valid");
     }
-    if (!r->failed && (r->kind == REQ_INVOKE || r->kind == REQ_STOP || r->kind == REQ_AGENT_CARD) && !r->dispatched) {
+    if (!r->failed && (r->kind == REQ_INVOKE || r->kind == REQ_STOP || r->kind == REQ_AGENT_CARD ||
+                       r->kind == REQ_WS) && !r->dispatched) {
         /* verified: now the invocation starts and the held body is replayed to the agent */
         invoke_start(api, c, r);
         if (!r->failed && r->upstream >= 0 && r->spool.len && r->body_to_agent &&
@@ -558,6 +567,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     }
     if (r->kind == REQ_COMMAND)
         return command_finish(api, c, r);
+    if (r->kind == REQ_WS)
+        return ws_answer(api, c, r);
     return invoke_finish(api, c, r);
 }
 
@@ -582,7 +593,8 @@ static struct MHD_Daemon *start_daemon(struct http_api *api, const struct sockad
         { MHD_OPTION_END, 0, NULL },
     };
     struct MHD_OptionItem no_options[] = { { MHD_OPTION_END, 0, NULL } };
-    unsigned flags = MHD_USE_POLL_INTERNAL_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG | MHD_USE_ITC;
+    unsigned flags = MHD_USE_POLL_INTERNAL_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG | MHD_USE_ITC |
+                     MHD_ALLOW_UPGRADE;
     if (tls)
         flags |= MHD_USE_TLS;
     if (!sa)
@@ -606,6 +618,8 @@ static void api_free(struct http_api *api)
         MHD_stop_daemon(api->daemon);
     conn_guard_free(api->guard);
     session_binds_free(api->binds);
+    if (api->ws)
+        ws_relays_free(api->ws);
     free(api);
 }
 
@@ -638,6 +652,7 @@ struct http_api *http_api_start(const struct http_api_config *cfg, const char *a
     struct conn_guard_config gc = { k->head_timeout_s, k->keepalive_timeout_s, k->body_timeout_s };
     api->guard = conn_guard_new(&gc);
     api->binds = session_binds_new(session_alive, cfg->sessions);
+    api->ws = ws_relays_new();
     api->daemon = start_daemon(api, &sa, tls);
     if (!api->daemon) {
         snprintf(err, err_len, "cannot listen on %s:%u%s", addr, port, tls ? " with TLS" : "");
@@ -663,6 +678,8 @@ unsigned http_api_port(struct http_api *api)
 
 void http_api_stop(struct http_api *api)
 {
-    if (api)
-        api_free(api);
+    if (!api)
+        return;
+    ws_relays_close_all(api->ws, 5000);   /* the library waits for upgraded connections */
+    api_free(api);
 }

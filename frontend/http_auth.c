@@ -86,9 +86,13 @@ bool http_auth_sigv4(struct http_api *api, struct MHD_Connection *c, struct requ
     return false;
 }
 
-static const char *bearer_token(struct MHD_Connection *c)
+/* The bearer token: Authorization: Bearer, or (a WebSocket from a browser) the one
+ * ws_check_request took from Sec-WebSocket-Protocol. */
+static const char *bearer_token(struct MHD_Connection *c, const struct request *r)
 {
     const char *a = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
+    if ((!a || strncasecmp(a, "Bearer ", 7) != 0) && r->ws_bearer)
+        return r->ws_bearer;
     if (!a || strncasecmp(a, "Bearer ", 7) != 0)
         return NULL;
     return a + 7 + strspn(a + 7, " ");
@@ -145,7 +149,7 @@ static enum jwt_result verify_jwt_user(struct jwt_keystore *keys, json_object *j
 static bool authenticate_jwt(struct http_api *api, struct MHD_Connection *c, struct request *r,
                              json_object *jwt_cfg, char *user_id, size_t user_id_len)
 {
-    const char *token = bearer_token(c);
+    const char *token = bearer_token(c, r);
     if (!token || !*token) {
         http_auth_reject(r, "jwt missing token", AWS_UNAUTHORIZED, "missing bearer token");
         return false;
@@ -198,7 +202,7 @@ bool http_caller_verified(const struct request *r)
 
 bool http_auth_head(struct http_api *api, struct MHD_Connection *c, struct request *r)
 {
-    if (bearer_token(c)) {
+    if (bearer_token(c, r)) {
         /* a bearer token: data plane only, checked against the runtime's JWT authorizer; the
          * body is not signed, so the invocation may start at once and the body stream */
         r->bearer = true;

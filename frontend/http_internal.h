@@ -11,6 +11,8 @@
  *                   back (the agent card: read whole, checked, answered)
  *   runtime_command.c  InvokeAgentRuntimeCommand: the command to agentd (EXEC), its output
  *                   back as an AWS event stream
+ *   ws_proxy.c      WebSocket connections (…/ws): the client's upgrade checked, the agent's
+ *                   101 checked, silod's 101 and the relay (ws_relay.c) on the upgraded socket
  * (http_api.c also serves POST /silo/images through image_upload.c)
  *
  * All three run on the MHD connection's own thread (thread per connection). */
@@ -32,6 +34,7 @@
 #include "frontend/microvm.h"
 #include "frontend/session_bind.h"
 #include "frontend/strbuf.h"
+#include "frontend/ws_relay.h"
 
 #define SESSION_HEADER "X-Amzn-Bedrock-AgentCore-Runtime-Session-Id"
 #define REQUEST_ID_HEADER "X-Amzn-Bedrock-AgentCore-Runtime-Request-Id"
@@ -65,6 +68,7 @@ struct http_api {
     struct session_binds *binds;     /* session id → the endpoint, auth method and user that opened it */
     struct identity *identity;       /* AgentCore Identity (http_api_attach_identity); NULL until then */
     unsigned uploads;                /* image uploads in progress (atomic) */
+    struct ws_relays *ws;            /* open WebSocket relays (ended before the daemon stops) */
 };
 
 /* The identity service, once attached (NULL before: its requests are ServiceUnavailable). */
@@ -73,9 +77,10 @@ struct identity *http_identity(struct http_api *api);
 /* REQ_IMAGE_UPLOAD: POST /silo/images (image_upload.h). */
 /* REQ_IDENTITY: an /identities/ operation (identity.h); REQ_OAUTH2_CALLBACK: the browser's
  * return from an OAuth2 provider (no authentication; its single-use state is the credential);
- * REQ_AGENT_CARD: GetAgentCard (an A2A runtime's card, through a session like an invocation). */
+ * REQ_AGENT_CARD: GetAgentCard (an A2A runtime's card, through a session like an invocation);
+ * REQ_WS: a WebSocket connection to an agent runtime (GET …/ws with an upgrade). */
 enum request_kind { REQ_CONTROL, REQ_INVOKE, REQ_STOP, REQ_METRICS, REQ_IDENTITY, REQ_OAUTH2_CALLBACK, REQ_COMMAND,
-                    REQ_IMAGE_UPLOAD, REQ_AGENT_CARD, REQ_UNKNOWN };
+                    REQ_IMAGE_UPLOAD, REQ_AGENT_CARD, REQ_WS, REQ_UNKNOWN };
 
 /* The agent's answer, relayed to the client as it is read; shared by the request (for its log
  * line) and the MHD response (which reads from it), freed when both are done with it.
@@ -146,6 +151,12 @@ struct request {
     bool last_chunk_sent;
     struct relay *relay;
     struct command_stream *command;   /* InvokeAgentRuntimeCommand's answer (runtime_command.c) */
+    int idle_s;                  /* the runtime's idleRuntimeSessionTimeout */
+    /* WebSocket (REQ_WS) */
+    char ws_key[25];             /* the client's Sec-WebSocket-Key (checked) */
+    char *ws_bearer;             /* a bearer token from Sec-WebSocket-Protocol (malloc'd), or NULL */
+    bool ws_bearer_protocol;     /* … so the 101 names base64UrlBearerAuthorization */
+    const char *ws_end;          /* why the relay ended (the log line), NULL before */
 };
 
 /* ---- http_api.c: answers (each sets r->status; the request id goes with every answer) */
@@ -236,5 +247,20 @@ enum MHD_Result command_finish(struct http_api *api, struct MHD_Connection *c, s
 uint64_t command_bytes_out(const struct command_stream *cs);
 /* Drops the request's reference to its command stream. */
 void command_stream_put(struct command_stream *cs);
+
+/* ---- ws_proxy.c */
+
+/* From the head of GET …/ws: an RFC 6455 upgrade (Upgrade: websocket, Connection: Upgrade,
+ * Sec-WebSocket-Version 13, a valid Sec-WebSocket-Key), no body, and a bearer token carried
+ * in Sec-WebSocket-Protocol (base64UrlBearerAuthorization.<b64url>) taken out for
+ * http_auth.c. False with r failed (ValidationException) otherwise; nothing else is done. */
+bool ws_check_request(struct MHD_Connection *c, struct request *r);
+/* The upgrade lines of the request head to the agent (GET /ws): Upgrade, Connection, the
+ * client's key and version, its subprotocols (bearer entries left out) and extensions. */
+void ws_agent_head(struct MHD_Connection *c, const struct request *r, struct strbuf *head);
+/* After invoke_start sent the head: reads the agent's answer; a 101 with the right
+ * Sec-WebSocket-Accept is answered 101 to the client and the relay runs on the upgraded
+ * socket; anything else is an AWS error (RuntimeClientError for the agent's refusal). */
+enum MHD_Result ws_answer(struct http_api *api, struct MHD_Connection *c, struct request *r);
 
 #endif

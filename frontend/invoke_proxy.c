@@ -73,7 +73,8 @@ bool invoke_parse_path(const char *path, char *target, size_t len, const char **
     if (strcmp(*action, "invocations/") == 0)
         *action = "invocations";   /* the runtime URL as A2A clients take it, ending in a slash */
     return strcmp(*action, "invocations") == 0 || strcmp(*action, "stopruntimesession") == 0 ||
-           strcmp(*action, INVOKE_CARD_ACTION) == 0 || strcmp(*action, "commands") == 0;
+           strcmp(*action, INVOKE_CARD_ACTION) == 0 || strcmp(*action, "commands") == 0 ||
+           strcmp(*action, "ws") == 0;
 }
 
 static bool send_chunk(int fd, const void *data, size_t n)
@@ -111,7 +112,8 @@ static int upstream_open(struct http_api *api, struct request *r, unsigned port)
 {
     int fd;
     r->upstream_port = port;
-    while ((fd = session_conn_take(api->cfg.sessions, r->session, port)) >= 0) {
+    /* a WebSocket keeps its connection for good: never a pooled one (nor given back) */
+    while (r->kind != REQ_WS && (fd = session_conn_take(api->cfg.sessions, r->session, port)) >= 0) {
         if (idle_conn_healthy(fd)) {
             r->upstream_pooled = true;
             return fd;
@@ -162,7 +164,10 @@ static bool agent_head(struct MHD_Connection *c, struct request *r, json_object 
     /* keep-alive (HTTP/1.1's default): the connection may serve the session's next request */
     const struct microvm_contract *k = microvm_contract(r->protocol);
     strbuf_printf(head, "%s %s HTTP/1.1\r\nHost: 127.0.0.1:%u\r\n", r->method,
-                  r->kind == REQ_AGENT_CARD ? MICROVM_A2A_CARD_PATH : k->invoke_path, k->port);
+                  r->kind == REQ_AGENT_CARD ? MICROVM_A2A_CARD_PATH : r->kind == REQ_WS ? "/ws" : k->invoke_path,
+                  k->port);
+    if (r->kind == REQ_WS)
+        ws_agent_head(c, r, head);
     const char *ctype = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
     const char *accept = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Accept");
     const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
@@ -247,6 +252,16 @@ static bool choose_session_id(struct MHD_Connection *c, struct request *r)
         http_fail(r, AWS_VALIDATION, "Mcp-Session-Id must be 33 to 256 printable characters");
         return false;
     }
+    char query_sid[SESSION_ID_MAX + 1];
+    if (!sid && r->kind == REQ_WS) {
+        /* a presigned WebSocket URL carries the session id in its (signed) query string */
+        int q = url_query_param(r->query, SESSION_HEADER, query_sid, sizeof query_sid);
+        if (q < 0 || (q > 0 && !session_id_valid(query_sid))) {
+            http_fail(r, AWS_VALIDATION, "runtimeSessionId must be 33 to 256 printable characters");
+            return false;
+        }
+        sid = q > 0 ? query_sid : NULL;
+    }
     if (sid)
         snprintf(r->session_id, sizeof r->session_id, "%s", sid);
     else if (msid)      /* MCP clients echo only Mcp-Session-Id: it pins the microVM */
@@ -320,6 +335,12 @@ bool invoke_resolve(struct http_api *api, struct MHD_Connection *c, struct reque
         json_object_put(cfg);
         return false;
     }
+    if (r->kind == REQ_WS && r->protocol != MICROVM_HTTP) {
+        http_fail(r, AWS_VALIDATION, "WebSocket connections reach agent runtimes with serverProtocol HTTP or "
+                                     "AGUI (the agent's /ws on port 8080); this runtime is not");
+        json_object_put(cfg);
+        return false;
+    }
     *cfg_out = cfg;
     return true;
 }
@@ -354,6 +375,7 @@ bool invoke_open_session(struct http_api *api, struct request *r, const struct r
         if (json_object_object_get_ex(lc, "maxLifetime", &v))
             max = json_object_get_int(v);
     }
+    r->idle_s = idle;                  /* a WebSocket relay's idle limit (ws_proxy.c) */
     const char *err;
     char msg[320];
     struct session_acquire a = { r->session_id, rr->runtime_id, rr->version, json_object_to_json_string(cfg),

@@ -27,7 +27,25 @@ static struct {
     uint64_t errors[N_ERRORS + 1];     /* the last: any other type */
     uint64_t ended[SESSION_END_REASONS + 1];   /* the last: any other reason */
     uint64_t wall_ms, vcpu_ms;
+    uint64_t ws_opened, ws_open, ws_to_agent, ws_to_client;
 } m;
+
+void metrics_websocket_opened(void)
+{
+    pthread_mutex_lock(&lock);
+    m.ws_opened++;
+    m.ws_open++;
+    pthread_mutex_unlock(&lock);
+}
+
+void metrics_websocket_closed(uint64_t bytes_to_agent, uint64_t bytes_to_client)
+{
+    pthread_mutex_lock(&lock);
+    m.ws_open--;
+    m.ws_to_agent += bytes_to_agent;
+    m.ws_to_client += bytes_to_client;
+    pthread_mutex_unlock(&lock);
+}
 
 void metrics_session_ended(const char *reason, int64_t wall_ms, uint64_t vcpu_ms)
 {
@@ -124,6 +142,16 @@ void metrics_render(struct strbuf *out, struct sessions *sessions)
                        "# HELP silod_session_vcpu_seconds_total Active vCPU time of ended sessions' guests.\n"
                        "# TYPE silod_session_vcpu_seconds_total counter\nsilod_session_vcpu_seconds_total %.3f\n",
                   (double)m.wall_ms / 1000.0, (double)m.vcpu_ms / 1000.0);
+    strbuf_printf(out, "# HELP silod_websocket_connections_total WebSocket connections upgraded to an agent.\n"
+                       "# TYPE silod_websocket_connections_total counter\nsilod_websocket_connections_total %llu\n"
+                       "# HELP silod_websocket_open WebSocket connections relaying now.\n"
+                       "# TYPE silod_websocket_open gauge\nsilod_websocket_open %llu\n"
+                       "# HELP silod_websocket_bytes_total WebSocket bytes relayed, by direction.\n"
+                       "# TYPE silod_websocket_bytes_total counter\n"
+                       "silod_websocket_bytes_total{direction=\"to_agent\"} %llu\n"
+                       "silod_websocket_bytes_total{direction=\"to_client\"} %llu\n",
+                  (unsigned long long)m.ws_opened, (unsigned long long)m.ws_open,
+                  (unsigned long long)m.ws_to_agent, (unsigned long long)m.ws_to_client);
     pthread_mutex_unlock(&lock);
     struct egress_totals e;
     egress_totals(&e);

@@ -9,6 +9,9 @@
  *   silod_sessions_ended_total{reason="<end reason>"}  counter, one per usage record
  *   silod_session_wall_seconds_total                   counter: session lifetimes summed
  *   silod_session_vcpu_seconds_total                   counter: active vCPU time summed
+ *   silod_websocket_connections_total                  counter: WebSocket connections upgraded
+ *   silod_websocket_open                               gauge: WebSocket relays running now
+ *   silod_websocket_bytes_total{direction="to_agent|to_client"}  counter: bytes relayed
  * Process-wide and thread-safe. */
 #ifndef SILO_FRONTEND_METRICS_H
 #define SILO_FRONTEND_METRICS_H
@@ -23,6 +26,9 @@ void metrics_invocation(unsigned status, uint64_t bytes_in, uint64_t bytes_out);
 void metrics_error(const char *aws_error_type);
 /* A session ended (usage.c): its end reason name, wall time and active vCPU time. */
 void metrics_session_ended(const char *reason, int64_t wall_ms, uint64_t vcpu_ms);
+/* A WebSocket relay started / ended (with the bytes it relayed each way). */
+void metrics_websocket_opened(void);
+void metrics_websocket_closed(uint64_t bytes_to_agent, uint64_t bytes_to_client);
 void metrics_render(struct strbuf *out, struct sessions *sessions);
 
 #endif

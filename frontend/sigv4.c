@@ -14,10 +14,15 @@
 
 #define SIGV4_MAX_PRESIGN_EXPIRES 604800
 
+/* The canonical requests a signature may have been made over: as received; presigned with the
+ * token appended after signing (AWS's "omit session token" form); and both again with the
+ * Host header's ":port" left out (signers that sign the host name alone, as the AgentCore TS
+ * SDK's presigned WebSocket URLs do, while the client sends the port). */
+#define SIGV4_FORMS 4
+
 struct sigv4_verifier {
-    char *canonical_prefix;           /* canonical request without the payload hash */
-    char *canonical_prefix_no_token;  /* presigned with the token appended after signing
-                                       * (AWS's "omit session token" form), or NULL */
+    char *canonical_prefix[SIGV4_FORMS];   /* without the payload hash; [0] as received, others
+                                            * NULL when that form does not apply */
     char *scope;                      /* date/region/service/aws4_request */
     char amz_date[17];
     unsigned char signing_key[32];
@@ -317,13 +322,57 @@ static bool check_signature_with(struct sigv4_verifier *v, const char *prefix,
 }
 
 /* The token is not an integrity input (it is compared to the configured one separately), so
- * a presigned URL whose token was added after signing is accepted as AWS accepts it. */
+ * a presigned URL whose token was added after signing is accepted as AWS accepts it; nor is
+ * the Host header's port (one silod answers on one port), so a signature over the host name
+ * alone is accepted too. Path, query, date, scope, key and the other signed headers are. */
 static bool check_signature(struct sigv4_verifier *v, const char *payload_hash)
 {
-    if (check_signature_with(v, v->canonical_prefix, payload_hash))
+    for (int i = 0; i < SIGV4_FORMS; i++)
+        if (v->canonical_prefix[i] && check_signature_with(v, v->canonical_prefix[i], payload_hash))
+            return true;
+    return false;
+}
+
+/* The Host header's value without a trailing ":digits" port, or NULL when it has none. */
+static char *host_without_port(const struct sigv4_request *req)
+{
+    const char *host = header_get(req, "host");
+    const char *colon = host ? strrchr(host, ':') : NULL;
+    if (!colon || colon == host || !colon[1] || strspn(colon + 1, "0123456789") != strlen(colon + 1) ||
+        strchr(host, ']') > colon)
+        return NULL;
+    return dup_n(host, (size_t)(colon - host));
+}
+
+/* The canonical request forms of a request (see SIGV4_FORMS). False on a broken query. */
+static bool canonical_forms(struct sigv4_verifier *v, const struct sigv4_request *req, const char *signed_headers,
+                            unsigned canon, bool token_form)
+{
+    v->canonical_prefix[0] = sigv4_canonical_request(req, signed_headers, "", canon);
+    if (!v->canonical_prefix[0])
+        return false;
+    if (token_form)
+        v->canonical_prefix[1] = sigv4_canonical_request(req, signed_headers, "", canon | SIGV4_CANON_OMIT_TOKEN);
+    char *bare = host_without_port(req);
+    if (!bare)
         return true;
-    return v->canonical_prefix_no_token &&
-           check_signature_with(v, v->canonical_prefix_no_token, payload_hash);
+    if (req->header_count > 64) {
+        free(bare);
+        return true;
+    }
+    struct sigv4_header h[64];
+    for (size_t i = 0; i < req->header_count; i++) {
+        h[i] = req->headers[i];
+        if (strcasecmp(h[i].name, "host") == 0)
+            h[i].value = bare;
+    }
+    struct sigv4_request portless = *req;
+    portless.headers = h;
+    v->canonical_prefix[2] = sigv4_canonical_request(&portless, signed_headers, "", canon);
+    if (token_form)
+        v->canonical_prefix[3] = sigv4_canonical_request(&portless, signed_headers, "", canon | SIGV4_CANON_OMIT_TOKEN);
+    free(bare);
+    return true;
 }
 
 static enum sigv4_result check_scope(const struct auth_fields *f, const struct sigv4_config *cfg,
@@ -435,12 +484,8 @@ enum sigv4_result sigv4_begin(const struct sigv4_request *req, const struct sigv
     r = SIGV4_MALFORMED;
     unsigned canon = (cfg->normalize_path ? SIGV4_CANON_NORMALIZE_PATH : 0) |
                      (f.presigned ? SIGV4_CANON_PRESIGNED : 0);
-    v->canonical_prefix = sigv4_canonical_request(req, f.signed_headers, "", canon);
-    if (!v->canonical_prefix)
+    if (!canonical_forms(v, req, f.signed_headers, canon, f.presigned && f.token))
         goto done;
-    if (f.presigned && f.token)
-        v->canonical_prefix_no_token = sigv4_canonical_request(req, f.signed_headers, "",
-                                                               canon | SIGV4_CANON_OMIT_TOKEN);
     v->scope = sigv4_scope(scope, cfg->region, cfg->service);
     memcpy(v->amz_date, f.amz_date, 17);
     sigv4_signing_key(key->secret_access_key, scope, cfg->region, cfg->service, v->signing_key);
@@ -506,8 +551,8 @@ void sigv4_free(struct sigv4_verifier *v)
     if (!v)
         return;
     OPENSSL_cleanse(v->signing_key, sizeof v->signing_key);
-    free(v->canonical_prefix);
-    free(v->canonical_prefix_no_token);
+    for (int i = 0; i < SIGV4_FORMS; i++)
+        free(v->canonical_prefix[i]);
     free(v->scope);
     free(v->principal);
     EVP_MD_CTX_free(v->body_hash);

@@ -8,7 +8,9 @@
  * Checks: algorithm, credential scope (date of x-amz-date, configured region and service,
  * `aws4_request`), clock skew (±max_skew_seconds for header auth; X-Amz-Expires ≤ 7 days for
  * presigned), `host` and the date header among the signed headers, a session token equal to
- * the configured one when the key has one, and the signature with CRYPTO_memcmp.
+ * the configured one when the key has one, and the signature with CRYPTO_memcmp. The `host`
+ * header is taken as received, or (a second form) without its ":port": the AgentCore TS SDK
+ * presigns WebSocket URLs over the host name alone while the client sends the port.
  *
  * Use: sigv4_begin() with the head of the request. When the payload hash is already known
  * (the header was sent) the signature is decided there and sigv4_signature_verified() is

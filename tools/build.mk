@@ -36,7 +36,7 @@ silo-vsock_SRCS := tests/e2e/progs/silo_vsock.c
 
 .PHONY: agent-images
 agent-images: $(BUILD)/images/c-echo.ext4 $(BUILD)/images/node-sdk.ext4 $(BUILD)/images/mcp-server.ext4 \
-              $(BUILD)/images/python-agent.ext4 $(BUILD)/images/a2a-agent.ext4
+              $(BUILD)/images/python-agent.ext4 $(BUILD)/images/a2a-agent.ext4 $(BUILD)/images/ws-agent.ext4
 
 # free space left in each sample image for the agent's own writes (they go to the VMM's
 # copy-on-write layer); small, because the dev host carries the images in its initramfs
@@ -89,6 +89,9 @@ $(BUILD)/images/python-agent.ext4: $(IMAGE_TOOLS) $(PY_AGENT_ROOT)/app/agent.py 
 	@mkdir -p $(dir $@)
 	SILO_BIN=$(BUILD)/host/bin tools/silo image build --packages $(PYTHON_RUNTIME_PACKAGES) --no-deps $(PY_AGENT_ROOT) \
 	    --config tests/agents/python-agent/image-config.json --free-mib $(AGENT_IMAGE_FREE_MIB) -o $@
+
+# the WebSocket sample (BedrockAgentCoreApp with a websocketHandler; tests/host/websocket_devhost.sh)
+$(eval $(call node_agent_image,ws-agent,agent.mjs))
 
 # the node-sdk agent's answers outside any VM (this machine's node), for guest_agents.lib
 .PHONY: agent-references
@@ -185,7 +188,7 @@ $(BUILD)/devhost-extra/oci-store/silo.local/agents/%/latest.tar: $(BUILD)/devhos
 devhost-agent-images: agent-images agent-references $(MCP_CLIENT)/.ready \
                       $(BUILD)/devhost-extra/oci-store/silo.local/agents/python-agent/latest.tar
 	@mkdir -p $(BUILD)/devhost-extra/images
-	for i in c-echo node-sdk mcp-server; do ln -f $(BUILD)/images/$$i.ext4 $(BUILD)/devhost-extra/images/$$i.ext4 \
+	for i in c-echo node-sdk mcp-server ws-agent; do ln -f $(BUILD)/images/$$i.ext4 $(BUILD)/devhost-extra/images/$$i.ext4 \
 	    || cp --sparse=always $(BUILD)/images/$$i.ext4 $(BUILD)/devhost-extra/images/; done
 
 # invoke_load: the invocation load generator of tools/bench/silod.sh (libcurl: dynamic, like silod)

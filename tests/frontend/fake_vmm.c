@@ -33,6 +33,16 @@
  *        "drop-idle" the same JSON; then this connection and every idle one of this VMM close
  *                    (within ~50 ms), as an agent's keep-alive timeout would
  *        otherwise   200, the body echoed with the request's Content-Type
+ *   GET  /ws           → a WebSocket (RFC 6455) echo server after a checked upgrade (Upgrade,
+ *                    Connection, version 13, its own Sec-WebSocket-Accept; a subprotocol offered
+ *                    is accepted, the first one): each text or binary message comes back as is,
+ *                    except the text messages
+ *        "whoami"    → the whoami JSON (below) of the upgrade request, as a text message
+ *        "big:N"     → one binary message of N bytes (byte i = i % 251)
+ *        "close"     → a close frame (1000, "bye") from the agent; on the client's answering
+ *                    close frame it ends its side (half-close) and waits for the client's end
+ *                    ping → pong; a close frame is answered with one and ends it. A session id
+ *                    starting "ws-refuse" is refused: 403 before any upgrade.
  * Connections are kept alive (HTTP/1.1): each serves requests until the client closes it or a
  * request says `Connection: close` (then the answer says so too and the connection ends).
  * guest port 8000 (MCP protocol), a minimal stateless MCP server at /mcp:
@@ -65,6 +75,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,6 +90,7 @@
 #include <unistd.h>
 
 #include <json-c/json.h>
+#include <openssl/evp.h>
 
 #include "guest/agentd/command_exec.h"
 #include "guest/agentd/control_proto.h"
@@ -354,6 +366,8 @@ static bool next_request(int fd, struct http_request *rq)
     return true;
 }
 
+static void serve_ws(int fd, struct http_request *rq);
+
 /* One request on guest port 8080. */
 static void serve_agent(int fd, struct http_request *rqp)
 {
@@ -361,6 +375,8 @@ static void serve_agent(int fd, struct http_request *rqp)
     const char *b = rq.body;
     if (strcmp(rq.path, "/ping") == 0) {
         serve_ping(fd);
+    } else if (strcmp(rq.path, "/ws") == 0 && strcmp(rq.method, "GET") == 0) {
+        serve_ws(fd, rqp);
     } else if (strncmp(b, "ping:", 5) == 0 || strncmp(b, "burn:", 5) == 0) {
         bool ok = write_file(b[0] == 'p' ? ping_path : burn_path, b + 5);
         answer(fd, ok ? 200 : 500, "text/plain", "", ok ? "set" : "cannot set", ok ? 3 : 10);
@@ -421,6 +437,134 @@ static void serve_agent(int fd, struct http_request *rqp)
     } else {
         const char *ct = header(&rq, "content-type");
         answer(fd, 200, ct ? ct : "application/octet-stream", "", rq.body, rq.body_len);
+    }
+}
+
+/* ---------------------------------------------------------------- GET /ws: a WebSocket echo */
+
+static bool read_exact(int fd, void *p, size_t n)
+{
+    unsigned char *c = p;
+    while (n) {
+        ssize_t r = read(fd, c, n);
+        if (r <= 0)
+            return false;
+        c += r;
+        n -= (size_t)r;
+    }
+    return true;
+}
+
+/* One unmasked (server) frame. */
+static bool ws_send(int fd, unsigned opcode, const void *data, size_t n)
+{
+    unsigned char head[10];
+    size_t hl = 2;
+    head[0] = (unsigned char)(0x80 | opcode);
+    if (n < 126)
+        head[1] = (unsigned char)n;
+    else if (n < 65536) {
+        head[1] = 126;
+        head[2] = (unsigned char)(n >> 8);
+        head[3] = (unsigned char)n;
+        hl = 4;
+    } else {
+        head[1] = 127;
+        for (int i = 0; i < 8; i++)
+            head[2 + i] = (unsigned char)((uint64_t)n >> (56 - 8 * i));
+        hl = 10;
+    }
+    return write_all(fd, head, hl) && write_all(fd, data, n);
+}
+
+static void serve_ws(int fd, struct http_request *rq)
+{
+    const char *key = header(rq, "sec-websocket-key"), *up = header(rq, "upgrade");
+    const char *ver = header(rq, "sec-websocket-version"), *sid = header(rq, "x-amzn-bedrock-agentcore-runtime-session-id");
+    if (sid && strncmp(sid, "ws-refuse", 9) == 0) {
+        closing = true;
+        answer(fd, 403, "text/plain", "", "no websockets for you", 21);
+        return;
+    }
+    if (!key || !up || strcasecmp(up, "websocket") != 0 || !ver || strcmp(ver, "13") != 0) {
+        closing = true;
+        answer(fd, 400, "text/plain", "", "not a websocket upgrade", 23);
+        return;
+    }
+    unsigned char digest[EVP_MAX_MD_SIZE], accept[64];
+    unsigned dn = 0;
+    char cat[128];
+    snprintf(cat, sizeof cat, "%s258EAFA5-E914-47DA-95CA-C5AB0DC85B11", key);
+    EVP_Digest(cat, strlen(cat), digest, &dn, EVP_sha1(), NULL);
+    EVP_EncodeBlock(accept, digest, (int)dn);
+    char head[1024], proto[300] = "";
+    const char *offered = header(rq, "sec-websocket-protocol");
+    if (offered)
+        snprintf(proto, sizeof proto, "Sec-WebSocket-Protocol: %.*s\r\n", (int)strcspn(offered, ", "), offered);
+    int hn = snprintf(head, sizeof head, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                                         "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n%s\r\n", accept, proto);
+    write_all(fd, head, (size_t)hn);
+    closing = true;                     /* the connection is the WebSocket's from now on */
+    bool close_sent = false;
+    for (;;) {
+        unsigned char h[2], ext[8], mask[4];
+        if (!read_exact(fd, h, 2))
+            return;
+        unsigned opcode = h[0] & 0x0f;
+        uint64_t len = h[1] & 0x7f;
+        if (len == 126 && read_exact(fd, ext, 2))
+            len = (uint64_t)ext[0] << 8 | ext[1];
+        else if (len == 127 && read_exact(fd, ext, 8)) {
+            len = 0;
+            for (int i = 0; i < 8; i++)
+                len = len << 8 | ext[i];
+        }
+        if (!(h[1] & 0x80) || len > (8u << 20) || !read_exact(fd, mask, 4))
+            return;                     /* a client frame is always masked; a test bounds it */
+        unsigned char *data = malloc(len + 1);
+        if (!data || !read_exact(fd, data, len)) {
+            free(data);
+            return;
+        }
+        for (uint64_t i = 0; i < len; i++)
+            data[i] ^= mask[i % 4];
+        data[len] = '\0';
+        bool more = true;
+        if (opcode == 0x8 && close_sent) {
+            /* the answer to our close: end our side (FIN) and wait for the client's, as a ws
+             * server does, so the half-close has to travel back through silod */
+            shutdown(fd, SHUT_WR);
+            char drain[256];
+            while (read(fd, drain, sizeof drain) > 0)
+                ;
+            more = false;
+        } else if (opcode == 0x8) {     /* close: answered with the same code, then the end */
+            ws_send(fd, 0x8, data, len >= 2 ? 2 : 0);
+            more = false;
+        } else if (opcode == 0x9) {
+            ws_send(fd, 0xA, data, len);
+        } else if (opcode == 0x1 && strcmp((char *)data, "whoami") == 0) {
+            json_object *o = whoami(rq);
+            const char *js = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+            ws_send(fd, 0x1, js, strlen(js));
+            json_object_put(o);
+        } else if (opcode == 0x1 && strncmp((char *)data, "big:", 4) == 0) {
+            size_t n = strtoul((char *)data + 4, NULL, 10);
+            unsigned char *big = malloc(n ? n : 1);
+            for (size_t i = 0; big && i < n; i++)
+                big[i] = (unsigned char)(i % 251);
+            if (big)
+                ws_send(fd, 0x2, big, n);
+            free(big);
+        } else if (opcode == 0x1 && strcmp((char *)data, "close") == 0) {
+            ws_send(fd, 0x8, "\x03\xe8" "bye", 5);
+            close_sent = true;
+        } else if (opcode == 0x1 || opcode == 0x2 || opcode == 0x0) {
+            more = ws_send(fd, opcode ? opcode : 0x1, data, len);
+        }
+        free(data);
+        if (!more)
+            return;
     }
 }
 

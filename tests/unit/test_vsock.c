@@ -202,6 +202,33 @@ static void test_host_connect_handshake_and_data(void)
     guest_down();
 }
 
+/* The guest ends its side only (SHUTDOWN(SEND), a half-close: e.g. a WebSocket agent's FIN
+ * after its close frame) while the host still talks: the host reads what came before, then EOF,
+ * and can still send to the guest. */
+static void test_guest_half_close(void)
+{
+    guest_up();
+    uint32_t hp;
+    int fd = host_to_guest(4321, &hp);
+    guest_send(hdr(4321, hp, VSOCK_OP_RW, 3), "bye");
+    struct vsock_hdr sh = hdr(4321, hp, VSOCK_OP_SHUTDOWN, 0);
+    sh.flags = VSOCK_SHUTDOWN_SEND;
+    guest_send(sh, NULL);
+    vt_run(&g.e);
+    char buf[64];
+    CHECK_EQ(host_read(fd, buf, sizeof buf), 3);
+    CHECK_EQ(host_read(fd, buf, sizeof buf), 0);          /* EOF: the half-close came through */
+    CHECK_EQ(write(fd, "more", 4), 4);                     /* the other way still goes */
+    vt_run(&g.e);
+    struct vsock_hdr h;
+    bool got = false;
+    while (guest_recv(&h, buf))
+        got |= h.op == VSOCK_OP_RW && h.len == 4 && memcmp(buf, "more", 4) == 0;
+    CHECK(got);
+    close(fd);
+    guest_down();
+}
+
 static void test_connect_line_variants(void)
 {
     guest_up();
@@ -754,6 +781,7 @@ static void test_uds_path_not_a_socket(void)
 int main(void)
 {
     static const struct unit_test tests[] = {
+        { "a guest half-close (SHUTDOWN SEND) reaches the host as EOF; the host still sends", test_guest_half_close },
         { "vsock: CONNECT <port> -> REQUEST, RESPONSE -> OK <hostport>, data both ways, close", test_host_connect_handshake_and_data },
         { "vsock: connect is case-insensitive, may be split, keeps trailing data; bad lines close", test_connect_line_variants },
         { "vsock: host CONNECT to a guest port nobody listens on: EOF, no OK", test_host_connect_nobody_listening },
