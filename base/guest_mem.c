@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/sendfile.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -88,6 +89,28 @@ int guest_mem_map_memfd(struct guest_mem *mem, uint64_t gpa_base, uint64_t size)
     mem->hva = start;
     mem->in_memfd = true;
     mem->memfd = fd;
+    return 0;
+}
+
+int guest_mem_copy_file(struct guest_mem *mem, uint64_t gpa, int fd, uint64_t len)
+{
+    if (!mem->in_memfd)
+        return -ENOTSUP;
+    if (!guest_mem_contains(mem, gpa, len))
+        return -EINVAL;
+    uint64_t at = gpa - mem->gpa_base;
+    if (lseek(mem->memfd, (off_t)at, SEEK_SET) < 0)
+        return -errno;
+    off_t in = 0;
+    for (uint64_t done = 0; done < len;) {
+        uint64_t want = len - done < (1u << 30) ? len - done : (1u << 30);
+        ssize_t n = sendfile(mem->memfd, fd, &in, (size_t)want);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return n < 0 ? -errno : -EIO;
+        done += (uint64_t)n;
+    }
     return 0;
 }
 

@@ -46,6 +46,12 @@ int guest_mem_map(struct guest_mem *mem, uint64_t gpa_base, uint64_t size);
  * -errno. */
 int guest_mem_map_memfd(struct guest_mem *mem, uint64_t gpa_base, uint64_t size);
 
+/* Memfd RAM only: copies the first `len` bytes of file `fd` to guest address `gpa` inside the
+ * kernel (sendfile into the memfd at the matching offset): shmem pages are allocated and
+ * filled without one user-space page fault each. Returns 0, -ENOTSUP for other RAM (the caller
+ * reads instead), or -errno (then the caller may read instead). */
+int guest_mem_copy_file(struct guest_mem *mem, uint64_t gpa, int fd, uint64_t len);
+
 /* mlock2(MLOCK_ONFAULT) over guest RAM: pages are locked as the guest touches them, so none is
  * ever swapped out (a swapped page would outlive every wipe). Needs RLIMIT_MEMLOCK >= size or
  * CAP_IPC_LOCK. Returns 0 or -errno (-ENOMEM / -EPERM: the limit is too low). */
