@@ -136,6 +136,8 @@ int keeper_start(struct keeper *k, int memfd, uint64_t size, bool verify)
 
 void keeper_finish(struct keeper *k, bool wiped)
 {
+    if (k->pid <= 0)
+        return; /* no keeper (a zeroed struct keeper included) */
     if (k->pipe_fd >= 0) {
         char w = KEEPER_WIPED;
         ssize_t n = 0;

@@ -36,7 +36,7 @@ int keeper_start(struct keeper *k, int memfd, uint64_t size, bool verify);
 
 /* At the VMM's orderly end: with wiped (its own wipe is done, and verified if asked) tells the
  * keeper, which then exits without touching the memory; without, the keeper wipes. Either way
- * closes the pipe and reaps the keeper. Idempotent. */
+ * closes the pipe and reaps the keeper. Idempotent; a no-op without a keeper (pid 0). */
 void keeper_finish(struct keeper *k, bool wiped);
 
 /* What the keeper does once the pipe ends; exposed for tests. `pipe_fd` is read to EOF; returns

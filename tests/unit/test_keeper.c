@@ -4,6 +4,7 @@
  * "VMM" child that is then SIGKILLed (after a SIGTERM to the keeper, which it ignores) wipes the
  * memfd, from its own process group and under its own name. */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -178,6 +179,32 @@ static void test_keeper_survives_sigkill_of_vmm(void)
     ram_close(&r);
 }
 
+/* The orderly end: keeper_finish(true) leaves the memory to the VMM (the keeper is reaped
+ * without touching it); keeper_finish(false) has the keeper wipe before it is reaped. A zeroed
+ * struct keeper is no keeper: finishing it closes nothing. */
+static void test_keeper_finish(void)
+{
+    struct ram r;
+    CHECK(ram_open(&r));
+    struct keeper k;
+    CHECK_EQ(keeper_start(&k, r.fd, SIZE, false), 0);
+    fill(&r);
+    keeper_finish(&k, true);
+    CHECK(k.pid == 0 && k.pipe_fd == -1);
+    CHECK(r.map[0] == 0x5a);
+    keeper_finish(&k, true); /* idempotent */
+    CHECK_EQ(keeper_start(&k, r.fd, SIZE, false), 0);
+    keeper_finish(&k, false);
+    CHECK(all_zero(r.map, SIZE));
+    int probe = dup(STDERR_FILENO);
+    struct keeper none = { 0 };
+    none.pipe_fd = probe; /* would be closed if a zeroed keeper were taken for a real one */
+    keeper_finish(&none, false);
+    CHECK(fcntl(probe, F_GETFD) >= 0);
+    close(probe);
+    ram_close(&r);
+}
+
 int main(void)
 {
     static const struct unit_test tests[] = {
@@ -185,6 +212,7 @@ int main(void)
         { "memfd wipe of an untouched memfd looks at nothing", test_wipe_of_untouched_memfd },
         { "keeper leaves memory alone when the VMM reported its wipe", test_keeper_leaves_reported_wipe_alone },
         { "keeper wipes when the pipe ends without the report", test_keeper_wipes_on_bare_eof },
+        { "keeper_finish: reported wipe leaves memory alone, unreported has the keeper wipe", test_keeper_finish },
         { "keeper (own group, named silo-keeper, ignores SIGTERM) wipes after SIGKILL of the VMM",
           test_keeper_survives_sigkill_of_vmm },
     };
