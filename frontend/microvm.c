@@ -84,7 +84,6 @@ int microvm_argv(const struct microvm_params *p, const char **argv, size_t cap, 
     args[a++] = "--disk"; args[a++] = arg_printf(&b, "%s,cow", p->disk);
     args[a++] = "--vsock-cid"; args[a++] = arg_printf(&b, "%d", MICROVM_GUEST_CID);
     args[a++] = "--vsock-uds"; args[a++] = p->vsock_path;
-    args[a++] = "--wipe-keeper"; /* RAM wiped even after a SIGKILL; needs RLIMIT_MEMLOCK (vmm/README.md) */
     if (p->verify_wipe)
         args[a++] = "--verify-wipe";
     if (p->snapshot_to && *p->snapshot_to) {

@@ -75,7 +75,7 @@ static void test_argv(void)
     static const char *const want[] = { "/bin/silo-vmm", "--kernel", "/k/Image", "--initrd", "/k/initrd",
                                         "--cmdline", "console=ttyS0 x=1", "--mem", "384M", "--cpus", "3",
                                         "--disk", "/img/a-v1.ext4,cow", "--vsock-cid", "3", "--vsock-uds",
-                                        "/run/s1.sock", "--wipe-keeper", "--verify-wipe" };
+                                        "/run/s1.sock", "--verify-wipe" };
     CHECK_EQ(n, (int)(sizeof want / sizeof want[0]));
     for (int i = 0; i < n && i < (int)(sizeof want / sizeof want[0]); i++)
         CHECK(strcmp(argv[i], want[i]) == 0);
@@ -83,7 +83,7 @@ static void test_argv(void)
     /* defaults: no initrd, the agent command line, the VM shape of microvm.h */
     struct microvm_params d = { .vmm_path = "v", .kernel = "k", .initrd = "", .disk = "d", .vsock_path = "s" };
     n = microvm_argv(&d, argv, MICROVM_ARGV_MAX, buf, sizeof buf);
-    CHECK_EQ(n, 16);
+    CHECK_EQ(n, 15);
     CHECK(strcmp(argv[3], "--cmdline") == 0 && strcmp(argv[4], MICROVM_AGENT_CMDLINE) == 0);
     CHECK(strcmp(argv[6], "512M") == 0 && strcmp(argv[8], "2") == 0);
     /* what does not fit is refused, never cut */
@@ -94,7 +94,7 @@ static void test_argv(void)
     /* taking a template: the boot command line plus --snapshot-to */
     p.snapshot_to = "/img/a-v1.snap.tmp";
     n = microvm_argv(&p, argv, MICROVM_ARGV_MAX, buf, sizeof buf);
-    CHECK(n == 21 && strcmp(argv[19], "--snapshot-to") == 0 && strcmp(argv[20], "/img/a-v1.snap.tmp") == 0);
+    CHECK(n == 20 && strcmp(argv[18], "--snapshot-to") == 0 && strcmp(argv[19], "/img/a-v1.snap.tmp") == 0);
     /* restoring: only the snapshot, the new socket and the wipe check */
     p.restore_dir = "/img/a-v1.snap";
     n = microvm_argv(&p, argv, MICROVM_ARGV_MAX, buf, sizeof buf);
