@@ -2,10 +2,10 @@
 
 # The ground floor under vmm/, devices/ and boot/: guest memory, the MMIO bus, the event loop,
 # and the shared config and error types (headers). It includes nothing from above it.
-BASE_SRCS := base/guest_mem.c base/mmio_bus.c base/event_loop.c base/state_buf.c
+BASE_SRCS := base/guest_mem.c base/memfd_wipe.c base/mmio_bus.c base/event_loop.c base/state_buf.c
 
 UNIT_TESTS += test_guest_mem test_mmio_bus test_event_loop
-test_guest_mem_SRCS := tests/unit/test_guest_mem.c base/guest_mem.c
+test_guest_mem_SRCS := tests/unit/test_guest_mem.c base/guest_mem.c base/memfd_wipe.c
 test_mmio_bus_SRCS := tests/unit/test_mmio_bus.c base/mmio_bus.c
 test_event_loop_SRCS := tests/unit/test_event_loop.c base/event_loop.c
 test_event_loop_LIBS := -lpthread

@@ -43,6 +43,8 @@ struct vmm_config {
     bool cpu_features_auto;   /* --cpu-features auto (the default): SVE and PAuth where available */
     bool pmu;                 /* --pmu: a PMUv3 (required then) */
     bool verify_wipe;         /* debug: check every resident page reads zero before munmap */
+    bool wipe_keeper;         /* RAM in a memfd, a keeper process wipes it if the VMM dies (implies mlock) */
+    bool mlock;               /* mlock2(MLOCK_ONFAULT) guest RAM: never swapped out */
 
     const char *snapshot_to;  /* on SIGUSR2: write a snapshot into this new directory, exit 0 */
     const char *restore_dir;  /* restore the snapshot in this directory instead of booting; the

@@ -1,6 +1,7 @@
 /* base/guest_mem.c — guest RAM mapping, bounds-checked translation and the resident-page wipe
  * (see guest_mem.h). */
 #include "base/guest_mem.h"
+#include "base/memfd_wipe.h"
 #include "base/mono_time.h"
 
 #include <errno.h>
@@ -9,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/sendfile.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -47,6 +49,78 @@ int guest_mem_map(struct guest_mem *mem, uint64_t gpa_base, uint64_t size)
     return 0;
 }
 
+int guest_mem_map_memfd(struct guest_mem *mem, uint64_t gpa_base, uint64_t size)
+{
+    if (size == 0 || size % page_size() != 0 || gpa_base % page_size() != 0 || gpa_base + size < gpa_base)
+        return -EINVAL;
+    int fd = memfd_create("silo-guest-ram", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    if (fd < 0)
+        return -errno;
+    if (ftruncate(fd, (off_t)size) != 0 || fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW) != 0) {
+        int e = errno;
+        close(fd);
+        return -e;
+    }
+    /* the same 2 MiB alignment as guest_mem_map: reserve, then map the memfd over the aligned
+     * part (a shmem huge page needs file offset and address aligned alike) */
+    const uint64_t slack = size >= GUEST_MEM_HUGE_PAGE ? GUEST_MEM_HUGE_PAGE : 0;
+    uint8_t *p = mmap(NULL, size + slack, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED) {
+        int e = errno;
+        close(fd);
+        return -e;
+    }
+    uint64_t misalign = (uint64_t)(uintptr_t)p % GUEST_MEM_HUGE_PAGE;
+    uint8_t *start = slack == 0 || misalign == 0 ? p : p + (GUEST_MEM_HUGE_PAGE - misalign);
+    if (mmap(start, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, 0) == MAP_FAILED) {
+        int e = errno;
+        munmap(p, size + slack);
+        close(fd);
+        return -e;
+    }
+    if (start > p)
+        munmap(p, (size_t)(start - p));
+    if (start + size < p + size + slack)
+        munmap(start + size, (size_t)(p + size + slack - (start + size)));
+    if (slack != 0)
+        madvise(start, size, MADV_HUGEPAGE); /* shmem: effective only where shmem_enabled allows */
+    mem->gpa_base = gpa_base;
+    mem->size = size;
+    mem->hva = start;
+    mem->in_memfd = true;
+    mem->memfd = fd;
+    return 0;
+}
+
+int guest_mem_copy_file(struct guest_mem *mem, uint64_t gpa, int fd, uint64_t len)
+{
+    if (!mem->in_memfd)
+        return -ENOTSUP;
+    if (!guest_mem_contains(mem, gpa, len))
+        return -EINVAL;
+    uint64_t at = gpa - mem->gpa_base;
+    if (lseek(mem->memfd, (off_t)at, SEEK_SET) < 0)
+        return -errno;
+    off_t in = 0;
+    for (uint64_t done = 0; done < len;) {
+        uint64_t want = len - done < (1u << 30) ? len - done : (1u << 30);
+        ssize_t n = sendfile(mem->memfd, fd, &in, (size_t)want);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return n < 0 ? -errno : -EIO;
+        done += (uint64_t)n;
+    }
+    return 0;
+}
+
+int guest_mem_lock(const struct guest_mem *mem)
+{
+    if (mem->hva == NULL)
+        return -EINVAL;
+    return mlock2(mem->hva, mem->size, MLOCK_ONFAULT) == 0 ? 0 : -errno;
+}
+
 int guest_mem_map_file(struct guest_mem *mem, uint64_t gpa_base, uint64_t size, int fd)
 {
     if (size == 0 || size % page_size() != 0 || gpa_base % page_size() != 0 || gpa_base + size < gpa_base)
@@ -71,6 +145,8 @@ int guest_mem_place_file(struct guest_mem *mem, uint64_t gpa, int fd, uint64_t l
     const uint64_t page = page_size();
     if (len == 0 || gpa % page != 0 || !guest_mem_contains(mem, gpa, len))
         return -EINVAL;
+    if (mem->in_memfd)
+        return -ENOTSUP; /* its written pages would be private, outside the memfd: copy */
     uint64_t mapped = (len + page - 1) / page * page;
     if (!guest_mem_contains(mem, gpa, mapped))
         return -EINVAL;
@@ -291,6 +367,8 @@ bool guest_mem_resident_pages_zero(const struct guest_mem *mem)
 {
     if (mem->hva == NULL)
         return true;
+    if (mem->in_memfd)
+        return memfd_data_zero(mem->memfd, mem->hva, mem->size);
     /* the pages the wipe is responsible for: every one but those still of a mapped file */
     struct session_runs runs = { .fn = run_is_zero };
     int w = walk_pagemap(mem, session_run, &runs);
@@ -318,7 +396,13 @@ int guest_mem_clear(struct guest_mem *mem, bool verify, struct guest_mem_wipe_st
      * kernels); pages still of a mapped file hold nothing of this session and are left alone. */
     uint64_t resident, zeroed = 0;
     struct session_runs runs = { .fn = zero_nonzero_pages, .arg = &zeroed };
-    if (walk_pagemap(mem, session_run, &runs) == 0) {
+    struct memfd_wipe_stats mst;
+    if (mem->in_memfd) {
+        /* shared memory pages show as file pages in pagemap: follow the memfd's data instead */
+        memfd_wipe(mem->memfd, mem->hva, mem->size, &mst);
+        resident = mst.data_bytes;
+        zeroed = mst.zeroed_bytes;
+    } else if (walk_pagemap(mem, session_run, &runs) == 0) {
         resident = runs.bytes;
     } else if (!mem->file_backed && (resident = for_each_resident_run(mem, zero_nonzero_pages, &zeroed)) != UINT64_MAX) {
         /* no pagemap (no /proc): every resident page checked, the non-zero ones zeroed */
@@ -342,7 +426,10 @@ void guest_mem_unmap(struct guest_mem *mem, struct guest_mem_wipe_stats *stats)
     uint64_t t0 = mono_ns();
     if (mem->hva != NULL)
         munmap(mem->hva, mem->size);
+    if (mem->hva != NULL && mem->in_memfd)
+        close(mem->memfd);
     mem->hva = NULL;
+    mem->in_memfd = false;
     mem->file_backed = false;
     mem->placed_offset = mem->placed_len = 0;
     if (stats != NULL)

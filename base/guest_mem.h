@@ -23,6 +23,8 @@ struct guest_mem {
     uint8_t *hva;      /* host virtual address of the mapping, NULL when unmapped */
     bool file_backed;  /* mapped private from a snapshot's memory file (guest_mem_map_file) */
     uint64_t placed_offset, placed_len; /* a file placed over RAM (guest_mem_place_file), 0: none */
+    bool in_memfd;     /* RAM is a shared mapping of `memfd` (guest_mem_map_memfd) */
+    int memfd;         /* that memfd while mapped (closed by guest_mem_unmap) */
 };
 
 /* Transparent huge page size the anonymous mapping is aligned to and advised for. */
@@ -33,6 +35,27 @@ struct guest_mem {
  * host backs it with transparent huge pages where it can. Returns 0 or -errno (-EINVAL for a
  * size that is zero or not page-aligned). */
 int guest_mem_map(struct guest_mem *mem, uint64_t gpa_base, uint64_t size);
+
+/* Guest RAM in a memfd ("silo-guest-ram", MFD_CLOEXEC, sealed against growing and shrinking
+ * once sized) mapped MAP_SHARED, 2 MiB-aligned and MADV_HUGEPAGE like guest_mem_map (shmem
+ * huge pages only where /sys/kernel/mm/transparent_hugepage/shmem_enabled allows them), so
+ * that another process holding the memfd (vmm/keeper.h) can wipe it after this one died.
+ * mem->memfd is the descriptor. The wipe and its verification then follow the memfd's data
+ * ranges (base/memfd_wipe.h); guest_mem_place_file refuses (-ENOTSUP: the loader copies),
+ * since a private file mapping's written pages would be outside the memfd. Returns 0 or
+ * -errno. */
+int guest_mem_map_memfd(struct guest_mem *mem, uint64_t gpa_base, uint64_t size);
+
+/* Memfd RAM only: copies the first `len` bytes of file `fd` to guest address `gpa` inside the
+ * kernel (sendfile into the memfd at the matching offset): shmem pages are allocated and
+ * filled without one user-space page fault each. Returns 0, -ENOTSUP for other RAM (the caller
+ * reads instead), or -errno (then the caller may read instead). */
+int guest_mem_copy_file(struct guest_mem *mem, uint64_t gpa, int fd, uint64_t len);
+
+/* mlock2(MLOCK_ONFAULT) over guest RAM: pages are locked as the guest touches them, so none is
+ * ever swapped out (a swapped page would outlive every wipe). Needs RLIMIT_MEMLOCK >= size or
+ * CAP_IPC_LOCK. Returns 0 or -errno (-ENOMEM / -EPERM: the limit is too low). */
+int guest_mem_lock(const struct guest_mem *mem);
 
 /* Maps the first `size` bytes of file `fd` (a snapshot's guest memory, at least that long) for
  * guest RAM, private and copy-on-write: nothing is read until the guest touches it, the file is

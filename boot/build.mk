@@ -4,11 +4,11 @@
 BOOT_SRCS := boot/loader.c boot/devtree.c
 
 UNIT_TESTS += test_loader test_fdt
-test_loader_SRCS := tests/unit/test_loader.c boot/loader.c base/guest_mem.c
+test_loader_SRCS := tests/unit/test_loader.c boot/loader.c base/guest_mem.c base/memfd_wipe.c
 test_loader_LIBS := -lz
 test_fdt_SRCS := tests/unit/test_fdt.c boot/devtree.c
 test_fdt_LIBS := -lfdt
 
 FUZZERS += fuzz_loader
-fuzz_loader_SRCS := tests/fuzz/fuzz_loader.c boot/loader.c base/guest_mem.c
+fuzz_loader_SRCS := tests/fuzz/fuzz_loader.c boot/loader.c base/guest_mem.c base/memfd_wipe.c
 fuzz_loader_LIBS := -lz

@@ -151,6 +151,9 @@ static int place_source(struct guest_mem *mem, const struct source *src, uint64_
         out->mapped = true;
         return 0;
     }
+    /* memfd RAM (--wipe-keeper) cannot take a mapping: copied, inside the kernel where it can */
+    if (src->buf == NULL && guest_mem_copy_file(mem, gpa, src->fd, src->size) == 0)
+        return 0;
     return source_read(src, 0, guest_mem_ptr(mem, gpa, src->size), src->size);
 }
 
@@ -413,7 +416,8 @@ int boot_load_initrd_file(struct guest_mem *mem, const char *path, uint64_t gpa,
         struct source src = { .buf = NULL, .fd = fd, .size = (uint64_t)st.st_size };
         /* Copied, not mapped: the guest frees the initrd once unpacked and reuses its pages,
          * so mapping it would only add faults and copy-on-write copies. */
-        if (source_read(&src, 0, guest_mem_ptr(mem, gpa, src.size), src.size) != 0) {
+        if (guest_mem_copy_file(mem, gpa, fd, src.size) != 0 &&
+            source_read(&src, 0, guest_mem_ptr(mem, gpa, src.size), src.size) != 0) {
             error_message(err, errlen, "read error (file changed while loading?)");
         } else {
             *size_out = src.size;

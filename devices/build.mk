@@ -40,7 +40,7 @@ test_rng_LIBS := -lpthread
 
 FUZZ_COMMON_SRCS := $(VIRTIO_SRCS) $(BASE_SRCS) tests/unit/virtio_test_driver.c
 FUZZERS += fuzz_virtq fuzz_blk fuzz_vsock
-fuzz_virtq_SRCS := tests/fuzz/fuzz_virtq.c devices/virtio/virtq.c base/guest_mem.c
+fuzz_virtq_SRCS := tests/fuzz/fuzz_virtq.c devices/virtio/virtq.c base/guest_mem.c base/memfd_wipe.c
 fuzz_blk_SRCS := tests/fuzz/fuzz_blk.c $(FUZZ_COMMON_SRCS)
 fuzz_vsock_SRCS := tests/fuzz/fuzz_vsock.c $(FUZZ_COMMON_SRCS)
 

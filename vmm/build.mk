@@ -3,12 +3,13 @@
 # silo-vmm: the VMM (static arm64), over base/ (BASE_SRCS), boot/ (BOOT_SRCS) and the devices
 # (PLATFORM_SRCS, VIRTIO_SRCS from devices/build.mk).
 ARM64_PROGRAMS += silo-vmm
-silo-vmm_SRCS := vmm/main.c vmm/cli.c vmm/vm.c vmm/console.c vmm/sandbox.c vmm/crash_wipe.c vmm/timeline.c vmm/kvm_stats.c \
+silo-vmm_SRCS := vmm/main.c vmm/cli.c vmm/vm.c vmm/console.c vmm/sandbox.c vmm/crash_wipe.c vmm/keeper.c vmm/timeline.c vmm/kvm_stats.c \
                  vmm/vm_state.c vmm/snapshot.c vmm/snapshot_file.c \
                  $(BASE_SRCS) $(BOOT_SRCS) $(PLATFORM_SRCS) $(VIRTIO_SRCS)
 silo-vmm_LIBS := -lfdt -ljson-c -lz -lpthread
 
-UNIT_TESTS += test_cli test_sandbox test_crash_wipe test_timeline
+UNIT_TESTS += test_cli test_sandbox test_crash_wipe test_timeline test_keeper
+test_keeper_SRCS := tests/unit/test_keeper.c vmm/keeper.c base/memfd_wipe.c
 test_timeline_SRCS := tests/unit/test_timeline.c vmm/timeline.c vmm/kvm_stats.c
 test_cli_SRCS := tests/unit/test_cli.c vmm/cli.c
 test_cli_LIBS := -ljson-c

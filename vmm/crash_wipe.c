@@ -17,6 +17,7 @@ static const int fatal_signals[] = { SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, S
 static uint8_t *_Atomic armed_hva;
 static uint64_t armed_size;
 static int armed_vm_fd = -1;
+static _Atomic int keeper_fd = -1;
 static unsigned char vec[CHUNK_PAGES];
 
 unsigned long long crash_wipe_now(void)
@@ -110,6 +111,11 @@ static void on_fatal(int sig, siginfo_t *info, void *ucontext)
         }
         crash_wipe_now();
         wiped = true;
+        int kfd = atomic_load(&keeper_fd);
+        if (kfd >= 0) {
+            ssize_t n = write(kfd, "W", 1); /* KEEPER_WIPED: the keeper need not wipe again */
+            (void)n;
+        }
     }
     say_crash(sig, info, wiped);
     signal(sig, SIG_DFL); /* then die of it, as without us */
@@ -150,6 +156,11 @@ void crash_wipe_arm(const struct guest_mem *mem, int vm_fd)
     armed_vm_fd = vm_fd;
     atomic_store(&armed_hva, mem->hva);
     crash_wipe_install(); /* idempotent: main installs it first thing */
+}
+
+void crash_wipe_set_keeper_fd(int fd)
+{
+    atomic_store(&keeper_fd, fd);
 }
 
 void crash_wipe_disarm(void)

@@ -27,6 +27,9 @@ void crash_wipe_thread_init(void);
 /* vm_fd: the KVM VM whose memslot 0 maps `mem`, or -1. */
 void crash_wipe_arm(const struct guest_mem *mem, int vm_fd);
 void crash_wipe_disarm(void);
+/* --wipe-keeper: after its wipe the handler writes KEEPER_WIPED to this pipe (vmm/keeper.h), so
+ * the keeper does not wipe again. -1: none. */
+void crash_wipe_set_keeper_fd(int fd);
 /* The walk the handler does; exposed for tests. Returns the bytes zeroed. */
 unsigned long long crash_wipe_now(void);
 

@@ -29,6 +29,7 @@
 #include "vmm/cli.h"
 #include "vmm/console.h"
 #include "vmm/crash_wipe.h"
+#include "vmm/keeper.h"
 #include "vmm/sandbox.h"
 #include "vmm/kvm_stats.h"
 #include "vmm/snapshot.h"
@@ -52,6 +53,7 @@ struct vmm {
 
     struct vm vm;
     bool vm_opened;
+    struct keeper keeper; /* --wipe-keeper */
     struct event_loop *loop;
     bool loop_running;
     struct console console;
@@ -266,16 +268,49 @@ static int build_restored_vm(struct vmm *v, char *err, size_t errlen)
     return 0;
 }
 
+/* --wipe-keeper: the keeper for the memfd guest RAM is in; --wipe-keeper or --mlock: RAM is
+ * locked as the guest touches it. */
+static int guard_guest_ram(struct vmm *v, char *err, size_t errlen)
+{
+    if (v->cfg->wipe_keeper) {
+        int r = keeper_start(&v->keeper, v->vm.mem.memfd, v->vm.mem.size, v->cfg->verify_wipe);
+        if (r != 0)
+            return error_message(err, errlen, "--wipe-keeper: cannot start the keeper: %s", strerror(-r));
+        crash_wipe_set_keeper_fd(v->keeper.pipe_fd);
+        note(v, "wipe keeper pid %d holds the guest RAM memfd (at %llu us)", (int)v->keeper.pid, elapsed_us(v));
+    }
+    if (v->cfg->wipe_keeper || v->cfg->mlock) {
+        int r = guest_mem_lock(&v->vm.mem);
+        if (r != 0) {
+            struct rlimit rl = { 0, 0 };
+            getrlimit(RLIMIT_MEMLOCK, &rl);
+            return error_message(err, errlen,
+                                 "%s: cannot lock %llu MiB of guest RAM (%s): RLIMIT_MEMLOCK is %llu KiB; it must be "
+                                 "at least the guest's RAM (ulimit -l %llu), or give CAP_IPC_LOCK",
+                                 v->cfg->wipe_keeper ? "--wipe-keeper" : "--mlock",
+                                 (unsigned long long)(v->vm.mem.size >> 20), strerror(-r),
+                                 rl.rlim_cur == RLIM_INFINITY ? 0ULL : (unsigned long long)(rl.rlim_cur >> 10),
+                                 (unsigned long long)(v->vm.mem.size >> 10) + 1024);
+        }
+    }
+    if (v->cfg->wipe_keeper || v->cfg->mlock)
+        timeline_mark(&v->timeline, v->cfg->wipe_keeper ? "wipe keeper forked, guest RAM locked" : "guest RAM locked");
+    return 0;
+}
+
 /* Builds the VM up to the point where it can run. Returns 0, 1 for --dump-dtb done, -1 on error. */
 static int build_vm(struct vmm *v, char *err, size_t errlen)
 {
     const struct vmm_config *cfg = v->cfg;
     if (cfg->restore_dir != NULL)
         return build_restored_vm(v, err, errlen);
-    if (vm_open(&v->vm, cfg->mem_bytes, cfg->cpus, -1, err, errlen) != 0)
+    if (vm_open(&v->vm, cfg->mem_bytes, cfg->cpus, cfg->wipe_keeper ? VM_MEM_MEMFD : -1, err, errlen) != 0)
         return -1;
     crash_wipe_arm(&v->vm.mem, v->vm.vm_fd); /* from here on, even a VMM crash wipes guest RAM */
-    timeline_mark(&v->timeline, "VM created, guest RAM mapped and registered");
+    timeline_mark(&v->timeline, cfg->wipe_keeper ? "VM created, guest RAM (memfd) mapped and registered"
+                                                 : "VM created, guest RAM mapped and registered");
+    if (guard_guest_ram(v, err, errlen) != 0)
+        return -1;
     note(v, "VM: %llu MiB RAM at 0x%llx, IPA %u bits, %u vCPU(s) (at %llu us)",
          (unsigned long long)(cfg->mem_bytes >> 20), (unsigned long long)DRAM_BASE, v->vm.ipa_bits, cfg->cpus,
          elapsed_us(v));
@@ -505,6 +540,10 @@ static int teardown(struct vmm *v, int status)
         timeline_mark(&v->timeline, "KVM closed (vCPUs, vGIC, VM)");
         guest_mem_unmap(&v->vm.mem, &ws);
         timeline_mark(&v->timeline, "guest RAM unmapped");
+        if (v->keeper.pid > 0) {
+            keeper_finish(&v->keeper, wr == 0); /* a failed verification: the keeper wipes again */
+            timeline_mark(&v->timeline, "wipe keeper told and reaped");
+        }
         note(v, "%llu MMIO exits to user space", (unsigned long long)atomic_load(&v->vm.mmio_exits));
         note(v, "wiped %llu KiB of touched memory (of %llu MiB; %llu KiB held data and were zeroed) in %llu us, munmap %llu us",
              (unsigned long long)(ws.resident_bytes >> 10), (unsigned long long)(mem_size >> 20),
@@ -520,6 +559,7 @@ static int teardown(struct vmm *v, int status)
     }
     if (v->vm_opened)
         vm_close(&v->vm); /* idempotent: already closed when there was RAM to wipe */
+    keeper_finish(&v->keeper, false); /* idempotent: only a keeper not told yet wipes */
     event_loop_destroy(v->loop);
     v->loop = NULL;
     platform_devices_destroy(); /* whatever part of them was created */

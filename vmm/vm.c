@@ -108,8 +108,9 @@ int vm_open(struct vm *vm, uint64_t mem_bytes, uint32_t cpus, int mem_fd, char *
     if (vm->end_fd < 0)
         return error_message(err, errlen, "eventfd: %s", strerror(errno));
 
-    int r = mem_fd >= 0 ? guest_mem_map_file(&vm->mem, DRAM_BASE, mem_bytes, mem_fd)
-                        : guest_mem_map(&vm->mem, DRAM_BASE, mem_bytes);
+    int r = mem_fd >= 0             ? guest_mem_map_file(&vm->mem, DRAM_BASE, mem_bytes, mem_fd)
+            : mem_fd == VM_MEM_MEMFD ? guest_mem_map_memfd(&vm->mem, DRAM_BASE, mem_bytes)
+                                     : guest_mem_map(&vm->mem, DRAM_BASE, mem_bytes);
     if (r != 0)
         return error_message(err, errlen, "cannot map %llu MiB of guest RAM: %s", (unsigned long long)(mem_bytes >> 20),
                     strerror(-r));

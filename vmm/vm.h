@@ -90,10 +90,11 @@ struct vm {
 };
 
 /* Opens KVM, checks capabilities, sizes the IPA space, creates the VM, maps `mem_bytes` of RAM at
- * DRAM_BASE and registers it: anonymous memory, or with mem_fd >= 0 a private copy-on-write
+ * DRAM_BASE and registers it: anonymous memory, in a memfd with mem_fd == VM_MEM_MEMFD, or with mem_fd >= 0 a private copy-on-write
  * mapping of that file (a snapshot's memory; guest_mem_map_file). Checks `cpus` against KVM
  * (more vCPUs than host CPUs is allowed, with a warning). Returns 0 or -1 with a one-line
  * reason in err. After a failure vm_close still works. */
+#define VM_MEM_MEMFD (-2) /* vm_open's mem_fd: RAM in a memfd (guest_mem_map_memfd; --wipe-keeper) */
 int vm_open(struct vm *vm, uint64_t mem_bytes, uint32_t cpus, int mem_fd, char *err, size_t errlen);
 /* Before vm_create_vcpus: the vCPUs get every feature of `required` (or -1 with the first
  * missing one named in err) and those of `optional` this host's KVM has. */

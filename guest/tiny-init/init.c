@@ -96,6 +96,23 @@ static void touch_memory(unsigned long mib)
     printf("silo-tiny-init: touched %lu MiB, sum %llu\n", mib, (unsigned long long)sum);
 }
 
+/* silo.tiny=fill:N: N MiB written with a known pattern (every byte), then idle until killed —
+ * guest memory full of data, for the wipe tests (tests/e2e/wipe_keeper.sh). */
+static void fill_memory_and_wait(unsigned long mib)
+{
+    size_t len = mib << 20;
+    uint8_t *buf = malloc(len);
+    if (buf == NULL) {
+        printf("silo-tiny-init: cannot allocate %lu MiB\n", mib);
+        return;
+    }
+    memset(buf, 0xa5, len);
+    printf("silo-tiny-init: filled %lu MiB with 0xa5\n", mib);
+    fflush(stdout);
+    for (;;)
+        pause();
+}
+
 /* One line per feature, the same words under every VMM so the tests compare them. */
 static void print_machine(void)
 {
@@ -188,6 +205,8 @@ int main(void)
             pause();
     } else if (strncmp(mode, "touch:", 6) == 0) {
         touch_memory(strtoul(mode + 6, NULL, 10));
+    } else if (strncmp(mode, "fill:", 5) == 0) {
+        fill_memory_and_wait(strtoul(mode + 5, NULL, 10));
     } else if (strcmp(mode, "cpus") == 0) {
         printf("silo-tiny-init: cpus %ld\n", sysconf(_SC_NPROCESSORS_ONLN));
     } else if (strcmp(mode, "machine") == 0) {

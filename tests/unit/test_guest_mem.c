@@ -230,6 +230,52 @@ static void test_wipe_of_unmapped_is_noop(void)
     CHECK_EQ(guest_mem_resident_bytes(&m), 0);
 }
 
+/* --wipe-keeper's RAM: a sealed memfd, mapped shared and 2 MiB-aligned; a file cannot be placed
+ * over it (the loader copies instead); the wipe follows the memfd's data and verifies. */
+static void test_copy_file_needs_memfd(void)
+{
+    struct guest_mem mem = { 0 };
+    CHECK_EQ(guest_mem_map(&mem, 0x80000000ULL, 4ULL << 20), 0);
+    int f = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+    CHECK_EQ(guest_mem_copy_file(&mem, 0x80000000ULL, f, 4096), -ENOTSUP);
+    close(f);
+    guest_mem_wipe(&mem, false, NULL);
+}
+
+static void test_memfd_guest_ram(void)
+{
+    struct guest_mem mem = { 0 };
+    const uint64_t size = 8ULL << 20, page = (uint64_t)sysconf(_SC_PAGESIZE);
+    CHECK_EQ(guest_mem_map_memfd(&mem, 0x80000000ULL, size), 0);
+    CHECK(mem.in_memfd && mem.memfd >= 0);
+    CHECK_EQ((uint64_t)(uintptr_t)mem.hva % GUEST_MEM_HUGE_PAGE, 0);
+    CHECK(ftruncate(mem.memfd, (off_t)size * 2) != 0); /* sealed: neither grows */
+    CHECK(ftruncate(mem.memfd, (off_t)size / 2) != 0); /* nor shrinks */
+    int f = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+    CHECK_EQ(guest_mem_place_file(&mem, 0x80000000ULL, f, page), -ENOTSUP);
+    /* a file copied in by the kernel lands at its guest address, byte for byte */
+    uint8_t want[3 * 4096 + 100];
+    CHECK(pread(f, want, sizeof want, 0) == (ssize_t)sizeof want);
+    CHECK_EQ(guest_mem_copy_file(&mem, 0x80000000ULL + 16 * page, f, sizeof want), 0);
+    CHECK(memcmp(mem.hva + 16 * page, want, sizeof want) == 0);
+    CHECK_EQ(guest_mem_copy_file(&mem, 0x80000000ULL + size - page, f, sizeof want), -EINVAL);
+    close(f);
+    memset(mem.hva + 16 * page, 0, 4 * page);
+    memset(mem.hva + 3 * page, 0xab, 5 * page);
+    uint8_t *g = guest_mem_ptr(&mem, 0x80000000ULL + 4 * page, 1);
+    CHECK(g != NULL && *g == 0xab);
+    CHECK(!guest_mem_resident_pages_zero(&mem));
+    struct guest_mem_wipe_stats st;
+    CHECK_EQ(guest_mem_clear(&mem, true, &st), 0);
+    CHECK_EQ(st.zeroed_bytes, 5 * page);
+    CHECK(st.resident_bytes >= 5 * page && st.resident_bytes < size);
+    CHECK(guest_mem_resident_pages_zero(&mem));
+    int fd = mem.memfd;
+    guest_mem_unmap(&mem, &st);
+    CHECK(mem.hva == NULL && !mem.in_memfd);
+    CHECK(fcntl(fd, F_GETFD) < 0); /* the VMM's descriptor is closed with the mapping */
+}
+
 int main(void)
 {
     static const struct unit_test tests[] = {
@@ -243,6 +289,8 @@ int main(void)
         { "huge-page mapping is 2 MiB-aligned; 1 GiB and 4 GiB guests wipe the same", test_huge_pages_aligned_and_wipe_follows_touched_memory },
         { "a placed file is written whole into a snapshot's memory, cached or not", test_placed_file_written_whole_to_a_snapshot },
         { "wipe of an unmapped guest is a no-op", test_wipe_of_unmapped_is_noop },
+        { "copying a file in by the kernel is for memfd RAM only", test_copy_file_needs_memfd },
+        { "memfd guest RAM: sealed, aligned, no placed file, wipe follows its data", test_memfd_guest_ram },
     };
     return run_unit_tests(tests, sizeof tests / sizeof tests[0]);
 }
