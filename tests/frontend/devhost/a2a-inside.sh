@@ -14,7 +14,7 @@ cmdline="console=ttyS0 root=/dev/vda rw rootfstype=ext4 init=/silo/init panic=-1
 mkdir -p $d/images $d/sock
 cat >$d/silod.json <<JSON
 {
-  "listen_address": "0.0.0.0", "listen_port": 8080,
+  "listen_address": "0.0.0.0", "listen_port": 8080, "allow_plain_http": true,
   "region": "us-east-1", "account_id": "123456789012",
   "database": "$d/silod.db",
   "credentials": [ { "access_key_id": "$akid", "secret_access_key": "$secret", "principal": "a2a-test" } ],

@@ -16,7 +16,7 @@ console=$(readlink /proc/$$/fd/2)
 [ -c "$console" ] || console=/dev/console
 cat >$d/silod.json <<JSON
 {
-  "listen_address": "0.0.0.0", "listen_port": 8080,
+  "listen_address": "0.0.0.0", "listen_port": 8080, "allow_plain_http": true,
   "region": "us-east-1", "account_id": "123456789012",
   "database": "$d/silod.db",
   "credentials": [ { "access_key_id": "$akid", "secret_access_key": "$secret", "principal": "ws-test" } ],
