@@ -152,7 +152,6 @@ unsigned conn_guard_check(struct conn_guard *g, int64_t now_ms)
         if (e->shut || !e->deadline_ms || now_ms < e->deadline_ms)
             continue;
         e->shut = true;
-        shutdown(e->fd, SHUT_RDWR);     /* the connection's thread sees EOF and closes it */
         if (e->phase == CONN_BODY)
             g->slow_body++;
         else if (e->phase == CONN_HEAD)
@@ -162,6 +161,8 @@ unsigned conn_guard_check(struct conn_guard *g, int64_t now_ms)
                     e->phase == CONN_BODY ? "stalled body" : "slow head",
                     e->phase == CONN_BODY ? "body piece" : "request head",
                     e->phase == CONN_BODY ? g->cfg.body_timeout_s : g->cfg.head_timeout_s);
+        /* after the log line, so it is written before the client can see the close */
+        shutdown(e->fd, SHUT_RDWR);     /* the connection's thread sees EOF and closes it */
         n++;
     }
     pthread_mutex_unlock(&g->lock);
