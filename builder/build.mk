@@ -4,7 +4,7 @@
 # silo-image: `silo image build` (tools/silo dispatches to it), the agent image builder
 IMAGE_SRCS := builder/layers.c builder/oci.c builder/digest.c builder/open_beneath.c guest/agentd/agent_config.c
 HOST_PROGRAMS += silo-image
-silo-image_SRCS := builder/image_build.c builder/python_bytecode.c $(IMAGE_SRCS)
+silo-image_SRCS := builder/image_build.c builder/python_bytecode.c builder/run_program.c $(IMAGE_SRCS)
 silo-image_LIBS := -larchive -ljson-c -lcrypto
 # arm64 too, for silod's builder on the arm64 host (and in the dev host): dynamic like silod
 # (libarchive's closure comes from the arm64 sysroot, tools/deps.sh; tools/devhost copies it)
@@ -50,4 +50,4 @@ test_oci_symlinks_SRCS := tests/unit/test_oci_symlinks.c builder/oci.c builder/l
 test_oci_symlinks_LIBS := -larchive -ljson-c -lcrypto
 # the bytecode step on small roots (needs this host's python3.11 for its main case)
 UNIT_TESTS += test_python_bytecode
-test_python_bytecode_SRCS := tests/unit/test_python_bytecode.c builder/python_bytecode.c
+test_python_bytecode_SRCS := tests/unit/test_python_bytecode.c builder/python_bytecode.c builder/run_program.c

@@ -71,6 +71,7 @@
 #include "builder/layers.h"
 #include "builder/oci.h"
 #include "builder/python_bytecode.h"
+#include "builder/run_program.h"
 
 #define BUILDER_VERSION "silo-image 2"
 #define MAX_SOURCES 32
@@ -120,40 +121,8 @@ static double now_s(void)
  * Returns the exit status, or -1 if it could not run. */
 static int run(char *const argv[], const char *cwd, char *out, size_t cap)
 {
-    int pipefd[2] = { -1, -1 };
-    if (out != NULL && pipe(pipefd) < 0)
-        return -1;
-    pid_t pid = fork();
-    if (pid == 0) {
-        if (cwd != NULL && chdir(cwd) < 0)
-            _exit(127);
-        if (out != NULL) {
-            dup2(pipefd[1], 1);
-            close(pipefd[0]);
-            close(pipefd[1]);
-        }
-        execvp(argv[0], argv);
-        fprintf(stderr, "silo-image: cannot run %s: %s\n", argv[0], strerror(errno));
-        _exit(127);
-    }
-    if (pid < 0)
-        return -1;
-    if (out != NULL) {
-        close(pipefd[1]);
-        size_t used = 0;
-        ssize_t n;
-        char sink[4096];
-        while ((n = read(pipefd[0], used + 1 < cap ? out + used : sink,
-                         used + 1 < cap ? cap - 1 - used : sizeof sink)) > 0)
-            if (used + 1 < cap)
-                used += (size_t)n;
-        out[used] = '\0';
-        close(pipefd[0]);
-    }
-    int status;
-    if (waitpid(pid, &status, 0) < 0)
-        return -1;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    struct run_io io = { .cwd = cwd };
+    return run_program(argv, &io, out, cap);
 }
 
 static void mkdirs(const char *path, mode_t mode)
@@ -757,17 +726,8 @@ static bool find_debugfs(char *out, size_t cap)
 /* debugfs with stderr silenced (its banner); stdout into out when cap > 0. */
 static int run_debugfs(char *const argv[], char *out, size_t cap)
 {
-    int saved = dup(2), devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
-    if (saved >= 0 && devnull >= 0)
-        dup2(devnull, 2);
-    int rc = run(argv, NULL, out, cap);
-    if (saved >= 0) {
-        dup2(saved, 2);
-        close(saved);
-    }
-    if (devnull >= 0)
-        close(devnull);
-    return rc;
+    struct run_io io = { .quiet_stderr = true };
+    return run_program(argv, &io, out, cap);
 }
 
 /* to = a copy of the image from: a reflink where the filesystem shares blocks, else its data

@@ -24,6 +24,7 @@
  * guest paths. Files that do not compile (compileall reports them) stay source only.
  */
 #include "builder/python_bytecode.h"
+#include "builder/run_program.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -40,54 +41,12 @@
 
 #define MAX_VERSIONS 8
 
-/* Runs argv; stdout captured into out (cap > 0) or sent to stderr (cap == 0). Exit status, or
- * -1 when it could not run. */
-static int run_program(char *const argv[], char *out, size_t cap)
+/* Runs argv with stdin from /dev/null; stdout captured into out (cap > 0, stderr dropped) or
+ * sent to stderr, the build log (cap == 0). Exit status, or -1 when it could not run. */
+static int run_python(char *const argv[], char *out, size_t cap)
 {
-    int pipefd[2] = { -1, -1 };
-    if (cap > 0 && pipe(pipefd) < 0)
-        return -1;
-    pid_t pid = fork();
-    if (pid == 0) {
-        int devnull = open("/dev/null", O_RDONLY);
-        if (devnull >= 0)
-            dup2(devnull, 0);
-        if (cap > 0) {
-            dup2(pipefd[1], 1);
-            close(pipefd[0]);
-            close(pipefd[1]);
-            int err = open("/dev/null", O_WRONLY);
-            if (err >= 0)
-                dup2(err, 2);
-        } else {
-            dup2(2, 1);
-        }
-        execvp(argv[0], argv);
-        _exit(127);
-    }
-    if (pid < 0) {
-        if (cap > 0) {
-            close(pipefd[0]);
-            close(pipefd[1]);
-        }
-        return -1;
-    }
-    if (cap > 0) {
-        close(pipefd[1]);
-        size_t used = 0;
-        ssize_t n;
-        char sink[512];
-        while ((n = read(pipefd[0], used + 1 < cap ? out + used : sink,
-                         used + 1 < cap ? cap - 1 - used : sizeof sink)) > 0)
-            if (used + 1 < cap)
-                used += (size_t)n;
-        out[used] = '\0';
-        close(pipefd[0]);
-    }
-    int status;
-    if (waitpid(pid, &status, 0) < 0)
-        return -1;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    struct run_io io = { .stdin_null = true, .quiet_stderr = cap > 0, .stdout_to_stderr = true };
+    return run_program(argv, &io, out, cap);
 }
 
 static bool is_dir(const char *path)
@@ -218,7 +177,7 @@ static bool host_python(int minor, const char *magic, char *out, size_t cap, cha
         char *argv[] = { cands[i], (char *)"-I", (char *)"-c",
                          (char *)"import sys, importlib.util as u; print('%d.%d' % sys.version_info[:2], u.MAGIC_NUMBER.hex())",
                          NULL };
-        if (run_program(argv, answer, sizeof answer) != 0)
+        if (run_python(argv, answer, sizeof answer) != 0)
             continue;
         char want[64];
         snprintf(want, sizeof want, "3.%d %s\n", minor, magic);
@@ -249,7 +208,7 @@ static bool compile_dir(const char *python, const char *root, const char *guest)
         return false;
     char *argv[] = { (char *)python, (char *)"-I", (char *)"-m", (char *)"compileall", (char *)"-q", (char *)"-j", (char *)"0",
                      (char *)"--invalidation-mode", (char *)"unchecked-hash", (char *)"-d", (char *)guest, host, NULL };
-    int rc = run_program(argv, NULL, 0);
+    int rc = run_python(argv, NULL, 0);
     if (rc != 0)
         fprintf(stderr, "silo-image: python bytecode: compileall of %s ended with status %d (files it names stay "
                         "source only)\n", guest, rc);
