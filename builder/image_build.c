@@ -585,6 +585,20 @@ static char *apply_env_overrides(char *config)
     return out;
 }
 
+/* config with the version's environment applied (with_env), checked to be an arm64 image whose
+ * command agentd can run and parsed into *cfg (the caller frees it); dies otherwise. Both the
+ * full build and an environment-only reconfiguration check the config they write this way. */
+static char *checked_config(char *config, bool with_env, struct agent_config *cfg)
+{
+    if (with_env)
+        config = apply_env_overrides(config);
+    if (oci_check_platform(config, strlen(config), err, sizeof err) < 0)
+        DIE("%s", err);
+    if (agent_config_parse(config, strlen(config), cfg, err, sizeof err) < 0)
+        DIE("%s", err);
+    return config;
+}
+
 /* --- the full build ------------------------------------------------------------------------ */
 
 struct build_inputs {
@@ -674,13 +688,8 @@ static void build_image(const struct build_inputs *in, bool with_env, const char
     if (config == NULL)
         DIE("no image config: the sources carry none; pass --config FILE (an OCI image config with "
             "\"architecture\": \"arm64\" and config.Entrypoint/Cmd)");
-    if (with_env)
-        config = apply_env_overrides(config);
-    if (oci_check_platform(config, strlen(config), err, sizeof err) < 0)
-        DIE("%s", err);
     struct agent_config cfg;
-    if (agent_config_parse(config, strlen(config), &cfg, err, sizeof err) < 0)
-        DIE("%s", err);
+    config = checked_config(config, with_env, &cfg);
     check_command(root, &cfg);
     if (in->python_bytecode) {
         static char dirs[8][PATH_MAX];
@@ -792,12 +801,8 @@ static void reconfigure_image(const char *debugfs, const char *base, const char 
     char *config = strdup(image_config(debugfs, base));
     if (config == NULL)
         DIE("out of memory");
-    config = apply_env_overrides(config);
-    if (oci_check_platform(config, strlen(config), err, sizeof err) < 0)
-        DIE("%s", err);
     struct agent_config cfg;
-    if (agent_config_parse(config, strlen(config), &cfg, err, sizeof err) < 0)
-        DIE("%s", err);
+    config = checked_config(config, true, &cfg);
     agent_config_free(&cfg);
     if (strchr(cfg_file, '"') != NULL || strchr(cfg_file, '\n') != NULL)
         DIE("the cache directory's path cannot be given to debugfs: %s", cache);

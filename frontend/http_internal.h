@@ -102,6 +102,10 @@ struct relay {
     bool request_sent;           /* the request head and its whole body reached the agent */
 };
 
+/* A relay of the agent connection agent_fd, one reference, not yet tied to a session (the
+ * caller sets session and port when the connection may go back to the session's pool). */
+struct relay *relay_new(struct http_api *api, int agent_fd);
+
 /* Per-request state, created by the URI log callback (so the raw URI is kept). */
 struct request {
     char *raw_uri;

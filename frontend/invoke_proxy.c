@@ -512,6 +512,17 @@ static enum MHD_Result agent_card_finish(struct MHD_Connection *c, struct reques
     return http_queue(c, r, 200, resp);
 }
 
+struct relay *relay_new(struct http_api *api, int agent_fd)
+{
+    struct relay *rl = calloc(1, sizeof *rl);
+    if (!rl)
+        abort();
+    agent_reader_init(&rl->rd, agent_fd);
+    rl->refs = 1;
+    rl->sessions = api->cfg.sessions;
+    return rl;
+}
+
 enum MHD_Result invoke_finish(struct http_api *api, struct MHD_Connection *c, struct request *r)
 {
     if (r->body_to_agent && r->body_chunked) {
@@ -521,12 +532,7 @@ enum MHD_Result invoke_finish(struct http_api *api, struct MHD_Connection *c, st
         }
         r->last_chunk_sent = true;
     }
-    struct relay *rl = calloc(1, sizeof *rl);
-    if (!rl)
-        abort();
-    agent_reader_init(&rl->rd, r->upstream);
-    rl->refs = 1;
-    rl->sessions = api->cfg.sessions;
+    struct relay *rl = relay_new(api, r->upstream);
     rl->session = r->session;
     rl->port = r->upstream_port;
     rl->request_sent = !r->body_to_agent || (r->body_chunked ? r->last_chunk_sent : r->body_sent == r->agent_length);

@@ -166,12 +166,7 @@ static void upgraded(void *cls, struct MHD_Connection *c, void *con_cls, const c
 
 enum MHD_Result ws_answer(struct http_api *api, struct MHD_Connection *c, struct request *r)
 {
-    struct relay *rl = calloc(1, sizeof *rl);
-    if (!rl)
-        abort();
-    agent_reader_init(&rl->rd, r->upstream);
-    rl->refs = 1;
-    rl->sessions = api->cfg.sessions;
+    struct relay *rl = relay_new(api, r->upstream);
     r->upstream = -1;
     r->relay = rl;       /* owns the agent connection from now on (closed with the request) */
     set_recv_timeout(rl->rd.fd, WS_AGENT_HANDSHAKE_MS);
