@@ -391,11 +391,14 @@ bool invoke_open_session(struct http_api *api, struct request *r, const struct r
         if (!existed)
             metrics_session_start(mono_ms() - t0);
         r->upstream = upstream_open(api, r, port);
+        int why = errno;
         if (r->upstream < 0 && attempt == 0 && !sessions_check_vm(api->cfg.sessions, r->session)) {
             /* the session's VMM had died: that session is over, this request gets a fresh one */
             sessions_release(api->cfg.sessions, r->session);
             r->session = NULL;
         } else if (r->upstream < 0) {
+            fprintf(stderr, "silod: request id=%s session=%s: cannot connect to guest port %u: %s\n", r->request_id,
+                    r->session_id, port, why == ECONNREFUSED ? "refused by the guest" : strerror(why));
             invoke_agent_failed(api, r, "the agent is not reachable");
             return false;
         }

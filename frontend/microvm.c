@@ -273,9 +273,19 @@ int microvm_connect(const char *vsock_path, unsigned port, int timeout_ms)
     int64_t deadline = mono_ms() + timeout_ms;
     char line[64];
     int n = snprintf(line, sizeof line, "CONNECT %u\n", port);
-    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0 || !fd_write_all(fd, line, (size_t)n) ||
-        microvm_read_line(fd, line, sizeof line, deadline) != 0 || strncmp(line, "OK ", 3) != 0) {
+    int e = 0;
+    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0 || !fd_write_all(fd, line, (size_t)n)) {
+        e = errno;
+    } else {
+        int got = fd_read_line(fd, line, sizeof line, deadline, 0);
+        if (got == -2)
+            e = ETIMEDOUT;                   /* the guest did not answer the VMM's REQUEST */
+        else if (got < 0 || strncmp(line, "OK ", 3) != 0)
+            e = ECONNREFUSED;                /* the VMM closed without OK: the guest refused (RST) */
+    }
+    if (e != 0) {
         close(fd);
+        errno = e;
         return -1;
     }
     return fd;

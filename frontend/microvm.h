@@ -101,7 +101,10 @@ bool microvm_alive(pid_t pid);
 
 /* ---- the vsock client ----------------------------------------------------------------- */
 
-/* A stream connected to guest `port` through the VMM's socket, or -1. */
+/* A stream connected to guest `port` through the VMM's socket, or -1 with errno: the
+ * connect(2)/write(2) error on the VMM's socket (ENOENT, ECONNREFUSED: no VMM there),
+ * ECONNREFUSED when the VMM closed without "OK" (the guest refused: nothing listens, or its
+ * backlog is full), ETIMEDOUT when the guest did not answer within timeout_ms. */
 int microvm_connect(const char *vsock_path, unsigned port, int timeout_ms);
 
 /* Reads one '\n'-terminated line (at most len-1 bytes, the '\n' replaced by NUL) from fd, byte

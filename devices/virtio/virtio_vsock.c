@@ -1001,13 +1001,16 @@ static void vsock_destroy(struct virtio_mmio *t)
 /* After a restore: no connection survives a snapshot (the host side of each was a socket of
  * the VMM that took it), so the guest is told to drop all of them at once with the transport
  * reset event (spec 5.10.6.8), as Firecracker does; its listeners stay. The event uses one of
- * the buffers the driver keeps posted on the event queue. */
+ * the buffers the driver keeps posted on the event queue. New host connections take ports from
+ * VSOCK_HOST_PORT_AFTER_RESTORE on: with the ports the snapshotted VM used, the first CONNECTs
+ * after a restore could meet the guest's not yet released sockets of those ports and be refused. */
 static int vsock_restore(struct virtio_mmio *t, struct state_reader *r, int dir_fd, char *err, size_t errlen)
 {
     struct virtio_vsock *vs = t->dev;
     (void)dir_fd;
     if (!state_reader_ok(r, true))
         return error_message(err, errlen, "virtio-vsock: the snapshot's record is malformed");
+    vs->next_host_port = VSOCK_HOST_PORT_AFTER_RESTORE; /* never a port pair the guest still holds */
     if (!virtio_mmio_queue_usable(t, VSOCK_QUEUE_EVENT))
         return 0; /* the driver was not up: it has no connection to reset */
     struct virtq *q = &t->queues[VSOCK_QUEUE_EVENT];

@@ -33,6 +33,11 @@
 #define VSOCK_MAX_PKT_PAYLOAD 65536u    /* largest RW payload we put into one RX buffer */
 #define VSOCK_MAX_CONNS 1024
 #define VSOCK_HOST_PORT_FIRST (1u << 30) /* host ports for CONNECT, as Firecracker allocates */
+/* A restored VM's host ports start here, above every port the VM that took the snapshot can
+ * have used (it would need 2^29 connections to get there): the guest can still hold sockets
+ * from before the snapshot (closing ones wait up to 8 s for the peer's RST; reset ones until
+ * their owner closes them), and a REQUEST reusing one of their port pairs is answered with RST. */
+#define VSOCK_HOST_PORT_AFTER_RESTORE (VSOCK_HOST_PORT_FIRST + (1u << 29))
 #define VSOCK_CONNECT_TIMEOUT_MS 5000u   /* the guest must answer a host CONNECT's REQUEST */
 
 struct vsock_hdr {

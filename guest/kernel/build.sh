@@ -40,7 +40,9 @@ rm -rf "$dir.tmp"; mkdir -p "$dir.tmp"
 echo "guest kernel: unpacking linux-source-6.1 ($src_version) into $dir.tmp"
 tar -xJf "$src_tar" -C "$dir.tmp"
 ksrc="$dir.tmp/linux-source-6.1"
-kmake() { make -C "$ksrc" ARCH=arm64 CROSS_COMPILE=$cross "$@"; }
+# MAKEFLAGS is dropped: a caller's `make -s` would silence kbuild's "  CC" lines, which the
+# progress count below reads (and its jobserver is not ours to share)
+kmake() { env -u MAKEFLAGS -u MFLAGS make -C "$ksrc" ARCH=arm64 CROSS_COMPILE=$cross "$@"; }
 
 echo "guest kernel: configuring (tinyconfig + silo.config)"
 kmake tinyconfig >"$dir.tmp/config.log" 2>&1

@@ -13,6 +13,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "base/state_buf.h"
+#include "devices/virtio/virtio_devices.h"
 #include "devices/virtio/virtio_vsock.h"
 #include "tests/unit/check.h"
 #include "tests/unit/virtio_test_driver.h"
@@ -778,6 +780,30 @@ static void test_uds_path_not_a_socket(void)
     vt_env_fini(&e);
 }
 
+/* The guest of a snapshot can still hold sockets of the host ports used before it (closing,
+ * or reset by the transport-reset event but not yet closed): a restored device must not hand
+ * those ports out again, or the guest answers the REQUEST with RST. */
+static void test_restore_uses_fresh_host_ports(void)
+{
+    guest_up();
+    uint32_t before;
+    int fd = host_to_guest(5, &before);
+    CHECK_EQ(before, VSOCK_HOST_PORT_FIRST);
+    struct state_writer w;
+    state_writer_init(&w);
+    char err[200];
+    CHECK_EQ(virtio_devices_save(0, &w, -1, err, sizeof err), 0);
+    CHECK_EQ(virtio_devices_restore(0, w.data, w.len, -1, err, sizeof err), 0);
+    state_writer_free(&w);
+    uint32_t after;
+    int fd2 = host_to_guest(5, &after);
+    CHECK_EQ(after, VSOCK_HOST_PORT_AFTER_RESTORE);
+    CHECK(after > before);
+    close(fd);
+    close(fd2);
+    guest_down();
+}
+
 int main(void)
 {
     static const struct unit_test tests[] = {
@@ -797,6 +823,7 @@ int main(void)
         { "vsock: 64 concurrent streams echo their own data; reset closes them all", test_many_streams },
         { "vsock: CONNECT before the driver is up is served at DRIVER_OK", test_connect_before_driver_ok },
         { "vsock: a CONNECT the guest never answers times out: host EOF, RST to the guest", test_connect_timeout },
+        { "vsock: after a restore, host ports start above every port used before the snapshot", test_restore_uses_fresh_host_ports },
         { "vsock: --vsock-uds naming a regular file fails and leaves it alone; CID < 3 refused", test_uds_path_not_a_socket },
     };
     return run_unit_tests(tests, sizeof tests / sizeof tests[0]);
