@@ -259,7 +259,7 @@ int jail_parse_options(int argc, char *const argv[], struct jail_options *o, cha
 {
     memset(o, 0, sizeof *o);
     int i = 1;
-    for (; i < argc; i++) {
+    while (i < argc) {
         const char *arg = argv[i];
         if (strcmp(arg, "--") == 0) {
             i++;
@@ -273,7 +273,7 @@ int jail_parse_options(int argc, char *const argv[], struct jail_options *o, cha
             return fail(err, errlen, "%s needs a value", arg);
         if (apply_option(o, arg, argv[i + 1], err, errlen) != 0)
             return -1;
-        i++;
+        i += 2;
     }
     if (o->root == NULL)
         return fail(err, errlen, "--root DIR is required");
