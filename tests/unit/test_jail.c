@@ -312,6 +312,7 @@ static void test_rlimits_plan(void)
     CHECK(r[2].resource == RLIMIT_NPROC && r[2].value == 16);
     CHECK(r[3].resource == RLIMIT_CORE && r[3].value == 0);
     CHECK(r[4].resource == RLIMIT_MEMLOCK && r[4].value == 768ull << 20); /* guest RAM may be mlocked */
+    CHECK(r[4].best_effort && !r[0].best_effort && !r[1].best_effort && !r[2].best_effort && !r[3].best_effort);
 }
 
 int main(void)

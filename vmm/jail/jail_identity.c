@@ -28,14 +28,14 @@ size_t jail_rlimits_plan(const struct jail_options *o, struct jail_rlimit out[JA
 {
     size_t n = 0;
     if (o->nofile != 0)
-        out[n++] = (struct jail_rlimit){ RLIMIT_NOFILE, "RLIMIT_NOFILE", (rlim_t)o->nofile };
+        out[n++] = (struct jail_rlimit){ RLIMIT_NOFILE, "RLIMIT_NOFILE", (rlim_t)o->nofile, false };
     if (o->as_bytes != 0)
-        out[n++] = (struct jail_rlimit){ RLIMIT_AS, "RLIMIT_AS", (rlim_t)o->as_bytes };
+        out[n++] = (struct jail_rlimit){ RLIMIT_AS, "RLIMIT_AS", (rlim_t)o->as_bytes, false };
     if (o->nproc != 0)
-        out[n++] = (struct jail_rlimit){ RLIMIT_NPROC, "RLIMIT_NPROC", (rlim_t)o->nproc };
-    out[n++] = (struct jail_rlimit){ RLIMIT_CORE, "RLIMIT_CORE", 0 }; /* no core file of guest memory */
+        out[n++] = (struct jail_rlimit){ RLIMIT_NPROC, "RLIMIT_NPROC", (rlim_t)o->nproc, false };
+    out[n++] = (struct jail_rlimit){ RLIMIT_CORE, "RLIMIT_CORE", 0, false }; /* no core file of guest memory */
     if (o->as_bytes != 0)
-        out[n++] = (struct jail_rlimit){ RLIMIT_MEMLOCK, "RLIMIT_MEMLOCK", (rlim_t)o->as_bytes };
+        out[n++] = (struct jail_rlimit){ RLIMIT_MEMLOCK, "RLIMIT_MEMLOCK", (rlim_t)o->as_bytes, true };
     return n;
 }
 
@@ -45,7 +45,7 @@ int jail_apply_rlimits(const struct jail_options *o, char *err, size_t errlen)
     size_t n = jail_rlimits_plan(o, limits);
     for (size_t i = 0; i < n; i++) {
         struct rlimit rl = { limits[i].value, limits[i].value };
-        if (setrlimit(limits[i].resource, &rl) != 0)
+        if (setrlimit(limits[i].resource, &rl) != 0 && !(limits[i].best_effort && errno == EPERM))
             return fail(err, errlen, "cannot set %s to %llu: %s", limits[i].name, (unsigned long long)limits[i].value,
                         strerror(errno));
     }

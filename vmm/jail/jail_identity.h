@@ -4,6 +4,7 @@
 #ifndef SILO_VMM_JAIL_IDENTITY_H
 #define SILO_VMM_JAIL_IDENTITY_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/resource.h>
 
@@ -13,12 +14,13 @@ struct jail_rlimit {
     int resource;     /* RLIMIT_* */
     const char *name; /* "RLIMIT_NOFILE", ... */
     rlim_t value;     /* soft and hard */
+    bool best_effort; /* left as it is if raising it is not allowed (no CAP_SYS_RESOURCE) */
 };
 
 #define JAIL_MAX_RLIMITS 5
 
 /* The limits set for these options, in order: NOFILE, AS, NPROC (each if given), CORE 0 always,
- * MEMLOCK = --as if given (so mlock of guest RAM works). Returns how many. */
+ * MEMLOCK = --as if given (so mlock of guest RAM works; best effort). Returns how many. */
 size_t jail_rlimits_plan(const struct jail_options *o, struct jail_rlimit out[JAIL_MAX_RLIMITS]);
 
 /* setrlimit of each planned limit, soft = hard (the jailed process cannot raise them). */
