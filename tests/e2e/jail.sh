@@ -131,13 +131,17 @@ nc_pid=$!
 "$TOOL" serve "unix:$T/other/rw/other.sock" echo >/dev/null 2>&1 &
 uds_pid=$!
 echo marker >"$T/host-tmp-marker"
+# listening: in /proc/net/tcp or tcp6 (busybox nc may listen on ::), state 0A
+listening() { grep -qi ":$(printf '%04X' "$port") [0-9A-F]*:0000 0A" /proc/net/tcp /proc/net/tcp6 2>/dev/null; }
 for i in 1 2 3 4 5 6 7 8 9 10; do
-    [ -S "$T/other/rw/other.sock" ] && grep -qi ":$(printf '%04X' $port) 00000000:0000 0A" /proc/net/tcp && break
+    [ -S "$T/other/rw/other.sock" ] && listening && break
     sleep 0.3
 done
-[ -S "$T/other/rw/other.sock" ] && grep -qi ":$(printf '%04X' $port) 00000000:0000 0A" /proc/net/tcp &&
-    [ -e /silo ] && [ -e /root ] && [ -d "$T/other/root" ]
-check $? "host side ready: TCP port $port listening, another session's socket, /silo, /root, $T/other/root exist"
+listening
+check $? "host side: TCP port $port is listening (busybox nc -l)"
+listening || { echo "    # nc: $(command -v nc) $(kill -0 "$nc_pid" 2>&1 && echo running)"; cat /proc/net/tcp /proc/net/tcp6 2>/dev/null | sed 's/^/    # /' | head; }
+[ -S "$T/other/rw/other.sock" ] && [ -e /silo ] && [ -e /root ] && [ -d "$T/other/root" ]
+check $? "host side: another session's socket, /silo, /root, $T/other/root exist"
 "$JAIL" --root "$T/probe/root" --uid 10003 --gid 10003 --bind-ro "$PROBE=/probe" --dev /dev/kvm \
     --bind "$T/probe/rw=/run/probe" --nofile 64 --as 512M --nproc 8 \
     -- /probe --host-pid "$host_pid" --tcp-port "$port" --unix-socket "$T/other/rw/other.sock" \
@@ -189,6 +193,14 @@ check $? "no way back: setuid(0) $(probe_value "$P" setuid-0), mount $(probe_val
 check $? "/dev/kvm opens in the jail (KVM API $(probe_value "$P" kvm-api))"
 [ "$(probe_value "$P" open-fds-above-2)" = 0 ]
 check $? "a descriptor inherited by silo-jail (fd 9) did not reach the program ($(probe_value "$P" open-fds-above-2) open above 2)"
+# the control: the same probe outside the jail (as root) does reach the port, the socket and the files
+"$PROBE" --host-pid "$host_pid" --tcp-port "$port" --unix-socket "$T/other/rw/other.sock" \
+    --path "$T/other/root" --path "$T/host-tmp-marker" >"$T/probe-host.out" 2>&1
+H=$T/probe-host.out
+[ "$(probe_value "$H" tcp-connect)" = ok ] && [ "$(probe_value "$H" unix-connect)" = ok ] &&
+    [ "$(probe_value "$H" "path:$T/other/root")" = present ] && [ "$(probe_value "$H" path:/silo)" = present ] &&
+    [ "$(probe_value "$H" proc-pids | tr ',' '\n' | wc -l)" -gt 10 ]
+check $? "control: the same probe outside the jail connects to port $port ($(probe_value "$H" tcp-connect)) and the other session's socket ($(probe_value "$H" unix-connect)), sees the files and $(probe_value "$H" proc-pids | tr ',' '\n' | wc -l) processes"
 kill "$host_pid" "$nc_pid" "$uds_pid" 2>/dev/null
 wait "$host_pid" "$nc_pid" "$uds_pid" 2>/dev/null
 # the probe's jail root is only the caller's empty directory again (the tmpfs lived in the
