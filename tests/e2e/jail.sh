@@ -195,13 +195,13 @@ check $? "/dev/kvm opens in the jail (KVM API $(probe_value "$P" kvm-api))"
 check $? "a descriptor inherited by silo-jail (fd 9) did not reach the program ($(probe_value "$P" open-fds-above-2) open above 2)"
 # the control: the same probe outside the jail (as root) does reach the port, the socket and the files
 "$PROBE" --host-pid "$host_pid" --tcp-port "$port" --unix-socket "$T/other/rw/other.sock" \
-    --path "$T/other/root" --path "$T/host-tmp-marker" >"$T/probe-host.out" 2>&1
+    --path "$T/other/root" --path "$T/host-tmp-marker" --no-ptrace >"$T/probe-host.out" 2>&1
 H=$T/probe-host.out
 [ "$(probe_value "$H" tcp-connect)" = ok ] && [ "$(probe_value "$H" unix-connect)" = ok ] &&
     [ "$(probe_value "$H" "path:$T/other/root")" = present ] && [ "$(probe_value "$H" path:/silo)" = present ] &&
     [ "$(probe_value "$H" proc-pids | tr ',' '\n' | wc -l)" -gt 10 ]
 check $? "control: the same probe outside the jail connects to port $port ($(probe_value "$H" tcp-connect)) and the other session's socket ($(probe_value "$H" unix-connect)), sees the files and $(probe_value "$H" proc-pids | tr ',' '\n' | wc -l) processes"
-kill "$host_pid" "$nc_pid" "$uds_pid" 2>/dev/null
+kill -KILL "$host_pid" "$nc_pid" "$uds_pid" 2>/dev/null
 wait "$host_pid" "$nc_pid" "$uds_pid" 2>/dev/null
 # the probe's jail root is only the caller's empty directory again (the tmpfs lived in the
 # jail's mount namespace, gone with it)

@@ -4,7 +4,8 @@
  * another session's Unix socket, rlimits, /dev/kvm). It judges nothing: jail.sh compares the
  * values with what was asked. Outcomes of calls are `ok` or the errno name (e.g. EPERM).
  *
- *   jail-probe --host-pid PID --tcp-port PORT --unix-socket PATH [--path PATH]...
+ *   jail-probe --host-pid PID --tcp-port PORT --unix-socket PATH [--path PATH]... [--no-ptrace]
+ * --no-ptrace: skip the PTRACE_ATTACH tries (for the control run outside the jail, as root).
  */
 #include <errno.h>
 #include <dirent.h>
@@ -12,6 +13,7 @@
 #include <linux/kvm.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +24,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static const char *errno_name(int e)
@@ -122,12 +125,26 @@ static void processes(void)
     report("self-pid", self);
 }
 
-static void signals_and_ptrace(pid_t host_pid)
+/* PTRACE_ATTACH; should it succeed (it must not in the jail), detach at once and let the
+ * tracee go on, so that a probe run outside the jail never leaves a process stopped */
+static int try_attach(pid_t pid)
+{
+    if (ptrace(PTRACE_ATTACH, pid, NULL, NULL) == -1)
+        return -1;
+    waitpid(pid, NULL, __WALL);
+    ptrace(PTRACE_DETACH, pid, NULL, NULL);
+    kill(pid, SIGCONT);
+    return 0;
+}
+
+static void signals_and_ptrace(pid_t host_pid, bool attach)
 {
     report_call("kill-1", kill(1, 0));
     report_call("kill-host", kill(host_pid, 0));
-    report_call("ptrace-host", ptrace(PTRACE_ATTACH, host_pid, NULL, NULL) == -1 ? -1 : 0);
-    report_call("ptrace-1", ptrace(PTRACE_ATTACH, 1, NULL, NULL) == -1 ? -1 : 0);
+    if (!attach)
+        return;
+    report_call("ptrace-host", try_attach(host_pid));
+    report_call("ptrace-1", try_attach(1));
 }
 
 static void network(int tcp_port)
@@ -209,6 +226,10 @@ int main(int argc, char *argv[])
     pid_t host_pid = 1;
     int tcp_port = 1;
     const char *sock = "/nonexistent";
+    bool attach = true;
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "--no-ptrace") == 0)
+            attach = false;
     for (int i = 1; i + 1 < argc; i++) {
         if (strcmp(argv[i], "--host-pid") == 0)
             host_pid = atoi(argv[i + 1]);
@@ -222,7 +243,7 @@ int main(int argc, char *argv[])
     status_fields();
     paths(argc, argv);
     processes();
-    signals_and_ptrace(host_pid);
+    signals_and_ptrace(host_pid, attach);
     network(tcp_port);
     unix_socket(sock);
     limits();
