@@ -11,7 +11,8 @@
 #     compare each value with what was asked (and first check that the host thing exists).
 #  3. cgroup v2: a VMM whose guest writes 256 MiB under --memory-max 64M is OOM-killed inside its
 #     own cgroup (memory.events oom_kill >= 1) while a second one beside it with a generous limit
-#     finishes normally; pids.max and cpu.max hold what was given.
+#     finishes normally; with --wipe-keeper the keeper survives the OOM kill and wipes; pids.max
+#     and cpu.max hold what was given.
 #  4. bad invocations: one line, exit 125, nothing run.
 # Prints `ok - jail: ...` / `not ok - jail: ...` lines.
 TEST=jail
@@ -245,6 +246,27 @@ if [ "$cgroup_ready" = 1 ]; then
     [ "$s_status" = 137 ] || show "$T/small.err"
     rmdir "$CG/small" "$CG/big"
     check $? "both sessions' cgroups removed after the processes were reaped"
+
+    # the same OOM kill with --wipe-keeper: the keeper, in the same cgroup, is not taken with the
+    # VMM (no memory.oom.group, no PID namespace) and wipes the guest's memory after it
+    session keeper 10008
+    "$JAIL" --root "$T/keeper/root" --uid 10008 --gid 10008 --bind-ro "$VMM=/vm/silo-vmm" \
+        --bind-ro "$T/touch256.bin=/vm/touch256.bin" --dev /dev/kvm --cgroup "$CG/keeper" --memory-max 64M \
+        --pids-max 16 --nofile 128 --as 2G --nproc 16 \
+        -- /vm/silo-vmm --kernel /vm/touch256.bin --mem 512M --console none --wipe-keeper --verify-wipe \
+        >/dev/null 2>"$T/keeper.err" </dev/null
+    k_status=$?
+    for i in $(seq 1 100); do
+        [ -z "$(cat "$CG/keeper/cgroup.procs")" ] && break
+        sleep 0.2
+    done
+    k_oom=$(sed -n 's/^oom_kill //p' "$CG/keeper/memory.events")
+    [ "$k_status" = 137 ] && [ -n "$k_oom" ] && [ "$k_oom" -ge 1 ] && grep -q "died without wiping; wiped" "$T/keeper.err" &&
+        grep -q "keeper: wipe verified" "$T/keeper.err"
+    check $? "--wipe-keeper under the jail: the OOM-killed VMM (status $k_status, oom_kill ${k_oom:-?}) is wiped after by its keeper: $(sed -n 's/^silo-vmm keeper: VMM pid [0-9]* //p' "$T/keeper.err" | head -1)"
+    [ "$k_status" = 137 ] || show "$T/keeper.err"
+    rmdir "$CG/keeper"
+    check $? "the keeper session's cgroup removed once the keeper exited"
 fi
 
 # --- 4. bad invocations: one line, exit 125, nothing run ---------------------------------------
