@@ -96,8 +96,7 @@ int jail_cgroup_enter(const struct jail_options *o, char *err, size_t errlen)
     snprintf(pid, sizeof pid, "%ld", (long)getpid());
     int r = apply_writes(o, dir_fd, err, errlen);
     if (r == 0 && write_control(dir_fd, "cgroup.procs", pid) != 0)
-        r = fail(err, errlen, "cannot move into the cgroup %s (cgroup.procs): %s", o->cgroup,
-                 errno == 0 ? "no such file" : strerror(errno));
+        r = fail(err, errlen, "cannot move into the cgroup %s (cgroup.procs): %s", o->cgroup, strerror(errno));
     close(dir_fd);
     if (r != 0)
         rmdir(o->cgroup);
