@@ -404,7 +404,7 @@ static void test_session_vmm_gets_sigterm(void)
     pid_t harness = fork();
     if (harness == 0) {
         struct vmm_launcher_config lc = { vmm, "/nonexistent/Image", NULL, "/nonexistent", dir, 1, 5000,
-                                          NULL, false, NULL, NULL, NULL, NULL, false };
+                                          NULL, false, NULL, NULL, NULL, NULL, false, NULL };
         struct session_launcher l = vmm_launcher(&lc);
         struct session_spec spec = { "session-0123456789abcdef0123456789abc", "rt-0123456789", 1, "{}", 128 };
         struct session_vm vm = { 0 };
@@ -446,7 +446,7 @@ static int start_logged(bool snapshots, const char *rootfs_dir, unsigned mib, ch
     write_file(vmm, script, 0755);
     unlink(log);
     struct vmm_launcher_config lc = { vmm, "/nonexistent/Image", NULL, rootfs_dir, dir, 1, 5000,
-                                      NULL, false, NULL, NULL, NULL, NULL, snapshots };
+                                      NULL, false, NULL, NULL, NULL, NULL, snapshots, NULL };
     struct session_launcher l = vmm_launcher(&lc);
     struct session_spec spec = { "session-0123456789abcdef0123456789abc", "rt-0123456789", 1, "{}", mib };
     struct session_vm vm = { 0 };
