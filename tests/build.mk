@@ -12,3 +12,8 @@ ARM64_PROGRAMS += silo-model-standin
 HOST_PROGRAMS += silo-model-standin
 silo-model-standin_SRCS := tests/frontend/devhost/model_standin.c
 silo-model-standin_LIBS := -lssl -lcrypto -ljson-c -lpthread
+
+# jail-probe: exec'd under silo-jail in place of silo-vmm by tests/e2e/jail.sh; reports what the
+# jailed process can see and do
+ARM64_PROGRAMS += jail-probe
+jail-probe_SRCS := tests/e2e/progs/jail_probe.c

@@ -25,3 +25,12 @@ test_snapshot_LIBS := -lz -lpthread
 FUZZERS += fuzz_snapshot
 fuzz_snapshot_SRCS := tests/fuzz/fuzz_snapshot.c vmm/snapshot_file.c $(PLATFORM_SRCS) $(FUZZ_COMMON_SRCS)
 fuzz_snapshot_LIBS := -lz -lpthread
+
+# silo-jail: the jail around one silo-vmm (vmm/jail/README.md): static arm64 for the dev host and
+# hosts, and a host build; its pure parts (options, mount plan, cgroup writes, rlimits) unit-tested.
+JAIL_SRCS := vmm/jail/jail_cli.c vmm/jail/jail_mounts.c vmm/jail/jail_cgroup.c vmm/jail/jail_identity.c
+ARM64_PROGRAMS += silo-jail
+HOST_PROGRAMS += silo-jail
+silo-jail_SRCS := vmm/jail/silo_jail.c $(JAIL_SRCS)
+UNIT_TESTS += test_jail
+test_jail_SRCS := tests/unit/test_jail.c $(JAIL_SRCS)
