@@ -189,6 +189,51 @@ dirs=$(ls $d/jail 2>/dev/null)
 [ -z "$left" ] && [ -z "$cgs" ] && [ -z "$dirs" ] &&
     pass "$T: after SIGTERM no jailed VMM, session cgroup or jail directory is left" ||
     fail "$T: after SIGTERM: VMMs '${left}', cgroups '${cgs}', $d/jail: '${dirs}'"
-grep -c "wipe" $d/silod.log >/dev/null
+
+# --- 6. silod SIGKILLed: its jailed VMM still ends (the parent-death signal survives silo-jail's
+#        uid change); the next silod removes the slot's leftovers and hands the uid out again ---
+start_silod() {
+    : >$d/silod.log
+    silod --config $d/silod.json </dev/null >>$d/silod.out 2>$d/silod.log &
+    silod_pid=$!
+    i=0
+    while [ $i -lt 300 ] && ! grep -q "silod: listening" $d/silod.log && kill -0 $silod_pid 2>/dev/null; do
+        sleep 0.2; i=$((i + 1))
+    done
+    grep -q "silod: listening" $d/silod.log
+}
+sc=silod-jail-session-c-0123456789abcdef0004
+if start_silod; then
+    out=$(silo-api invoke "$rt_b" '{"prompt":"jailed"}' --session $sc 2>>$d/cli.err)
+    expect_echo "after a restart, a jailed session answers" "$out"
+    vm=$(jailed_pids)
+    u=$(status_field ${vm:-0} Uid 2>/dev/null | cut -d' ' -f1)
+    kill -KILL $silod_pid
+    wait $silod_pid 2>/dev/null
+    i=0
+    while [ $i -lt 150 ] && [ -n "$vm" ] && kill -0 $vm 2>/dev/null; do sleep 0.2; i=$((i + 1)); done
+    [ -n "$vm" ] && ! kill -0 $vm 2>/dev/null &&
+        pass "$T: silod SIGKILLed: its jailed VMM (pid $vm, uid $u) ended too, in $((i / 5)) s (parent-death signal kept through silo-jail)" ||
+        fail "$T: silod SIGKILLed: its jailed VMM '${vm}' is still running"
+    [ -n "$vm" ] && kill -KILL $vm 2>/dev/null
+    sleep 1
+    if [ -n "$u" ] && start_silod; then
+        out=$(silo-api invoke "$rt_b" '{"prompt":"jailed"}' --session $sc 2>>$d/cli.err)
+        expect_echo "the next silod starts a fresh jailed VMM for that session" "$out"
+        vm2=$(jailed_pids)
+        u2=$(status_field ${vm2:-0} Uid 2>/dev/null | cut -d' ' -f1)
+        [ "$u2" = "$u" ] && ! grep -q "jail uid $u skipped" $d/silod.log &&
+            pass "$T: the killed silod's leftovers of uid $u (cgroup, root, run directory) were removed and the uid handed out again" ||
+            fail "$T: after the restart the VMM runs as uid '$u2' (the killed one had $u); $(grep 'jail uid' $d/silod.log | head -2)"
+        kill $silod_pid
+        wait $silod_pid
+    else
+        fail "$T: silod did not start again after SIGKILL"
+    fi
+else
+    fail "$T: silod did not start again after SIGTERM"
+fi
+[ -z "$(jailed_pids)" ] && [ -z "$(ls -d $CG/vmm-* 2>/dev/null)" ] && [ -z "$(ls $d/jail 2>/dev/null)" ] ||
+    fail "$T: at the end: VMMs '$(jailed_pids)', cgroups '$(ls -d $CG/vmm-* 2>/dev/null)', $d/jail '$(ls $d/jail 2>/dev/null)'"
 rmdir $CG 2>/dev/null
 exit 0

@@ -381,13 +381,13 @@ static int handle_invocation(int fd, const struct request *req, const char *body
             mib = json_object_get_int(v);
         if (mib < 1 || mib > 4096)
             mib = 64;
-        size_t len = (size_t)mib << 20;
-        unsigned char *mem = malloc(len);
+        size_t bytes = (size_t)mib << 20;
+        unsigned char *mem = malloc(bytes);
         char out[64];
         if (mem) {
-            for (size_t i = 0; i < len; i += 4096)
+            for (size_t i = 0; i < bytes; i += 4096)
                 mem[i] = (unsigned char)(i >> 12 | 1);
-            snprintf(out, sizeof out, "{\"touched_mib\":%ld,\"check\":%u}", mib, (unsigned)mem[len - 4096]);
+            snprintf(out, sizeof out, "{\"touched_mib\":%ld,\"check\":%u}", mib, (unsigned)mem[bytes - 4096]);
             free(mem);
         } else {
             snprintf(out, sizeof out, "{\"error\":\"malloc of %ld MiB failed\"}", mib);
