@@ -264,7 +264,7 @@ int main(int argc, char **argv)
         channels_open, channels_close, channels_counters, &gcc, cfg.vmm.snapshots, NULL,
     };
     if (cfg.jail.enabled) {         /* every session's VMM under silo-jail (vmm_jail.h) */
-        char program[4200];
+        static char program[4200];      /* the jail keeps pointing at it: lives as long as silod */
         if (cfg.jail.program)
             snprintf(program, sizeof program, "%s", cfg.jail.program);
         else {                      /* next to silo-vmm */

@@ -72,7 +72,7 @@ uint64_t vmm_jail_memory_max(const struct vmm_jail_config *cfg, unsigned guest_m
 
 struct vmm_jail;
 
-/* The jail of silod: checks cfg, creates cfg->dir (0711, root's) and, with a cgroup parent,
+/* The jail of silod (cfg is copied; its strings must outlive the jail): checks cfg, creates cfg->dir (0711, root's) and, with a cgroup parent,
  * creates it and enables memory, cpu and pids in its cgroup.subtree_control. NULL with one
  * line in err when any of that fails. */
 struct vmm_jail *vmm_jail_new(const struct vmm_jail_config *cfg, char *err, size_t err_len);
