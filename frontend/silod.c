@@ -272,7 +272,7 @@ int main(int argc, char **argv)
             snprintf(program, sizeof program, "%.*ssilo-jail", slash ? (int)(slash - cfg.vmm.path + 1) : 0, cfg.vmm.path);
         }
         struct vmm_jail_config jc = {
-            program, cfg.jail.dir, cfg.jail.uid_first, cfg.jail.uid_count, cfg.jail.cgroup_parent,
+            program, cfg.jail.dir, cfg.jail.uid_first, cfg.jail.uid_count, cfg.jail.gid, cfg.jail.cgroup_parent,
             cfg.jail.vmm_overhead_mib, cfg.jail.guest_memory_percent, cfg.jail.address_space_extra_mib,
             cfg.jail.pids_max, cfg.jail.nofile,
         };
@@ -280,8 +280,8 @@ int main(int argc, char **argv)
             fprintf(stderr, "silod: config %s: %s\n", config_path, err);
             return 1;
         }
-        fprintf(stderr, "silod: jail: each VMM under %s, uids %u..%u, roots in %s, %s%s\n", program, jc.uid_first,
-                jc.uid_first + jc.uid_count - 1, jc.dir, jc.cgroup_parent ? "cgroups under " : "no cgroups",
+        fprintf(stderr, "silod: jail: each VMM under %s, uids %u..%u, gid %u, roots in %s, %s%s\n", program, jc.uid_first,
+                jc.uid_first + jc.uid_count - 1, jc.gid, jc.dir, jc.cgroup_parent ? "cgroups under " : "no cgroups",
                 jc.cgroup_parent ? jc.cgroup_parent : "");
     }
     struct sessions_config sc = { cfg.max_sessions, cfg.max_guest_mib, NULL, NULL, vmm_launcher(&lc),

@@ -107,6 +107,7 @@ static const struct cfg_row jail_rows[] = {
     { "dir", CFG_STRING, 1, 80, 0, "/run/silo/jail", AT(struct silod_jail_settings, dir), NULL, false, 0 },
     { "uid_first", CFG_UINT, 1, 2147483646, 200000, NULL, AT(struct silod_jail_settings, uid_first), NULL, false, 0 },
     { "uid_count", CFG_UINT, 1, 65536, 1000, NULL, AT(struct silod_jail_settings, uid_count), NULL, false, 0 },
+    { "gid", CFG_UINT, 1, 2147483646, 199999, NULL, AT(struct silod_jail_settings, gid), NULL, false, 0 },
     { "cgroup_parent", CFG_STRING, 16, 200, 0, NULL, AT(struct silod_jail_settings, cgroup_parent), NULL, false, 0 },
     { "vmm_overhead_mib", CFG_UINT, 0, 1u << 20, 64, NULL, AT(struct silod_jail_settings, vmm_overhead_mib), NULL, false, 0 },
     { "guest_memory_percent", CFG_UINT, 1, 100, 100, NULL, AT(struct silod_jail_settings, guest_memory_percent), NULL, false, 0 },

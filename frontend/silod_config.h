@@ -73,7 +73,8 @@ struct silod_jail_settings {
     bool enabled;                       /* the `jail` object is present */
     const char *program;                /* silo-jail; NULL: next to vmm.path */
     const char *dir;                    /* per-session jail roots and run directories */
-    unsigned uid_first, uid_count;      /* uid = gid of each live session, from this range */
+    unsigned uid_first, uid_count;      /* the uid of each live session, from this range */
+    unsigned gid;                       /* the one group of every jailed VMM (reads the images) */
     const char *cgroup_parent;          /* NULL: no cgroup per session */
     unsigned vmm_overhead_mib;          /* memory.max = guest share + this */
     unsigned guest_memory_percent;      /* the guest RAM share counted in memory.max (100: all) */

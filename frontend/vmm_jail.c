@@ -111,7 +111,7 @@ int vmm_jail_argv(const struct vmm_jail_config *cfg, const struct vmm_jail_slot 
     add(&a, cfg->program);
     add(&a, "--root"); add(&a, s->root);
     add(&a, "--uid"); add(&a, made(&a, "%u", s->uid));
-    add(&a, "--gid"); add(&a, made(&a, "%u", s->uid));
+    add(&a, "--gid"); add(&a, made(&a, "%u", cfg->gid ? cfg->gid : s->uid));
     bind(&a, "--bind-ro", p->vmm_path, "/silo-vmm");
     if (restore) {
         bind(&a, "--bind-ro", p->restore_dir, "/snapshot");
@@ -446,6 +446,42 @@ void vmm_jail_release(struct vmm_jail *j, struct vmm_jail_slot *s)
     }
     give_back(j, s->uid);
     s->uid = 0;
+}
+
+static int share_one(int dir_fd, const char *name, unsigned gid, bool is_dir_wanted, char *err, size_t err_len)
+{
+    struct stat st;
+    if (fstatat(dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+        snprintf(err, err_len, "jail: %s: %s", name, strerror(errno));
+        return -1;
+    }
+    if (!S_ISREG(st.st_mode) && !(is_dir_wanted && S_ISDIR(st.st_mode)))
+        return 0;                                       /* sockets, links: nothing to share */
+    mode_t want = (st.st_mode & 07777) | (S_ISDIR(st.st_mode) ? 0050 : 0040);
+    if ((st.st_gid != gid && fchownat(dir_fd, name, (uid_t)-1, gid, AT_SYMLINK_NOFOLLOW) != 0) ||
+        (want != (st.st_mode & 07777) && fchmodat(dir_fd, name, want, 0) != 0)) {
+        snprintf(err, err_len, "jail: cannot let group %u read %s: %s", gid, name, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+int vmm_jail_share(const struct vmm_jail_config *cfg, const char *path, char *err, size_t err_len)
+{
+    if (!cfg->gid)
+        return 0;
+    if (share_one(AT_FDCWD, path, cfg->gid, true, err, err_len) != 0)
+        return -1;
+    DIR *d = opendir(path);
+    if (!d)
+        return 0;                                       /* a file */
+    int rc = 0;
+    struct dirent *e;
+    while (rc == 0 && (e = readdir(d)))
+        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
+            rc = share_one(dirfd(d), e->d_name, cfg->gid, false, err, err_len);
+    closedir(d);
+    return rc;
 }
 
 int vmm_jail_give_run_dir(const struct vmm_jail_slot *s, char *err, size_t err_len)

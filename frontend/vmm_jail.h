@@ -4,8 +4,12 @@
  * configured, in a cgroup v2 of its own with memory.max, cpu.max and pids.max.
  *
  * This file owns:
- * - the uid slots: uid = gid = uid_first + slot, one per live session, never 0, never handed
- *   out again while a session holds it (vmm_jail_acquire / vmm_jail_release);
+ * - the uid slots: uid = uid_first + slot, one per live session, never 0, never handed out
+ *   again while a session holds it (vmm_jail_acquire / vmm_jail_release); the gid is one group
+ *   shared by every jailed VMM (jail.gid), which silod gives read access to the files a VMM
+ *   opens that are not world-readable — the version's image and template, owner-only because
+ *   they hold the version's environment (vmm_jail_share). No host user is in that group, and
+ *   a jailed VMM sees only its own session's files (its mount namespace);
  * - the per-slot places: the jail root DIR/<uid> (an empty directory owned by root, silo-jail
  *   mounts a tmpfs over it inside its own namespace), the run directory DIR/<uid>.run (owned by
  *   the uid, mode 0700, bound at /run in the jail: the VMM's vsock socket and the guest → host
@@ -34,6 +38,7 @@ struct vmm_jail_config {
     const char *program;            /* silo-jail */
     const char *dir;                /* jail roots and run directories */
     unsigned uid_first, uid_count;  /* uid_first >= 1 */
+    unsigned gid;                   /* every jailed VMM's group (0: each VMM's gid is its uid) */
     const char *cgroup_parent;      /* NULL or "": no cgroup */
     unsigned vmm_overhead_mib;
     unsigned guest_memory_percent;  /* 1..100; 0 counts as 100 */
@@ -92,6 +97,9 @@ void vmm_jail_release(struct vmm_jail *j, struct vmm_jail_slot *s);
 /* After a reaped VMM of a slot that is started again (a failed restore, then a cold boot): the
  * cgroup is removed (silo-jail makes it anew). */
 void vmm_jail_reset_cgroup(const struct vmm_jail_slot *s);
+/* Lets the jailed VMMs' group read path (a file, or a directory and the files in it): group
+ * jail.gid, g+r (g+rx for the directory); others' bits are left alone. 0 or -1 with err set. */
+int vmm_jail_share(const struct vmm_jail_config *cfg, const char *path, char *err, size_t err_len);
 /* Gives every entry of the run directory (the guest → host sockets silod made) to the slot's
  * uid, so the jailed VMM can connect to them. 0 or -1 with err set. */
 int vmm_jail_give_run_dir(const struct vmm_jail_slot *s, char *err, size_t err_len);

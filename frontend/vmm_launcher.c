@@ -62,6 +62,12 @@ static pid_t spawn_vmm(const struct vmm_launcher_config *cfg, const struct micro
         snprintf(err, err_len, "%s: %s", p->disk, strerror(errno));
         return -1;
     }
+    /* the version's image and template are owner-only (they hold its environment): the jailed
+     * VMMs' group may read them */
+    const struct vmm_jail_config *jc = vmm_jail_config_of(cfg->jail);
+    if (vmm_jail_share(jc, p->restore_dir ? disk : p->disk, err, err_len) != 0 ||
+        (p->restore_dir && vmm_jail_share(jc, p->restore_dir, err, err_len) != 0))
+        return -1;
     const char *argv[VMM_JAIL_ARGV_MAX];
     char buf[16384];
     if (vmm_jail_argv(vmm_jail_config_of(cfg->jail), &s, p, disk, argv, VMM_JAIL_ARGV_MAX, buf, sizeof buf) < 0) {

@@ -4,7 +4,7 @@
 #  1. silod (REAL image builder, the c-echo C agent's OCI archive) starts with the jail; two
 #     runtimes of the c-echo agent are created.
 #  2. An invocation through a jailed VMM answers; from the dev host, the VMM process has a uid
-#     (= gid) from the configured range, CapEff 0, no_new_privs, its own mount and network
+#     from the configured range and the jail's gid, CapEff 0, no_new_privs, its own mount and network
 #     namespaces; its cgroup exists with memory.max = guest share + overhead, cpu.max, pids.max;
 #     the VMM's own memory beyond guest RAM is measured (the figure jail.vmm_overhead_mib's
 #     default comes from; printed as "# bench:").
@@ -21,6 +21,7 @@ d=/tmp/silod-jail
 CG=/sys/fs/cgroup/silo-silod
 UID_FIRST=300000
 UID_COUNT=4
+GID=310000
 GUEST_MIB=256
 PERCENT=25
 OVERHEAD_MIB=64
@@ -49,7 +50,7 @@ cat >$d/silod.json <<JSON
   "vmm": { "path": "/silo/bin/silo-vmm", "kernel": "/silo/guest/Image",
            "rootfs_dir": "$d/images", "socket_dir": "$d/sock",
            "cpus": 1, "guest_mib": $GUEST_MIB, "ready_timeout_ms": 120000, "cmdline": "$cmdline" },
-  "jail": { "dir": "$d/jail", "uid_first": $UID_FIRST, "uid_count": $UID_COUNT, "cgroup_parent": "$CG",
+  "jail": { "dir": "$d/jail", "uid_first": $UID_FIRST, "uid_count": $UID_COUNT, "gid": $GID, "cgroup_parent": "$CG",
             "vmm_overhead_mib": $OVERHEAD_MIB, "guest_memory_percent": $PERCENT }
 }
 JSON
@@ -107,10 +108,10 @@ else
     vm=$1
     u=$(status_field $vm Uid | cut -d' ' -f1)
     comm=$(cat /proc/$vm/comm)
-    [ "$comm" = silo-vmm ] && [ "$(status_field $vm Uid)" = "$u $u $u $u" ] && [ "$(status_field $vm Gid)" = "$u $u $u $u" ] &&
+    [ "$comm" = silo-vmm ] && [ "$(status_field $vm Uid)" = "$u $u $u $u" ] && [ "$(status_field $vm Gid)" = "$GID $GID $GID $GID" ] &&
         [ "$(status_field $vm Groups)" = "" ]
     check_rc=$?
-    [ $check_rc = 0 ] && pass "$T: the VMM (pid $vm, $comm) runs as uid=gid=$u from $UID_FIRST..$((UID_FIRST + UID_COUNT - 1)), no groups" ||
+    [ $check_rc = 0 ] && pass "$T: the VMM (pid $vm, $comm) runs as uid $u from $UID_FIRST..$((UID_FIRST + UID_COUNT - 1)), gid $GID (jail.gid), no supplementary groups" ||
         fail "$T: the VMM's identity: comm $comm, Uid '$(status_field $vm Uid)', Gid '$(status_field $vm Gid)', Groups '$(status_field $vm Groups)'"
     [ "$(status_field $vm CapEff)" = 0000000000000000 ] && [ "$(status_field $vm CapPrm)" = 0000000000000000 ] &&
         [ "$(status_field $vm CapBnd)" = 0000000000000000 ] && [ "$(status_field $vm NoNewPrivs)" = 1 ] &&

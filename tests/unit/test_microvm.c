@@ -557,7 +557,7 @@ static void test_jailed_session(void)
              "exec \"$@\"\n", log);
     write_file(jail, script, 0755);
     unlink(log);
-    struct vmm_jail_config jc = { jail, jail_dir, 4242000, 2, NULL, 64, 100, 4096, 64, 1024 };
+    struct vmm_jail_config jc = { jail, jail_dir, 4242000, 2, 0, NULL, 64, 100, 4096, 64, 1024 };
     char err[256];
     struct vmm_jail *j = vmm_jail_new(&jc, err, sizeof err);
     CHECK(j != NULL);

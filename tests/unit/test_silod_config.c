@@ -315,7 +315,7 @@ static void test_jail(void)
     silod_config_free(&c);
     CHECK(parse("{" CRED ", \"jail\": {}}", &c, err, sizeof err));
     CHECK(c.jail.enabled && c.jail.program == NULL && strcmp(c.jail.dir, "/run/silo/jail") == 0 &&
-          c.jail.uid_first == 200000 && c.jail.uid_count == 1000 && c.jail.cgroup_parent == NULL &&
+          c.jail.uid_first == 200000 && c.jail.uid_count == 1000 && c.jail.gid == 199999 && c.jail.cgroup_parent == NULL &&
           c.jail.guest_memory_percent == 100 && c.jail.pids_max == 256 && c.jail.nofile == 4096);
     silod_config_free(&c);
     CHECK(parse("{" CRED ", \"jail\": {\"program\": \"/opt/silo/silo-jail\", \"dir\": \"/srv/jail\", \"uid_first\": 5000,"
@@ -326,6 +326,7 @@ static void test_jail(void)
           c.jail.vmm_overhead_mib == 48 && c.jail.guest_memory_percent == 25);
     silod_config_free(&c);
     CHECK(refused("{" CRED ", \"jail\": {\"uid_first\": 0}}", "jail.uid_first must be an integer 1..2147483646, not 0"));
+    CHECK(refused("{" CRED ", \"jail\": {\"gid\": 0}}", "jail.gid must be an integer 1..2147483646, not 0"));
     CHECK(refused("{" CRED ", \"jail\": {\"uid_count\": 0}}", "jail.uid_count must be an integer 1..65536, not 0"));
     CHECK(refused("{" CRED ", \"jail\": {\"uid_first\": 2147480000, \"uid_count\": 65536}}",
                   "jail.uid_count takes the range past 2147483646"));

@@ -92,6 +92,7 @@ static void test_argv_restore_and_limits(void)
     struct vmm_jail_config cfg = base_cfg;
     cfg.cgroup_parent = NULL;           /* no cgroup: no cgroup options */
     cfg.guest_memory_percent = 25;
+    cfg.gid = 199999;                   /* the jailed VMMs' shared group */
     struct vmm_jail_slot s;
     CHECK(vmm_jail_slot_paths(&cfg, 200000, &s) && s.cgroup[0] == '\0');
     struct microvm_params p = {
@@ -109,6 +110,7 @@ static void test_argv_restore_and_limits(void)
     if (n <= 0)
         return;
     CHECK(has_pair(argv, n, "--bind-ro", "/var/lib/silo/images/rt-v1.snap=/snapshot"));
+    CHECK(strcmp(option_value(argv, n, "--uid"), "200000") == 0 && strcmp(option_value(argv, n, "--gid"), "199999") == 0);
     CHECK(has_pair(argv, n, "--bind-ro", "/var/lib/silo/images/rt-v1.ext4=/var/lib/silo/images/rt-v1.ext4"));
     CHECK(option_value(argv, n, "--cgroup") == NULL && option_value(argv, n, "--memory-max") == NULL);
     CHECK(index_of(argv, n, "/k=/kernel") < 0);
@@ -267,6 +269,30 @@ static void test_places(void)
     if (f)
         fclose(f);
     CHECK(vmm_jail_give_run_dir(&s, err, sizeof err) == 0 && stat(sock, &st) == 0 && st.st_uid == s.uid);
+    /* the version's files, owner-only, shared with the jailed VMMs' group (others untouched) */
+    cfg.gid = 4242;
+    char file[256], snap[256], snap_file[300];
+    snprintf(file, sizeof file, "%s/image.ext4", dir);
+    snprintf(snap, sizeof snap, "%s/image.snap", dir);
+    snprintf(snap_file, sizeof snap_file, "%s/memory", snap);
+    FILE *img = fopen(file, "w");
+    CHECK(img != NULL);
+    if (img)
+        fclose(img);
+    chmod(file, 0600);
+    CHECK(mkdir(snap, 0700) == 0);
+    img = fopen(snap_file, "w");
+    if (img)
+        fclose(img);
+    chmod(snap_file, 0600);
+    CHECK(vmm_jail_share(&cfg, file, err, sizeof err) == 0 && vmm_jail_share(&cfg, snap, err, sizeof err) == 0);
+    CHECK(stat(file, &st) == 0 && st.st_gid == 4242 && (st.st_mode & 07777) == 0640);
+    CHECK(stat(snap, &st) == 0 && st.st_gid == 4242 && (st.st_mode & 07777) == 0750);
+    CHECK(stat(snap_file, &st) == 0 && st.st_gid == 4242 && (st.st_mode & 07777) == 0640);
+    CHECK(vmm_jail_share(&cfg, "/nonexistent/x", err, sizeof err) == -1 && strstr(err, "/nonexistent/x") != NULL);
+    unlink(snap_file);
+    rmdir(snap);
+    unlink(file);
     struct vmm_jail_slot copy = s;
     vmm_jail_release(j, &s);
     CHECK(stat(copy.root, &st) != 0 && stat(copy.run_dir, &st) != 0);
