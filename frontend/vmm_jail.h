@@ -57,6 +57,10 @@ struct vmm_jail_slot {
 /* The name of the VMM's vsock socket in the run directory (the host side path is
  * run_dir/VMM_JAIL_SOCKET, the jail's /run/VMM_JAIL_SOCKET). */
 #define VMM_JAIL_SOCKET "vm.sock"
+/* The jailed VMM's whole environment (none of silod's): the copy-on-write layer of its disk is an
+ * O_TMPFILE in $TMPDIR, here the session's run directory (charged to the session's cgroup when
+ * that directory is on tmpfs). */
+#define VMM_JAIL_ENVIRONMENT { "TMPDIR=/run", NULL }
 #define VMM_JAIL_ARGV_MAX (MICROVM_ARGV_MAX + 48)
 
 /* The slot paths of uid (pure); false when a path does not fit. */

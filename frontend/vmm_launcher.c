@@ -75,7 +75,8 @@ static pid_t spawn_vmm(const struct vmm_launcher_config *cfg, const struct micro
         return -1;
     }
     vmm_jail_reset_cgroup(&s);      /* a cold boot after a failed restore: silo-jail makes it anew */
-    pid_t pid = microvm_spawn_argv(argv, p->stdout_fd, p->stderr_fd);
+    static const char *const env[] = VMM_JAIL_ENVIRONMENT;
+    pid_t pid = microvm_spawn_argv_env(argv, env, p->stdout_fd, p->stderr_fd);
     if (pid < 0)
         snprintf(err, err_len, "fork: %s", strerror(errno));
     return pid;

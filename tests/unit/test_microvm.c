@@ -540,6 +540,7 @@ static void test_jailed_session(void)
     snprintf(script, sizeof script,
              "#!/bin/sh\n"
              "echo \"$*\" >>%s\n"
+             "echo \"env: TMPDIR=$TMPDIR HOME=${HOME:-unset}\" >>%s\n"
              "maps=\n"
              "while [ $# -gt 0 ] && [ \"$1\" != -- ]; do\n"
              "  case \"$1\" in --bind|--bind-ro) maps=\"$maps $2\"; shift;; esac\n"
@@ -554,7 +555,7 @@ static void test_jailed_session(void)
              "  set -- \"$@\" \"$a\"\n"
              "done\n"
              "shift $n\n"
-             "exec \"$@\"\n", log);
+             "exec \"$@\"\n", log, log);
     write_file(jail, script, 0755);
     unlink(log);
     struct vmm_jail_config jc = { jail, jail_dir, 4242000, 2, 0, NULL, 64, 100, 4096, 64, 1024 };
@@ -583,6 +584,7 @@ static void test_jailed_session(void)
     CHECK(strstr(text, "--uid 4242000 --gid 4242000") != NULL && strstr(text, "--dev /dev/kvm") != NULL);
     CHECK(strstr(text, "-- /silo-vmm --kernel /kernel") != NULL && strstr(text, "--vsock-uds /run/vm.sock") != NULL);
     CHECK(strstr(text, "--disk /disk,cow") != NULL && strstr(text, "--nofile 1024") != NULL);
+    CHECK(strstr(text, "env: TMPDIR=/run HOME=unset") != NULL);     /* none of silod's environment */
     struct stat st;
     CHECK(stat(run, &st) == 0 && st.st_uid == 4242000 && (st.st_mode & 0777) == 0700);
     CHECK(stat(want_sock, &st) == 0 && S_ISSOCK(st.st_mode));
