@@ -236,8 +236,11 @@ static void finish_end(struct sessions *t, struct session *s, bool had_vm, struc
     bool measured = false;
     if (had_vm && t->cfg.launcher.usage)
         measured = t->cfg.launcher.usage(t->cfg.launcher.ctx, &vm, &u) && (u.vcpu_threads > 0 || u.from_cgroup);
-    /* a VMM that died after its cgroup's OOM killer struck ended by its memory limit */
-    if (s->end_reason == SESSION_END_VMM_EXITED && u.oom_kills > 0)
+    /* a VMM that died after its cgroup's OOM killer struck ended by its memory limit, whichever
+     * path noticed the death first (the reaper: vmm_exited; a failed request: agent_exited; the
+     * ping poller: unhealthy) */
+    if ((s->end_reason == SESSION_END_VMM_EXITED || s->end_reason == SESSION_END_AGENT_EXITED ||
+         s->end_reason == SESSION_END_UNHEALTHY) && u.oom_kills > 0)
         s->end_reason = SESSION_END_MEMORY_LIMIT;
     if (!measured) {
         if (u.mem_peak_kib < sample.mem_peak_kib)
