@@ -46,10 +46,15 @@ test_control_plane_LIBS := -lsqlite3 -ljson-c -lcrypto -lpthread
 # the image builder's boot check (builder/build.mk) both use it
 MICROVM_SRCS := frontend/microvm.c frontend/vm_template.c guest/agentd/control_proto.c
 UNIT_TESTS += test_microvm
-test_microvm_SRCS := tests/unit/test_microvm.c frontend/vmm_launcher.c frontend/sessions.c frontend/aws_error.c \
+test_microvm_SRCS := tests/unit/test_microvm.c frontend/vmm_launcher.c frontend/vmm_jail.c frontend/sessions.c frontend/aws_error.c \
                      $(MICROVM_SRCS)
 test_microvm_LIBS := -ljson-c -lpthread
 $(BUILD)/unit/test_microvm: | $(BUILD)/host/bin/fake_vmm
+
+# the VMM jail, silod's side (vmm_jail.c): the jailed argv, uid slots, cgroup results
+UNIT_TESTS += test_vmm_jail
+test_vmm_jail_SRCS := tests/unit/test_vmm_jail.c frontend/vmm_jail.c $(MICROVM_SRCS)
+test_vmm_jail_LIBS := -ljson-c -lpthread
 
 # fake_vmm: a TEST VMM (speaks the vsock socket protocol, plays a trivial agent); x86 tests only
 HOST_PROGRAMS += fake_vmm
@@ -57,14 +62,14 @@ fake_vmm_SRCS := tests/frontend/fake_vmm.c guest/agentd/control_proto.c guest/ag
 fake_vmm_LIBS := -ljson-c -lcrypto -lpthread
 
 UNIT_TESTS += test_sessions
-test_sessions_SRCS := tests/unit/test_sessions.c frontend/sessions.c frontend/vmm_launcher.c \
+test_sessions_SRCS := tests/unit/test_sessions.c frontend/sessions.c frontend/vmm_launcher.c frontend/vmm_jail.c \
                       frontend/ping_poller.c frontend/agent_http.c frontend/aws_error.c $(MICROVM_SRCS)
 test_sessions_LIBS := -ljson-c -lpthread
 $(BUILD)/unit/test_sessions: | $(BUILD)/host/bin/fake_vmm
 
 # metering: usage records (SQLite, log line, metrics) and the /proc parser of vmm_launcher.c
 UNIT_TESTS += test_usage
-test_usage_SRCS := tests/unit/test_usage.c frontend/usage.c frontend/sessions.c frontend/vmm_launcher.c $(MICROVM_SRCS) \
+test_usage_SRCS := tests/unit/test_usage.c frontend/usage.c frontend/sessions.c frontend/vmm_launcher.c frontend/vmm_jail.c $(MICROVM_SRCS) \
                    frontend/metrics.c frontend/egress_relay.c frontend/egress_rules.c frontend/store.c frontend/strbuf.c frontend/aws_error.c
 test_usage_LIBS := -lsqlite3 -ljson-c -lpthread
 
@@ -114,7 +119,7 @@ HOST_PROGRAMS += silod
 silod_SRCS := frontend/silod.c frontend/silod_config.c frontend/tls_files.c frontend/image_upload.c frontend/image_builder.c frontend/http_api.c frontend/http_auth.c frontend/invoke_proxy.c frontend/ws_proxy.c frontend/ws_relay.c \
               frontend/runtime_command.c frontend/event_stream.c frontend/agent_http.c frontend/metrics.c $(SIGV4_SRCS) frontend/jwt.c frontend/b64url.c \
               frontend/body_spool.c frontend/conn_guard.c frontend/session_bind.c \
-              frontend/sessions.c frontend/vmm_launcher.c frontend/ping_poller.c frontend/usage.c \
+              frontend/sessions.c frontend/vmm_launcher.c frontend/vmm_jail.c frontend/ping_poller.c frontend/usage.c \
               $(MICROVM_SRCS) $(EGRESS_SRCS) $(CONTROL_PLANE_SRCS) $(IDENTITY_SERVICE_SRCS)
 silod_LIBS := -lmicrohttpd -lsqlite3 -ljson-c -lcurl -lcrypto -lz -lpthread
 

@@ -101,7 +101,8 @@ int microvm_argv(const struct microvm_params *p, const char **argv, size_t cap, 
 /* ---------------------------------------------------------------- the spawn policy */
 
 /* In the child, between fork and exec: only async-signal-safe calls (the parent has threads). */
-static void exec_child(pid_t parent, const char *const *argv, int stdout_fd, int stderr_fd, int max_fd)
+static void exec_child(pid_t parent, const char *const *argv, const char *const *envp, int stdout_fd, int stderr_fd,
+                       int max_fd)
 {
     setpgid(0, 0);                          /* a process group of its own */
     /* SIGTERM, not SIGKILL: a VMM whose parent died ends its VM the normal way, wiping the
@@ -127,7 +128,10 @@ static void exec_child(pid_t parent, const char *const *argv, int stdout_fd, int
 #endif
         for (int fd = 3; fd < max_fd; fd++)
             close(fd);
-    execv(argv[0], (char *const *)argv);
+    if (envp)
+        execve(argv[0], (char *const *)argv, (char *const *)envp);
+    else
+        execv(argv[0], (char *const *)argv);
     _exit(127);
 }
 
@@ -137,12 +141,13 @@ static pthread_once_t spawner_once = PTHREAD_ONCE_INIT;
 static bool spawner_running;
 static struct spawn_request {
     const char *const *argv;
+    const char *const *envp;
     int stdout_fd, stderr_fd;
     pid_t pid;
     int error;
 } *pending, *done;
 
-static pid_t fork_child(const char *const *argv, int stdout_fd, int stderr_fd, int *error)
+static pid_t fork_child(const char *const *argv, const char *const *envp, int stdout_fd, int stderr_fd, int *error)
 {
     struct rlimit rl;
     int max_fd = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < (1u << 20)
@@ -152,7 +157,7 @@ static pid_t fork_child(const char *const *argv, int stdout_fd, int stderr_fd, i
     pid_t parent = getpid();
     pid_t pid = fork();
     if (pid == 0)
-        exec_child(parent, argv, stdout_fd, stderr_fd, max_fd);
+        exec_child(parent, argv, envp, stdout_fd, stderr_fd, max_fd);
     *error = pid < 0 ? errno : 0;
     if (pid > 0)
         setpgid(pid, pid);                  /* also here: the group exists before any kill */
@@ -167,7 +172,7 @@ static void *spawner(void *unused)
         while (!pending)
             pthread_cond_wait(&spawn_cond, &spawn_lock);
         struct spawn_request *r = pending;
-        r->pid = fork_child(r->argv, r->stdout_fd, r->stderr_fd, &r->error);
+        r->pid = fork_child(r->argv, r->envp, r->stdout_fd, r->stderr_fd, &r->error);
         pending = NULL;
         done = r;
         pthread_cond_broadcast(&spawn_cond);
@@ -191,8 +196,13 @@ static void start_spawner(void)
 
 pid_t microvm_spawn_argv(const char *const *argv, int stdout_fd, int stderr_fd)
 {
+    return microvm_spawn_argv_env(argv, NULL, stdout_fd, stderr_fd);
+}
+
+pid_t microvm_spawn_argv_env(const char *const *argv, const char *const *envp, int stdout_fd, int stderr_fd)
+{
     pthread_once(&spawner_once, start_spawner);
-    struct spawn_request r = { argv, stdout_fd, stderr_fd, -1, 0 };
+    struct spawn_request r = { argv, envp, stdout_fd, stderr_fd, -1, 0 };
     if (!spawner_running) {
         errno = EAGAIN;
         return -1;

@@ -92,6 +92,9 @@ pid_t microvm_spawn(const struct microvm_params *p, char *err, size_t err_len);
 /* Forks and execs argv[0] under the spawn policy (what microvm_spawn does with the VMM's argv);
  * exposed for tests, which run a stand-in in place of silo-vmm. */
 pid_t microvm_spawn_argv(const char *const *argv, int stdout_fd, int stderr_fd);
+/* The same with the environment envp (NULL: silod's own) — the jailed VMM gets only what
+ * vmm_jail.h names, none of silod's environment. */
+pid_t microvm_spawn_argv_env(const char *const *argv, const char *const *envp, int stdout_fd, int stderr_fd);
 
 /* SIGTERM, SIGKILL after MICROVM_STOP_GRACE_MS, reaped. */
 void microvm_stop(pid_t pid);

@@ -58,7 +58,7 @@ struct sessions {
 
 static const char *const end_reason_names[SESSION_END_REASONS] = {
     "stopped", "idle", "max_lifetime", "unhealthy", "vmm_exited", "runtime_deleted", "shutdown",
-    "start_failed", "agent_exited",
+    "start_failed", "agent_exited", "memory_limit",
 };
 
 const char *session_end_reason_name(enum session_end_reason r)
@@ -235,7 +235,13 @@ static void finish_end(struct sessions *t, struct session *s, bool had_vm, struc
     struct vm_usage u = { 0 };
     bool measured = false;
     if (had_vm && t->cfg.launcher.usage)
-        measured = t->cfg.launcher.usage(t->cfg.launcher.ctx, &vm, &u) && u.vcpu_threads > 0;
+        measured = t->cfg.launcher.usage(t->cfg.launcher.ctx, &vm, &u) && (u.vcpu_threads > 0 || u.from_cgroup);
+    /* a VMM that died after its cgroup's OOM killer struck ended by its memory limit, whichever
+     * path noticed the death first (the reaper: vmm_exited; a failed request: agent_exited; the
+     * ping poller: unhealthy) */
+    if ((s->end_reason == SESSION_END_VMM_EXITED || s->end_reason == SESSION_END_AGENT_EXITED ||
+         s->end_reason == SESSION_END_UNHEALTHY) && u.oom_kills > 0)
+        s->end_reason = SESSION_END_MEMORY_LIMIT;
     if (!measured) {
         if (u.mem_peak_kib < sample.mem_peak_kib)
             u.mem_peak_kib = sample.mem_peak_kib;

@@ -50,6 +50,7 @@ struct session_vm {
     char vsock_path[108];     /* its vsock Unix socket */
     bool no_ping;             /* the agent has no /ping contract (MCP, A2A): not polled */
     void *launcher_data;
+    unsigned jail_uid;        /* the VMM's jail uid (vmm_jail.h), or 0: not jailed */
 };
 
 /* What a VM used, as the launcher measured it. */
@@ -59,6 +60,10 @@ struct vm_usage {
     unsigned vcpu_threads;    /* how many vCPU threads were found (0: nothing measured) */
     uint64_t egress_out;      /* egress bytes guest → world (guest_channels.c) */
     uint64_t egress_in;       /* egress bytes world → guest */
+    bool from_cgroup;         /* vcpu_ms and mem_peak_kib come from the VMM's cgroup (jailed):
+                                 its whole CPU time and memory.peak; measured even when the
+                                 VMM is gone */
+    uint64_t oom_kills;       /* the cgroup's memory.events oom_kill: the VMM hit its limit */
 };
 
 /* Why a session ended (the usage record's end_reason; see session_end_reason_name). */
@@ -72,10 +77,12 @@ enum session_end_reason {
     SESSION_END_SHUTDOWN,         /* silod stopped (SIGTERM) */
     SESSION_END_START_FAILED,
     SESSION_END_AGENT_EXITED,     /* the agent process ended (agentd said so after a failure) */
+    SESSION_END_MEMORY_LIMIT,     /* the VMM died and its cgroup's OOM killer had killed in it
+                                     (jail.cgroup_parent; a VMM death with oom_kill > 0) */
 };
-#define SESSION_END_REASONS 9
+#define SESSION_END_REASONS 10
 /* "stopped", "idle", "max_lifetime", "unhealthy", "vmm_exited", "runtime_deleted", "shutdown",
- * "start_failed", "agent_exited". */
+ * "start_failed", "agent_exited", "memory_limit". */
 const char *session_end_reason_name(enum session_end_reason r);
 
 /* One usage record: written once per session, when it has ended and its VM stopped. */

@@ -261,8 +261,29 @@ int main(int argc, char **argv)
     struct vmm_launcher_config lc = {
         cfg.vmm.path, cfg.vmm.kernel, cfg.vmm.initrd, cfg.vmm.rootfs_dir, cfg.vmm.socket_dir,
         cfg.vmm.shape.cpus, (int)cfg.vmm.ready_timeout_ms, cmdline, cfg.vmm.verify_wipe,
-        channels_open, channels_close, channels_counters, &gcc, cfg.vmm.snapshots,
+        channels_open, channels_close, channels_counters, &gcc, cfg.vmm.snapshots, NULL,
     };
+    if (cfg.jail.enabled) {         /* every session's VMM under silo-jail (vmm_jail.h) */
+        static char program[4200];      /* the jail keeps pointing at it: lives as long as silod */
+        if (cfg.jail.program)
+            snprintf(program, sizeof program, "%s", cfg.jail.program);
+        else {                      /* next to silo-vmm */
+            const char *slash = strrchr(cfg.vmm.path, '/');
+            snprintf(program, sizeof program, "%.*ssilo-jail", slash ? (int)(slash - cfg.vmm.path + 1) : 0, cfg.vmm.path);
+        }
+        struct vmm_jail_config jc = {
+            program, cfg.jail.dir, cfg.jail.uid_first, cfg.jail.uid_count, cfg.jail.gid, cfg.jail.cgroup_parent,
+            cfg.jail.vmm_overhead_mib, cfg.jail.guest_memory_percent, cfg.jail.address_space_extra_mib,
+            cfg.jail.pids_max, cfg.jail.nofile,
+        };
+        if (!(lc.jail = vmm_jail_new(&jc, err, sizeof err))) {
+            fprintf(stderr, "silod: config %s: %s\n", config_path, err);
+            return 1;
+        }
+        fprintf(stderr, "silod: jail: each VMM under %s, uids %u..%u, gid %u, roots in %s, %s%s\n", program, jc.uid_first,
+                jc.uid_first + jc.uid_count - 1, jc.gid, jc.dir, jc.cgroup_parent ? "cgroups under " : "no cgroups",
+                jc.cgroup_parent ? jc.cgroup_parent : "");
+    }
     struct sessions_config sc = { cfg.max_sessions, cfg.max_guest_mib, NULL, NULL, vmm_launcher(&lc),
                                   usage_log_record, records };
     unsigned stale = vmm_clean_socket_dir(lc.socket_dir);    /* restart begins clean */

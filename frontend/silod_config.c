@@ -100,6 +100,24 @@ static const struct cfg_row vmm_rows[] = {
 };
 static const struct cfg_table vmm_table = { ROWS(vmm_rows), sizeof(struct silod_vmm_settings) };
 
+/* jail: uid 0 never (uid_first >= 1), and the range stays below 2^31 (first + count checked in
+ * check_jail) */
+static const struct cfg_row jail_rows[] = {
+    { "program", CFG_STRING, 1, 4096, 0, NULL, AT(struct silod_jail_settings, program), NULL, false, 0 },
+    { "dir", CFG_STRING, 1, 80, 0, "/run/silo/jail", AT(struct silod_jail_settings, dir), NULL, false, 0 },
+    { "uid_first", CFG_UINT, 1, 2147483646, 200000, NULL, AT(struct silod_jail_settings, uid_first), NULL, false, 0 },
+    { "uid_count", CFG_UINT, 1, 65536, 1000, NULL, AT(struct silod_jail_settings, uid_count), NULL, false, 0 },
+    { "gid", CFG_UINT, 1, 2147483646, 199999, NULL, AT(struct silod_jail_settings, gid), NULL, false, 0 },
+    { "cgroup_parent", CFG_STRING, 16, 200, 0, NULL, AT(struct silod_jail_settings, cgroup_parent), NULL, false, 0 },
+    { "vmm_overhead_mib", CFG_UINT, 0, 1u << 20, 64, NULL, AT(struct silod_jail_settings, vmm_overhead_mib), NULL, false, 0 },
+    { "guest_memory_percent", CFG_UINT, 1, 100, 100, NULL, AT(struct silod_jail_settings, guest_memory_percent), NULL, false, 0 },
+    { "address_space_extra_mib", CFG_UINT, 256, 1u << 24, 16384, NULL,
+      AT(struct silod_jail_settings, address_space_extra_mib), NULL, false, 0 },
+    { "pids_max", CFG_UINT, 8, 1u << 20, 256, NULL, AT(struct silod_jail_settings, pids_max), NULL, false, 0 },
+    { "nofile", CFG_UINT, 64, 1u << 20, 4096, NULL, AT(struct silod_jail_settings, nofile), NULL, false, 0 },
+};
+static const struct cfg_table jail_table = { ROWS(jail_rows), sizeof(struct silod_jail_settings) };
+
 static const struct cfg_row egress_rows[] = {
     { "enabled", CFG_BOOL, NO_LIMIT, 1, NULL, AT(struct silod_egress_settings, enabled), NULL, false, 0 },
     { "allow_cidrs", CFG_STRINGS, 0, EGRESS_MAX_RULES, 0, NULL, AT(struct silod_egress_settings, allow_cidrs), NULL, false, 0 },
@@ -179,6 +197,7 @@ static const struct cfg_row silod_rows[] = {
     { "egress", CFG_OBJECT, NO_LIMIT, 0, NULL, AT(struct silod_config, egress_settings), &egress_table, false, 0 },
     { "role_credentials", CFG_RAW_OBJECT, NO_LIMIT, 0, NULL, 0, &role_table, false, AT(struct silod_config, role_credentials_json) },
     { "vmm", CFG_OBJECT, NO_LIMIT, 0, NULL, AT(struct silod_config, vmm), &vmm_table, false, 0 },
+    { "jail", CFG_OBJECT, NO_LIMIT, 0, NULL, AT(struct silod_config, jail), &jail_table, false, 0 },
     { "identity", CFG_OBJECT, NO_LIMIT, 0, NULL, AT(struct silod_config, identity), &identity_table, false, 0 },
 };
 static const struct cfg_table silod_table = { ROWS(silod_rows), sizeof(struct silod_config) };
@@ -538,6 +557,27 @@ static bool check_tls(struct walk *w, const struct silod_config *c)
     return true;
 }
 
+/* jail: present or not; absolute paths; the uid range below 2^31; cgroup_parent under
+ * /sys/fs/cgroup/ */
+static bool check_jail(struct walk *w, struct silod_config *c, json_object *root)
+{
+    struct silod_jail_settings *j = &c->jail;
+    j->enabled = json_object_object_get_ex(root, "jail", NULL);
+    if (!j->enabled)
+        return true;
+    if (j->program && j->program[0] != '/')
+        return refuse(w, "jail.program", "must be an absolute path, not \"%.100s\"", j->program);
+    if (j->dir[0] != '/' || strstr(j->dir, "/../") || strcmp(j->dir, "/") == 0)
+        return refuse(w, "jail.dir", "must be an absolute path (not /), not \"%.100s\"", j->dir);
+    if ((uint64_t)j->uid_first + j->uid_count > 2147483647u)
+        return refuse(w, "jail.uid_count", "takes the range past 2147483646 (uid_first %u + uid_count %u)",
+                      j->uid_first, j->uid_count);
+    if (j->cgroup_parent && (strncmp(j->cgroup_parent, "/sys/fs/cgroup/", 15) != 0 || strstr(j->cgroup_parent, "..")))
+        return refuse(w, "jail.cgroup_parent", "must be a directory under /sys/fs/cgroup/ (cgroup v2), not \"%.100s\"",
+                      j->cgroup_parent);
+    return true;
+}
+
 bool silod_config_parse(const char *text, size_t text_len, struct silod_config *out, char *err, size_t err_len)
 {
     memset(out, 0, sizeof *out);
@@ -563,7 +603,8 @@ bool silod_config_parse(const char *text, size_t text_len, struct silod_config *
         return false;
     }
     struct walk w = { out, err, err_len };
-    return walk_object(&w, &silod_table, root, out, "") && make_egress(&w, out) && check_registries(&w, out) && check_tls(&w, out);
+    return walk_object(&w, &silod_table, root, out, "") && make_egress(&w, out) && check_registries(&w, out) && check_tls(&w, out) &&
+           check_jail(&w, out, root);
 }
 
 bool silod_config_load(const char *path, struct silod_config *out, char *err, size_t err_len)

@@ -1,7 +1,7 @@
 /* frontend/silod_config.h — silod's config file (`silod --config FILE`, JSON; frontend/README.md,
  * "Configuration"), read through ONE strict table in silod_config.c: every key is one row with
  * its type, bounds and default, nested objects (vmm, egress, role_credentials, credentials[],
- * registries[], registry) included. An unknown key, a value of the wrong type or out of bounds, or a missing required
+ * registries[], registry, jail) included. An unknown key, a value of the wrong type or out of bounds, or a missing required
  * key is refused with one line naming the key ("vmm.cpus must be an integer 1..64, not 0"), so
  * silod refuses to start rather than run with a default the operator did not choose. `null`
  * stands for "not set" where a key is an optional string (e.g. "initrd": null).
@@ -68,6 +68,20 @@ struct silod_identity_settings {
     unsigned token_ttl_s;
 };
 
+/* The VMM jail (`jail`; frontend/vmm_jail.h): absent, every VMM runs as silod's child as before. */
+struct silod_jail_settings {
+    bool enabled;                       /* the `jail` object is present */
+    const char *program;                /* silo-jail; NULL: next to vmm.path */
+    const char *dir;                    /* per-session jail roots and run directories */
+    unsigned uid_first, uid_count;      /* the uid of each live session, from this range */
+    unsigned gid;                       /* the one group of every jailed VMM (reads the images) */
+    const char *cgroup_parent;          /* NULL: no cgroup per session */
+    unsigned vmm_overhead_mib;          /* memory.max = guest share + this */
+    unsigned guest_memory_percent;      /* the guest RAM share counted in memory.max (100: all) */
+    unsigned address_space_extra_mib;   /* RLIMIT_AS = guest RAM + this */
+    unsigned pids_max, nofile;
+};
+
 struct silod_config {
     const char *listen_address;
     unsigned listen_port;
@@ -94,6 +108,7 @@ struct silod_config {
     struct silod_egress_settings egress_settings;
     const char *role_credentials_json;  /* the role_credentials object as text (role_creds_new), or NULL */
     struct silod_vmm_settings vmm;
+    struct silod_jail_settings jail;
     struct silod_identity_settings identity;
 
     struct egress_config egress;        /* made from egress_settings (rules.silod_port = listen_port;

@@ -24,6 +24,21 @@ static void close_extras(const struct vmm_launcher_config *cfg, struct session_v
     vm->launcher_data = NULL;
 }
 
+/* The slot of a jailed session's VMM (false: not jailed). */
+static bool jail_slot(const struct vmm_launcher_config *cfg, const struct session_vm *vm, struct vmm_jail_slot *s)
+{
+    return cfg && cfg->jail && vm->jail_uid && vmm_jail_slot_paths(vmm_jail_config_of(cfg->jail), vm->jail_uid, s);
+}
+
+/* After the VMM has been reaped: the jail slot cleaned and given back. */
+static void release_jail(const struct vmm_launcher_config *cfg, struct session_vm *vm)
+{
+    struct vmm_jail_slot s;
+    if (jail_slot(cfg, vm, &s))
+        vmm_jail_release(cfg->jail, &s);
+    vm->jail_uid = 0;
+}
+
 static void stop_vm(void *ctx, struct session_vm *vm)
 {
     close_extras(ctx, vm);
@@ -31,6 +46,40 @@ static void stop_vm(void *ctx, struct session_vm *vm)
     vm->pid = 0;
     if (vm->vsock_path[0])
         unlink(vm->vsock_path);
+    release_jail(ctx, vm);
+}
+
+/* Starts the VMM of p: plainly, or under silo-jail in the session's slot. */
+static pid_t spawn_vmm(const struct vmm_launcher_config *cfg, const struct microvm_params *p,
+                       const struct session_vm *vm, char *err, size_t err_len)
+{
+    struct vmm_jail_slot s;
+    if (!jail_slot(cfg, vm, &s))
+        return microvm_spawn(p, err, err_len);
+    /* a restore's snapshot names its disk by the absolute host path: bound at that path */
+    char disk[4096] = "";
+    if (p->restore_dir && p->disk && !realpath(p->disk, disk)) {
+        snprintf(err, err_len, "%s: %s", p->disk, strerror(errno));
+        return -1;
+    }
+    /* the version's image and template are owner-only (they hold its environment): the jailed
+     * VMMs' group may read them */
+    const struct vmm_jail_config *jc = vmm_jail_config_of(cfg->jail);
+    if (vmm_jail_share(jc, p->restore_dir ? disk : p->disk, err, err_len) != 0 ||
+        (p->restore_dir && vmm_jail_share(jc, p->restore_dir, err, err_len) != 0))
+        return -1;
+    const char *argv[VMM_JAIL_ARGV_MAX];
+    char buf[16384];
+    if (vmm_jail_argv(vmm_jail_config_of(cfg->jail), &s, p, disk, argv, VMM_JAIL_ARGV_MAX, buf, sizeof buf) < 0) {
+        snprintf(err, err_len, "the jailed VMM's command line is incomplete or too long");
+        return -1;
+    }
+    vmm_jail_reset_cgroup(&s);      /* a cold boot after a failed restore: silo-jail makes it anew */
+    static const char *const env[] = VMM_JAIL_ENVIRONMENT;
+    pid_t pid = microvm_spawn_argv_env(argv, env, p->stdout_fd, p->stderr_fd);
+    if (pid < 0)
+        snprintf(err, err_len, "fork: %s", strerror(errno));
+    return pid;
 }
 
 /* Spawns the VMM (a restore when p->restore_dir is set) and, for a restore, sends RESTORED.
@@ -39,7 +88,7 @@ static int spawn_vm(const struct vmm_launcher_config *cfg, const struct microvm_
                     char *err, size_t err_len)
 {
     unlink(vm->vsock_path);
-    pid_t pid = microvm_spawn(p, err, err_len);
+    pid_t pid = spawn_vmm(cfg, p, vm, err, err_len);
     if (pid < 0)
         return -1;
     vm->pid = pid;
@@ -53,16 +102,24 @@ static int spawn_vm(const struct vmm_launcher_config *cfg, const struct microvm_
     return -1;
 }
 
-static int start_vm(void *ctx, const struct session_spec *spec, struct session_vm *vm, char *err,
-                    size_t err_len)
+static int start_vm_in(const struct vmm_launcher_config *cfg, const struct session_spec *spec, struct session_vm *vm,
+                       char *err, size_t err_len)
 {
-    const struct vmm_launcher_config *cfg = ctx;
     static unsigned counter;
     int64_t t0 = mono_ms();
-    int len = snprintf(vm->vsock_path, sizeof vm->vsock_path, "%s/s%d-%u.sock", cfg->socket_dir,
+    struct vmm_jail_slot slot;
+    int len;
+    if (cfg->jail) {                /* the socket in the slot's run directory (/run in the jail) */
+        if (vmm_jail_acquire(cfg->jail, &slot, err, err_len) != 0)
+            return -1;
+        vm->jail_uid = slot.uid;
+        len = snprintf(vm->vsock_path, sizeof vm->vsock_path, "%s/%s", slot.run_dir, VMM_JAIL_SOCKET);
+    } else {
+        len = snprintf(vm->vsock_path, sizeof vm->vsock_path, "%s/s%d-%u.sock", cfg->socket_dir,
                        (int)getpid(), __atomic_add_fetch(&counter, 1, __ATOMIC_RELAXED));
+    }
     if (len < 0 || (size_t)len >= sizeof vm->vsock_path) {
-        snprintf(err, err_len, "socket directory path too long");
+        snprintf(err, err_len, cfg->jail ? "jail.dir path too long" : "socket directory path too long");
         return -1;
     }
     char rootfs[4096], template_dir[4200];
@@ -80,6 +137,10 @@ static int start_vm(void *ctx, const struct session_spec *spec, struct session_v
     vm->launcher_data = NULL;
     if (cfg->vm_open && !(vm->launcher_data = cfg->vm_open(cfg->vm_ctx, spec, vm->vsock_path, err, err_len)))
         return -1;
+    if (cfg->jail && vmm_jail_give_run_dir(&slot, err, err_len) != 0) {   /* the guest → host sockets */
+        close_extras(cfg, vm);
+        return -1;
+    }
     /* the template, when there is a usable one; a failed restore falls back to a cold boot */
     char why[300] = "snapshots are off (vmm.snapshots)";
     bool restored = false;
@@ -140,6 +201,16 @@ static int start_vm(void *ctx, const struct session_spec *spec, struct session_v
         stop_vm((void *)cfg, vm);
         return -1;
     }
+}
+
+static int start_vm(void *ctx, const struct session_spec *spec, struct session_vm *vm, char *err,
+                    size_t err_len)
+{
+    vm->jail_uid = 0;
+    int rc = start_vm_in(ctx, spec, vm, err, err_len);
+    if (rc != 0)
+        release_jail(ctx, vm);      /* nothing runs any more (every failure path reaps) */
+    return rc;
 }
 
 /* Without reaping (stop_vm reaps). */
@@ -256,6 +327,20 @@ static bool vm_usage(void *ctx, const struct session_vm *vm, struct vm_usage *ou
 {
     const struct vmm_launcher_config *cfg = ctx;
     bool measured = vmm_measure(vm->pid, out);
+    struct vmm_jail_slot s;
+    struct vmm_cgroup_result cg;
+    if (jail_slot(cfg, vm, &s) && s.cgroup[0] && (vmm_cgroup_read(s.cgroup, &cg), cg.read)) {
+        out->from_cgroup = true;
+        out->vcpu_ms = cg.cpu_usage_usec / 1000;
+        if (cg.memory_peak_bytes / 1024 > out->mem_peak_kib)
+            out->mem_peak_kib = cg.memory_peak_bytes / 1024;
+        out->oom_kills = cg.oom_kills;
+        if (cg.oom_kills)
+            fprintf(stderr, "silod: jail uid %u: the cgroup's OOM killer killed in %s (memory.max %llu bytes, "
+                    "memory.peak %llu bytes, oom_kill %llu)\n", s.uid, s.cgroup, (unsigned long long)cg.memory_max_bytes,
+                    (unsigned long long)cg.memory_peak_bytes, (unsigned long long)cg.oom_kills);
+        measured = true;
+    }
     if (cfg && cfg->vm_counters && vm->launcher_data)
         cfg->vm_counters(cfg->vm_ctx, vm->launcher_data, out);
     return measured;

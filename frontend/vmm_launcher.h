@@ -16,7 +16,14 @@
  * usage (metering): silo-vmm names its vCPU threads "vcpuN"; with KVM an idle vCPU sleeps in
  * the kernel (WFI), so the CPU time (utime+stime) of those threads is the guest's active
  * vCPU time. It is read from /proc/PID/task/TID/stat — parsed as untrusted text, fields after
- * the LAST ')' — and the VMM's peak memory from VmHWM in /proc/PID/status. */
+ * the LAST ')' — and the VMM's peak memory from VmHWM in /proc/PID/status. A jailed VMM with a
+ * cgroup (jail.cgroup_parent) is measured by its cgroup instead: cpu.stat usage_usec (all of the
+ * VMM's CPU time) and memory.peak, readable also after the VMM died, and memory.events oom_kill,
+ * which turns a VMM death into the session end reason memory_limit (sessions.h).
+ *
+ * jail (vmm_jail.h): the session's slot (uid, jail root, run directory, cgroup) is taken before
+ * the VMM starts, its vsock socket is RUN_DIR/vm.sock (the guest → host sockets beside it, given
+ * to the slot's uid), and the slot is cleaned and given back after the VMM has been reaped. */
 #ifndef SILO_FRONTEND_VMM_LAUNCHER_H
 #define SILO_FRONTEND_VMM_LAUNCHER_H
 
@@ -27,6 +34,7 @@
 
 #include "frontend/microvm.h"
 #include "frontend/sessions.h"
+#include "frontend/vmm_jail.h"
 
 struct vmm_launcher_config {
     const char *vmm_path;       /* silo-vmm (or, in x86 tests only, tests/frontend/fake_vmm) */
@@ -51,6 +59,9 @@ struct vmm_launcher_config {
     bool snapshots;             /* `vmm.snapshots`: the boot check takes each version's template
                                    (ROOTFS_DIR/<runtime_id>-v<version>.snap) and sessions restore
                                    it (docs/snapshots.md); false: every session boots cold */
+    struct vmm_jail *jail;      /* `jail` (vmm_jail.h): each VMM under silo-jail with a uid of its
+                                   own, its vsock socket in the slot's run directory; NULL: the
+                                   VMM runs as silod's plain child */
 };
 
 /* A session_launcher over this config (the config must outlive it). */

@@ -404,7 +404,7 @@ static void test_session_vmm_gets_sigterm(void)
     pid_t harness = fork();
     if (harness == 0) {
         struct vmm_launcher_config lc = { vmm, "/nonexistent/Image", NULL, "/nonexistent", dir, 1, 5000,
-                                          NULL, false, NULL, NULL, NULL, NULL, false };
+                                          NULL, false, NULL, NULL, NULL, NULL, false, NULL };
         struct session_launcher l = vmm_launcher(&lc);
         struct session_spec spec = { "session-0123456789abcdef0123456789abc", "rt-0123456789", 1, "{}", 128 };
         struct session_vm vm = { 0 };
@@ -446,7 +446,7 @@ static int start_logged(bool snapshots, const char *rootfs_dir, unsigned mib, ch
     write_file(vmm, script, 0755);
     unlink(log);
     struct vmm_launcher_config lc = { vmm, "/nonexistent/Image", NULL, rootfs_dir, dir, 1, 5000,
-                                      NULL, false, NULL, NULL, NULL, NULL, snapshots };
+                                      NULL, false, NULL, NULL, NULL, NULL, snapshots, NULL };
     struct session_launcher l = vmm_launcher(&lc);
     struct session_spec spec = { "session-0123456789abcdef0123456789abc", "rt-0123456789", 1, "{}", mib };
     struct session_vm vm = { 0 };
@@ -520,6 +520,89 @@ static void test_session_restores_template(void)
     rmdir(images);
 }
 
+/* A jailed session (vmm_jail.h): the launcher takes a uid slot, makes its root and run
+ * directory, starts `silo-jail` (here a stand-in that logs its argv, maps the jail's paths back
+ * to the host's and runs fake_vmm) with the VMM's socket in the run directory; stop removes the
+ * slot's directories and gives the uid back. Needs root (the run directory is chowned). */
+static void test_jailed_session(void)
+{
+    if (geteuid() != 0) {
+        printf("#   (not root: the jailed launch is checked in the dev host only, tests/e2e/silod_jail.sh)\n");
+        return;
+    }
+    char self[4096], fake[4200], jail[128], log[128], script[3000], jail_dir[128];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    self[n > 0 ? n : 0] = '\0';
+    snprintf(fake, sizeof fake, "%s/../host/bin/fake_vmm", dirname(self));
+    snprintf(jail, sizeof jail, "%s/fake-jail.sh", dir);
+    snprintf(log, sizeof log, "%s/jail-argv.log", dir);
+    snprintf(jail_dir, sizeof jail_dir, "%s/jail", dir);
+    snprintf(script, sizeof script,
+             "#!/bin/sh\n"
+             "echo \"$*\" >>%s\n"
+             "echo \"env: TMPDIR=$TMPDIR HOME=${HOME:-unset}\" >>%s\n"
+             "maps=\n"
+             "while [ $# -gt 0 ] && [ \"$1\" != -- ]; do\n"
+             "  case \"$1\" in --bind|--bind-ro) maps=\"$maps $2\"; shift;; esac\n"
+             "  shift\n"
+             "done\n"
+             "shift\n"
+             "n=$#\n"
+             "for a in \"$@\"; do\n"
+             "  for m in $maps; do src=${m%%%%=*}; dst=${m#*=}\n"
+             "    case \"$a\" in \"$dst\") a=$src;; \"$dst\"/*|\"$dst\",*) a=$src${a#\"$dst\"};; esac\n"
+             "  done\n"
+             "  set -- \"$@\" \"$a\"\n"
+             "done\n"
+             "shift $n\n"
+             "exec \"$@\"\n", log, log);
+    write_file(jail, script, 0755);
+    unlink(log);
+    struct vmm_jail_config jc = { jail, jail_dir, 4242000, 2, 0, NULL, 64, 100, 4096, 64, 1024 };
+    char err[256];
+    struct vmm_jail *j = vmm_jail_new(&jc, err, sizeof err);
+    CHECK(j != NULL);
+    if (!j) {
+        printf("#   %s\n", err);
+        return;
+    }
+    struct vmm_launcher_config lc = { fake, "/nonexistent/Image", NULL, "/nonexistent", dir, 1, 5000,
+                                      NULL, false, NULL, NULL, NULL, NULL, false, j };
+    struct session_launcher l = vmm_launcher(&lc);
+    struct session_spec spec = { "session-0123456789abcdef0123456789abc", "rt-0123456789", 1, "{}", 128 };
+    struct session_vm vm = { 0 };
+    char want_sock[256], text[4096] = "", root[256], run[256];
+    snprintf(want_sock, sizeof want_sock, "%s/4242000.run/vm.sock", jail_dir);
+    snprintf(root, sizeof root, "%s/4242000", jail_dir);
+    snprintf(run, sizeof run, "%s/4242000.run", jail_dir);
+    int rc = l.start(l.ctx, &spec, &vm, err, sizeof err);
+    if (rc != 0)
+        printf("#   jailed start: %s\n", err);
+    CHECK(rc == 0);
+    read_file(log, text, sizeof text);
+    CHECK(vm.jail_uid == 4242000 && strcmp(vm.vsock_path, want_sock) == 0);
+    CHECK(strstr(text, "--uid 4242000 --gid 4242000") != NULL && strstr(text, "--dev /dev/kvm") != NULL);
+    CHECK(strstr(text, "-- /silo-vmm --kernel /kernel") != NULL && strstr(text, "--vsock-uds /run/vm.sock") != NULL);
+    CHECK(strstr(text, "--disk /disk,cow") != NULL && strstr(text, "--nofile 1024") != NULL);
+    CHECK(strstr(text, "env: TMPDIR=/run HOME=unset") != NULL);     /* none of silod's environment */
+    struct stat st;
+    CHECK(stat(run, &st) == 0 && st.st_uid == 4242000 && (st.st_mode & 0777) == 0700);
+    CHECK(stat(want_sock, &st) == 0 && S_ISSOCK(st.st_mode));
+    CHECK_EQ(vmm_jail_in_use(j), 1);
+    /* a second session gets the next uid; the range of two is then exhausted */
+    struct session_vm vm2 = { 0 }, vm3 = { 0 };
+    CHECK(l.start(l.ctx, &spec, &vm2, err, sizeof err) == 0 && vm2.jail_uid == 4242001);
+    CHECK(l.start(l.ctx, &spec, &vm3, err, sizeof err) == -1 && strstr(err, "no free jail uid") != NULL);
+    if (rc == 0)
+        l.stop(l.ctx, &vm);
+    l.stop(l.ctx, &vm2);
+    CHECK(vm.jail_uid == 0 && vm.pid == 0);
+    CHECK(stat(run, &st) != 0 && stat(root, &st) != 0);
+    CHECK_EQ(vmm_jail_in_use(j), 0);
+    vmm_jail_free(j);
+    rmdir(jail_dir);
+}
+
 int main(void)
 {
     snprintf(dir, sizeof dir, "/tmp/silo-test-microvm-XXXXXX");
@@ -533,6 +616,8 @@ int main(void)
         { "vsock client and readiness against a stand-in agentd: STATUS, A2A (agent card), timeout, WAIT, cancel", test_control_and_readiness },
         { "a boot-check VMM: own process group, no leaked descriptor, outlives its spawning thread, SIGTERM when its parent is SIGKILLed", test_boot_check_vmm_gets_sigterm },
         { "a session's VMM (silod's launcher): own process group, SIGTERM when silod is SIGKILLed", test_session_vmm_gets_sigterm },
+        { "a jailed session: silo-jail's argv, the socket in the slot's run directory, uids exhausted, all removed at stop",
+          test_jailed_session },
         { "sessions restore the version's template (RESTORED first); no template, other shape, refusal, a restored VM that dies: cold boot", test_session_restores_template },
     };
     int rc = run_unit_tests(tests, sizeof tests / sizeof tests[0]);

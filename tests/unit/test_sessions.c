@@ -36,6 +36,7 @@ struct test_launcher {
     int start_delay_us;
     int stop_delay_us;
     char dead[64];            /* the session id whose VM the test double reports dead */
+    bool dead_by_oom;         /* ... killed by its cgroup's OOM killer: usage() reads the cgroup */
     uint64_t vcpu_ms;         /* what usage() measures (every VM alike) */
     int usage_calls;
     pthread_mutex_t lock;
@@ -121,8 +122,13 @@ static bool test_usage(void *ctx, const struct session_vm *vm, struct vm_usage *
     pthread_mutex_lock(&l->lock);
     l->usage_calls++;
     pthread_mutex_unlock(&l->lock);
-    if (!test_alive(ctx, vm))
-        return false;
+    if (!test_alive(ctx, vm)) {
+        if (!l->dead_by_oom)
+            return false;
+        /* a jailed VMM's cgroup outlives it: measured, and it says oom_kill */
+        *out = (struct vm_usage){ .vcpu_ms = 99, .mem_peak_kib = 131072, .from_cgroup = true, .oom_kills = 1 };
+        return true;
+    }
     *out = (struct vm_usage){ .vcpu_ms = l->vcpu_ms, .mem_peak_kib = 123456, .vcpu_threads = 2 };
     return true;
 }
@@ -133,6 +139,7 @@ static struct sessions *table(unsigned max_sessions, unsigned max_mib)
 {
     tl.starts = tl.stops = tl.usage_calls = 0;
     tl.fail_next = false;
+    tl.dead_by_oom = false;
     tl.start_delay_us = tl.stop_delay_us = 0;
     tl.dead[0] = '\0';
     tl.vcpu_ms = 4321;
@@ -524,6 +531,33 @@ static void test_usage_record_per_end_reason(void)
     tl.dead[0] = '\0';
     u = record_of(SID_A);
     CHECK(u && u->reason == SESSION_END_VMM_EXITED && !u->measured && u->vcpu_ms == 0);
+    /* memory_limit: a VMM whose cgroup's OOM killer struck, whichever path noticed its death
+     * (the reaper or a request: vmm_exited; a failed request: agent_exited); its cgroup's
+     * figures are the measurement. A stop asked for stays a stop. */
+    record_count = 0;
+    tl.dead_by_oom = true;
+    a = acquire(t, SID_A, &err);
+    snprintf(tl.dead, sizeof tl.dead, "%s", SID_A);
+    CHECK(!sessions_check_vm(t, a));
+    sessions_release(t, a);
+    u = record_of(SID_A);
+    CHECK(u && u->reason == SESSION_END_MEMORY_LIMIT && strcmp(session_end_reason_name(u->reason), "memory_limit") == 0 &&
+          u->measured && u->vcpu_ms == 99 && u->mem_peak_kib == 131072);
+    record_count = 0;
+    b = acquire(t, SID_B, &err);
+    sessions_release(t, b);
+    snprintf(tl.dead, sizeof tl.dead, "%s", SID_B);
+    CHECK(sessions_stop(t, NULL, SID_B, SESSION_END_AGENT_EXITED));
+    u = record_of(SID_B);
+    CHECK(u && u->reason == SESSION_END_MEMORY_LIMIT);
+    record_count = 0;
+    b = acquire(t, SID_B, &err);
+    sessions_release(t, b);
+    CHECK(sessions_stop(t, NULL, SID_B, SESSION_END_STOPPED));
+    u = record_of(SID_B);
+    CHECK(u && u->reason == SESSION_END_STOPPED);
+    tl.dead[0] = '\0';
+    tl.dead_by_oom = false;
     /* start_failed: a record with nothing measured */
     record_count = 0;
     tl.fail_next = true;
@@ -915,7 +949,7 @@ static void test_launcher_with_test_vmm(void)
     CHECK(access(vmm, X_OK) == 0);
     char dir[] = "/tmp/silo-sessions-XXXXXX";
     CHECK(mkdtemp(dir) != NULL);
-    struct vmm_launcher_config lc = { vmm, "/nonexistent/Image", NULL, "/nonexistent", dir, 2, 5000, NULL, false, NULL, NULL, NULL, NULL, false };
+    struct vmm_launcher_config lc = { vmm, "/nonexistent/Image", NULL, "/nonexistent", dir, 2, 5000, NULL, false, NULL, NULL, NULL, NULL, false, NULL };
     struct sessions_config cfg = { 4, 4096, NULL, NULL, vmm_launcher(&lc), NULL, NULL };
     struct sessions *t = sessions_new(&cfg);
     struct session_acquire a = { SID_A, "rt-0123456789", 1, "{}", 256, 900, 3600 };
@@ -1040,7 +1074,7 @@ static void test_vmm_agent_keeps_connections_alive(void)
     CHECK(fake_vmm_path(vmm, sizeof vmm));
     char dir[] = "/tmp/silo-keepalive-XXXXXX";
     CHECK(mkdtemp(dir) != NULL);
-    struct vmm_launcher_config lc = { vmm, "/nonexistent/Image", NULL, "/nonexistent", dir, 1, 5000, NULL, false, NULL, NULL, NULL, NULL, false };
+    struct vmm_launcher_config lc = { vmm, "/nonexistent/Image", NULL, "/nonexistent", dir, 1, 5000, NULL, false, NULL, NULL, NULL, NULL, false, NULL };
     struct sessions_config cfg = { 4, 4096, NULL, NULL, vmm_launcher(&lc), NULL, NULL };
     struct sessions *t = sessions_new(&cfg);
     struct session_acquire a = { SID_A, "rt-0123456789", 1, "{}", 256, 900, 3600 };
@@ -1085,7 +1119,7 @@ static void test_ping_poller_with_test_vmm(void)
     CHECK(fake_vmm_path(vmm, sizeof vmm));
     char dir[] = "/tmp/silo-ping-XXXXXX";
     CHECK(mkdtemp(dir) != NULL);
-    struct vmm_launcher_config lc = { vmm, "/nonexistent/Image", NULL, "/nonexistent", dir, 1, 5000, NULL, false, NULL, NULL, NULL, NULL, false };
+    struct vmm_launcher_config lc = { vmm, "/nonexistent/Image", NULL, "/nonexistent", dir, 1, 5000, NULL, false, NULL, NULL, NULL, NULL, false, NULL };
     record_count = 0;
     struct sessions_config cfg = { 4, 4096, NULL, NULL, vmm_launcher(&lc), on_end, NULL };
     struct sessions *t = sessions_new(&cfg);

@@ -306,6 +306,39 @@ static void test_readme_names_every_key(void)
     CHECK_EQ(r.missing, 0);
 }
 
+static void test_jail(void)
+{
+    struct silod_config c;
+    char err[512];
+    CHECK(parse("{" CRED "}", &c, err, sizeof err));
+    CHECK(!c.jail.enabled);                       /* absent: no jail, today's behaviour */
+    silod_config_free(&c);
+    CHECK(parse("{" CRED ", \"jail\": {}}", &c, err, sizeof err));
+    CHECK(c.jail.enabled && c.jail.program == NULL && strcmp(c.jail.dir, "/run/silo/jail") == 0 &&
+          c.jail.uid_first == 200000 && c.jail.uid_count == 1000 && c.jail.gid == 199999 && c.jail.cgroup_parent == NULL &&
+          c.jail.guest_memory_percent == 100 && c.jail.pids_max == 256 && c.jail.nofile == 4096);
+    silod_config_free(&c);
+    CHECK(parse("{" CRED ", \"jail\": {\"program\": \"/opt/silo/silo-jail\", \"dir\": \"/srv/jail\", \"uid_first\": 5000,"
+                " \"uid_count\": 10, \"cgroup_parent\": \"/sys/fs/cgroup/silo\", \"vmm_overhead_mib\": 48,"
+                " \"guest_memory_percent\": 25, \"pids_max\": 64, \"nofile\": 1024}}", &c, err, sizeof err));
+    CHECK(c.jail.enabled && strcmp(c.jail.program, "/opt/silo/silo-jail") == 0 && c.jail.uid_first == 5000 &&
+          c.jail.uid_count == 10 && strcmp(c.jail.cgroup_parent, "/sys/fs/cgroup/silo") == 0 &&
+          c.jail.vmm_overhead_mib == 48 && c.jail.guest_memory_percent == 25);
+    silod_config_free(&c);
+    CHECK(refused("{" CRED ", \"jail\": {\"uid_first\": 0}}", "jail.uid_first must be an integer 1..2147483646, not 0"));
+    CHECK(refused("{" CRED ", \"jail\": {\"gid\": 0}}", "jail.gid must be an integer 1..2147483646, not 0"));
+    CHECK(refused("{" CRED ", \"jail\": {\"uid_count\": 0}}", "jail.uid_count must be an integer 1..65536, not 0"));
+    CHECK(refused("{" CRED ", \"jail\": {\"uid_first\": 2147480000, \"uid_count\": 65536}}",
+                  "jail.uid_count takes the range past 2147483646"));
+    CHECK(refused("{" CRED ", \"jail\": {\"dir\": \"jail\"}}", "jail.dir must be an absolute path"));
+    CHECK(refused("{" CRED ", \"jail\": {\"program\": \"silo-jail\"}}", "jail.program must be an absolute path"));
+    CHECK(refused("{" CRED ", \"jail\": {\"cgroup_parent\": \"/tmp/cgroup/silo\"}}",
+                  "jail.cgroup_parent must be a directory under /sys/fs/cgroup/"));
+    CHECK(refused("{" CRED ", \"jail\": {\"guest_memory_percent\": 0}}", "jail.guest_memory_percent must be an integer 1..100, not 0"));
+    CHECK(refused("{" CRED ", \"jail\": {\"uid\": 7}}", "jail.uid is not a config key"));
+    CHECK(refused("{" CRED ", \"jail\": true}", "jail must be an object, not a boolean"));
+}
+
 int main(void)
 {
     static const struct unit_test tests[] = {
@@ -317,6 +350,7 @@ int main(void)
         { "the configs the tests and tools write are accepted", test_configs_in_the_tree },
         { "registries and registry: entries, limits with defaults, bad hosts and half credentials refused", test_registries },
         { "frontend/README.md names every key of the table", test_readme_names_every_key },
+        { "jail: absent means no jail; its keys, defaults and refusals", test_jail },
     };
     return run_unit_tests(tests, sizeof tests / sizeof tests[0]);
 }

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include "vmm/jail/jail_cgroup.h"
@@ -61,6 +62,13 @@ int main(int argc, char *argv[])
         die(err);
     if (geteuid() != 0)
         die("must be started as root (it mounts, makes device nodes and changes uid)");
+    /* the caller's parent-death signal (silod's spawn policy: SIGTERM) is cleared by the kernel
+     * when the uid changes below: kept here and set again after, so the jailed program still
+     * ends when its parent dies */
+    int pdeath = 0;
+    pid_t parent = getppid();
+    if (prctl(PR_GET_PDEATHSIG, &pdeath, 0, 0, 0) != 0)
+        pdeath = 0;
     jail_close_fds();
     if (jail_plan_mounts(&opts, &jail_real_host, &plan, err, sizeof err) != 0 ||
         jail_cgroup_enter(&opts, err, sizeof err) != 0 || enter_namespaces(err, sizeof err) != 0 ||
@@ -68,6 +76,10 @@ int main(int argc, char *argv[])
         jail_enter_root(opts.root, err, sizeof err) != 0 || jail_apply_rlimits(&opts, err, sizeof err) != 0 ||
         jail_drop_identity(&opts, err, sizeof err) != 0)
         die(err);
+    if (pdeath > 0 && prctl(PR_SET_PDEATHSIG, pdeath, 0, 0, 0) != 0)
+        die("cannot set the parent-death signal again after the uid change");
+    if (pdeath > 0 && getppid() != parent)
+        die("the parent died while the jail was set up");
     execv(opts.program_argv[0], opts.program_argv);
     snprintf(err, sizeof err, "cannot exec %s in the jail: %s", opts.program_argv[0], strerror(errno));
     die(err);

@@ -19,6 +19,9 @@
  *     background        answers {"background_ms": ms} at once and stays busy (/ping HealthyBusy)
  *                       for "ms" milliseconds (default 2000) with no request in flight
  *     crash             abort()s: the process dies of SIGABRT before answering
+ *     touch             allocates "mib" MiB (default 64, at most 4096) and writes every page
+ *                       (the guest's RAM is then really used: silod's jail memory-limit test),
+ *                       answers {"touched_mib": N}, frees it; {"error":...} when malloc fails
  *     fetch             GETs "url" (plain http://) "repeat" times (default 1, at most 1000),
  *                       through "proxy" (HOST:PORT, default the HTTP_PROXY agentd sets) unless
  *                       "proxy" is "" (direct): {"runs":[{"status":N,"bytes":N,"us":N},...]}
@@ -372,6 +375,25 @@ static int handle_invocation(int fd, const struct request *req, const char *body
         rc = respond(fd, 200, "OK", "application/json", out, req->keep_alive);
     } else if (strcmp(action, "fetch") == 0) {
         rc = handle_fetch(fd, in, req->keep_alive);
+    } else if (strcmp(action, "touch") == 0) {
+        long mib = 64;
+        if (json_object_object_get_ex(in, "mib", &v))
+            mib = json_object_get_int(v);
+        if (mib < 1 || mib > 4096)
+            mib = 64;
+        size_t bytes = (size_t)mib << 20;
+        unsigned char *mem = malloc(bytes);
+        char out[64];
+        if (mem) {
+            volatile unsigned char *page = mem;     /* every write happens: not optimised away */
+            for (size_t i = 0; i < bytes; i += 4096)
+                page[i] = (unsigned char)(i >> 12 | 1);
+            snprintf(out, sizeof out, "{\"touched_mib\":%ld,\"check\":%u}", mib, (unsigned)page[bytes - 4096]);
+            free(mem);
+        } else {
+            snprintf(out, sizeof out, "{\"error\":\"malloc of %ld MiB failed\"}", mib);
+        }
+        rc = respond(fd, 200, "OK", "application/json", out, req->keep_alive);
     } else if (strcmp(action, "echo") == 0) {
         json_object *out = json_object_new_object();
         json_object_object_add(out, "echo", json_object_get(in));
