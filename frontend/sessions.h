@@ -50,6 +50,7 @@ struct session_vm {
     char vsock_path[108];     /* its vsock Unix socket */
     bool no_ping;             /* the agent has no /ping contract (MCP, A2A): not polled */
     void *launcher_data;
+    int wait_status;          /* set by the launcher's stop(): the VMM's wait status, or -1 */
 };
 
 /* What a VM used, as the launcher measured it. */

@@ -11,6 +11,11 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "vmm/seccomp_policy.h"
+
+/* si_code of a seccomp SIGSYS (asm-generic/siginfo.h's SYS_SECCOMP; glibc does not export it) */
+#define SECCOMP_SI_CODE 1
+
 #define CHUNK_PAGES 4096 /* one mincore call covers 16 MiB of 4 KiB pages */
 
 static const int fatal_signals[] = { SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT, SIGTRAP, SIGSYS };
@@ -19,6 +24,7 @@ static uint64_t armed_size;
 static int armed_vm_fd = -1;
 static _Atomic int keeper_fd = -1;
 static unsigned char vec[CHUNK_PAGES];
+static _Thread_local const char *thread_role; /* "main", "vcpu", "io" once it has a filter */
 
 unsigned long long crash_wipe_now(void)
 {
@@ -100,10 +106,29 @@ static void say_crash(int sig, const siginfo_t *info, bool wiped)
     say(line);
 }
 
+/* "silo-vmm: seccomp: thread vcpu made a forbidden system call 110 (getppid)" */
+static void say_seccomp(const siginfo_t *info)
+{
+    char line[192];
+    size_t pos = 0;
+    const char *name = seccomp_syscall_name(info->si_syscall);
+    put_str(line, &pos, sizeof line, "silo-vmm: seccomp: thread ");
+    put_str(line, &pos, sizeof line, thread_role != NULL ? thread_role : "(no role yet)");
+    put_str(line, &pos, sizeof line, " made a forbidden system call ");
+    put_dec(line, &pos, sizeof line, (unsigned)info->si_syscall);
+    put_str(line, &pos, sizeof line, " (");
+    put_str(line, &pos, sizeof line, name != NULL ? name : "unknown");
+    put_str(line, &pos, sizeof line, ")\n");
+    line[pos] = '\0';
+    say(line);
+}
+
 static void on_fatal(int sig, siginfo_t *info, void *ucontext)
 {
     (void)ucontext;
     bool wiped = false;
+    if (sig == SIGSYS && info != NULL && info->si_code == SECCOMP_SI_CODE)
+        say_seccomp(info);
     if (atomic_load(&armed_hva) != NULL) {
         if (armed_vm_fd >= 0) {
             struct kvm_userspace_memory_region gone = { .slot = 0, .memory_size = 0 };
@@ -148,6 +173,11 @@ void crash_wipe_thread_init(void)
     stack_t ss = { .ss_sp = p + page, .ss_size = CRASH_STACK_SIZE, .ss_flags = 0 };
     if (sigaltstack(&ss, NULL) != 0)
         munmap(p, size);
+}
+
+void crash_wipe_thread_role(const char *role)
+{
+    thread_role = role;
 }
 
 void crash_wipe_arm(const struct guest_mem *mem, int vm_fd)
