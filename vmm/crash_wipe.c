@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "vmm/seccomp_policy.h"
@@ -23,6 +24,7 @@ static uint8_t *_Atomic armed_hva;
 static uint64_t armed_size;
 static int armed_vm_fd = -1;
 static _Atomic int keeper_fd = -1;
+static atomic_bool handling; /* a thread is in on_fatal: the others wait for it */
 static unsigned char vec[CHUNK_PAGES];
 static _Thread_local const char *thread_role; /* "main", "vcpu", "io" once it has a filter */
 
@@ -129,6 +131,14 @@ static void on_fatal(int sig, siginfo_t *info, void *ucontext)
     bool wiped = false;
     if (sig == SIGSYS && info != NULL && info->si_code == SECCOMP_SI_CODE)
         say_seccomp(info);
+    if (atomic_exchange(&handling, true)) {
+        /* another thread crashed first and is wiping: dying now (our signal's default action
+         * kills the whole process) would cut its wipe short. Wait; its raise ends us all. */
+        for (;;) {
+            struct timespec second = { 1, 0 };
+            nanosleep(&second, NULL); /* clock_nanosleep: on every seccomp role's list */
+        }
+    }
     if (atomic_load(&armed_hva) != NULL) {
         if (armed_vm_fd >= 0) {
             struct kvm_userspace_memory_region gone = { .slot = 0, .memory_size = 0 };
@@ -154,7 +164,9 @@ void crash_wipe_install(void)
     memset(&sa, 0, sizeof sa);
     sa.sa_sigaction = on_fatal;
     sigfillset(&sa.sa_mask);
-    sa.sa_flags = SA_RESETHAND | SA_SIGINFO | SA_ONSTACK;
+    /* no SA_RESETHAND: a second thread crashing while the first wipes must reach the handler
+     * (and wait there), not the default action that kills the process mid-wipe */
+    sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
     for (size_t i = 0; i < sizeof fatal_signals / sizeof fatal_signals[0]; i++)
         sigaction(fatal_signals[i], &sa, NULL);
 }

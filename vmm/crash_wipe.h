@@ -13,6 +13,10 @@
  * an alternate signal stack that every thread sets up (crash_wipe_thread_init at the start of
  * each thread), so a stack overflow is reported and wiped like any other fault.
  *
+ * When several threads crash at once (two vCPUs making the same forbidden call), the first
+ * one in the handler wipes and reports; the others wait for it, so none kills the process
+ * before the wipe is done.
+ *
  * A SIGSYS from seccomp (vmm/sandbox.h) first gets its own line naming the thread's role and
  * the system call, then the same wipe and the same death.
  */
