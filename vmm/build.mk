@@ -15,7 +15,7 @@ silo-vmm-probe_SRCS := $(filter-out vmm/test_probe_off.c,$(silo-vmm_SRCS)) vmm/t
 silo-vmm-probe_LIBS := $(silo-vmm_LIBS)
 
 UNIT_TESTS += test_cli test_sandbox test_crash_wipe test_timeline test_keeper test_seccomp_filter
-test_keeper_SRCS := tests/unit/test_keeper.c vmm/keeper.c base/memfd_wipe.c
+test_keeper_SRCS := tests/unit/test_keeper.c vmm/keeper.c base/memfd_wipe.c vmm/seccomp_filter.c vmm/seccomp_policy.c
 test_timeline_SRCS := tests/unit/test_timeline.c vmm/timeline.c vmm/kvm_stats.c
 test_cli_SRCS := tests/unit/test_cli.c vmm/cli.c
 test_cli_LIBS := -ljson-c

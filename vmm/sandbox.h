@@ -19,8 +19,8 @@
  *   "silo-vmm: seccomp: thread ROLE made a forbidden system call NR (NAME)", wipes guest RAM,
  *   and the process dies of SIGSYS (exit status 159 to a shell; silod logs it). A foreign
  *   system-call architecture kills the process outright.
- * The --wipe-keeper child (vmm/keeper.c) is a separate process forked before any filter and
- * has none.
+ * The --wipe-keeper child (vmm/keeper.c) is a separate process forked before any filter; it
+ * installs the keeper role's list itself (a violation kills it: SECCOMP_RET_KILL_PROCESS).
  */
 #ifndef SILO_VMM_SANDBOX_H
 #define SILO_VMM_SANDBOX_H

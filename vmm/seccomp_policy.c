@@ -142,16 +142,25 @@ static const struct seccomp_rule main_only[] = {
     ALLOW(readlinkat),
 };
 
+/* The --wipe-keeper process: its pipe, the memfd's data runs. */
+static const struct seccomp_rule keeper_only[] = {
+    ALLOW(read),
+    ALLOW(lseek),
+    ALLOW(close),
+};
+
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
 static const struct seccomp_ruleset role_sets[SECCOMP_ROLE_COUNT] = {
     [SECCOMP_ROLE_MAIN] = { main_only, COUNT(main_only) },
     [SECCOMP_ROLE_VCPU] = { vcpu_only, COUNT(vcpu_only) },
     [SECCOMP_ROLE_IO] = { io_only, COUNT(io_only) },
+    [SECCOMP_ROLE_KEEPER] = { keeper_only, COUNT(keeper_only) },
 };
 
 static const char *const role_names[SECCOMP_ROLE_COUNT] = {
     [SECCOMP_ROLE_MAIN] = "main", [SECCOMP_ROLE_VCPU] = "vcpu", [SECCOMP_ROLE_IO] = "io",
+    [SECCOMP_ROLE_KEEPER] = "keeper",
 };
 
 const char *seccomp_role_name(enum seccomp_role role)
