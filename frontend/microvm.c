@@ -235,23 +235,24 @@ pid_t microvm_spawn(const struct microvm_params *p, char *err, size_t err_len)
     return pid;
 }
 
-void microvm_stop(pid_t pid)
+int microvm_stop(pid_t pid)
 {
     if (pid <= 0)
-        return;
-    kill(pid, SIGTERM);
+        return -1;
+    kill(pid, SIGTERM); /* a VMM already dead (a zombie) keeps the status it died with */
     int64_t deadline = mono_ms() + MICROVM_STOP_GRACE_MS;
-    int status;
+    int status = 0;
     pid_t r;
     while ((r = waitpid(pid, &status, WNOHANG)) == 0 || (r < 0 && errno == EINTR)) {
         if (mono_ms() > deadline) {
             kill(pid, SIGKILL);
-            while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+            while ((r = waitpid(pid, &status, 0)) < 0 && errno == EINTR) {
             }
             break;
         }
         usleep(5000);
     }
+    return r == pid ? status : -1;
 }
 
 bool microvm_alive(pid_t pid)

@@ -96,8 +96,9 @@ pid_t microvm_spawn_argv(const char *const *argv, int stdout_fd, int stderr_fd);
  * vmm_jail.h names, none of silod's environment. */
 pid_t microvm_spawn_argv_env(const char *const *argv, const char *const *envp, int stdout_fd, int stderr_fd);
 
-/* SIGTERM, SIGKILL after MICROVM_STOP_GRACE_MS, reaped. */
-void microvm_stop(pid_t pid);
+/* SIGTERM, SIGKILL after MICROVM_STOP_GRACE_MS, reaped. Returns its wait status (waitpid's),
+ * or -1 when there was no process (pid <= 0) or it could not be reaped. */
+int microvm_stop(pid_t pid);
 
 /* true while pid runs; a dead VMM is left unreaped (WNOWAIT) for microvm_stop. */
 bool microvm_alive(pid_t pid);

@@ -2,10 +2,12 @@
 #include "frontend/sessions.h"
 
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -247,8 +249,13 @@ static void finish_end(struct sessions *t, struct session *s, bool had_vm, struc
             u.mem_peak_kib = sample.mem_peak_kib;
         u.vcpu_ms = sample.vcpu_ms;
     }
+    vm.wait_status = -1;
     if (had_vm && t->cfg.launcher.stop)
         t->cfg.launcher.stop(t->cfg.launcher.ctx, &vm);
+    if (vm.wait_status != -1 && WIFSIGNALED(vm.wait_status) && WTERMSIG(vm.wait_status) == SIGSYS)
+        /* silo-vmm's own line just before (its stderr is ours) names the thread and the call */
+        fprintf(stderr, "silod: session %s: silo-vmm killed for a forbidden system call (seccomp); see its log\n",
+                s->id);
     if (t->cfg.on_end) {
         int64_t wall = s->ended_ms - s->started_ms;
         struct session_usage rec = {

@@ -51,6 +51,7 @@ struct session_vm {
     bool no_ping;             /* the agent has no /ping contract (MCP, A2A): not polled */
     void *launcher_data;
     unsigned jail_uid;        /* the VMM's jail uid (vmm_jail.h), or 0: not jailed */
+    int wait_status;          /* set by the launcher's stop(): the VMM's wait status, or -1 */
 };
 
 /* What a VM used, as the launcher measured it. */

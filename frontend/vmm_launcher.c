@@ -42,7 +42,7 @@ static void release_jail(const struct vmm_launcher_config *cfg, struct session_v
 static void stop_vm(void *ctx, struct session_vm *vm)
 {
     close_extras(ctx, vm);
-    microvm_stop(vm->pid);
+    vm->wait_status = microvm_stop(vm->pid);
     vm->pid = 0;
     if (vm->vsock_path[0])
         unlink(vm->vsock_path);
@@ -191,7 +191,8 @@ static int start_vm_in(const struct vmm_launcher_config *cfg, const struct sessi
             continue;
         }
         if (r == MICROVM_VMM_EXITED) {
-            snprintf(err, err_len, "the VMM exited before the agent was ready (status %d)", status);
+            snprintf(err, err_len, "the VMM exited before the agent was ready (status %d%s)", status,
+                     status == 128 + SIGSYS ? ": killed for a forbidden system call (seccomp); see its log" : "");
             close_extras(cfg, vm);
             unlink(vm->vsock_path);
             return -1;

@@ -9,7 +9,13 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
+
+#include "vmm/seccomp_policy.h"
+
+/* si_code of a seccomp SIGSYS (asm-generic/siginfo.h's SYS_SECCOMP; glibc does not export it) */
+#define SECCOMP_SI_CODE 1
 
 #define CHUNK_PAGES 4096 /* one mincore call covers 16 MiB of 4 KiB pages */
 
@@ -18,7 +24,9 @@ static uint8_t *_Atomic armed_hva;
 static uint64_t armed_size;
 static int armed_vm_fd = -1;
 static _Atomic int keeper_fd = -1;
+static atomic_bool handling; /* a thread is in on_fatal: the others wait for it */
 static unsigned char vec[CHUNK_PAGES];
+static _Thread_local const char *thread_role; /* "main", "vcpu", "io" once it has a filter */
 
 unsigned long long crash_wipe_now(void)
 {
@@ -100,10 +108,37 @@ static void say_crash(int sig, const siginfo_t *info, bool wiped)
     say(line);
 }
 
+/* "silo-vmm: seccomp: thread vcpu made a forbidden system call 110 (getppid)" */
+static void say_seccomp(const siginfo_t *info)
+{
+    char line[192];
+    size_t pos = 0;
+    const char *name = seccomp_syscall_name(info->si_syscall);
+    put_str(line, &pos, sizeof line, "silo-vmm: seccomp: thread ");
+    put_str(line, &pos, sizeof line, thread_role != NULL ? thread_role : "(no role yet)");
+    put_str(line, &pos, sizeof line, " made a forbidden system call ");
+    put_dec(line, &pos, sizeof line, (unsigned)info->si_syscall);
+    put_str(line, &pos, sizeof line, " (");
+    put_str(line, &pos, sizeof line, name != NULL ? name : "unknown");
+    put_str(line, &pos, sizeof line, ")\n");
+    line[pos] = '\0';
+    say(line);
+}
+
 static void on_fatal(int sig, siginfo_t *info, void *ucontext)
 {
     (void)ucontext;
     bool wiped = false;
+    if (sig == SIGSYS && info != NULL && info->si_code == SECCOMP_SI_CODE)
+        say_seccomp(info);
+    if (atomic_exchange(&handling, true)) {
+        /* another thread crashed first and is wiping: dying now (our signal's default action
+         * kills the whole process) would cut its wipe short. Wait; its raise ends us all. */
+        for (;;) {
+            struct timespec second = { 1, 0 };
+            nanosleep(&second, NULL); /* clock_nanosleep: on every seccomp role's list */
+        }
+    }
     if (atomic_load(&armed_hva) != NULL) {
         if (armed_vm_fd >= 0) {
             struct kvm_userspace_memory_region gone = { .slot = 0, .memory_size = 0 };
@@ -129,7 +164,9 @@ void crash_wipe_install(void)
     memset(&sa, 0, sizeof sa);
     sa.sa_sigaction = on_fatal;
     sigfillset(&sa.sa_mask);
-    sa.sa_flags = SA_RESETHAND | SA_SIGINFO | SA_ONSTACK;
+    /* no SA_RESETHAND: a second thread crashing while the first wipes must reach the handler
+     * (and wait there), not the default action that kills the process mid-wipe */
+    sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
     for (size_t i = 0; i < sizeof fatal_signals / sizeof fatal_signals[0]; i++)
         sigaction(fatal_signals[i], &sa, NULL);
 }
@@ -148,6 +185,11 @@ void crash_wipe_thread_init(void)
     stack_t ss = { .ss_sp = p + page, .ss_size = CRASH_STACK_SIZE, .ss_flags = 0 };
     if (sigaltstack(&ss, NULL) != 0)
         munmap(p, size);
+}
+
+void crash_wipe_thread_role(const char *role)
+{
+    thread_role = role;
 }
 
 void crash_wipe_arm(const struct guest_mem *mem, int vm_fd)

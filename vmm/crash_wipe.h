@@ -12,6 +12,13 @@
  * guest has memory is reported too: one line with the signal and fault address. It runs on
  * an alternate signal stack that every thread sets up (crash_wipe_thread_init at the start of
  * each thread), so a stack overflow is reported and wiped like any other fault.
+ *
+ * When several threads crash at once (two vCPUs making the same forbidden call), the first
+ * one in the handler wipes and reports; the others wait for it, so none kills the process
+ * before the wipe is done.
+ *
+ * A SIGSYS from seccomp (vmm/sandbox.h) first gets its own line naming the thread's role and
+ * the system call, then the same wipe and the same death.
  */
 #ifndef SILO_VMM_CRASH_WIPE_H
 #define SILO_VMM_CRASH_WIPE_H
@@ -24,6 +31,9 @@
 void crash_wipe_install(void);
 /* Gives the calling thread an alternate signal stack for the handler. */
 void crash_wipe_thread_init(void);
+/* Names the calling thread's role ("main", "vcpu", "io"; a static string) for the line a
+ * seccomp violation (SIGSYS, SYS_SECCOMP) prints before the wipe. */
+void crash_wipe_thread_role(const char *role);
 /* vm_fd: the KVM VM whose memslot 0 maps `mem`, or -1. */
 void crash_wipe_arm(const struct guest_mem *mem, int vm_fd);
 void crash_wipe_disarm(void);

@@ -422,8 +422,11 @@ static int run_vm(struct vmm *v, char *err, size_t errlen)
 {
     /* fds join the loop before it runs */
     console_attach_input(&v->console, platform_device_state(&uart_8250_platform), v->loop);
-    /* the I/O thread gets its alternate signal stack for the crash wipe first */
-    if (event_loop_start(v->loop, crash_wipe_thread_init) != 0) {
+    if (sandbox_prepare(err, errlen) != 0)
+        return -1;
+    /* the I/O thread gets its alternate signal stack for the crash wipe, then its seccomp
+     * filter, before any handler runs */
+    if (event_loop_start(v->loop, sandbox_io_thread_start) != 0) {
         snprintf(err, errlen, "cannot start the I/O thread");
         return -1;
     }
@@ -431,15 +434,19 @@ static int run_vm(struct vmm *v, char *err, size_t errlen)
     timeline_mark(&v->timeline, "I/O thread started");
     if (take_signal(v) != 0 && !v->snapshot_requested)
         return 0; /* signalled while the VM was being built: never run it */
-    if (sandbox_install_seccomp(err, errlen) != 0)
-        return -1;
-    note(v, "VM built, seccomp filter on, starting %u vCPU(s) at %llu us", v->vm.vcpu_count, elapsed_us(v));
+    note(v, "VM built, starting %u vCPU(s) at %llu us", v->vm.vcpu_count, elapsed_us(v));
     struct rusage ru;
     if (getrusage(RUSAGE_SELF, &ru) == 0)
         v->setup_minor_faults = ru.ru_minflt;
-    timeline_mark(&v->timeline, "seccomp on; vCPU threads start (first KVM_RUN)");
+    timeline_mark(&v->timeline, "per-thread seccomp; vCPU threads start (first KVM_RUN)");
     if (vm_start(&v->vm, err, errlen) != 0)
         return -1;
+    /* last: threads created after a filter inherit it, and the vCPU threads have theirs */
+    if (sandbox_enter_role(SECCOMP_ROLE_MAIN, err, errlen) != 0)
+        return -1;
+    note(v, "seccomp filters on: main %zu, io %zu, vcpu %zu allowed system calls (at %llu us)",
+         seccomp_policy_count(SECCOMP_ROLE_MAIN), seccomp_policy_count(SECCOMP_ROLE_IO),
+         seccomp_policy_count(SECCOMP_ROLE_VCPU), elapsed_us(v));
     if (v->restore != NULL)
         note(v, "restored: vCPUs running at %llu us", elapsed_us(v));
     if (!v->snapshot_requested)

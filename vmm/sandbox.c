@@ -1,10 +1,8 @@
-/* vmm/sandbox.c — descriptor hygiene and the seccomp deny-list (see sandbox.h). */
+/* vmm/sandbox.c — descriptor hygiene and each thread's seccomp allow-list (see sandbox.h). */
 #include "vmm/sandbox.h"
 
 #include <dirent.h>
 #include <errno.h>
-#include <linux/audit.h>
-#include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,13 +11,9 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#if defined(__aarch64__)
-#define SANDBOX_AUDIT_ARCH AUDIT_ARCH_AARCH64
-#elif defined(__x86_64__)
-#define SANDBOX_AUDIT_ARCH AUDIT_ARCH_X86_64
-#else
-#error "sandbox.c: unknown architecture"
-#endif
+#include "vmm/crash_wipe.h"
+#include "vmm/seccomp_filter.h"
+#include "vmm/test_probe.h"
 
 int sandbox_close_inherited_fds(void)
 {
@@ -53,47 +47,44 @@ int sandbox_close_inherited_fds(void)
     return closed;
 }
 
-/* System calls silo-vmm never makes once the guest runs. */
-static const int denied[] = {
-    SYS_execve,        SYS_execveat,        SYS_ptrace,       SYS_process_vm_readv, SYS_process_vm_writev,
-    SYS_mount,         SYS_umount2,         SYS_pivot_root,   SYS_chroot,           SYS_setns,
-    SYS_unshare,       SYS_kexec_load,      SYS_init_module,  SYS_finit_module,     SYS_delete_module,
-    SYS_bpf,           SYS_perf_event_open, SYS_add_key,      SYS_request_key,      SYS_keyctl,
-    SYS_userfaultfd,   SYS_reboot,          SYS_swapon,       SYS_swapoff,          SYS_open_by_handle_at,
-    SYS_name_to_handle_at, SYS_acct,        SYS_settimeofday, SYS_clock_settime,    SYS_kcmp,
-#ifdef SYS_kexec_file_load
-    SYS_kexec_file_load,
+/* SECCOMP_RET_TRAP: SIGSYS, reported and wiped by crash_wipe.c. A trial build
+ * (-DSILO_VMM_SECCOMP_TRIAL) only logs violations to the kernel log and lets the call run. */
+#ifdef SILO_VMM_SECCOMP_TRIAL
+#define SANDBOX_ACTION SECCOMP_RET_LOG
+#else
+#define SANDBOX_ACTION SECCOMP_RET_TRAP
 #endif
-#ifdef SYS_fsopen
-    SYS_fsopen,        SYS_fsmount,         SYS_move_mount,   SYS_open_tree,
-#endif
-};
 
-#define NDENIED (sizeof denied / sizeof denied[0])
-
-int sandbox_install_seccomp(char *err, size_t errlen)
+int sandbox_prepare(char *err, size_t errlen)
 {
-    /* load arch; kill if foreign; load nr; one JEQ per denied call -> EPERM; else allow */
-    struct sock_filter prog[4 + 2 * NDENIED + 1];
-    size_t n = 0;
-    prog[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch));
-    prog[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SANDBOX_AUDIT_ARCH, 1, 0);
-    prog[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS);
-    prog[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr));
-    for (size_t i = 0; i < NDENIED; i++) {
-        prog[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)denied[i], 0, 1);
-        prog[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (EPERM & SECCOMP_RET_DATA));
-    }
-    prog[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
-    struct sock_fprog fprog = { .len = (unsigned short)n, .filter = prog };
-
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
         snprintf(err, errlen, "PR_SET_NO_NEW_PRIVS: %s", strerror(errno));
         return -1;
     }
-    if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC, &fprog) != 0) {
-        snprintf(err, errlen, "installing the seccomp filter: %s", strerror(errno));
+    return 0;
+}
+
+int sandbox_enter_role(enum seccomp_role role, char *err, size_t errlen)
+{
+    crash_wipe_thread_role(seccomp_role_name(role));
+    struct seccomp_ruleset sets[2];
+    size_t n = seccomp_policy_sets(role, sets);
+    char why[200];
+    if (seccomp_filter_install(sets, n, SANDBOX_ACTION, why, sizeof why) != 0) {
+        snprintf(err, errlen, "seccomp (%s thread): %s", seccomp_role_name(role), why);
         return -1;
     }
+    test_probe_after_filter(role);
     return 0;
+}
+
+void sandbox_io_thread_start(void)
+{
+    crash_wipe_thread_init();
+    prctl(PR_SET_NAME, "silo-vmm-io", 0, 0, 0);
+    char err[300];
+    if (sandbox_enter_role(SECCOMP_ROLE_IO, err, sizeof err) != 0) {
+        fprintf(stderr, "silo-vmm: %s; stopping\n", err);
+        abort();
+    }
 }

@@ -2,6 +2,7 @@
 #include "vmm/vm.h"
 
 #include "vmm/crash_wipe.h"
+#include "vmm/sandbox.h"
 #include "base/error_message.h"
 
 #include <errno.h>
@@ -400,6 +401,11 @@ static void *vcpu_thread(void *arg)
     struct vcpu *v = arg;
     struct vm *vm = v->vm;
     crash_wipe_thread_init();
+    char why[300];
+    if (sandbox_enter_role(SECCOMP_ROLE_VCPU, why, sizeof why) != 0) {
+        vm_end(vm, VM_END_ERROR, "vCPU %u: %s", v->index, why); /* never run the guest unfiltered */
+        return NULL;
+    }
     sigset_t kick;
     sigemptyset(&kick);
     sigaddset(&kick, VM_KICK_SIGNAL);

@@ -17,6 +17,7 @@
  *        "whoami"    200 JSON: this VMM's pid, the first line of its --disk file, the method,
  *                    path and every request header (lower-cased) as the guest received them
  *        "crash"     this whole fake VMM dies at once (SIGKILL), as a crashed VM would
+ *        "seccomp"   this fake VMM dies of SIGSYS, as silo-vmm does after a forbidden system call
  *        "conns"     200 JSON {"conn":C,"conns":N,"served":S}: C the id of this connection (the
  *                    C-th connection of this VMM that carried an /invocations request; /ping
  *                    and readiness probes do not count), N how many such connections it has
@@ -433,6 +434,15 @@ static void serve_agent(int fd, struct http_request *rqp)
         unlink(ping_path);
         unlink(burn_path);
         kill(-vmm_pid, SIGKILL);
+        _exit(0);
+    } else if (strcmp(b, "seccomp") == 0) {
+        unlink(socket_path);
+        unlink(ping_path);
+        unlink(burn_path);
+        signal(SIGSYS, SIG_DFL);
+        kill(vmm_pid, SIGSYS);   /* the VMM dies of SIGSYS, as silo-vmm after a seccomp violation */
+        usleep(200 * 1000);
+        kill(-vmm_pid, SIGKILL); /* whatever else of it is left */
         _exit(0);
     } else {
         const char *ct = header(&rq, "content-type");

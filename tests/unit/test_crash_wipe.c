@@ -122,6 +122,49 @@ static void test_stack_overflow_wipes(void)
     munmap(ram, SIZE);
 }
 
+static pthread_barrier_t all_crash;
+
+static void *crashing_thread(void *arg)
+{
+    (void)arg;
+    crash_wipe_thread_init();
+    pthread_barrier_wait(&all_crash);
+    *(volatile int *)(uintptr_t)24 = 1;
+    return NULL;
+}
+
+/* Several threads fault at the same moment (two vCPUs hitting the same forbidden call): the
+ * first one wipes; the others must wait for it, not kill the process half-way. */
+static void crash_several_threads(uint8_t *ram)
+{
+    struct guest_mem mem = { .gpa_base = 0x80000000ULL, .size = SIZE, .hva = ram };
+    memset(ram, 0x77, SIZE); /* every page holds data: the wipe takes a while */
+    crash_wipe_install();
+    crash_wipe_arm(&mem, -1);
+    enum { THREADS = 4 };
+    pthread_t t[THREADS];
+    pthread_barrier_init(&all_crash, NULL, THREADS);
+    for (int i = 0; i < THREADS; i++)
+        pthread_create(&t[i], NULL, crashing_thread, NULL);
+    for (int i = 0; i < THREADS; i++)
+        pthread_join(t[i], NULL);
+}
+
+static void test_simultaneous_crashes_wipe_once(void)
+{
+    uint8_t *ram = shared_ram();
+    CHECK(ram != NULL);
+    if (ram == NULL)
+        return;
+    char out[2048];
+    int st = run_child(crash_several_threads, ram, out, sizeof out);
+    CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGSEGV);
+    CHECK(strstr(out, "guest memory wiped before exit") != NULL);
+    CHECK(strstr(out, "no guest memory to wipe yet") == NULL); /* the others did not report */
+    CHECK(all_zero(ram, SIZE));
+    munmap(ram, SIZE);
+}
+
 static void crash_unarmed(uint8_t *ram)
 {
     (void)ram;
@@ -172,6 +215,7 @@ int main(void)
         { "disarmed: nothing happens; armed: one wipe only", test_disarmed_does_nothing },
         { "a thread overflowing its stack: reported on the alternate stack, RAM zeroed", test_stack_overflow_wipes },
         { "a crash before RAM exists is reported with signal and address", test_unarmed_crash_is_reported },
+        { "threads crashing at once: the first wipes, the others wait; RAM zeroed", test_simultaneous_crashes_wipe_once },
     };
     return run_unit_tests(tests, sizeof tests / sizeof tests[0]);
 }

@@ -135,6 +135,20 @@ static bool read_comm(pid_t pid, char *buf, size_t len)
     return ok;
 }
 
+/* "Seccomp:\t2" (filter mode) in /proc/PID/status. */
+static bool keeper_has_seccomp(pid_t pid)
+{
+    char path[64], buf[4096];
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return false;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    return strstr(buf, "\nSeccomp:\t2\n") != NULL;
+}
+
 /* A child plays the VMM: starts the keeper on our memfd, fills it, tells us the keeper's pid,
  * then waits to be SIGKILLed. We are the subreaper, so the orphaned keeper is ours to reap. */
 static void test_keeper_survives_sigkill_of_vmm(void)
@@ -166,6 +180,10 @@ static void test_keeper_survives_sigkill_of_vmm(void)
         usleep(10000); /* the child names itself after fork */
     CHECK(strcmp(comm, "silo-keeper\n") == 0);
     CHECK(getpgid(keeper) == keeper);
+    bool filtered = false; /* it installs its seccomp allow-list after naming itself */
+    for (int i = 0; i < 200 && !(filtered = keeper_has_seccomp(keeper)); i++)
+        usleep(10000);
+    CHECK(filtered);
     CHECK(r.map[0] == 0x5a);
     kill(keeper, SIGTERM); /* ignored */
     kill(vmm, SIGKILL);

@@ -4,13 +4,14 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import {
   InvokeAgentRuntimeCommand, StopRuntimeSessionCommand,
   ResourceNotFoundException, ValidationException, RuntimeClientError, AccessDeniedException,
 } from '@aws-sdk/client-bedrock-agentcore';
 import { DeleteAgentRuntimeCommand } from '@aws-sdk/client-bedrock-agentcore-control';
 import {
-  control, data, dataClientWith, credentials, readyRuntime, sessionId, invokeUrl, signedFetch, sleep,
+  control, data, dataClientWith, credentials, readyRuntime, sessionId, invokeUrl, signedFetch, sleep, testDir,
 } from './lib.mjs';
 
 let rt;
@@ -140,6 +141,20 @@ test('invoke: a crashed VM gives RuntimeClientError, and the same session id the
     (e) => e instanceof RuntimeClientError && e.$metadata.httpStatusCode === 424);
   const after = (await whoami({ runtimeSessionId: sid })).who.vmm_pid;
   assert.notEqual(after, before);
+});
+
+test('invoke: a VMM killed by SIGSYS (seccomp) is named as such in silod\'s log', async () => {
+  const sid = sessionId();
+  await whoami({ runtimeSessionId: sid });
+  await assert.rejects(invoke('seccomp', { runtimeSessionId: sid }),
+    (e) => e instanceof RuntimeClientError && e.$metadata.httpStatusCode === 424);
+  const want = `silod: session ${sid}: silo-vmm killed for a forbidden system call (seccomp); see its log`;
+  let log = '';
+  for (let i = 0; i < 100 && !log.includes(want); i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    log = readFileSync(`${testDir}/silod.log`, 'utf8');
+  }
+  assert.ok(log.includes(want), `silod's log has no line '${want}'`);
 });
 
 test('invoke: errors have AWS shapes — bad session id, unknown runtime, unknown endpoint, bad signature', async () => {
