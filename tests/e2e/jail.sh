@@ -134,7 +134,9 @@ uds_pid=$!
 echo marker >"$T/host-tmp-marker"
 # listening: in /proc/net/tcp or tcp6 (busybox nc may listen on ::), state 0A
 listening() { grep -qi ":$(printf '%04X' "$port") [0-9A-F]*:0000 0A" /proc/net/tcp /proc/net/tcp6 2>/dev/null; }
-for i in 1 2 3 4 5 6 7 8 9 10; do
+i=0
+while [ $i -lt 100 ]; do   # up to 30 s: busybox nc starts slowly on a loaded emulated host
+    i=$((i + 1))
     [ -S "$T/other/rw/other.sock" ] && listening && break
     sleep 0.3
 done

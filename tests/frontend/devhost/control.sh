@@ -10,11 +10,12 @@
 #                     from the kernel as silod dies); answers "killed vmms_before=N vmms_left=M"
 #   start-silod       start silod again as silod-inside.sh did (same config and database);
 #                     answers "started PID" (the host waits for its "listening" line)
-# (busybox here has no pgrep) pids of silod's VMMs (started as /silo/bin/silo-vmm), ascending
+# (busybox here has no pgrep) pids of silod's VMMs (started as /silo/bin/silo-vmm, or as
+# /silo-vmm inside silo-jail), ascending
 vmm_pids() {
     for f in /proc/[0-9]*/cmdline; do
         p=${f#/proc/}; p=${p%/cmdline}
-        case "$(tr '\0' ' ' <"$f" 2>/dev/null)" in "/silo/bin/silo-vmm "*) echo "$p" ;; esac
+        case "$(tr '\0' ' ' <"$f" 2>/dev/null)" in "/silo/bin/silo-vmm "* | "/silo-vmm "*) echo "$p" ;; esac
     done | sort -n
 }
 read -r verb arg
@@ -27,7 +28,11 @@ case "$verb" in
     count-vmms-of)
         n=0
         for p in $(vmm_pids); do
-            case "$(tr '\0' ' ' </proc/$p/cmdline 2>/dev/null)" in *"/$arg-v"[0-9]*) n=$((n + 1)) ;; esac
+            # a jailed VMM names its image and snapshot by jail paths (/disk, /snapshot): the
+            # host paths are the sources of its mounts
+            case "$(tr '\0' ' ' </proc/$p/cmdline 2>/dev/null) $(cat /proc/$p/mountinfo 2>/dev/null)" in
+                *"/$arg-v"[0-9]*) n=$((n + 1)) ;;
+            esac
         done
         echo "vmms $n" ;;
     stop-silod)

@@ -4,7 +4,8 @@
 # silo-vmm with the c-echo image -> first byte of an invocation answer over its vsock socket,
 # ROUNDS times), then silod on 0.0.0.0:8080 (forwarded to this machine) with the real silo-vmm
 # and the real image builder (silod-build-image; local image store /silo/extra/oci-store,
-# absolute paths accepted under /silo/extra/oci; every VMM with --verify-wipe), and the side
+# absolute paths accepted under /silo/extra/oci; every VMM with --verify-wipe, in silo-jail and a
+# cgroup of its own), and the side
 # channel (control.sh) on port 9999. Everything it prints goes to the console, which the host
 # script reads ("silod-inside: ..." lines, silod's own log and the VMMs' "wipe verified" lines).
 set -u
@@ -35,6 +36,11 @@ direct_cold() {
 i=0
 while [ $i -lt "$rounds" ]; do direct_cold; i=$((i + 1)); done
 
+# every session's VMM in silo-jail and a cgroup of its own (frontend/README.md, "The VMM jail"):
+# cgroup v2 with memory/cpu/pids delegated to the children of the root, as an init system would
+grep -q " /sys/fs/cgroup cgroup2 " /proc/mounts || mount -t cgroup2 none /sys/fs/cgroup
+echo "+memory +cpu +pids" >/sys/fs/cgroup/cgroup.subtree_control
+
 cat >$d/silod.json <<JSON
 {
   "listen_address": "0.0.0.0", "listen_port": 8080, "allow_plain_http": true,
@@ -47,7 +53,8 @@ cat >$d/silod.json <<JSON
   "vmm": { "path": "/silo/bin/silo-vmm", "kernel": "/silo/guest/Image",
            "rootfs_dir": "$d/images", "socket_dir": "$d/sock",
            "cpus": 1, "guest_mib": 256, "ready_timeout_ms": 120000, "cmdline": "$cmdline",
-           "verify_wipe": true }
+           "verify_wipe": true },
+  "jail": { "dir": "$d/jail", "cgroup_parent": "/sys/fs/cgroup/silo-devhost" }
 }
 JSON
 # how silod is started, now and by control.sh's start-silod (after kill-silod): its log on the console
