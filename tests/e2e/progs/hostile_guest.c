@@ -106,8 +106,8 @@ static void zero(volatile void *p, unsigned long n)
         b[i] = 0;
 }
 
-/* Reset the device and bring queue 0 up (VERSION_1 only); returns the status read back. */
-static uint32_t device_up(unsigned slot)
+/* Reset the device and bring queue `queue` up (VERSION_1 only); returns the status read back. */
+static uint32_t device_up_queue(unsigned slot, unsigned queue)
 {
     wr(slot, R_STATUS, 0);
     zero(DESC, 0x3000);
@@ -118,7 +118,7 @@ static uint32_t device_up(unsigned slot)
     wr(slot, R_DRV_FEATURES_SEL, 0);
     wr(slot, R_DRV_FEATURES, 0);
     wr(slot, R_STATUS, S_ACK | S_DRIVER | S_FEATURES_OK);
-    wr(slot, R_QUEUE_SEL, 0);
+    wr(slot, R_QUEUE_SEL, queue);
     wr(slot, R_QUEUE_NUM, QSIZE);
     wr(slot, R_DESC_LO, (uint32_t)(uintptr_t)DESC);
     wr(slot, R_DESC_HI, 0);
@@ -130,6 +130,7 @@ static uint32_t device_up(unsigned slot)
     wr(slot, R_STATUS, S_ACK | S_DRIVER | S_FEATURES_OK | S_DRIVER_OK);
     return rd(slot, R_STATUS);
 }
+static uint32_t device_up(unsigned slot) { return device_up_queue(slot, 0); }
 
 static void set_desc(unsigned i, uint64_t addr, uint32_t len, uint16_t flags, uint16_t next)
 {
@@ -139,9 +140,11 @@ static void set_desc(unsigned i, uint64_t addr, uint32_t len, uint16_t flags, ui
     DESC[i].next = next;
 }
 
-/* Make chain `head` available (avail idx += step), notify, and wait a bounded time for the
- * used index to move or the device to ask for a reset. Prints what happened. */
-static void submit(unsigned slot, const char *what, uint16_t head, uint16_t step)
+/* Make chain `head` available on queue `queue` (avail idx += step), notify, and wait up to
+ * `seconds` for the used index to move or the device to ask for a reset. Returns the status
+ * register; *used gets how far the used index moved. */
+static uint32_t submit_wait(unsigned slot, unsigned queue, uint16_t head, uint16_t step, unsigned seconds,
+                            uint16_t *used)
 {
     uint16_t used_before = USED[1];
     uint16_t idx = AVAIL[1];
@@ -149,13 +152,13 @@ static void submit(unsigned slot, const char *what, uint16_t head, uint16_t step
     __asm__ volatile("dsb sy" ::: "memory");
     AVAIL[1] = (uint16_t)(idx + step);
     __asm__ volatile("dsb sy" ::: "memory");
-    wr(slot, R_QUEUE_NOTIFY, 0);
-    /* wait up to 2 s of the virtual counter; the used index is in RAM (cheap to poll), the
+    wr(slot, R_QUEUE_NOTIFY, queue);
+    /* wait up to `seconds` of the virtual counter; the used index is in RAM (cheap to poll), the
      * status register is an exit to the VMM (polled only now and then) */
     uint64_t now, freq;
     __asm__ volatile("isb; mrs %0, cntvct_el0" : "=r"(now));
     __asm__ volatile("mrs %0, cntfrq_el0" : "=r"(freq));
-    uint64_t deadline = now + 2 * freq;
+    uint64_t deadline = now + seconds * freq;
     uint32_t status = rd(slot, R_STATUS);
     for (unsigned long spin = 1; USED[1] == used_before && !(status & S_NEEDS_RESET); spin++) {
         if (spin % 4096 == 0) {
@@ -166,19 +169,32 @@ static void submit(unsigned slot, const char *what, uint16_t head, uint16_t step
         }
     }
     status = rd(slot, R_STATUS);
-    uint32_t isr = rd(slot, R_INT_STATUS);
-    wr(slot, R_INT_ACK, isr);
+    wr(slot, R_INT_ACK, rd(slot, R_INT_STATUS));
+    *used = (uint16_t)(USED[1] - used_before);
+    return status;
+}
+
+/* submit_wait on queue `queue` for 2 s, then one line saying what happened */
+static void submit_on(unsigned slot, unsigned queue, const char *what, uint16_t head, uint16_t step)
+{
+    uint16_t used;
+    uint32_t status = submit_wait(slot, queue, head, step, 2, &used);
     put("hostile: ");
     put(what);
     put(": status=");
     put_hex(status);
     put(" used=");
-    put_hex((uint16_t)(USED[1] - used_before));
+    put_hex(used);
     put(" used_len=");
     put_hex(*(volatile uint32_t *)(USED + 4));
     put(" req_status=");
     put_hex(*(volatile uint8_t *)STAT);
     put("\n");
+}
+
+static void submit(unsigned slot, const char *what, uint16_t head, uint16_t step)
+{
+    submit_on(slot, 0, what, head, step);
 }
 
 /* A block request: header at HDR, one data descriptor, a status byte at STAT. */
@@ -316,6 +332,56 @@ static void attack_registers(unsigned slot)
     wr(slot, R_STATUS, 0);
 }
 
+/* One vsock packet header (44 bytes, packed; every field naturally aligned) at HDR. */
+static void vsock_hdr(uint64_t src_cid, uint64_t dst_cid, uint32_t src_port, uint32_t dst_port, uint32_t len,
+                      uint16_t op)
+{
+    volatile uint8_t *h = (volatile uint8_t *)HDR;
+    *(volatile uint64_t *)(h + 0) = src_cid;
+    *(volatile uint64_t *)(h + 8) = dst_cid;
+    *(volatile uint32_t *)(h + 16) = src_port;
+    *(volatile uint32_t *)(h + 20) = dst_port;
+    *(volatile uint32_t *)(h + 24) = len;
+    *(volatile uint16_t *)(h + 28) = 1; /* stream */
+    *(volatile uint16_t *)(h + 30) = op;
+    *(volatile uint32_t *)(h + 32) = 0;
+    *(volatile uint32_t *)(h + 36) = 65536; /* buf_alloc */
+    *(volatile uint32_t *)(h + 40) = 0;
+}
+
+/* virtio-vsock, TX queue (1) only: the RX queue is never made ready, so every reply the device
+ * owes the guest has to wait (or be dropped) inside the VMM. */
+static void attack_vsock(unsigned slot)
+{
+    uint64_t cid = rd(slot, R_CONFIG) | (uint64_t)rd(slot, R_CONFIG + 4) << 32;
+    device_up_queue(slot, 1);
+    vsock_hdr(cid, 2, 5000, 9999, 0xffffffffu, 5); /* RW claiming 4 GiB of payload */
+    set_desc(0, HDR, 44, 0, 0);
+    submit_on(slot, 1, "vsock TX len 0xffffffff in a 44-byte buffer", 0, 1);
+
+    vsock_hdr(2, 2, 5001, 9999, 0, 1); /* REQUEST from the host's own CID */
+    submit_on(slot, 1, "vsock REQUEST with a spoofed src_cid", 0, 1);
+
+    vsock_hdr(cid, 7, 5002, 9999, 0, 1); /* REQUEST to another guest */
+    submit_on(slot, 1, "vsock REQUEST to CID 7", 0, 1);
+
+    unsigned sent = 0;
+    uint32_t status = 0;
+    for (; sent < 1000; sent++) {
+        uint16_t used;
+        vsock_hdr(cid, 2, 10000 + sent, 9999, 0, 1); /* nobody listens on host port 9999 */
+        status = submit_wait(slot, 1, 0, 1, 1, &used);
+        if (used == 0)
+            break; /* the device stopped taking packets (its replies have nowhere to go) */
+    }
+    put("hostile: vsock flood of REQUESTs to an unbound port: ");
+    put_hex(sent);
+    put(" of 0x3e8 taken, status=");
+    put_hex(status);
+    put("\n");
+    wr(slot, R_STATUS, 0);
+}
+
 void hostile_main(void)
 {
     put("hostile: start\n");
@@ -335,6 +401,9 @@ void hostile_main(void)
     for (unsigned s = 0; s < n; s++)
         if (ids[s] == 4)
             attack_rng(s);
+    for (unsigned s = 0; s < n; s++)
+        if (ids[s] == 19)
+            attack_vsock(s);
     for (unsigned s = 0; s < n; s++)
         if (ids[s])
             attack_registers(s);
