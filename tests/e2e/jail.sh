@@ -198,7 +198,9 @@ check $? "/dev/kvm opens in the jail (KVM API $(probe_value "$P" kvm-api))"
 check $? "a descriptor inherited by silo-jail (fd 9) did not reach the program ($(probe_value "$P" open-fds-above-2) open above 2)"
 # the control: the same probe outside the jail (as root) does reach the port, the socket and the files
 "$PROBE" --host-pid "$host_pid" --tcp-port "$port" --unix-socket "$T/other/rw/other.sock" \
-    --path "$T/other/root" --path "$T/host-tmp-marker" --no-ptrace >"$T/probe-host.out" 2>&1
+    --path "$T/other/root" --path "$T/host-tmp-marker" --control >"$T/probe-host.out" 2>&1
+[ -r /proc/uptime ] && [ -r /proc/cpuinfo ] && [ ! -e /escape-test ]
+check $? "the control run changed nothing of the dev host (its /proc intact, no file in /): the tests after this one need it"
 H=$T/probe-host.out
 [ "$(probe_value "$H" tcp-connect)" = ok ] && [ "$(probe_value "$H" unix-connect)" = ok ] &&
     [ "$(probe_value "$H" "path:$T/other/root")" = present ] && [ "$(probe_value "$H" path:/silo)" = present ] &&

@@ -4,8 +4,10 @@
  * another session's Unix socket, rlimits, /dev/kvm). It judges nothing: jail.sh compares the
  * values with what was asked. Outcomes of calls are `ok` or the errno name (e.g. EPERM).
  *
- *   jail-probe --host-pid PID --tcp-port PORT --unix-socket PATH [--path PATH]... [--no-ptrace]
- * --no-ptrace: skip the PTRACE_ATTACH tries (for the control run outside the jail, as root).
+ *   jail-probe --host-pid PID --tcp-port PORT --unix-socket PATH [--path PATH]... [--control]
+ * --control: the control run outside the jail, as root: skip everything that would succeed there
+ *   and change the host (PTRACE_ATTACH of host processes; the escapes: mount over /proc, chroot,
+ *   a file in /), which earlier left the dev host without its /proc for the tests after this one.
  */
 #include <errno.h>
 #include <dirent.h>
@@ -226,10 +228,10 @@ int main(int argc, char *argv[])
     pid_t host_pid = 1;
     int tcp_port = 1;
     const char *sock = "/nonexistent";
-    bool attach = true;
+    bool control = false;
     for (int i = 1; i < argc; i++)
-        if (strcmp(argv[i], "--no-ptrace") == 0)
-            attach = false;
+        if (strcmp(argv[i], "--control") == 0)
+            control = true;
     for (int i = 1; i + 1 < argc; i++) {
         if (strcmp(argv[i], "--host-pid") == 0)
             host_pid = atoi(argv[i + 1]);
@@ -243,11 +245,12 @@ int main(int argc, char *argv[])
     status_fields();
     paths(argc, argv);
     processes();
-    signals_and_ptrace(host_pid, attach);
+    signals_and_ptrace(host_pid, !control);
     network(tcp_port);
     unix_socket(sock);
     limits();
-    escapes();
+    if (!control)
+        escapes();
     kvm();
     int fds = 0;
     for (int fd = 3; fd < 1024; fd++)

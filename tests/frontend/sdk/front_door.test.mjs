@@ -150,13 +150,15 @@ test('front door: forged 80 MiB bodies (unknown key, wrong secret) are refused; 
   }
   assert.equal((await invokeWith(unknown, Buffer.from('x')).catch((e) => e)).name, 'UnrecognizedClientException');
   assert.equal((await invokeWith(wrong, Buffer.from('x')).catch((e) => e)).name, 'InvalidSignatureException');
-  // four at once with a wrong secret and no payload header: only the body decides, so two fit
-  // under the 200 MiB cap (InvalidSignatureException once hashed), the others get 503 at once
+  // four at once with a wrong secret and no payload header: only the body decides, so at most two
+  // are held under the 200 MiB cap at a time (InvalidSignatureException once hashed), the others get
+  // 503 at once; on a loaded machine one may finish and release its share before the last starts
   const results = await Promise.all([0, 1, 2, 3].map(() => rawInvoke(wrongCreds, forged)));
   const names = results.map((x) => `${x.status}:${x.type}`);
   assert.ok(!results.some((x) => x.status === 200), names.join());
   const hashed = results.filter((x) => x.type === 'InvalidSignatureException').length;
-  assert.ok(hashed >= 1 && hashed <= 2, names.join());
+  const full = results.filter((x) => x.status === 503).length;
+  assert.ok(hashed >= 1 && full >= 1 && hashed + full === 4, names.join());
   assert.ok(/the unverified body spool is full/.test(log), 'no "spool is full" refusal logged');
   const hwm1 = hwmKiB();
   console.log(`# bench: silod VmHWM before forged bodies ${(hwm0 / 1024).toFixed(1)} MiB, after 2 refused-at-head + 4 concurrent wrong-secret 80 MiB bodies ${(hwm1 / 1024).toFixed(1)} MiB (${names.join(',')})`);
