@@ -138,7 +138,12 @@ test('command: a runtime with SILO_COMMANDS=disabled refuses (AccessDeniedExcept
     assert.match(e.message, /SILO_COMMANDS/);
     return true;
   });
-  const log = readFileSync(`${testDir}/silod.log`, 'utf8');
+  // silod writes the request's line once the answer is sent: the client can see the 403 first
+  let log = '';
+  for (let i = 0; i < 40 && !log.includes('error=AccessDeniedException'); i++) {
+    if (i > 0) await new Promise((r) => setTimeout(r, 50));
+    log = readFileSync(`${testDir}/silod.log`, 'utf8');
+  }
   assert.ok(log.includes('error=AccessDeniedException'), 'the refusal is in silod\'s log');
   assert.ok(!log.includes(`session ${sid} (`), 'no session was started for the refused command');
 });
