@@ -3,24 +3,15 @@
  * which must survive to wipe the guest's memory. */
 #include "vmm/jail/jail_cgroup.h"
 
+#include "base/error_message.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return -1;
-}
 
 size_t jail_cgroup_plan(const struct jail_options *o, struct jail_cgroup_write out[JAIL_CGROUP_MAX_WRITES])
 {
@@ -70,10 +61,10 @@ static int apply_writes(const struct jail_options *o, int dir_fd, char *err, siz
         if (r == 1 && writes[i].optional)
             continue;
         if (r == 1)
-            return fail(err, errlen, "%s/%s does not exist (is its controller in the parent's "
+            return error_message(err, errlen, "%s/%s does not exist (is its controller in the parent's "
                         "cgroup.subtree_control?)", o->cgroup, writes[i].file);
         if (r != 0)
-            return fail(err, errlen, "cannot write '%s' to %s/%s: %s", writes[i].value, o->cgroup, writes[i].file,
+            return error_message(err, errlen, "cannot write '%s' to %s/%s: %s", writes[i].value, o->cgroup, writes[i].file,
                         strerror(errno));
     }
     return 0;
@@ -84,11 +75,11 @@ int jail_cgroup_enter(const struct jail_options *o, char *err, size_t errlen)
     if (o->cgroup == NULL)
         return 0;
     if (mkdir(o->cgroup, 0755) != 0)
-        return fail(err, errlen, "cannot create the cgroup %s: %s", o->cgroup,
+        return error_message(err, errlen, "cannot create the cgroup %s: %s", o->cgroup,
                     errno == EEXIST ? "it already exists" : strerror(errno));
     int dir_fd = open(o->cgroup, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dir_fd < 0) {
-        fail(err, errlen, "cannot open the cgroup %s: %s", o->cgroup, strerror(errno));
+        error_message(err, errlen, "cannot open the cgroup %s: %s", o->cgroup, strerror(errno));
         rmdir(o->cgroup);
         return -1;
     }
@@ -96,7 +87,7 @@ int jail_cgroup_enter(const struct jail_options *o, char *err, size_t errlen)
     snprintf(pid, sizeof pid, "%ld", (long)getpid());
     int r = apply_writes(o, dir_fd, err, errlen);
     if (r == 0 && write_control(dir_fd, "cgroup.procs", pid) != 0)
-        r = fail(err, errlen, "cannot move into the cgroup %s (cgroup.procs): %s", o->cgroup, strerror(errno));
+        r = error_message(err, errlen, "cannot move into the cgroup %s (cgroup.procs): %s", o->cgroup, strerror(errno));
     close(dir_fd);
     if (r != 0)
         rmdir(o->cgroup);

@@ -2,9 +2,10 @@
  * every value is checked here, before anything is mounted, created or dropped. */
 #include "vmm/jail/jail_cli.h"
 
+#include "base/error_message.h"
+
 #include <errno.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,16 +27,6 @@ static const char *const reserved_paths[] = { "/proc", "/dev", "/lib", "/lib64",
 #define CPU_PERIOD_MIN_US 1000u
 #define CPU_PERIOD_MAX_US 1000000u
 #define CPU_QUOTA_MIN_US 1000u
-
-static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return -1;
-}
 
 /* A plain decimal number in [min, max]. */
 static int parse_number(const char *s, uint64_t min, uint64_t max, uint64_t *out)
@@ -131,20 +122,20 @@ static int add_bind(struct jail_options *o, const char *opt, const char *arg, bo
 {
     const char *eq = strchr(arg, '=');
     if (eq == NULL || eq == arg || arg[0] != '/')
-        return fail(err, errlen, "%s wants SRC=DST with an absolute SRC, got '%s'", opt, arg);
+        return error_message(err, errlen, "%s wants SRC=DST with an absolute SRC, got '%s'", opt, arg);
     if (o->nbinds == JAIL_MAX_BINDS)
-        return fail(err, errlen, "at most %d --bind/--bind-ro", JAIL_MAX_BINDS);
+        return error_message(err, errlen, "at most %d --bind/--bind-ro", JAIL_MAX_BINDS);
     struct jail_bind *b = &o->binds[o->nbinds];
     if (jail_normalise_path(eq + 1, b->dst, sizeof b->dst) != 0)
-        return fail(err, errlen, "%s %s: DST must be an absolute path inside the jail, not '/', without '.' or '..'",
+        return error_message(err, errlen, "%s %s: DST must be an absolute path inside the jail, not '/', without '.' or '..'",
                     opt, arg);
     const char *clash = overlapping(o, b->dst);
     if (clash != NULL)
-        return fail(err, errlen, "%s %s: DST %s overlaps %s (no DST may lie inside another, or inside %s)", opt,
+        return error_message(err, errlen, "%s %s: DST %s overlaps %s (no DST may lie inside another, or inside %s)", opt,
                     arg, b->dst, clash, "/proc, /dev, /lib, /lib64, /usr/lib, /usr/lib64");
     size_t srclen = (size_t)(eq - arg);
     if (srclen >= sizeof b->src)
-        return fail(err, errlen, "%s: SRC too long", opt);
+        return error_message(err, errlen, "%s: SRC too long", opt);
     memcpy(b->src, arg, srclen);
     b->src[srclen] = '\0';
     b->writable = writable;
@@ -157,14 +148,14 @@ static int add_dev(struct jail_options *o, const char *arg, char *err, size_t er
     char norm[JAIL_PATH_MAX];
     if (jail_normalise_path(arg, norm, sizeof norm) != 0 || strncmp(norm, "/dev/", 5) != 0 ||
         strchr(norm + 5, '/') != NULL || strcmp(norm, arg) != 0)
-        return fail(err, errlen, "--dev wants a device node directly in /dev, e.g. /dev/kvm, got '%s'", arg);
+        return error_message(err, errlen, "--dev wants a device node directly in /dev, e.g. /dev/kvm, got '%s'", arg);
     if (strcmp(arg, "/dev/null") == 0 || strcmp(arg, "/dev/urandom") == 0)
-        return fail(err, errlen, "--dev %s: always present in the jail", arg);
+        return error_message(err, errlen, "--dev %s: always present in the jail", arg);
     for (size_t i = 0; i < o->ndevs; i++)
         if (strcmp(o->devs[i], arg) == 0)
-            return fail(err, errlen, "--dev %s given twice", arg);
+            return error_message(err, errlen, "--dev %s given twice", arg);
     if (o->ndevs == JAIL_MAX_DEVS)
-        return fail(err, errlen, "at most %d --dev", JAIL_MAX_DEVS);
+        return error_message(err, errlen, "at most %d --dev", JAIL_MAX_DEVS);
     o->devs[o->ndevs++] = arg;
     return 0;
 }
@@ -175,13 +166,13 @@ static int parse_cpu_max(struct jail_options *o, const char *arg, char *err, siz
     char quota[32], period[32], extra[2];
     if (sscanf(arg, "%31s %31s %1s", quota, period, extra) != 2 ||
         parse_number(period, CPU_PERIOD_MIN_US, CPU_PERIOD_MAX_US, &o->cpu_period_us) != 0)
-        return fail(err, errlen, "--cpu-max wants \"QUOTA PERIOD\" (QUOTA: microseconds >= %u or max; PERIOD: "
+        return error_message(err, errlen, "--cpu-max wants \"QUOTA PERIOD\" (QUOTA: microseconds >= %u or max; PERIOD: "
                     "%u ... %u microseconds), got '%s'", CPU_QUOTA_MIN_US, CPU_PERIOD_MIN_US,
                     CPU_PERIOD_MAX_US, arg);
     if (strcmp(quota, "max") == 0)
         o->cpu_quota_us = 0;
     else if (parse_number(quota, CPU_QUOTA_MIN_US, UINT32_MAX, &o->cpu_quota_us) != 0)
-        return fail(err, errlen, "--cpu-max: QUOTA must be microseconds >= %u (or max), got '%s'", CPU_QUOTA_MIN_US,
+        return error_message(err, errlen, "--cpu-max: QUOTA must be microseconds >= %u (or max), got '%s'", CPU_QUOTA_MIN_US,
                     quota);
     return 0;
 }
@@ -190,7 +181,7 @@ static int parse_id(const char *opt, const char *arg, uint64_t *out, char *err, 
 {
     /* 0 is root; (uid_t)-1 means "unchanged" to the set*id calls */
     if (parse_number(arg, 1, UINT32_MAX - 1, out) != 0)
-        return fail(err, errlen, "%s wants a non-zero numeric id below 4294967295, got '%s'", opt, arg);
+        return error_message(err, errlen, "%s wants a non-zero numeric id below 4294967295, got '%s'", opt, arg);
     return 0;
 }
 
@@ -198,7 +189,7 @@ static int parse_size_option(const char *opt, const char *arg, uint64_t min, uin
                              size_t errlen)
 {
     if (jail_parse_size(arg, out) != 0 || *out < min)
-        return fail(err, errlen, "%s wants a size of at least %" PRIu64 " bytes (e.g. 512M, 2G, 1048576), got '%s'",
+        return error_message(err, errlen, "%s wants a size of at least %" PRIu64 " bytes (e.g. 512M, 2G, 1048576), got '%s'",
                     opt, min, arg);
     return 0;
 }
@@ -206,7 +197,7 @@ static int parse_size_option(const char *opt, const char *arg, uint64_t min, uin
 static int parse_count_option(const char *opt, const char *arg, uint64_t *out, char *err, size_t errlen)
 {
     if (parse_number(arg, 1, UINT32_MAX, out) != 0)
-        return fail(err, errlen, "%s wants a number from 1 to %u, got '%s'", opt, UINT32_MAX, arg);
+        return error_message(err, errlen, "%s wants a number from 1 to %u, got '%s'", opt, UINT32_MAX, arg);
     return 0;
 }
 
@@ -217,7 +208,7 @@ static int apply_option(struct jail_options *o, const char *opt, const char *val
     if (strcmp(opt, "--root") == 0) {
         char norm[JAIL_PATH_MAX];
         if (jail_normalise_path(val, norm, sizeof norm) != 0)
-            return fail(err, errlen, "--root wants an absolute directory other than /, got '%s'", val);
+            return error_message(err, errlen, "--root wants an absolute directory other than /, got '%s'", val);
         o->root = val;
     } else if (strcmp(opt, "--uid") == 0) {
         if (parse_id(opt, val, &v, err, errlen) != 0)
@@ -235,7 +226,7 @@ static int apply_option(struct jail_options *o, const char *opt, const char *val
         char norm[JAIL_PATH_MAX];
         if (jail_normalise_path(val, norm, sizeof norm) != 0 || strcmp(norm, val) != 0 ||
             strncmp(val, CGROUP_TOP, strlen(CGROUP_TOP)) != 0 || val[strlen(CGROUP_TOP)] == '\0')
-            return fail(err, errlen, "--cgroup wants a plain path below %s, got '%s'", CGROUP_TOP, val);
+            return error_message(err, errlen, "--cgroup wants a plain path below %s, got '%s'", CGROUP_TOP, val);
         o->cgroup = val;
     } else if (strcmp(opt, "--memory-max") == 0) {
         return parse_size_option(opt, val, 1u << 20, &o->memory_max, err, errlen);
@@ -250,7 +241,7 @@ static int apply_option(struct jail_options *o, const char *opt, const char *val
     } else if (strcmp(opt, "--nproc") == 0) {
         return parse_count_option(opt, val, &o->nproc, err, errlen);
     } else {
-        return fail(err, errlen, "unknown option '%s' (see --help)", opt);
+        return error_message(err, errlen, "unknown option '%s' (see --help)", opt);
     }
     return 0;
 }
@@ -268,23 +259,23 @@ int jail_parse_options(int argc, char *const argv[], struct jail_options *o, cha
         if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0)
             return -2;
         if (strncmp(arg, "--", 2) != 0)
-            return fail(err, errlen, "unexpected '%s' (the program comes after --)", arg);
+            return error_message(err, errlen, "unexpected '%s' (the program comes after --)", arg);
         if (i + 1 >= argc)
-            return fail(err, errlen, "%s needs a value", arg);
+            return error_message(err, errlen, "%s needs a value", arg);
         if (apply_option(o, arg, argv[i + 1], err, errlen) != 0)
             return -1;
         i += 2;
     }
     if (o->root == NULL)
-        return fail(err, errlen, "--root DIR is required");
+        return error_message(err, errlen, "--root DIR is required");
     if (o->uid == 0 || o->gid == 0)
-        return fail(err, errlen, "--uid and --gid are required (non-zero)");
+        return error_message(err, errlen, "--uid and --gid are required (non-zero)");
     if ((o->memory_max != 0 || o->cpu_period_us != 0 || o->pids_max != 0) && o->cgroup == NULL)
-        return fail(err, errlen, "--memory-max, --cpu-max and --pids-max need --cgroup CGDIR");
+        return error_message(err, errlen, "--memory-max, --cpu-max and --pids-max need --cgroup CGDIR");
     if (i >= argc || argv[i][0] == '\0')
-        return fail(err, errlen, "no program to run (-- PROGRAM [ARGS...])");
+        return error_message(err, errlen, "no program to run (-- PROGRAM [ARGS...])");
     if (argv[i][0] != '/')
-        return fail(err, errlen, "PROGRAM must be an absolute path inside the jail, got '%s'", argv[i]);
+        return error_message(err, errlen, "PROGRAM must be an absolute path inside the jail, got '%s'", argv[i]);
     o->program_argv = &argv[i];
     return 0;
 }

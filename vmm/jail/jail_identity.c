@@ -2,27 +2,18 @@
  * (see jail_identity.h). */
 #include "vmm/jail/jail_identity.h"
 
+#include "base/error_message.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <grp.h>
 #include <linux/capability.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
-
-static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return -1;
-}
 
 size_t jail_rlimits_plan(const struct jail_options *o, struct jail_rlimit out[JAIL_MAX_RLIMITS])
 {
@@ -46,7 +37,7 @@ int jail_apply_rlimits(const struct jail_options *o, char *err, size_t errlen)
     for (size_t i = 0; i < n; i++) {
         struct rlimit rl = { limits[i].value, limits[i].value };
         if (setrlimit(limits[i].resource, &rl) != 0 && !(limits[i].best_effort && errno == EPERM))
-            return fail(err, errlen, "cannot set %s to %llu: %s", limits[i].name, (unsigned long long)limits[i].value,
+            return error_message(err, errlen, "cannot set %s to %llu: %s", limits[i].name, (unsigned long long)limits[i].value,
                         strerror(errno));
     }
     return 0;
@@ -68,7 +59,7 @@ static int empty_bounding_set(char *err, size_t errlen)
 {
     for (int cap = 0; prctl(PR_CAPBSET_READ, cap, 0, 0, 0) >= 0; cap++)
         if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0)
-            return fail(err, errlen, "cannot drop capability %d from the bounding set: %s", cap, strerror(errno));
+            return error_message(err, errlen, "cannot drop capability %d from the bounding set: %s", cap, strerror(errno));
     return 0;
 }
 
@@ -78,9 +69,9 @@ static int clear_capabilities(char *err, size_t errlen)
     struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3];
     memset(data, 0, sizeof data);
     if (syscall(SYS_capset, &hdr, data) != 0)
-        return fail(err, errlen, "cannot clear the capability sets: %s", strerror(errno));
+        return error_message(err, errlen, "cannot clear the capability sets: %s", strerror(errno));
     if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0 && errno != EINVAL)
-        return fail(err, errlen, "cannot clear the ambient capabilities: %s", strerror(errno));
+        return error_message(err, errlen, "cannot clear the ambient capabilities: %s", strerror(errno));
     return 0;
 }
 
@@ -91,39 +82,39 @@ static int check_dropped(const struct jail_options *o, char *err, size_t errlen)
     gid_t rg, eg, sg;
     if (getresuid(&ru, &eu, &su) != 0 || getresgid(&rg, &eg, &sg) != 0 || ru != o->uid || eu != o->uid ||
         su != o->uid || rg != o->gid || eg != o->gid || sg != o->gid)
-        return fail(err, errlen, "the uid/gid did not change as asked");
+        return error_message(err, errlen, "the uid/gid did not change as asked");
     if (getgroups(0, NULL) != 0)
-        return fail(err, errlen, "supplementary groups remain");
+        return error_message(err, errlen, "supplementary groups remain");
     struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
     struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3];
     if (syscall(SYS_capget, &hdr, data) != 0)
-        return fail(err, errlen, "capget: %s", strerror(errno));
+        return error_message(err, errlen, "capget: %s", strerror(errno));
     for (int i = 0; i < _LINUX_CAPABILITY_U32S_3; i++)
         if (data[i].effective != 0 || data[i].permitted != 0 || data[i].inheritable != 0)
-            return fail(err, errlen, "capabilities remain after the drop");
+            return error_message(err, errlen, "capabilities remain after the drop");
     if (setuid(0) == 0 || setgid(0) == 0)
-        return fail(err, errlen, "root could be regained after the drop");
+        return error_message(err, errlen, "root could be regained after the drop");
     if (prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) != 1)
-        return fail(err, errlen, "no_new_privs is not set");
+        return error_message(err, errlen, "no_new_privs is not set");
     return 0;
 }
 
 int jail_drop_identity(const struct jail_options *o, char *err, size_t errlen)
 {
     if (prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) != 0)
-        return fail(err, errlen, "PR_SET_KEEPCAPS: %s", strerror(errno));
+        return error_message(err, errlen, "PR_SET_KEEPCAPS: %s", strerror(errno));
     if (empty_bounding_set(err, errlen) != 0)
         return -1;
     if (setgroups(0, NULL) != 0)
-        return fail(err, errlen, "cannot drop the supplementary groups: %s", strerror(errno));
+        return error_message(err, errlen, "cannot drop the supplementary groups: %s", strerror(errno));
     if (setresgid(o->gid, o->gid, o->gid) != 0)
-        return fail(err, errlen, "cannot switch to gid %u: %s", (unsigned)o->gid, strerror(errno));
+        return error_message(err, errlen, "cannot switch to gid %u: %s", (unsigned)o->gid, strerror(errno));
     /* with no uid left 0 and no KEEPCAPS, the kernel clears the permitted and effective sets */
     if (setresuid(o->uid, o->uid, o->uid) != 0)
-        return fail(err, errlen, "cannot switch to uid %u: %s", (unsigned)o->uid, strerror(errno));
+        return error_message(err, errlen, "cannot switch to uid %u: %s", (unsigned)o->uid, strerror(errno));
     if (clear_capabilities(err, errlen) != 0)
         return -1;
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
-        return fail(err, errlen, "cannot set no_new_privs: %s", strerror(errno));
+        return error_message(err, errlen, "cannot set no_new_privs: %s", strerror(errno));
     return check_dropped(o, err, errlen);
 }

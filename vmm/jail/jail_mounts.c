@@ -2,9 +2,10 @@
  * the options, carrying them out under --root, and entering the new root. */
 #include "vmm/jail/jail_mounts.h"
 
+#include "base/error_message.h"
+
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mount.h>
@@ -21,16 +22,6 @@ static const char *const proc_options[] = { "hidepid=invisible,subset=pid", "hid
 static const char *const system_paths[] = { "/lib", "/lib64", "/usr/lib", "/usr/lib64" };
 /* Always in the jail, mode 0666, root's. */
 static const char *const basic_devices[] = { "/dev/null", "/dev/urandom" };
-
-static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return -1;
-}
 
 static ssize_t real_readlink(const char *path, char *buf, size_t len)
 {
@@ -58,7 +49,7 @@ static int plan_system_paths(const struct jail_host_view *host, struct jail_moun
             char target[JAIL_PATH_MAX];
             ssize_t n = host->readlink(system_paths[i], target, sizeof target - 1);
             if (n <= 0)
-                return fail(err, errlen, "cannot read the link %s: %s", system_paths[i], strerror(errno));
+                return error_message(err, errlen, "cannot read the link %s: %s", system_paths[i], strerror(errno));
             target[n] = '\0';
             snprintf(next_step(plan, JAIL_STEP_SYMLINK, system_paths[i])->src, JAIL_PATH_MAX, "%s", target);
         } else if (S_ISDIR(st.st_mode)) {
@@ -78,7 +69,7 @@ static int plan_binds(const struct jail_options *o, const struct jail_host_view 
         const struct jail_bind *b = &o->binds[i];
         struct stat st;
         if (host->stat(b->src, &st) != 0)
-            return fail(err, errlen, "%s %s=%s: %s", b->writable ? "--bind" : "--bind-ro", b->src, b->dst,
+            return error_message(err, errlen, "%s %s=%s: %s", b->writable ? "--bind" : "--bind-ro", b->src, b->dst,
                         strerror(errno));
         struct jail_mount_step *s = next_step(plan, JAIL_STEP_BIND, b->dst);
         snprintf(s->src, sizeof s->src, "%s", b->src);
@@ -93,9 +84,9 @@ static int plan_device(const struct jail_host_view *host, struct jail_mount_plan
 {
     struct stat st;
     if (host->stat(path, &st) != 0)
-        return fail(err, errlen, "device %s: %s", path, strerror(errno));
+        return error_message(err, errlen, "device %s: %s", path, strerror(errno));
     if (!S_ISCHR(st.st_mode) && !S_ISBLK(st.st_mode))
-        return fail(err, errlen, "%s is not a device node", path);
+        return error_message(err, errlen, "%s is not a device node", path);
     struct jail_mount_step *s = next_step(plan, JAIL_STEP_DEVICE, path);
     snprintf(s->src, sizeof s->src, "%s", path);
     s->mode = (st.st_mode & S_IFMT) | (owned_by_jail ? 0600 : 0666);
@@ -131,11 +122,11 @@ static int make_parents(const char *path, size_t root_len, char *err, size_t err
 {
     char buf[2 * JAIL_PATH_MAX + 1];
     if ((size_t)snprintf(buf, sizeof buf, "%s", path) >= sizeof buf)
-        return fail(err, errlen, "path too long in the jail");
+        return error_message(err, errlen, "path too long in the jail");
     for (char *p = buf + root_len + 1; (p = strchr(p, '/')) != NULL; p++) {
         *p = '\0';
         if (mkdir(buf, 0755) != 0 && errno != EEXIST)
-            return fail(err, errlen, "cannot create %s in the jail: %s", buf + root_len, strerror(errno));
+            return error_message(err, errlen, "cannot create %s in the jail: %s", buf + root_len, strerror(errno));
         *p = '/';
     }
     return 0;
@@ -145,12 +136,12 @@ static int make_mount_point(const char *target, bool dir, const char *dst, char 
 {
     if (dir) {
         if (mkdir(target, 0755) != 0 && errno != EEXIST)
-            return fail(err, errlen, "cannot create %s in the jail: %s", dst, strerror(errno));
+            return error_message(err, errlen, "cannot create %s in the jail: %s", dst, strerror(errno));
         return 0;
     }
     int fd = open(target, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0444);
     if (fd < 0)
-        return fail(err, errlen, "cannot create %s in the jail: %s", dst, strerror(errno));
+        return error_message(err, errlen, "cannot create %s in the jail: %s", dst, strerror(errno));
     close(fd);
     return 0;
 }
@@ -158,11 +149,11 @@ static int make_mount_point(const char *target, bool dir, const char *dst, char 
 static int do_bind(const struct jail_mount_step *s, const char *target, char *err, size_t errlen)
 {
     if (mount(s->src, target, NULL, MS_BIND, NULL) != 0)
-        return fail(err, errlen, "cannot bind %s at %s: %s", s->src, s->dst, strerror(errno));
+        return error_message(err, errlen, "cannot bind %s at %s: %s", s->src, s->dst, strerror(errno));
     /* writable binds (sockets, a disk's writable layer) hold nothing to run */
     unsigned long flags = MS_REMOUNT | MS_BIND | MS_NOSUID | MS_NODEV | (s->read_only ? MS_RDONLY : MS_NOEXEC);
     if (mount(NULL, target, NULL, flags, NULL) != 0)
-        return fail(err, errlen, "cannot make %s %s in the jail: %s", s->dst, s->read_only ? "read-only" : "nosuid",
+        return error_message(err, errlen, "cannot make %s %s in the jail: %s", s->dst, s->read_only ? "read-only" : "nosuid",
                     strerror(errno));
     return 0;
 }
@@ -171,13 +162,13 @@ static int do_device(const struct jail_mount_step *s, const char *target, uid_t 
                      size_t errlen)
 {
     if (mknod(target, s->mode, s->rdev) != 0)
-        return fail(err, errlen, "cannot make the device node %s (%u:%u) in the jail: %s", s->dst, major(s->rdev),
+        return error_message(err, errlen, "cannot make the device node %s (%u:%u) in the jail: %s", s->dst, major(s->rdev),
                     minor(s->rdev), strerror(errno));
     if (s->owned_by_jail && chown(target, uid, gid) != 0)
-        return fail(err, errlen, "cannot give %s to %u:%u: %s", s->dst, (unsigned)uid, (unsigned)gid,
+        return error_message(err, errlen, "cannot give %s to %u:%u: %s", s->dst, (unsigned)uid, (unsigned)gid,
                     strerror(errno));
     if (chmod(target, s->mode & 07777) != 0) /* whatever the umask */
-        return fail(err, errlen, "cannot chmod %s: %s", s->dst, strerror(errno));
+        return error_message(err, errlen, "cannot chmod %s: %s", s->dst, strerror(errno));
     return 0;
 }
 
@@ -191,7 +182,7 @@ static int do_proc(const struct jail_mount_step *s, const char *target, char *er
         if (first_errno == 0)
             first_errno = errno;
     }
-    return fail(err, errlen, "cannot mount /proc (%s) in the jail: %s", s->fs_options, strerror(first_errno));
+    return error_message(err, errlen, "cannot mount /proc (%s) in the jail: %s", s->fs_options, strerror(first_errno));
 }
 
 static int do_step(const struct jail_mount_step *s, const char *root, uid_t uid, gid_t gid, char *err,
@@ -200,7 +191,7 @@ static int do_step(const struct jail_mount_step *s, const char *root, uid_t uid,
     char target[2 * JAIL_PATH_MAX + 1];
     bool is_root = strcmp(s->dst, "/") == 0;
     if ((size_t)snprintf(target, sizeof target, "%s%s", root, is_root ? "" : s->dst) >= sizeof target)
-        return fail(err, errlen, "%s: path too long", s->dst);
+        return error_message(err, errlen, "%s: path too long", s->dst);
     if (!is_root && make_parents(target, strlen(root), err, errlen) != 0)
         return -1;
     switch (s->kind) {
@@ -208,7 +199,7 @@ static int do_step(const struct jail_mount_step *s, const char *root, uid_t uid,
         if (!is_root && make_mount_point(target, true, s->dst, err, errlen) != 0)
             return -1;
         if (mount("tmpfs", target, "tmpfs", MS_NOSUID | MS_NOEXEC | (is_root ? MS_NODEV : 0), s->fs_options) != 0)
-            return fail(err, errlen, "cannot mount a tmpfs on %s%s: %s", is_root ? "--root " : "", target,
+            return error_message(err, errlen, "cannot mount a tmpfs on %s%s: %s", is_root ? "--root " : "", target,
                         strerror(errno));
         return 0;
     case JAIL_STEP_BIND:
@@ -217,7 +208,7 @@ static int do_step(const struct jail_mount_step *s, const char *root, uid_t uid,
         return do_bind(s, target, err, errlen);
     case JAIL_STEP_SYMLINK:
         if (symlink(s->src, target) != 0)
-            return fail(err, errlen, "cannot link %s -> %s in the jail: %s", s->dst, s->src, strerror(errno));
+            return error_message(err, errlen, "cannot link %s -> %s in the jail: %s", s->dst, s->src, strerror(errno));
         return 0;
     case JAIL_STEP_DEVICE:
         return do_device(s, target, uid, gid, err, errlen);
@@ -226,7 +217,7 @@ static int do_step(const struct jail_mount_step *s, const char *root, uid_t uid,
             return -1;
         return do_proc(s, target, err, errlen);
     }
-    return fail(err, errlen, "unknown mount step");
+    return error_message(err, errlen, "unknown mount step");
 }
 
 int jail_build_root(const struct jail_mount_plan *plan, const char *root, uid_t uid, gid_t gid, char *err,
@@ -235,13 +226,13 @@ int jail_build_root(const struct jail_mount_plan *plan, const char *root, uid_t 
     char top[JAIL_PATH_MAX];
     struct stat st;
     if (jail_normalise_path(root, top, sizeof top) != 0)
-        return fail(err, errlen, "--root %s: not an absolute directory", root);
+        return error_message(err, errlen, "--root %s: not an absolute directory", root);
     if (lstat(top, &st) != 0)
-        return fail(err, errlen, "--root %s: %s", root, strerror(errno));
+        return error_message(err, errlen, "--root %s: %s", root, strerror(errno));
     if (!S_ISDIR(st.st_mode))
-        return fail(err, errlen, "--root %s: not a directory", root);
+        return error_message(err, errlen, "--root %s: not a directory", root);
     if (st.st_uid != 0)
-        return fail(err, errlen, "--root %s must be owned by root", root);
+        return error_message(err, errlen, "--root %s must be owned by root", root);
     for (size_t i = 0; i < plan->n; i++)
         if (do_step(&plan->steps[i], top, uid, gid, err, errlen) != 0)
             return -1;
@@ -249,32 +240,32 @@ int jail_build_root(const struct jail_mount_plan *plan, const char *root, uid_t 
     char dev[JAIL_PATH_MAX + 8];
     snprintf(dev, sizeof dev, "%s/dev", top);
     if (mount(NULL, dev, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NOEXEC, NULL) != 0)
-        return fail(err, errlen, "cannot make the jail's /dev read-only: %s", strerror(errno));
+        return error_message(err, errlen, "cannot make the jail's /dev read-only: %s", strerror(errno));
     if (mount(NULL, top, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) != 0)
-        return fail(err, errlen, "cannot make the jail's root read-only: %s", strerror(errno));
+        return error_message(err, errlen, "cannot make the jail's root read-only: %s", strerror(errno));
     return 0;
 }
 
 int jail_enter_root(const char *root, char *err, size_t errlen)
 {
     if (chdir(root) != 0)
-        return fail(err, errlen, "cannot enter --root %s: %s", root, strerror(errno));
+        return error_message(err, errlen, "cannot enter --root %s: %s", root, strerror(errno));
     if (syscall(SYS_pivot_root, ".", ".") == 0) {
         /* the old root now sits on top of the new one at "/": detach it */
         if (umount2(".", MNT_DETACH) != 0)
-            return fail(err, errlen, "cannot detach the old root: %s", strerror(errno));
+            return error_message(err, errlen, "cannot detach the old root: %s", strerror(errno));
     } else if (errno == EINVAL) {
         /* the host runs from its initramfs (rootfs cannot be pivoted): move the jail's root over
          * "/" and chroot into it, as switch_root does; the old root stays underneath, unreachable
          * without CAP_SYS_CHROOT/CAP_SYS_ADMIN, which the jailed process never has */
         if (mount(".", "/", NULL, MS_MOVE, NULL) != 0)
-            return fail(err, errlen, "cannot move the jail's root over / (pivot_root: EINVAL): %s", strerror(errno));
+            return error_message(err, errlen, "cannot move the jail's root over / (pivot_root: EINVAL): %s", strerror(errno));
         if (chroot(".") != 0)
-            return fail(err, errlen, "cannot chroot into the jail: %s", strerror(errno));
+            return error_message(err, errlen, "cannot chroot into the jail: %s", strerror(errno));
     } else {
-        return fail(err, errlen, "pivot_root into %s: %s", root, strerror(errno));
+        return error_message(err, errlen, "pivot_root into %s: %s", root, strerror(errno));
     }
     if (chdir("/") != 0)
-        return fail(err, errlen, "cannot chdir to the jail's /: %s", strerror(errno));
+        return error_message(err, errlen, "cannot chdir to the jail's /: %s", strerror(errno));
     return 0;
 }
