@@ -92,16 +92,12 @@ int guest_mem_map_memfd(struct guest_mem *mem, uint64_t gpa_base, uint64_t size)
     return 0;
 }
 
-int guest_mem_copy_file(struct guest_mem *mem, uint64_t gpa, int fd, uint64_t len)
+/* Copies [file_off, file_off + len) of `fd` to offset `mem_off` of the memfd, in the kernel. */
+static int copy_to_memfd(struct guest_mem *mem, uint64_t mem_off, int fd, uint64_t file_off, uint64_t len)
 {
-    if (!mem->in_memfd)
-        return -ENOTSUP;
-    if (!guest_mem_contains(mem, gpa, len))
-        return -EINVAL;
-    uint64_t at = gpa - mem->gpa_base;
-    if (lseek(mem->memfd, (off_t)at, SEEK_SET) < 0)
+    if (lseek(mem->memfd, (off_t)mem_off, SEEK_SET) < 0)
         return -errno;
-    off_t in = 0;
+    off_t in = (off_t)file_off;
     for (uint64_t done = 0; done < len;) {
         uint64_t want = len - done < (1u << 30) ? len - done : (1u << 30);
         ssize_t n = sendfile(mem->memfd, fd, &in, (size_t)want);
@@ -111,6 +107,52 @@ int guest_mem_copy_file(struct guest_mem *mem, uint64_t gpa, int fd, uint64_t le
             return n < 0 ? -errno : -EIO;
         done += (uint64_t)n;
     }
+    return 0;
+}
+
+int guest_mem_copy_file(struct guest_mem *mem, uint64_t gpa, int fd, uint64_t len)
+{
+    if (!mem->in_memfd)
+        return -ENOTSUP;
+    if (!guest_mem_contains(mem, gpa, len))
+        return -EINVAL;
+    return copy_to_memfd(mem, gpa - mem->gpa_base, fd, 0, len);
+}
+
+int guest_mem_fill_from_file(struct guest_mem *mem, int fd, uint64_t *copied_bytes)
+{
+    if (copied_bytes != NULL)
+        *copied_bytes = 0;
+    if (!mem->in_memfd)
+        return -ENOTSUP;
+    struct stat st;
+    if (fstat(fd, &st) != 0)
+        return -errno;
+    if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size != mem->size)
+        return -EINVAL;
+    uint64_t copied = 0;
+    for (uint64_t at = 0; at < mem->size;) {
+        off_t data = lseek(fd, (off_t)at, SEEK_DATA);
+        if (data < 0 && errno == ENXIO)
+            break; /* only a hole from here on */
+        off_t hole = data < 0 ? -1 : lseek(fd, data, SEEK_HOLE);
+        if (data < 0 || hole < 0) {
+            if (errno != EINVAL)
+                return -errno;
+            data = (off_t)at; /* no SEEK_DATA here: copy the rest as it is */
+            hole = (off_t)mem->size;
+        }
+        uint64_t end = (uint64_t)hole < mem->size ? (uint64_t)hole : mem->size;
+        if ((uint64_t)data >= end)
+            break;
+        int r = copy_to_memfd(mem, (uint64_t)data, fd, (uint64_t)data, end - (uint64_t)data);
+        if (r != 0)
+            return r;
+        copied += end - (uint64_t)data;
+        at = end;
+    }
+    if (copied_bytes != NULL)
+        *copied_bytes = copied;
     return 0;
 }
 

@@ -52,6 +52,14 @@ int guest_mem_map_memfd(struct guest_mem *mem, uint64_t gpa_base, uint64_t size)
  * reads instead), or -errno (then the caller may read instead). */
 int guest_mem_copy_file(struct guest_mem *mem, uint64_t gpa, int fd, uint64_t len);
 
+/* Memfd RAM only: fills RAM from `fd`, a file of exactly mem->size bytes laid out like RAM (a
+ * snapshot's sparse `memory` file), by copying each of its data ranges (lseek SEEK_DATA /
+ * SEEK_HOLE) to the same offset of the memfd inside the kernel (sendfile): holes stay holes,
+ * and nothing is read through user space. Where the file system cannot tell its holes, the
+ * whole file is copied. *copied_bytes (may be NULL) gets the bytes copied. Returns 0, -ENOTSUP
+ * for other RAM, -EINVAL for a file of another size, or -errno. */
+int guest_mem_fill_from_file(struct guest_mem *mem, int fd, uint64_t *copied_bytes);
+
 /* mlock2(MLOCK_ONFAULT) over guest RAM: pages are locked as the guest touches them, so none is
  * ever swapped out (a swapped page would outlive every wipe). Needs RLIMIT_MEMLOCK >= size or
  * CAP_IPC_LOCK. Returns 0 or -errno (-ENOMEM / -EPERM: the limit is too low). */

@@ -55,7 +55,7 @@ static const char *arg_printf(struct arg_buf *b, const char *fmt, ...)
 int microvm_argv(const struct microvm_params *p, const char **argv, size_t cap, char *buf, size_t buf_len)
 {
     if (p->restore_dir && *p->restore_dir) {
-        if (!p->vmm_path || !p->vsock_path || cap < 7)
+        if (!p->vmm_path || !p->vsock_path || cap < 8)
             return -1;
         size_t a = 0;
         argv[a++] = p->vmm_path;
@@ -63,6 +63,8 @@ int microvm_argv(const struct microvm_params *p, const char **argv, size_t cap, 
         argv[a++] = "--vsock-uds"; argv[a++] = p->vsock_path;
         if (p->verify_wipe)
             argv[a++] = "--verify-wipe";
+        if (p->wipe_keeper)
+            argv[a++] = "--wipe-keeper";
         argv[a] = NULL;
         return (int)a;
     }
@@ -86,6 +88,8 @@ int microvm_argv(const struct microvm_params *p, const char **argv, size_t cap, 
     args[a++] = "--vsock-uds"; args[a++] = p->vsock_path;
     if (p->verify_wipe)
         args[a++] = "--verify-wipe";
+    if (p->wipe_keeper)
+        args[a++] = "--wipe-keeper";
     if (p->snapshot_to && *p->snapshot_to) {
         args[a++] = "--snapshot-to"; args[a++] = p->snapshot_to;
     }

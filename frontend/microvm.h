@@ -74,9 +74,12 @@ struct microvm_params {
     const char *disk;           /* the agent image, booted copy-on-write */
     const char *vsock_path;     /* the VMM's vsock Unix socket */
     bool verify_wipe;           /* --verify-wipe (debug: the VMM proves its wipe on stderr) */
+    bool wipe_keeper;           /* --wipe-keeper: guest RAM in a memfd a keeper process holds, so
+                                   it is wiped even after a SIGKILL (vmm/keeper.h) */
     const char *snapshot_to;    /* boot, and on SIGUSR2 write a snapshot there (--snapshot-to) */
     const char *restore_dir;    /* restore this snapshot instead of booting: the argv is then
-                                   VMM --restore DIR --vsock-uds PATH [--verify-wipe]; kernel,
+                                   VMM --restore DIR --vsock-uds PATH [--verify-wipe]
+                                   [--wipe-keeper]; kernel,
                                    disk, shape and command line come from the snapshot */
     int stdout_fd, stderr_fd;   /* a descriptor, MICROVM_FD_INHERIT or MICROVM_FD_NULL */
 };

@@ -261,7 +261,7 @@ int main(int argc, char **argv)
     struct vmm_launcher_config lc = {
         cfg.vmm.path, cfg.vmm.kernel, cfg.vmm.initrd, cfg.vmm.rootfs_dir, cfg.vmm.socket_dir,
         cfg.vmm.shape.cpus, (int)cfg.vmm.ready_timeout_ms, cmdline, cfg.vmm.verify_wipe,
-        channels_open, channels_close, channels_counters, &gcc, cfg.vmm.snapshots, NULL,
+        channels_open, channels_close, channels_counters, &gcc, cfg.vmm.snapshots, NULL, cfg.vmm.wipe_keeper,
     };
     if (cfg.jail.enabled) {         /* every session's VMM under silo-jail (vmm_jail.h) */
         static char program[4200];      /* the jail keeps pointing at it: lives as long as silod */

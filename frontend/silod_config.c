@@ -97,6 +97,7 @@ static const struct cfg_row vmm_rows[] = {
       AT(struct silod_vmm_settings, ready_timeout_ms), NULL, false, 0 },
     { "verify_wipe", CFG_BOOL, NO_LIMIT, 0, NULL, AT(struct silod_vmm_settings, verify_wipe), NULL, false, 0 },
     { "snapshots", CFG_BOOL, NO_LIMIT, 1, NULL, AT(struct silod_vmm_settings, snapshots), NULL, false, 0 },
+    { "wipe_keeper", CFG_BOOL, NO_LIMIT, 1, NULL, AT(struct silod_vmm_settings, wipe_keeper), NULL, false, 0 },
 };
 static const struct cfg_table vmm_table = { ROWS(vmm_rows), sizeof(struct silod_vmm_settings) };
 

@@ -48,6 +48,8 @@ struct silod_vmm_settings {
     unsigned ready_timeout_ms;
     bool verify_wipe;
     bool snapshots;                     /* vmm.snapshots (default true): templates and restores */
+    bool wipe_keeper;                   /* vmm.wipe_keeper (default true): sessions' VMMs get
+                                           --wipe-keeper */
 };
 
 /* The egress object as the table reads it (lists still text); egress_config below is made of it. */

@@ -131,7 +131,7 @@ static int start_vm_in(const struct vmm_launcher_config *cfg, const struct sessi
     struct microvm_params p = {
         .vmm_path = cfg->vmm_path, .kernel = cfg->kernel, .initrd = cfg->initrd, .cmdline = cfg->cmdline,
         .shape = { spec->guest_mib, cfg->cpus }, .disk = rootfs, .vsock_path = vm->vsock_path,
-        .verify_wipe = cfg->verify_wipe,
+        .verify_wipe = cfg->verify_wipe, .wipe_keeper = cfg->wipe_keeper,
         .stdout_fd = MICROVM_FD_NULL, .stderr_fd = MICROVM_FD_INHERIT,   /* stderr: silod's log */
     };
     vm->launcher_data = NULL;

@@ -62,6 +62,10 @@ struct vmm_launcher_config {
     struct vmm_jail *jail;      /* `jail` (vmm_jail.h): each VMM under silo-jail with a uid of its
                                    own, its vsock socket in the slot's run directory; NULL: the
                                    VMM runs as silod's plain child */
+    bool wipe_keeper;           /* `vmm.wipe_keeper`: every session's VMM (boot or restore) gets
+                                   --wipe-keeper, so its guest RAM is wiped even if it is
+                                   SIGKILLed; the boot check's template VM does not (it holds no
+                                   session) */
 };
 
 /* A session_launcher over this config (the config must outlive it). */

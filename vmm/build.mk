@@ -36,7 +36,8 @@ fuzz_snapshot_LIBS := -lz -lpthread
 
 # silo-jail: the jail around one silo-vmm (vmm/jail/README.md): static arm64 for the dev host and
 # hosts, and a host build; its pure parts (options, mount plan, cgroup writes, rlimits) unit-tested.
-JAIL_SRCS := vmm/jail/jail_cli.c vmm/jail/jail_mounts.c vmm/jail/jail_cgroup.c vmm/jail/jail_identity.c
+JAIL_SRCS := vmm/jail/jail_cli.c vmm/jail/jail_mounts.c vmm/jail/jail_cgroup.c vmm/jail/jail_identity.c \
+             vmm/jail/jail_landlock.c
 ARM64_PROGRAMS += silo-jail
 HOST_PROGRAMS += silo-jail
 silo-jail_SRCS := vmm/jail/silo_jail.c $(JAIL_SRCS)

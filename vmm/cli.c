@@ -296,7 +296,7 @@ static const struct cli_option option_table[] = {
     { .name = "wipe-keeper", .kind = CLI_FLAG, .target = offsetof(struct vmm_config, wipe_keeper),
       .help = "guest RAM in a memfd and a keeper process (silo-keeper) that wipes it\n"
               "if silo-vmm dies without wiping, even by SIGKILL; implies --mlock\n"
-              "(not with --restore)" },
+              "(with --restore the snapshot's memory is copied into the memfd)" },
     { .name = "mlock", .kind = CLI_FLAG, .target = offsetof(struct vmm_config, mlock),
       .help = "lock guest RAM as the guest touches it (never swapped out); needs\n"
               "RLIMIT_MEMLOCK of at least --mem, or CAP_IPC_LOCK" },
@@ -518,9 +518,6 @@ static int validate_restore(const struct vmm_config *cfg, char *err, size_t errl
     if (clash != NULL)
         return error_message(err, errlen, "%s cannot be combined with --restore: the machine comes from the snapshot",
                              clash);
-    if (cfg->wipe_keeper)
-        return error_message(err, errlen, "--wipe-keeper cannot be combined with --restore: restored RAM is the "
-                             "snapshot file mapped privately, whose written pages the keeper cannot reach");
     if (cfg->restore_dir[0] == '\0')
         return error_message(err, errlen, "--restore: empty value");
     if (cfg->console == NULL || cfg->console[0] == '\0')

@@ -223,6 +223,8 @@ static int choose_machine(struct vmm *v, char *err, size_t errlen)
     return vm_choose_cpu_features(&v->vm, listed | (v->cfg->pmu ? VMM_CPU_PMU : 0), optional, err, errlen);
 }
 
+static int guard_guest_ram(struct vmm *v, char *err, size_t errlen);
+
 /* --restore: the VM is built from the snapshot (snapshot.h has the order); nothing is loaded,
  * no device tree is made, no register is set for boot. */
 static int build_restored_vm(struct vmm *v, char *err, size_t errlen)
@@ -236,11 +238,29 @@ static int build_restored_vm(struct vmm *v, char *err, size_t errlen)
     v->cfg = &s->cfg; /* from here on the machine is the snapshot's */
     timeline_mark(&v->timeline, "snapshot read and checked");
     note(v, "snapshot %s read and checked at %llu us", s->cfg.restore_dir, elapsed_us(v));
-    if (vm_open(&v->vm, s->cfg.mem_bytes, s->cfg.cpus, s->mem_fd, err, errlen) != 0)
+    if (s->cfg.wipe_keeper) {
+        /* the keeper can only reach RAM in a memfd: the snapshot's memory is copied in, not
+         * mapped copy-on-write (whose written pages would be private to this process) */
+        if (vm_open(&v->vm, s->cfg.mem_bytes, s->cfg.cpus, VM_MEM_MEMFD, err, errlen) != 0)
+            return -1;
+        crash_wipe_arm(&v->vm.mem, v->vm.vm_fd);
+        uint64_t copied = 0;
+        int r = guest_mem_fill_from_file(&v->vm.mem, s->mem_fd, &copied);
+        if (r != 0)
+            return error_message(err, errlen, "--restore %s: cannot copy the guest memory file into RAM: %s",
+                                 s->cfg.restore_dir, strerror(-r));
+        timeline_mark(&v->timeline, "VM created, the snapshot's memory copied into the guest RAM memfd");
+        note(v, "VM created, %llu KiB of the snapshot's memory copied into the RAM memfd (at %llu us)",
+             (unsigned long long)(copied >> 10), elapsed_us(v));
+    } else {
+        if (vm_open(&v->vm, s->cfg.mem_bytes, s->cfg.cpus, s->mem_fd, err, errlen) != 0)
+            return -1;
+        crash_wipe_arm(&v->vm.mem, v->vm.vm_fd);
+        timeline_mark(&v->timeline, "VM created, guest RAM mapped from the snapshot");
+        note(v, "VM created, RAM mapped from the snapshot (at %llu us)", elapsed_us(v));
+    }
+    if (guard_guest_ram(v, err, errlen) != 0)
         return -1;
-    crash_wipe_arm(&v->vm.mem, v->vm.vm_fd);
-    timeline_mark(&v->timeline, "VM created, guest RAM mapped from the snapshot");
-    note(v, "VM created, RAM mapped from the snapshot (at %llu us)", elapsed_us(v));
     char why[400];
     if (choose_machine(v, err, errlen) != 0 || vm_create_gic(&v->vm, err, errlen) != 0 ||
         vm_create_vcpus(&v->vm, err, errlen) != 0)

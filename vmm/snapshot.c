@@ -282,6 +282,8 @@ int snapshot_open(struct snapshot_restore *s, const struct vmm_config *cli, char
     s->cfg.vsock_uds = s->cfg.vsock_cid != 0 ? cli->vsock_uds : NULL;
     s->cfg.console = cli->console;
     s->cfg.verify_wipe = cli->verify_wipe;
+    s->cfg.wipe_keeper = cli->wipe_keeper;
+    s->cfg.mlock = cli->mlock;
     s->cfg.restore_dir = cli->restore_dir;
     s->mem_fd = openat(s->dir_fd, MEMORY_FILE, O_RDONLY | O_CLOEXEC);
     struct stat st;

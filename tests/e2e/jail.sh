@@ -148,7 +148,7 @@ check $? "host side: another session's socket, /silo, /root, $T/other/root exist
 "$JAIL" --root "$T/probe/root" --uid 10003 --gid 10003 --bind-ro "$PROBE=/probe" --dev /dev/kvm \
     --bind "$T/probe/rw=/run/probe" --nofile 64 --as 512M --nproc 8 \
     -- /probe --host-pid "$host_pid" --tcp-port "$port" --unix-socket "$T/other/rw/other.sock" \
-    --path "$T/other/root" --path "$T/host-tmp-marker" --path /etc/mke2fs.conf \
+    --path "$T/other/root" --path "$T/host-tmp-marker" --path /etc/mke2fs.conf --rw-dir /run/probe \
     >"$T/probe.out" 2>"$T/probe.err" 9>"$T/inherited"
 status=$?
 P=$T/probe.out
@@ -196,16 +196,62 @@ check $? "no way back: setuid(0) $(probe_value "$P" setuid-0), mount $(probe_val
 check $? "/dev/kvm opens in the jail (KVM API $(probe_value "$P" kvm-api))"
 [ "$(probe_value "$P" open-fds-above-2)" = 0 ]
 check $? "a descriptor inherited by silo-jail (fd 9) did not reach the program ($(probe_value "$P" open-fds-above-2) open above 2)"
+abi=$(probe_value "$P" landlock-abi)
+echo "# Landlock ABI of the dev host's kernel: ${abi:-?} (0: none)"
+if [ "${abi:-0}" -gt 0 ]; then
+    [ "$(probe_value "$P" rw-dir-file)" = ok ] && [ "$(probe_value "$P" rw-dir-symlink)" = EACCES ] &&
+        [ "$(probe_value "$P" rw-dir-fifo)" = EACCES ]
+    check $? "Landlock (ABI $abi) in the writable bind: a regular file $(probe_value "$P" rw-dir-file), a symlink $(probe_value "$P" rw-dir-symlink), a FIFO $(probe_value "$P" rw-dir-fifo) (the mount allows all three)"
+else
+    [ "$(probe_value "$P" rw-dir-file)" = ok ]
+    check $? "no Landlock in this kernel: the jail relies on its mounts (a file in the writable bind: $(probe_value "$P" rw-dir-file))"
+fi
 # the control: the same probe outside the jail (as root) does reach the port, the socket and the files
+mkdir -p "$T/probe-host-rw"
 "$PROBE" --host-pid "$host_pid" --tcp-port "$port" --unix-socket "$T/other/rw/other.sock" \
-    --path "$T/other/root" --path "$T/host-tmp-marker" --control >"$T/probe-host.out" 2>&1
+    --path "$T/other/root" --path "$T/host-tmp-marker" --rw-dir "$T/probe-host-rw" --control >"$T/probe-host.out" 2>&1
 [ -r /proc/uptime ] && [ -r /proc/cpuinfo ] && [ ! -e /escape-test ]
 check $? "the control run changed nothing of the dev host (its /proc intact, no file in /): the tests after this one need it"
 H=$T/probe-host.out
 [ "$(probe_value "$H" tcp-connect)" = ok ] && [ "$(probe_value "$H" unix-connect)" = ok ] &&
     [ "$(probe_value "$H" "path:$T/other/root")" = present ] && [ "$(probe_value "$H" path:/silo)" = present ] &&
-    [ "$(probe_value "$H" proc-pids | tr ',' '\n' | wc -l)" -gt 10 ]
-check $? "control: the same probe outside the jail connects to port $port ($(probe_value "$H" tcp-connect)) and the other session's socket ($(probe_value "$H" unix-connect)), sees the files and $(probe_value "$H" proc-pids | tr ',' '\n' | wc -l) processes"
+    [ "$(probe_value "$H" proc-pids | tr ',' '\n' | wc -l)" -gt 10 ] && [ "$(probe_value "$H" rw-dir-symlink)" = ok ] &&
+    [ "$(probe_value "$H" rw-dir-fifo)" = ok ]
+check $? "control: the same probe outside the jail connects to port $port ($(probe_value "$H" tcp-connect)) and the other session's socket ($(probe_value "$H" unix-connect)), sees the files and $(probe_value "$H" proc-pids | tr ',' '\n' | wc -l) processes, makes a symlink ($(probe_value "$H" rw-dir-symlink)) and a FIFO ($(probe_value "$H" rw-dir-fifo))"
+# --- 2b. a compromised VMM: silo-vmm-probe (a test build) tries the same from inside the VMM ---
+# process, each thread with its own seccomp filter (vmm/test_probe.h), in the jail; then the
+# control, unjailed. The main thread ends with ptrace: the kill.
+VMMPROBE=/silo/bin/silo-vmm-probe
+escape_targets="/etc/mke2fs.conf:/silo/bin/silo-vmm:$T/host-tmp-marker:$T/other/rw/other.sock"
+session compromised 10007
+env SILO_VMM_TEST_ESCAPE="$escape_targets" SILO_VMM_TEST_ESCAPE_ROOT=1 SILO_VMM_TEST_ESCAPE_DIR="$T/other/rw" \
+    timeout 180 "$JAIL" --root "$T/compromised/root" --uid 10007 --gid 10007 --bind-ro "$VMMPROBE=/vm/silo-vmm" \
+    --bind-ro "$IMAGE=/vm/Image" --bind-ro "$INITRD=/vm/initrd" --dev /dev/kvm --nofile 256 --as 1G --nproc 32 \
+    -- /vm/silo-vmm --kernel /vm/Image --initrd /vm/initrd --mem 256M --cmdline "$BASE" --verify-wipe \
+    >"$T/compromised.out" 2>"$T/compromised.err" </dev/null
+status=$?
+E=$T/compromised.err
+grep '^silo-vmm-probe: escape' "$E" | sed 's/^/# /'
+escape_result() { sed -n "s|^silo-vmm-probe: escape $1 $2 $3: ||p" "$E" | head -1; }
+all_enoent=1
+for p in /etc/mke2fs.conf /silo/bin/silo-vmm "$T/host-tmp-marker" "$T/other/rw/other.sock"; do
+    [ "$(escape_result main open "$p")" = ENOENT ] && [ "$(escape_result io connect "$p")" = ENOENT ] || all_enoent=0
+done
+check $(( all_enoent != 1 )) "a compromised jailed VMM: its main thread cannot open, its I/O thread cannot connect to, a host file, the host's silo-vmm, a file in the host's /tmp or another session's socket (all ENOENT)"
+r1=$(escape_result main mkdir /escape) r2=$(escape_result main create "$T/other/rw/escape")
+{ [ "$r1" = EROFS ] || [ "$r1" = EACCES ]; } && [ "$r2" = ENOENT ] && [ ! -e "$T/other/rw/escape" ]
+check $? "a compromised jailed VMM cannot write its root ($r1) or into another session's directory ($r2)"
+[ "$status" = 159 ] && grep -q "seccomp: thread main made a forbidden system call [0-9]* (ptrace)" "$E" &&
+    grep -q "silo-vmm: crashed (signal 31): guest memory wiped before exit" "$E"
+check $? "its ptrace(PTRACE_ATTACH) is a forbidden call: killed by SIGSYS (status $status), the line names it, guest RAM wiped first"
+[ "$status" = 159 ] || show "$E"
+env SILO_VMM_TEST_ESCAPE="$escape_targets" SILO_VMM_TEST_ESCAPE_DIR="$T/probe-host-rw" \
+    timeout 180 "$VMMPROBE" --kernel "$IMAGE" --initrd "$INITRD" --mem 256M --cmdline "$BASE" \
+    >"$T/uncompromised.out" 2>"$T/uncompromised.err" </dev/null
+E=$T/uncompromised.err
+[ "$(escape_result main open /etc/mke2fs.conf)" = ok ] && [ "$(escape_result io connect "$T/other/rw/other.sock")" = ok ] &&
+    [ "$(escape_result main create "$T/probe-host-rw/escape")" = ok ]
+check $? "control: the same silo-vmm-probe unjailed opens the host file ($(escape_result main open /etc/mke2fs.conf)), connects to the other session's socket ($(escape_result io connect "$T/other/rw/other.sock")) and writes a file ($(escape_result main create "$T/probe-host-rw/escape"))"
 kill -KILL "$host_pid" "$nc_pid" "$uds_pid" 2>/dev/null
 wait "$host_pid" "$nc_pid" "$uds_pid" 2>/dev/null
 # the probe's jail root is only the caller's empty directory again (the tmpfs lived in the

@@ -7,7 +7,8 @@
 #   way intact, read the file written before the snapshot and write/read its own, get a reseeded
 #   CRNG (distinct /dev/urandom output from every other restored VM) and the host's wall clock,
 #   keep its monotonic clock continuing from the snapshot, and wipe what it touched at the end
-#   (--verify-wipe). Corrupt, truncated and foreign snapshots are refused with one line.
+#   (--verify-wipe). The last restore has --wipe-keeper (RAM copied into a memfd); one more
+#   such restore is SIGKILLed and its keeper must wipe and verify. Corrupt, truncated and foreign snapshots are refused with one line.
 # Figures: snapshot time and size, exec -> vCPUs running for a restore, exec -> first probe
 # answer by restore vs by boot, pages a restored VM touched.
 TEST=snapshot
@@ -61,7 +62,8 @@ i=1
 pids=""
 while [ $i -le "$RESTORES" ]; do
     s0=$(now_ms)
-    restore $i
+    # the last one with --wipe-keeper: the snapshot's memory copied into a memfd a keeper holds
+    if [ $i = "$RESTORES" ]; then restore $i --wipe-keeper; else restore $i; fi
     eval "pid$i=$rvm"
     seed=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
     t --retry-ms 30000 ask "uds:$T/r$i.sock:1240" "seed=$seed time=$(date +%s.%N)" >"$T/r$i.probe" 2>&1
@@ -112,7 +114,29 @@ while [ $i -le "$RESTORES" ]; do
     check $? "restore $i: SIGTERM ends it with the wipe verified: $(sed -n 's/^silo-vmm: \(wiped .*\)/\1/p' "$T/r$i.err")"
     i=$((i + 1))
 done
-touched=$(sed -n 's/.*wiped \([0-9]*\) KiB of touched memory.*/\1/p' "$T/r3.err")
+touched=$(sed -n 's/.*wiped \([0-9]*\) KiB of touched memory.*/\1/p' "$T/r1.err")
+copied=$(sed -n 's/.*VM created, \([0-9]*\) KiB of the snapshot.s memory copied.*/\1/p' "$T/r$RESTORES.err")
+[ -n "$copied" ] && [ "$copied" -gt 0 ] && [ "$copied" -lt $((mem_len / 2048)) ] && ! grep -q "silo-vmm keeper" "$T/r$RESTORES.err"
+check $? "restore $RESTORES had --wipe-keeper: ${copied:-no} KiB of the memory file's data ranges copied into its memfd (the file: $mem_kib KiB on disk, $((mem_len >> 10)) KiB long), passed the same checks, and its keeper stayed silent after the VMM's own wipe"
+
+# a restored VM with the keeper, SIGKILLed mid-session: the keeper wipes what the VMM could not
+sk0=$(now_ms)
+setsid "$VMM" --restore "$SNAP" --vsock-uds "$T/k.sock" --verify-wipe --wipe-keeper -v >"$T/k.out" 2>"$T/k.err" </dev/null &
+kvm=$!
+seed=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
+t --retry-ms 30000 ask "uds:$T/k.sock:1240" "seed=$seed time=$(date +%s.%N)" >"$T/k.probe" 2>&1
+kfirst=$(($(now_ms) - sk0))
+grep -q "probe: reseeded" "$T/k.probe"
+check $? "a restore with --wipe-keeper answers its probe ($kfirst ms after exec: $(cat "$T/k.probe"))"
+kill -KILL "-$kvm" 2>/dev/null || kill -KILL "$kvm"
+wait "$kvm"
+status=$?
+for _ in $(seq 1 600); do has "$T/k.err" "keeper: wipe verified" && break; sleep 0.1; done
+line=$(grep "silo-vmm keeper: VMM pid $kvm died without wiping; wiped" "$T/k.err")
+kib=$(echo "$line" | sed -n 's/.*; wiped \([0-9]*\) KiB.*/\1/p')
+[ "$status" = 137 ] && [ -n "$kib" ] && [ "$kib" -gt 0 ] && has "$T/k.err" "keeper: wipe verified: all"
+check $? "SIGKILL of a restored VMM's process group (status $status): its keeper wiped ${kib:-no} KiB and verified every data page reads zero"
+[ -n "$kib" ] || show "$T/k.err"
 
 # refusals: one line, exit 1, nothing run
 cp -r "$SNAP" "$T/bad"
@@ -142,6 +166,6 @@ cvm=$!
 t --retry-ms 60000 ask "uds:$T/c.sock:1240" "" >"$T/c.probe" 2>&1
 cold=$(($(now_ms) - s0))
 kill -TERM $cvm; wait $cvm
-echo "# figure: snapshot of a 256 MiB guest: $(sed -n 's/.*in \([0-9]*\) ms$/\1/p' "$T/t.err") ms, $mem_kib KiB of memory file; restore exec -> vCPUs running $(sed -n 's/.*restored: vCPUs running at \([0-9]*\) us.*/\1/p' "$T/r1.err") us; exec -> first answer: restore $first1 ms vs boot $cold ms; pages a restored VM touched: ${touched:-?} KiB"
+echo "# figure: snapshot of a 256 MiB guest: $(sed -n 's/.*in \([0-9]*\) ms$/\1/p' "$T/t.err") ms, $mem_kib KiB of memory file; restore exec -> vCPUs running $(sed -n 's/.*restored: vCPUs running at \([0-9]*\) us.*/\1/p' "$T/r1.err") us (with --wipe-keeper $(sed -n 's/.*restored: vCPUs running at \([0-9]*\) us.*/\1/p' "$T/r$RESTORES.err") us); exec -> first answer: restore $first1 ms vs boot $cold ms; pages a restored VM touched: ${touched:-?} KiB"
 rm -rf "$T"
 exit 0

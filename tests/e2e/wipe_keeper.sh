@@ -3,8 +3,8 @@
 # the guest fills 8 MiB with a pattern, the VMM's whole process group is SIGKILLed, and the
 # keeper (its own group, ignoring SIGTERM) wipes and verifies the memfd RAM and says so in one
 # line. Without --wipe-keeper no such line appears (and nothing wipes). An orderly end (SIGTERM,
-# poweroff) wipes exactly once: the VMM's own wipe, the keeper silent. --restore is refused with
-# it. Then the boot cost: the same tiny boot, anonymous RAM vs memfd (--wipe-keeper), 3 runs
+# poweroff) wipes exactly once: the VMM's own wipe, the keeper silent (a restore with the keeper:
+# tests/e2e/snapshot.sh). Then the boot cost: the same tiny boot, anonymous RAM vs memfd (--wipe-keeper), 3 runs
 # each, and the shmem huge-page setting of this host. Prints `ok - ...` / `not ok - ...` lines.
 . /silo/tests/e2e/common.lib
 VMM=${SILO_VMM:-/silo/bin/silo-vmm}
@@ -118,11 +118,6 @@ grep -q "kernel (Image, copied)" "$T/off.err"
 check $? "with the keeper the kernel is copied into the memfd, not mapped from its file"
 grep 'wiped [0-9]* KiB of touched memory' "$T/off.err" | sed 's/^/# /'
 [ "$status" = 0 ] || show "$T/off.err"
-
-"$VMM" --restore "$T/none" --vsock-uds "$T/r.sock" --wipe-keeper >"$T/restore.out" 2>"$T/restore.err" </dev/null
-status=$?
-[ "$status" = 1 ] && grep -q "^silo-vmm: --wipe-keeper cannot be combined with --restore" "$T/restore.err"
-check $? "--restore with --wipe-keeper is refused in one line (status $status)"
 
 timeout 120 "$VMM" --kernel "$IMAGE" --initrd "$INITRD" --mem 256M --cmdline "$BASE" --mlock --verify-wipe \
     >"$T/mlock.out" 2>"$T/mlock.err" </dev/null

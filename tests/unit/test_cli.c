@@ -356,7 +356,9 @@ static void test_restore_options(void)
     check_error(PARSE("--restore", "/tmp/snap", "--snapshot-to", "/tmp/s2"), "--snapshot-to cannot be combined");
     check_error(PARSE("--restore", "/tmp/snap", "--cmdline", "quiet"), "--cmdline cannot be combined");
     check_error(PARSE("--restore", ""), "--restore: empty value");
-    check_error(PARSE("--restore", "/tmp/snap", "--wipe-keeper"), "--wipe-keeper cannot be combined with --restore");
+    /* a restore may have the keeper: the snapshot's memory is then copied into the memfd */
+    CHECK_EQ(PARSE("--restore", "/tmp/snap", "--vsock-uds", "/tmp/v.sock", "--wipe-keeper"), CLI_RUN);
+    CHECK(cfg.wipe_keeper && cfg.restore_dir != NULL);
     CHECK_EQ(PARSE("--kernel", kernel, "--wipe-keeper", "--mlock"), CLI_RUN);
     CHECK(cfg.wipe_keeper && cfg.mlock);
     CHECK_EQ(PARSE("--kernel", kernel, "--snapshot-to", "/tmp/snapdir"), CLI_RUN);

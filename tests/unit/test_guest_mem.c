@@ -242,6 +242,48 @@ static void test_copy_file_needs_memfd(void)
     guest_mem_wipe(&mem, false, NULL);
 }
 
+/* --restore --wipe-keeper: a sparse snapshot memory file is copied into memfd RAM range by
+ * range; its data lands at the same offsets, its holes stay holes (read zero, hold no page). */
+static void test_fill_memfd_from_sparse_file(void)
+{
+    const uint64_t size = 8ULL << 20, page = (uint64_t)sysconf(_SC_PAGESIZE);
+    char path[] = "/tmp/silo-test-memXXXXXX";
+    int f = mkstemp(path);
+    CHECK(f >= 0);
+    unlink(path);
+    CHECK_EQ(ftruncate(f, (off_t)size), 0);
+    uint8_t a[4096], b[4096];
+    memset(a, 0x5a, sizeof a);
+    memset(b, 0xc3, sizeof b);
+    CHECK(pwrite(f, a, sizeof a, (off_t)(3 * page)) == (ssize_t)sizeof a);
+    CHECK(pwrite(f, b, sizeof b, (off_t)(size - page)) == (ssize_t)sizeof b); /* the last page */
+    struct guest_mem anon = { 0 };
+    CHECK_EQ(guest_mem_map(&anon, 0x80000000ULL, size), 0);
+    uint64_t copied = 1;
+    CHECK_EQ(guest_mem_fill_from_file(&anon, f, &copied), -ENOTSUP); /* only memfd RAM */
+    CHECK_EQ(copied, 0);
+    guest_mem_wipe(&anon, false, NULL);
+
+    struct guest_mem mem = { 0 };
+    CHECK_EQ(guest_mem_map_memfd(&mem, 0x80000000ULL, size), 0);
+    CHECK_EQ(guest_mem_fill_from_file(&mem, f, &copied), 0);
+    CHECK(copied >= 2 * page && copied < size); /* the data ranges, not the whole file */
+    CHECK(memcmp(mem.hva + 3 * page, a, sizeof a) == 0);
+    CHECK(memcmp(mem.hva + size - page, b, sizeof b) == 0);
+    /* the middle of the memfd is still a hole: nothing was allocated there (looked at before
+     * any read through the mapping, since a read fault on shmem allocates the page) */
+    off_t data = lseek(mem.memfd, (off_t)(4 * page), SEEK_DATA);
+    CHECK(data >= (off_t)(4 * page) && (uint64_t)data >= size - (2ULL << 20));
+    CHECK(mem.hva[0] == 0 && mem.hva[size / 2] == 0);
+    /* a file of another size is refused */
+    CHECK_EQ(ftruncate(f, (off_t)size / 2), 0);
+    CHECK_EQ(guest_mem_fill_from_file(&mem, f, NULL), -EINVAL);
+    close(f);
+    struct guest_mem_wipe_stats st;
+    CHECK_EQ(guest_mem_wipe(&mem, true, &st), 0);
+    CHECK(st.zeroed_bytes >= 2 * page);
+}
+
 static void test_memfd_guest_ram(void)
 {
     struct guest_mem mem = { 0 };
@@ -291,6 +333,7 @@ int main(void)
         { "wipe of an unmapped guest is a no-op", test_wipe_of_unmapped_is_noop },
         { "copying a file in by the kernel is for memfd RAM only", test_copy_file_needs_memfd },
         { "memfd guest RAM: sealed, aligned, no placed file, wipe follows its data", test_memfd_guest_ram },
+        { "a sparse snapshot memory file fills memfd RAM range by range, holes stay holes", test_fill_memfd_from_sparse_file },
     };
     return run_unit_tests(tests, sizeof tests / sizeof tests[0]);
 }

@@ -53,7 +53,7 @@ static struct image_builder *builder_with(const char *script, unsigned timeout_s
 {
     image_builder_free(current);
     static struct vmm_launcher_config lc;
-    lc = (struct vmm_launcher_config){ "/opt/silo-vmm", "/opt/Image", NULL, dir, dir, 1, 45000, NULL, false, NULL, NULL, NULL, NULL, false, NULL };
+    lc = (struct vmm_launcher_config){ "/opt/silo-vmm", "/opt/Image", NULL, dir, dir, 1, 45000, NULL, false, NULL, NULL, NULL, NULL, false, NULL, false };
     char cmd[128];
     snprintf(cmd, sizeof cmd, "%s/%s", dir, script);
     struct image_builder_config cfg = { cmd, "/srv/store", "/a:/b", NULL, &lc, 384, timeout_s, max_concurrent, NULL };
@@ -111,7 +111,7 @@ static void test_registries_reach_the_builder_in_its_environment(void)
     write_script("reg.sh", "out=$(dirname \"$4\")/record-reg\n"
                            "{ echo \"argv=$*\"; echo \"reg=$SILO_REGISTRIES\"; } >\"$out\"\n");
     static struct vmm_launcher_config lc;
-    lc = (struct vmm_launcher_config){ "/opt/silo-vmm", "/opt/Image", NULL, dir, dir, 1, 45000, NULL, false, NULL, NULL, NULL, NULL, false, NULL };
+    lc = (struct vmm_launcher_config){ "/opt/silo-vmm", "/opt/Image", NULL, dir, dir, 1, 45000, NULL, false, NULL, NULL, NULL, NULL, false, NULL, false };
     struct image_builder *b = image_builder_from_config(&c, &lc);
     silod_config_free(&c);
     char reason[IMAGE_BUILDER_REASON_MAX + 1] = "";

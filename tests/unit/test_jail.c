@@ -12,7 +12,10 @@
 #include "vmm/jail/jail_cgroup.h"
 #include "vmm/jail/jail_cli.h"
 #include "vmm/jail/jail_identity.h"
+#include "vmm/jail/jail_landlock.h"
 #include "vmm/jail/jail_mounts.h"
+
+#include <linux/landlock.h>
 
 static struct jail_options opts;
 static char err[512];
@@ -256,6 +259,54 @@ static void test_mount_plan_proc_last(void)
     CHECK(strstr(plan.steps[6].fs_options, "hidepid=invisible") != NULL && plan.steps[6].read_only);
 }
 
+/* Landlock: each mount-plan entry gets only its kind's rights; what the ABI lacks is left out */
+static const struct jail_landlock_rule *rule_for(const struct jail_landlock_plan *lp, const char *path)
+{
+    for (size_t i = 0; i < lp->n; i++)
+        if (strcmp(lp->rules[i].path, path) == 0)
+            return &lp->rules[i];
+    return NULL;
+}
+
+static void test_landlock_plan(void)
+{
+    CHECK_EQ(PARSE(MINIMAL, "--bind-ro", "/opt/silo-vmm=/vm/silo-vmm", "--bind-ro", "/etc/passwd=/kernel", "--bind",
+                   "/var/s1=/run/vm", "--dev", "/dev/kvm", "--", "/vm/silo-vmm"),
+             0);
+    CHECK_EQ(jail_plan_mounts(&opts, &fake_host, &plan, err, sizeof err), 0);
+    static struct jail_landlock_plan lp;
+    jail_landlock_plan(&plan, "/vm/silo-vmm", 6, &lp);
+    const uint64_t X = LANDLOCK_ACCESS_FS_EXECUTE, R = LANDLOCK_ACCESS_FS_READ_FILE, W = LANDLOCK_ACCESS_FS_WRITE_FILE,
+                   D = LANDLOCK_ACCESS_FS_READ_DIR;
+    CHECK_EQ(lp.handled_fs, (1ULL << 16) - 1); /* every right ABI 6 knows is handled */
+    CHECK(lp.handled_net != 0 && lp.scoped != 0);
+    /* the tmpfs root, /dev and the /lib symlink have no rule: nothing beneath them but the rules */
+    CHECK(rule_for(&lp, "/") == NULL && rule_for(&lp, "/dev") == NULL && rule_for(&lp, "/lib") == NULL);
+    const struct jail_landlock_rule *r;
+    CHECK((r = rule_for(&lp, "/usr/lib")) != NULL && r && r->access == (R | D | X)); /* the interpreter */
+    CHECK((r = rule_for(&lp, "/vm/silo-vmm")) != NULL && r && r->access == (R | X)); /* the program */
+    CHECK((r = rule_for(&lp, "/kernel")) != NULL && r && r->access == R);            /* read, never executed */
+    CHECK((r = rule_for(&lp, "/run/vm")) != NULL && r);
+    if (r) {
+        CHECK((r->access & (R | W | LANDLOCK_ACCESS_FS_MAKE_REG | LANDLOCK_ACCESS_FS_MAKE_SOCK |
+                            LANDLOCK_ACCESS_FS_REMOVE_FILE)) ==
+              (R | W | LANDLOCK_ACCESS_FS_MAKE_REG | LANDLOCK_ACCESS_FS_MAKE_SOCK | LANDLOCK_ACCESS_FS_REMOVE_FILE));
+        CHECK((r->access & (X | LANDLOCK_ACCESS_FS_MAKE_SYM | LANDLOCK_ACCESS_FS_MAKE_FIFO |
+                            LANDLOCK_ACCESS_FS_MAKE_CHAR | LANDLOCK_ACCESS_FS_MAKE_BLOCK | (1ULL << 13))) == 0);
+    }
+    CHECK((r = rule_for(&lp, "/dev/kvm")) != NULL && r && r->access == (R | W | (1ULL << 15))); /* ioctl */
+    CHECK((r = rule_for(&lp, "/dev/null")) != NULL);
+    CHECK((r = rule_for(&lp, "/proc")) != NULL && r && r->access == (R | D));
+    CHECK_EQ(lp.n, 8);
+    /* ABI 1 (5.13): only its 13 rights, no network, no scopes; nothing beyond what it handles */
+    jail_landlock_plan(&plan, "/vm/silo-vmm", 1, &lp);
+    CHECK_EQ(lp.handled_fs, (1ULL << 13) - 1);
+    CHECK(lp.handled_net == 0 && lp.scoped == 0);
+    for (size_t i = 0; i < lp.n; i++)
+        CHECK((lp.rules[i].access & ~lp.handled_fs) == 0);
+    CHECK((r = rule_for(&lp, "/dev/kvm")) != NULL && r && r->access == (R | W));
+}
+
 static void test_mount_plan_refusals(void)
 {
     CHECK_EQ(PARSE(MINIMAL, "--bind-ro", "/nope=/x", "--", "/p"), 0);
@@ -329,6 +380,7 @@ int main(void)
         { "the mount plan: root tmpfs, libraries as on the host, binds, /dev nodes, /proc", test_mount_plan },
         { "the mount plan ends with /proc hidepid=invisible, read-only", test_mount_plan_proc_last },
         { "the mount plan refuses a missing SRC or device", test_mount_plan_refusals },
+        { "Landlock: each mount-plan entry gets only its kind's rights, masked by the ABI", test_landlock_plan },
         { "the mount plan refuses a --dev that is not a device", test_not_a_device },
         { "cgroup files and their contents", test_cgroup_plan },
         { "rlimits: NOFILE, AS, NPROC as given, CORE 0, MEMLOCK = AS", test_rlimits_plan },

@@ -95,15 +95,23 @@ static void test_argv(void)
     p.snapshot_to = "/img/a-v1.snap.tmp";
     n = microvm_argv(&p, argv, MICROVM_ARGV_MAX, buf, sizeof buf);
     CHECK(n == 20 && strcmp(argv[18], "--snapshot-to") == 0 && strcmp(argv[19], "/img/a-v1.snap.tmp") == 0);
-    /* restoring: only the snapshot, the new socket and the wipe check */
+    /* restoring: only the snapshot, the new socket, the wipe check and the keeper */
     p.restore_dir = "/img/a-v1.snap";
+    p.wipe_keeper = true;
     n = microvm_argv(&p, argv, MICROVM_ARGV_MAX, buf, sizeof buf);
     static const char *const rwant[] = { "/bin/silo-vmm", "--restore", "/img/a-v1.snap", "--vsock-uds",
-                                         "/run/s1.sock", "--verify-wipe" };
-    CHECK_EQ(n, 6);
-    for (int i = 0; i < n && i < 6; i++)
+                                         "/run/s1.sock", "--verify-wipe", "--wipe-keeper" };
+    CHECK_EQ(n, 7);
+    for (int i = 0; i < n && i < 7; i++)
         CHECK(strcmp(argv[i], rwant[i]) == 0);
-    CHECK(argv[6] == NULL);
+    CHECK(argv[7] == NULL);
+    CHECK_EQ(microvm_argv(&p, argv, 7, buf, sizeof buf), -1);
+    /* a boot with the keeper */
+    p.restore_dir = NULL;
+    p.snapshot_to = NULL;
+    n = microvm_argv(&p, argv, MICROVM_ARGV_MAX, buf, sizeof buf);
+    CHECK(n == 19 && strcmp(argv[17], "--verify-wipe") == 0 && strcmp(argv[18], "--wipe-keeper") == 0);
+    p.restore_dir = "/img/a-v1.snap";
     p.vsock_path = NULL;
     CHECK_EQ(microvm_argv(&p, argv, MICROVM_ARGV_MAX, buf, sizeof buf), -1);
 }
@@ -404,7 +412,7 @@ static void test_session_vmm_gets_sigterm(void)
     pid_t harness = fork();
     if (harness == 0) {
         struct vmm_launcher_config lc = { vmm, "/nonexistent/Image", NULL, "/nonexistent", dir, 1, 5000,
-                                          NULL, false, NULL, NULL, NULL, NULL, false, NULL };
+                                          NULL, false, NULL, NULL, NULL, NULL, false, NULL, false };
         struct session_launcher l = vmm_launcher(&lc);
         struct session_spec spec = { "session-0123456789abcdef0123456789abc", "rt-0123456789", 1, "{}", 128 };
         struct session_vm vm = { 0 };
@@ -446,7 +454,7 @@ static int start_logged(bool snapshots, const char *rootfs_dir, unsigned mib, ch
     write_file(vmm, script, 0755);
     unlink(log);
     struct vmm_launcher_config lc = { vmm, "/nonexistent/Image", NULL, rootfs_dir, dir, 1, 5000,
-                                      NULL, false, NULL, NULL, NULL, NULL, snapshots, NULL };
+                                      NULL, false, NULL, NULL, NULL, NULL, snapshots, NULL, false };
     struct session_launcher l = vmm_launcher(&lc);
     struct session_spec spec = { "session-0123456789abcdef0123456789abc", "rt-0123456789", 1, "{}", mib };
     struct session_vm vm = { 0 };
@@ -567,7 +575,7 @@ static void test_jailed_session(void)
         return;
     }
     struct vmm_launcher_config lc = { fake, "/nonexistent/Image", NULL, "/nonexistent", dir, 1, 5000,
-                                      NULL, false, NULL, NULL, NULL, NULL, false, j };
+                                      NULL, false, NULL, NULL, NULL, NULL, false, j, false };
     struct session_launcher l = vmm_launcher(&lc);
     struct session_spec spec = { "session-0123456789abcdef0123456789abc", "rt-0123456789", 1, "{}", 128 };
     struct session_vm vm = { 0 };

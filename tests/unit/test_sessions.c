@@ -949,7 +949,7 @@ static void test_launcher_with_test_vmm(void)
     CHECK(access(vmm, X_OK) == 0);
     char dir[] = "/tmp/silo-sessions-XXXXXX";
     CHECK(mkdtemp(dir) != NULL);
-    struct vmm_launcher_config lc = { vmm, "/nonexistent/Image", NULL, "/nonexistent", dir, 2, 5000, NULL, false, NULL, NULL, NULL, NULL, false, NULL };
+    struct vmm_launcher_config lc = { vmm, "/nonexistent/Image", NULL, "/nonexistent", dir, 2, 5000, NULL, false, NULL, NULL, NULL, NULL, false, NULL, false };
     struct sessions_config cfg = { 4, 4096, NULL, NULL, vmm_launcher(&lc), NULL, NULL };
     struct sessions *t = sessions_new(&cfg);
     struct session_acquire a = { SID_A, "rt-0123456789", 1, "{}", 256, 900, 3600 };
@@ -1074,7 +1074,7 @@ static void test_vmm_agent_keeps_connections_alive(void)
     CHECK(fake_vmm_path(vmm, sizeof vmm));
     char dir[] = "/tmp/silo-keepalive-XXXXXX";
     CHECK(mkdtemp(dir) != NULL);
-    struct vmm_launcher_config lc = { vmm, "/nonexistent/Image", NULL, "/nonexistent", dir, 1, 5000, NULL, false, NULL, NULL, NULL, NULL, false, NULL };
+    struct vmm_launcher_config lc = { vmm, "/nonexistent/Image", NULL, "/nonexistent", dir, 1, 5000, NULL, false, NULL, NULL, NULL, NULL, false, NULL, false };
     struct sessions_config cfg = { 4, 4096, NULL, NULL, vmm_launcher(&lc), NULL, NULL };
     struct sessions *t = sessions_new(&cfg);
     struct session_acquire a = { SID_A, "rt-0123456789", 1, "{}", 256, 900, 3600 };
@@ -1119,7 +1119,7 @@ static void test_ping_poller_with_test_vmm(void)
     CHECK(fake_vmm_path(vmm, sizeof vmm));
     char dir[] = "/tmp/silo-ping-XXXXXX";
     CHECK(mkdtemp(dir) != NULL);
-    struct vmm_launcher_config lc = { vmm, "/nonexistent/Image", NULL, "/nonexistent", dir, 1, 5000, NULL, false, NULL, NULL, NULL, NULL, false, NULL };
+    struct vmm_launcher_config lc = { vmm, "/nonexistent/Image", NULL, "/nonexistent", dir, 1, 5000, NULL, false, NULL, NULL, NULL, NULL, false, NULL, false };
     record_count = 0;
     struct sessions_config cfg = { 4, 4096, NULL, NULL, vmm_launcher(&lc), on_end, NULL };
     struct sessions *t = sessions_new(&cfg);

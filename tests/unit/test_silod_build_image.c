@@ -100,7 +100,7 @@ static void setup(void)
 static bool run(const char *uri, const char *vmm_script, int timeout_ms, char *reason, size_t len)
 {
     write_file(vmm_path, vmm_script ? vmm_script : "#!/bin/sh\nexit 99\n", 0755);
-    lc = (struct vmm_launcher_config){ vmm_path, kernel, NULL, rootfs, dir, 1, timeout_ms, NULL, false, NULL, NULL, NULL, NULL, false, NULL };
+    lc = (struct vmm_launcher_config){ vmm_path, kernel, NULL, rootfs, dir, 1, timeout_ms, NULL, false, NULL, NULL, NULL, NULL, false, NULL, false };
     char cmd[PATH_MAX + 32];
     snprintf(cmd, sizeof cmd, "%s/silod-build-image", bin);
     struct image_builder_config cfg = { cmd, store, paths, NULL, &lc, 256, 0, 0, NULL };
@@ -191,7 +191,7 @@ static void test_env_in_image_and_vmm_failure(void)
 static bool run_logged(int version, const char *env_json, char *log, size_t cap)
 {
     write_file(vmm_path, "#!/bin/sh\nexit 99\n", 0755);
-    lc = (struct vmm_launcher_config){ vmm_path, kernel, NULL, rootfs, dir, 1, 5000, NULL, false, NULL, NULL, NULL, NULL, false, NULL };
+    lc = (struct vmm_launcher_config){ vmm_path, kernel, NULL, rootfs, dir, 1, 5000, NULL, false, NULL, NULL, NULL, NULL, false, NULL, false };
     char cmd[PATH_MAX + 32], logfile[256], config[512], reason[IMAGE_BUILDER_REASON_MAX + 1];
     snprintf(cmd, sizeof cmd, "%s/silod-build-image", bin);
     struct image_builder_config cfg = { cmd, store, paths, NULL, &lc, 256, 0, 0, NULL };

@@ -86,6 +86,7 @@ static void test_good_config_and_defaults(void)
     CHECK_EQ(c.vmm.shape.cpus, MICROVM_DEFAULT_CPUS);
     CHECK_EQ(c.vmm.ready_timeout_ms, MICROVM_DEFAULT_READY_TIMEOUT_MS);
     CHECK(strcmp(c.vmm.cmdline, MICROVM_AGENT_CMDLINE) == 0);
+    CHECK(c.vmm.snapshots && c.vmm.wipe_keeper); /* both on unless turned off */
     CHECK(c.egress.enabled && c.egress.connect_timeout_ms == 10000 && c.egress.idle_timeout_s == 900);
     CHECK(c.image_builder == NULL && c.image_paths == NULL && c.role_credentials_json == NULL);
     CHECK_EQ(c.max_sessions, 100);

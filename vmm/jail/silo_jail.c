@@ -3,7 +3,8 @@
  * steps is this file's whole job; each step is in its own file:
  *   options (jail_cli.c) -> descriptors closed -> the mount plan (jail_mounts.c) -> the cgroup
  *   (jail_cgroup.c) -> new mount/IPC/UTS/network namespaces -> the root built and entered
- *   (jail_mounts.c) -> rlimits, uid/gid, capabilities, no_new_privs (jail_identity.c) -> exec.
+ *   (jail_mounts.c) -> rlimits, uid/gid, capabilities, no_new_privs (jail_identity.c) ->
+ *   Landlock where the kernel has it (jail_landlock.c) -> exec.
  * Any failure: one line "silo-jail: ..." on stderr, exit status 125, nothing exec'd. The interface
  * is documented in vmm/jail/README.md. */
 #include <errno.h>
@@ -17,6 +18,7 @@
 #include "vmm/jail/jail_cgroup.h"
 #include "vmm/jail/jail_cli.h"
 #include "vmm/jail/jail_identity.h"
+#include "vmm/jail/jail_landlock.h"
 #include "vmm/jail/jail_mounts.h"
 
 #define JAIL_EXIT_FAILURE 125
@@ -74,7 +76,7 @@ int main(int argc, char *argv[])
         jail_cgroup_enter(&opts, err, sizeof err) != 0 || enter_namespaces(err, sizeof err) != 0 ||
         jail_build_root(&plan, opts.root, opts.uid, opts.gid, err, sizeof err) != 0 ||
         jail_enter_root(opts.root, err, sizeof err) != 0 || jail_apply_rlimits(&opts, err, sizeof err) != 0 ||
-        jail_drop_identity(&opts, err, sizeof err) != 0)
+        jail_drop_identity(&opts, err, sizeof err) != 0 || jail_landlock_apply(&plan, opts.program_argv[0], err, sizeof err) < 0)
         die(err);
     if (pdeath > 0 && prctl(PR_SET_PDEATHSIG, pdeath, 0, 0, 0) != 0)
         die("cannot set the parent-death signal again after the uid change");

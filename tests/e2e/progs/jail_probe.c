@@ -4,7 +4,9 @@
  * another session's Unix socket, rlimits, /dev/kvm). It judges nothing: jail.sh compares the
  * values with what was asked. Outcomes of calls are `ok` or the errno name (e.g. EPERM).
  *
- *   jail-probe --host-pid PID --tcp-port PORT --unix-socket PATH [--path PATH]... [--control]
+ *   jail-probe --host-pid PID --tcp-port PORT --unix-socket PATH [--path PATH]... [--rw-dir DIR]
+ *              [--control]
+ * --rw-dir: a writable directory to try what Landlock refuses there (symlink, FIFO) and allows
  * --control: the control run outside the jail, as root: skip everything that would succeed there
  *   and change the host (PTRACE_ATTACH of host processes; the escapes: mount over /proc, chroot,
  *   a file in /), which earlier left the dev host without its /proc for the tests after this one.
@@ -13,6 +15,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <linux/kvm.h>
+#include <linux/landlock.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -25,6 +28,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -42,6 +46,7 @@ static const char *errno_name(int e)
     case ECONNREFUSED: return "ECONNREFUSED";
     case EADDRNOTAVAIL: return "EADDRNOTAVAIL";
     case EINVAL: return "EINVAL";
+    case EEXIST: return "EEXIST";
     default: return "other";
     }
 }
@@ -209,6 +214,36 @@ static void escapes(void)
     report("hostname", host);
 }
 
+/* Landlock (vmm/jail/jail_landlock.h): the kernel's ABI, and in the writable directory `dir`
+ * what the mounts allow but Landlock refuses (a symlink, a FIFO) beside what it allows (a
+ * regular file, created and removed). */
+static void landlock(const char *dir)
+{
+    char buf[24], path[512];
+    long abi = syscall(SYS_landlock_create_ruleset, NULL, 0, LANDLOCK_CREATE_RULESET_VERSION);
+    snprintf(buf, sizeof buf, "%ld", abi < 0 ? 0L : abi);
+    report("landlock-abi", buf);
+    if (dir == NULL)
+        return;
+    snprintf(path, sizeof path, "%s/probe-file", dir);
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    report("rw-dir-file", errno_name(fd >= 0 ? 0 : errno));
+    if (fd >= 0) {
+        close(fd);
+        unlink(path);
+    }
+    snprintf(path, sizeof path, "%s/probe-link", dir);
+    int r = symlink("/proc/1/root", path);
+    report("rw-dir-symlink", errno_name(r == 0 ? 0 : errno));
+    if (r == 0)
+        unlink(path);
+    snprintf(path, sizeof path, "%s/probe-fifo", dir);
+    r = mkfifo(path, 0600);
+    report("rw-dir-fifo", errno_name(r == 0 ? 0 : errno));
+    if (r == 0)
+        unlink(path);
+}
+
 static void kvm(void)
 {
     int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
@@ -229,6 +264,7 @@ int main(int argc, char *argv[])
     int tcp_port = 1;
     const char *sock = "/nonexistent";
     bool control = false;
+    const char *rw_dir = NULL;
     for (int i = 1; i < argc; i++)
         if (strcmp(argv[i], "--control") == 0)
             control = true;
@@ -239,6 +275,8 @@ int main(int argc, char *argv[])
             tcp_port = atoi(argv[i + 1]);
         else if (strcmp(argv[i], "--unix-socket") == 0)
             sock = argv[i + 1];
+        else if (strcmp(argv[i], "--rw-dir") == 0)
+            rw_dir = argv[i + 1];
     }
     setvbuf(stdout, NULL, _IOLBF, 0);
     ids();
@@ -252,6 +290,7 @@ int main(int argc, char *argv[])
     if (!control)
         escapes();
     kvm();
+    landlock(rw_dir);
     int fds = 0;
     for (int fd = 3; fd < 1024; fd++)
         if (fcntl(fd, F_GETFD) != -1)
