@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "base/small_file.h"
@@ -356,6 +357,31 @@ static bool remove_run_dir(const char *run_dir)
     return rmdir(run_dir) == 0 || errno == ENOENT;
 }
 
+/* A VMM that died without wiping (SIGKILL, its cgroup's OOM kill) leaves its wipe keeper
+ * (vmm/keeper.h, vmm.wipe_keeper) in the cgroup until the guest RAM is wiped: waits, bounded
+ * by KEEPER_WAIT_MS, for the cgroup to hold no process before the slot is cleaned. Never kills
+ * the keeper: that would leave the memory unwiped. */
+#define KEEPER_WAIT_MS 60000
+static void wait_cgroup_empty(const char *cgroup)
+{
+    char path[320]; /* a slot's cgroup path is < 256 */
+    snprintf(path, sizeof path, "%s/cgroup.events", cgroup);
+    for (int waited = 0; waited < KEEPER_WAIT_MS; waited += 10) {
+        char text[256] = "";
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+            return; /* no such cgroup: nothing to wait for */
+        ssize_t n = read(fd, text, sizeof text - 1);
+        close(fd);
+        if (n <= 0 || strstr(text, "populated 0") != NULL)
+            return;
+        if (waited == 0)
+            fprintf(stderr, "silod: jail: %s still holds a process (the VMM's wipe keeper, wiping); waiting\n", cgroup);
+        nanosleep(&(struct timespec){ 0, 10 * 1000 * 1000 }, NULL);
+    }
+    fprintf(stderr, "silod: jail: %s still holds a process after %d s\n", cgroup, KEEPER_WAIT_MS / 1000);
+}
+
 /* The leftovers of a slot's earlier life (a crashed silod) removed; true when none remain. */
 static bool clean_slot(const struct vmm_jail_slot *s)
 {
@@ -429,6 +455,8 @@ int vmm_jail_acquire(struct vmm_jail *j, struct vmm_jail_slot *out, char *err, s
 
 void vmm_jail_reset_cgroup(const struct vmm_jail_slot *s)
 {
+    if (s->cgroup[0])
+        wait_cgroup_empty(s->cgroup);
     if (s->cgroup[0] && rmdir(s->cgroup) != 0 && errno != ENOENT)
         fprintf(stderr, "silod: jail: cannot remove cgroup %s: %s\n", s->cgroup, strerror(errno));
 }
@@ -437,6 +465,8 @@ void vmm_jail_release(struct vmm_jail *j, struct vmm_jail_slot *s)
 {
     if (!s->uid)
         return;
+    if (!j->detached && s->cgroup[0])
+        wait_cgroup_empty(s->cgroup);
     if (!j->detached && !clean_slot(s)) {
         /* kept as used: the next acquire must not hand out a uid whose VMM may live on */
         fprintf(stderr, "silod: jail uid %u not released: %s, %s or %s cannot be removed\n", s->uid,

@@ -85,13 +85,18 @@ fi
 pass "$T: runtimes $rt_a and $rt_b READY (real image builder)"
 
 # the jailed VMM processes: every pid whose real uid is in the range
-jailed_pids() {
+# uid_pids [COMM]: the processes with a uid of the range (only those named COMM, if given)
+uid_pids() {
     for s in /proc/[0-9]*/status; do
         u=$(sed -n 's/^Uid:[[:space:]]*\([0-9]*\).*/\1/p' "$s" 2>/dev/null)
+        p=${s#/proc/}
+        p=${p%/status}
         [ -n "$u" ] && [ "$u" -ge $UID_FIRST ] && [ "$u" -lt $((UID_FIRST + UID_COUNT)) ] &&
-            { p=${s#/proc/}; echo "${p%/status}"; }
+            { [ -z "$1" ] || [ "$(cat /proc/$p/comm 2>/dev/null)" = "$1" ]; } && echo "$p"
     done
 }
+# the jailed VMMs (each has its wipe keeper beside it, vmm.wipe_keeper: a silo-keeper process)
+jailed_pids() { uid_pids silo-vmm; }
 status_field() { sed -n "s/^$2:[[:space:]]*//p" /proc/$1/status | tr -s ' \t' ' '; }
 # measure_overhead PID CGROUP: the VMM's memory beyond guest RAM — its other resident mappings
 # (every one but the guest RAM's largest mapping; an upper bound: a smaller piece of guest RAM
@@ -115,10 +120,14 @@ expect_echo "an invocation through a jailed VMM answers" "$out" ||
     grep -v "silod: usage\|^\[" $d/silod.log | tail -25 | sed 's/^/#   log: /'
 grep "silod: session $sa" $d/silod.log | sed 's/^/# /'
 pids=$(jailed_pids)
+all=$(uid_pids)
 set -- $pids
-if [ $# -ne 1 ]; then
-    fail "$T: exactly one process with a uid of the range runs (found: ${pids:-none})"
+keeper=$(uid_pids silo-keeper)
+if [ $# -ne 1 ] || [ "$(echo $all | wc -w)" -ne 2 ] || [ -z "$keeper" ] ||
+    [ "$(status_field $keeper Uid)" != "$(status_field $1 Uid)" ]; then
+    fail "$T: exactly one VMM and its wipe keeper, of the same uid, run with a uid of the range (VMMs: ${pids:-none}; all: $(echo $all))"
 else
+    pass "$T: one VMM (pid $1) and its wipe keeper (pid $keeper, vmm.wipe_keeper) run under the session's uid $(status_field $1 Uid | cut -d' ' -f1)"
     vm=$1
     u=$(status_field $vm Uid | cut -d' ' -f1)
     comm=$(cat /proc/$vm/comm)
@@ -178,6 +187,13 @@ echo "$out" | grep -q touched_mib && fail "$T: the agent touched 160 MiB beyond 
 echo "$rec" | grep -q "reason=memory_limit" && grep -q "the cgroup's OOM killer killed in $CG/vmm-" $d/silod.log &&
     pass "$T: the session that touched more than its memory.max ended with reason memory_limit (the cgroup's OOM killer)" ||
     fail "$T: the over-limit session's end: '${rec:-no usage record}'"
+i=0
+while [ $i -lt 150 ] && ! grep -q "silo-vmm keeper: VMM pid [0-9]* died without wiping; wiped" $d/silod.log; do
+    sleep 0.2; i=$((i + 1))
+done
+kline=$(grep "silo-vmm keeper: VMM pid [0-9]* died without wiping; wiped" $d/silod.log | head -1)
+[ -n "$kline" ] && pass "$T: the OOM-killed VMM's guest RAM was wiped by its keeper (${kline#silo-vmm keeper: })" ||
+    fail "$T: no keeper wiped the OOM-killed VMM's guest RAM"
 kill -0 $silod_pid 2>/dev/null && pass "$T: silod lives on (the OOM killer acted inside the session's cgroup)" ||
     fail "$T: silod died"
 out=$(silo-api invoke "$rt_b" '{"prompt":"jailed"}' --session $sb 2>>$d/cli.err)
@@ -188,7 +204,7 @@ expect_echo "the ended session's id gets a fresh microVM, as after any VMM death
 # --- 5. SIGTERM: nothing of the jail left -------------------------------------------------------
 kill $silod_pid
 wait $silod_pid
-left=$(jailed_pids)
+left=$(uid_pids)
 cgs=$(ls -d $CG/vmm-* 2>/dev/null)
 dirs=$(ls $d/jail 2>/dev/null)
 [ -z "$left" ] && [ -z "$cgs" ] && [ -z "$dirs" ] &&
@@ -248,7 +264,7 @@ if start_silod; then
 else
     fail "$T: silod did not start again after SIGTERM"
 fi
-[ -z "$(jailed_pids)" ] && [ -z "$(ls -d $CG/vmm-* 2>/dev/null)" ] && [ -z "$(ls $d/jail 2>/dev/null)" ] ||
-    fail "$T: at the end: VMMs '$(jailed_pids)', cgroups '$(ls -d $CG/vmm-* 2>/dev/null)', $d/jail '$(ls $d/jail 2>/dev/null)'"
+[ -z "$(uid_pids)" ] && [ -z "$(ls -d $CG/vmm-* 2>/dev/null)" ] && [ -z "$(ls $d/jail 2>/dev/null)" ] ||
+    fail "$T: at the end: processes '$(uid_pids)', cgroups '$(ls -d $CG/vmm-* 2>/dev/null)', $d/jail '$(ls $d/jail 2>/dev/null)'"
 rmdir $CG 2>/dev/null
 exit 0

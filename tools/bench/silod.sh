@@ -43,7 +43,9 @@ now_ms() { read -r up _ </proc/uptime; echo $(( ${up%.*} * 1000 + 1${up#*.} * 10
 rss_kib() { awk '/^VmRSS:/ { print $2 }' /proc/$1/status 2>/dev/null; }
 vmm_pids() {
     for f in /proc/[0-9]*/cmdline; do
-        case "$(tr '\0' ' ' <"$f" 2>/dev/null)" in "/silo/bin/silo-vmm "*) p=${f#/proc/}; echo "${p%/cmdline}" ;; esac
+        p=${f#/proc/}; p=${p%/cmdline}
+        [ "$(cat /proc/$p/comm 2>/dev/null)" = silo-keeper ] && continue  # a VMM's wipe keeper (a fork of it)
+        case "$(tr '\0' ' ' <"$f" 2>/dev/null)" in "/silo/bin/silo-vmm "*) echo "$p" ;; esac
     done
 }
 

@@ -11,10 +11,12 @@
 #   start-silod       start silod again as silod-inside.sh did (same config and database);
 #                     answers "started PID" (the host waits for its "listening" line)
 # (busybox here has no pgrep) pids of silod's VMMs (started as /silo/bin/silo-vmm, or as
-# /silo-vmm inside silo-jail), ascending
+# /silo-vmm inside silo-jail), ascending; not their wipe keepers
 vmm_pids() {
     for f in /proc/[0-9]*/cmdline; do
         p=${f#/proc/}; p=${p%/cmdline}
+        # a VMM's wipe keeper (vmm.wipe_keeper) is a fork of it, same command line: named silo-keeper
+        [ "$(cat /proc/$p/comm 2>/dev/null)" = silo-keeper ] && continue
         case "$(tr '\0' ' ' <"$f" 2>/dev/null)" in "/silo/bin/silo-vmm "* | "/silo-vmm "*) echo "$p" ;; esac
     done | sort -n
 }
