@@ -263,14 +263,43 @@ int main(int argc, char **argv)
         cfg.vmm.shape.cpus, (int)cfg.vmm.ready_timeout_ms, cmdline, cfg.vmm.verify_wipe,
         channels_open, channels_close, channels_counters, &gcc, cfg.vmm.snapshots, NULL, cfg.vmm.wipe_keeper,
     };
-    if (cfg.jail.enabled) {         /* every session's VMM under silo-jail (vmm_jail.h) */
-        static char program[4200];      /* the jail keeps pointing at it: lives as long as silod */
-        if (cfg.jail.program)
-            snprintf(program, sizeof program, "%s", cfg.jail.program);
-        else {                      /* next to silo-vmm */
-            const char *slash = strrchr(cfg.vmm.path, '/');
-            snprintf(program, sizeof program, "%.*ssilo-jail", slash ? (int)(slash - cfg.vmm.path + 1) : 0, cfg.vmm.path);
+    if (cfg.vmm.wipe_keeper && geteuid() != 0) {
+        /* the keeper's VMM locks guest RAM (never swapped): an unprivileged silod's VMMs need
+         * RLIMIT_MEMLOCK of at least the guest (a jailed VMM gets it from silo-jail) */
+        struct rlimit rl;
+        rlim_t need = ((rlim_t)cfg.vmm.shape.guest_mib + 1) << 20;
+        if (getrlimit(RLIMIT_MEMLOCK, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need) {
+            rl.rlim_cur = rl.rlim_max;      /* as far as the hard limit allows */
+            setrlimit(RLIMIT_MEMLOCK, &rl);
         }
+        if (getrlimit(RLIMIT_MEMLOCK, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need) {
+            fprintf(stderr, "silod: vmm.wipe_keeper: RLIMIT_MEMLOCK is %llu KiB, below a %u MiB guest: its VMM could "
+                    "not lock guest RAM; raise it (ulimit -l, LimitMEMLOCK=), run silod as root, or set "
+                    "\"wipe_keeper\": false in vmm\n", (unsigned long long)(rl.rlim_cur >> 10), cfg.vmm.shape.guest_mib);
+            return 1;
+        }
+    }
+    static char program[4200];      /* silo-jail; the jail keeps pointing at it: lives as long as silod */
+    if (cfg.jail.program)
+        snprintf(program, sizeof program, "%s", cfg.jail.program);
+    else {                          /* next to silo-vmm */
+        const char *slash = strrchr(cfg.vmm.path, '/');
+        snprintf(program, sizeof program, "%.*ssilo-jail", slash ? (int)(slash - cfg.vmm.path + 1) : 0, cfg.vmm.path);
+    }
+    bool jailed = cfg.jail.mode == JAIL_ON;
+    if (cfg.jail.mode == JAIL_AUTO) {   /* no `jail` in the config: on wherever it can be */
+        const char *why_not = geteuid() != 0                       ? "silod does not run as root"
+                              : access("/dev/kvm", R_OK | W_OK) != 0 ? "no usable /dev/kvm"
+                              : access(program, X_OK) != 0           ? "no silo-jail next to vmm.path"
+                                                                     : NULL;
+        jailed = why_not == NULL;
+        if (!jailed)
+            fprintf(stderr, "silod: jail: off (%s): each VMM runs as silod's child, under its own seccomp "
+                    "filters; a \"jail\" object in the config requires the jail\n", why_not);
+    } else if (cfg.jail.mode == JAIL_OFF) {
+        fprintf(stderr, "silod: jail: off (jail.enabled false): each VMM runs as silod's child\n");
+    }
+    if (jailed) {                   /* every session's VMM under silo-jail (vmm_jail.h) */
         struct vmm_jail_config jc = {
             program, cfg.jail.dir, cfg.jail.uid_first, cfg.jail.uid_count, cfg.jail.gid, cfg.jail.cgroup_parent,
             cfg.jail.vmm_overhead_mib, cfg.jail.guest_memory_percent, cfg.jail.address_space_extra_mib,

@@ -104,6 +104,7 @@ static const struct cfg_table vmm_table = { ROWS(vmm_rows), sizeof(struct silod_
 /* jail: uid 0 never (uid_first >= 1), and the range stays below 2^31 (first + count checked in
  * check_jail) */
 static const struct cfg_row jail_rows[] = {
+    { "enabled", CFG_BOOL, NO_LIMIT, 1, NULL, AT(struct silod_jail_settings, enabled), NULL, false, 0 },
     { "program", CFG_STRING, 1, 4096, 0, NULL, AT(struct silod_jail_settings, program), NULL, false, 0 },
     { "dir", CFG_STRING, 1, 80, 0, "/run/silo/jail", AT(struct silod_jail_settings, dir), NULL, false, 0 },
     { "uid_first", CFG_UINT, 1, 2147483646, 200000, NULL, AT(struct silod_jail_settings, uid_first), NULL, false, 0 },
@@ -558,13 +559,14 @@ static bool check_tls(struct walk *w, const struct silod_config *c)
     return true;
 }
 
-/* jail: present or not; absolute paths; the uid range below 2^31; cgroup_parent under
+/* jail: its mode (absent: auto); absolute paths; the uid range below 2^31; cgroup_parent under
  * /sys/fs/cgroup/ */
 static bool check_jail(struct walk *w, struct silod_config *c, json_object *root)
 {
     struct silod_jail_settings *j = &c->jail;
-    j->enabled = json_object_object_get_ex(root, "jail", NULL);
-    if (!j->enabled)
+    bool present = json_object_object_get_ex(root, "jail", NULL);
+    j->mode = !present ? JAIL_AUTO : j->enabled ? JAIL_ON : JAIL_OFF;
+    if (j->mode == JAIL_OFF)
         return true;
     if (j->program && j->program[0] != '/')
         return refuse(w, "jail.program", "must be an absolute path, not \"%.100s\"", j->program);

@@ -70,9 +70,14 @@ struct silod_identity_settings {
     unsigned token_ttl_s;
 };
 
-/* The VMM jail (`jail`; frontend/vmm_jail.h): absent, every VMM runs as silod's child as before. */
+/* The VMM jail (`jail`; frontend/vmm_jail.h). mode: the `jail` object absent is JAIL_AUTO (silod
+ * jails every VMM when it can: root, /dev/kvm, silo-jail next to vmm.path; else it says why
+ * not), present JAIL_ON (required: silod refuses to start without it), present with
+ * "enabled": false JAIL_OFF. */
+enum silod_jail_mode { JAIL_AUTO, JAIL_ON, JAIL_OFF };
 struct silod_jail_settings {
-    bool enabled;                       /* the `jail` object is present */
+    enum silod_jail_mode mode;
+    bool enabled;                       /* jail.enabled (default true) */
     const char *program;                /* silo-jail; NULL: next to vmm.path */
     const char *dir;                    /* per-session jail roots and run directories */
     unsigned uid_first, uid_count;      /* the uid of each live session, from this range */

@@ -12,8 +12,10 @@
 # 0xffffffff payload bytes in a 44-byte buffer, a spoofed src_cid, a REQUEST to another CID, and
 # up to 1000 REQUESTs to a host port nobody listens on (the device may stop taking packets once
 # its replies have nowhere to go; the payload then stops and says how many were taken).
-# Not covered yet: half-open connections to a listening host port, interrupt storms from the
-# device side. Known failures: none.
+# Then, with RX and TX up, up to 1100 half-open connections to host port 7000, where a holder
+# accepts each and never reads or writes: the VMM must answer a bounded number (its connection
+# table), RST the rest, keep its descriptors bounded, and still power off cleanly.
+# Not covered yet: interrupt storms from the device side. Known failures: none.
 . /silo/tests/e2e/dev.lib
 TEST=hostile_guest
 PAYLOAD=${SILO_HOSTILE_GUEST:-/silo/bin/hostile-guest.bin}
@@ -30,14 +32,21 @@ done
 neighbour=$!
 
 # --- the hostile guest ----------------------------------------------------------------------
+# the host side of the half-open attack: accepts every connection to port 7000 and holds it
+/silo/bin/vsock-tool serve "unix:$T/vsock.sock_7000" hold >"$T/hold.out" 2>&1 &
+holder=$!
 dd if=/dev/zero of="$T/disk.img" bs=1024 count=1024 2>/dev/null
 size_before=$(wc -c <"$T/disk.img")
-"$VMM" --kernel "$PAYLOAD" --mem 64M --disk "$T/disk.img" --rng --vsock-cid 3 \
-    --vsock-uds "$T/vsock.sock" --verify-wipe -v >"$T/hostile.out" 2>"$T/hostile.err" </dev/null &
+# 4096 descriptors, as silod's jail gives (jail.nofile): the connection table (1024), not the
+# descriptor limit, is what bounds the half-open connections
+(ulimit -n 4096; exec "$VMM" --kernel "$PAYLOAD" --mem 64M --disk "$T/disk.img" --rng --vsock-cid 3 \
+    --vsock-uds "$T/vsock.sock" --verify-wipe -v >"$T/hostile.out" 2>"$T/hostile.err" </dev/null) &
 pid=$!
 # poll its peak RSS (VmHWM) and CPU time until it exits, at most 120 s
-hwm=0 ticks=0 i=0
+hwm=0 ticks=0 i=0 maxfds=0
 while kill -0 "$pid" 2>/dev/null && [ $i -lt 1200 ]; do
+    f=$(ls /proc/$pid/fd 2>/dev/null | wc -l)
+    [ "$f" -gt "$maxfds" ] && maxfds=$f
     h=$(sed -n 's/^VmHWM:[[:space:]]*\([0-9]*\) kB/\1/p' /proc/$pid/status 2>/dev/null)
     [ -n "$h" ] && [ "$h" -gt "$hwm" ] && hwm=$h
     t=$(awk '{print $14 + $15}' /proc/$pid/stat 2>/dev/null)
@@ -52,7 +61,9 @@ if kill -0 "$pid" 2>/dev/null; then
 fi
 wait "$pid"
 status=$?
-echo "# hostile VMM: exit $status after ~$((i / 10)) s, peak RSS ${hwm} KiB, CPU ${ticks} ticks"
+echo "# hostile VMM: exit $status after ~$((i / 10)) s, peak RSS ${hwm} KiB, CPU ${ticks} ticks, at most $maxfds descriptors"
+kill "$holder" 2>/dev/null
+wait "$holder" 2>/dev/null
 sed 's/^/# console: /' "$T/hostile.out"
 
 [ "$timed_out" = 0 ] && [ "$status" = 0 ]
@@ -64,7 +75,7 @@ for line in "hostile: start" "blk up: status=0xf" "blk descriptor loop" "blk two
     "blk write at sector 2^63" "blk avail index jumped by 60000" "blk notify storm of 200000" \
     "rng buffer outside RAM" "rng buffer of length 0xffffffff" "rng descriptor loop" \
     "vsock TX len 0xffffffff in a 44-byte buffer" "vsock REQUEST with a spoofed src_cid" \
-    "vsock REQUEST to CID 7" "vsock flood of REQUESTs to an unbound port" \
+    "vsock REQUEST to CID 7" "vsock flood of REQUESTs to an unbound port" "vsock half-open" \
     "slot 0x0 every offset" "slot 0x1 every offset" "slot 0x2 every offset" \
     "slot 0x2 bad QueueSel/QueueNum" "slot 0x2 DRIVER_OK before FEATURES_OK" "hostile: done"; do
     has "$T/hostile.out" "$line"
@@ -82,6 +93,17 @@ for what in "blk write past the end" "blk write straddling the end" "blk write a
     grep "$what" "$T/hostile.out" | grep -qv "req_status=0x0$"
     check $? "$what is refused ($(grep "$what" "$T/hostile.out" | sed 's/.*: status/status/'))"
 done
+# half-open connections: answered up to the connection table (VSOCK_MAX_CONNS, 1024), the rest
+# refused; the VMM's descriptors stay bounded by that table
+line=$(grep "hostile: vsock half-open" "$T/hostile.out")
+hex() { printf '%d' "$1" 2>/dev/null || echo 0; }
+sent=$(hex "$(echo "$line" | sed -n 's/.*half-open: \(0x[0-9a-f]*\) REQUESTs.*/\1/p')")
+resp=$(hex "$(echo "$line" | sed -n 's/.*responses=\(0x[0-9a-f]*\).*/\1/p')")
+rsts=$(hex "$(echo "$line" | sed -n 's/.*rsts=\(0x[0-9a-f]*\).*/\1/p')")
+held=$(sed -n 's/^vsock-tool: holding \([0-9]*\) connections/\1/p' "$T/hold.out" | tail -1)
+echo "# half-open: $sent REQUESTs, $resp RESPONSEs, $rsts RSTs; the host holder accepted ${held:-0}; the VMM held at most $maxfds descriptors"
+[ "$resp" -gt 0 ] && [ "$resp" -le 1024 ] && [ "$maxfds" -lt 1100 ] && [ "${held:-0}" -ge "$resp" ]
+check $? "half-open vsock connections: $resp of $sent answered ($rsts refused), the host side holds ${held:-0}, the VMM's descriptors peaked at $maxfds (< 1100)"
 ! grep -qi "crash" "$T/hostile.err"
 check $? "the hostile VMM's stderr reports no crash"
 grep -q "wipe verified" "$T/hostile.err"

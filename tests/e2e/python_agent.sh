@@ -124,6 +124,18 @@ else
     out=$(silo-api invoke "$rt" '{"prompt":"first call"}' --session python-e2e-session-one-0123456789abcdef 2>>$d/cli.err)
     expect "python agent via silod: the invocation answers" '"reversed":"llac tsrif"' "$out"
     expect "python agent via silod: version 1 sees ECHO_TAG=first" '"echo_tag":"first"' "$out"
+    # no `jail` in this config: silod (root, /dev/kvm) jails its VMMs on its own, each with a keeper
+    jl=$(grep "^silod: jail:" $d/silod.log | head -1)
+    vm=""
+    for c in /proc/[0-9]*/cmdline; do
+        case "$(tr '\0' ' ' <"$c" 2>/dev/null)" in "/silo-vmm "*) p=${c#/proc/}; p=${p%/cmdline}
+            [ "$(cat /proc/$p/comm 2>/dev/null)" = silo-vmm ] && vm=$p ;; esac
+    done
+    echo "$jl" | grep -q "^silod: jail: each VMM under /silo/bin/silo-jail" && [ -n "$vm" ] &&
+        grep -q "^Uid:[[:space:]]*20[0-9][0-9][0-9][0-9][[:space:]]" /proc/$vm/status &&
+        grep -q "^CapEff:[[:space:]]*0000000000000000" /proc/$vm/status
+    [ $? = 0 ] && pass "python agent via silod: without a jail object silod jails its VMMs (auto): pid ${vm} runs as uid $(sed -n 's/^Uid:[[:space:]]*\([0-9]*\).*/\1/p' /proc/${vm:-0}/status 2>/dev/null), no capabilities" ||
+        fail "python agent via silod: the VMM is not jailed by default ('${jl}', VMM pid '${vm}')"
     t0=$(now_ms)
     silo-api runtime update "$rt" --image $image --env ECHO_TAG=second --wait --json >$d/update.json 2>>$d/cli.err
     t1=$(now_ms)

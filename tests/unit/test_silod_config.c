@@ -312,17 +312,21 @@ static void test_jail(void)
     struct silod_config c;
     char err[512];
     CHECK(parse("{" CRED "}", &c, err, sizeof err));
-    CHECK(!c.jail.enabled);                       /* absent: no jail, today's behaviour */
+    /* absent: auto (silod jails where it can), with the table's defaults */
+    CHECK(c.jail.mode == JAIL_AUTO && strcmp(c.jail.dir, "/run/silo/jail") == 0 && c.jail.uid_first == 200000);
+    silod_config_free(&c);
+    CHECK(parse("{" CRED ", \"jail\": {\"enabled\": false}}", &c, err, sizeof err));
+    CHECK(c.jail.mode == JAIL_OFF);
     silod_config_free(&c);
     CHECK(parse("{" CRED ", \"jail\": {}}", &c, err, sizeof err));
-    CHECK(c.jail.enabled && c.jail.program == NULL && strcmp(c.jail.dir, "/run/silo/jail") == 0 &&
+    CHECK(c.jail.mode == JAIL_ON && c.jail.program == NULL && strcmp(c.jail.dir, "/run/silo/jail") == 0 &&
           c.jail.uid_first == 200000 && c.jail.uid_count == 1000 && c.jail.gid == 199999 && c.jail.cgroup_parent == NULL &&
           c.jail.guest_memory_percent == 100 && c.jail.pids_max == 256 && c.jail.nofile == 4096);
     silod_config_free(&c);
     CHECK(parse("{" CRED ", \"jail\": {\"program\": \"/opt/silo/silo-jail\", \"dir\": \"/srv/jail\", \"uid_first\": 5000,"
                 " \"uid_count\": 10, \"cgroup_parent\": \"/sys/fs/cgroup/silo\", \"vmm_overhead_mib\": 48,"
                 " \"guest_memory_percent\": 25, \"pids_max\": 64, \"nofile\": 1024}}", &c, err, sizeof err));
-    CHECK(c.jail.enabled && strcmp(c.jail.program, "/opt/silo/silo-jail") == 0 && c.jail.uid_first == 5000 &&
+    CHECK(c.jail.mode == JAIL_ON && strcmp(c.jail.program, "/opt/silo/silo-jail") == 0 && c.jail.uid_first == 5000 &&
           c.jail.uid_count == 10 && strcmp(c.jail.cgroup_parent, "/sys/fs/cgroup/silo") == 0 &&
           c.jail.vmm_overhead_mib == 48 && c.jail.guest_memory_percent == 25);
     silod_config_free(&c);
@@ -338,6 +342,7 @@ static void test_jail(void)
     CHECK(refused("{" CRED ", \"jail\": {\"guest_memory_percent\": 0}}", "jail.guest_memory_percent must be an integer 1..100, not 0"));
     CHECK(refused("{" CRED ", \"jail\": {\"uid\": 7}}", "jail.uid is not a config key"));
     CHECK(refused("{" CRED ", \"jail\": true}", "jail must be an object, not a boolean"));
+    CHECK(refused("{" CRED ", \"jail\": {\"enabled\": 1}}", "jail.enabled must be true or false"));
 }
 
 int main(void)
@@ -351,7 +356,7 @@ int main(void)
         { "the configs the tests and tools write are accepted", test_configs_in_the_tree },
         { "registries and registry: entries, limits with defaults, bad hosts and half credentials refused", test_registries },
         { "frontend/README.md names every key of the table", test_readme_names_every_key },
-        { "jail: absent means no jail; its keys, defaults and refusals", test_jail },
+        { "jail: absent means auto, {\"enabled\": false} off, present on; its keys, defaults and refusals", test_jail },
     };
     return run_unit_tests(tests, sizeof tests / sizeof tests[0]);
 }

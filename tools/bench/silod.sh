@@ -45,7 +45,7 @@ vmm_pids() {
     for f in /proc/[0-9]*/cmdline; do
         p=${f#/proc/}; p=${p%/cmdline}
         [ "$(cat /proc/$p/comm 2>/dev/null)" = silo-keeper ] && continue  # a VMM's wipe keeper (a fork of it)
-        case "$(tr '\0' ' ' <"$f" 2>/dev/null)" in "/silo/bin/silo-vmm "*) echo "$p" ;; esac
+        case "$(tr '\0' ' ' <"$f" 2>/dev/null)" in "/silo/bin/silo-vmm "* | "/silo-vmm "*) echo "$p" ;; esac  # jailed: /silo-vmm
     done
 }
 

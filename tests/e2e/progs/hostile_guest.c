@@ -8,12 +8,16 @@
  *               60000, a storm of 200000 QueueNotify writes; then one sane read must still work
  *   virtio-rng: a buffer outside RAM, a buffer of 0xffffffff bytes, a looping chain; then a sane
  *               request
+ *   virtio-vsock: (TX only) a 0xffffffff payload length, a spoofed src_cid, a REQUEST to another
+ *               CID, a REQUEST flood to an unbound port; (RX and TX) up to 1100 half-open
+ *               connections to a listening host port (taken, then never used)
  *   every slot: a read and a write of 0xffffffff at every 4-byte offset of its 4 KiB window,
  *               QueueSel past the queue count then QueueReady, QueueNum 0 and > max then
  *               QueueReady, DRIVER_OK before FEATURES_OK then a notify
  * MMU off: every data access is Device memory, hence -mstrict-align and volatile accesses;
  * MMIO goes through rd/wr (plain ldr/str that KVM can decode).
  * Built by tests/build.mk into $(BUILD)/arm64/bin/hostile-guest.bin (a raw binary). */
+#include <stdbool.h>
 #include <stdint.h>
 
 #define UART_THR ((volatile uint8_t *)0x01000000UL)
@@ -382,6 +386,122 @@ static void attack_vsock(unsigned slot)
     wr(slot, R_STATUS, 0);
 }
 
+/* The RX queue (0) of virtio-vsock, beside the TX queue in DESC/AVAIL/USED: its own ring and
+ * QSIZE buffers of 4 KiB, every one posted, recycled as the device fills them. */
+#define RX_DESC ((volatile struct desc *)0x81100000UL)
+#define RX_AVAIL ((volatile uint16_t *)0x81101000UL)
+#define RX_USED ((volatile uint16_t *)0x81102000UL)
+#define RX_BUF 0x81110000UL
+static uint16_t rx_seen;
+
+static void queue_ready(unsigned slot, unsigned queue, uintptr_t desc, uintptr_t avail, uintptr_t used)
+{
+    wr(slot, R_QUEUE_SEL, queue);
+    wr(slot, R_QUEUE_NUM, QSIZE);
+    wr(slot, R_DESC_LO, (uint32_t)desc);
+    wr(slot, R_DESC_HI, 0);
+    wr(slot, R_AVAIL_LO, (uint32_t)avail);
+    wr(slot, R_AVAIL_HI, 0);
+    wr(slot, R_USED_LO, (uint32_t)used);
+    wr(slot, R_USED_HI, 0);
+    wr(slot, R_QUEUE_READY, 1);
+}
+
+/* Reset, then RX (0) with every buffer posted and TX (1) ready; DRIVER_OK. */
+static uint32_t vsock_up_rx_tx(unsigned slot)
+{
+    wr(slot, R_STATUS, 0);
+    zero(DESC, 0x3000);
+    zero(RX_DESC, 0x3000);
+    wr(slot, R_STATUS, S_ACK);
+    wr(slot, R_STATUS, S_ACK | S_DRIVER);
+    wr(slot, R_DRV_FEATURES_SEL, 1);
+    wr(slot, R_DRV_FEATURES, 1); /* VERSION_1 */
+    wr(slot, R_DRV_FEATURES_SEL, 0);
+    wr(slot, R_DRV_FEATURES, 0);
+    wr(slot, R_STATUS, S_ACK | S_DRIVER | S_FEATURES_OK);
+    for (unsigned i = 0; i < QSIZE; i++) {
+        RX_DESC[i].addr = RX_BUF + i * 0x1000UL;
+        RX_DESC[i].len = 0x1000;
+        RX_DESC[i].flags = D_WRITE;
+        RX_DESC[i].next = 0;
+        RX_AVAIL[2 + i] = (uint16_t)i;
+    }
+    RX_AVAIL[1] = QSIZE;
+    rx_seen = 0;
+    queue_ready(slot, 0, (uintptr_t)RX_DESC, (uintptr_t)RX_AVAIL, (uintptr_t)RX_USED);
+    queue_ready(slot, 1, (uintptr_t)DESC, (uintptr_t)AVAIL, (uintptr_t)USED);
+    wr(slot, R_STATUS, S_ACK | S_DRIVER | S_FEATURES_OK | S_DRIVER_OK);
+    wr(slot, R_QUEUE_NOTIFY, 0);
+    return rd(slot, R_STATUS);
+}
+
+/* Takes what the device put on RX since last time: counts RESPONSEs (op 2) and RSTs (op 3),
+ * and posts each buffer again. */
+static void rx_recycle(unsigned slot, unsigned *responses, unsigned *rsts)
+{
+    uint16_t used = RX_USED[1];
+    bool any = false;
+    while (rx_seen != used) {
+        volatile uint32_t *elem = (volatile uint32_t *)(RX_USED + 2) + 2 * (rx_seen % QSIZE);
+        uint16_t id = (uint16_t)(elem[0] % QSIZE);
+        uint16_t op = *(volatile uint16_t *)(RX_BUF + id * 0x1000UL + 30);
+        if (op == 2)
+            (*responses)++;
+        else if (op == 3)
+            (*rsts)++;
+        uint16_t idx = RX_AVAIL[1];
+        RX_AVAIL[2 + idx % QSIZE] = id;
+        __asm__ volatile("dsb sy" ::: "memory");
+        RX_AVAIL[1] = (uint16_t)(idx + 1);
+        rx_seen++;
+        any = true;
+    }
+    if (any) {
+        __asm__ volatile("dsb sy" ::: "memory");
+        wr(slot, R_QUEUE_NOTIFY, 0);
+    }
+}
+
+/* Half-open connections: up to 1100 REQUESTs to host port 7000, where a listener accepts and
+ * holds every connection; the guest takes each RESPONSE and then never sends or reads a byte.
+ * The device may answer only so many (its connection table, its descriptors) and must RST the
+ * rest, and must not stop serving. */
+static void attack_vsock_half_open(unsigned slot)
+{
+    uint64_t cid = rd(slot, R_CONFIG) | (uint64_t)rd(slot, R_CONFIG + 4) << 32;
+    uint32_t status = vsock_up_rx_tx(slot);
+    unsigned responses = 0, rsts = 0, sent = 0, stalls = 0;
+    for (; sent < 1100 && stalls < 3; sent++) {
+        uint16_t used;
+        vsock_hdr(cid, 2, 20000 + sent, 7000, 0, 1);
+        set_desc(0, HDR, 44, 0, 0);
+        status = submit_wait(slot, 1, 0, 1, 1, &used);
+        stalls = used == 0 ? stalls + 1 : 0;
+        /* give the device a moment to answer, then take its answers */
+        uint64_t now, freq, until;
+        __asm__ volatile("isb; mrs %0, cntvct_el0" : "=r"(now));
+        __asm__ volatile("mrs %0, cntfrq_el0" : "=r"(freq));
+        until = now + freq / 100;
+        while (RX_USED[1] == rx_seen && now < until)
+            __asm__ volatile("isb; mrs %0, cntvct_el0" : "=r"(now));
+        rx_recycle(slot, &responses, &rsts);
+    }
+    /* the last answers */
+    for (unsigned i = 0; i < 200; i++)
+        rx_recycle(slot, &responses, &rsts);
+    put("hostile: vsock half-open: ");
+    put_hex(sent);
+    put(" REQUESTs to a listening host port: responses=");
+    put_hex(responses);
+    put(" rsts=");
+    put_hex(rsts);
+    put(" status=");
+    put_hex(status);
+    put("\n");
+    wr(slot, R_STATUS, 0);
+}
+
 void hostile_main(void)
 {
     put("hostile: start\n");
@@ -402,8 +522,10 @@ void hostile_main(void)
         if (ids[s] == 4)
             attack_rng(s);
     for (unsigned s = 0; s < n; s++)
-        if (ids[s] == 19)
+        if (ids[s] == 19) {
             attack_vsock(s);
+            attack_vsock_half_open(s);
+        }
     for (unsigned s = 0; s < n; s++)
         if (ids[s])
             attack_registers(s);

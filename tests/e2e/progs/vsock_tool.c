@@ -4,7 +4,8 @@
  *   vsock-tool [--retry-ms N] send TARGET BYTES [SEED]   send BYTES of the test pattern,
  *                                  half-close, print the peer's verdict line (0 if it says ok)
  *   vsock-tool [--retry-ms N] recv TARGET [SEED]         receive to EOF, verify the pattern
- *   vsock-tool serve LISTEN MODE [BYTES] [--once]        accept connections (a child each):
+ *   vsock-tool serve LISTEN MODE [BYTES] [--once]        accept connections (a child each;
+ *                                  MODE hold: none, every connection kept open and never used):
  *                                  MODE echo | sink (verify, answer "sink ok bytes=N fnv=H") |
  *                                  source BYTES (send the pattern, half-close)
  *   vsock-tool streams TARGET K BYTES                    K concurrent connections to an echo
@@ -20,6 +21,7 @@
  * Each command prints one `vsock-tool: ...` line; exit status 0 = success.
  */
 #include <errno.h>
+#include <sys/resource.h>
 #include <sys/socket.h> /* before linux/vm_sockets.h, which needs struct sockaddr */
 #include <linux/vm_sockets.h>
 #include <poll.h>
@@ -207,13 +209,27 @@ static int cmd_serve(const char *listen_on, const char *mode, uint64_t bytes, bo
         return die("LISTEN must be vsock:PORT or unix:PATH");
     }
     signal(SIGCHLD, SIG_IGN);
+    bool hold = strcmp(mode, "hold") == 0;
+    if (hold) { /* as many descriptors as the hard limit allows (root: raised first) */
+        struct rlimit rl = { 65536, 65536 };
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0 && getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+            rl.rlim_cur = rl.rlim_max;
+            setrlimit(RLIMIT_NOFILE, &rl);
+        }
+    }
     printf("vsock-tool: serving %s on %s\n", mode, listen_on);
+    unsigned long held = 0;
     for (;;) {
         int fd = accept(lfd, NULL, NULL);
         if (fd < 0) {
             if (errno == EINTR)
                 continue;
             return die(strerror(errno));
+        }
+        if (hold) { /* keep it open, never read or write: a half-open peer */
+            printf("vsock-tool: holding %lu connections\n", ++held);
+            fflush(stdout);
+            continue;
         }
         if (once) {
             serve_one(fd, mode, bytes);
