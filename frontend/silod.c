@@ -287,17 +287,15 @@ int main(int argc, char **argv)
         snprintf(program, sizeof program, "%.*ssilo-jail", slash ? (int)(slash - cfg.vmm.path + 1) : 0, cfg.vmm.path);
     }
     bool jailed = cfg.jail.mode == JAIL_ON;
+    const char *jail_off = NULL;    /* why not, said with the listening line (a refusal stays one line) */
     if (cfg.jail.mode == JAIL_AUTO) {   /* no `jail` in the config: on wherever it can be */
-        const char *why_not = geteuid() != 0                       ? "silod does not run as root"
-                              : access("/dev/kvm", R_OK | W_OK) != 0 ? "no usable /dev/kvm"
-                              : access(program, X_OK) != 0           ? "no silo-jail next to vmm.path"
-                                                                     : NULL;
-        jailed = why_not == NULL;
-        if (!jailed)
-            fprintf(stderr, "silod: jail: off (%s): each VMM runs as silod's child, under its own seccomp "
-                    "filters; a \"jail\" object in the config requires the jail\n", why_not);
+        jail_off = geteuid() != 0                       ? "silod does not run as root"
+                   : access("/dev/kvm", R_OK | W_OK) != 0 ? "no usable /dev/kvm"
+                   : access(program, X_OK) != 0           ? "no silo-jail next to vmm.path"
+                                                          : NULL;
+        jailed = jail_off == NULL;
     } else if (cfg.jail.mode == JAIL_OFF) {
-        fprintf(stderr, "silod: jail: off (jail.enabled false): each VMM runs as silod's child\n");
+        jail_off = "jail.enabled false";
     }
     if (jailed) {                   /* every session's VMM under silo-jail (vmm_jail.h) */
         struct vmm_jail_config jc = {
@@ -380,6 +378,9 @@ int main(int argc, char **argv)
     struct ping_poller *poller = cfg.ping_interval_s > 0 ? ping_poller_start(sessions, (int)cfg.ping_interval_s, 5000) : NULL;
     if (tls.cert_pem)
         fprintf(stderr, "silod: TLS certificate %s\n", tls.subject);
+    if (jail_off)
+        fprintf(stderr, "silod: jail: off (%s): each VMM runs as silod's child, under its own seccomp filters%s\n",
+                jail_off, cfg.jail.mode == JAIL_AUTO ? "; a \"jail\" object in the config requires the jail" : "");
     fprintf(stderr, "silod: listening on %s:%u (region %s, %s)\n", cfg.listen_address, http_api_port(api), cfg.region,
             tls.cert_pem ? "https" : "plain http");
     for (unsigned tick = 1; !stopping; tick++) {
