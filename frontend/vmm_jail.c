@@ -367,14 +367,9 @@ static void wait_cgroup_empty(const char *cgroup)
     char path[320]; /* a slot's cgroup path is < 256 */
     snprintf(path, sizeof path, "%s/cgroup.events", cgroup);
     for (int waited = 0; waited < KEEPER_WAIT_MS; waited += 10) {
-        char text[256] = "";
-        int fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0)
-            return; /* no such cgroup: nothing to wait for */
-        ssize_t n = read(fd, text, sizeof text - 1);
-        close(fd);
-        if (n <= 0 || strstr(text, "populated 0") != NULL)
-            return;
+        char text[256];
+        if (small_file_read(path, text, sizeof text) <= 0 || strstr(text, "populated 0") != NULL)
+            return; /* no such cgroup (nothing to wait for), or no process left in it */
         if (waited == 0)
             fprintf(stderr, "silod: jail: %s still holds a process (the VMM's wipe keeper, wiping); waiting\n", cgroup);
         nanosleep(&(struct timespec){ 0, 10 * 1000 * 1000 }, NULL);

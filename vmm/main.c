@@ -238,12 +238,12 @@ static int build_restored_vm(struct vmm *v, char *err, size_t errlen)
     v->cfg = &s->cfg; /* from here on the machine is the snapshot's */
     timeline_mark(&v->timeline, "snapshot read and checked");
     note(v, "snapshot %s read and checked at %llu us", s->cfg.restore_dir, elapsed_us(v));
+    /* the keeper can only reach RAM in a memfd: with it the snapshot's memory is copied in, not
+     * mapped copy-on-write (whose written pages would be private to this process) */
+    if (vm_open(&v->vm, s->cfg.mem_bytes, s->cfg.cpus, s->cfg.wipe_keeper ? VM_MEM_MEMFD : s->mem_fd, err, errlen) != 0)
+        return -1;
+    crash_wipe_arm(&v->vm.mem, v->vm.vm_fd);
     if (s->cfg.wipe_keeper) {
-        /* the keeper can only reach RAM in a memfd: the snapshot's memory is copied in, not
-         * mapped copy-on-write (whose written pages would be private to this process) */
-        if (vm_open(&v->vm, s->cfg.mem_bytes, s->cfg.cpus, VM_MEM_MEMFD, err, errlen) != 0)
-            return -1;
-        crash_wipe_arm(&v->vm.mem, v->vm.vm_fd);
         uint64_t copied = 0;
         int r = guest_mem_fill_from_file(&v->vm.mem, s->mem_fd, &copied);
         if (r != 0)
@@ -253,9 +253,6 @@ static int build_restored_vm(struct vmm *v, char *err, size_t errlen)
         note(v, "VM created, %llu KiB of the snapshot's memory copied into the RAM memfd (at %llu us)",
              (unsigned long long)(copied >> 10), elapsed_us(v));
     } else {
-        if (vm_open(&v->vm, s->cfg.mem_bytes, s->cfg.cpus, s->mem_fd, err, errlen) != 0)
-            return -1;
-        crash_wipe_arm(&v->vm.mem, v->vm.vm_fd);
         timeline_mark(&v->timeline, "VM created, guest RAM mapped from the snapshot");
         note(v, "VM created, RAM mapped from the snapshot (at %llu us)", elapsed_us(v));
     }
