@@ -61,7 +61,7 @@ echo "# dev host up and silod listening after $(( $(date +%s) - t_start )) s (fo
 SILOD_ENDPOINT="http://127.0.0.1:$port" SILO_ACCESS_KEY_ID="$akid" SILO_SECRET_ACCESS_KEY="$secret" \
 SILO_REGION=us-east-1 SILO_ACCOUNT_ID=123456789012 SILO_TEST_DIR="$dir" \
 SILO_TEST_PREFIX="$label" AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED=true \
-    node --test --test-concurrency=1 --test-timeout=1800000 --test-reporter="./$sdk/reporter.mjs" \
+    node --test --test-concurrency=1 --test-force-exit --test-timeout=1800000 --test-reporter="./$sdk/reporter.mjs" \
     "$a2a/a2a.devhost.mjs"
 status=$?
 # the builder's boot checks and the sessions: both probe the agent card on port 9000

@@ -54,7 +54,7 @@ fi
 SILOD_ENDPOINT="http://127.0.0.1:$port" SILO_ACCESS_KEY_ID="$akid" SILO_SECRET_ACCESS_KEY="$secret" \
 SILO_REGION=us-east-1 SILO_ACCOUNT_ID=123456789012 SILO_TEST_DIR="$dir" \
 SILO_TEST_PREFIX="$label" AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED=true \
-    node --test --test-concurrency=1 --test-timeout=600000 --test-reporter="./$sdk/reporter.mjs" \
+    node --test --test-concurrency=1 --test-force-exit --test-timeout=600000 --test-reporter="./$sdk/reporter.mjs" \
     "$sdk/command.devhost.mjs"
 node_status=$?
 # what silod and agentd said about the commands, for the record

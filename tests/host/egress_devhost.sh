@@ -64,7 +64,7 @@ export SILO_EGRESS_STREAMS=${SILO_EGRESS_STREAMS:-64}
 SILOD_ENDPOINT="http://127.0.0.1:$port" SILO_ACCESS_KEY_ID="$akid" SILO_SECRET_ACCESS_KEY="$secret" \
 SILO_REGION=us-east-1 SILO_ACCOUNT_ID=123456789012 SILO_TEST_DIR="$dir" SILO_CONSOLE_LOG="$dir/console.log" \
 SILO_TEST_PREFIX="$label" AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED=true \
-    node --test --test-concurrency=1 --test-timeout=900000 --test-reporter="./$sdk/reporter.mjs" \
+    node --test --test-concurrency=1 --test-force-exit --test-timeout=900000 --test-reporter="./$sdk/reporter.mjs" \
     "$sdk/egress.devhost.mjs"
 status=$?
 [ -s "$dir/bench.txt" ] && sed 's/^/# bench: /' "$dir/bench.txt"

@@ -58,9 +58,15 @@ fi
 SILOD_ENDPOINT="http://127.0.0.1:$port" SILO_ACCESS_KEY_ID="$akid" SILO_SECRET_ACCESS_KEY="$secret" \
 SILO_REGION=us-east-1 SILO_ACCOUNT_ID=123456789012 SILO_TEST_DIR="$dir" \
 AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED=true \
-    node --test --test-concurrency=1 --test-reporter="./$sdk/reporter.mjs" \
-    "$sdk"/*.test.mjs
+    timeout 600 node --test --test-concurrency=1 --test-force-exit --test-timeout=120000 \
+    --test-reporter="./$sdk/reporter.mjs" "$sdk"/*.test.mjs
 node_status=$?
+if [ "$node_status" != 0 ]; then
+    # a failure (or a hang, killed at 600 s: status 124) names itself with silod's last words
+    [ "$node_status" = 124 ] && say_fail "the node tests did not finish within 600 s"
+    echo "# the last 40 lines of silod's log:"
+    tail -40 "$dir/silod.log" | sed 's/^/#   /'
+fi
 
 # shutdown: SIGTERM ends every session; no VMM may outlive silod
 vmms_before=$(pgrep -f -- "$dir/sockets/" | wc -l)

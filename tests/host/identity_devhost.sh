@@ -85,7 +85,7 @@ SILO_REGION=us-east-1 SILO_ACCOUNT_ID=123456789012 SILO_TEST_DIR="$dir" SILO_CON
 SILO_CALLBACK_URL="$callback" \
 SILO_SERVERS_READY="$dir/servers.ready" SILO_SILOD_UP="$dir/silod.up" \
 SILO_TEST_PREFIX="$label" AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED=true TMPDIR="$dir/tmp" \
-    node --test --test-concurrency=1 --test-timeout=600000 --test-reporter="./$sdk/reporter.mjs" \
+    node --test --test-concurrency=1 --test-force-exit --test-timeout=600000 --test-reporter="./$sdk/reporter.mjs" \
     "$sdk/identity/devhost-identity.mjs" > >(tee "$dir/node.out") 2>&1 &
 node_pid=$!
 for _ in $(seq 1 300); do

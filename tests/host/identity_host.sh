@@ -103,7 +103,7 @@ SILO_SHORT_CONFIG="$dir/short.json" SILO_SHORT_LOG="$dir/short.log" SILO_SHORT_D
 SILO_SHORT_WRONG_KEY_CONFIG="$dir/short-wrong.json" SILO_SHORT_KEY_HEX="$short_key" \
 SILO_TEST_PREFIX="$label" AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED=true \
     timeout -k 10 "${SILO_IDENTITY_TIMEOUT:-600}" \
-    node --test --test-concurrency=1 --test-timeout=180000 --test-reporter="./$sdk/reporter.mjs" \
+    node --test --test-concurrency=1 --test-force-exit --test-timeout=180000 --test-reporter="./$sdk/reporter.mjs" \
     "$sdk/identity/host-identity.mjs" >"$dir/node.out" 2>&1 &
 node_pid=$!
 tail -n +1 -f "$dir/node.out" --pid="$node_pid" 2>/dev/null &

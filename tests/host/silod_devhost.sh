@@ -76,7 +76,7 @@ fi
 SILOD_ENDPOINT="http://127.0.0.1:$port" SILO_ACCESS_KEY_ID="$akid" SILO_SECRET_ACCESS_KEY="$secret" \
 SILO_REGION=us-east-1 SILO_ACCOUNT_ID=123456789012 SILO_TEST_DIR="$dir" SILO_SIDE_PORT="$side_port" \
 SILO_TEST_PREFIX="$label" AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED=true \
-    node --test --test-concurrency=1 --test-timeout=600000 --test-reporter="./$sdk/reporter.mjs" \
+    node --test --test-concurrency=1 --test-force-exit --test-timeout=600000 --test-reporter="./$sdk/reporter.mjs" \
     "$sdk/devhost.e2e.mjs"
 node_status=$?
 [ -s "$dir/bench.txt" ] && sed 's/^/# bench: /' "$dir/bench.txt"

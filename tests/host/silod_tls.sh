@@ -143,7 +143,7 @@ SILOD_ENDPOINT="https://localhost:$port" SILO_ACCESS_KEY_ID="$akid" SILO_SECRET_
 SILO_REGION=us-east-1 SILO_ACCOUNT_ID=123456789012 SILO_TEST_DIR="$dir" SILO_TLS_CA="$pki/ca.pem" \
 SILO_HEAD_TIMEOUT_S=$head_timeout SILO_SILOD_LOG="$dir/silod.log" SILO_TEST_PREFIX="silod TLS (fake VMM)" \
 AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED=true \
-    node --test --test-concurrency=1 --test-reporter="./$sdk/reporter.mjs" "$sdk/tls.tls.mjs"
+    node --test --test-concurrency=1 --test-force-exit --test-timeout=120000 --test-reporter="./$sdk/reporter.mjs" "$sdk/tls.tls.mjs"
 [ $? = 0 ] || failures=$((failures + 1))
 
 # --- the silo CLI over https ----------------------------------------------------------------------

@@ -60,7 +60,7 @@ echo "# dev host up and silod listening after $(( $(date +%s) - t_start )) s (fo
 SILOD_ENDPOINT="http://127.0.0.1:$port" SILO_ACCESS_KEY_ID="$akid" SILO_SECRET_ACCESS_KEY="$secret" \
 SILO_REGION=us-east-1 SILO_ACCOUNT_ID=123456789012 WS_CONTAINER_URI="silo.local/agents/ws-agent:latest" \
 WS_AGENT=sdk WS_NO_JWT=1 SILO_TEST_PREFIX="$label" AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED=true \
-    node --test --test-concurrency=1 --test-timeout=600000 --test-reporter=./tests/frontend/sdk/reporter.mjs \
+    node --test --test-concurrency=1 --test-force-exit --test-timeout=600000 --test-reporter=./tests/frontend/sdk/reporter.mjs \
     "$sdk/client.test.mjs"
 status=$?
 

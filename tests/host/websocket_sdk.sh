@@ -58,7 +58,7 @@ fi
 SILOD_ENDPOINT="http://127.0.0.1:$port" SILO_ACCESS_KEY_ID="$akid" SILO_SECRET_ACCESS_KEY="$secret" \
 SILO_REGION=us-east-1 SILO_ACCOUNT_ID=123456789012 WS_CONTAINER_URI="$dir/agent" WS_AGENT=fake WS_SLOW=1 \
 SILO_TEST_PREFIX="$label" AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED=true \
-    node --test --test-concurrency=1 --test-reporter=./tests/frontend/sdk/reporter.mjs \
+    node --test --test-concurrency=1 --test-force-exit --test-timeout=300000 --test-reporter=./tests/frontend/sdk/reporter.mjs \
     "$dir_sdk/client.test.mjs"
 node_status=$?
 

@@ -157,7 +157,9 @@ test('front door: forged 80 MiB bodies (unknown key, wrong secret) are refused; 
   const names = results.map((x) => `${x.status}:${x.type}`);
   assert.ok(!results.some((x) => x.status === 200), names.join());
   const hashed = results.filter((x) => x.type === 'InvalidSignatureException').length;
-  const full = results.filter((x) => x.status === 503).length;
+  // a 503 comes at once and silod closes: a client still sending may see the close (EPIPE or
+  // ECONNRESET) before it reads the answer; silod's log below still has to show the refusal
+  const full = results.filter((x) => x.status === 503 || (x.status === 0 && /EPIPE|ECONNRESET/.test(x.type))).length;
   assert.ok(hashed >= 1 && full >= 1 && hashed + full === 4, names.join());
   assert.ok(/the unverified body spool is full/.test(log), 'no "spool is full" refusal logged');
   const hwm1 = hwmKiB();
