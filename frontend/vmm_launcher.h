@@ -77,7 +77,8 @@ struct session_launcher vmm_launcher(const struct vmm_launcher_config *cfg);
 bool vmm_parse_task_stat(const char *text, size_t len, char *comm, size_t comm_len, uint64_t *ticks);
 /* true for "vcpu0".."vcpu9999". */
 bool vmm_is_vcpu_thread_name(const char *comm);
-/* The vCPU time and peak memory of VMM process pid (see above); false when nothing could be
+/* The vCPU time and peak memory of VMM process pid (see above; for a silo-jail pid, of the VMM
+ * it runs in its PID namespace); false when nothing could be
  * read (the process is gone or a zombie: its vCPU threads have exited). */
 bool vmm_measure(pid_t pid, struct vm_usage *out);
 

@@ -40,6 +40,6 @@ JAIL_SRCS := vmm/jail/jail_cli.c vmm/jail/jail_mounts.c vmm/jail/jail_cgroup.c v
              vmm/jail/jail_landlock.c
 ARM64_PROGRAMS += silo-jail
 HOST_PROGRAMS += silo-jail
-silo-jail_SRCS := vmm/jail/silo_jail.c $(JAIL_SRCS)
+silo-jail_SRCS := vmm/jail/silo_jail.c vmm/jail/jail_init.c $(JAIL_SRCS)
 UNIT_TESTS += test_jail
-test_jail_SRCS := tests/unit/test_jail.c $(JAIL_SRCS)
+test_jail_SRCS := tests/unit/test_jail.c vmm/jail/jail_init.c $(JAIL_SRCS)

@@ -123,11 +123,13 @@ pids=$(jailed_pids)
 all=$(uid_pids)
 set -- $pids
 keeper=$(uid_pids silo-keeper)
-if [ $# -ne 1 ] || [ "$(echo $all | wc -w)" -ne 2 ] || [ -z "$keeper" ] ||
+# all of the session's uid: silo-jail (the relay silod started), the jail's init, the VMM, its keeper
+if [ $# -ne 1 ] || [ "$(echo $all | wc -w)" -ne 4 ] || [ -z "$keeper" ] ||
+    [ -z "$(uid_pids silo-jail)" ] || [ -z "$(uid_pids silo-jail-init)" ] ||
     [ "$(status_field $keeper Uid)" != "$(status_field $1 Uid)" ]; then
-    fail "$T: exactly one VMM and its wipe keeper, of the same uid, run with a uid of the range (VMMs: ${pids:-none}; all: $(echo $all))"
+    fail "$T: exactly one VMM, its wipe keeper, silo-jail and the jail's init, of the same uid, run with a uid of the range (VMMs: ${pids:-none}; all: $(echo $all))"
 else
-    pass "$T: one VMM (pid $1) and its wipe keeper (pid $keeper, vmm.wipe_keeper) run under the session's uid $(status_field $1 Uid | cut -d' ' -f1)"
+    pass "$T: one VMM (pid $1), its wipe keeper (pid $keeper, vmm.wipe_keeper), silo-jail (pid $(uid_pids silo-jail)) and the jail's init (pid $(uid_pids silo-jail-init)) run under the session's uid $(status_field $1 Uid | cut -d' ' -f1)"
     vm=$1
     u=$(status_field $vm Uid | cut -d' ' -f1)
     comm=$(cat /proc/$vm/comm)
@@ -140,12 +142,13 @@ else
         [ "$(status_field $vm CapBnd)" = 0000000000000000 ] && [ "$(status_field $vm NoNewPrivs)" = 1 ] &&
         pass "$T: the VMM has no capabilities (CapEff, CapPrm, CapBnd 0) and no_new_privs" ||
         fail "$T: the VMM's privileges: CapEff $(status_field $vm CapEff) CapPrm $(status_field $vm CapPrm) CapBnd $(status_field $vm CapBnd) NoNewPrivs $(status_field $vm NoNewPrivs)"
-    for ns in net mnt ipc uts; do
+    for ns in net mnt ipc uts pid; do
         [ "$(readlink /proc/$vm/ns/$ns)" != "$(readlink /proc/self/ns/$ns)" ] ||
             fail "$T: the VMM shares the dev host's $ns namespace ($(readlink /proc/self/ns/$ns))"
     done
     [ "$(readlink /proc/$vm/ns/net)" != "$(readlink /proc/self/ns/net)" ] && [ "$(readlink /proc/$vm/ns/mnt)" != "$(readlink /proc/self/ns/mnt)" ] &&
-        pass "$T: the VMM has its own network and mount namespaces ($(readlink /proc/$vm/ns/net) vs the host's $(readlink /proc/self/ns/net))"
+        [ "$(readlink /proc/$vm/ns/pid)" != "$(readlink /proc/self/ns/pid)" ] &&
+        pass "$T: the VMM has its own network, mount and PID namespaces ($(readlink /proc/$vm/ns/net) vs the host's $(readlink /proc/self/ns/net); $(readlink /proc/$vm/ns/pid))"
     cg=$CG/vmm-$u
     want_max=$(( (GUEST_MIB * PERCENT / 100 + OVERHEAD_MIB) * 1048576 ))
     [ "$(cat /proc/$vm/cgroup)" = "0::${cg#/sys/fs/cgroup}" ] && [ "$(cat $cg/memory.max)" = $want_max ] &&

@@ -7,8 +7,9 @@
 #
 # Builds silod and fake_vmm into $BUILD (default build/), installs the pinned npm packages
 # (npm ci, skipped when tests/frontend/sdk/node_modules matches the lock), starts silod on a
-# kernel-chosen loopback port with a fresh database, runs tests/frontend/sdk/*.test.mjs with
-# node's test runner, then stops silod with SIGTERM and checks no VMM outlived it.
+# kernel-chosen loopback port with a fresh database, runs tests/frontend/sdk/*.test.mjs (or the
+# files named in $SILO_SDK_TESTS) with node's test runner, then stops silod with SIGTERM and
+# checks no VMM outlived it.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 BUILD=${BUILD:-build}
@@ -59,7 +60,7 @@ SILOD_ENDPOINT="http://127.0.0.1:$port" SILO_ACCESS_KEY_ID="$akid" SILO_SECRET_A
 SILO_REGION=us-east-1 SILO_ACCOUNT_ID=123456789012 SILO_TEST_DIR="$dir" \
 AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED=true \
     timeout 600 node --test --test-concurrency=1 --test-force-exit --test-timeout=120000 \
-    --test-reporter="./$sdk/reporter.mjs" "$sdk"/*.test.mjs
+    --test-reporter="./$sdk/reporter.mjs" ${SILO_SDK_TESTS:-"$sdk"/*.test.mjs}
 node_status=$?
 if [ "$node_status" != 0 ]; then
     # a failure (or a hang, killed at 600 s: status 124) names itself with silod's last words

@@ -1,17 +1,26 @@
 /* tests/unit/test_jail.c — silo-jail's pure parts (vmm/jail/): the command line and its
  * refusals, sizes and DST paths, the list of mount steps for given options (on a fake host view),
- * the cgroup control files and values, the rlimits. What the jail actually does is
- * tests/e2e/jail.sh, in the dev host. */
+ * the cgroup control files and values, the rlimits; and the relay and init of its PID namespace
+ * (jail_init.c), run here as plain processes (the init as a subreaper). What the jail actually
+ * does is tests/e2e/jail.sh, in the dev host. */
 #include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "tests/unit/check.h"
 #include "vmm/jail/jail_cgroup.h"
 #include "vmm/jail/jail_cli.h"
 #include "vmm/jail/jail_identity.h"
+#include "vmm/jail/jail_init.h"
 #include "vmm/jail/jail_landlock.h"
 #include "vmm/jail/jail_mounts.h"
 
@@ -366,6 +375,161 @@ static void test_rlimits_plan(void)
     CHECK(r[4].best_effort && !r[0].best_effort && !r[1].best_effort && !r[2].best_effort && !r[3].best_effort);
 }
 
+/* ------------------------------------------------ the relay and init (jail_init.c) */
+
+enum program_kind { EXIT_7, CRASH, TERM_143, KEEPER, SLEEP };
+static char keeper_mark[64];
+
+static _Noreturn void program_body(enum program_kind kind, int pid_fd)
+{
+    pid_t me = getpid();
+    if (write(pid_fd, &me, sizeof me) != (ssize_t)sizeof me)
+        _exit(99);
+    switch (kind) {
+    case EXIT_7:
+        _exit(7);
+    case CRASH:
+        signal(SIGSEGV, SIG_DFL);
+        raise(SIGSEGV);
+        _exit(98);
+    case TERM_143: {
+        sigset_t term;
+        sigemptyset(&term);
+        sigaddset(&term, SIGTERM);
+        sigprocmask(SIG_BLOCK, &term, NULL);
+        int sig = 0;
+        sigwait(&term, &sig);
+        _exit(128 + sig); /* as silo-vmm does after its wipe */
+    }
+    case KEEPER:
+        if (fork() == 0) { /* outlives the program, as silo-vmm's --wipe-keeper does */
+            usleep(300 * 1000);
+            int fd = open(keeper_mark, O_CREAT | O_WRONLY, 0600);
+            _exit(fd >= 0 ? 0 : 1);
+        }
+        _exit(0);
+    case SLEEP:
+        for (;;)
+            pause();
+    }
+    _exit(97);
+}
+
+/* silo-jail's shape without the namespaces: relay -> init -> program. Returns the relay's pid;
+ * the program's pid arrives on *program_pid_fd. */
+static pid_t start_relay(enum program_kind kind, int *program_pid_fd)
+{
+    int pids[2];
+    if (pipe(pids) != 0)
+        return -1;
+    pid_t relay = fork();
+    if (relay == 0) {
+        close(pids[0]);
+        int status_pipe[2], alive_pipe[2];
+        if (jail_block_signals() != 0 || pipe2(status_pipe, O_CLOEXEC) != 0 || pipe2(alive_pipe, O_CLOEXEC) != 0)
+            _exit(90);
+        pid_t init = fork();
+        if (init == 0) {
+            close(status_pipe[0]);
+            close(alive_pipe[1]);
+            pid_t program = fork();
+            if (program == 0) {
+                jail_unblock_signals();
+                program_body(kind, pids[1]);
+            }
+            close(pids[1]);
+            jail_init_run(program, status_pipe[1], alive_pipe[0]);
+        }
+        close(pids[1]);
+        close(status_pipe[1]);
+        close(alive_pipe[0]);
+        jail_relay_run(init, status_pipe[0]);
+    }
+    close(pids[1]);
+    *program_pid_fd = pids[0];
+    return relay;
+}
+
+static pid_t read_pid(int fd)
+{
+    pid_t p = -1;
+    if (read(fd, &p, sizeof p) != (ssize_t)sizeof p)
+        p = -1;
+    return p;
+}
+
+static int wait_status(pid_t pid)
+{
+    int status = -1;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    return status;
+}
+
+static void test_relay_exit_code_and_signal(void)
+{
+    int fd;
+    pid_t relay = start_relay(EXIT_7, &fd);
+    CHECK(read_pid(fd) > 0);
+    int st = wait_status(relay);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 7);
+    close(fd);
+
+    relay = start_relay(CRASH, &fd);
+    CHECK(read_pid(fd) > 0);
+    st = wait_status(relay);
+    CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGSEGV);
+    CHECK(!WCOREDUMP(st));
+    close(fd);
+}
+
+static void test_relay_forwards_sigterm(void)
+{
+    int fd;
+    pid_t relay = start_relay(TERM_143, &fd);
+    CHECK(read_pid(fd) > 0);
+    kill(relay, SIGTERM);
+    int st = wait_status(relay);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 143);
+    close(fd);
+}
+
+static void test_relay_waits_for_keeper(void)
+{
+    int fd;
+    snprintf(keeper_mark, sizeof keeper_mark, "/tmp/silo-test-jail-keeper.%d", (int)getpid());
+    unlink(keeper_mark);
+    pid_t relay = start_relay(KEEPER, &fd);
+    CHECK(read_pid(fd) > 0);
+    int st = wait_status(relay);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    CHECK_EQ(access(keeper_mark, F_OK), 0); /* the relay ended only after the keeper */
+    unlink(keeper_mark);
+    close(fd);
+}
+
+static void test_relay_killed_ends_program(void)
+{
+    int fd;
+    pid_t relay = start_relay(SLEEP, &fd);
+    pid_t program = read_pid(fd);
+    CHECK(program > 0);
+    kill(relay, SIGKILL);
+    int st = wait_status(relay);
+    CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+    /* the init sees the relay's end and SIGKILLs the program */
+    bool gone = false;
+    for (int i = 0; i < 200 && !gone; i++) {
+        gone = program > 0 && kill(program, 0) != 0 && errno == ESRCH;
+        if (!gone)
+            usleep(10 * 1000);
+    }
+    CHECK(gone);
+    if (!gone && program > 0)
+        kill(program, SIGKILL);
+    close(fd);
+}
+
 int main(void)
 {
     static const struct unit_test tests[] = {
@@ -384,6 +548,10 @@ int main(void)
         { "the mount plan refuses a --dev that is not a device", test_not_a_device },
         { "cgroup files and their contents", test_cgroup_plan },
         { "rlimits: NOFILE, AS, NPROC as given, CORE 0, MEMLOCK = AS", test_rlimits_plan },
+        { "relay: ends with the program's exit code, or dies of its signal (no core)", test_relay_exit_code_and_signal },
+        { "relay: SIGTERM reaches the program through the init (exit 143)", test_relay_forwards_sigterm },
+        { "relay: ends only after the program's keeper has finished", test_relay_waits_for_keeper },
+        { "relay: SIGKILLed, its init SIGKILLs the program", test_relay_killed_ends_program },
     };
     return run_unit_tests(tests, sizeof tests / sizeof tests[0]);
 }
