@@ -14,6 +14,19 @@
  *   every slot: a read and a write of 0xffffffff at every 4-byte offset of its 4 KiB window,
  *               QueueSel past the queue count then QueueReady, QueueNum 0 and > max then
  *               QueueReady, DRIVER_OK before FEATURES_OK then a notify
+ * With "hostile=MODE" in the command line (the device tree's bootargs, x0 at entry) it runs one
+ * storm instead, for 8 s of its virtual counter, then makes one sane request, prints "hostile:
+ * quiet after the storm" and spins without an exit until the VMM is stopped:
+ *   storm-rng:    16 virtio-rng requests of 1 byte kept in flight, QueueNotify on every turn,
+ *                 the interrupt never acknowledged
+ *   storm-blk:    5 one-sector virtio-blk reads kept in flight, QueueNotify and InterruptStatus
+ *                 -> InterruptACK on every turn
+ *   storm-notify: QueueNotify on queues 0, 1, 2 and 0xffff of every device (queue 0 ready, its
+ *                 ring empty), while vCPU 1 (PSCI CPU_ON) sets and clears enable, pending,
+ *                 active and priority of the devices' SPIs and the GIC distributor's enable
+ *   spin:         every vCPU spins without an exit, forever (a CPU budget's test)
+ * No EVENT_IDX is negotiated, so every completion raises the device's interrupt. One line a
+ * second: "hostile: storm NAME: second=N completions=N notifies=N acks=N gic_writes=N status=S".
  * MMU off: every data access is Device memory, hence -mstrict-align and volatile accesses;
  * MMIO goes through rd/wr (plain ldr/str that KVM can decode).
  * Built by tests/build.mk into $(BUILD)/arm64/bin/hostile-guest.bin (a raw binary). */
@@ -52,6 +65,9 @@ struct desc {
 #define HDR 0x81020000UL
 #define STAT 0x81030000UL
 
+/* x0 at entry is the device tree's address (the boot mode is read from its bootargs). A
+ * secondary vCPU started by PSCI CPU_ON enters at secondary_start with x0 = its index and gets
+ * 64 KiB of stack below the primary's. psci_call: one PSCI call through HVC (SMCCC). */
 __asm__(".section .text.start, \"ax\"\n"
         ".global _start\n"
         "_start:\n"
@@ -61,10 +77,24 @@ __asm__(".section .text.start, \"ax\"\n"
         "    ldr x0, =0x84000008\n" /* PSCI SYSTEM_OFF */
         "    hvc #0\n"
         "1:  b 1b\n"
+        ".global secondary_start\n"
+        "secondary_start:\n"
+        "    ldr x1, =0x80800000\n"
+        "    sub x1, x1, x0, lsl #16\n"
+        "    mov sp, x1\n"
+        "    bl hostile_secondary\n"
+        "2:  b 2b\n"
+        ".global psci_call\n"
+        "psci_call:\n"
+        "    hvc #0\n"
+        "    ret\n"
         ".ltorg\n"
         ".text\n");
 
-void hostile_main(void);
+void hostile_main(uint64_t dtb);
+void hostile_secondary(uint64_t index);
+void secondary_start(void);
+int64_t psci_call(uint64_t fn, uint64_t a1, uint64_t a2, uint64_t a3);
 
 static volatile uint32_t *reg(unsigned slot, unsigned off)
 {
@@ -142,6 +172,15 @@ static void set_desc(unsigned i, uint64_t addr, uint32_t len, uint16_t flags, ui
     DESC[i].len = len;
     DESC[i].flags = flags;
     DESC[i].next = next;
+}
+
+static void desc_at(volatile struct desc *table, unsigned i, uint64_t addr, uint32_t len, unsigned flags,
+                    unsigned next)
+{
+    table[i].addr = addr;
+    table[i].len = len;
+    table[i].flags = (uint16_t)flags;
+    table[i].next = (uint16_t)next;
 }
 
 /* Make chain `head` available on queue `queue` (avail idx += step), notify, and wait up to
@@ -502,16 +541,379 @@ static void attack_vsock_half_open(unsigned slot)
     wr(slot, R_STATUS, 0);
 }
 
-void hostile_main(void)
+/* --- storms and spinning (hostile=MODE on the command line) ----------------------------------
+ * Each mode runs until the VMM is stopped from outside (SIGTERM); only vCPU 0 prints. */
+
+static uint64_t counter(void)
 {
-    put("hostile: start\n");
-    unsigned ids[VIRTIO_SLOTS];
+    uint64_t v;
+    __asm__ volatile("isb; mrs %0, cntvct_el0" : "=r"(v) : : "memory");
+    return v;
+}
+static uint64_t counter_freq(void)
+{
+    uint64_t v;
+    __asm__ volatile("mrs %0, cntfrq_el0" : "=r"(v));
+    return v;
+}
+static void put_dec(uint64_t v)
+{
+    char b[21];
+    int n = 20;
+    b[n] = 0;
+    do {
+        b[--n] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v != 0);
+    put(b + n);
+}
+
+/* The value of "hostile=" in the device tree's bootargs (a flat scan of the blob: the string
+ * occurs nowhere else), or "" */
+static void boot_mode(uint64_t dtb, char *mode, unsigned size)
+{
+    static const char key[] = "hostile=";
+    mode[0] = 0;
+    if (dtb < 0x80000000UL || dtb >= 0xc0000000UL) /* in the first GiB of RAM */
+        return;
+    volatile const uint8_t *b = (volatile const uint8_t *)dtb;
+    uint32_t magic = (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
+    uint32_t total = (uint32_t)b[4] << 24 | (uint32_t)b[5] << 16 | (uint32_t)b[6] << 8 | b[7];
+    if (magic != 0xd00dfeedu || total > 0x100000)
+        return;
+    for (uint32_t i = 0; i + sizeof key - 1 < total; i++) {
+        unsigned k = 0;
+        while (k < sizeof key - 1 && b[i + k] == (uint8_t)key[k])
+            k++;
+        if (k < sizeof key - 1)
+            continue;
+        unsigned n = 0;
+        for (uint32_t j = i + k; j < total && n + 1 < size && b[j] != 0 && b[j] != ' '; j++)
+            mode[n++] = (char)b[j];
+        mode[n] = 0;
+        return;
+    }
+}
+static bool same(const char *a, const char *b)
+{
+    while (*a && *a == *b)
+        a++, b++;
+    return *a == *b;
+}
+
+/* Secondary vCPUs: started with PSCI CPU_ON (KVM's in-kernel PSCI), each says it runs, then does
+ * secondary_job: spin without an exit, or hammer the GIC distributor (vCPU 1). */
+#define MAX_CPUS 8
+enum { JOB_SPIN, JOB_GIC };
+static volatile uint32_t cpu_running[MAX_CPUS];
+static volatile uint32_t secondary_job;
+static volatile uint64_t gic_writes;
+static volatile uint32_t gic_spi_mask; /* bits of GICD_I*R1 (INTIDs 32..63): the devices' SPIs */
+
+static void spin_forever(void)
+{
+    for (uint64_t i = 0;; i++)
+        __asm__ volatile("" : "+r"(i)); /* no memory access, no exit: only the vCPU's own time */
+}
+
+/* GIC distributor, GICv3 (64 KiB) or GICv2 (4 KiB) at the same base: the registers used here are
+ * at the same offsets in both. KVM emulates them in the kernel; silo-vmm never sees these writes. */
+#define GICD 0x3fff0000UL
+enum { GICD_CTLR = 0x000, GICD_ISENABLER = 0x100, GICD_ICENABLER = 0x180, GICD_ISPENDR = 0x200,
+       GICD_ICPENDR = 0x280, GICD_ISACTIVER = 0x300, GICD_ICACTIVER = 0x380, GICD_IPRIORITYR = 0x400 };
+static void gicd_wr(unsigned off, uint32_t v)
+{
+    __asm__ volatile("str %w0, [%1]" : : "r"(v), "r"((volatile uint32_t *)(GICD + off)) : "memory");
+}
+static uint32_t gicd_rd(unsigned off)
+{
+    uint32_t v;
+    __asm__ volatile("ldr %w0, [%1]" : "=r"(v) : "r"((volatile uint32_t *)(GICD + off)) : "memory");
+    return v;
+}
+
+/* Sets and clears enable, pending and active of the devices' SPIs (word 1: INTIDs 32..63), their
+ * priorities, and the distributor's enable, as fast as it can, until secondary_job changes. */
+static void gic_hammer(void)
+{
+    uint32_t m = gic_spi_mask;
+    for (uint32_t turn = 0; secondary_job == JOB_GIC; turn++) {
+        gicd_wr(GICD_CTLR, turn & 1 ? 0 : 0x13); /* v3: ARE_NS | Grp1 | Grp0; v2: the enable bit(s) */
+        gicd_wr(GICD_ISENABLER + 4, m);
+        gicd_wr(GICD_ISPENDR + 4, m);
+        gicd_wr(GICD_ISACTIVER + 4, m);
+        gicd_wr(GICD_IPRIORITYR + 32 + 16, turn); /* the priorities of INTIDs 48..51 */
+        gicd_wr(GICD_ICACTIVER + 4, m);
+        gicd_wr(GICD_ICPENDR + 4, m);
+        gicd_wr(GICD_ICENABLER + 4, m);
+        (void)gicd_rd(GICD_ISPENDR + 4);
+        (void)gicd_rd(GICD_ISENABLER + 4);
+        gic_writes += 8;
+    }
+}
+
+void hostile_secondary(uint64_t index)
+{
+    if (index < MAX_CPUS)
+        cpu_running[index] = 1;
+    if (secondary_job == JOB_GIC && index == 1)
+        gic_hammer();
+    spin_forever();
+}
+
+/* PSCI CPU_ON for vCPUs 1.. until one does not exist (MPIDR Aff0 = index below 16); waits up to
+ * 2 s for each to run. Returns how many vCPUs run, vCPU 0 included. */
+static unsigned start_secondaries(void)
+{
+    unsigned n = 1;
+    for (unsigned i = 1; i < MAX_CPUS; i++) {
+        if (psci_call(0xc4000003UL, i, (uint64_t)(uintptr_t)secondary_start, i) != 0)
+            break; /* CPU_ON (64-bit): no such vCPU */
+        uint64_t until = counter() + 2 * counter_freq();
+        while (!cpu_running[i] && counter() < until)
+            ;
+        if (!cpu_running[i])
+            break;
+        n++;
+    }
+    return n;
+}
+
+/* A storm's own queue (queue 0), away from the attacks' rings. */
+#define S_DESC ((volatile struct desc *)0x82000000UL)
+#define S_AVAIL ((volatile uint16_t *)0x82001000UL)
+#define S_USED ((volatile uint16_t *)0x82002000UL)
+#define S_BUF 0x82010000UL
+
+static uint32_t storm_up(unsigned slot)
+{
+    wr(slot, R_STATUS, 0);
+    zero(S_DESC, 0x3000);
+    wr(slot, R_STATUS, S_ACK);
+    wr(slot, R_STATUS, S_ACK | S_DRIVER);
+    wr(slot, R_DRV_FEATURES_SEL, 1);
+    wr(slot, R_DRV_FEATURES, 1); /* VERSION_1 only: no EVENT_IDX, so every completion interrupts */
+    wr(slot, R_DRV_FEATURES_SEL, 0);
+    wr(slot, R_DRV_FEATURES, 0);
+    wr(slot, R_STATUS, S_ACK | S_DRIVER | S_FEATURES_OK);
+    queue_ready(slot, 0, (uintptr_t)S_DESC, (uintptr_t)S_AVAIL, (uintptr_t)S_USED);
+    wr(slot, R_STATUS, S_ACK | S_DRIVER | S_FEATURES_OK | S_DRIVER_OK);
+    return rd(slot, R_STATUS);
+}
+
+/* One line a second: "hostile: storm NAME: second=N completions=N notifies=N acks=N
+ * gic_writes=N status=0x.." (totals since the storm began). */
+static void storm_line(const char *name, uint64_t second, uint64_t completions, uint64_t notifies, uint64_t acks,
+                       uint32_t status)
+{
+    put("hostile: storm ");
+    put(name);
+    put(": second=");
+    put_dec(second);
+    put(" completions=");
+    put_dec(completions);
+    put(" notifies=");
+    put_dec(notifies);
+    put(" acks=");
+    put_dec(acks);
+    put(" gic_writes=");
+    put_dec(gic_writes);
+    put(" status=");
+    put_hex(status);
+    put("\n");
+}
+
+/* How long a storm lasts (seconds of the virtual counter); hostile_guest.sh samples the VMM from
+ * its second 1 for 5 s, then again once the guest has gone quiet. */
+#define STORM_SECONDS 8
+
+/* Keeps the chains heads[0..n) in flight on queue 0 of `slot` as fast as the device completes
+ * them: each completed chain is made available again at once, and QueueNotify is written on
+ * every turn of the loop whether or not anything completed. With `ack`, InterruptStatus is read
+ * and written back to InterruptACK on every turn; without, the interrupt is never acknowledged.
+ * Returns after STORM_SECONDS. */
+static void storm_queue(unsigned slot, const char *name, const uint16_t *heads, unsigned n, bool ack)
+{
+    for (unsigned i = 0; i < n; i++)
+        S_AVAIL[2 + i] = heads[i];
+    __asm__ volatile("dsb sy" ::: "memory");
+    S_AVAIL[1] = (uint16_t)n;
+    uint16_t avail = (uint16_t)n, seen = 0;
+    uint64_t completions = 0, notifies = 0, acks = 0, second = 0;
+    uint64_t freq = counter_freq(), next = counter() + freq;
+    storm_line(name, 0, 0, 0, 0, rd(slot, R_STATUS));
+    for (uint64_t turn = 1;; turn++) {
+        uint16_t used = S_USED[1];
+        if (used != seen) {
+            while (seen != used) {
+                volatile uint32_t *elem = (volatile uint32_t *)(S_USED + 2) + 2 * (seen % QSIZE);
+                S_AVAIL[2 + avail % QSIZE] = (uint16_t)(elem[0] % QSIZE);
+                avail++;
+                seen++;
+                completions++;
+            }
+            __asm__ volatile("dsb sy" ::: "memory");
+            S_AVAIL[1] = avail;
+            __asm__ volatile("dsb sy" ::: "memory");
+        }
+        wr(slot, R_QUEUE_NOTIFY, 0);
+        notifies++;
+        if (ack) {
+            wr(slot, R_INT_ACK, rd(slot, R_INT_STATUS));
+            acks++;
+        }
+        if (turn % 64 == 0 && counter() >= next) {
+            next += freq;
+            storm_line(name, ++second, completions, notifies, acks, rd(slot, R_STATUS));
+            if (second == STORM_SECONDS)
+                return;
+        }
+    }
+}
+
+/* virtio-rng: QSIZE requests of 1 byte each, never acknowledged */
+static void storm_rng(unsigned slot)
+{
+    uint16_t heads[QSIZE];
+    storm_up(slot);
+    for (unsigned i = 0; i < QSIZE; i++) {
+        desc_at(S_DESC, i, S_BUF + i, 1, D_WRITE, 0);
+        heads[i] = (uint16_t)i;
+    }
+    storm_queue(slot, "rng", heads, QSIZE, false);
+    device_up(slot);
+    set_desc(0, BUF, 64, D_WRITE, 0);
+    submit(slot, "after the storm: rng sane request", 0, 1);
+}
+
+/* virtio-blk: 5 one-sector reads of sector 0 (3 descriptors each), acknowledged on every turn */
+static void storm_blk(unsigned slot)
+{
+    uint16_t heads[QSIZE / 3];
+    storm_up(slot);
+    volatile uint32_t *h = (volatile uint32_t *)HDR; /* one shared header: read sector 0 */
+    h[0] = 0;
+    h[1] = 0;
+    h[2] = 0;
+    h[3] = 0;
+    for (unsigned i = 0; i < QSIZE / 3; i++) {
+        unsigned d = 3 * i;
+        desc_at(S_DESC, d, HDR, 16, D_NEXT, d + 1);
+        desc_at(S_DESC, d + 1, S_BUF + i * 0x200UL, 512, D_NEXT | D_WRITE, d + 2);
+        desc_at(S_DESC, d + 2, STAT + i, 1, D_WRITE, 0);
+        heads[i] = (uint16_t)d;
+    }
+    storm_queue(slot, "blk", heads, QSIZE / 3, true);
+    blk_request(slot, "after the storm: blk sane read", 0, 0, BUF, 512, HDR);
+}
+
+/* QueueNotify on every queue index 0..2 (and 0xffff) of every slot, forever: queue 0 of each
+ * device is ready with an empty ring (the I/O thread wakes for nothing), the others are not
+ * ready or do not exist (index 0xffff: no ioeventfd matches, an exit to silo-vmm's vCPU thread).
+ * vCPU 1, if there is one, hammers the GIC distributor at the same time. */
+static void storm_notify(const unsigned *ids, unsigned n)
+{
+    for (unsigned s = 0; s < n; s++)
+        if (ids[s])
+            storm_up(s);
+    uint64_t notifies = 0, second = 0, freq = counter_freq(), next = counter() + freq;
+    storm_line("notify", 0, 0, 0, 0, rd(0, R_STATUS));
+    for (;;) {
+        for (unsigned s = 0; s < n; s++) {
+            wr(s, R_QUEUE_NOTIFY, 0);
+            wr(s, R_QUEUE_NOTIFY, 1);
+            wr(s, R_QUEUE_NOTIFY, 2);
+            wr(s, R_QUEUE_NOTIFY, 0xffff);
+            notifies += 4;
+        }
+        if (counter() >= next) {
+            next += freq;
+            storm_line("notify", ++second, 0, notifies, 0, rd(0, R_STATUS));
+            if (second == STORM_SECONDS)
+                break;
+        }
+    }
+    secondary_job = JOB_SPIN; /* vCPU 1 stops hammering the GIC */
+    unsigned s = 0;
+    while (s < n && ids[s] != 2)
+        s++;
+    if (s < n)
+        blk_request(s, "after the storm: blk sane read", 0, 0, BUF, 512, HDR);
+}
+
+static unsigned probe(unsigned *ids)
+{
     unsigned n = 0;
     for (unsigned s = 0; s < VIRTIO_SLOTS; s++) {
         ids[s] = rd(s, R_MAGIC) == 0x74726976u ? rd(s, R_DEVICE_ID) : 0;
         if (ids[s])
             n = s + 1;
     }
+    return n;
+}
+
+static unsigned find(const unsigned *ids, unsigned n, unsigned id)
+{
+    for (unsigned s = 0; s < n; s++)
+        if (ids[s] == id)
+            return s;
+    return VIRTIO_SLOTS;
+}
+
+/* hostile=storm-rng | storm-blk | storm-notify | spin: never returns but for a missing device */
+static void run_mode(const char *mode)
+{
+    unsigned ids[VIRTIO_SLOTS];
+    unsigned n = probe(ids);
+    uint32_t mask = 0;
+    for (unsigned s = 0; s < n; s++)
+        if (ids[s])
+            mask |= 1u << (16 + s); /* SPI 16 + slot = INTID 48 + slot: bit 16 + slot of word 1 */
+    gic_spi_mask = mask;
+    secondary_job = same(mode, "storm-notify") ? JOB_GIC : JOB_SPIN;
+    unsigned cpus = start_secondaries();
+    put("hostile: mode ");
+    put(mode);
+    put(": ");
+    put_dec(cpus);
+    put(" vCPUs running, ");
+    put_hex(n);
+    put(" device slots\n");
+    if (same(mode, "spin")) {
+        put("hostile: spinning\n");
+        spin_forever();
+    }
+    unsigned s;
+    bool stormed = true;
+    if (same(mode, "storm-rng") && (s = find(ids, n, 4)) < VIRTIO_SLOTS)
+        storm_rng(s);
+    else if (same(mode, "storm-blk") && (s = find(ids, n, 2)) < VIRTIO_SLOTS)
+        storm_blk(s);
+    else if (same(mode, "storm-notify") && n > 0)
+        storm_notify(ids, n);
+    else
+        stormed = false;
+    if (stormed) {
+        /* quiet: no more requests, no exits; the VMM's own threads should have nothing to do */
+        put("hostile: quiet after the storm\n");
+        spin_forever();
+    }
+    put("hostile: mode ");
+    put(mode);
+    put(": unknown, or its device is missing\n");
+}
+
+void hostile_main(uint64_t dtb)
+{
+    char mode[32];
+    boot_mode(dtb, mode, sizeof mode);
+    if (mode[0]) {
+        run_mode(mode);
+        return;
+    }
+    put("hostile: start\n");
+    unsigned ids[VIRTIO_SLOTS];
+    unsigned n = probe(ids);
     put("hostile: slots probed: ");
     put_hex(n);
     put(" devices\n");
