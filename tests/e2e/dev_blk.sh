@@ -40,7 +40,7 @@ check $? "ro disk: root read-only, file and raw-device writes refused"
 [ "$failures" = 0 ] || show "$T/ro.out"
 
 # --- plain writable disk: writes persist (on a private copy) --------------------------------
-cp "$ROOT" "$T/copy.ext4"
+cp "$ROOT" "$T/copy.ext4" && chmod 0666 "$T/copy.ext4"   # writable by a jailed VMM's uid
 boot p1 "rw silo.test=session" --disk "$T/copy.ext4"
 boot p2 "rw silo.test=session" --disk "$T/copy.ext4"
 has "$T/p2.out" "session file PRESENT from an earlier session"

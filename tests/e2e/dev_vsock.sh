@@ -48,7 +48,16 @@ t ping "uds:$UDS:1234" 500 >"$T/ping.out" 2>&1
 check $? "small-message ping-pong: $(cat "$T/ping.out")"
 
 # VMM memory: guest RAM (256 MiB, only what the guest touched is resident) plus bounded buffers
-hwm=$(sed -n 's/^VmHWM:[^0-9]*\([0-9]*\) kB/\1/p' "/proc/$vm/status")
+vmm=$(vmm_pid "$vm")
+hwm=$(sed -n 's/^VmHWM:[^0-9]*\([0-9]*\) kB/\1/p' "/proc/$vmm/status")
+if [ "$VMM_JAILED" = 1 ]; then
+    # the device test ran against a jailed VMM: its own PID namespace, uid and cgroup
+    [ "$vmm" != "$vm" ] && [ "$(cat /proc/$vmm/comm)" = silo-vmm ] &&
+        [ "$(readlink /proc/$vmm/ns/pid)" != "$(readlink /proc/self/ns/pid)" ] &&
+        [ "$(sed -n 's/^Uid:[[:space:]]*\([0-9]*\).*/\1/p' /proc/$vmm/status)" -ge 20000 ] &&
+        grep -q "^0::/silo-e2e/vmm-$vm\$" /proc/$vmm/cgroup
+    check $? "the VMM (pid $vmm) ran jailed: its own PID namespace, uid $(sed -n 's/^Uid:[[:space:]]*\([0-9]*\).*/\1/p' /proc/$vmm/status), cgroup $(cut -d: -f3 /proc/$vmm/cgroup)"
+fi
 [ -n "$hwm" ] && [ "$hwm" -lt $((128 * 1024)) ]
 check $? "VMM peak RSS ${hwm:-?} kB stays below 128 MiB (guest RAM 256 MiB, touched pages included) after moving $((3 * BYTES / 1048576)) MiB"
 echo "# figure: vsock host->guest $(sed -n 's/.*(\([0-9.]* MB\/s\)).*/\1/p' "$T/h2g.out"), guest->host $(sed -n 's/.*(\([0-9.]* s\), \([0-9.]* MB\/s\)).*/\2/p' "$T/g2h.out"), $(sed 's/^vsock-tool: //' "$T/ping.out")"
