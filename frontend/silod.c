@@ -298,8 +298,19 @@ int main(int argc, char **argv)
         jail_off = "jail.enabled false";
     }
     if (jailed) {                   /* every session's VMM under silo-jail (vmm_jail.h) */
+        static char cgroup_parent[400];   /* jail.cgroup_parent, or the one silod picks; lives as long as silod */
+        char no_cgroup[480] = "";
+        if (!cfg.jail.cgroup_parent &&
+            !vmm_jail_default_cgroup_parent(cgroup_parent, sizeof cgroup_parent, no_cgroup, sizeof no_cgroup))
+            cgroup_parent[0] = '\0';
+        else if (cfg.jail.cgroup_parent)
+            snprintf(cgroup_parent, sizeof cgroup_parent, "%s",
+                     strcmp(cfg.jail.cgroup_parent, "none") == 0 ? "" : cfg.jail.cgroup_parent);
+        if (no_cgroup[0])
+            fprintf(stderr, "silod: jail: no cgroups (%s); set jail.cgroup_parent to a delegated cgroup v2 directory\n",
+                    no_cgroup);
         struct vmm_jail_config jc = {
-            program, cfg.jail.dir, cfg.jail.uid_first, cfg.jail.uid_count, cfg.jail.gid, cfg.jail.cgroup_parent,
+            program, cfg.jail.dir, cfg.jail.uid_first, cfg.jail.uid_count, cfg.jail.gid, cgroup_parent[0] ? cgroup_parent : NULL,
             cfg.jail.vmm_overhead_mib, cfg.jail.guest_memory_percent, cfg.jail.address_space_extra_mib,
             cfg.jail.pids_max, cfg.jail.nofile,
         };

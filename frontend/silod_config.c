@@ -110,7 +110,7 @@ static const struct cfg_row jail_rows[] = {
     { "uid_first", CFG_UINT, 1, 2147483646, 200000, NULL, AT(struct silod_jail_settings, uid_first), NULL, false, 0 },
     { "uid_count", CFG_UINT, 1, 65536, 1000, NULL, AT(struct silod_jail_settings, uid_count), NULL, false, 0 },
     { "gid", CFG_UINT, 1, 2147483646, 199999, NULL, AT(struct silod_jail_settings, gid), NULL, false, 0 },
-    { "cgroup_parent", CFG_STRING, 16, 200, 0, NULL, AT(struct silod_jail_settings, cgroup_parent), NULL, false, 0 },
+    { "cgroup_parent", CFG_STRING, 4, 200, 0, NULL, AT(struct silod_jail_settings, cgroup_parent), NULL, false, 0 },
     { "vmm_overhead_mib", CFG_UINT, 0, 1u << 20, 64, NULL, AT(struct silod_jail_settings, vmm_overhead_mib), NULL, false, 0 },
     { "guest_memory_percent", CFG_UINT, 1, 100, 100, NULL, AT(struct silod_jail_settings, guest_memory_percent), NULL, false, 0 },
     { "address_space_extra_mib", CFG_UINT, 256, 1u << 24, 16384, NULL,
@@ -560,7 +560,7 @@ static bool check_tls(struct walk *w, const struct silod_config *c)
 }
 
 /* jail: its mode (absent: auto); absolute paths; the uid range below 2^31; cgroup_parent under
- * /sys/fs/cgroup/ */
+ * /sys/fs/cgroup/, or "none" (absent: silod picks one, vmm_jail_default_cgroup_parent) */
 static bool check_jail(struct walk *w, struct silod_config *c, json_object *root)
 {
     struct silod_jail_settings *j = &c->jail;
@@ -575,8 +575,10 @@ static bool check_jail(struct walk *w, struct silod_config *c, json_object *root
     if ((uint64_t)j->uid_first + j->uid_count > 2147483647u)
         return refuse(w, "jail.uid_count", "takes the range past 2147483646 (uid_first %u + uid_count %u)",
                       j->uid_first, j->uid_count);
-    if (j->cgroup_parent && (strncmp(j->cgroup_parent, "/sys/fs/cgroup/", 15) != 0 || strstr(j->cgroup_parent, "..")))
-        return refuse(w, "jail.cgroup_parent", "must be a directory under /sys/fs/cgroup/ (cgroup v2), not \"%.100s\"",
+    if (j->cgroup_parent && strcmp(j->cgroup_parent, "none") != 0 &&
+        (strncmp(j->cgroup_parent, "/sys/fs/cgroup/", 15) != 0 || strlen(j->cgroup_parent) < 16 ||
+         strstr(j->cgroup_parent, "..")))
+        return refuse(w, "jail.cgroup_parent", "must be a directory under /sys/fs/cgroup/ (cgroup v2) or \"none\", not \"%.100s\"",
                       j->cgroup_parent);
     return true;
 }

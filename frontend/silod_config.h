@@ -82,7 +82,8 @@ struct silod_jail_settings {
     const char *dir;                    /* per-session jail roots and run directories */
     unsigned uid_first, uid_count;      /* the uid of each live session, from this range */
     unsigned gid;                       /* the one group of every jailed VMM (reads the images) */
-    const char *cgroup_parent;          /* NULL: no cgroup per session */
+    const char *cgroup_parent;          /* NULL: silod picks one (vmm_jail_default_cgroup_parent);
+                                           "none": no cgroup per session */
     unsigned vmm_overhead_mib;          /* memory.max = guest share + this */
     unsigned guest_memory_percent;      /* the guest RAM share counted in memory.max (100: all) */
     unsigned address_space_extra_mib;   /* RLIMIT_AS = guest RAM + this */

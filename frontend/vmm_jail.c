@@ -305,6 +305,71 @@ static int prepare_cgroup_parent(const char *parent, char *err, size_t err_len)
     return 0;
 }
 
+/* Writes text into the control file path; false with errno set if it cannot. */
+static bool cgroup_write(const char *path, const char *text)
+{
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    size_t len = strlen(text);
+    bool ok = write(fd, text, len) == (ssize_t)len;
+    int saved = errno;
+    close(fd);
+    errno = saved;
+    return ok;
+}
+
+/* Moves silod into BASE/silod (made if missing), so that BASE holds no process of its own. */
+static bool move_self_into_leaf(const char *base)
+{
+    char leaf[320], procs[340], pid[24];
+    snprintf(leaf, sizeof leaf, "%s/silod", base);
+    if (mkdir(leaf, 0755) != 0 && errno != EEXIST)
+        return false;
+    snprintf(procs, sizeof procs, "%s/cgroup.procs", leaf);
+    snprintf(pid, sizeof pid, "%d", (int)getpid());
+    return cgroup_write(procs, pid);
+}
+
+bool vmm_jail_default_cgroup_parent(char *out, size_t out_len, char *why, size_t why_len)
+{
+    char own[512], probe[64];
+    ssize_t n = small_file_read("/proc/self/cgroup", own, sizeof own);
+    const char *line = n > 0 ? (strncmp(own, "0::/", 4) == 0 ? own : strstr(own, "\n0::/")) : NULL;
+    if (!line || small_file_read("/sys/fs/cgroup/cgroup.controllers", probe, sizeof probe) < 0) {
+        snprintf(why, why_len, "no cgroup v2 at /sys/fs/cgroup");
+        return false;
+    }
+    line += line[0] == '\n' ? 4 : 3; /* at the path's leading '/' */
+    size_t len = strcspn(line, "\n");
+    char base[300], path[340];
+    if (len == 1) /* the root cgroup: exempt from the no-internal-processes rule */
+        snprintf(base, sizeof base, "/sys/fs/cgroup");
+    else if (len < 200)
+        snprintf(base, sizeof base, "/sys/fs/cgroup%.*s", (int)len, line);
+    else {
+        snprintf(why, why_len, "silod's own cgroup path is too long");
+        return false;
+    }
+    static const char enable[] = "+memory +cpu +pids";
+    snprintf(path, sizeof path, "%s/cgroup.subtree_control", base);
+    bool enabled = cgroup_write(path, enable);
+    int saved = errno;
+    if (!enabled && saved == EBUSY && len > 1 && move_self_into_leaf(base)) /* processes in it: leave it */
+        enabled = cgroup_write(path, enable);
+    if (!enabled) {
+        snprintf(why, why_len, "cannot enable memory, cpu and pids in %s: %s", path, strerror(saved));
+        return false;
+    }
+    snprintf(out, out_len, "%s/silo-vmms", base);
+    char err[400];
+    if (prepare_cgroup_parent(out, err, sizeof err) != 0) {
+        snprintf(why, why_len, "%s", err);
+        return false;
+    }
+    return true;
+}
+
 struct vmm_jail *vmm_jail_new(const struct vmm_jail_config *cfg, char *err, size_t err_len)
 {
     if (access(cfg->program ? cfg->program : "", X_OK) != 0) {

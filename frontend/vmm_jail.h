@@ -85,6 +85,14 @@ struct vmm_jail;
  * creates it and enables memory, cpu and pids in its cgroup.subtree_control. NULL with one
  * line in err when any of that fails. */
 struct vmm_jail *vmm_jail_new(const struct vmm_jail_config *cfg, char *err, size_t err_len);
+
+/* The cgroup parent a jailing silod uses when jail.cgroup_parent is not given: `silo-vmms` below
+ * silod's own cgroup (from /proc/self/cgroup; cgroup v2 at /sys/fs/cgroup), with memory, cpu and
+ * pids enabled down to it. In the root cgroup that is /sys/fs/cgroup/silo-vmms; in a delegated
+ * cgroup with silod in it (a systemd service with Delegate=yes) silod first moves itself into a
+ * leaf `silod` beside it, as cgroup v2 wants (no processes in a cgroup that delegates
+ * controllers). Writes the path to out and returns true, or says in why (one clause) why not. */
+bool vmm_jail_default_cgroup_parent(char *out, size_t out_len, char *why, size_t why_len);
 /* The same without touching the file system (unit tests of the slot allocation). */
 struct vmm_jail *vmm_jail_new_detached(const struct vmm_jail_config *cfg);
 void vmm_jail_free(struct vmm_jail *j);

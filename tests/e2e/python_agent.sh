@@ -125,7 +125,7 @@ else
     expect "python agent via silod: the invocation answers" '"reversed":"llac tsrif"' "$out"
     expect "python agent via silod: version 1 sees ECHO_TAG=first" '"echo_tag":"first"' "$out"
     # no `jail` in this config: silod (root, /dev/kvm) jails its VMMs on its own, each with a keeper
-    jl=$(grep "^silod: jail:" $d/silod.log | head -1)
+    jl=$(grep "^silod: jail: each VMM" $d/silod.log | head -1)
     vm=""
     for c in /proc/[0-9]*/cmdline; do
         case "$(tr '\0' ' ' <"$c" 2>/dev/null)" in "/silo-vmm "*) p=${c#/proc/}; p=${p%/cmdline}
@@ -136,6 +136,13 @@ else
         grep -q "^CapEff:[[:space:]]*0000000000000000" /proc/$vm/status
     [ $? = 0 ] && pass "python agent via silod: without a jail object silod jails its VMMs (auto): pid ${vm} runs as uid $(sed -n 's/^Uid:[[:space:]]*\([0-9]*\).*/\1/p' /proc/${vm:-0}/status 2>/dev/null), no capabilities" ||
         fail "python agent via silod: the VMM is not jailed by default ('${jl}', VMM pid '${vm}')"
+    # ... in its own PID namespace, and (no jail.cgroup_parent either) a cgroup silod picked
+    vcg=$(sed -n 's/^0:://p' /proc/${vm:-0}/cgroup 2>/dev/null)
+    echo "$jl" | grep -q "cgroups under /sys/fs/cgroup/silo-vmms" &&
+        [ "$(readlink /proc/${vm:-0}/ns/pid)" != "$(readlink /proc/self/ns/pid)" ] &&
+        case "$vcg" in /silo-vmms/vmm-*) [ "$(cat /sys/fs/cgroup$vcg/memory.max)" != max ] ;; *) false ;; esac
+    [ $? = 0 ] && pass "python agent via silod: by default the jailed VMM has its own PID namespace and a cgroup silod picked ($vcg, memory.max $(cat /sys/fs/cgroup$vcg/memory.max 2>/dev/null))" ||
+        fail "python agent via silod: no PID namespace or cgroup by default ('${jl}', cgroup '${vcg}')"
     t0=$(now_ms)
     silo-api runtime update "$rt" --image $image --env ECHO_TAG=second --wait --json >$d/update.json 2>>$d/cli.err
     t1=$(now_ms)

@@ -339,6 +339,16 @@ static void test_jail(void)
     CHECK(refused("{" CRED ", \"jail\": {\"program\": \"silo-jail\"}}", "jail.program must be an absolute path"));
     CHECK(refused("{" CRED ", \"jail\": {\"cgroup_parent\": \"/tmp/cgroup/silo\"}}",
                   "jail.cgroup_parent must be a directory under /sys/fs/cgroup/"));
+    CHECK(refused("{" CRED ", \"jail\": {\"cgroup_parent\": \"/sys/fs/cgroup/\"}}",
+                  "jail.cgroup_parent must be a directory under /sys/fs/cgroup/ (cgroup v2) or \"none\""));
+    CHECK(refused("{" CRED ", \"jail\": {\"cgroup_parent\": \"nope\"}}", "jail.cgroup_parent must be a directory"));
+    {
+        struct silod_config none;
+        char e[256];
+        const char *text = "{" CRED ", \"jail\": {\"cgroup_parent\": \"none\"}}";
+        CHECK(silod_config_parse(text, strlen(text), &none, e, sizeof e) && strcmp(none.jail.cgroup_parent, "none") == 0);
+        silod_config_free(&none);
+    }
     CHECK(refused("{" CRED ", \"jail\": {\"guest_memory_percent\": 0}}", "jail.guest_memory_percent must be an integer 1..100, not 0"));
     CHECK(refused("{" CRED ", \"jail\": {\"uid\": 7}}", "jail.uid is not a config key"));
     CHECK(refused("{" CRED ", \"jail\": true}", "jail must be an object, not a boolean"));
