@@ -432,6 +432,7 @@ static pid_t start_relay(enum program_kind kind, int *program_pid_fd)
         if (init == 0) {
             close(status_pipe[0]);
             close(alive_pipe[1]);
+            jail_init_become_reaper();
             pid_t program = fork();
             if (program == 0) {
                 jail_unblock_signals();

@@ -84,15 +84,17 @@ static bool reap(pid_t program, bool *program_alive, int *status_fd)
     }
 }
 
+int jail_init_become_reaper(void)
+{
+    return prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+}
+
 _Noreturn void jail_init_run(pid_t program, int status_fd, int alive_fd)
 {
     sigset_t set;
     jail_signal_set(&set);
     int sfd = signalfd(-1, &set, SFD_CLOEXEC);
     bool program_alive = true;
-    /* PID 1 of its namespace already inherits every orphan; as a subreaper it does so outside
-     * one as well (the unit tests run it that way) */
-    prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
     if (sfd < 0) {
         /* cannot forward anything: end the program rather than leave it unmanaged */
         kill(program, SIGKILL);

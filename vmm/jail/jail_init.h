@@ -25,6 +25,11 @@ int jail_block_signals(void);
 /* Unblocks every signal: the program's first step before exec (exec keeps the mask). */
 void jail_unblock_signals(void);
 
+/* Makes the caller inherit its orphaned descendants (PR_SET_CHILD_SUBREAPER). PID 1 of a PID
+ * namespace does anyway; the init calls it before it forks the program, so that the same holds
+ * outside a namespace (the unit tests) and a keeper forked at once is never lost. */
+int jail_init_become_reaper(void);
+
 /* PID 1 of the jail: forwards signals to `program`, reaps every process, writes `program`'s wait
  * status (an int) to status_fd when it ends, kills `program` if alive_fd reaches end-of-file
  * (the relay is gone), and exits 0 once no process is left. */

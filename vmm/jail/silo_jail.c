@@ -79,6 +79,7 @@ static _Noreturn void run_init(const struct jail_options *opts, const struct jai
     if (jail_build_root(plan, opts->root, opts->uid, opts->gid, err, sizeof err) != 0 ||
         jail_enter_root(opts->root, err, sizeof err) != 0)
         die(err);
+    jail_init_become_reaper();
     pid_t program = fork();
     if (program < 0) {
         snprintf(err, sizeof err, "cannot fork the program in the jail: %s", strerror(errno));
