@@ -105,6 +105,8 @@ fuzz_egress_request_SRCS := tests/fuzz/fuzz_egress_request.c frontend/egress_rel
 # every key of the table
 UNIT_TESTS += test_silod_config
 test_silod_config_SRCS := tests/unit/test_silod_config.c frontend/silod_config.c frontend/egress_rules.c
+UNIT_TESTS += test_silod_privileges
+test_silod_privileges_SRCS := tests/unit/test_silod_privileges.c frontend/silod_privileges.c
 test_silod_config_LIBS := -ljson-c
 
 IDENTITY_SERVICE_SRCS := frontend/identity.c frontend/identity_control.c frontend/identity_tokens.c \
@@ -120,7 +122,7 @@ silod_SRCS := frontend/silod.c frontend/silod_config.c frontend/tls_files.c fron
               frontend/runtime_command.c frontend/event_stream.c frontend/agent_http.c frontend/metrics.c $(SIGV4_SRCS) frontend/jwt.c frontend/b64url.c \
               frontend/body_spool.c frontend/conn_guard.c frontend/session_bind.c \
               frontend/sessions.c frontend/vmm_launcher.c frontend/vmm_jail.c frontend/ping_poller.c frontend/usage.c \
-              $(MICROVM_SRCS) $(EGRESS_SRCS) $(CONTROL_PLANE_SRCS) $(IDENTITY_SERVICE_SRCS)
+              frontend/silod_privileges.c $(MICROVM_SRCS) $(EGRESS_SRCS) $(CONTROL_PLANE_SRCS) $(IDENTITY_SERVICE_SRCS)
 silod_LIBS := -lmicrohttpd -lsqlite3 -ljson-c -lcurl -lcrypto -lz -lpthread
 
 # arm64 silod for the dev host, linked dynamically: libmicrohttpd's Debian build pulls in GnuTLS

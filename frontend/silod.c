@@ -32,6 +32,7 @@
 #include "frontend/ping_poller.h"
 #include "frontend/sessions.h"
 #include "frontend/silod_config.h"
+#include "frontend/silod_privileges.h"
 #include "frontend/store.h"
 #include "frontend/tls_files.h"
 #include "frontend/usage.h"
@@ -321,6 +322,12 @@ int main(int argc, char **argv)
         fprintf(stderr, "silod: jail: each VMM under %s, uids %u..%u, gid %u, roots in %s, %s%s\n", program, jc.uid_first,
                 jc.uid_first + jc.uid_count - 1, jc.gid, jc.dir, jc.cgroup_parent ? "cgroups under " : "no cgroups",
                 jc.cgroup_parent ? jc.cgroup_parent : "");
+    }
+    /* a root silod keeps only the capabilities it and its children need (silod_privileges.h);
+     * capabilities are per thread: this comes before any thread is started */
+    if (silod_narrow_capabilities(NULL, err, sizeof err) != 0) {
+        fprintf(stderr, "silod: %s\n", err);
+        return 1;
     }
     struct sessions_config sc = { cfg.max_sessions, cfg.max_guest_mib, NULL, NULL, vmm_launcher(&lc),
                                   usage_log_record, records };

@@ -69,6 +69,14 @@ jail_line=$(grep "silod: jail:" $d/silod.log | head -1)
 [ -n "$jail_line" ] && grep -q "memory" $CG/cgroup.subtree_control 2>/dev/null &&
     pass "$T: silod starts with the jail ($jail_line); $CG's subtree_control: $(cat $CG/cgroup.subtree_control)" ||
     fail "$T: silod's jail start line or $CG's controllers are missing"
+# a root silod keeps only what the jail and it need (frontend/silod_privileges.h): 0x92445ff =
+# CHOWN DAC_OVERRIDE DAC_READ_SEARCH FOWNER FSETID KILL SETGID SETUID SETPCAP NET_BIND_SERVICE
+# IPC_LOCK SYS_CHROOT SYS_ADMIN SYS_RESOURCE MKNOD; the jail then works with only those (below)
+sbnd=$(sed -n 's/^CapBnd:[[:space:]]*//p' /proc/$silod_pid/status)
+seff=$(sed -n 's/^CapEff:[[:space:]]*//p' /proc/$silod_pid/status)
+[ "$sbnd" = 00000000092445ff ] && [ "$seff" = 00000000092445ff ] &&
+    pass "$T: root silod narrowed its capabilities to the 15 it needs (CapBnd $sbnd, CapEff $seff: no SYS_MODULE, SYS_RAWIO, SYS_PTRACE, NET_ADMIN, NET_RAW, SYS_BOOT, BPF...)" ||
+    fail "$T: silod's capabilities: CapBnd $sbnd CapEff $seff (want 00000000092445ff)"
 
 export SILO_ENDPOINT=http://127.0.0.1:18081 AWS_ACCESS_KEY_ID=$akid AWS_SECRET_ACCESS_KEY=$secret AWS_REGION=us-east-1
 json_str() { sed -n "s/.*\"$1\": *\"\([^\"]*\)\".*/\1/p" | head -1; }
