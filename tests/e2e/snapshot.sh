@@ -12,6 +12,9 @@
 # Figures: snapshot time and size, exec -> vCPUs running for a restore, exec -> first probe
 # answer by restore vs by boot, pages a restored VM touched.
 TEST=snapshot
+# silo-vmm bare (the restore figures are the VMM's own, and the keeper names the VMM's host pid);
+# jailed restores are silod's (silod_jail.sh, python_agent.sh), every session's VMM under silo-jail
+SILO_E2E_JAIL=${SILO_E2E_JAIL:-0}
 . "$(dirname "$0")/dev.lib"
 need_files
 T=$(mktemp -d /tmp/snapshot.XXXXXX)
