@@ -216,7 +216,11 @@ test('refused before any upgrade: a wrong secret, a tampered or expired presigne
   const otherSession = url.replace(sid, sessionId());   // the session id is signed too
   await assert.rejects(open(otherSession), (e) => e.status === 403 && e.type === 'InvalidSignatureException');
   const expiring = await presign(client, { runtimeArn: runtime.agentRuntimeArn, sessionId: sid, expires: 1 });
-  await sleep(2100);
+  // expired by silod's clock: in the dev host it may lag this machine's (an emulated guest's
+  // clock drifts), so wait out that lag too, read from silod's Date header (1 s resolution)
+  const served = Date.parse((await fetch(`${endpoint}/ping`)).headers.get('date') ?? '');
+  const lag = Number.isNaN(served) ? 0 : Math.max(0, Date.now() - served);
+  await sleep(2100 + lag + (lag > 0 ? 1000 : 0));
   await assert.rejects(open(expiring), (e) => e.status === 403 && e.type === 'InvalidSignatureException');
   const wrongKey = await presign(wrongClient, { runtimeArn: runtime.agentRuntimeArn, sessionId: sid, expires: 60 });
   await assert.rejects(open(wrongKey), (e) => e.status === 403 && e.type === 'InvalidSignatureException');
