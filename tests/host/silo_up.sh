@@ -33,7 +33,19 @@ for _ in $(seq 1 1200); do
 done
 if [ -z "$port" ]; then
     tail -25 "$dir/err" | sed 's/^/#   /'
-    fail "no 'silod is up' line within 600 s"
+    if kill -0 "$up_pid" 2>/dev/null; then
+        fail "no 'silod is up' line within 600 s"
+        kill -INT "$up_pid" 2>/dev/null
+    else
+        # silo up ended before it was up: say how, with what it and the dev host last printed
+        wait "$up_pid"
+        up_status=$?
+        tail -10 "$dir/out" | sed 's/^/#   stdout: /'
+        for f in "${BUILD:-build}/run/silod.log" "${BUILD:-build}/run/devhost.out"; do
+            [ -f "$f" ] && tail -15 "$f" | sed "s|^|#   $f: |"
+        done
+        fail "silo up exited (status $up_status) after $(( $(date +%s) - t0 )) s, before its 'silod is up' line"
+    fi
     exit 1
 fi
 ok "up and the sample runtime deployed after $(( $(date +%s) - t0 )) s; progress lines shown: $(grep -c '^silo up:' "$dir/err")"
