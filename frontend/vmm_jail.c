@@ -260,6 +260,23 @@ static int make_dirs(const char *path, mode_t mode)
     return mkdir(p, mode) == 0 || errno == EEXIST ? 0 : -1;
 }
 
+/* What a cgroup parent enables for its children (cgroup.subtree_control). */
+static const char cgroup_enable_controllers[] = "+memory +cpu +pids";
+
+/* Writes text into the control file path; false with errno set if it cannot. */
+static bool cgroup_write(const char *path, const char *text)
+{
+    int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    size_t len = strlen(text);
+    bool ok = write(fd, text, len) == (ssize_t)len;
+    int saved = errno;
+    close(fd);
+    errno = saved;
+    return ok;
+}
+
 /* Enables the memory, cpu and pids controllers for the children of the cgroup parent. */
 static int prepare_cgroup_parent(const char *parent, char *err, size_t err_len)
 {
@@ -291,32 +308,12 @@ static int prepare_cgroup_parent(const char *parent, char *err, size_t err_len)
         }
     }
     snprintf(path, sizeof path, "%s/cgroup.subtree_control", parent);
-    int fd = open(path, O_WRONLY | O_CLOEXEC);
-    static const char enable[] = "+memory +cpu +pids";
-    bool ok = fd >= 0 && write(fd, enable, sizeof enable - 1) == (ssize_t)(sizeof enable - 1);
-    int saved = errno;
-    if (fd >= 0)
-        close(fd);
-    if (!ok) {
+    if (!cgroup_write(path, cgroup_enable_controllers)) {
         snprintf(err, err_len, "jail.cgroup_parent: cannot enable memory, cpu and pids in %s: %s (a cgroup with "
-                 "processes of its own cannot delegate controllers; use an empty one)", path, strerror(saved));
+                 "processes of its own cannot delegate controllers; use an empty one)", path, strerror(errno));
         return -1;
     }
     return 0;
-}
-
-/* Writes text into the control file path; false with errno set if it cannot. */
-static bool cgroup_write(const char *path, const char *text)
-{
-    int fd = open(path, O_WRONLY | O_CLOEXEC);
-    if (fd < 0)
-        return false;
-    size_t len = strlen(text);
-    bool ok = write(fd, text, len) == (ssize_t)len;
-    int saved = errno;
-    close(fd);
-    errno = saved;
-    return ok;
 }
 
 /* Moves silod into BASE/silod (made if missing), so that BASE holds no process of its own. */
@@ -351,12 +348,11 @@ bool vmm_jail_default_cgroup_parent(char *out, size_t out_len, char *why, size_t
         snprintf(why, why_len, "silod's own cgroup path is too long");
         return false;
     }
-    static const char enable[] = "+memory +cpu +pids";
     snprintf(path, sizeof path, "%s/cgroup.subtree_control", base);
-    bool enabled = cgroup_write(path, enable);
+    bool enabled = cgroup_write(path, cgroup_enable_controllers);
     int saved = errno;
     if (!enabled && saved == EBUSY && len > 1 && move_self_into_leaf(base)) /* processes in it: leave it */
-        enabled = cgroup_write(path, enable);
+        enabled = cgroup_write(path, cgroup_enable_controllers);
     if (!enabled) {
         snprintf(why, why_len, "cannot enable memory, cpu and pids in %s: %s", path, strerror(saved));
         return false;
