@@ -313,13 +313,8 @@ check $? "storm storm-notify: after the storm virtio-blk completes a sane read"
 JAIL=${SILO_JAIL:-/silo/bin/silo-jail}
 CG=/sys/fs/cgroup/silo-hostile
 cgroup_ready=1
-if ! grep -q " /sys/fs/cgroup cgroup2 " /proc/mounts; then
-    mount -t cgroup2 none /sys/fs/cgroup 2>"$T/cgmount.err" || cgroup_ready=0
-fi
-if [ "$cgroup_ready" = 1 ]; then
-    echo "+memory +cpu +pids" >/sys/fs/cgroup/cgroup.subtree_control &&
-        mkdir -p "$CG" && echo "+memory +cpu +pids" >"$CG/cgroup.subtree_control" || cgroup_ready=0
-fi
+. /silo/tests/e2e/cgroup.lib
+CGROUP_ERR=$T/cgmount.err cgroup_parent_ready "$CG" || cgroup_ready=0
 rmdir "$CG/spin" 2>/dev/null
 [ "$cgroup_ready" = 1 ] && [ -x "$JAIL" ]
 check $? "cgroup v2 with the cpu controller for $CG's children ($(cat "$CG/cgroup.subtree_control" 2>/dev/null)), $JAIL present"

@@ -26,6 +26,7 @@ ROOTFS=${SILO_TEST_ROOT:-/silo/extra/silo-test-root.ext4}
 BASE="console=ttyS0 reboot=k panic=-1 quiet"
 T=$(mktemp -d /tmp/jail.XXXXXX)
 CG=/sys/fs/cgroup/silo-test
+. /silo/tests/e2e/cgroup.lib
 failures=0
 
 ok() { echo "ok - $TEST: $1"; }
@@ -71,14 +72,7 @@ grep "silo-vmm: RSS\|silo-vmm: wiped" "$T/boot.err" | sed 's/^/# /'
 # --- 1b. vsock through the jail, a cow disk whose layer lives in the writable directory ---------
 # the session's cgroup also gets pids.max and cpu.max, checked while it runs (part 3)
 cgroup_ready=1
-if ! grep -q " /sys/fs/cgroup cgroup2 " /proc/mounts; then
-    mount -t cgroup2 none /sys/fs/cgroup 2>"$T/cgmount.err" || cgroup_ready=0
-fi
-if [ "$cgroup_ready" = 1 ]; then
-    # controllers for the root's children, then for silo-test's (which holds no process itself)
-    echo "+memory +cpu +pids" >/sys/fs/cgroup/cgroup.subtree_control &&
-        mkdir -p "$CG" && echo "+memory +cpu +pids" >"$CG/cgroup.subtree_control" || cgroup_ready=0
-fi
+CGROUP_ERR=$T/cgmount.err cgroup_parent_ready "$CG" || cgroup_ready=0
 check $(( cgroup_ready != 1 )) "cgroup v2 at /sys/fs/cgroup, memory/cpu/pids enabled for $CG's children ($(cat "$CG/cgroup.subtree_control" 2>/dev/null))"
 rmdir "$CG/vsock" "$CG/small" "$CG/big" 2>/dev/null
 
