@@ -15,13 +15,15 @@ silo-image_ARM64_LDFLAGS := $(ARM64_DYNAMIC_LDFLAGS)
 # boots the result once through frontend/microvm.c, as a session boots, and waits for the agent)
 ARM64_PROGRAMS += silod-build-image
 HOST_PROGRAMS += silod-build-image
-silod-build-image_SRCS := builder/silod_build_image.c builder/registry_pull.c $(IMAGE_SRCS) $(MICROVM_SRCS)
+silod-build-image_SRCS := builder/silod_build_image.c builder/registry_pull.c $(IMAGE_SRCS) $(MICROVM_SRCS) \
+                          frontend/vmm_jail.c frontend/jail_handoff.c
 silod-build-image_LIBS := -lcurl -larchive -ljson-c -lcrypto -lpthread
 # libcurl (registry pulls) is impractical to link statically: dynamic like silod
 silod-build-image_ARM64_LDFLAGS := $(ARM64_DYNAMIC_LDFLAGS)
 # it, run as silod runs it (frontend/image_builder.c), with a stand-in VMM (x86 has no KVM)
 UNIT_TESTS += test_silod_build_image
-test_silod_build_image_SRCS := tests/unit/test_silod_build_image.c frontend/image_builder.c frontend/vm_template.c $(CONTROL_PLANE_SRCS)
+test_silod_build_image_SRCS := tests/unit/test_silod_build_image.c frontend/image_builder.c frontend/vm_template.c $(CONTROL_PLANE_SRCS) \
+                               frontend/vmm_jail.c frontend/jail_handoff.c
 test_silod_build_image_LIBS := -lsqlite3 -ljson-c -lcrypto -lpthread
 $(BUILD)/unit/test_silod_build_image: | $(BUILD)/host/bin/silod-build-image $(BUILD)/host/bin/silo-image
 

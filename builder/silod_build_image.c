@@ -44,7 +44,11 @@
  *   silo-agentd next to this program),
  *   SILO_SNAPSHOTS ("1": the boot check ends by taking the version's template, below),
  *   SILO_REGISTRIES (the registries, their credentials and the pull limits as JSON,
- *   builder/registry_pull.h; read first, then removed from the environment).
+ *   builder/registry_pull.h; read first, then removed from the environment),
+ *   SILO_JAIL_SLOT (a jailing silod's slot for the boot check, frontend/jail_handoff.h: the
+ *   boot-check VMM then runs under silo-jail with the slot's uid, namespaces, rlimits and
+ *   cgroup exactly as a session's VMM, and says so in a line
+ *   `silod-build-image: boot check VMM jailed: pid P, Uid: ..., NSpid: ..., cgroup C`).
  *
  * The template (docs/snapshots.md): with SILO_SNAPSHOTS=1 the boot-check VM runs with
  * --snapshot-to; once the agent is ready (and before anything else reached it) it gets SIGUSR2
@@ -61,12 +65,13 @@
  *   image did not become ready: the agent exited with status 3
  *   image did not become ready within 60 s: the agent does not answer GET /ping (connection accepted, no answer)
  * The boot-check VM is started through frontend/microvm.c, exactly as silod starts a session's:
- * the same command line, its own process group, PR_SET_PDEATHSIG SIGTERM (if this program dies,
+ * the same command line (under silo-jail when silod jails: vmm_jail_argv), its own process group, PR_SET_PDEATHSIG SIGTERM (if this program dies,
  * even by SIGKILL, the VMM still wipes its guest memory), the same readiness probes. It is
  * stopped with SIGTERM (silo-vmm wipes its memory); on SIGTERM this program stops its children
  * the same way and fails with "image build cancelled".
  */
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -86,7 +91,9 @@
 #include <json-c/json.h>
 
 #include "base/mono_time.h"
+#include "base/small_file.h"
 #include "builder/registry_pull.h"
+#include "frontend/jail_handoff.h"
 #include "frontend/microvm.h"
 #include "frontend/vm_template.h"
 
@@ -96,6 +103,7 @@ static volatile sig_atomic_t cancelled;
 static volatile pid_t child_pid;        /* silo-image or silo-vmm while one runs */
 static struct registry_settings registries;   /* from $SILO_REGISTRIES (then unset) */
 static char pulled_layout[PATH_MAX];    /* a registry pull's OCI layout, removed at exit */
+static struct jail_handoff jail;        /* from $SILO_JAIL_SLOT; jail.slot.uid 0: the boot check runs unjailed */
 
 static void on_sigterm(int sig)
 {
@@ -523,11 +531,60 @@ static void last_line_of(const char *file, char *out, size_t cap)
 
 #define TEMPLATE_TIMEOUT_MS 120000
 
+/* A template's temporary directory, with the entry a jailed VMM writes its snapshot in. */
+static void remove_template_tmp(const char *tmp)
+{
+    char inner[PATH_MAX + 32];
+    snprintf(inner, sizeof inner, "%s/" VMM_JAIL_SNAPSHOT_NAME, tmp);
+    vm_template_remove(inner);
+    vm_template_remove(tmp);
+}
+
+/* The snapshot a jailed VMM wrote (as the slot's uid, into dir) becomes ours before it becomes
+ * the version's template: only regular files with one link each, given to this program's
+ * user (root) and made owner-only, so that the uid, handed to another session later, owns
+ * nothing of it. Nothing is followed: a compromised VMM may have left anything there. */
+static bool adopt_jailed_snapshot(const char *dir, char *why, size_t why_len)
+{
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
+    if (!d) {
+        snprintf(why, why_len, "the jailed VMM's snapshot %.200s: %s", dir, strerror(errno));
+        if (dfd >= 0)
+            close(dfd);
+        return false;
+    }
+    bool ok = true;
+    struct dirent *e;
+    while (ok && (e = readdir(d))) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        struct stat st;
+        if (fstatat(dfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode) || st.st_nlink != 1) {
+            snprintf(why, why_len, "the jailed VMM's snapshot holds '%.100s', not a plain file", e->d_name);
+            ok = false;
+        } else if (fchownat(dfd, e->d_name, getuid(), getgid(), AT_SYMLINK_NOFOLLOW) != 0 ||
+                   fchmodat(dfd, e->d_name, 0600, 0) != 0) {
+            snprintf(why, why_len, "cannot take over the jailed VMM's snapshot file %.100s: %s", e->d_name, strerror(errno));
+            ok = false;
+        }
+    }
+    if (ok && (fchown(dfd, getuid(), getgid()) != 0 || fchmod(dfd, 0700) != 0)) {
+        snprintf(why, why_len, "cannot take over the jailed VMM's snapshot directory: %s", strerror(errno));
+        ok = false;
+    }
+    closedir(d);
+    return ok;
+}
+
 /* The agent is ready in the boot-check VM `pid`: SIGUSR2 makes it write its snapshot to tmp
  * and exit 0; then tmp becomes the version's template. Any failure: a line, no template. */
 static void take_template(pid_t pid, const char *tmp, const char *dir, const struct microvm_shape *shape,
                           const char *errfile)
 {
+    /* jailed, the VMM wrote its snapshot into an entry of tmp (vmm_jail.h) */
+    char written[PATH_MAX + 32];
+    snprintf(written, sizeof written, jail.slot.uid ? "%s/" VMM_JAIL_SNAPSHOT_NAME : "%s", tmp);
     int64_t t0 = mono_ms();
     kill(pid, SIGUSR2);
     int status = -1;
@@ -537,22 +594,71 @@ static void take_template(pid_t pid, const char *tmp, const char *dir, const str
     if (r == 0) {
         microvm_stop(pid);
         printf("silod-build-image: no template: the snapshot took longer than %d s\n", TEMPLATE_TIMEOUT_MS / 1000);
-        vm_template_remove(tmp);
+        remove_template_tmp(tmp);
         return;
     }
+    char why[300] = "";
     bool ok = r == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0 &&
-              vm_template_write_shape(tmp, shape->guest_mib, shape->cpus) == 0;
-    if (ok && rename(tmp, dir) != 0)
+              (!jail.slot.uid || adopt_jailed_snapshot(written, why, sizeof why)) &&
+              vm_template_write_shape(written, shape->guest_mib, shape->cpus) == 0;
+    if (ok && rename(written, dir) != 0)
         ok = false;
     if (!ok) {
         char last[256];
         last_line_of(errfile, last, sizeof last);
         printf("silod-build-image: no template (sessions of this version boot cold): %s\n",
-               last[0] ? last : "silo-vmm did not write its snapshot");
-        vm_template_remove(tmp);
+               why[0] ? why : last[0] ? last : "silo-vmm did not write its snapshot");
+        remove_template_tmp(tmp);
         return;
     }
+    if (jail.slot.uid)
+        rmdir(tmp);
     printf("silod-build-image: template %s taken in %.1f s\n", dir, (double)(mono_ms() - t0) / 1000.0);
+}
+
+/* The boot-check VMM: under silo-jail in the slot silod handed over, as silod starts a
+ * session's (frontend/vmm_launcher.c), or plainly when silod does not jail. */
+static pid_t spawn_boot_check_vmm(const struct microvm_params *p, const char *image, char *err, size_t err_len)
+{
+    if (!jail.slot.uid)
+        return microvm_spawn(p, err, err_len);
+    char disk[PATH_MAX];
+    if (!realpath(image, disk)) {
+        snprintf(err, err_len, "%s: %s", image, strerror(errno));
+        return -1;
+    }
+    /* the image is owner-only (it holds the version's environment): the jailed VMMs' group may read it */
+    if (vmm_jail_share(&jail.cfg, disk, err, err_len) != 0)
+        return -1;
+    const char *argv[VMM_JAIL_ARGV_MAX];
+    static char buf[16384];
+    if (vmm_jail_argv(&jail.cfg, &jail.slot, p, disk, argv, VMM_JAIL_ARGV_MAX, buf, sizeof buf) < 0) {
+        snprintf(err, err_len, "the jailed VMM's command line is incomplete or too long");
+        return -1;
+    }
+    static const char *const env[] = VMM_JAIL_ENVIRONMENT;
+    pid_t pid = microvm_spawn_argv_env(argv, env, p->stdout_fd, p->stderr_fd);
+    if (pid < 0)
+        snprintf(err, err_len, "fork: %s", strerror(errno));
+    return pid;
+}
+
+/* One line on where the jailed VMM runs, from /proc: its uid, its pid in its own PID namespace,
+ * its cgroup (what an operator, and tests/e2e/silod_jail.sh, check). */
+static void say_where_jailed(pid_t relay)
+{
+    pid_t vmm = vmm_jail_vmm_pid(relay);
+    char path[64], text[4096], cgroup[512] = "(none)";
+    snprintf(path, sizeof path, "/proc/%d/status", (int)vmm);
+    ssize_t n = small_file_read(path, text, sizeof text);
+    const char *uid = n > 0 ? strstr(text, "\nUid:") : NULL, *nspid = n > 0 ? strstr(text, "\nNSpid:") : NULL;
+    snprintf(path, sizeof path, "/proc/%d/cgroup", (int)vmm);
+    if (small_file_read(path, cgroup, sizeof cgroup) > 3 && strncmp(cgroup, "0::", 3) == 0)
+        memmove(cgroup, cgroup + 3, strlen(cgroup + 3) + 1);
+    cgroup[strcspn(cgroup, "\n")] = '\0';
+    printf("silod-build-image: boot check VMM jailed: pid %d, Uid:%.*s, NSpid:%.*s, cgroup %s\n", (int)vmm,
+           uid ? (int)strcspn(uid + 5, "\n") : 0, uid ? uid + 5 : "", nspid ? (int)strcspn(nspid + 7, "\n") : 0,
+           nspid ? nspid + 7 : "", cgroup);
 }
 
 /* Boots the image exactly as silod boots a session (frontend/microvm.h: the same command line,
@@ -566,7 +672,10 @@ static void boot_check(const char *image, enum microvm_protocol protocol, double
     if (!kernel || !*kernel)
         fail("image boot check failed: SILO_VMM_KERNEL (silod's vmm.kernel) is not set");
     long timeout_ms = env_long("SILO_BOOT_TIMEOUT_MS", 60000, 1000, 3600000);
-    snprintf(sock, sizeof sock, "%s/vmm.sock", work_dir);
+    if (jail.slot.uid)
+        snprintf(sock, sizeof sock, "%s/%s", jail.slot.run_dir, VMM_JAIL_SOCKET);
+    else
+        snprintf(sock, sizeof sock, "%s/vmm.sock", work_dir);
     snprintf(errfile, sizeof errfile, "%s/vmm.err", work_dir);
     struct microvm_params p = {
         .vmm_path = vmm, .kernel = kernel, .initrd = getenv("SILO_VMM_INITRD"),
@@ -586,12 +695,21 @@ static void boot_check(const char *image, enum microvm_protocol protocol, double
                          vm_template_paths(image, template_dir, sizeof template_dir, template_tmp, sizeof template_tmp);
     if (want_template) {
         vm_template_remove(template_dir); /* a stale one of an earlier build of this version */
-        vm_template_remove(template_tmp);
+        remove_template_tmp(template_tmp);
         p.snapshot_to = template_tmp;
+        /* jailed, the VMM writes into this directory as the slot's uid (vmm_jail.h) */
+        if (jail.slot.uid && (mkdir(template_tmp, 0700) != 0 ||
+                              chown(template_tmp, jail.slot.uid, jail.cfg.gid ? jail.cfg.gid : jail.slot.uid) != 0)) {
+            printf("silod-build-image: no template (sessions of this version boot cold): cannot make %s for the "
+                   "jailed VMM: %s\n", template_tmp, strerror(errno));
+            remove_template_tmp(template_tmp);
+            want_template = false;
+            p.snapshot_to = NULL;
+        }
     }
     fflush(stdout);
     int64_t t0 = mono_ms();
-    pid_t pid = microvm_spawn(&p, err, sizeof err);
+    pid_t pid = spawn_boot_check_vmm(&p, image, err, sizeof err);
     if (p.stderr_fd >= 0)
         close(p.stderr_fd);
     if (pid < 0)
@@ -603,6 +721,8 @@ static void boot_check(const char *image, enum microvm_protocol protocol, double
     char why[256];
     enum microvm_ready r = microvm_wait_ready(&pid, sock, &w, &code, why, sizeof why);
     *seconds = (double)(mono_ms() - t0) / 1000.0;
+    if (r == MICROVM_READY && jail.slot.uid)
+        say_where_jailed(pid);
     if (r == MICROVM_READY && want_template)
         take_template(pid, template_tmp, template_dir, &p.shape, errfile); /* the VMM exits */
     else
@@ -649,6 +769,12 @@ int main(int argc, char **argv)
         work_dir[0] = '\0';
         fail("image build failed: cannot make a directory in %s: %s", tmp, strerror(errno));
     }
+    /* a jailing silod's slot for the boot check (frontend/jail_handoff.h) */
+    const char *handoff = getenv(JAIL_HANDOFF_ENV);
+    char jail_err[300];
+    if (handoff && jail_handoff_decode(handoff, &jail, jail_err, sizeof jail_err) != 0)
+        fail("image boot check failed: %s", jail_err);
+    unsetenv(JAIL_HANDOFF_ENV);
     /* registry credentials: read once, then out of the environment of everything we start */
     char reg_err[400];
     int reg_rc = registry_settings_parse(getenv("SILO_REGISTRIES"), &registries, reg_err, sizeof reg_err);

@@ -53,7 +53,7 @@ $(BUILD)/unit/test_microvm: | $(BUILD)/host/bin/fake_vmm
 
 # the VMM jail, silod's side (vmm_jail.c): the jailed argv, uid slots, cgroup results
 UNIT_TESTS += test_vmm_jail
-test_vmm_jail_SRCS := tests/unit/test_vmm_jail.c frontend/vmm_jail.c $(MICROVM_SRCS)
+test_vmm_jail_SRCS := tests/unit/test_vmm_jail.c frontend/vmm_jail.c frontend/jail_handoff.c $(MICROVM_SRCS)
 test_vmm_jail_LIBS := -ljson-c -lpthread
 
 # fake_vmm: a TEST VMM (speaks the vsock socket protocol, plays a trivial agent); x86 tests only
@@ -89,7 +89,7 @@ test_ws_relay_LIBS := -lcrypto -lpthread
 # image_builder.c: silod's side of the image-builder contract, with sh-script builders
 UNIT_TESTS += test_image_builder
 test_image_builder_SRCS := tests/unit/test_image_builder.c frontend/image_builder.c frontend/vm_template.c $(CONTROL_PLANE_SRCS) \
-                           frontend/silod_config.c frontend/egress_rules.c
+                           frontend/silod_config.c frontend/egress_rules.c frontend/vmm_jail.c frontend/jail_handoff.c
 test_image_builder_LIBS := -lsqlite3 -ljson-c -lcrypto -lpthread
 
 # the agent's way out (guest_ports.h): egress policy and relay, role credentials, the per-session
@@ -121,7 +121,7 @@ HOST_PROGRAMS += silod
 silod_SRCS := frontend/silod.c frontend/silod_config.c frontend/tls_files.c frontend/image_upload.c frontend/image_builder.c frontend/http_api.c frontend/http_auth.c frontend/invoke_proxy.c frontend/ws_proxy.c frontend/ws_relay.c \
               frontend/runtime_command.c frontend/event_stream.c frontend/agent_http.c frontend/metrics.c $(SIGV4_SRCS) frontend/jwt.c frontend/b64url.c \
               frontend/body_spool.c frontend/conn_guard.c frontend/session_bind.c \
-              frontend/sessions.c frontend/vmm_launcher.c frontend/vmm_jail.c frontend/ping_poller.c frontend/usage.c \
+              frontend/sessions.c frontend/vmm_launcher.c frontend/vmm_jail.c frontend/jail_handoff.c frontend/ping_poller.c frontend/usage.c \
               frontend/silod_privileges.c $(MICROVM_SRCS) $(EGRESS_SRCS) $(CONTROL_PLANE_SRCS) $(IDENTITY_SERVICE_SRCS)
 silod_LIBS := -lmicrohttpd -lsqlite3 -ljson-c -lcurl -lcrypto -lz -lpthread
 

@@ -1,6 +1,7 @@
 /* frontend/image_builder.c — runs the configured image builder per version and reports the
  * result to the control plane (contract in image_builder.h). */
 #include "frontend/image_builder.h"
+#include "frontend/jail_handoff.h"
 #include "frontend/vm_template.h"
 
 #include <dirent.h>
@@ -65,6 +66,7 @@ static void build_env(struct image_builder *b, const struct image_builder_config
         { "SILO_IMAGE_CACHE", cfg->image_cache },
         { "SILO_SNAPSHOTS", v && v->snapshots ? "1" : "0" },
         { "SILO_REGISTRIES", cfg->registries_json },
+        { JAIL_HANDOFF_ENV, NULL },     /* per build (image_builder_run), never inherited */
     };
     size_t n_ours = sizeof ours / sizeof ours[0], n = 0;
     while (environ && environ[n])
@@ -221,8 +223,8 @@ static bool pump(struct line_reader *r, const char *who, char *last, size_t last
     return true;
 }
 
-bool image_builder_run(const struct image_builder *b, const char *runtime_id, int version,
-                       const char *config_json, char *reason, size_t reason_len)
+static bool run_builder(const struct image_builder *b, char *const envp[], const char *runtime_id, int version,
+                        const char *config_json, char *reason, size_t reason_len)
 {
     if (!b->command) {
         snprintf(reason, reason_len, "no image builder configured");
@@ -281,7 +283,7 @@ bool image_builder_run(const struct image_builder *b, const char *runtime_id, in
         dup2(err_pipe[1], 2);
         for (int fd = 3; fd < 1024; fd++)
             close(fd);
-        execve(b->command, (char *const *)args, b->envp);
+        execve(b->command, (char *const *)args, envp);
         static const char msg[] = "image build failed: cannot run the image builder\n";
         ssize_t ignored = write(2, msg, sizeof msg - 1);
         (void)ignored;
@@ -352,6 +354,43 @@ bool image_builder_run(const struct image_builder *b, const char *runtime_id, in
         snprintf(reason, reason_len, "image build failed (%s %d)", WIFEXITED(status) ? "exit status" : "signal",
                  WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
     return false;
+}
+
+/* A jailing silod hands the boot check a jail slot of its own (frontend/jail_handoff.h): the
+ * builder starts its VMM under silo-jail in it, as a session's. The slot is given back only
+ * once every process of it has ended (the VMM outlives a builder killed at its timeout until
+ * its parent-death signal has made it wipe and exit). */
+bool image_builder_run(const struct image_builder *b, const char *runtime_id, int version,
+                       const char *config_json, char *reason, size_t reason_len)
+{
+    struct vmm_jail *jail = b->vmm ? b->vmm->jail : NULL;
+    if (!jail || !b->command)
+        return run_builder(b, b->envp, runtime_id, version, config_json, reason, reason_len);
+    struct vmm_jail_slot slot;
+    char err[300];
+    if (vmm_jail_acquire(jail, &slot, err, sizeof err) != 0) {
+        snprintf(reason, reason_len, "image build failed: no jail for the boot check: %s", err);
+        return false;
+    }
+    char *handoff = jail_handoff_encode(vmm_jail_config_of(jail), slot.uid);
+    size_t n = 0;
+    while (b->envp[n])
+        n++;
+    char **envp = calloc(n + 2, sizeof *envp);
+    char *entry = handoff ? name_value(JAIL_HANDOFF_ENV, handoff) : NULL;
+    bool ok = false;
+    if (!envp || !entry) {
+        snprintf(reason, reason_len, "image build failed: out of memory");
+    } else {
+        memcpy(envp, b->envp, n * sizeof *envp);
+        envp[n] = entry;
+        ok = run_builder(b, envp, runtime_id, version, config_json, reason, reason_len);
+    }
+    free(entry);
+    free(envp);
+    free(handoff);
+    vmm_jail_release(jail, &slot);
+    return ok;
 }
 
 /* --- one thread per build ------------------------------------------------------------------ */

@@ -95,7 +95,10 @@ int vmm_jail_argv(const struct vmm_jail_config *cfg, const struct vmm_jail_slot 
         strchr(p->vsock_path + run_len + 1, '/'))
         return -1;
     bool restore = p->restore_dir && *p->restore_dir;
-    if (restore && (!disk_host_path || disk_host_path[0] != '/'))
+    bool snapshot = p->snapshot_to && *p->snapshot_to;
+    /* a snapshot names its disk by the path the VMM opened: the host path, in and out of jails */
+    bool disk_at_host_path = restore || (snapshot && p->disk);
+    if (disk_at_host_path && (!disk_host_path || disk_host_path[0] != '/'))
         return -1;
     /* the VMM's own argv, with the jail's paths */
     struct microvm_params inner = *p;
@@ -104,10 +107,10 @@ int vmm_jail_argv(const struct vmm_jail_config *cfg, const struct vmm_jail_slot 
     if (!restore) {
         inner.kernel = p->kernel ? "/kernel" : NULL;
         inner.initrd = p->initrd && *p->initrd ? "/initrd" : NULL;
-        inner.disk = p->disk ? "/disk" : NULL;
+        inner.disk = !p->disk ? NULL : disk_at_host_path ? disk_host_path : "/disk";
     }
     inner.restore_dir = restore ? "/snapshot" : NULL;
-    inner.snapshot_to = p->snapshot_to && *p->snapshot_to ? "/snapshot-out" : NULL;
+    inner.snapshot_to = snapshot ? "/snapshot-out/" VMM_JAIL_SNAPSHOT_NAME : NULL;
 
     add(&a, cfg->program);
     add(&a, "--root"); add(&a, s->root);
@@ -121,7 +124,10 @@ int vmm_jail_argv(const struct vmm_jail_config *cfg, const struct vmm_jail_slot 
         bind(&a, "--bind-ro", p->kernel, "/kernel");
         if (inner.initrd)
             bind(&a, "--bind-ro", p->initrd, "/initrd");
-        bind(&a, "--bind-ro", p->disk, "/disk");
+        if (disk_at_host_path)
+            bind(&a, "--bind-ro", disk_host_path, disk_host_path);
+        else
+            bind(&a, "--bind-ro", p->disk, "/disk");
     }
     if (inner.snapshot_to)
         bind(&a, "--bind", p->snapshot_to, "/snapshot-out");
@@ -438,6 +444,45 @@ static void wait_cgroup_empty(const char *cgroup)
     fprintf(stderr, "silod: jail: %s still holds a process after %d s\n", cgroup, KEEPER_WAIT_MS / 1000);
 }
 
+/* true when some process of the host runs as uid (real, effective or saved; /proc/PID/status). */
+static bool uid_has_process(unsigned uid)
+{
+    DIR *d = opendir("/proc");
+    bool found = false;
+    struct dirent *e;
+    while (d && !found && (e = readdir(d))) {
+        if (e->d_name[0] < '1' || e->d_name[0] > '9')
+            continue;
+        char path[300], text[2048];
+        snprintf(path, sizeof path, "/proc/%s/status", e->d_name);
+        ssize_t n = small_file_read(path, text, sizeof text);
+        const char *line = n > 0 ? strstr(text, "\nUid:") : NULL;
+        unsigned long ids[3];
+        if (line && sscanf(line + 5, "%lu %lu %lu", &ids[0], &ids[1], &ids[2]) == 3)
+            found = ids[0] == uid || ids[1] == uid || ids[2] == uid;
+    }
+    if (d)
+        closedir(d);
+    return found;
+}
+
+/* Without a cgroup, the same wait by uid: a jail whose relay was SIGKILLed (or whose starter
+ * died, as an image builder killed at its timeout) still has its VMM and wipe keeper ending
+ * under the slot's uid; the uid is not handed out again while any process holds it. true when
+ * none is left. */
+static bool wait_uid_gone(unsigned uid)
+{
+    for (int waited = 0; waited < KEEPER_WAIT_MS; waited += 10) {
+        if (!uid_has_process(uid))
+            return true;
+        if (waited == 0)
+            fprintf(stderr, "silod: jail uid %u still has a process (a VMM or its wipe keeper ending); waiting\n", uid);
+        nanosleep(&(struct timespec){ 0, 10 * 1000 * 1000 }, NULL);
+    }
+    fprintf(stderr, "silod: jail uid %u still has a process after %d s\n", uid, KEEPER_WAIT_MS / 1000);
+    return false;
+}
+
 /* The leftovers of a slot's earlier life (a crashed silod) removed; true when none remain. */
 static bool clean_slot(const struct vmm_jail_slot *s)
 {
@@ -523,6 +568,11 @@ void vmm_jail_release(struct vmm_jail *j, struct vmm_jail_slot *s)
         return;
     if (!j->detached && s->cgroup[0])
         wait_cgroup_empty(s->cgroup);
+    if (!j->detached && !s->cgroup[0] && !wait_uid_gone(s->uid)) {
+        fprintf(stderr, "silod: jail uid %u not released: a process still runs as it\n", s->uid);
+        s->uid = 0;
+        return;
+    }
     if (!j->detached && !clean_slot(s)) {
         /* kept as used: the next acquire must not hand out a uid whose VMM may live on */
         fprintf(stderr, "silod: jail uid %u not released: %s, %s or %s cannot be removed\n", s->uid,
@@ -588,4 +638,22 @@ int vmm_jail_give_run_dir(const struct vmm_jail_slot *s, char *err, size_t err_l
         }
     closedir(d);
     return rc;
+}
+
+pid_t vmm_jail_vmm_pid(pid_t pid)
+{
+    for (int depth = 0; depth < 2; depth++) {
+        char path[96], buf[64];
+        snprintf(path, sizeof path, "/proc/%d/comm", (int)pid);
+        ssize_t n = small_file_read(path, buf, sizeof buf);
+        if (n <= 0 || (strcmp(buf, "silo-jail\n") != 0 && strcmp(buf, "silo-jail-init\n") != 0))
+            return pid;
+        snprintf(path, sizeof path, "/proc/%d/task/%d/children", (int)pid, (int)pid);
+        n = small_file_read(path, buf, sizeof buf);
+        long child = n > 0 ? strtol(buf, NULL, 10) : 0;
+        if (child <= 0)
+            return pid;
+        pid = (pid_t)child;
+    }
+    return pid;
 }

@@ -17,7 +17,10 @@
  * - the jailed command line (vmm_jail_argv, pure): silo-jail's options, then `--` and the VMM's
  *   own argv (microvm_argv) with every path it opens translated into the jail: /silo-vmm,
  *   /kernel, /initrd, /disk, /run/<socket>, /snapshot (a restore; the snapshot names its disk by
- *   its host path, so the disk is also bound read-only at that absolute path), /snapshot-out;
+ *   its host path, so the disk is also bound read-only at that absolute path), and for a VMM
+ *   that will take a snapshot (--snapshot-to: the image builder's boot check) the disk at its
+ *   host path too, and /snapshot-out (a writable bind of a directory the caller made for the
+ *   slot's uid) where it writes the snapshot as /snapshot-out/VMM_JAIL_SNAPSHOT_NAME;
  * - the cgroup's results after the VMM ends (memory.events oom_kill, memory.peak, cpu.stat
  *   usage_usec; parsers pure) and the cleanup after it has been reaped (rmdir of the cgroup,
  *   the run directory's sockets, the run directory and the root).
@@ -31,6 +34,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "frontend/microvm.h"
 
@@ -62,6 +66,9 @@ struct vmm_jail_slot {
  * that directory is on tmpfs). */
 #define VMM_JAIL_ENVIRONMENT { "TMPDIR=/run", NULL }
 #define VMM_JAIL_ARGV_MAX (MICROVM_ARGV_MAX + 48)
+/* With p->snapshot_to (a directory the caller made, owned by the slot's uid), the jailed VMM
+ * writes its snapshot into this entry of it (silo-vmm's --snapshot-to creates the directory). */
+#define VMM_JAIL_SNAPSHOT_NAME "snapshot"
 
 /* The slot paths of uid (pure); false when a path does not fit. */
 bool vmm_jail_slot_paths(const struct vmm_jail_config *cfg, unsigned uid, struct vmm_jail_slot *out);
@@ -69,8 +76,9 @@ bool vmm_jail_slot_paths(const struct vmm_jail_config *cfg, unsigned uid, struct
 /* The jailed argv (NULL-terminated) for the VMM of params p, started in slot s: silo-jail's
  * options, `--`, then microvm_argv's argv with the paths translated (p->vsock_path must be in
  * s->run_dir). For a restore, disk_host_path (absolute) is the disk the snapshot names, bound
- * read-only at that same path. The number of arguments, or -1 when something is missing or
- * does not fit. Pure. */
+ * read-only at that same path; with p->snapshot_to it is p->disk's absolute path, bound and
+ * opened at that path so that the snapshot names it as a restore will find it. The number of
+ * arguments, or -1 when something is missing or does not fit. Pure. */
 int vmm_jail_argv(const struct vmm_jail_config *cfg, const struct vmm_jail_slot *s, const struct microvm_params *p,
                   const char *disk_host_path, const char **argv, size_t cap, char *buf, size_t buf_len);
 
@@ -115,6 +123,10 @@ int vmm_jail_share(const struct vmm_jail_config *cfg, const char *path, char *er
 /* Gives every entry of the run directory (the guest → host sockets silod made) to the slot's
  * uid, so the jailed VMM can connect to them. 0 or -1 with err set. */
 int vmm_jail_give_run_dir(const struct vmm_jail_slot *s, char *err, size_t err_len);
+/* The VMM behind the pid its starter got: silo-jail stays outside the jail's PID namespace as
+ * a relay, and the VMM is the child of its init (vmm/jail/jail_init.h), so for a relay this is
+ * the relay's grandchild (by /proc/PID/task/PID/children); any other pid is returned as is. */
+pid_t vmm_jail_vmm_pid(pid_t pid);
 /* How many slots are in use (tests, metrics). */
 unsigned vmm_jail_in_use(struct vmm_jail *j);
 

@@ -283,33 +283,12 @@ bool vmm_is_vcpu_thread_name(const char *comm)
     return strlen(comm + 4) <= 4;
 }
 
-/* The jailed VMM behind the pid silod started: silo-jail stays outside the jail's PID namespace
- * as a relay, and the VMM is the child of its init (vmm/jail/jail_init.h). Any other pid is the
- * VMM itself. */
-static pid_t vmm_behind_jail(pid_t pid)
-{
-    for (int depth = 0; depth < 2; depth++) {
-        char path[96], buf[64];
-        snprintf(path, sizeof path, "/proc/%d/comm", (int)pid);
-        ssize_t n = small_file_read(path, buf, sizeof buf);
-        if (n <= 0 || (strcmp(buf, "silo-jail\n") != 0 && strcmp(buf, "silo-jail-init\n") != 0))
-            return pid;
-        snprintf(path, sizeof path, "/proc/%d/task/%d/children", (int)pid, (int)pid);
-        n = small_file_read(path, buf, sizeof buf);
-        long child = n > 0 ? strtol(buf, NULL, 10) : 0;
-        if (child <= 0)
-            return pid;
-        pid = (pid_t)child;
-    }
-    return pid;
-}
-
 bool vmm_measure(pid_t pid, struct vm_usage *out)
 {
     memset(out, 0, sizeof *out);
     if (pid <= 0)
         return false;
-    pid = vmm_behind_jail(pid);
+    pid = vmm_jail_vmm_pid(pid);
     char path[64], buf[4096];
     snprintf(path, sizeof path, "/proc/%d/task", (int)pid);
     DIR *d = opendir(path);

@@ -91,6 +91,27 @@ if [ -z "$rt_a" ] || [ -z "$rt_b" ]; then
     fail "$T: the two c-echo runtimes did not become READY"; kill $silod_pid; wait $silod_pid; exit 0
 fi
 pass "$T: runtimes $rt_a and $rt_b READY (real image builder)"
+# the image builder's boot checks ran jailed as well (frontend/jail_handoff.h): silod handed each
+# a slot; the builder's line (read from the VMM's /proc) shows a uid of the range, PID 2 of a
+# namespace of its own and the slot's cgroup under jail.cgroup_parent
+bc=$(grep "boot check VMM jailed" $d/silod.log | tr -s ' \t' ' ')
+n_ok=0
+echo "$bc" | sed 's/^/# /'
+for line in $(echo "$bc" | sed -n 's/.*Uid: \([0-9]*\) .*NSpid: [0-9]* \([0-9]*\), cgroup \(.*\)$/\1:\2:\3/p'); do
+    u=${line%%:*}; rest=${line#*:}; nspid=${rest%%:*}; cgp=${rest#*:}
+    [ "$u" -ge $UID_FIRST ] && [ "$u" -lt $((UID_FIRST + UID_COUNT)) ] && [ "$nspid" = 2 ] &&
+        [ "$cgp" = "/${CG#/sys/fs/cgroup/}/vmm-$u" ] && n_ok=$((n_ok + 1))
+done
+[ $n_ok -eq 2 ] && pass "$T: both builds' boot-check VMMs ran jailed: a uid of the range, PID 2 in their own PID namespace, the slot's cgroup" ||
+    fail "$T: the boot-check VMMs were not both jailed ($n_ok of 2 lines right)"
+[ -z "$(ls $d/jail 2>/dev/null)" ] && [ -z "$(ls -d $CG/vmm-* 2>/dev/null)" ] &&
+    pass "$T: the boot checks' jail slots were given back (no jail directory, no cgroup left)" ||
+    fail "$T: the boot checks left $(ls $d/jail 2>/dev/null | tr '\n' ' ') $(ls -d $CG/vmm-* 2>/dev/null | tr '\n' ' ')"
+tpl=$d/images/$rt_a-v1.snap
+owners=$(stat -c '%u:%a' $tpl $tpl/* 2>/dev/null | sort -u | tr '\n' ' ')
+[ -f $tpl/memory ] && [ -f $tpl/state ] && ! stat -c %u $tpl $tpl/* | grep -qv '^0$' &&
+    pass "$T: the jailed boot check's template is silod's (owner uid 0, not the slot's: $owners)" ||
+    fail "$T: the template $tpl: $(ls -ln $tpl 2>&1 | tr '\n' ' ')"
 
 # the jailed VMM processes: every pid whose real uid is in the range
 # uid_pids [COMM]: the processes with a uid of the range (only those named COMM, if given)
@@ -127,6 +148,9 @@ expect_echo() { echo "$2" | grep -q '"prompt":"jailed"' && pass "$T: $1" || { ec
 expect_echo "an invocation through a jailed VMM answers" "$out" ||
     grep -v "silod: usage\|^\[" $d/silod.log | tail -25 | sed 's/^/#   log: /'
 grep "silod: session $sa" $d/silod.log | sed 's/^/# /'
+grep -q "silod: session $sa .*restored from the version's template" $d/silod.log &&
+    pass "$T: the session was restored, jailed, from the template the jailed boot check took (the snapshot names its disk by the host path)" ||
+    fail "$T: the session was not restored from the jailed boot check's template"
 pids=$(jailed_pids)
 all=$(uid_pids)
 set -- $pids

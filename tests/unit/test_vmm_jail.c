@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "frontend/jail_handoff.h"
 #include "frontend/vmm_jail.h"
 #include "tests/unit/check.h"
 
@@ -301,12 +302,105 @@ static void test_places(void)
     rmdir(dir);
 }
 
+/* The image builder's boot check: the disk at its host path (the snapshot names it so), the
+ * caller's directory bound writable at /snapshot-out and the snapshot an entry of it. */
+static void test_argv_snapshot_to(void)
+{
+    struct vmm_jail_slot s;
+    CHECK(vmm_jail_slot_paths(&base_cfg, 200002, &s));
+    struct microvm_params p = {
+        .vmm_path = "/opt/silo/silo-vmm", .kernel = "/opt/silo/Image", .shape = { 256, 1 },
+        .disk = "images/rt-v1.ext4", .vsock_path = "/run/silo/jail/200002.run/vm.sock",
+        .snapshot_to = "/var/lib/silo/images/rt-v1.snap.tmp",
+    };
+    const char *argv[VMM_JAIL_ARGV_MAX];
+    char buf[16384];
+    /* the disk's absolute host path is required: the snapshot will name it */
+    CHECK(vmm_jail_argv(&base_cfg, &s, &p, NULL, argv, VMM_JAIL_ARGV_MAX, buf, sizeof buf) == -1);
+    CHECK(vmm_jail_argv(&base_cfg, &s, &p, "images/rt-v1.ext4", argv, VMM_JAIL_ARGV_MAX, buf, sizeof buf) == -1);
+    int n = vmm_jail_argv(&base_cfg, &s, &p, "/var/lib/silo/images/rt-v1.ext4", argv, VMM_JAIL_ARGV_MAX, buf, sizeof buf);
+    CHECK(n > 0 && argv[n] == NULL);
+    if (n <= 0)
+        return;
+    CHECK(has_pair(argv, n, "--bind-ro", "/var/lib/silo/images/rt-v1.ext4=/var/lib/silo/images/rt-v1.ext4"));
+    CHECK(has_pair(argv, n, "--bind", "/var/lib/silo/images/rt-v1.snap.tmp=/snapshot-out"));
+    CHECK(has_pair(argv, n, "--bind-ro", "/opt/silo/Image=/kernel"));
+    int dash = index_of(argv, n, "--");
+    CHECK(dash > 0);
+    const char *const *vmm = argv + dash + 1;
+    int vn = n - dash - 1;
+    CHECK(has_pair(vmm, vn, "--snapshot-to", "/snapshot-out/" VMM_JAIL_SNAPSHOT_NAME));
+    CHECK(has_pair(vmm, vn, "--kernel", "/kernel"));
+    bool disk_at_host_path = false;
+    for (int i = 0; i + 1 < vn; i++)
+        disk_at_host_path |= strcmp(vmm[i], "--disk") == 0 && strncmp(vmm[i + 1], "/var/lib/silo/images/rt-v1.ext4", 31) == 0;
+    CHECK(disk_at_host_path);
+    CHECK(index_of(vmm, vn, "/disk") < 0);
+}
+
+/* A slot handed to the image builder: what silod encodes, the builder decodes to the same
+ * config and slot; hostile or broken hand-offs refused with one line. */
+static void test_handoff(void)
+{
+    char *json = jail_handoff_encode(&base_cfg, 200001);
+    CHECK(json != NULL);
+    struct jail_handoff h;
+    char err[200] = "";
+    CHECK(jail_handoff_decode(json, &h, err, sizeof err) == 0);
+    CHECK(strcmp(h.cfg.program, base_cfg.program) == 0 && strcmp(h.cfg.dir, base_cfg.dir) == 0 &&
+          strcmp(h.cfg.cgroup_parent, base_cfg.cgroup_parent) == 0);
+    CHECK(h.cfg.uid_first == 200000 && h.cfg.uid_count == 3 && h.cfg.vmm_overhead_mib == 64 &&
+          h.cfg.guest_memory_percent == 100 && h.cfg.address_space_extra_mib == 16384 && h.cfg.pids_max == 256 &&
+          h.cfg.nofile == 4096 && h.cfg.gid == 0);
+    struct vmm_jail_slot want;
+    CHECK(vmm_jail_slot_paths(&base_cfg, 200001, &want));
+    CHECK(h.slot.uid == 200001 && strcmp(h.slot.root, want.root) == 0 && strcmp(h.slot.run_dir, want.run_dir) == 0 &&
+          strcmp(h.slot.cgroup, want.cgroup) == 0);
+    free(json);
+
+    struct vmm_jail_config nocg = base_cfg;     /* no cgroup parent: none in the slot */
+    nocg.cgroup_parent = NULL;
+    nocg.gid = 199999;
+    json = jail_handoff_encode(&nocg, 200000);
+    CHECK(jail_handoff_decode(json, &h, err, sizeof err) == 0 && h.cfg.cgroup_parent == NULL && h.slot.cgroup[0] == '\0' &&
+          h.cfg.gid == 199999);
+    free(json);
+
+    static const char *const bad[] = {
+        NULL, "", "[]", "{}", "not json",
+        /* the uid outside the range, uid_first 0 */
+        "{\"program\":\"/j\",\"dir\":\"/d\",\"uid_first\":10,\"uid_count\":2,\"gid\":0,\"cgroup_parent\":\"\","
+        "\"vmm_overhead_mib\":1,\"guest_memory_percent\":100,\"address_space_extra_mib\":1,\"pids_max\":1,\"nofile\":1,\"uid\":12}",
+        "{\"program\":\"/j\",\"dir\":\"/d\",\"uid_first\":0,\"uid_count\":2,\"gid\":0,\"cgroup_parent\":\"\","
+        "\"vmm_overhead_mib\":1,\"guest_memory_percent\":100,\"address_space_extra_mib\":1,\"pids_max\":1,\"nofile\":1,\"uid\":0}",
+        /* a relative program, a negative number, a percent over 100 */
+        "{\"program\":\"j\",\"dir\":\"/d\",\"uid_first\":10,\"uid_count\":2,\"gid\":0,\"cgroup_parent\":\"\","
+        "\"vmm_overhead_mib\":1,\"guest_memory_percent\":100,\"address_space_extra_mib\":1,\"pids_max\":1,\"nofile\":1,\"uid\":10}",
+        "{\"program\":\"/j\",\"dir\":\"/d\",\"uid_first\":10,\"uid_count\":2,\"gid\":-1,\"cgroup_parent\":\"\","
+        "\"vmm_overhead_mib\":1,\"guest_memory_percent\":100,\"address_space_extra_mib\":1,\"pids_max\":1,\"nofile\":1,\"uid\":10}",
+        "{\"program\":\"/j\",\"dir\":\"/d\",\"uid_first\":10,\"uid_count\":2,\"gid\":0,\"cgroup_parent\":\"\","
+        "\"vmm_overhead_mib\":1,\"guest_memory_percent\":101,\"address_space_extra_mib\":1,\"pids_max\":1,\"nofile\":1,\"uid\":10}",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        err[0] = '\0';
+        CHECK(jail_handoff_decode(bad[i], &h, err, sizeof err) == -1 && strncmp(err, JAIL_HANDOFF_ENV ": ", 16) == 0 &&
+              h.slot.uid == 0);
+    }
+    /* the good one of those, for contrast */
+    CHECK(jail_handoff_decode("{\"program\":\"/j\",\"dir\":\"/d\",\"uid_first\":10,\"uid_count\":2,\"gid\":0,"
+                              "\"cgroup_parent\":\"\",\"vmm_overhead_mib\":1,\"guest_memory_percent\":100,"
+                              "\"address_space_extra_mib\":1,\"pids_max\":1,\"nofile\":1,\"uid\":11}",
+                              &h, err, sizeof err) == 0 && h.slot.uid == 11);
+}
+
 int main(void)
 {
     static const struct unit_test tests[] = {
         { "the jailed argv: silo-jail's options, then the VMM's argv with jail paths only", test_argv_boot },
         { "a restore binds the snapshot and its disk at the host path; no cgroup, no cgroup options; refusals",
           test_argv_restore_and_limits },
+        { "a snapshot-taking VMM: its disk at the host path, the snapshot in a writable /snapshot-out", test_argv_snapshot_to },
+        { "a slot handed to the image builder: encoded, decoded alike; bad hand-offs refused", test_handoff },
         { "uid slots: lowest free, never 0, exhaustion refused, reused only after release", test_uid_slots },
         { "cgroup files: flat keys, single values, malformed values refused", test_cgroup_parsers },
         { "a cgroup directory's results read (oom_kill, peak, usage, max)", test_cgroup_read },
