@@ -32,6 +32,7 @@ IMAGES=/tmp/python-agent-images
 n=python-agent
 if boot_agent $n; then
     pass "python agent: booted from its ext4 image (Debian arm64 python3.11), agentd reports it ready"
+    check_jailed python-agent
     expect "python agent: GET /ping answers Healthy" '"status":"Healthy"' "$(http GET /ping)"
     out=$(http POST /invocations '{"prompt":"hello silo"}')
     expect "python agent: POST /invocations answers" '"reversed":"olis olleh"' "$out"
