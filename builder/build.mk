@@ -22,7 +22,7 @@ silod-build-image_LIBS := -lcurl -larchive -ljson-c -lcrypto -lpthread
 silod-build-image_ARM64_LDFLAGS := $(ARM64_DYNAMIC_LDFLAGS)
 # it, run as silod runs it (frontend/image_builder.c), with a stand-in VMM (x86 has no KVM)
 UNIT_TESTS += test_silod_build_image
-test_silod_build_image_SRCS := tests/unit/test_silod_build_image.c frontend/image_builder.c frontend/vm_template.c $(CONTROL_PLANE_SRCS) \
+test_silod_build_image_SRCS := tests/unit/test_silod_build_image.c frontend/image_builder.c $(MICROVM_SRCS) $(CONTROL_PLANE_SRCS) \
                                frontend/vmm_jail.c frontend/jail_handoff.c
 test_silod_build_image_LIBS := -lsqlite3 -ljson-c -lcrypto -lpthread
 $(BUILD)/unit/test_silod_build_image: | $(BUILD)/host/bin/silod-build-image $(BUILD)/host/bin/silo-image

@@ -531,15 +531,6 @@ static void last_line_of(const char *file, char *out, size_t cap)
 
 #define TEMPLATE_TIMEOUT_MS 120000
 
-/* A template's temporary directory, with the entry a jailed VMM writes its snapshot in. */
-static void remove_template_tmp(const char *tmp)
-{
-    char inner[PATH_MAX + 32];
-    snprintf(inner, sizeof inner, "%s/" VMM_JAIL_SNAPSHOT_NAME, tmp);
-    vm_template_remove(inner);
-    vm_template_remove(tmp);
-}
-
 /* The snapshot a jailed VMM wrote (as the slot's uid, into dir) becomes ours before it becomes
  * the version's template: only regular files with one link each, given to this program's
  * user (root) and made owner-only, so that the uid, handed to another session later, owns
@@ -594,7 +585,7 @@ static void take_template(pid_t pid, const char *tmp, const char *dir, const str
     if (r == 0) {
         microvm_stop(pid);
         printf("silod-build-image: no template: the snapshot took longer than %d s\n", TEMPLATE_TIMEOUT_MS / 1000);
-        remove_template_tmp(tmp);
+        vm_template_remove(tmp);
         return;
     }
     char why[300] = "";
@@ -608,7 +599,7 @@ static void take_template(pid_t pid, const char *tmp, const char *dir, const str
         last_line_of(errfile, last, sizeof last);
         printf("silod-build-image: no template (sessions of this version boot cold): %s\n",
                why[0] ? why : last[0] ? last : "silo-vmm did not write its snapshot");
-        remove_template_tmp(tmp);
+        vm_template_remove(tmp);
         return;
     }
     if (jail.slot.uid)
@@ -695,14 +686,14 @@ static void boot_check(const char *image, enum microvm_protocol protocol, double
                          vm_template_paths(image, template_dir, sizeof template_dir, template_tmp, sizeof template_tmp);
     if (want_template) {
         vm_template_remove(template_dir); /* a stale one of an earlier build of this version */
-        remove_template_tmp(template_tmp);
+        vm_template_remove(template_tmp);
         p.snapshot_to = template_tmp;
         /* jailed, the VMM writes into this directory as the slot's uid (vmm_jail.h) */
         if (jail.slot.uid && (mkdir(template_tmp, 0700) != 0 ||
                               chown(template_tmp, jail.slot.uid, jail.cfg.gid ? jail.cfg.gid : jail.slot.uid) != 0)) {
             printf("silod-build-image: no template (sessions of this version boot cold): cannot make %s for the "
                    "jailed VMM: %s\n", template_tmp, strerror(errno));
-            remove_template_tmp(template_tmp);
+            vm_template_remove(template_tmp);
             want_template = false;
             p.snapshot_to = NULL;
         }

@@ -88,7 +88,7 @@ test_ws_relay_LIBS := -lcrypto -lpthread
 
 # image_builder.c: silod's side of the image-builder contract, with sh-script builders
 UNIT_TESTS += test_image_builder
-test_image_builder_SRCS := tests/unit/test_image_builder.c frontend/image_builder.c frontend/vm_template.c $(CONTROL_PLANE_SRCS) \
+test_image_builder_SRCS := tests/unit/test_image_builder.c frontend/image_builder.c $(MICROVM_SRCS) $(CONTROL_PLANE_SRCS) \
                            frontend/silod_config.c frontend/egress_rules.c frontend/vmm_jail.c frontend/jail_handoff.c
 test_image_builder_LIBS := -lsqlite3 -ljson-c -lcrypto -lpthread
 

@@ -58,15 +58,25 @@ bool vm_template_usable(const char *dir, unsigned guest_mib, unsigned cpus, char
     return true;
 }
 
-void vm_template_remove(const char *dir)
+static void remove_snapshot_files(const char *dir)
 {
     static const char *const names[] = { "state", "state.tmp", "memory", "shape", "disk0.layer", "disk1.layer",
                                          "disk2.layer", "disk3.layer", "disk4.layer", "disk5.layer",
                                          "disk6.layer", "disk7.layer" };
-    char path[PATH_CAP];
+    char path[PATH_CAP + 64];
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         snprintf(path, sizeof path, "%s/%s", dir, names[i]);
         unlink(path);
     }
     rmdir(dir);
+}
+
+void vm_template_remove(const char *dir)
+{
+    char inner[PATH_CAP];
+    if (strlen(dir) + sizeof VM_TEMPLATE_JAILED_ENTRY + 1 <= sizeof inner) {
+        snprintf(inner, sizeof inner, "%s/%s", dir, VM_TEMPLATE_JAILED_ENTRY);
+        remove_snapshot_files(inner);
+    }
+    remove_snapshot_files(dir);
 }

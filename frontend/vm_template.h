@@ -8,13 +8,18 @@
  *   ROOTFS_DIR/<runtime_id>-v<N>.ext4     the image
  *   ROOTFS_DIR/<runtime_id>-v<N>.snap/    the template: silo-vmm's snapshot (state, memory,
  *                                         disk<K>.layer) plus `shape`: "<guest MiB> <vCPUs>\n"
- *   ROOTFS_DIR/<runtime_id>-v<N>.snap.tmp/ while it is being taken
+ *   ROOTFS_DIR/<runtime_id>-v<N>.snap.tmp/ while it is being taken; by a jailed boot check
+ *                                         (vmm_jail.h), in its entry VM_TEMPLATE_JAILED_ENTRY
  */
 #ifndef SILO_FRONTEND_VM_TEMPLATE_H
 #define SILO_FRONTEND_VM_TEMPLATE_H
 
 #include <stdbool.h>
 #include <stddef.h>
+
+/* The entry of the .snap.tmp directory a jailed boot-check VMM writes its snapshot into (the
+ * directory is the slot's uid's, bound writable into the jail; VMM_JAIL_SNAPSHOT_NAME). */
+#define VM_TEMPLATE_JAILED_ENTRY "snapshot"
 
 /* The template directory for an image path (".ext4" -> ".snap"), and its ".snap.tmp" twin
  * (tmp may be NULL). false when the image path does not end in .ext4 or a result does not fit. */

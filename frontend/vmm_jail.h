@@ -37,6 +37,7 @@
 #include <sys/types.h>
 
 #include "frontend/microvm.h"
+#include "frontend/vm_template.h"
 
 struct vmm_jail_config {
     const char *program;            /* silo-jail */
@@ -68,7 +69,7 @@ struct vmm_jail_slot {
 #define VMM_JAIL_ARGV_MAX (MICROVM_ARGV_MAX + 48)
 /* With p->snapshot_to (a directory the caller made, owned by the slot's uid), the jailed VMM
  * writes its snapshot into this entry of it (silo-vmm's --snapshot-to creates the directory). */
-#define VMM_JAIL_SNAPSHOT_NAME "snapshot"
+#define VMM_JAIL_SNAPSHOT_NAME VM_TEMPLATE_JAILED_ENTRY
 
 /* The slot paths of uid (pure); false when a path does not fit. */
 bool vmm_jail_slot_paths(const struct vmm_jail_config *cfg, unsigned uid, struct vmm_jail_slot *out);

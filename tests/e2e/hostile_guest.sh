@@ -24,16 +24,18 @@
 # ends it within 5 s (143, wiped). The figures are printed as "# figure:" lines.
 # A CPU budget: a payload spinning both vCPUs under silo-jail with cpu.max "20000 100000" stays
 # within 1.5 x 20 % of one CPU (cpu.stat usage_usec of its cgroup) and still ends on SIGTERM.
+# Every VMM here runs jailed as silod runs a session's (tests/e2e/jailed-vmm: its own uid,
+# namespaces, rlimits and cgroup; SILO_E2E_JAIL=0 runs them bare); the figures come from the
+# VMM's own /proc files (RSS, descriptors, each thread's CPU time), found behind the jail's
+# relay (wait_vmm_pid), and signals go to the relay, which forwards them.
 # Known failures: none.
 . /silo/tests/e2e/dev.lib
 TEST=hostile_guest
-# This suite reads the hostile VMM's own /proc files (RSS, descriptors, each thread's CPU time),
-# so it starts silo-vmm itself, never through a jailing wrapper (whose pid would be the jail's);
-# the jailed case is the CPU budget at the end, which reads its cgroup instead.
-VMM=${SILO_VMM:-/silo/bin/silo-vmm}
+REAL_VMM=${SILO_VMM:-/silo/bin/silo-vmm}   # the binary, for the CPU budget's own silo-jail run
 PAYLOAD=${SILO_HOSTILE_GUEST:-/silo/bin/hostile-guest.bin}
 INITRD=${SILO_INITRD:-/silo/guest/tiny-initrd.cpio}
 T=$(mktemp -d /tmp/hostile_guest.XXXXXX)
+need_files
 for f in "$VMM" "$IMAGE" "$INITRD" "$PAYLOAD"; do
     [ -e "$f" ] || { not_ok "missing $f (build with: make devhost)"; exit 1; }
 done
@@ -52,17 +54,22 @@ dd if=/dev/zero of="$T/disk.img" bs=1024 count=1024 2>/dev/null
 size_before=$(wc -c <"$T/disk.img")
 # 4096 descriptors, as silod's jail gives (jail.nofile): the connection table (1024), not the
 # descriptor limit, is what bounds the half-open connections
-(ulimit -n 4096; exec "$VMM" --kernel "$PAYLOAD" --mem 64M --disk "$T/disk.img" --rng --vsock-cid 3 \
+(ulimit -n 4096; JAIL_NOFILE=4096 exec "$VMM" --kernel "$PAYLOAD" --mem 64M --disk "$T/disk.img" --rng --vsock-cid 3 \
     --vsock-uds "$T/vsock.sock" --verify-wipe -v >"$T/hostile.out" 2>"$T/hostile.err" </dev/null) &
 pid=$!
+vpid=$(wait_vmm_pid "$pid")
+if [ "$VMM_JAILED" = 1 ]; then
+    is_jailed_vmm "$vpid"
+    check $? "the hostile guest's VMM (pid $vpid) runs jailed: its own PID namespace, uid $(sed -n 's/^Uid:[[:space:]]*\([0-9]*\).*/\1/p' /proc/$vpid/status 2>/dev/null), cgroup $(cut -d: -f3 /proc/$vpid/cgroup 2>/dev/null)"
+fi
 # poll its peak RSS (VmHWM) and CPU time until it exits, at most 120 s
 hwm=0 ticks=0 i=0 maxfds=0
 while kill -0 "$pid" 2>/dev/null && [ $i -lt 1200 ]; do
-    f=$(ls /proc/$pid/fd 2>/dev/null | wc -l)
+    f=$(ls /proc/$vpid/fd 2>/dev/null | wc -l)
     [ "$f" -gt "$maxfds" ] && maxfds=$f
-    h=$(sed -n 's/^VmHWM:[[:space:]]*\([0-9]*\) kB/\1/p' /proc/$pid/status 2>/dev/null)
+    h=$(sed -n 's/^VmHWM:[[:space:]]*\([0-9]*\) kB/\1/p' /proc/$vpid/status 2>/dev/null)
     [ -n "$h" ] && [ "$h" -gt "$hwm" ] && hwm=$h
-    t=$(awk '{print $14 + $15}' /proc/$pid/stat 2>/dev/null)
+    t=$(awk '{print $14 + $15}' /proc/$vpid/stat 2>/dev/null)
     [ -n "$t" ] && ticks=$t
     sleep 0.1
     i=$((i + 1))
@@ -192,6 +199,7 @@ storm() {
     "$VMM" --kernel "$PAYLOAD" --mem 64M --cpus "$cpus" --cmdline "hostile=$mode" --verify-wipe -v "$@" \
         >"$T/$name.out" 2>"$T/$name.err" </dev/null &
     spid=$!
+    svpid=$(wait_vmm_pid "$spid")   # /proc is read here; signals go to spid (the jail's relay)
     hwm=0
     wait_line "$T/$name.out" "hostile: storm .*second=1 " 300
     first_c=$(storm_field "$T/$name.out" completions)
@@ -232,15 +240,15 @@ wait_line() {
 # sample SECONDS: the VMM's ($spid) CPU by thread role over SECONDS of wall time, per wall
 # second in hundredths (s_io, s_main, s_vcpu), the wall time (s_wall, cs), its peak RSS (hwm)
 sample() {
-    set -- "$1" $(thread_ticks "$spid")
+    set -- "$1" $(thread_ticks "$svpid")
     io0=${2:-0} main0=${3:-0} vcpu0=${4:-0} s_io_threads=${5:-0}
     w0=$(uptime_cs)
     while [ $(( $(uptime_cs) - w0 )) -lt $(($1 * 100)) ] && kill -0 "$spid" 2>/dev/null; do
-        h=$(sed -n 's/^VmHWM:[[:space:]]*\([0-9]*\) kB/\1/p' /proc/$spid/status 2>/dev/null)
+        h=$(sed -n 's/^VmHWM:[[:space:]]*\([0-9]*\) kB/\1/p' /proc/$svpid/status 2>/dev/null)
         [ -n "$h" ] && [ "$h" -gt "$hwm" ] && hwm=$h
         sleep 0.2
     done
-    set -- $(thread_ticks "$spid")
+    set -- $(thread_ticks "$svpid")
     s_wall=$(( $(uptime_cs) - w0 ))
     [ "$s_wall" -gt 0 ] || s_wall=1
     s_io=$(( (${1:-0} - io0) * 10000 / (CLK_TCK * s_wall) ))
@@ -320,7 +328,7 @@ rmdir "$CG/spin" 2>/dev/null
 check $? "cgroup v2 with the cpu controller for $CG's children ($(cat "$CG/cgroup.subtree_control" 2>/dev/null)), $JAIL present"
 if [ "$cgroup_ready" = 1 ] && [ -x "$JAIL" ]; then
     mkdir -p "$T/spin/root"
-    "$JAIL" --root "$T/spin/root" --uid 10031 --gid 10031 --bind-ro "$VMM=/vm/silo-vmm" \
+    "$JAIL" --root "$T/spin/root" --uid 10031 --gid 10031 --bind-ro "$REAL_VMM=/vm/silo-vmm" \
         --bind-ro "$PAYLOAD=/vm/payload" --dev /dev/kvm \
         --cgroup "$CG/spin" --memory-max 256M --pids-max 40 --cpu-max "20000 100000" \
         --nofile 256 --as 1G --nproc 32 \
