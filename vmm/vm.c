@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -401,6 +402,12 @@ static void *vcpu_thread(void *arg)
     struct vcpu *v = arg;
     struct vm *vm = v->vm;
     crash_wipe_thread_init();
+    /* "vcpuN": silod meters the guest's active time by these threads' CPU time. Named by the
+     * thread itself: naming another thread (pthread_setname_np) goes through /proc, which a
+     * jailed VMM may not have */
+    char name[16];
+    snprintf(name, sizeof name, "vcpu%u", v->index);
+    prctl(PR_SET_NAME, name, 0, 0, 0);
     char why[300];
     if (sandbox_enter_role(SECCOMP_ROLE_VCPU, why, sizeof why) != 0) {
         vm_end(vm, VM_END_ERROR, "vCPU %u: %s", v->index, why); /* never run the guest unfiltered */
@@ -458,9 +465,6 @@ int vm_start(struct vm *vm, char *err, size_t errlen)
             return error_message(err, errlen, "cannot start vCPU %u's thread: %s", i, strerror(r));
         }
         vm->vcpus[i].thread_started = true;
-        char name[16];   /* "vcpuN": silod meters the guest's active time by these threads' CPU time */
-        snprintf(name, sizeof name, "vcpu%u", i);
-        pthread_setname_np(vm->vcpus[i].thread, name);
     }
     pthread_attr_destroy(&attr);
     return 0;

@@ -158,11 +158,12 @@ check $? "the neighbour ends normally on SIGINT (status $nstatus), memory wiped"
 # thread the rest. What the guest does on its vCPUs is its own time (metered and capped like any
 # guest's); what it makes the I/O and main threads do is not, and must stay bounded.
 CLK_TCK=100   # USER_HZ, the unit of /proc's utime/stime on every Linux architecture
-# thread_ticks PID -> "IO MAIN VCPU IO_THREADS": CPU ticks (utime + stime) by thread role
+# thread_ticks PID -> "IO MAIN VCPU IO_THREADS VCPU_THREADS": CPU ticks (utime + stime) by thread
+# role (the names silod's metering goes by: the threads name themselves, /proc or not)
 thread_ticks() {
     awk '{ t = $14 + $15
-           if ($2 ~ /^\(vcpu[0-9]+\)$/) v += t; else if ($2 == "(silo-vmm-io)") { io += t; n++ } else m += t }
-         END { printf "%d %d %d %d\n", io, m, v, n }' /proc/"$1"/task/*/stat 2>/dev/null
+           if ($2 ~ /^\(vcpu[0-9]+\)$/) { v += t; nv++ } else if ($2 == "(silo-vmm-io)") { io += t; n++ } else m += t }
+         END { printf "%d %d %d %d %d\n", io, m, v, n, nv }' /proc/"$1"/task/*/stat 2>/dev/null
 }
 uptime_cs() { awk '{ printf "%d\n", $1 * 100 }' /proc/uptime; }
 # stop_vmm PID: SIGTERM, at most 10 s for it to end (then SIGKILL); sets $stop_status and
@@ -206,7 +207,7 @@ storm() {
     first_n=$(storm_field "$T/$name.out" notifies)
     first_g=$(storm_field "$T/$name.out" gic_writes)
     sample "$STORM_SECONDS"
-    io_cs=$s_io main_cs=$s_main vcpu_cs=$s_vcpu wall=$s_wall io_threads=$s_io_threads
+    io_cs=$s_io main_cs=$s_main vcpu_cs=$s_vcpu wall=$s_wall io_threads=$s_io_threads vcpu_threads=$s_vcpu_threads
     # the window must lie inside the storm (the payload storms for 8 s from second 0)
     grep -q "hostile: quiet after the storm" "$T/$name.out"
     quiet_early=$(( $? == 0 ))
@@ -241,7 +242,7 @@ wait_line() {
 # second in hundredths (s_io, s_main, s_vcpu), the wall time (s_wall, cs), its peak RSS (hwm)
 sample() {
     set -- "$1" $(thread_ticks "$svpid")
-    io0=${2:-0} main0=${3:-0} vcpu0=${4:-0} s_io_threads=${5:-0}
+    io0=${2:-0} main0=${3:-0} vcpu0=${4:-0} s_io_threads=${5:-0} s_vcpu_threads=${6:-0}
     w0=$(uptime_cs)
     while [ $(( $(uptime_cs) - w0 )) -lt $(($1 * 100)) ] && kill -0 "$spid" 2>/dev/null; do
         h=$(sed -n 's/^VmHWM:[[:space:]]*\([0-9]*\) kB/\1/p' /proc/$svpid/status 2>/dev/null)
@@ -263,6 +264,8 @@ storm_checks() {
     check $? "storm $1: the VMM is still running after ${STORM_SECONDS} s of $2 (sampled inside the storm: $(( ! quiet_early )))"
     [ "$io_threads" = 1 ]
     check $? "storm $1: one I/O thread (silo-vmm-io) found among the VMM's threads (found $io_threads)"
+    [ "$vcpu_threads" = "$cpus" ]
+    check $? "storm $1: its $cpus vCPU thread(s) named vcpuN, as silod meters them (found $vcpu_threads)"
     # During the storm the I/O thread does the guest's requests: up to its whole CPU (measured in
     # the dev host, 2026-12-06: 0.53-0.80 CPU-s/s for the rng and blk storms, 0.15-0.23 for the
     # notify storm), never more (one thread); the main thread has nothing to do with it
