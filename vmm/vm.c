@@ -403,8 +403,8 @@ static void *vcpu_thread(void *arg)
     struct vm *vm = v->vm;
     crash_wipe_thread_init();
     /* "vcpuN": silod meters the guest's active time by these threads' CPU time. Named by the
-     * thread itself: naming another thread (pthread_setname_np) goes through /proc, which a
-     * jailed VMM may not have */
+     * thread itself: naming another thread (pthread_setname_np) writes /proc/self/task/TID/comm,
+     * which a jailed VMM cannot (its /proc is read-only) */
     char name[16];
     snprintf(name, sizeof name, "vcpu%u", v->index);
     prctl(PR_SET_NAME, name, 0, 0, 0);
