@@ -65,8 +65,9 @@
  *   image did not become ready: the agent exited with status 3
  *   image did not become ready within 60 s: the agent does not answer GET /ping (connection accepted, no answer)
  * The boot-check VM is started through frontend/microvm.c, exactly as silod starts a session's:
- * the same command line (under silo-jail when silod jails: vmm_jail_argv), its own process group, PR_SET_PDEATHSIG SIGTERM (if this program dies,
- * even by SIGKILL, the VMM still wipes its guest memory), the same readiness probes. It is
+ * the same command line (under silo-jail when silod jails: vmm_jail_argv), its own process
+ * group, PR_SET_PDEATHSIG SIGTERM (if this program dies, even by SIGKILL, the VMM still wipes
+ * its guest memory), the same readiness probes. It is
  * stopped with SIGTERM (silo-vmm wipes its memory); on SIGTERM this program stops its children
  * the same way and fails with "image build cancelled".
  */
