@@ -444,7 +444,8 @@ static void wait_cgroup_empty(const char *cgroup)
     fprintf(stderr, "silod: jail: %s still holds a process after %d s\n", cgroup, KEEPER_WAIT_MS / 1000);
 }
 
-/* true when some process of the host runs as uid (real, effective or saved; /proc/PID/status). */
+/* true when some live process of the host runs as uid (real, effective or saved; from
+ * /proc/PID/status; a zombie holds nothing and is not counted). */
 static bool uid_has_process(unsigned uid)
 {
     DIR *d = opendir("/proc");
@@ -456,8 +457,11 @@ static bool uid_has_process(unsigned uid)
         char path[300], text[2048];
         snprintf(path, sizeof path, "/proc/%s/status", e->d_name);
         ssize_t n = small_file_read(path, text, sizeof text);
-        const char *line = n > 0 ? strstr(text, "\nUid:") : NULL;
+        const char *line = n > 0 ? strstr(text, "\nUid:") : NULL, *state = n > 0 ? strstr(text, "\nState:") : NULL;
         unsigned long ids[3];
+        char st = 0;
+        if (state && sscanf(state + 7, " %c", &st) == 1 && (st == 'Z' || st == 'X'))
+            continue;
         if (line && sscanf(line + 5, "%lu %lu %lu", &ids[0], &ids[1], &ids[2]) == 3)
             found = ids[0] == uid || ids[1] == uid || ids[2] == uid;
     }

@@ -6,6 +6,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <time.h>
+#include <sys/wait.h>
 
 #include "frontend/jail_handoff.h"
 #include "frontend/vmm_jail.h"
@@ -393,6 +395,57 @@ static void test_handoff(void)
                               &h, err, sizeof err) == 0 && h.slot.uid == 11);
 }
 
+/* Without a cgroup, a slot is given back only once no live process runs as its uid (a jail
+ * whose relay was killed: its VMM and keeper end a moment later under that uid). */
+static void test_release_waits_for_uid(void)
+{
+    if (geteuid() != 0) {
+        printf("#   (not root: checked where the unit tests run as root)\n");
+        return;
+    }
+    char dir[] = "/tmp/test_vmm_jail_uid.XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    struct vmm_jail_config cfg = base_cfg;
+    cfg.dir = dir;
+    cfg.cgroup_parent = NULL;
+    cfg.program = "/bin/true";
+    cfg.uid_first = 290000 + (unsigned)(getpid() % 1000) * 4;   /* no other test's uids */
+    char err[256];
+    struct vmm_jail *j = vmm_jail_new(&cfg, err, sizeof err);
+    CHECK(j != NULL);
+    if (!j)
+        return;
+    struct vmm_jail_slot s;
+    CHECK(vmm_jail_acquire(j, &s, err, sizeof err) == 0);
+    /* an orphan of the slot's uid that lives 600 ms more (its parent exits at once) */
+    pid_t child = fork();
+    if (child == 0) {
+        if (fork() == 0) {
+            if (setresgid(s.uid, s.uid, s.uid) != 0 || setresuid(s.uid, s.uid, s.uid) != 0)
+                _exit(1);
+            usleep(600 * 1000);
+            _exit(0);
+        }
+        _exit(0);
+    }
+    int status;
+    waitpid(child, &status, 0);
+    usleep(100 * 1000);             /* the orphan has changed its uid */
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    unsigned uid = s.uid;
+    vmm_jail_release(j, &s);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    long ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+    CHECK(ms >= 300 && ms < 30000);
+    CHECK_EQ(vmm_jail_in_use(j), 0);
+    /* and the uid is handed out again */
+    CHECK(vmm_jail_acquire(j, &s, err, sizeof err) == 0 && s.uid == uid);
+    vmm_jail_release(j, &s);
+    vmm_jail_free(j);
+    rmdir(dir);
+}
+
 int main(void)
 {
     static const struct unit_test tests[] = {
@@ -405,6 +458,8 @@ int main(void)
         { "cgroup files: flat keys, single values, malformed values refused", test_cgroup_parsers },
         { "a cgroup directory's results read (oom_kill, peak, usage, max)", test_cgroup_read },
         { "a slot's root and run directory made and removed (root only)", test_places },
+        { "without a cgroup, a slot is given back only once no process of its uid lives (root only)",
+          test_release_waits_for_uid },
     };
     return run_unit_tests(tests, sizeof tests / sizeof tests[0]);
 }
