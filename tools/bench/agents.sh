@@ -4,6 +4,8 @@
 # (copy-on-write root, vsock), under silo-vmm and under the peer (QEMU -accel kvm, virtio-blk
 # snapshot=on, vhost-vsock), alternating, median of BENCH_AGENT_RUNS (default 3). Then the
 # image sizes. In the dev host: nested KVM under TCG, so only the ratio is meaningful.
+# silo-vmm runs jailed, as silod runs a session's (tests/e2e/jailed-vmm: silo-jail, a cgroup;
+# its set-up is in our figure); SILO_E2E_JAIL=0 measures it bare. QEMU runs bare.
 . /silo/tools/bench/common.lib
 runs=${BENCH_AGENT_RUNS:-3}
 # the Python agent's images are built here from its OCI archive (guest_agents.lib)
