@@ -241,6 +241,24 @@ static void test_cgroup_read(void)
     CHECK(!r.read && r.oom_kills == 0);
 }
 
+/* A jail over a scratch directory made from dir (a mkdtemp template), no cgroup, its uids from
+ * uid_first (0: base_cfg's); *cfg is the config it was made with. NULL (a failed check) when it
+ * cannot be made. */
+static struct vmm_jail *scratch_jail(char *dir, unsigned uid_first, struct vmm_jail_config *cfg)
+{
+    CHECK(mkdtemp(dir) != NULL);
+    *cfg = base_cfg;
+    cfg->dir = dir;
+    if (uid_first)
+        cfg->uid_first = uid_first;
+    cfg->cgroup_parent = NULL;
+    cfg->program = "/bin/true";
+    char err[256];
+    struct vmm_jail *j = vmm_jail_new(cfg, err, sizeof err);
+    CHECK(j != NULL);
+    return j;
+}
+
 /* The slot's places made (root 0755, run dir 0700 owned by the uid) and removed, in a scratch
  * directory: only as root (chown to the uid). */
 static void test_places(void)
@@ -250,16 +268,11 @@ static void test_places(void)
         return;
     }
     char dir[] = "/tmp/test_vmm_jail_dir.XXXXXX";
-    CHECK(mkdtemp(dir) != NULL);
-    struct vmm_jail_config cfg = base_cfg;
-    cfg.dir = dir;
-    cfg.cgroup_parent = NULL;
-    cfg.program = "/bin/true";
-    char err[256];
-    struct vmm_jail *j = vmm_jail_new(&cfg, err, sizeof err);
-    CHECK(j != NULL);
+    struct vmm_jail_config cfg;
+    struct vmm_jail *j = scratch_jail(dir, 0, &cfg);
     if (!j)
         return;
+    char err[256];
     struct vmm_jail_slot s;
     CHECK(vmm_jail_acquire(j, &s, err, sizeof err) == 0);
     struct stat st;
@@ -404,17 +417,12 @@ static void test_release_waits_for_uid(void)
         return;
     }
     char dir[] = "/tmp/test_vmm_jail_uid.XXXXXX";
-    CHECK(mkdtemp(dir) != NULL);
-    struct vmm_jail_config cfg = base_cfg;
-    cfg.dir = dir;
-    cfg.cgroup_parent = NULL;
-    cfg.program = "/bin/true";
-    cfg.uid_first = 290000 + (unsigned)(getpid() % 1000) * 4;   /* no other test's uids */
-    char err[256];
-    struct vmm_jail *j = vmm_jail_new(&cfg, err, sizeof err);
-    CHECK(j != NULL);
+    struct vmm_jail_config cfg;
+    /* uids no other test uses */
+    struct vmm_jail *j = scratch_jail(dir, 290000 + (unsigned)(getpid() % 1000) * 4, &cfg);
     if (!j)
         return;
+    char err[256];
     struct vmm_jail_slot s;
     CHECK(vmm_jail_acquire(j, &s, err, sizeof err) == 0);
     /* an orphan of the slot's uid that lives 600 ms more (its parent exits at once) */
